@@ -1,0 +1,129 @@
+"""Read the catalog: which triggers log activity, and object definitions as Postgres prints them.
+
+"Logging trigger" is discovered, never listed: a non-internal trigger whose function writes
+the source table (``activity_logs``), calls ``publish_activity`` (after phase 2 rewrote it),
+or calls, directly or through other functions, a function that does. Triggers that do
+neither (an ``updated_at`` trigger) are never logging triggers and are never touched.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import psycopg
+
+from .config import MigrationConfig, load_config
+from .db import fetch_all
+
+_TRIGGERS_SQL = """
+SELECT t.oid AS trigger_oid,
+       n.nspname AS schema_name,
+       c.relname AS table_name,
+       t.tgname AS trigger_name,
+       t.tgenabled AS enabled,
+       p.oid AS function_oid,
+       p.oid::regprocedure::text AS function_identity,
+       pn.nspname AS function_schema,
+       p.proname AS function_name,
+       pg_get_triggerdef(t.oid) AS trigger_def,
+       (t.tgtype & 1) = 1 AS row_level
+FROM pg_trigger t
+JOIN pg_class c ON c.oid = t.tgrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_proc p ON p.oid = t.tgfoid
+JOIN pg_namespace pn ON pn.oid = p.pronamespace
+WHERE NOT t.tgisinternal
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+ORDER BY n.nspname, c.relname, t.tgname
+"""
+
+_FUNCTIONS_SQL = """
+SELECT p.oid AS function_oid, n.nspname AS function_schema, p.proname AS function_name, p.prosrc
+FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')
+  AND p.prokind IN ('f', 'p')
+"""
+
+
+@dataclass(frozen=True)
+class LoggingTrigger:
+    schema_name: str
+    table_name: str
+    trigger_name: str
+    function_schema: str
+    function_name: str
+    function_identity: str
+    trigger_def: str
+    enabled: str
+    row_level: bool
+
+    @property
+    def table(self) -> str:
+        return f"{self.schema_name}.{self.table_name}"
+
+    @property
+    def identity(self) -> str:
+        return f"{self.schema_name}.{self.table_name}.{self.trigger_name}"
+
+
+def logging_function_oids(conn: psycopg.Connection, cfg: MigrationConfig | None = None) -> set[int]:
+    """Oids of functions that write the source table or publish events, transitively."""
+    cfg = cfg or load_config()
+    funcs = fetch_all(conn, _FUNCTIONS_SQL)
+    source = re.compile(r"\b" + re.escape(cfg.source.table) + r"\b", re.IGNORECASE)
+    ours = {cfg.state_schema}
+    writers = {f["function_oid"] for f in funcs
+               if f["function_schema"] not in ours and f["prosrc"]
+               and (source.search(f["prosrc"]) or re.search(r"\bpublish_activity\s*\(", f["prosrc"], re.IGNORECASE))
+               and f["function_name"] != "publish_activity"}
+    # Transitive closure: a function calling a writer logs too (e.g. a shared log_activity()).
+    names = {f["function_oid"]: f["function_name"] for f in funcs}
+    changed = True
+    while changed:
+        changed = False
+        callee_names = {names[o] for o in writers}
+        pattern = re.compile(r"\b(" + "|".join(re.escape(n) for n in sorted(callee_names)) + r")\s*\(", re.IGNORECASE) \
+            if callee_names else None
+        for f in funcs:
+            if f["function_oid"] in writers or f["function_schema"] in ours or not f["prosrc"] or pattern is None:
+                continue
+            if f["function_name"] == "publish_activity":
+                continue
+            if pattern.search(f["prosrc"]):
+                writers.add(f["function_oid"])
+                changed = True
+    return writers
+
+
+def logging_triggers(conn: psycopg.Connection, cfg: MigrationConfig | None = None) -> list[LoggingTrigger]:
+    """Every trigger whose function logs activity, except triggers on the source/target tables."""
+    cfg = cfg or load_config()
+    writers = logging_function_oids(conn, cfg)
+    excluded_tables = {cfg.source_table, cfg.target}
+    out = []
+    for row in fetch_all(conn, _TRIGGERS_SQL):
+        if row["function_oid"] not in writers:
+            continue
+        if f"{row['schema_name']}.{row['table_name']}" in excluded_tables or row["schema_name"] == cfg.state_schema:
+            continue
+        out.append(LoggingTrigger(
+            schema_name=row["schema_name"], table_name=row["table_name"], trigger_name=row["trigger_name"],
+            function_schema=row["function_schema"], function_name=row["function_name"],
+            function_identity=row["function_identity"], trigger_def=row["trigger_def"],
+            enabled=row["enabled"], row_level=row["row_level"]))
+    return out
+
+
+def all_triggers(conn: psycopg.Connection) -> list[dict]:
+    """Every user trigger with its definition (for catalog comparisons in tests and rollbacks)."""
+    return fetch_all(conn, _TRIGGERS_SQL)
+
+
+def function_definition(conn: psycopg.Connection, identity: str) -> str:
+    """``pg_get_functiondef`` of a function given as regprocedure text (e.g. ``public.f()``)."""
+    rows = fetch_all(conn, "SELECT pg_get_functiondef(%s::regprocedure) AS def", (identity,))
+    return rows[0]["def"]
+
+
+def tables_with_logging_triggers(conn: psycopg.Connection, cfg: MigrationConfig | None = None) -> set[str]:
+    return {t.table for t in logging_triggers(conn, cfg)}

@@ -1,0 +1,153 @@
+"""Connections, SQL file loading and safe execution helpers.
+
+Every SQL file under ``include/sql`` opens with a comment saying what it does, whether it
+is idempotent and which lock it takes. Values always travel as bound parameters; the few
+identifiers that vary (schema names, key types) are substituted with ``psycopg.sql``
+so they are quoted, never pasted in.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+import time
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+import psycopg
+from psycopg import sql
+from psycopg.rows import dict_row
+
+from .errors import MigrationError
+
+log = logging.getLogger(__name__)
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+SQL_ROOT = PROJECT_ROOT / "include" / "sql"
+
+# The application name shows in pg_stat_activity, so an operator can tell our sessions
+# from the application's (and the throttle can exclude them from "app load").
+APPLICATION_NAME = "activity-migration"
+
+_PASSWORD_IN_DSN = re.compile(r"(://[^:/@]+:)([^@]+)(@)|(password=)(\S+)")
+
+
+def redact(dsn: str) -> str:
+    """Return ``dsn`` with any password replaced, safe for logs and error messages."""
+    return _PASSWORD_IN_DSN.sub(lambda m: (m.group(1) or m.group(4)) + "***" + (m.group(3) or ""), dsn)
+
+
+def connect(dsn: str, *, autocommit: bool = False, application_name: str = APPLICATION_NAME,
+            connect_timeout: int = 10, **kwargs: Any) -> psycopg.Connection:
+    """Open a psycopg connection, turning a connection failure into a clear MigrationError."""
+    try:
+        return psycopg.connect(dsn, autocommit=autocommit, application_name=application_name,
+                               connect_timeout=connect_timeout, **kwargs)
+    except psycopg.OperationalError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise MigrationError(f"cannot connect to the database at {redact(dsn)}: {first}") from None
+
+
+@contextlib.contextmanager
+def connection(dsn: str, **kwargs: Any) -> Iterator[psycopg.Connection]:
+    conn = connect(dsn, **kwargs)
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+def sql_path(relative: str) -> Path:
+    path = SQL_ROOT / relative
+    if not path.is_file():
+        raise MigrationError(f"SQL file missing: include/sql/{relative}")
+    return path
+
+
+def load_sql(relative: str, **identifiers: Any) -> sql.Composable:
+    """Load ``include/sql/<relative>``; ``{name}`` placeholders are filled with ``identifiers``.
+
+    Values passed as ``str`` become quoted identifiers; pass ``sql.SQL``/``sql.Literal``
+    objects for anything else. A file without placeholders is returned as-is (its
+    literal braces need no escaping then).
+    """
+    text = sql_path(relative).read_text()
+    if not identifiers:
+        return sql.SQL(text.replace("{", "{{").replace("}", "}}"))
+    parts = {k: (sql.Identifier(v) if isinstance(v, str) else v) for k, v in identifiers.items()}
+    return sql.SQL(text).format(**parts)
+
+
+def run_sql_file(conn: psycopg.Connection, relative: str, params: Mapping[str, Any] | None = None,
+                 **identifiers: Any) -> None:
+    """Execute a (multi-statement) SQL file on ``conn``."""
+    stmt = load_sql(relative, **identifiers)
+    with conn.cursor() as cur:
+        cur.execute(stmt, params)
+
+
+def fetch_all(conn: psycopg.Connection, query: str | sql.Composable,
+              params: Mapping[str, Any] | tuple | None = None) -> list[dict[str, Any]]:
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(query, params)
+        return cur.fetchall() if cur.description else []
+
+
+def fetch_one(conn: psycopg.Connection, query: str | sql.Composable,
+              params: Mapping[str, Any] | tuple | None = None) -> dict[str, Any] | None:
+    rows = fetch_all(conn, query, params)
+    return rows[0] if rows else None
+
+
+def scalar(conn: psycopg.Connection, query: str | sql.Composable,
+           params: Mapping[str, Any] | tuple | None = None) -> Any:
+    with conn.cursor() as cur:
+        cur.execute(query, params)
+        row = cur.fetchone()
+        return row[0] if row else None
+
+
+def run_ddl_with_retry(dsn: str, statements: list[sql.Composable | str], *, lock_timeout_ms: int = 2000,
+                       attempts: int = 10, backoff_s: float = 0.5, transactional: bool = True,
+                       conn: psycopg.Connection | None = None) -> None:
+    """Run DDL under ``lock_timeout`` and retry when the lock is not granted in time.
+
+    Online rule: DDL must never queue behind a long application transaction (and so block
+    every writer that queues behind the DDL). A short ``lock_timeout`` makes the DDL give
+    up quickly instead; we wait a little and try again.
+
+    ``transactional=False`` runs each statement in autocommit (needed for
+    ``CREATE INDEX CONCURRENTLY`` and ``REFRESH ... CONCURRENTLY``).
+    """
+    last: Exception | None = None
+    for attempt in range(1, attempts + 1):
+        own = conn is None
+        c = conn or connect(dsn, autocommit=not transactional)
+        try:
+            with c.cursor() as cur:
+                cur.execute(sql.SQL("SET lock_timeout = {}").format(sql.Literal(f"{int(lock_timeout_ms)}ms")))
+                if transactional:
+                    with c.transaction():
+                        for stmt in statements:
+                            cur.execute(stmt)
+                else:
+                    for stmt in statements:
+                        cur.execute(stmt)
+            return
+        except (psycopg.errors.LockNotAvailable, psycopg.errors.DeadlockDetected) as exc:
+            last = exc
+            log.warning("DDL lock not granted within %s ms (attempt %s/%s); retrying", lock_timeout_ms, attempt, attempts)
+            if not c.closed and not c.autocommit:
+                c.rollback()
+            time.sleep(backoff_s * attempt)
+        finally:
+            if own:
+                c.close()
+    raise MigrationError(
+        f"DDL could not take its lock within lock_timeout={lock_timeout_ms} ms after {attempts} attempts "
+        f"(a long application transaction holds it?): {last}"
+    )
+
+
+def server_version_num(conn: psycopg.Connection) -> int:
+    return int(scalar(conn, "SHOW server_version_num"))

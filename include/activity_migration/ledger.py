@@ -1,0 +1,151 @@
+"""Phase ledger and settings in the migration's state schema.
+
+The ledger is the source of truth for "what ran, where, when, who approved": a fresh
+Airflow resumes from it, ``activity-migration status`` and the status page read it, and the
+rehearsal gate reads the staging ledger.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.types.json import Jsonb
+
+from .config import MigrationConfig, load_config
+from .db import PROJECT_ROOT, fetch_all, fetch_one, run_sql_file, scalar
+
+STATE_SCHEMA_SQL = "p1_infrastructure/01_create_state_schema.sql"
+
+# Phase ids as recorded in the ledger (the DAG id without the "migration_" prefix).
+PHASES = ("p1_infrastructure", "p2_dual_write", "p3_read_path", "p4_backfill", "p5_trigger_removal", "p6_cleanup")
+
+
+@lru_cache(maxsize=1)
+def project_version() -> str:
+    """The project version a run is recorded with: ACTIVITY_MIGRATION_VERSION, else the git commit."""
+    env = os.environ.get("ACTIVITY_MIGRATION_VERSION")
+    if env:
+        return env
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=PROJECT_ROOT, capture_output=True,
+                             text=True, timeout=5)
+        if out.returncode == 0 and out.stdout.strip():
+            dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=PROJECT_ROOT,
+                                   capture_output=True, text=True, timeout=5).stdout.strip()
+            return out.stdout.strip() + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return "unknown"
+
+
+def state_schema_exists(conn: psycopg.Connection, cfg: MigrationConfig | None = None) -> bool:
+    cfg = cfg or load_config()
+    return bool(scalar(conn, "SELECT 1 FROM pg_namespace WHERE nspname = %s", (cfg.state_schema,)))
+
+
+def ensure_state_schema(conn: psycopg.Connection, cfg: MigrationConfig | None = None) -> None:
+    """Create the state schema and tables if missing (idempotent)."""
+    cfg = cfg or load_config()
+    with conn.transaction():
+        run_sql_file(conn, STATE_SCHEMA_SQL, state=cfg.state_schema)
+
+
+def _t(cfg: MigrationConfig, table: str) -> sql.Composed:
+    return sql.Identifier(cfg.state_schema, table)
+
+
+@dataclass
+class RunContext:
+    """Who/where a step runs: recorded with every ledger row."""
+    environment: str = "production"
+    mode: str = "normal"
+    dag_run_id: str | None = None
+    actor: str | None = None
+
+    def __post_init__(self) -> None:
+        from .errors import ConfigError
+        if self.environment not in ("staging", "production"):
+            raise ConfigError(f"environment must be 'staging' or 'production', got {self.environment!r}")
+        if self.mode not in ("normal", "demo"):
+            raise ConfigError(f"mode must be 'normal' or 'demo', got {self.mode!r}")
+
+
+def record(conn: psycopg.Connection, phase: str, step: str, status: str, ctx: RunContext | None = None,
+           details: dict[str, Any] | None = None, *, actor: str | None = None, finished: bool = True,
+           cfg: MigrationConfig | None = None) -> int:
+    """Append a ledger row and return its id (commits when ``conn`` is not in a transaction block)."""
+    cfg = cfg or load_config()
+    ctx = ctx or RunContext()
+    q = sql.SQL(
+        "INSERT INTO {} (phase, step, status, environment, mode, project_version, dag_run_id, actor, details, finished_at) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, CASE WHEN %s THEN clock_timestamp() END) RETURNING id"
+    ).format(_t(cfg, "phase_ledger"))
+    row_id = scalar(conn, q, (phase, step, status, ctx.environment, ctx.mode, project_version(), ctx.dag_run_id,
+                              actor or ctx.actor, Jsonb(details or {}), finished))
+    if not conn.autocommit and conn.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS:
+        conn.commit()
+    return int(row_id)
+
+
+def finish(conn: psycopg.Connection, ledger_id: int, status: str, details: dict[str, Any] | None = None,
+           cfg: MigrationConfig | None = None) -> None:
+    cfg = cfg or load_config()
+    q = sql.SQL("UPDATE {} SET status = %s, details = details || %s, finished_at = clock_timestamp() WHERE id = %s"
+                ).format(_t(cfg, "phase_ledger"))
+    conn.execute(q, (status, Jsonb(details or {}), ledger_id))
+    if not conn.autocommit:
+        conn.commit()
+
+
+def last_step(conn: psycopg.Connection, phase: str, step: str | None = None, *, status: str | None = None,
+              environment: str | None = None, cfg: MigrationConfig | None = None) -> dict[str, Any] | None:
+    """The newest ledger row for ``phase`` (and ``step``/``status``/``environment`` when given)."""
+    cfg = cfg or load_config()
+    if not state_schema_exists(conn, cfg):
+        return None
+    where = [sql.SQL("phase = %s")]
+    params: list[Any] = [phase]
+    for col, val in (("step", step), ("status", status), ("environment", environment)):
+        if val is not None:
+            where.append(sql.SQL("{} = %s").format(sql.Identifier(col)))
+            params.append(val)
+    q = sql.SQL("SELECT * FROM {} WHERE {} ORDER BY id DESC LIMIT 1").format(
+        _t(cfg, "phase_ledger"), sql.SQL(" AND ").join(where))
+    return fetch_one(conn, q, params)
+
+
+def history(conn: psycopg.Connection, limit: int = 50, cfg: MigrationConfig | None = None) -> list[dict[str, Any]]:
+    cfg = cfg or load_config()
+    if not state_schema_exists(conn, cfg):
+        return []
+    q = sql.SQL("SELECT * FROM {} ORDER BY id DESC LIMIT %s").format(_t(cfg, "phase_ledger"))
+    return fetch_all(conn, q, (limit,))
+
+
+def get_setting(conn: psycopg.Connection, key: str, default: Any = None, cfg: MigrationConfig | None = None) -> Any:
+    cfg = cfg or load_config()
+    if not state_schema_exists(conn, cfg):
+        return default
+    row = fetch_one(conn, sql.SQL("SELECT value FROM {} WHERE key = %s").format(_t(cfg, "settings")), (key,))
+    return default if row is None else row["value"]
+
+
+def set_setting(conn: psycopg.Connection, key: str, value: Any, *, by: str | None = None,
+                cfg: MigrationConfig | None = None) -> None:
+    """Upsert a setting (no commit: the caller decides the transaction, e.g. the cutoff switch)."""
+    cfg = cfg or load_config()
+    q = sql.SQL(
+        "INSERT INTO {} (key, value, updated_at, updated_by) VALUES (%s, %s, now(), %s) "
+        "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now(), updated_by = EXCLUDED.updated_by"
+    ).format(_t(cfg, "settings"))
+    conn.execute(q, (key, Jsonb(value), by))
+
+
+def dumps(obj: Any) -> str:
+    return json.dumps(obj, default=str, sort_keys=True)

@@ -1,0 +1,47 @@
+"""One picture of the migration, read from the state schema: for the CLI and the UI page.
+
+Each section is a function ``(conn, cfg) -> dict`` named in ``SECTIONS``; a section that
+fails is reported as such, never hides the others. Phases add their section here.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import psycopg
+
+from . import ledger
+from .config import MigrationConfig, load_config
+
+# "module:function" of every status section, in display order.
+SECTIONS: list[str] = [
+    "activity_migration.status:phases_section",
+]
+
+
+def phases_section(conn: psycopg.Connection, cfg: MigrationConfig) -> dict[str, Any]:
+    """Per phase: the newest ledger row of each phase."""
+    if not ledger.state_schema_exists(conn, cfg):
+        return {"state_schema": f"{cfg.state_schema} not created yet (phase 1 has not run)", "phases": {}}
+    phases = {}
+    for phase in ledger.PHASES:
+        row = ledger.last_step(conn, phase, cfg=cfg)
+        phases[phase] = None if row is None else {
+            "step": row["step"], "status": row["status"], "environment": row["environment"], "mode": row["mode"],
+            "actor": row["actor"], "at": (row["finished_at"] or row["started_at"]).isoformat()}
+    current = next((p for p in reversed(ledger.PHASES) if phases[p] and phases[p]["status"] == "succeeded"), None)
+    return {"current_phase": current, "phases": phases}
+
+
+def collect(conn: psycopg.Connection, cfg: MigrationConfig | None = None) -> dict[str, Any]:
+    cfg = cfg or load_config()
+    out: dict[str, Any] = {}
+    for ref in SECTIONS:
+        module_name, func_name = ref.split(":")
+        key = func_name.removesuffix("_section")
+        try:
+            out[key] = getattr(importlib.import_module(module_name), func_name)(conn, cfg)
+        except Exception as exc:  # one broken section must not hide the rest
+            conn.rollback()
+            out[key] = {"error": f"{type(exc).__name__}: {exc}"}
+    return out

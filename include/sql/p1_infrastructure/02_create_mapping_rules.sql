@@ -1,0 +1,53 @@
+-- The mapping rules shared by publish_activity() and the backfill: one definition, in SQL.
+-- Idempotent (CREATE OR REPLACE / IF NOT EXISTS). Locks: none on application tables.
+-- Placeholders: {state} schema. Rule values (size limit, time range, pattern) are rows in
+-- {state}.mapping_rules, written from include/config/migration.yaml by phase 1.
+
+CREATE TABLE IF NOT EXISTS {state}.entity_categories (
+    entity_type text PRIMARY KEY,
+    category    text NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS {state}.mapping_rules (
+    id                     boolean PRIMARY KEY DEFAULT true CHECK (id),   -- exactly one row
+    payload_max_bytes      int      NOT NULL,
+    occurred_at_min        timestamptz NOT NULL,
+    occurred_at_max_future interval NOT NULL,
+    event_type_pattern     text     NOT NULL
+);
+
+-- action + entity type -> event type: 'payment_plan' + 'Status Changed' -> 'payment_plan.status_changed'.
+CREATE OR REPLACE FUNCTION {state}.event_type_for(p_entity_type text, p_action text)
+RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT lower(regexp_replace(btrim(p_entity_type), '[^A-Za-z0-9_]+', '_', 'g'))
+           || '.' ||
+           lower(regexp_replace(btrim(p_action), '[^A-Za-z0-9_]+', '_', 'g'))
+$$;
+
+-- Why an event with these fields cannot be written, or NULL when it can.
+-- Reasons are stable identifiers (the quarantine and the validation suites group by them).
+CREATE OR REPLACE FUNCTION {state}.event_rejection_reason(
+    p_event_type  text,
+    p_entity_type text,
+    p_payload     jsonb,
+    p_occurred_at timestamptz,
+    p_description text DEFAULT NULL
+) RETURNS text LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT CASE
+        WHEN p_entity_type IS NULL OR btrim(p_entity_type) = ''        THEN 'null_entity_type'
+        WHEN p_event_type IS NULL OR btrim(p_event_type) = ''          THEN 'null_event_type'
+        WHEN p_occurred_at IS NULL                                      THEN 'null_occurred_at'
+        WHEN p_payload IS NOT NULL AND jsonb_typeof(p_payload) <> 'object' THEN 'payload_not_object'
+        WHEN p_payload IS NOT NULL AND octet_length(p_payload::text) > r.payload_max_bytes THEN 'payload_too_large'
+        WHEN NOT EXISTS (SELECT 1 FROM {state}.entity_categories c WHERE c.entity_type = p_entity_type)
+                                                                        THEN 'unknown_entity_type'
+        WHEN p_occurred_at < r.occurred_at_min
+          OR p_occurred_at > now() + r.occurred_at_max_future           THEN 'occurred_at_out_of_range'
+        WHEN p_event_type ~ '[[:cntrl:]]' OR p_entity_type ~ '[[:cntrl:]]'
+          OR coalesce(p_description, '') ~ '[\x01-\x08\x0B\x0C\x0E-\x1F\x7F\uFFFD]'
+          OR coalesce(p_payload::text, '') ~ '\uFFFD|\\u0000'           THEN 'broken_text'
+        WHEN p_event_type !~ r.event_type_pattern                       THEN 'invalid_event_type'
+        ELSE NULL
+    END
+    FROM {state}.mapping_rules r
+$$;

@@ -1,0 +1,1 @@
+"""Airflow-facing adapters: Params, approval gates, connection lookup, notifiers, the status page plugin."""

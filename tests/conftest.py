@@ -1,0 +1,117 @@
+"""Shared fixtures: a real Postgres, throwaway databases, a seeded demo database, an SMTP sink.
+
+Postgres: the server on 127.0.0.1:5432 when one answers (CI machines start one), else
+``TEST_PG_DSN``, else a private embedded server started for the session. Nothing here
+mocks the database.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+ROOT = Path(__file__).resolve().parents[1]
+os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "False")
+
+from activity_migration.embedded import EmbeddedPostgres, port_is_open  # noqa: E402
+
+TEST_DEMO_ROWS = int(os.environ.get("TEST_DEMO_ROWS", "3000"))
+
+
+def _admin_dsn() -> str:
+    if os.environ.get("TEST_PG_DSN"):
+        return os.environ["TEST_PG_DSN"]
+    if port_is_open("127.0.0.1", 5432):
+        return "postgresql://postgres@127.0.0.1:5432/postgres"
+    server = EmbeddedPostgres(port=55433, root=ROOT / ".local" / "pg-test")
+    return server.start()
+
+
+@pytest.fixture(scope="session")
+def pg_admin_dsn() -> str:
+    dsn = _admin_dsn()
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("SELECT 1")
+    return dsn
+
+
+def _dsn_for(admin_dsn: str, dbname: str) -> str:
+    return psycopg.conninfo.make_conninfo(admin_dsn, dbname=dbname)
+
+
+def create_database(admin_dsn: str, prefix: str = "amt", template: str | None = None) -> tuple[str, str]:
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+        stmt = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+        if template:
+            stmt = sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template))
+        conn.execute(stmt)
+    return name, _dsn_for(admin_dsn, name)
+
+
+def drop_database(admin_dsn: str, name: str) -> None:
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def fresh_db(pg_admin_dsn):
+    """DSN of a new, empty database, dropped after the test."""
+    name, dsn = create_database(pg_admin_dsn)
+    yield dsn
+    drop_database(pg_admin_dsn, name)
+
+
+@pytest.fixture(scope="session")
+def demo_template(pg_admin_dsn):
+    """Name of a database seeded once per session with the demo app (TEST_DEMO_ROWS history rows).
+
+    Tests copy it (``CREATE DATABASE ... TEMPLATE``), which is much faster than seeding again.
+    """
+    from activity_migration.demo.seed import seed
+
+    name, dsn = create_database(pg_admin_dsn, prefix="amt_tpl")
+    seed(dsn, rows=TEST_DEMO_ROWS)
+    yield name
+    drop_database(pg_admin_dsn, name)
+
+
+@pytest.fixture
+def demo_db(pg_admin_dsn, demo_template):
+    """DSN of a private copy of the seeded demo database."""
+    name, dsn = create_database(pg_admin_dsn, template=demo_template)
+    yield dsn
+    drop_database(pg_admin_dsn, name)
+
+
+@pytest.fixture
+def smtp_sink():
+    """A real SMTP server on loopback (aiosmtpd); yields (host, port, messages)."""
+    from aiosmtpd.controller import Controller
+    from email import message_from_bytes
+    from email.policy import default as default_policy
+    import socket
+
+    messages: list = []
+
+    class Handler:
+        async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd API
+            msg = message_from_bytes(envelope.content, policy=default_policy)
+            messages.append({"from": envelope.mail_from, "to": list(envelope.rcpt_tos), "message": msg})
+            return "250 OK"
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    controller = Controller(Handler(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield "127.0.0.1", port, messages
+    finally:
+        controller.stop()
