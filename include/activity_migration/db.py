@@ -67,13 +67,15 @@ def sql_path(relative: str) -> Path:
 def load_sql(relative: str, **identifiers: Any) -> sql.Composable:
     """Load ``include/sql/<relative>``; ``{name}`` placeholders are filled with ``identifiers``.
 
-    Values passed as ``str`` become quoted identifiers; pass ``sql.SQL``/``sql.Literal``
-    objects for anything else. A file without placeholders is returned as-is (its
-    literal braces need no escaping then).
+    Values passed as ``str`` become quoted identifiers; pass ``sql.SQL``/``sql.Literal``/
+    ``sql.Identifier(schema, name)`` objects for anything else. Braces that are not a named
+    placeholder stay literal.
     """
-    text = sql_path(relative).read_text()
-    if not identifiers:
-        return sql.SQL(text.replace("{", "{{").replace("}", "}}"))
+    # Only the named placeholders are substituted; every other brace (JSON literals such as
+    # '{}'::jsonb, regex quantifiers) is literal SQL.
+    text = sql_path(relative).read_text().replace("{", "{{").replace("}", "}}")
+    for name in identifiers:
+        text = text.replace("{{" + name + "}}", "{" + name + "}")
     parts = {k: (sql.Identifier(v) if isinstance(v, str) else v) for k, v in identifiers.items()}
     return sql.SQL(text).format(**parts)
 

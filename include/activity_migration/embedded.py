@@ -106,6 +106,13 @@ class EmbeddedPostgres:
             return
         bindir = _find_bindir()
         self.root.mkdir(parents=True, exist_ok=True)
+        if _run_as_user():
+            # The server runs as another user: every folder above its data must be traversable.
+            blocked = [p for p in self.root.resolve().parents if not os.stat(p).st_mode & 0o001]
+            if blocked:
+                raise MigrationError(
+                    f"the embedded Postgres runs as user {_run_as_user()!r} and cannot reach {self.root}: "
+                    f"{blocked[0]} is not traversable (chmod o+x it, or set ACTIVITY_MIGRATION_EMBEDDED_DIR)")
         self.datadir.mkdir(parents=True, exist_ok=True)
         self._chown(self.root)
         self._chown(self.datadir)

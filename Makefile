@@ -1,0 +1,43 @@
+# The two set-up commands of the README:
+#   make demo   venv + install + embedded Postgres + seed + every migration DAG, in order, + report
+#   make test   venv + install + a Postgres to test against + the whole test suite
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO_ROWS ?= 200000
+PYTEST_ARGS ?=
+
+.PHONY: demo test airflow venv benchmarks embedded-stop clean contract
+
+$(STAMP): requirements.txt pyproject.toml
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements.txt
+	$(BIN)/python -m pip install -q --no-deps -e .
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python scripts/demo.py --rows $(DEMO_ROWS)
+
+test: $(STAMP)
+	@bash scripts/ensure_test_tools.sh
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+airflow: $(STAMP)
+	bash scripts/run_airflow.sh standalone
+
+benchmarks: $(STAMP)
+	$(BIN)/python benchmarks/run_all.py
+
+embedded-stop: $(STAMP)
+	$(BIN)/activity-migration embedded stop
+
+contract: $(STAMP)
+	bash ../shared/tools/contract-check
+
+clean: embedded-stop
+	rm -rf .local artifacts
