@@ -37,3 +37,16 @@ def test_run_context_validates():
         ledger.RunContext(environment="prod")
     with pytest.raises(ConfigError, match="mode"):
         ledger.RunContext(mode="yolo")
+
+
+def test_record_inside_a_transaction_block_is_atomic_with_it(fresh_db):
+    with psycopg.connect(fresh_db) as conn:
+        ledger.ensure_state_schema(conn)
+        with pytest.raises(RuntimeError):
+            with conn.transaction():
+                ledger.record(conn, "p2_dual_write", "switch", "succeeded")
+                raise RuntimeError("switch failed after the ledger row")
+        assert ledger.last_step(conn, "p2_dual_write", "switch") is None
+        with conn.transaction():
+            ledger.record(conn, "p2_dual_write", "switch", "succeeded")
+        assert ledger.last_step(conn, "p2_dual_write", "switch")["status"] == "succeeded"

@@ -76,6 +76,17 @@ class RunContext:
             raise ConfigError(f"mode must be 'normal' or 'demo', got {self.mode!r}")
 
 
+def _commit_unless_in_block(conn: psycopg.Connection) -> None:
+    """Commit a ledger write at once, except inside ``with conn.transaction()``: there the
+    row belongs to the caller's transaction (e.g. recorded atomically with a switch)."""
+    if conn.autocommit:
+        return
+    try:
+        conn.commit()
+    except psycopg.ProgrammingError:
+        pass  # inside a transaction block: it commits (or rolls back) with the caller's work
+
+
 def record(conn: psycopg.Connection, phase: str, step: str, status: str, ctx: RunContext | None = None,
            details: dict[str, Any] | None = None, *, actor: str | None = None, finished: bool = True,
            cfg: MigrationConfig | None = None) -> int:
@@ -88,8 +99,7 @@ def record(conn: psycopg.Connection, phase: str, step: str, status: str, ctx: Ru
     ).format(_t(cfg, "phase_ledger"))
     row_id = scalar(conn, q, (phase, step, status, ctx.environment, ctx.mode, project_version(), ctx.dag_run_id,
                               actor or ctx.actor, Jsonb(details or {}), finished))
-    if not conn.autocommit and conn.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS:
-        conn.commit()
+    _commit_unless_in_block(conn)
     return int(row_id)
 
 
@@ -99,8 +109,7 @@ def finish(conn: psycopg.Connection, ledger_id: int, status: str, details: dict[
     q = sql.SQL("UPDATE {} SET status = %s, details = details || %s, finished_at = clock_timestamp() WHERE id = %s"
                 ).format(_t(cfg, "phase_ledger"))
     conn.execute(q, (status, Jsonb(details or {}), ledger_id))
-    if not conn.autocommit:
-        conn.commit()
+    _commit_unless_in_block(conn)
 
 
 def last_step(conn: psycopg.Connection, phase: str, step: str | None = None, *, status: str | None = None,
