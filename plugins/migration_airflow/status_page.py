@@ -1,0 +1,298 @@
+"""The migration status page: a small FastAPI app, mounted in the Airflow API server by a plugin.
+
+Every migration fact on the page comes from the state schema in the application database
+(``activity_migration.status.collect`` plus the ledger, backfill chunks, tiers, validation
+results and quarantine tables), never from Airflow's metadata: a fresh Airflow shows the same
+page. The one Airflow fact shown is the list of approvals waiting in Required Actions.
+
+Routes (relative to where the app is mounted, ``/migration-status`` under Airflow):
+
+- ``GET /?env=staging|production``  the HTML page (no external assets; refreshes every 30 s)
+- ``GET /api/status?env=...``       the same facts as JSON
+- ``GET /data-docs/...``            the Great Expectations Data Docs folder (``artifacts/data_docs``)
+- ``GET /static/...``               the page's stylesheet
+
+This module imports no Airflow (only FastAPI, which Airflow ships); the plugin passes the Airflow-aware pieces
+(connection lookup, login check, pending approvals) to :func:`create_app`. Run it alone with
+``uvicorn --factory migration_airflow.status_page:app_from_env`` (the browser test does).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from pathlib import Path
+from typing import Any, Callable
+
+from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+
+from activity_migration import ledger
+from activity_migration.config import MigrationConfig, load_config
+from activity_migration.connections import ENVIRONMENT_CONN_IDS, ConnectionSpec, connection_spec
+from activity_migration.db import PROJECT_ROOT, connection, fetch_all, fetch_one, redact
+from activity_migration.status import collect
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+DATA_DOCS_DIR = Path(os.environ.get("ACTIVITY_MIGRATION_DATA_DOCS", PROJECT_ROOT / "artifacts" / "data_docs"))
+ENVIRONMENTS = ("staging", "production")
+DEFAULT_ENVIRONMENT = os.environ.get("MIGRATION_STATUS_DEFAULT_ENV", "staging")
+
+DsnResolver = Callable[[str], str]
+PendingApprovals = Callable[[], list[dict[str, Any]]]
+
+
+# --------------------------------------------------------------------------- facts
+
+
+def dsn_from_spec(spec: ConnectionSpec) -> str:
+    """libpq DSN of a connection; an ``embedded`` entry starts the project's Postgres (as the CLI does)."""
+    if spec.embedded:
+        from activity_migration.embedded import EmbeddedPostgres
+
+        server = EmbeddedPostgres(port=spec.port or 55432)
+        server.start()
+        return server.ensure_database(spec.schema or "postgres")
+    return spec.libpq_dsn()
+
+
+def core_dsn_resolver(environment: str) -> str:
+    """The environment's DSN from ``AIRFLOW_CONN_*`` or airflow_settings.yaml (no Airflow needed)."""
+    return dsn_from_spec(connection_spec(ENVIRONMENT_CONN_IDS[environment]))
+
+
+def _iso(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, (dt.datetime, dt.date)) else value
+
+
+def _table(cfg: MigrationConfig, name: str) -> Any:
+    from psycopg import sql
+
+    return sql.Identifier(cfg.state_schema, name)
+
+
+def _q(conn, cfg: MigrationConfig, text: str, *tables: str, params: tuple = ()) -> list[dict[str, Any]]:
+    from psycopg import sql
+
+    return fetch_all(conn, sql.SQL(text).format(*[_table(cfg, t) for t in tables]), params)
+
+
+def data_docs_href(path: str | None) -> str | None:
+    """Path (relative to the app) of a Data Docs page, or None when it is not under the Data Docs folder."""
+    if not path:
+        return None
+    p = Path(path)
+    if not p.is_absolute():
+        p = (DATA_DOCS_DIR / p) if not (PROJECT_ROOT / p).exists() else PROJECT_ROOT / p
+    try:
+        rel = p.resolve().relative_to(DATA_DOCS_DIR.resolve())
+    except ValueError:
+        return None
+    if p.is_dir():
+        rel = rel / "index.html"
+    return "data-docs/" + rel.as_posix()
+
+
+def backfill_progress(conn, cfg: MigrationConfig) -> dict[str, Any] | None:
+    """Chunks done/total, rows copied, rate (rows/s over the last 10 minutes of finished chunks), ETA."""
+    row = _q(conn, cfg, """
+        SELECT count(*) AS chunks_total,
+               count(*) FILTER (WHERE status = 'done') AS chunks_done,
+               count(*) FILTER (WHERE status = 'running') AS chunks_running,
+               count(*) FILTER (WHERE status = 'failed') AS chunks_failed,
+               coalesce(sum(rows_copied), 0) AS rows_copied,
+               coalesce(sum(rows_quarantined), 0) AS rows_quarantined,
+               min(started_at) AS first_started, max(finished_at) AS last_finished
+        FROM {}""", "backfill_chunks")[0]
+    if not row["chunks_total"]:
+        return None
+    recent = _q(conn, cfg, """
+        SELECT coalesce(sum(rows_copied + rows_quarantined), 0) AS rows,
+               extract(epoch FROM max(finished_at) - min(started_at)) AS seconds
+        FROM {} WHERE status = 'done' AND finished_at > (SELECT max(finished_at) FROM {}) - interval '10 minutes'
+        """, "backfill_chunks", "backfill_chunks")[0]
+    rate = (float(recent["rows"]) / float(recent["seconds"])) if recent["seconds"] and recent["seconds"] > 0 else None
+    done = row["chunks_done"]
+    remaining_chunks = row["chunks_total"] - done
+    per_chunk = (row["rows_copied"] + row["rows_quarantined"]) / done if done else None
+    eta = None
+    if remaining_chunks == 0:
+        eta = 0.0
+    elif rate and per_chunk:
+        eta = remaining_chunks * per_chunk / rate
+    return {**{k: _iso(v) for k, v in row.items()},
+            "percent_done": round(100.0 * done / row["chunks_total"], 1),
+            "rate_rows_per_s": None if rate is None else round(rate, 1),
+            "eta_seconds": None if eta is None else round(eta)}
+
+
+def overview(conn, cfg: MigrationConfig) -> dict[str, Any]:
+    """The facts at the top of the page, read straight from the state schema."""
+    if not ledger.state_schema_exists(conn, cfg):
+        return {"state_schema_exists": False}
+    last_validation = _q(conn, cfg, """
+        SELECT suite, scope, success, statistics, data_docs_path, environment, run_at
+        FROM {} ORDER BY run_at DESC, id DESC LIMIT 1""", "validation_results")
+    if last_validation:
+        last_validation[0]["data_docs_href"] = data_docs_href(last_validation[0]["data_docs_path"])
+    quarantine = _q(conn, cfg, """
+        SELECT count(*) AS total,
+               count(*) FILTER (WHERE resolved_at IS NULL) AS open,
+               count(*) FILTER (WHERE resolved_at IS NULL AND acknowledged_at IS NULL) AS unacknowledged
+        FROM {}""", "quarantine")[0]
+    tiers = _q(conn, cfg, "SELECT tier, status, updated_at FROM {} ORDER BY tier", "tier_state")
+    settings = _q(conn, cfg, "SELECT key, value, updated_at, updated_by FROM {} ORDER BY key", "settings")
+    history = ledger.history(conn, 25, cfg)
+    return {
+        "state_schema_exists": True,
+        "last_validation": _jsonable(last_validation[0]) if last_validation else None,
+        "quarantine": quarantine,
+        "backfill": backfill_progress(conn, cfg),
+        "tiers": _jsonable(tiers),
+        "tiers_done": sum(1 for t in tiers if t["status"] in ("dropped", "verified")),
+        "tiers_total": len(cfg_tiers(cfg)) or len(tiers),
+        "settings": _jsonable(settings),
+        "ledger": _jsonable([{k: r[k] for k in ("id", "phase", "step", "status", "environment", "mode", "actor",
+                                                "dag_run_id", "started_at", "finished_at")} for r in history]),
+    }
+
+
+def cfg_tiers(cfg: MigrationConfig) -> list[Any]:
+    return list(getattr(cfg, "tiers", None) or [])
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
+
+
+def gather(environment: str, dsn_resolver: DsnResolver, pending: PendingApprovals | None) -> dict[str, Any]:
+    """Everything the page shows for ``environment``; a database error is reported, not raised."""
+    out: dict[str, Any] = {"environment": environment, "collected_at": dt.datetime.now(dt.timezone.utc).isoformat()}
+    try:
+        dsn = dsn_resolver(environment)
+        out["database"] = redact(dsn)
+        cfg = load_config()
+        with connection(dsn, connect_timeout=5) as conn:
+            out["sections"] = _jsonable(collect(conn, cfg))
+            out["overview"] = overview(conn, cfg)
+            conn.rollback()
+    except Exception as exc:  # the page must render even when the database is down
+        out["error"] = f"{type(exc).__name__}: {exc}"
+    if pending is None:
+        out["pending_approvals"] = None
+    else:
+        try:
+            rows = pending()
+            out["pending_approvals"] = [r for r in rows if r.get("environment") in (None, environment)]
+            out["pending_approvals_other_env"] = len(rows) - len(out["pending_approvals"])
+        except Exception as exc:
+            out["pending_approvals"] = None
+            out["pending_approvals_error"] = f"{type(exc).__name__}: {exc}"
+    return out
+
+
+def airflow_pending_approvals() -> list[dict[str, Any]]:
+    """Approvals of migration DAGs waiting for an answer, read through Airflow's ORM (API server only)."""
+    from sqlalchemy import select
+
+    from airflow.models.dagrun import DagRun
+    from airflow.models.hitl import HITLDetail
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        rows = session.execute(
+            select(HITLDetail.subject, HITLDetail.created_at, TaskInstance.dag_id, TaskInstance.run_id,
+                   TaskInstance.task_id, TaskInstance.map_index, TaskInstance.state, DagRun.conf)
+            .join(TaskInstance, HITLDetail.ti_id == TaskInstance.id)
+            .join(DagRun, (DagRun.dag_id == TaskInstance.dag_id) & (DagRun.run_id == TaskInstance.run_id))
+            .where(HITLDetail.responded_at.is_(None), TaskInstance.dag_id.like("migration_%"))
+            .order_by(HITLDetail.created_at)
+        ).all()
+    return [{"dag_id": r.dag_id, "run_id": r.run_id, "task_id": r.task_id, "map_index": r.map_index,
+             "state": str(r.state), "subject": r.subject, "asked_at": _iso(r.created_at),
+             "environment": (r.conf or {}).get("environment", "staging")} for r in rows]
+
+
+# --------------------------------------------------------------------------- HTML
+
+
+def _fmt_seconds(seconds: Any) -> str:
+    if seconds is None:
+        return "unknown"
+    seconds = int(seconds)
+    if seconds < 90:
+        return f"{seconds} s"
+    if seconds < 5400:
+        return f"{seconds // 60} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _templates():
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(STATIC_DIR)), autoescape=True,
+                             undefined=jinja2.ChainableUndefined)
+    env.filters["duration"] = _fmt_seconds
+    env.filters["when"] = lambda v: (str(v).replace("T", " ")[:19] + " UTC") if v else ""
+    env.filters["pretty"] = lambda v: json.dumps(v, default=str) if isinstance(v, (dict, list)) else ("" if v is None else str(v))
+    return env
+
+
+def render_html(data: dict[str, Any], base: str) -> str:
+    sections = data.get("sections") or {}
+    phases = (sections.get("phases") or {})
+    extra_sections = {k: v for k, v in sections.items() if k != "phases"}
+    return _templates().get_template("status_page.html").render(
+        data=data, base=base.rstrip("/"), environments=ENVIRONMENTS, phases=phases,
+        phase_ids=ledger.PHASES, ov=data.get("overview") or {}, extra_sections=extra_sections)
+
+
+# --------------------------------------------------------------------------- app
+
+
+def create_app(*, dsn_resolver: DsnResolver = core_dsn_resolver, pending_approvals: PendingApprovals | None = None,
+               dependencies: list[Any] | None = None, airflow_ui_base: str = "") -> FastAPI:
+    """Build the FastAPI app.
+
+    :param dsn_resolver: environment name -> libpq DSN of that environment's application database
+    :param pending_approvals: callable listing unanswered approvals (None: not shown)
+    :param dependencies: FastAPI dependencies for every route (the plugin passes Airflow's login check)
+    :param airflow_ui_base: prefix of Airflow UI links (Required Actions), "" when mounted in Airflow
+    """
+    app = FastAPI(title="Activity migration status", dependencies=dependencies or [], docs_url=None,
+                  redoc_url=None, openapi_url=None)
+
+    def _env(env: str | None) -> str:
+        env = env or DEFAULT_ENVIRONMENT
+        if env not in ENVIRONMENTS:
+            raise HTTPException(status_code=400, detail=f"env must be one of {list(ENVIRONMENTS)}, got {env!r}")
+        return env
+
+    def _base(request: Request) -> str:
+        return request.scope.get("root_path", "") or ""
+
+    @app.get("/", response_class=HTMLResponse)
+    def page(request: Request, env: str | None = Query(None, description="staging or production")) -> HTMLResponse:
+        data = gather(_env(env), dsn_resolver, pending_approvals)
+        data["airflow_ui_base"] = airflow_ui_base
+        return HTMLResponse(render_html(data, _base(request)))
+
+    @app.get("/api/status")
+    def status_json(env: str | None = Query(None, description="staging or production")) -> JSONResponse:
+        return JSONResponse(gather(_env(env), dsn_resolver, pending_approvals))
+
+    @app.get("/data-docs")
+    def data_docs_root(request: Request) -> RedirectResponse:
+        return RedirectResponse(_base(request) + "/data-docs/index.html")
+
+    app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
+    DATA_DOCS_DIR.mkdir(parents=True, exist_ok=True)
+    app.mount("/data-docs", StaticFiles(directory=str(DATA_DOCS_DIR), html=True, check_dir=False), name="data_docs")
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """App without Airflow (no login, no pending approvals): ``uvicorn --factory ...:app_from_env``."""
+    return create_app()
