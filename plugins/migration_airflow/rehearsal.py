@@ -4,8 +4,13 @@
 the rehearsal); in ``production`` it reads the staging ledger through
 ``activity_db_staging`` and stops with a message saying what is missing unless the same
 phase and step, at the same project version, succeeded there within the allowed age with
-its validations passed. The verdict and the evidence go into the production ledger and
-into XCom (approval bodies show it).
+its validations passed (the rule: ``activity_migration.rehearsal``). Demo mode does NOT
+skip it. The verdict and the evidence go into the production ledger (step
+``<step>_rehearsal_gate``) and into XCom; ``rehearsal_evidence(step)`` is the Jinja snippet
+an approval body uses to show it.
+
+The allowed age comes from the run's Param ``rehearsal_max_age_days`` when the DAG defines
+one, else the Airflow Variable ``migration_rehearsal_max_age_days``, else 7 days.
 """
 from __future__ import annotations
 
@@ -13,34 +18,52 @@ from typing import Any
 
 from airflow.sdk import task
 
-from activity_migration import ledger
+from activity_migration.connections import STAGING_CONN_ID
 from activity_migration.db import connection
+from activity_migration.rehearsal import DEFAULT_MAX_AGE_DAYS, enforce_rehearsal
 
 from .runtime import dsn_for_conn_id, dsn_from_context, run_context
+
+MAX_AGE_VARIABLE = "migration_rehearsal_max_age_days"
+
+
+def gate_task_id(step: str) -> str:
+    return f"{step}_rehearsal_gate"
+
+
+def rehearsal_evidence(step: str, task_id: str | None = None) -> str:
+    """Jinja for an approval body: the gate's evidence as Markdown (empty before the gate ran)."""
+    tid = task_id or gate_task_id(step)
+    return "{{ (ti.xcom_pull(task_ids='" + tid + "') or {}).get('markdown', '') }}"
+
+
+def _max_age_days(context: dict[str, Any]) -> float:
+    value = (context.get("params") or {}).get("rehearsal_max_age_days")
+    if value in (None, ""):
+        try:
+            from airflow.sdk import Variable
+
+            value = Variable.get(MAX_AGE_VARIABLE, default=None)
+        except Exception:  # outside a task
+            value = None
+    return float(value) if value not in (None, "") else DEFAULT_MAX_AGE_DAYS
 
 
 def rehearsal_gate(*, phase: str, step: str, task_id: str | None = None):
     """Build the gate task for ``phase``/``step`` (call inside a DAG context); returns the XComArg."""
 
-    @task(task_id=task_id or f"{step}_rehearsal_gate",
-          doc_md=f"Production only: require a recent successful staging rehearsal of {phase}/{step} "
-                 "at this project version.")
+    @task(task_id=task_id or gate_task_id(step),
+          doc_md=f"Production only: require a recent successful, validated staging rehearsal of {phase}/{step} "
+                 "at this project version (read from the staging ledger). Staging runs pass: they are the "
+                 "rehearsal. The verdict is recorded in the production ledger.")
     def gate(**context: Any) -> dict[str, Any]:
-        from activity_migration.rehearsal import check_rehearsal
-
         ctx = run_context(context)
         if ctx.environment != "production":
-            return {"required": False, "reason": "staging run: this run is the rehearsal"}
-        max_age_days = float((context.get("params") or {}).get("rehearsal_max_age_days", 7))
-        with connection(dsn_from_context(context)) as prod, connection(dsn_for_conn_id("activity_db_staging")) as stg:
-            verdict = check_rehearsal(staging_conn=stg, phase=phase, step=step,
-                                      project_version=ledger.project_version(), max_age_days=max_age_days)
-            ledger.record(prod, phase, f"{step}_rehearsal_gate", "succeeded" if verdict["passed"] else "failed",
-                          ctx, verdict)
-        if not verdict["passed"]:
-            from activity_migration.errors import GateClosed
-
-            raise GateClosed(verdict["message"])
-        return verdict
+            return {"required": False, "passed": True, "reason": "staging run: this run is the rehearsal",
+                    "phase": phase, "step": step,
+                    "markdown": "**Staging rehearsal**: not required (this staging run is the rehearsal)."}
+        with connection(dsn_from_context(context)) as prod:
+            return enforce_rehearsal(production_conn=prod, staging_dsn=lambda: dsn_for_conn_id(STAGING_CONN_ID),
+                                     phase=phase, step=step, ctx=ctx, max_age_days=_max_age_days(context))
 
     return gate()

@@ -1,0 +1,413 @@
+"""The staging-rehearsal rule: may this destructive step run in production yet?
+
+Seed 000, phase 4: "Run migration in staging; verify data consistency; run migration in
+production". A destructive production step (the dual-write switch, each tier's drop,
+cleanup) runs only when the staging ledger shows a recent, successful, validated rehearsal
+of exactly that step at exactly this project version.
+
+The rule (``check_rehearsal``), read from the STAGING database's state schema:
+
+1. **The step succeeded in staging**: a ``phase_ledger`` row with the same ``phase`` and
+   ``step``, ``environment = 'staging'``, ``status = 'succeeded'``, the same
+   ``project_version`` (string equality: a git commit, or ACTIVITY_MIGRATION_VERSION), and
+   finished within ``max_age_days`` of now (the staging server's clock). A demo-mode
+   staging run counts (mode is kept in the evidence): the rehearsal is about the
+   mechanics on realistic data, not about who approved there.
+2. **Its validations passed**: the rehearsal window starts at the first ledger row of that
+   phase in the rehearsal's DAG run (without a DAG run id: the first row of the phase at
+   that version within the age limit) and ends now. For every validation suite with a
+   ``validation_results`` row in the window, the NEWEST row must be successful (a failure
+   fixed by a later passing run of the same suite is cleared; a failure found after the
+   rehearsal and never cleared blocks). Phases whose destructive step is preceded by a
+   validation (p5 parity per tier, p6 full suite: ``VALIDATION_REQUIRED``) also need at
+   least one validation result in the window; p2 needs only the step's success.
+
+Which steps are gated (the destructive step's ledger step, as the phases record it) is
+``DESTRUCTIVE_STEPS``. The verdict is a JSON-serialisable dict (``passed``, ``message``,
+evidence...), recorded in the production ledger by the Airflow gate and rendered for
+approval bodies by ``render_evidence_markdown``.
+"""
+from __future__ import annotations
+
+import re
+import subprocess
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+import psycopg
+from psycopg import sql
+
+from . import ledger
+from .config import MigrationConfig, load_config
+from .db import PROJECT_ROOT, connection, fetch_all, fetch_one, redact
+
+DEFAULT_MAX_AGE_DAYS = 7.0
+
+# phase -> ledger step names of its destructive steps (regex, full match). Kept in step with
+# the phase modules: p2 records the dual-write switch as 'switch', p5 each tier's drop as
+# 'tier_<n>_drop', p6 the drop of the legacy objects as 'cleanup'.
+DESTRUCTIVE_STEPS: dict[str, str] = {
+    "p2_dual_write": r"switch",
+    "p5_trigger_removal": r"tier_[0-9]+_drop",
+    "p6_cleanup": r"cleanup",
+}
+
+# Phases whose destructive step is guarded by a validation suite in the same run: a
+# rehearsal without any validation result in its window does not count for them.
+VALIDATION_REQUIRED: frozenset[str] = frozenset({"p5_trigger_removal", "p6_cleanup"})
+
+
+def is_destructive(phase: str, step: str) -> bool:
+    pattern = DESTRUCTIVE_STEPS.get(phase)
+    return bool(pattern and re.fullmatch(pattern, step))
+
+
+# ---------------------------------------------------------------------------------------
+# small formatting helpers
+
+
+def _iso(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.astimezone(timezone.utc).isoformat(timespec="seconds")
+    return str(value)
+
+
+def _when(value: Any) -> str:
+    if value is None:
+        return "?"
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _days(n: float) -> str:
+    n = float(n)
+    return f"{int(n)} day{'s' if int(n) != 1 else ''}" if n == int(n) else f"{n:g} days"
+
+
+def _version_relation(recorded: str | None, current: str) -> str:
+    """'older project version' when git knows ``recorded`` is an ancestor of ``current``."""
+    if not recorded:
+        return "no project version recorded"
+
+    def commit(v: str) -> str:
+        return v.removesuffix("-dirty")
+
+    a, b = commit(recorded), commit(current)
+    if re.fullmatch(r"[0-9a-f]{6,40}", a) and re.fullmatch(r"[0-9a-f]{6,40}", b):
+        try:
+            out = subprocess.run(["git", "merge-base", "--is-ancestor", a, b], cwd=PROJECT_ROOT,
+                                 capture_output=True, timeout=5)
+            if out.returncode == 0 and a != b:
+                return "older project version"
+            back = subprocess.run(["git", "merge-base", "--is-ancestor", b, a], cwd=PROJECT_ROOT,
+                                  capture_output=True, timeout=5)
+            if back.returncode == 0 and a != b:
+                return "newer project version"
+        except (OSError, subprocess.SubprocessError):
+            pass
+    return "different project version"
+
+
+def _row_summary(row: dict[str, Any] | None) -> dict[str, Any] | None:
+    if row is None:
+        return None
+    return {
+        "ledger_id": row["id"], "phase": row["phase"], "step": row["step"], "status": row["status"],
+        "environment": row["environment"], "mode": row["mode"], "project_version": row["project_version"],
+        "dag_run_id": row["dag_run_id"], "actor": row["actor"],
+        "started_at": _iso(row["started_at"]), "finished_at": _iso(row["finished_at"]),
+    }
+
+
+def database_identity(conn: psycopg.Connection) -> dict[str, Any]:
+    """Which database ``conn`` is: cluster system identifier (when readable) and name."""
+    ident = None
+    try:
+        with conn.transaction():
+            ident = fetch_one(conn, "SELECT system_identifier::text AS s FROM pg_control_system()")["s"]
+    except psycopg.Error:
+        ident = None
+    row = fetch_one(conn, "SELECT current_database() AS db, inet_server_addr()::text AS addr, "
+                          "inet_server_port() AS port")
+    return {"system_identifier": ident, "database": row["db"], "host": conn.info.host,
+            "server_addr": row["addr"], "port": row["port"] or conn.info.port}
+
+
+def same_database(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """True when two ``database_identity`` results name the same database of the same cluster."""
+    if a["database"] != b["database"]:
+        return False
+    if a["system_identifier"] and b["system_identifier"]:
+        return a["system_identifier"] == b["system_identifier"]
+    # Without the system identifier: same host/port (a unix socket reports no address).
+    return (a["server_addr"], a["port"], a["host"]) == (b["server_addr"], b["port"], b["host"])
+
+
+# ---------------------------------------------------------------------------------------
+# the check
+
+
+def check_rehearsal(*, staging_conn: psycopg.Connection, phase: str, step: str, project_version: str,
+                    max_age_days: float = DEFAULT_MAX_AGE_DAYS, cfg: MigrationConfig | None = None
+                    ) -> dict[str, Any]:
+    """Decide whether ``phase``/``step`` was rehearsed in staging; never raises for a missing rehearsal.
+
+    :param staging_conn: connection to the STAGING application database (its ledger is read)
+    :param phase: ledger phase id, e.g. ``p5_trigger_removal``
+    :param step: the destructive step's ledger step, e.g. ``tier_3_drop``
+    :param project_version: the version production runs (``ledger.project_version()``)
+    :param max_age_days: how old the staging success may be
+    :return: ``{"passed": bool, "message": str, ...evidence}`` (JSON-serialisable)
+    """
+    cfg = cfg or load_config()
+    max_age_days = float(max_age_days)
+    what = f"{phase}/{step}"
+    verdict: dict[str, Any] = {
+        "passed": False, "message": "", "phase": phase, "step": step, "project_version": project_version,
+        "max_age_days": max_age_days, "checked_at": _iso(datetime.now(timezone.utc)),
+        "staging_database": None, "rehearsal": None, "newest_staging_run": None,
+        "validation_window": None, "validations": [], "validation_required": phase in VALIDATION_REQUIRED,
+        "warnings": [],
+    }
+    missing = (f"no successful staging rehearsal of {what} at version {project_version} "
+               f"in the last {_days(max_age_days)}")
+    if project_version.endswith("-dirty"):
+        verdict["warnings"].append(f"project version {project_version} has uncommitted changes: the rehearsal "
+                                   "and this run may not run the same code")
+    try:
+        ident = database_identity(staging_conn)
+        verdict["staging_database"] = {"database": ident["database"], "system_identifier": ident["system_identifier"]}
+    except psycopg.Error as exc:
+        verdict["message"] = f"{missing}; the staging database could not be read: {exc}"
+        return verdict
+
+    if not ledger.state_schema_exists(staging_conn, cfg):
+        verdict["message"] = (f"{missing}; the staging database {ident['database']!r} has no migration state "
+                              f"schema {cfg.state_schema!r} (nothing has run there yet)")
+        return verdict
+
+    t_ledger = sql.Identifier(cfg.state_schema, "phase_ledger")
+    t_valid = sql.Identifier(cfg.state_schema, "validation_results")
+    max_age = sql.SQL("make_interval(secs => %s)")
+    rehearsal = fetch_one(staging_conn, sql.SQL(
+        "SELECT * FROM {} WHERE phase = %s AND step = %s AND environment = 'staging' AND status = 'succeeded' "
+        "AND project_version = %s AND coalesce(finished_at, started_at) >= now() - {} "
+        "ORDER BY coalesce(finished_at, started_at) DESC, id DESC LIMIT 1").format(t_ledger, max_age),
+        (phase, step, project_version, max_age_days * 86400))
+
+    if rehearsal is None:
+        newest = fetch_one(staging_conn, sql.SQL(
+            "SELECT *, coalesce(finished_at, started_at) < now() - {} AS too_old FROM {} "
+            "WHERE phase = %s AND step = %s AND environment = 'staging' ORDER BY id DESC LIMIT 1"
+        ).format(max_age, t_ledger), (max_age_days * 86400, phase, step))
+        verdict["newest_staging_run"] = _row_summary(newest)
+        if newest is None:
+            other = fetch_one(staging_conn, sql.SQL(
+                "SELECT * FROM {} WHERE phase = %s AND step = %s ORDER BY id DESC LIMIT 1").format(t_ledger),
+                (phase, step))
+            if other is not None:
+                verdict["message"] = (f"{missing}; the staging database has a run of {what} recorded as "
+                                      f"environment {other['environment']!r} (not 'staging') on "
+                                      f"{_when(other['finished_at'] or other['started_at'])}: run the phase "
+                                      "there with environment=staging")
+            else:
+                verdict["message"] = f"{missing}; no staging run of {what} is recorded at all"
+            return verdict
+        reasons = []
+        if newest["project_version"] != project_version:
+            reasons.append(_version_relation(newest["project_version"], project_version))
+        if newest["status"] != "succeeded":
+            reasons.append(f"status {newest['status']}")
+        if newest["too_old"]:
+            reasons.append(f"older than {_days(max_age_days)}")
+        verdict["message"] = (f"{missing}; newest staging run: version {newest['project_version']} on "
+                              f"{_when(newest['finished_at'] or newest['started_at'])} ({', '.join(reasons) or 'superseded'})")
+        return verdict
+
+    verdict["rehearsal"] = _row_summary(rehearsal)
+    # The rehearsal window: from the start of the phase in the rehearsal's run until now.
+    if rehearsal["dag_run_id"]:
+        start = fetch_one(staging_conn, sql.SQL(
+            "SELECT min(started_at) AS s FROM {} WHERE phase = %s AND dag_run_id = %s AND environment = 'staging'"
+        ).format(t_ledger), (phase, rehearsal["dag_run_id"]))["s"]
+    else:
+        start = fetch_one(staging_conn, sql.SQL(
+            "SELECT min(started_at) AS s FROM {} WHERE phase = %s AND environment = 'staging' "
+            "AND project_version = %s AND started_at >= now() - {} AND started_at <= %s"
+        ).format(t_ledger, max_age), (phase, project_version, max_age_days * 86400, rehearsal["started_at"]))["s"]
+    start = start or rehearsal["started_at"]
+    verdict["validation_window"] = {"from": _iso(start), "to": verdict["checked_at"]}
+    validations = fetch_all(staging_conn, sql.SQL(
+        "SELECT DISTINCT ON (suite) id, suite, scope, success, environment, project_version, dag_run_id, run_at, "
+        "failures FROM {} WHERE run_at >= %s ORDER BY suite, run_at DESC, id DESC").format(t_valid), (start,))
+    verdict["validations"] = [
+        {"id": v["id"], "suite": v["suite"], "scope": v["scope"], "success": v["success"],
+         "environment": v["environment"], "project_version": v["project_version"], "run_at": _iso(v["run_at"]),
+         "failures": len(v["failures"] or [])}
+        for v in validations]
+    failed = [v for v in validations if not v["success"]]
+    rehearsed = (f"staging rehearsal of {what} at version {project_version} succeeded on "
+                 f"{_when(rehearsal['finished_at'] or rehearsal['started_at'])}")
+    if failed:
+        names = ", ".join(f"{v['suite']} (run {_when(v['run_at'])})" for v in failed)
+        verdict["message"] = (f"{rehearsed}, but the newest staging validation of {names} failed since the "
+                              f"rehearsal began ({_when(start)}): fix and re-validate in staging")
+        return verdict
+    if not validations and phase in VALIDATION_REQUIRED:
+        verdict["message"] = (f"{rehearsed}, but no validation result is recorded in staging since the rehearsal "
+                              f"began ({_when(start)}); {phase} requires its validations to have passed there")
+        return verdict
+    verdict["passed"] = True
+    suites = ", ".join(v["suite"] for v in validations) or "none ran (none required for this phase)"
+    verdict["message"] = f"{rehearsed}; validations passed: {suites}"
+    return verdict
+
+
+def check_rehearsal_dsn(staging_dsn: str, **kwargs: Any) -> dict[str, Any]:
+    """``check_rehearsal`` opening (and closing) its own staging connection."""
+    with connection(staging_dsn, autocommit=True) as conn:
+        verdict = check_rehearsal(staging_conn=conn, **kwargs)
+    verdict["staging_dsn"] = redact(staging_dsn)
+    return verdict
+
+
+def enforce_rehearsal(*, production_conn: psycopg.Connection, staging_dsn: str | Callable[[], str], phase: str,
+                      step: str,
+                      ctx: ledger.RunContext, max_age_days: float = DEFAULT_MAX_AGE_DAYS,
+                      cfg: MigrationConfig | None = None) -> dict[str, Any]:
+    """The production gate: check, record ``<step>_rehearsal_gate`` in the production ledger, raise if not met.
+
+    In a staging run nothing is checked (that run IS the rehearsal). A staging connection that
+    points at the production database itself never counts as a rehearsal. ``staging_dsn`` may be
+    a callable (resolved inside the check, so an unconfigured staging connection is recorded as a
+    closed gate, not a crash).
+
+    :raises GateClosed: with the verdict's message when the rehearsal is missing
+    """
+    from .errors import GateClosed
+
+    cfg = cfg or load_config()
+    if ctx.environment != "production":
+        return {"required": False, "passed": True, "reason": "staging run: this run is the rehearsal",
+                "phase": phase, "step": step,
+                "markdown": "**Staging rehearsal**: not required (this staging run is the rehearsal)."}
+    version = ledger.project_version()
+    shown = "<staging connection>"
+    try:
+        dsn = staging_dsn() if callable(staging_dsn) else staging_dsn
+        shown = redact(dsn)
+        with connection(dsn, autocommit=True) as stg:
+            if same_database(database_identity(stg), database_identity(production_conn)):
+                verdict = {"passed": False, "phase": phase, "step": step, "project_version": version,
+                           "max_age_days": float(max_age_days), "checked_at": _iso(datetime.now(timezone.utc)),
+                           "message": f"the staging connection points at the production database itself "
+                                      f"({shown}): a rehearsal must run on a separate database"}
+            else:
+                verdict = check_rehearsal(staging_conn=stg, phase=phase, step=step, project_version=version,
+                                          max_age_days=max_age_days, cfg=cfg)
+    except Exception as exc:  # unreachable staging: recorded and reported like any missing rehearsal
+        if isinstance(exc, GateClosed):
+            raise
+        verdict = {"passed": False, "phase": phase, "step": step, "project_version": version,
+                   "max_age_days": float(max_age_days), "checked_at": _iso(datetime.now(timezone.utc)),
+                   "message": f"cannot read the staging ledger of {phase}/{step}: {exc}"}
+    verdict["staging_dsn"] = shown
+    verdict["markdown"] = render_evidence_markdown(verdict)
+    if production_conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE and not production_conn.autocommit:
+        production_conn.rollback()
+    ledger.ensure_state_schema(production_conn, cfg)
+    ledger.record(production_conn, phase, f"{step}_rehearsal_gate", "succeeded" if verdict["passed"] else "failed",
+                  ctx, verdict, cfg=cfg)
+    if not production_conn.autocommit:
+        production_conn.commit()
+    if not verdict["passed"]:
+        raise GateClosed(f"rehearsal gate of {phase}/{step} in production: {verdict['message']}")
+    return verdict
+
+
+# ---------------------------------------------------------------------------------------
+# rendering
+
+
+def render_evidence_markdown(verdict: dict[str, Any]) -> str:
+    """Markdown for approval bodies and reports: the verdict, the rehearsal, the validations."""
+    if verdict.get("required") is False:
+        return f"**Staging rehearsal**: not required ({verdict.get('reason', 'staging run')})."
+    mark = "PASSED" if verdict.get("passed") else "NOT MET"
+    lines = [f"**Staging rehearsal {mark}** for `{verdict.get('phase')}/{verdict.get('step')}` "
+             f"at version `{verdict.get('project_version')}` (limit {_days(verdict.get('max_age_days', 0))})",
+             "", verdict.get("message", "")]
+    db = verdict.get("staging_database") or {}
+    if db:
+        lines += ["", f"- staging database: `{db.get('database')}`"
+                      + (f" (cluster {db['system_identifier']})" if db.get("system_identifier") else "")]
+    r = verdict.get("rehearsal")
+    if r:
+        lines.append(f"- rehearsal: ledger #{r['ledger_id']}, run `{r['dag_run_id']}`, mode {r['mode']}, "
+                     f"finished {_when(r['finished_at'] or r['started_at'])}")
+    n = verdict.get("newest_staging_run")
+    if n:
+        lines.append(f"- newest staging run: version `{n['project_version']}`, status {n['status']}, "
+                     f"{_when(n['finished_at'] or n['started_at'])}")
+    vals = verdict.get("validations") or []
+    if vals:
+        lines += ["", "| suite | result | run at | version |", "|---|---|---|---|"]
+        lines += [f"| {v['suite']} | {'passed' if v['success'] else 'FAILED'} | {_when(v['run_at'])} | "
+                  f"{v.get('project_version') or ''} |" for v in vals]
+    elif r:
+        lines.append("- validations in the rehearsal window: none")
+    for w in verdict.get("warnings") or []:
+        lines.append(f"- warning: {w}")
+    return "\n".join(lines).strip() + "\n"
+
+
+_REPORT_SQL = """
+SELECT DISTINCT ON (phase, step) phase, step, status, project_version, mode,
+       coalesce(finished_at, started_at) AS at, id,
+       min(started_at) OVER (PARTITION BY phase, step) AS first_at
+FROM {} WHERE environment = %s ORDER BY phase, step, id DESC
+"""
+
+
+def _ledger_latest(dsn: str, environment: str, cfg: MigrationConfig) -> dict[tuple[str, str], dict[str, Any]]:
+    with connection(dsn, autocommit=True) as conn:
+        if not ledger.state_schema_exists(conn, cfg):
+            return {}
+        rows = fetch_all(conn, sql.SQL(_REPORT_SQL).format(sql.Identifier(cfg.state_schema, "phase_ledger")),
+                         (environment,))
+    return {(r["phase"], r["step"]): r for r in rows}
+
+
+def rehearsal_report(staging_dsn: str, production_dsn: str, cfg: MigrationConfig | None = None) -> str:
+    """Both ledgers side by side (newest row per phase and step), as a Markdown table.
+
+    One line per (phase, step) seen in either ledger, in phase order then first run;
+    the staging columns come from the staging database's ledger (environment staging), the
+    production columns from the production database's (environment production).
+    Gate verdicts appear as their own steps (``<step>_rehearsal_gate``).
+    """
+    cfg = cfg or load_config()
+    staging = _ledger_latest(staging_dsn, "staging", cfg)
+    production = _ledger_latest(production_dsn, "production", cfg)
+    order = {p: i for i, p in enumerate(ledger.PHASES)}
+    first: dict[tuple[str, str], Any] = {}
+    for rows in (staging, production):
+        for key, r in rows.items():
+            first[key] = min(first.get(key, r["first_at"]), r["first_at"])
+    keys = sorted(set(staging) | set(production), key=lambda k: (order.get(k[0], len(order)), k[0], first[k]))
+
+    def cells(r: dict[str, Any] | None) -> str:
+        if r is None:
+            return "– | | "
+        return f"{r['status']}{' (demo)' if r['mode'] == 'demo' else ''} | {r['project_version'] or ''} | {_when(r['at'])}"
+
+    lines = ["| phase | step | staging | version | when | production | version | when |",
+             "|---|---|---|---|---|---|---|---|"]
+    for key in keys:
+        lines.append(f"| {key[0]} | {key[1]} | {cells(staging.get(key))} | {cells(production.get(key))} |")
+    if not keys:
+        lines.append("| (no ledger rows in either database) | | | | | | | |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,238 @@
+"""The staging-rehearsal gate (activity_migration.rehearsal), against real databases.
+
+Staging ledger rows are written with ``ledger.record`` with the fields the phases write
+(phase id, the destructive step's ledger step, environment staging, the project version
+of the process); the DAG-level test at the bottom runs the real p2 DAG in both environments.
+"""
+from __future__ import annotations
+
+import pytest
+from psycopg import sql
+
+from activity_migration import ledger
+from activity_migration.config import load_config
+from activity_migration.db import connection, scalar
+from activity_migration.errors import GateClosed
+from activity_migration.rehearsal import (
+    check_rehearsal, enforce_rehearsal, is_destructive, rehearsal_report, render_evidence_markdown)
+
+STAGING = ledger.RunContext(environment="staging", mode="demo", dag_run_id="manual__stg_1")
+PRODUCTION = ledger.RunContext(environment="production", mode="demo", dag_run_id="manual__prod_1")
+
+
+@pytest.fixture
+def version(monkeypatch):
+    """Set the project version the process records (ledger.project_version is cached)."""
+    def set_version(v: str) -> str:
+        monkeypatch.setenv("ACTIVITY_MIGRATION_VERSION", v)
+        ledger.project_version.cache_clear()
+        return v
+    yield set_version
+    ledger.project_version.cache_clear()
+
+
+@pytest.fixture
+def two_dbs(fresh_db, pg_admin_dsn):
+    """(staging_dsn, production_dsn): two empty databases with the state schema."""
+    name, prod = _create_database(pg_admin_dsn)
+    for dsn in (fresh_db, prod):
+        with connection(dsn) as conn:
+            ledger.ensure_state_schema(conn)
+    yield fresh_db, prod
+    _drop_database(pg_admin_dsn, name)
+
+
+def _create_database(admin_dsn: str) -> tuple[str, str]:
+    import uuid
+
+    import psycopg
+
+    name = f"amt_prod_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return name, psycopg.conninfo.make_conninfo(admin_dsn, dbname=name)
+
+
+def _drop_database(admin_dsn: str, name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def rehearse(dsn: str, phase: str, step: str, ctx: ledger.RunContext = STAGING, status: str = "succeeded") -> int:
+    with connection(dsn) as conn:
+        ledger.record(conn, phase, "apply", "succeeded", ctx)
+        return ledger.record(conn, phase, step, status, ctx)
+
+
+def add_validation(dsn: str, suite: str, success: bool, environment: str = "staging") -> None:
+    cfg = load_config()
+    with connection(dsn) as conn:
+        conn.execute(sql.SQL("INSERT INTO {} (suite, success, environment, project_version, failures) "
+                             "VALUES (%s, %s, %s, %s, %s::jsonb)").format(
+            sql.Identifier(cfg.state_schema, "validation_results")),
+            (suite, success, environment, ledger.project_version(), "[]" if success else '[{"x": 1}]'))
+        conn.commit()
+
+
+def check(dsn: str, phase: str, step: str, max_age_days: float = 7) -> dict:
+    with connection(dsn) as conn:
+        return check_rehearsal(staging_conn=conn, phase=phase, step=step,
+                               project_version=ledger.project_version(), max_age_days=max_age_days)
+
+
+def test_destructive_step_names():
+    assert is_destructive("p2_dual_write", "switch")
+    assert is_destructive("p5_trigger_removal", "tier_3_drop")
+    assert is_destructive("p6_cleanup", "cleanup")
+    assert not is_destructive("p5_trigger_removal", "tier_3_backup")
+    assert not is_destructive("p4_backfill", "copy")
+
+
+def test_production_step_without_rehearsal_stops_then_runs_after_it(two_dbs, version):
+    staging, prod = two_dbs
+    version("abc123")
+    with connection(prod) as conn:
+        with pytest.raises(GateClosed) as exc:
+            enforce_rehearsal(production_conn=conn, staging_dsn=staging, phase="p2_dual_write", step="switch",
+                              ctx=PRODUCTION)
+    assert ("no successful staging rehearsal of p2_dual_write/switch at version abc123 in the last 7 days; "
+            "no staging run of p2_dual_write/switch is recorded at all") in str(exc.value)
+    with connection(prod) as conn:
+        row = ledger.last_step(conn, "p2_dual_write", "switch_rehearsal_gate")
+    assert row["status"] == "failed" and row["environment"] == "production"
+    assert row["details"]["passed"] is False and "no staging run" in row["details"]["message"]
+
+    rehearse(staging, "p2_dual_write", "switch")
+    with connection(prod) as conn:
+        verdict = enforce_rehearsal(production_conn=conn, staging_dsn=staging, phase="p2_dual_write",
+                                    step="switch", ctx=PRODUCTION)
+        row = ledger.last_step(conn, "p2_dual_write", "switch_rehearsal_gate")
+    assert verdict["passed"] and verdict["rehearsal"]["dag_run_id"] == "manual__stg_1"
+    assert row["status"] == "succeeded" and row["details"]["rehearsal"]["project_version"] == "abc123"
+    assert "Staging rehearsal PASSED" in verdict["markdown"]
+
+
+def test_staging_run_is_not_gated(two_dbs, version):
+    staging, prod = two_dbs
+    version("abc123")
+    with connection(staging) as conn:
+        verdict = enforce_rehearsal(production_conn=conn, staging_dsn=prod, phase="p6_cleanup", step="cleanup",
+                                    ctx=STAGING)
+    assert verdict["required"] is False
+
+
+def test_older_project_version_does_not_count(two_dbs, version):
+    staging, prod = two_dbs
+    version("9f8e7d")
+    rehearse(staging, "p5_trigger_removal", "tier_3_drop")
+    add_validation(staging, "parity", True)
+    version("abc123")
+    verdict = check(staging, "p5_trigger_removal", "tier_3_drop")
+    assert not verdict["passed"]
+    assert verdict["message"].startswith(
+        "no successful staging rehearsal of p5_trigger_removal/tier_3_drop at version abc123 in the last 7 days; "
+        "newest staging run: version 9f8e7d on ")
+    assert verdict["message"].endswith("(different project version)")
+    with connection(prod) as conn, pytest.raises(GateClosed, match="version 9f8e7d"):
+        enforce_rehearsal(production_conn=conn, staging_dsn=staging, phase="p5_trigger_removal",
+                          step="tier_3_drop", ctx=PRODUCTION)
+    # the same tier rehearsed at the new version counts; another tier's rehearsal does not
+    rehearse(staging, "p5_trigger_removal", "tier_3_drop")
+    add_validation(staging, "parity", True)
+    assert check(staging, "p5_trigger_removal", "tier_3_drop")["passed"]
+    assert not check(staging, "p5_trigger_removal", "tier_4_drop")["passed"]
+
+
+def test_too_old_or_failed_rehearsal_does_not_count(two_dbs, version):
+    staging, _ = two_dbs
+    version("abc123")
+    ledger_id = rehearse(staging, "p2_dual_write", "switch")
+    cfg = load_config()
+    with connection(staging) as conn:
+        conn.execute(sql.SQL("UPDATE {} SET started_at = now() - interval '10 days', "
+                             "finished_at = now() - interval '10 days' WHERE id = %s").format(
+            sql.Identifier(cfg.state_schema, "phase_ledger")), (ledger_id,))
+        conn.commit()
+    verdict = check(staging, "p2_dual_write", "switch")
+    assert not verdict["passed"] and verdict["message"].endswith("(older than 7 days)")
+    assert check(staging, "p2_dual_write", "switch", max_age_days=14)["passed"]
+    rehearse(staging, "p2_dual_write", "switch", status="failed")
+    verdict = check(staging, "p2_dual_write", "switch")
+    assert not verdict["passed"] and "(status failed)" in verdict["message"]
+
+
+def test_failed_validation_in_rehearsal_window_blocks(two_dbs, version):
+    staging, prod = two_dbs
+    version("abc123")
+    add_validation(staging, "parity", True)
+    rehearse(staging, "p5_trigger_removal", "tier_1_drop")
+    add_validation(staging, "parity", True)
+    add_validation(staging, "events_integrity", False)
+    verdict = check(staging, "p5_trigger_removal", "tier_1_drop")
+    assert not verdict["passed"]
+    assert "the newest staging validation of events_integrity" in verdict["message"]
+    assert {v["suite"]: v["success"] for v in verdict["validations"]} == {"parity": True, "events_integrity": False}
+    assert "| events_integrity | FAILED |" in render_evidence_markdown(verdict)
+    with connection(prod) as conn, pytest.raises(GateClosed, match="events_integrity"):
+        enforce_rehearsal(production_conn=conn, staging_dsn=staging, phase="p5_trigger_removal",
+                          step="tier_1_drop", ctx=PRODUCTION)
+    # fixed and re-validated in staging: the newest result per suite decides
+    add_validation(staging, "events_integrity", True)
+    assert check(staging, "p5_trigger_removal", "tier_1_drop")["passed"]
+
+
+def test_p5_requires_a_validation_p2_does_not(two_dbs, version):
+    staging, _ = two_dbs
+    version("abc123")
+    rehearse(staging, "p5_trigger_removal", "tier_2_drop")
+    rehearse(staging, "p2_dual_write", "switch")
+    verdict = check(staging, "p5_trigger_removal", "tier_2_drop")
+    assert not verdict["passed"] and "no validation result is recorded in staging" in verdict["message"]
+    assert check(staging, "p2_dual_write", "switch")["passed"]
+
+
+def test_run_recorded_as_production_in_staging_db_does_not_count(two_dbs, version):
+    staging, _ = two_dbs
+    version("abc123")
+    rehearse(staging, "p6_cleanup", "cleanup", ctx=PRODUCTION)
+    verdict = check(staging, "p6_cleanup", "cleanup")
+    assert not verdict["passed"] and "recorded as environment 'production'" in verdict["message"]
+
+
+def test_staging_connection_to_production_itself_or_unreachable_is_refused(two_dbs, version):
+    staging, prod = two_dbs
+    version("abc123")
+    rehearse(prod, "p2_dual_write", "switch")  # a "staging" row in the production DB itself
+    with connection(prod) as conn, pytest.raises(GateClosed, match="points at the production database itself"):
+        enforce_rehearsal(production_conn=conn, staging_dsn=prod, phase="p2_dual_write", step="switch",
+                          ctx=PRODUCTION)
+    bad = staging.replace("dbname=", "dbname=does_not_exist_") if "dbname=" in staging else staging + "_nope"
+    with connection(prod) as conn, pytest.raises(GateClosed, match="cannot read the staging ledger"):
+        enforce_rehearsal(production_conn=conn, staging_dsn=bad, phase="p2_dual_write", step="switch",
+                          ctx=PRODUCTION)
+
+
+def test_no_state_schema_in_staging(fresh_db, pg_admin_dsn, version):
+    version("abc123")
+    with connection(fresh_db) as conn:
+        verdict = check_rehearsal(staging_conn=conn, phase="p2_dual_write", step="switch",
+                                  project_version="abc123", max_age_days=7)
+    assert not verdict["passed"] and "has no migration state schema" in verdict["message"]
+
+
+def test_rehearsal_report_shows_both_ledgers(two_dbs, version):
+    staging, prod = two_dbs
+    version("abc123")
+    rehearse(staging, "p2_dual_write", "switch")
+    with connection(prod) as conn:
+        enforce_rehearsal(production_conn=conn, staging_dsn=staging, phase="p2_dual_write", step="switch",
+                          ctx=PRODUCTION)
+        ledger.record(conn, "p2_dual_write", "switch", "succeeded", PRODUCTION)
+    report = rehearsal_report(staging, prod)
+    lines = {line.split("|")[2].strip(): line for line in report.splitlines()[2:]}
+    assert "succeeded (demo) | abc123" in lines["switch"].split("|", 3)[3]
+    assert lines["switch"].count("succeeded (demo) | abc123") == 2  # staging and production columns
+    assert lines["switch_rehearsal_gate"].split("|")[3].strip() == "–"  # gate rows exist in production only
+    assert "succeeded" in lines["switch_rehearsal_gate"].split("|")[6]
