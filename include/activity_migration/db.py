@@ -132,6 +132,10 @@ def run_ddl_with_retry(dsn: str, statements: list[sql.Composable | str], *, lock
                     with c.transaction():
                         for stmt in statements:
                             cur.execute(stmt)
+                    if own and not c.autocommit:
+                        # SET opened an implicit transaction, so transaction() above was only a
+                        # savepoint: without this commit, closing the connection rolls it all back.
+                        c.commit()
                 else:
                     for stmt in statements:
                         cur.execute(stmt)
