@@ -13,14 +13,16 @@ The rule (``check_rehearsal``), read from the STAGING database's state schema:
    finished within ``max_age_days`` of now (the staging server's clock). A demo-mode
    staging run counts (mode is kept in the evidence): the rehearsal is about the
    mechanics on realistic data, not about who approved there.
-2. **Its validations passed**: the rehearsal window starts at the first ledger row of that
-   phase in the rehearsal's DAG run (without a DAG run id: the first row of the phase at
-   that version within the age limit) and ends now. For every validation suite with a
-   ``validation_results`` row in the window, the NEWEST row must be successful (a failure
-   fixed by a later passing run of the same suite is cleared; a failure found after the
-   rehearsal and never cleared blocks). Phases whose destructive step is preceded by a
-   validation (p5 parity per tier, p6 full suite: ``VALIDATION_REQUIRED``) also need at
-   least one validation result in the window; p2 needs only the step's success.
+2. **Its validations passed**: the validations considered are the staging database's
+   ``validation_results`` rows at the same project version (or recording none) within the
+   same age limit, before or after the rehearsal. For every suite among them, the NEWEST
+   row must be successful: a failure fixed by a later passing run of the same suite is
+   cleared; a failure not cleared blocks, whether it came before the step (a gate that was
+   bypassed, a nightly check) or after it (the rehearsal broke something). Results of other
+   project versions do not count either way. Phases whose destructive step is guarded by a
+   validation (p5 parity before each tier, p6 the full suite: ``VALIDATION_REQUIRED``) also
+   need at least one such result; p2 (no validation before the switch) needs only the
+   step's success.
 
 Which steps are gated (the destructive step's ledger step, as the phases record it) is
 ``DESTRUCTIVE_STEPS``. The verdict is a JSON-serialisable dict (``passed``, ``message``,
@@ -228,21 +230,14 @@ def check_rehearsal(*, staging_conn: psycopg.Connection, phase: str, step: str, 
         return verdict
 
     verdict["rehearsal"] = _row_summary(rehearsal)
-    # The rehearsal window: from the start of the phase in the rehearsal's run until now.
-    if rehearsal["dag_run_id"]:
-        start = fetch_one(staging_conn, sql.SQL(
-            "SELECT min(started_at) AS s FROM {} WHERE phase = %s AND dag_run_id = %s AND environment = 'staging'"
-        ).format(t_ledger), (phase, rehearsal["dag_run_id"]))["s"]
-    else:
-        start = fetch_one(staging_conn, sql.SQL(
-            "SELECT min(started_at) AS s FROM {} WHERE phase = %s AND environment = 'staging' "
-            "AND project_version = %s AND started_at >= now() - {} AND started_at <= %s"
-        ).format(t_ledger, max_age), (phase, project_version, max_age_days * 86400, rehearsal["started_at"]))["s"]
-    start = start or rehearsal["started_at"]
-    verdict["validation_window"] = {"from": _iso(start), "to": verdict["checked_at"]}
+    # The validations that speak for this version: same project version (or none recorded), recent.
+    start = fetch_one(staging_conn, sql.SQL("SELECT now() - {} AS s").format(max_age), (max_age_days * 86400,))["s"]
+    verdict["validation_window"] = {"from": _iso(start), "to": verdict["checked_at"],
+                                    "project_version": project_version}
     validations = fetch_all(staging_conn, sql.SQL(
         "SELECT DISTINCT ON (suite) id, suite, scope, success, environment, project_version, dag_run_id, run_at, "
-        "failures FROM {} WHERE run_at >= %s ORDER BY suite, run_at DESC, id DESC").format(t_valid), (start,))
+        "failures FROM {} WHERE run_at >= %s AND (project_version = %s OR project_version IS NULL) "
+        "ORDER BY suite, run_at DESC, id DESC").format(t_valid), (start, project_version))
     verdict["validations"] = [
         {"id": v["id"], "suite": v["suite"], "scope": v["scope"], "success": v["success"],
          "environment": v["environment"], "project_version": v["project_version"], "run_at": _iso(v["run_at"]),
@@ -253,12 +248,12 @@ def check_rehearsal(*, staging_conn: psycopg.Connection, phase: str, step: str, 
                  f"{_when(rehearsal['finished_at'] or rehearsal['started_at'])}")
     if failed:
         names = ", ".join(f"{v['suite']} (run {_when(v['run_at'])})" for v in failed)
-        verdict["message"] = (f"{rehearsed}, but the newest staging validation of {names} failed since the "
-                              f"rehearsal began ({_when(start)}): fix and re-validate in staging")
+        verdict["message"] = (f"{rehearsed}, but the newest staging validation of {names} at this version "
+                              "failed: fix and re-validate in staging")
         return verdict
     if not validations and phase in VALIDATION_REQUIRED:
-        verdict["message"] = (f"{rehearsed}, but no validation result is recorded in staging since the rehearsal "
-                              f"began ({_when(start)}); {phase} requires its validations to have passed there")
+        verdict["message"] = (f"{rehearsed}, but no validation result at this version is recorded in staging in "
+                              f"the last {_days(max_age_days)}; {phase} requires its validations to have passed there")
         return verdict
     verdict["passed"] = True
     suites = ", ".join(v["suite"] for v in validations) or "none ran (none required for this phase)"
@@ -358,7 +353,7 @@ def render_evidence_markdown(verdict: dict[str, Any]) -> str:
         lines += [f"| {v['suite']} | {'passed' if v['success'] else 'FAILED'} | {_when(v['run_at'])} | "
                   f"{v.get('project_version') or ''} |" for v in vals]
     elif r:
-        lines.append("- validations in the rehearsal window: none")
+        lines.append("- staging validations at this version: none")
     for w in verdict.get("warnings") or []:
         lines.append(f"- warning: {w}")
     return "\n".join(lines).strip() + "\n"
