@@ -1,0 +1,241 @@
+"""Copy the planned chunks: a worker loop that claims chunks until none remain.
+
+One worker = one connection. Per chunk:
+
+1. the throttle decides (may pause, shrink, or abort before anything is claimed);
+2. claim: one short transaction marks the lowest pending chunk (or a stale one whose worker
+   died) ``running`` for this worker (``FOR UPDATE SKIP LOCKED``, attempts + 1);
+3. copy: ONE transaction locks the claimed chunk row, cuts the range when it holds more rows
+   than the adaptive chunk size (the remainder becomes a new pending chunk), runs the
+   set-based ``INSERT … SELECT`` of the mapping (bad rows to the quarantine, good rows to
+   events, ``ON CONFLICT DO NOTHING``) and marks the chunk ``done`` with its counts.
+
+A kill at any moment leaves either nothing or everything of a chunk. Python moves no rows.
+Chunk sizes adapt to ``chunk_target_seconds``: grow when a chunk was fast, shrink when slow
+or throttled.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from ..config import MigrationConfig
+from ..db import APPLICATION_NAME, connect, fetch_one, load_sql
+from ..errors import MigrationError
+from . import progress
+from .options import BackfillParams
+from .planner import events_ident, key_type, source_ident
+from .throttle import Throttle, ThrottleAbort
+
+log = logging.getLogger(__name__)
+
+# event field -> SQL type it is cast to (casts are no-ops when the source column has the type)
+FIELD_TYPES = {
+    "actor_id": "uuid", "customer_id": "uuid", "action": "text", "entity_type": "text", "entity_id": "text",
+    "description": "text", "metadata": "jsonb", "ip_address": "inet", "user_agent": "text",
+    "occurred_at": "timestamptz",
+}
+
+
+def worker_application_name(worker_id: str) -> str:
+    """application_name of a worker's session (pg_stat_activity): ``activity-migration backfill <id>``."""
+    return f"{APPLICATION_NAME} backfill {worker_id}"[:63]
+
+
+@dataclass
+class WorkerReport:
+    worker_id: str
+    chunks_done: int = 0
+    chunks_split: int = 0
+    chunks_failed: list[int] = field(default_factory=list)
+    rows_copied: int = 0
+    rows_quarantined: int = 0
+    throttle_pauses: int = 0
+    throttled_s: float = 0.0
+    elapsed_s: float = 0.0
+    final_chunk_rows: int = 0
+    stopped: str = "finished"
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class ChunkSizer:
+    """AIMD-like chunk size: grow by a quarter when a chunk took under 70 % of the target,
+    shrink proportionally when it took over 130 %, halve when throttled."""
+
+    def __init__(self, rows: int, target_s: float, min_rows: int, max_rows: int) -> None:
+        self.rows = rows
+        self.target_s = target_s
+        self.min_rows = min_rows
+        self.max_rows = max_rows
+
+    def observe(self, rows_seen: int, elapsed_s: float) -> None:
+        if rows_seen < self.rows // 2:  # a small remainder says little about speed
+            return
+        if elapsed_s < 0.7 * self.target_s:
+            self.rows = int(self.rows * 1.25)
+        elif elapsed_s > 1.3 * self.target_s:
+            self.rows = int(self.rows * max(0.25, 0.9 * self.target_s / elapsed_s))
+        self.rows = max(self.min_rows, min(self.max_rows, self.rows))
+
+    def shrink(self) -> None:
+        self.rows = max(self.min_rows, self.rows // 2)
+
+
+class Statements:
+    """The worker's SQL, built once from config: identifiers quoted, values bound."""
+
+    def __init__(self, conn: psycopg.Connection, cfg: MigrationConfig) -> None:
+        self.key_type = key_type(conn, cfg)
+        ktype = sql.SQL(self.key_type)
+        key = sql.Identifier(cfg.source.key)
+        lower = sql.SQL("(%(lo)s::text IS NULL OR s.{k} >= %(lo)s::text::{t})").format(k=key, t=ktype)
+        upper = sql.SQL("(%(hi)s::text IS NULL OR s.{k} < %(hi)s::text::{t})").format(k=key, t=ktype)
+        rng = sql.SQL("{} AND {}").format(lower, upper)
+        cols: dict[str, sql.Composable] = {}
+        for fieldname, typ in FIELD_TYPES.items():
+            col = cfg.source.column(fieldname)
+            cols[fieldname] = (sql.SQL("s.{}::{}").format(sql.Identifier(col), sql.SQL(typ)) if col
+                               else sql.SQL("NULL::{}").format(sql.SQL(typ)))
+        common = {"state": cfg.state_schema, "source": source_ident(cfg), "key": cfg.source.key,
+                  "events": events_ident(cfg), "range": rng}
+        self.claim = load_sql("p4_backfill/01_claim_chunk.sql", state=cfg.state_schema)
+        self.lock = load_sql("p4_backfill/02_lock_claimed_chunk.sql", state=cfg.state_schema)
+        self.split = load_sql("p4_backfill/03_find_split_key.sql", source=common["source"], key=cfg.source.key,
+                              range=rng)
+        self.copy = load_sql("p4_backfill/04_copy_range.sql", **common, **cols)
+        self.finish = load_sql("p4_backfill/05_finish_chunk.sql", state=cfg.state_schema)
+        self.insert_chunk = load_sql("p4_backfill/06_insert_chunk.sql", state=cfg.state_schema)
+        chunks = sql.Identifier(cfg.state_schema, "backfill_chunks")
+        self.release = sql.SQL("UPDATE {} SET status = %(status)s, last_error = %(error)s, claimed_by = NULL "
+                               "WHERE chunk_id = %(chunk_id)s AND claimed_by = %(worker)s").format(chunks)
+        self.orphans = sql.SQL("SELECT count(*) FROM (SELECT 1 FROM {} WHERE status IN ('pending', 'running') "
+                               "FOR UPDATE SKIP LOCKED) t").format(chunks)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def run_worker(dsn: str, cfg: MigrationConfig, worker_id: str, params: BackfillParams,
+               stop_event: threading.Event | None = None) -> WorkerReport:
+    """Claim and copy chunks until none remain; return what this worker did.
+
+    Raises ``ThrottleAbort`` on a critical load signal, ``MigrationError`` when its connection
+    is lost (the chunk it held is taken over after ``lease_seconds``) or when a chunk failed
+    with a data error (that chunk is marked ``failed``; the others are still copied).
+    """
+    claimant = f"{worker_id}@{socket.gethostname()}:{os.getpid()}"
+    report = WorkerReport(worker_id=str(worker_id))
+    sizer = ChunkSizer(params.initial_chunk_rows, params.throttle.chunk_target_seconds, params.min_chunk_rows,
+                       params.max_chunk_rows)
+    started = time.monotonic()
+    conn = connect(dsn, autocommit=True, application_name=worker_application_name(str(worker_id)))
+    try:
+        stmts = Statements(conn, cfg)
+        throttle = Throttle(cfg, params.throttle, claimant)
+        while True:
+            if stop_event is not None and stop_event.is_set():
+                report.stopped = "stop requested"
+                break
+            verdict = throttle.wait_for_go(conn)
+            sizer.target_s = verdict.settings.chunk_target_seconds
+            if verdict.pauses and verdict.shrink:
+                report.throttle_pauses += verdict.pauses
+                report.throttled_s += verdict.paused_s
+                sizer.shrink()
+            with conn.transaction():
+                claimed = fetch_one(conn, stmts.claim, {"worker": claimant, "lease_s": params.lease_seconds})
+            if claimed is None:
+                with conn.transaction():
+                    waiting = int(conn.execute(stmts.orphans).fetchone()[0])
+                if waiting == 0:
+                    break  # every chunk is done, failed, or being copied by a live worker
+                # a chunk of a dead worker (or one just claimed): wait for its lease, then take it
+                time.sleep(min(1.0, params.lease_seconds / 2))
+                continue
+            _copy_chunk(conn, cfg, stmts, claimant, claimed, sizer, report, params)
+    except ThrottleAbort:
+        report.stopped = "throttle abort"
+        raise
+    except psycopg.OperationalError as exc:
+        report.stopped = "connection lost"
+        raise MigrationError(f"backfill worker {worker_id} lost its database connection ({_first_line(exc)}); "
+                             f"its chunk is taken over after the lease ({params.lease_seconds:g} s) on the next run") \
+            from None
+    finally:
+        report.elapsed_s = round(time.monotonic() - started, 3)
+        report.final_chunk_rows = sizer.rows
+        if not conn.closed:
+            conn.close()
+    log.info("worker %s finished: %s", worker_id, report.as_dict())
+    if report.chunks_failed:
+        raise MigrationError(f"backfill worker {worker_id}: chunk(s) {report.chunks_failed} failed (see "
+                             f"{cfg.state_schema}.backfill_chunks.last_error); the rest was copied. Fix the cause "
+                             "and re-run: failed chunks go back to pending.")
+    return report
+
+
+def _copy_chunk(conn: psycopg.Connection, cfg: MigrationConfig, stmts: Statements, claimant: str,
+                claimed: dict[str, Any], sizer: ChunkSizer, report: WorkerReport, params: BackfillParams) -> None:
+    chunk_id, lo, hi = claimed["chunk_id"], claimed["lo"], claimed["hi"]
+    t0 = time.monotonic()
+    timeout_ms = int(max(60.0, 30 * sizer.target_s) * 1000)
+    try:
+        with conn.transaction():
+            conn.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(f"{cfg.safety.lock_timeout_ms}ms")))
+            conn.execute(sql.SQL("SET LOCAL statement_timeout = {}").format(sql.Literal(f"{timeout_ms}ms")))
+            if fetch_one(conn, stmts.lock, {"chunk_id": chunk_id, "worker": claimant}) is None:
+                log.info("chunk %s was taken over by another worker; skipping it", chunk_id)
+                return
+            # keyset probe: does the range hold more than 1.5x the chunk size? then cut it at the chunk size
+            probe = fetch_one(conn, stmts.split, {"lo": lo, "hi": hi, "limit_rows_plus_one": int(sizer.rows * 1.5) + 1})
+            rows_seen = 0 if probe is None else int(probe["rows_seen"])
+            new_hi = hi
+            if rows_seen > sizer.rows * 1.5:
+                cut = fetch_one(conn, stmts.split, {"lo": lo, "hi": hi, "limit_rows_plus_one": sizer.rows + 1})
+                new_hi = cut["split_key"]
+                conn.execute(stmts.insert_chunk, {"lo": new_hi, "hi": hi})
+                report.chunks_split += 1
+                rows_seen = sizer.rows
+            counts = fetch_one(conn, stmts.copy, {"lo": lo, "hi": new_hi, "chunk_id": chunk_id})
+            copied, quarantined = int(counts["rows_copied"]), int(counts["rows_quarantined"])
+            conn.execute(stmts.finish, {"chunk_id": chunk_id, "rows_copied": copied, "rows_quarantined": quarantined,
+                                        "hi": new_hi})
+    except psycopg.errors.QueryCanceled as exc:
+        # statement_timeout or lock_timeout: give the chunk back, smaller next time
+        sizer.shrink()
+        with conn.transaction():
+            conn.execute(stmts.release, {"status": "pending", "error": _first_line(exc)[:500], "chunk_id": chunk_id,
+                                         "worker": claimant})
+        log.warning("chunk %s gave up (%s); released, chunk size now %s rows", chunk_id, _first_line(exc), sizer.rows)
+        return
+    except psycopg.OperationalError:
+        raise
+    except psycopg.Error as exc:
+        if conn.closed or conn.broken:
+            raise
+        with conn.transaction():
+            conn.execute(stmts.release, {"status": "failed", "error": _first_line(exc)[:2000], "chunk_id": chunk_id,
+                                         "worker": claimant})
+        report.chunks_failed.append(int(chunk_id))
+        log.error("chunk %s [%s, %s) failed: %s", chunk_id, lo, hi, _first_line(exc))
+        return
+    elapsed = time.monotonic() - t0
+    sizer.observe(rows_seen, elapsed)
+    report.chunks_done += 1
+    report.rows_copied += copied
+    report.rows_quarantined += quarantined
+    p = progress.snapshot(conn, cfg)
+    log.info("chunk %s [%s, %s): %s copied, %s quarantined in %.2f s | %s | next chunk %s rows",
+             chunk_id, lo or "-inf", new_hi or "+inf", copied, quarantined, elapsed, progress.describe(p), sizer.rows)

@@ -1,0 +1,202 @@
+"""Decide, before each chunk, whether the backfill may go on, must pause, or must stop.
+
+gh-ost style: ``metrics`` samples the signals, this module judges them against
+thresholds. Thresholds start from the run's Params and are overridden live by the
+setting ``backfill_throttle`` in the state schema, re-read before every chunk, so an
+operator can change them while the copy runs (``activity-migration backfill-throttle``).
+
+- a signal above its ``max_*`` threshold: sleep ``pause_seconds``, shrink the chunk size,
+  sample again (repeat until below);
+- a signal above its ``critical_*`` threshold: abort the worker with ``ThrottleAbort``
+  (no chunk is claimed, so nothing is left half done);
+- ``paused: true``: hold (sleep and re-read) until an operator resumes.
+
+Every pause and abort is recorded in ``{state}.perf_samples`` (purpose ``throttle``).
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any, Callable, Mapping
+
+import psycopg
+from psycopg import sql
+from psycopg.types.json import Jsonb
+
+from .. import ledger, metrics
+from ..config import MigrationConfig
+from ..errors import ConfigError, MigrationError
+
+log = logging.getLogger(__name__)
+
+SETTING_KEY = "backfill_throttle"
+
+# signal name in metrics.snapshot -> (max_* field, critical_* field)
+SIGNALS = {
+    "active_backends": ("max_active_backends", "critical_active_backends"),
+    "lock_waiters": ("max_lock_waiters", "critical_lock_waiters"),
+    "replication_lag_s": ("max_replication_lag_s", "critical_replication_lag_s"),
+    "write_latency_ms": ("max_write_latency_ms", "critical_write_latency_ms"),
+}
+
+
+class ThrottleAbort(MigrationError):
+    """A load signal crossed its critical threshold: the worker stopped before claiming a chunk."""
+
+
+@dataclass(frozen=True)
+class ThrottleSettings:
+    """Thresholds (``None`` = signal not checked) and pacing of the backfill."""
+
+    max_active_backends: float | None = 50
+    max_lock_waiters: float | None = 5
+    max_replication_lag_s: float | None = 10.0
+    max_write_latency_ms: float | None = 100.0
+    critical_active_backends: float | None = None
+    critical_lock_waiters: float | None = None
+    critical_replication_lag_s: float | None = None
+    critical_write_latency_ms: float | None = None
+    pause_seconds: float = 1.0
+    chunk_target_seconds: float = 2.0
+    paused: bool = False
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "paused":
+                if not isinstance(value, bool):
+                    raise ConfigError(f"throttle setting paused must be true or false, got {value!r}")
+                continue
+            if value is None and (f.name.startswith("max_") or f.name.startswith("critical_")):
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise ConfigError(f"throttle setting {f.name} must be a number >= 0, got {value!r}")
+        if not 0.1 <= self.chunk_target_seconds <= 60:
+            raise ConfigError(f"chunk_target_seconds must be between 0.1 and 60, got {self.chunk_target_seconds!r}")
+        if not 0 <= self.pause_seconds <= 300:
+            raise ConfigError(f"pause_seconds must be between 0 and 300, got {self.pause_seconds!r}")
+
+    @classmethod
+    def names(cls) -> list[str]:
+        return [f.name for f in fields(cls)]
+
+    def merged(self, overrides: Mapping[str, Any] | None) -> "ThrottleSettings":
+        """These settings with ``overrides`` applied (unknown keys are an error, naming the key)."""
+        if not overrides:
+            return self
+        unknown = set(overrides) - set(self.names())
+        if unknown:
+            raise ConfigError(f"unknown throttle setting(s) {sorted(unknown)}; known: {self.names()}")
+        return replace(self, **{k: _coerce(k, v) for k, v in overrides.items()})
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _coerce(name: str, value: Any) -> Any:
+    """Accept CLI/JSON spellings: 'null'/'none' -> None, 'true'/'false' -> bool, numbers from strings."""
+    if isinstance(value, str):
+        v = value.strip().lower()
+        if v in ("null", "none", ""):
+            return None
+        if v in ("true", "yes", "on"):
+            return True
+        if v in ("false", "no", "off"):
+            return False
+        try:
+            return float(v) if any(c in v for c in ".e") else int(v)
+        except ValueError:
+            raise ConfigError(f"throttle setting {name} must be a number, true/false or null, got {value!r}") from None
+    return value
+
+
+def read_overrides(conn: psycopg.Connection, cfg: MigrationConfig) -> dict[str, Any]:
+    value = ledger.get_setting(conn, SETTING_KEY, {}, cfg=cfg)
+    return dict(value) if isinstance(value, dict) else {}
+
+
+def write_overrides(conn: psycopg.Connection, cfg: MigrationConfig, changes: Mapping[str, Any], *,
+                    by: str | None = None, clear: bool = False) -> dict[str, Any]:
+    """Merge ``changes`` into the live setting (validated) and commit; returns the new overrides."""
+    current = {} if clear else read_overrides(conn, cfg)
+    current.update({k: _coerce(k, v) for k, v in changes.items()})
+    ThrottleSettings().merged(current)  # validate before writing
+    with conn.transaction():
+        ledger.set_setting(conn, SETTING_KEY, current, by=by, cfg=cfg)
+    return current
+
+
+def record_sample(conn: psycopg.Connection, cfg: MigrationConfig, metric: str, value: float | None,
+                  details: dict[str, Any]) -> None:
+    with conn.transaction():
+        conn.execute(sql.SQL("INSERT INTO {} (purpose, metric, value, details) VALUES ('throttle', %s, %s, %s)")
+                     .format(sql.Identifier(cfg.state_schema, "perf_samples")), (metric, value, Jsonb(details)))
+
+
+@dataclass
+class Verdict:
+    settings: ThrottleSettings
+    paused_s: float = 0.0
+    pauses: int = 0
+    shrink: bool = False
+
+
+class Throttle:
+    """Wait until the database may take another chunk; raise ``ThrottleAbort`` on a critical signal.
+
+    :param base: the run's thresholds (from Params); the live setting overrides them
+    :param worker: the worker id, recorded with every throttle sample
+    """
+
+    def __init__(self, cfg: MigrationConfig, base: ThrottleSettings, worker: str,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.cfg = cfg
+        self.base = base
+        self.worker = worker
+        self.sleep = sleep
+        self.latency = metrics.WriteLatencySampler(cfg.state_schema)
+
+    def current(self, conn: psycopg.Connection) -> ThrottleSettings:
+        return self.base.merged(read_overrides(conn, self.cfg))
+
+    def wait_for_go(self, conn: psycopg.Connection) -> Verdict:
+        verdict = Verdict(settings=self.current(conn))
+        while True:
+            s = verdict.settings
+            if s.paused:
+                if verdict.pauses == 0 or verdict.pauses % 30 == 0:
+                    log.warning("backfill paused by the operator (setting %s.paused=true); holding", SETTING_KEY)
+                    record_sample(conn, self.cfg, "paused", None, {"worker": self.worker})
+                verdict.pauses += 1
+                self.sleep(max(s.pause_seconds, 0.2))
+                verdict.paused_s += max(s.pause_seconds, 0.2)
+                verdict.settings = self.current(conn)
+                continue
+            signals = metrics.snapshot(conn, self.latency)
+            critical = [(name, signals[name], getattr(s, crit)) for name, (_, crit) in SIGNALS.items()
+                        if signals[name] is not None and getattr(s, crit) is not None
+                        and signals[name] > getattr(s, crit)]
+            if critical:
+                name, value, limit = critical[0]
+                record_sample(conn, self.cfg, f"critical_{name}", value,
+                              {"worker": self.worker, "limit": limit, "signals": signals, "action": "abort"})
+                raise ThrottleAbort(
+                    f"backfill aborted: {name}={value:g} is above the critical threshold critical_{name}={limit:g} "
+                    f"(signals {signals}); no chunk was claimed, the copy resumes where it stopped when re-run "
+                    f"(raise the threshold with `activity-migration backfill-throttle --set critical_{name}=...`)")
+            over = [(name, signals[name], getattr(s, mx)) for name, (mx, _) in SIGNALS.items()
+                    if signals[name] is not None and getattr(s, mx) is not None and signals[name] > getattr(s, mx)]
+            if not over:
+                return verdict
+            name, value, limit = over[0]
+            verdict.pauses += 1
+            verdict.shrink = True
+            record_sample(conn, self.cfg, name, value,
+                          {"worker": self.worker, "limit": limit, "signals": signals, "action": "pause",
+                           "pause_seconds": s.pause_seconds})
+            log.warning("throttling: %s=%g above max_%s=%g; pausing %.1f s and shrinking chunks",
+                        name, value, name, limit, s.pause_seconds)
+            self.sleep(s.pause_seconds)
+            verdict.paused_s += s.pause_seconds
+            verdict.settings = self.current(conn)
