@@ -117,3 +117,25 @@ CREATE TABLE IF NOT EXISTS {state}.tier_state (
     improvement jsonb NOT NULL DEFAULT '{}'::jsonb,
     updated_at  timestamptz NOT NULL DEFAULT clock_timestamp()
 );
+
+-- Phase 5 (added by p5_trigger_removal): what a backup needs besides the printed definition
+-- (schema-qualified definition for restoring, owner, privileges, comment, trigger -> function),
+-- and per tier the facts its sensors judge by (entity types the tier's triggers log, tables).
+ALTER TABLE {state}.ddl_backups ADD COLUMN IF NOT EXISTS details jsonb NOT NULL DEFAULT '{}'::jsonb;
+ALTER TABLE {state}.tier_state ADD COLUMN IF NOT EXISTS details jsonb NOT NULL DEFAULT '{}'::jsonb;
+
+-- Archives of the legacy table made by phase 6 (p6_cleanup): the table itself, renamed into
+-- this schema (metadata only), with a row count and checksum taken when it stopped changing.
+-- Deleting an archive (its own approved step) makes the rollback to before phase 6 impossible.
+CREATE TABLE IF NOT EXISTS {state}.archives (
+    name            text PRIMARY KEY,                      -- table name in this schema
+    source_table    text        NOT NULL,                  -- what it was: public.activity_logs
+    rows            bigint,
+    checksum        text,                                  -- see docs/phase-6-cleanup.md
+    unlinked_since  timestamptz,                           -- events after this without a legacy id were born after cleanup
+    created_at      timestamptz NOT NULL DEFAULT clock_timestamp(),
+    retention_days  int         NOT NULL DEFAULT 30 CHECK (retention_days >= 0),
+    restored_at     timestamptz,                           -- rolled back: the table is public.activity_logs again
+    deleted_at      timestamptz,                           -- dropped for good
+    deleted_by      text
+);
