@@ -1,0 +1,97 @@
+"""Pieces the phase modules share: ledgered steps, names of our objects, small catalog reads."""
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable
+
+import psycopg
+from psycopg import sql
+
+from .. import ledger
+from ..config import MigrationConfig, load_config
+from ..db import connection, fetch_one, scalar
+from ..ledger import RunContext
+
+# publish_activity's one signature (the workload and the rewritten triggers call it by name).
+PUBLISH_ARGS = "text, text, text, jsonb, uuid, uuid, text, text, timestamp with time zone, inet, text, text"
+HELPER_SIGNATURES = {
+    "publish_auth_event": "text, uuid, inet, text, boolean",
+    "publish_batch_operation": "text, integer, uuid, jsonb, uuid",
+    "publish_entity_change": "text, text, text, jsonb, jsonb, uuid, uuid",
+    "refresh_event_analytics": "",
+}
+DAILY_VIEW = "event_daily_counts"
+ACTOR_VIEW = "event_actor_activity"
+DUAL_WRITE_MARKER = "activity-migration p2_dual_write: publish_activity (dual write)"
+
+
+def events_ident(cfg: MigrationConfig) -> sql.Identifier:
+    return sql.Identifier(cfg.target_schema, cfg.target_table)
+
+
+def publish_identity(cfg: MigrationConfig) -> str:
+    """regprocedure text of publish_activity, as the catalog prints it."""
+    return f"{_q(cfg.target_schema)}.publish_activity({PUBLISH_ARGS})"
+
+
+def _q(name: str) -> str:
+    from .p2_rewrite import quote_ident
+    return quote_ident(name)
+
+
+def regprocedure_exists(conn: psycopg.Connection, identity: str) -> bool:
+    return scalar(conn, "SELECT to_regprocedure(%s) IS NOT NULL", (identity,)) is True
+
+
+def function_def(conn: psycopg.Connection, identity: str) -> str | None:
+    row = fetch_one(conn, "SELECT pg_get_functiondef(to_regprocedure(%s)) AS d WHERE to_regprocedure(%s) IS NOT NULL",
+                    (identity, identity))
+    return row["d"] if row else None
+
+
+def table_exists(conn: psycopg.Connection, schema: str, table: str) -> bool:
+    return scalar(conn, "SELECT to_regclass(format('%%I.%%I', %s::text, %s::text)) IS NOT NULL", (schema, table)) is True
+
+
+def dual_write_enabled(conn: psycopg.Connection, cfg: MigrationConfig) -> bool:
+    """True when phase 2 is on: by the setting, or by publish_activity's body in the catalog."""
+    setting = ledger.get_setting(conn, "dual_write", {}, cfg=cfg) or {}
+    if setting.get("enabled"):
+        return True
+    d = function_def(conn, publish_identity(cfg))
+    return bool(d and DUAL_WRITE_MARKER in d)
+
+
+def ledgered(phase: str, step: str) -> Callable:
+    """Record the wrapped ``fn(dsn, cfg, ctx, **kw)`` in the ledger: started, then succeeded/failed.
+
+    The function's return value (a dict) becomes the ledger row's details.
+    """
+    def deco(fn: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+        @functools.wraps(fn)
+        def wrapper(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | None = None, **kw: Any
+                    ) -> dict[str, Any]:
+            cfg = cfg or load_config()
+            ctx = ctx or RunContext()
+            with connection(dsn) as conn:
+                ledger.ensure_state_schema(conn, cfg)
+                lid = ledger.record(conn, phase, step, "started", ctx, dict(kw), finished=False, cfg=cfg)
+            try:
+                out = fn(dsn, cfg, ctx, **kw) or {}
+            except BaseException as exc:
+                with connection(dsn) as conn:
+                    if ledger.state_schema_exists(conn, cfg):
+                        ledger.finish(conn, lid, "failed", {"error": f"{type(exc).__name__}: {exc}"[:2000]}, cfg=cfg)
+                raise
+            with connection(dsn) as conn:
+                if ledger.state_schema_exists(conn, cfg):
+                    ledger.finish(conn, lid, "succeeded", _jsonable(out), cfg=cfg)
+            return out
+        wrapper.step = step  # type: ignore[attr-defined]
+        return wrapper
+    return deco
+
+
+def _jsonable(obj: Any) -> Any:
+    import json
+    return json.loads(ledger.dumps(obj))

@@ -1,0 +1,522 @@
+"""Phase 2: dual write. publish_activity writes both systems; legacy logging functions call it.
+
+Steps (ledger phase ``p2_dual_write``):
+
+1. ``preflight``: phase 1 is in place, the legacy key has a default, every logging function
+   can be rewritten (an unrewritable one stops the phase here, before anything changes).
+2. ``backup``: ``pg_get_functiondef`` of every function to rewrite and of phase 1's
+   publish_activity into ``{state}.ddl_backups`` (never overwritten by a rewritten body).
+3. ``switch_evidence`` → approval → ``switch``: in ONE transaction under lock_timeout (with
+   retries): ``LOCK activity_logs IN SHARE MODE`` (waits for in-flight writers, holds new ones
+   for the few milliseconds of the switch), publish_activity's dual-write body, every
+   rewritten function, the ``cutoff`` and ``dual_write`` settings.
+4. ``verify``: the catalog holds the rewritten bodies; probes (rolled back) show every
+   legacy row written through a trigger has exactly one linked event.
+
+``rollback`` restores the backed-up definitions byte for byte and keeps the events written
+meanwhile.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.types.json import Jsonb
+
+from .. import catalog, ledger
+from ..config import MigrationConfig, load_config
+from ..db import connect, connection, fetch_all, fetch_one, load_sql, scalar
+from ..errors import MigrationError, PreflightError
+from ..ledger import RunContext
+from ._common import (DUAL_WRITE_MARKER, dual_write_enabled, events_ident, function_def, ledgered,
+                      publish_identity, table_exists)
+from .p1_infrastructure import check as p1_check
+from .p1_infrastructure import source_columns
+from .p2_rewrite import REWRITE_MARKER, Rewriter, replace_body
+
+log = logging.getLogger(__name__)
+
+PHASE = "p2_dual_write"
+_INTEGER_KEYS = {"smallint", "integer", "bigint"}
+
+
+# ---------------------------------------------------------------------------- plan
+@dataclass
+class FunctionPlan:
+    identity: str               # regprocedure text
+    original_def: str           # pg_get_functiondef before phase 2 (backup or current)
+    new_def: str                # the rewritten definition
+    statements: list[str]       # the INSERT statements it replaces
+    triggers: list[str] = field(default_factory=list)   # schema.table.trigger using it
+    tables: list[str] = field(default_factory=list)
+
+
+def body_of(definition: str) -> str:
+    """The body (prosrc) inside a pg_get_functiondef text."""
+    m = re.search(r"\bAS (\$[A-Za-z_0-9]*\$)", definition)
+    if not m:
+        raise MigrationError("cannot find the body of a function definition (no AS $tag$)")
+    tag = m.group(1)
+    end = definition.rfind(tag)
+    if end <= m.end():
+        raise MigrationError("cannot find the end of a function body")
+    return definition[m.end():end]
+
+
+def _language_of(definition: str) -> str:
+    m = re.search(r"\bLANGUAGE (\w+)", definition)
+    return m.group(1).lower() if m else "plpgsql"
+
+
+def _backups(conn: psycopg.Connection, cfg: MigrationConfig) -> dict[str, dict[str, Any]]:
+    if not ledger.state_schema_exists(conn, cfg):
+        return {}
+    rows = fetch_all(conn, sql.SQL("SELECT * FROM {}.ddl_backups WHERE phase = %s AND object_type = 'function'")
+                     .format(sql.Identifier(cfg.state_schema)), (PHASE,))
+    return {r["identity"]: r for r in rows}
+
+
+def _candidate_functions(conn: psycopg.Connection, cfg: MigrationConfig) -> list[str]:
+    """Logging functions (not ours) whose current body names the source table."""
+    oids = sorted(catalog.logging_function_oids(conn, cfg))
+    rows = fetch_all(conn, """
+        SELECT p.oid::regprocedure::text AS identity, p.prosrc FROM pg_proc p WHERE p.oid = ANY(%s)""", (oids,))
+    pattern = re.compile(r"\b" + re.escape(cfg.source.table) + r"\b", re.IGNORECASE)
+    return sorted(r["identity"] for r in rows if r["prosrc"] and pattern.search(r["prosrc"]))
+
+
+def plan(conn: psycopg.Connection, cfg: MigrationConfig) -> list[FunctionPlan]:
+    """What the switch will install: one FunctionPlan per function that writes the source table.
+
+    Rewrites start from the original definition: the backup when the catalog already holds
+    a rewritten body (phase 2 ran), the catalog otherwise. Raises UnrewritableFunction.
+    """
+    backups = _backups(conn, cfg)
+    identities = set(_candidate_functions(conn, cfg))
+    identities |= {i for i, b in backups.items() if b["restored_at"] is None and i != publish_identity(cfg)
+                   and scalar(conn, "SELECT to_regprocedure(%s) IS NOT NULL", (i,))}
+    rewriter = Rewriter(cfg)
+    triggers = catalog.logging_triggers(conn, cfg)
+    plans = []
+    for identity in sorted(identities):
+        current = function_def(conn, identity)
+        if current is None:
+            continue
+        if REWRITE_MARKER in current:
+            if identity not in backups:
+                raise PreflightError(f"{identity} holds a rewritten body but has no backup in "
+                                     f"{cfg.state_schema}.ddl_backups: cannot know its original")
+            original = backups[identity]["definition"]
+        else:
+            original = current
+        body = body_of(original)
+        rw = rewriter.rewrite(identity, body, _language_of(original))
+        if not rw.changed:
+            continue  # reads the source table only
+        users = [t for t in triggers if _same_function(conn, t.function_identity, identity)]
+        plans.append(FunctionPlan(identity=identity, original_def=original,
+                                  new_def=replace_body(original, body, rw.new_body), statements=rw.statements,
+                                  triggers=[t.identity for t in users], tables=sorted({t.table for t in users})))
+    return plans
+
+
+def _same_function(conn: psycopg.Connection, a: str, b: str) -> bool:
+    return a == b or bool(scalar(conn, "SELECT to_regprocedure(%s) = to_regprocedure(%s)", (a, b)))
+
+
+# ---------------------------------------------------------------------------- preflight / backup
+def preflight(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | None = None) -> dict[str, Any]:
+    """Check that phase 2 may start and that every logging function can be rewritten. Changes nothing."""
+    cfg = cfg or load_config()
+    p1 = p1_check(dsn, cfg)
+    if not p1["ok"]:
+        raise PreflightError(f"phase 1 is not complete: {p1['problems']}; run migration_p1_infrastructure first")
+    with connection(dsn) as conn:
+        cols = source_columns(conn, cfg)
+        key = cols.get(cfg.source.key)
+        if key is None or not key["has_default"]:
+            raise PreflightError(f"{cfg.source_table}.{cfg.source.key} has no default or identity: publish_activity "
+                                 f"cannot create legacy rows without giving the key")
+        triggers = catalog.logging_triggers(conn, cfg)
+        plans = plan(conn, cfg)
+        covered = {t for p in plans for t in p.triggers}
+        indirect = [t.identity for t in triggers if t.identity not in covered]
+        not_execute = [r for r in ("authenticated", "service_role")
+                       if not scalar(conn, "SELECT has_function_privilege(%s, to_regprocedure(%s), 'EXECUTE')",
+                                     (r, publish_identity(cfg)))]
+        if not_execute:
+            raise PreflightError(f"roles {not_execute} cannot EXECUTE publish_activity (re-run phase 1)")
+    return {"functions": [p.identity for p in plans], "logging_triggers": len(triggers),
+            "triggers_via_rewritten_functions": len(covered), "triggers_calling_rewritten_helpers": indirect,
+            "tables": sorted({t.table for t in triggers}), "dual_write_enabled": dual_write_enabled_dsn(dsn, cfg)}
+
+
+def dual_write_enabled_dsn(dsn: str, cfg: MigrationConfig) -> bool:
+    with connection(dsn) as conn:
+        return dual_write_enabled(conn, cfg)
+
+
+def _upsert_backup(conn: psycopg.Connection, cfg: MigrationConfig, identity: str, definition: str) -> int:
+    m = re.match(r"^(?:(\"?[^\".]+\"?)\.)?(\"?[^\"(]+\"?)\(", identity)
+    schema = (m.group(1) or "public").strip('"') if m else "public"
+    name = m.group(2).strip('"') if m else identity
+    q = sql.SQL("""
+        INSERT INTO {}.ddl_backups (phase, object_type, schema_name, object_name, identity, definition)
+        VALUES (%s, 'function', %s, %s, %s, %s)
+        ON CONFLICT (phase, object_type, identity) DO UPDATE
+            SET definition = EXCLUDED.definition, taken_at = clock_timestamp(), restored_at = NULL
+        RETURNING id""").format(sql.Identifier(cfg.state_schema))
+    return int(scalar(conn, q, (PHASE, schema, name, identity, definition)))
+
+
+@ledgered(PHASE, "preflight")
+def run_preflight(dsn: str, cfg: MigrationConfig, ctx: RunContext) -> dict[str, Any]:
+    return preflight(dsn, cfg, ctx)
+
+
+@ledgered(PHASE, "backup")
+def backup(dsn: str, cfg: MigrationConfig, ctx: RunContext) -> dict[str, Any]:
+    """Store the original definitions. A catalog body that is already rewritten is never stored."""
+    ids: dict[str, int] = {}
+    kept: list[str] = []
+    with connection(dsn) as conn:
+        backups = _backups(conn, cfg)
+        for p in plan(conn, cfg):
+            current = function_def(conn, p.identity)
+            if current is not None and REWRITE_MARKER not in current:
+                ids[p.identity] = _upsert_backup(conn, cfg, p.identity, current)
+            else:
+                ids[p.identity] = int(backups[p.identity]["id"])
+                kept.append(p.identity)
+        pub = function_def(conn, publish_identity(cfg))
+        if pub is None:
+            raise PreflightError(f"{publish_identity(cfg)} is missing: run phase 1")
+        if DUAL_WRITE_MARKER not in pub:
+            ids[publish_identity(cfg)] = _upsert_backup(conn, cfg, publish_identity(cfg), pub)
+        elif publish_identity(cfg) in backups:
+            ids[publish_identity(cfg)] = int(backups[publish_identity(cfg)]["id"])
+            kept.append(publish_identity(cfg))
+        else:
+            raise PreflightError("publish_activity is in dual-write form but its phase-1 body has no backup")
+        conn.commit()
+    return {"backup_ids": ids, "kept_existing": kept}
+
+
+# ---------------------------------------------------------------------------- evidence / switch
+def write_rate(conn: psycopg.Connection, cfg: MigrationConfig, seconds: float = 3.0) -> float:
+    """Rows per second inserted into the source table, from two pg_stat samples."""
+    q = "SELECT n_tup_ins FROM pg_stat_user_tables WHERE schemaname = %s AND relname = %s"
+    conn.execute("SELECT pg_stat_clear_snapshot()")
+    a = scalar(conn, q, (cfg.source.schema, cfg.source.table)) or 0
+    conn.commit()
+    time.sleep(seconds)
+    conn.execute("SELECT pg_stat_clear_snapshot()")
+    b = scalar(conn, q, (cfg.source.schema, cfg.source.table)) or 0
+    conn.commit()
+    return round((b - a) / seconds, 1)
+
+
+@ledgered(PHASE, "switch_evidence")
+def switch_evidence(dsn: str, cfg: MigrationConfig, ctx: RunContext) -> dict[str, Any]:
+    """Markdown for the approver: what the switch rewrites, the backups, the current write rate."""
+    with connection(dsn) as conn:
+        plans = plan(conn, cfg)
+        backups = _backups(conn, cfg)
+        triggers = catalog.logging_triggers(conn, cfg)
+        rate = write_rate(conn, cfg)
+        rows = int(scalar(conn, sql.SQL("SELECT count(*) FROM {}").format(
+            sql.Identifier(cfg.source.schema, cfg.source.table))))
+    per_table: dict[str, list[str]] = {}
+    for t in triggers:
+        per_table.setdefault(t.table, []).append(t.trigger_name)
+    lines = [f"## Phase 2 switch: dual write ({ctx.environment})", "",
+             f"- **{len(plans)}** legacy logging functions will be rewritten to call `publish_activity` "
+             f"({sum(len(p.statements) for p in plans)} INSERT statements), used by **{len(triggers)}** triggers "
+             f"on **{len(per_table)}** tables.",
+             f"- `publish_activity` switches to dual write (legacy row + linked event).",
+             f"- Current write rate into `{cfg.source_table}`: **{rate} rows/s**; {rows} rows before the switch "
+             f"(the backfill's job).",
+             f"- The switch holds `LOCK {cfg.source_table} IN SHARE MODE` for its own transaction only "
+             f"(lock_timeout {cfg.safety.lock_timeout_ms} ms, {cfg.safety.ddl_attempts} attempts).", "",
+             "| table | logging triggers |", "|---|---|"]
+    lines += [f"| {t} | {', '.join(sorted(n))} |" for t, n in sorted(per_table.items())]
+    lines += ["", "| function | backup id |", "|---|---|"]
+    lines += [f"| `{p.identity}` | {backups.get(p.identity, {}).get('id', 'MISSING')} |" for p in plans]
+    pub = backups.get(publish_identity(cfg))
+    lines += [f"| `{publish_identity(cfg)}` (phase-1 body) | {pub['id'] if pub else 'MISSING'} |", "",
+              "Rollback: `migration_rollback` (phase p2_dual_write) restores every backed-up definition byte for byte."]
+    missing = [p.identity for p in plans if p.identity not in backups]
+    if missing or not pub:
+        raise MigrationError(f"backups missing for {missing or [publish_identity(cfg)]}: run the backup step")
+    return {"markdown": "\n".join(lines), "functions": len(plans), "triggers": len(triggers), "rate": rate}
+
+
+def _dual_write_ddl(conn: psycopg.Connection, cfg: MigrationConfig) -> sql.Composable:
+    cols = source_columns(conn, cfg)
+    params = {"actor_id": "p_actor_id", "customer_id": "p_customer_id", "action": "v_action",
+              "entity_type": "p_entity_type", "entity_id": "p_entity_id", "description": "p_description",
+              "metadata": "p_payload", "ip_address": "p_ip_address", "user_agent": "p_user_agent",
+              "occurred_at": "p_occurred_at"}
+    names, values = [], []
+    for event_field, col in cfg.source.columns.items():
+        names.append(sql.Identifier(col))
+        values.append(sql.SQL("{}::{}").format(sql.SQL(params[event_field]), sql.SQL(cols[col]["type"])))
+    return load_sql("p2_dual_write/01_create_publish_activity_dual_write.sql", fn_schema=cfg.target_schema,
+                    state=cfg.state_schema, events=events_ident(cfg),
+                    source=sql.Identifier(cfg.source.schema, cfg.source.table), key=cfg.source.key,
+                    key_type=sql.SQL(cols[cfg.source.key]["type"]),
+                    legacy_columns=sql.SQL(", ").join(names), legacy_values=sql.SQL(", ").join(values))
+
+
+@ledgered(PHASE, "switch")
+def switch(dsn: str, cfg: MigrationConfig, ctx: RunContext) -> dict[str, Any]:
+    """Swap in dual write atomically and record the cutoff. Re-running after success changes nothing."""
+    for attempt in range(1, cfg.safety.ddl_attempts + 1):
+        try:
+            return _switch_once(dsn, cfg, ctx)
+        except (psycopg.errors.LockNotAvailable, psycopg.errors.DeadlockDetected) as exc:
+            log.warning("switch: lock not granted within %s ms (attempt %s/%s): %s", cfg.safety.lock_timeout_ms,
+                        attempt, cfg.safety.ddl_attempts, exc)
+            time.sleep(0.5 * attempt)
+    raise MigrationError(f"the switch could not lock {cfg.source_table} within lock_timeout="
+                         f"{cfg.safety.lock_timeout_ms} ms after {cfg.safety.ddl_attempts} attempts "
+                         f"(a long application transaction is writing it?)")
+
+
+def _switch_once(dsn: str, cfg: MigrationConfig, ctx: RunContext) -> dict[str, Any]:
+    source = sql.Identifier(cfg.source.schema, cfg.source.table)
+    with connection(dsn) as conn:
+        plans = plan(conn, cfg)
+        backups = _backups(conn, cfg)
+        missing = [p.identity for p in plans if p.identity not in backups]
+        if missing or publish_identity(cfg) not in backups:
+            raise MigrationError(f"no backup for {missing or [publish_identity(cfg)]}: run the backup step first")
+        already = dual_write_enabled(conn, cfg)
+        pending = [p for p in plans if function_def(conn, p.identity) != p.new_def]
+        publish_ddl = _dual_write_ddl(conn, cfg)
+        conn.rollback()
+        if already and not pending:
+            return {"already_switched": True, "functions": len(plans),
+                    "cutoff": ledger.get_setting(conn, "cutoff", cfg=cfg)}
+        key_type = source_columns(conn, cfg)[cfg.source.key]["type"]
+        conn.rollback()
+        conn.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(f"{cfg.safety.lock_timeout_ms}ms")))
+        side: psycopg.Connection | None = None
+        cutoff: dict[str, Any] | None = None
+        if not already:
+            # SHARE conflicts with the writers' ROW EXCLUSIVE: every in-flight write of the source
+            # table finishes before, every new one waits until this commits. Rows committed before
+            # have no event (backfill), rows after are written by the new functions.
+            conn.execute(sql.SQL("LOCK TABLE {} IN SHARE MODE").format(source))
+            row = fetch_one(conn, sql.SQL("SELECT clock_timestamp() AS cutoff_at, pg_export_snapshot() AS snap, "
+                                          "{} AS max_key").format(
+                sql.SQL("(SELECT max({}) FROM {})").format(sql.Identifier(cfg.source.key), source)
+                if key_type in _INTEGER_KEYS else sql.SQL("NULL")))
+            side = connect(dsn)
+            side.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            side.execute("SET TRANSACTION SNAPSHOT %s" % sql.Literal(row["snap"]).as_string(side))
+            cutoff = {"cutoff_at": row["cutoff_at"].isoformat(), "switched_at": row["cutoff_at"].isoformat(),
+                      "max_key": row["max_key"], "rows_before": None, "key_type": key_type,
+                      "dag_run_id": ctx.dag_run_id}
+        conn.execute(publish_ddl)
+        for p in pending:
+            conn.execute(p.new_def)
+        if cutoff is not None:
+            ledger.set_setting(conn, "cutoff", cutoff, by=ctx.actor or ctx.dag_run_id or "p2_dual_write", cfg=cfg)
+            ledger.set_setting(conn, "dual_write", {"enabled": True, "since": cutoff["cutoff_at"]},
+                               by=ctx.actor or ctx.dag_run_id or "p2_dual_write", cfg=cfg)
+        conn.commit()
+        if side is not None and cutoff is not None:
+            try:
+                cutoff["rows_before"] = int(scalar(side, sql.SQL("SELECT count(*) FROM {}").format(source)))
+                side.rollback()
+            finally:
+                side.close()
+            ledger.set_setting(conn, "cutoff", cutoff, by=ctx.actor or ctx.dag_run_id or "p2_dual_write", cfg=cfg)
+            conn.commit()
+    return {"functions_rewritten": [p.identity for p in pending], "cutoff": cutoff, "already_switched": already}
+
+
+# ---------------------------------------------------------------------------- verify
+def _trigger_events(conn: psycopg.Connection, schema: str, table: str) -> set[str]:
+    rows = fetch_all(conn, "SELECT t.tgtype FROM pg_trigger t WHERE t.tgrelid = to_regclass(format('%%I.%%I', %s::text, "
+                           "%s::text)) AND NOT t.tgisinternal", (schema, table))
+    out: set[str] = set()
+    for r in rows:
+        tg = r["tgtype"]
+        if tg & 4:
+            out.add("INSERT")
+        if tg & 8:
+            out.add("DELETE")
+        if tg & 16:
+            out.add("UPDATE")
+    return out
+
+
+def probe_table(conn: psycopg.Connection, cfg: MigrationConfig, table: str) -> dict[str, Any]:
+    """Fire the table's logging triggers on one existing row in a transaction that is rolled back.
+
+    Prefers a no-op UPDATE (fires UPDATE triggers without changing data), else a DELETE.
+    Returns how many legacy rows the probe wrote and how many of them have exactly one event.
+    """
+    schema, name = table.split(".", 1)
+    kinds = _trigger_events(conn, schema, name)
+    tbl = sql.Identifier(schema, name)
+    cols = [r["attname"] for r in fetch_all(conn, "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass "
+                                                  "AND attnum > 0 AND NOT attisdropped AND attgenerated = '' "
+                                                  "AND attidentity = '' ORDER BY attnum LIMIT 1",
+                                            (sql.Identifier(schema, name).as_string(conn),))]
+    if "UPDATE" in kinds and cols:
+        stmt = sql.SQL("UPDATE {t} SET {c} = {c} WHERE ctid = (SELECT ctid FROM {t} LIMIT 1)").format(
+            t=tbl, c=sql.Identifier(cols[0]))
+        kind = "update"
+    elif "DELETE" in kinds:
+        stmt = sql.SQL("DELETE FROM {t} WHERE ctid = (SELECT ctid FROM {t} LIMIT 1)").format(t=tbl)
+        kind = "delete"
+    else:
+        return {"table": table, "probe": "none (INSERT-only triggers: exercised by the application's writes)"}
+    source = sql.Identifier(cfg.source.schema, cfg.source.table)
+    key = sql.Identifier(cfg.source.key)
+    try:
+        conn.execute("SET LOCAL lock_timeout = '2s'")
+        cur = conn.execute(stmt)
+        affected = cur.rowcount
+        legacy = [r[0] for r in conn.execute(sql.SQL("SELECT {} FROM {} WHERE xmin = pg_current_xact_id()::xid")
+                                             .format(key, source)).fetchall()]
+        linked = scalar(conn, sql.SQL("SELECT count(*) FROM {} WHERE legacy_activity_log_id = ANY(%s)")
+                        .format(events_ident(cfg)), (legacy,)) if legacy else 0
+        quarantined = scalar(conn, sql.SQL("SELECT count(*) FROM {}.quarantine WHERE legacy_id = ANY(%s)")
+                             .format(sql.Identifier(cfg.state_schema)), ([str(x) for x in legacy],)) if legacy else 0
+        events_new = scalar(conn, sql.SQL("SELECT count(*) FROM {} WHERE xmin = pg_current_xact_id()::xid")
+                            .format(events_ident(cfg)))
+        return {"table": table, "probe": kind, "rows": affected, "legacy_rows": len(legacy), "linked_events": linked,
+                "quarantined": quarantined, "new_events": events_new}
+    except psycopg.Error as exc:
+        return {"table": table, "probe": kind, "error": f"{type(exc).__name__}: {str(exc).splitlines()[0]}"}
+    finally:
+        conn.rollback()
+
+
+@ledgered(PHASE, "verify")
+def verify(dsn: str, cfg: MigrationConfig, ctx: RunContext) -> dict[str, Any]:
+    """The catalog holds what the switch installed, and probes show exactly-once linking."""
+    problems: list[str] = []
+    probes = []
+    with connection(dsn) as conn:
+        pub = function_def(conn, publish_identity(cfg))
+        if not pub or DUAL_WRITE_MARKER not in pub:
+            problems.append("publish_activity is not in dual-write form")
+        if not (ledger.get_setting(conn, "dual_write", {}, cfg=cfg) or {}).get("enabled"):
+            problems.append("setting dual_write.enabled is not true")
+        if not ledger.get_setting(conn, "cutoff", cfg=cfg):
+            problems.append("no cutoff recorded")
+        plans = plan(conn, cfg)
+        for p in plans:
+            if function_def(conn, p.identity) != p.new_def:
+                problems.append(f"{p.identity} does not hold its rewritten body")
+        remaining = _candidate_functions(conn, cfg)
+        writers = [i for i in remaining if Rewriter(cfg).rewrite(i, body_of(function_def(conn, i) or "AS $$ $$"),
+                                                                 "plpgsql").changed]
+        if writers:
+            problems.append(f"functions still INSERT INTO {cfg.source_table} directly: {writers}")
+        conn.rollback()
+        for table in sorted({t for p in plans for t in p.tables}):
+            r = probe_table(conn, cfg, table)
+            probes.append(r)
+            if "error" in r:
+                log.warning("probe on %s could not run: %s", table, r["error"])
+            elif r.get("legacy_rows") and r["linked_events"] + r["quarantined"] != r["legacy_rows"]:
+                problems.append(f"probe on {table}: {r['legacy_rows']} legacy rows but {r['linked_events']} linked "
+                                f"events and {r['quarantined']} quarantined")
+    if problems:
+        raise MigrationError(f"phase 2 verification failed: {problems}")
+    return {"functions": len(plans), "probes": probes}
+
+
+STEPS = (run_preflight, backup, switch_evidence, switch, verify)
+
+
+def apply(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | None = None) -> dict[str, Any]:
+    """Every phase-2 step in order, without the approval (the DAG puts the gate before ``switch``)."""
+    cfg = cfg or load_config()
+    ctx = ctx or RunContext()
+    return {fn.step: fn(dsn, cfg, ctx) for fn in STEPS}
+
+
+# ---------------------------------------------------------------------------- rollback
+def rollback(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | None = None) -> dict[str, Any]:
+    """Restore every function phase 2 replaced from its backup; dual write off; events kept.
+
+    One transaction under lock_timeout (retried). Afterwards each function's
+    ``pg_get_functiondef`` equals its backup, or the rollback fails loudly.
+    """
+    cfg = cfg or load_config()
+    ctx = ctx or RunContext()
+    with connection(dsn) as conn:
+        ledger.ensure_state_schema(conn, cfg)
+        lid = ledger.record(conn, PHASE, "rollback", "started", ctx, finished=False, cfg=cfg)
+    try:
+        details = _rollback(dsn, cfg, ctx)
+    except BaseException as exc:
+        with connection(dsn) as conn:
+            ledger.finish(conn, lid, "failed", {"error": f"{type(exc).__name__}: {exc}"[:2000]}, cfg=cfg)
+        raise
+    with connection(dsn) as conn:
+        ledger.finish(conn, lid, "succeeded", details, cfg=cfg)
+    return details
+
+
+def _rollback(dsn: str, cfg: MigrationConfig, ctx: RunContext) -> dict[str, Any]:
+    state = sql.Identifier(cfg.state_schema)
+    for attempt in range(1, cfg.safety.ddl_attempts + 1):
+        try:
+            with connection(dsn) as conn:
+                backups = [b for b in _backups(conn, cfg).values() if b["restored_at"] is None]
+                conn.rollback()
+                conn.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(
+                    sql.Literal(f"{cfg.safety.lock_timeout_ms}ms")))
+                restored = []
+                for b in sorted(backups, key=lambda b: b["id"]):
+                    if scalar(conn, "SELECT to_regprocedure(%s) IS NULL", (b["identity"],)) and \
+                            b["identity"] != publish_identity(cfg):
+                        log.warning("%s no longer exists; recreating it from the backup", b["identity"])
+                    conn.execute(b["definition"])
+                    conn.execute(sql.SQL("UPDATE {}.ddl_backups SET restored_at = clock_timestamp() WHERE id = %s")
+                                 .format(state), (b["id"],))
+                    restored.append(b["identity"])
+                now = scalar(conn, "SELECT clock_timestamp()")
+                ledger.set_setting(conn, "dual_write", {"enabled": False, "disabled_at": now.isoformat()},
+                                   by=ctx.actor or ctx.dag_run_id or "rollback", cfg=cfg)
+                cutoff = ledger.get_setting(conn, "cutoff", cfg=cfg)
+                if cutoff:
+                    cutoff = dict(cutoff, rolled_back_at=now.isoformat())
+                    ledger.set_setting(conn, "cutoff", cutoff, by=ctx.actor or ctx.dag_run_id or "rollback", cfg=cfg)
+                mismatched = [b["identity"] for b in backups if function_def(conn, b["identity"]) != b["definition"]]
+                if mismatched:
+                    conn.rollback()
+                    raise MigrationError(f"after restoring, the catalog does not print the backup for {mismatched}")
+                conn.commit()
+                return {"restored": restored, "events_kept": True}
+        except (psycopg.errors.LockNotAvailable, psycopg.errors.DeadlockDetected) as exc:
+            log.warning("rollback: lock not granted (attempt %s): %s", attempt, exc)
+            time.sleep(0.5 * attempt)
+    raise MigrationError(f"phase 2 rollback could not take its locks after {cfg.safety.ddl_attempts} attempts")
+
+
+# ---------------------------------------------------------------------------- status
+def status_section(conn: psycopg.Connection, cfg: MigrationConfig) -> dict[str, Any]:
+    """Dual-write state and cutoff, for ``activity-migration status`` and the status page."""
+    if not ledger.state_schema_exists(conn, cfg):
+        return {"dual_write": "not set up (phase 1 has not run)"}
+    dw = ledger.get_setting(conn, "dual_write", {}, cfg=cfg) or {}
+    cutoff = ledger.get_setting(conn, "cutoff", cfg=cfg)
+    rewritten = [b["identity"] for b in _backups(conn, cfg).values()
+                 if b["restored_at"] is None and b["identity"] != publish_identity(cfg)]
+    return {"dual_write_enabled": bool(dw.get("enabled")), "since": dw.get("since"),
+            "disabled_at": dw.get("disabled_at"), "cutoff": cutoff, "rewritten_functions": len(rewritten)}

@@ -1,0 +1,436 @@
+"""Rewrite legacy logging functions mechanically: ``INSERT INTO activity_logs … VALUES …`` → ``publish_activity``.
+
+The rewrite works on the function body as the catalog prints it (``prosrc``), with a small
+SQL/PL/pgSQL tokenizer that knows strings (``'…'``, ``E'…'``), dollar quotes, quoted
+identifiers, line and nested block comments. Only one statement shape is rewritten:
+
+    INSERT INTO [schema.]activity_logs (col, …) VALUES (expr, …)[, (expr, …)];
+
+Each VALUES row becomes one ``PERFORM public.publish_activity(p_event_type => …, …)`` with
+named arguments, mapped through the config's source column mapping. Everything else in the
+body (whitespace, comments, other statements) is kept byte for byte.
+
+A function that writes the source table in any other way (``INSERT … SELECT``, ``RETURNING``,
+``ON CONFLICT``, ``UPDATE``/``DELETE``/``TRUNCATE``/``MERGE``/``COPY``, dynamic SQL through
+``EXECUTE``) cannot be rewritten safely: ``UnrewritableFunction`` names the function and the
+statement, and phase 2 stops before it changes anything.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from ..config import MigrationConfig
+from ..errors import MigrationError
+
+REWRITE_MARKER = "-- activity-migration p2_dual_write: rewritten to call publish_activity"
+
+
+class UnrewritableFunction(MigrationError):
+    """A legacy function writes the source table in a form the rewriter does not handle."""
+
+
+class TokenizeError(MigrationError):
+    """The body could not be tokenized (unterminated string, comment or dollar quote)."""
+
+
+@dataclass(frozen=True)
+class Token:
+    kind: str   # ws, comment, string, dollar, qident, word, number, param, punct, op
+    text: str
+    start: int
+    end: int
+
+    @property
+    def upper(self) -> str:
+        return self.text.upper() if self.kind == "word" else self.text
+
+    def ident_name(self) -> str | None:
+        """The identifier this token names (unquoted words fold to lower case)."""
+        if self.kind == "word":
+            return self.text.lower()
+        if self.kind == "qident":
+            return self.text[1:-1].replace('""', '"')
+        return None
+
+
+_DOLLAR_TAG = re.compile(r"\$([A-Za-z_\x80-\uffff][A-Za-z0-9_\x80-\uffff]*)?\$")
+_PARAM = re.compile(r"\$\d+")
+_OP_CHARS = set("+-*/<>=~!@#%^&|`?:")
+
+
+def tokenize(src: str) -> list[Token]:
+    """Split SQL or PL/pgSQL text into tokens; the concatenation of all token texts is ``src``."""
+    out: list[Token] = []
+    i, n = 0, len(src)
+    while i < n:
+        c = src[i]
+        start = i
+        if c.isspace():
+            while i < n and src[i].isspace():
+                i += 1
+            kind = "ws"
+        elif src.startswith("--", i):
+            j = src.find("\n", i)
+            i = n if j < 0 else j + 1
+            kind = "comment"
+        elif src.startswith("/*", i):
+            depth, i = 1, i + 2
+            while i < n and depth:
+                if src.startswith("/*", i):
+                    depth, i = depth + 1, i + 2
+                elif src.startswith("*/", i):
+                    depth, i = depth - 1, i + 2
+                else:
+                    i += 1
+            if depth:
+                raise TokenizeError(f"unterminated block comment starting at offset {start}")
+            kind = "comment"
+        elif c in "eE" and i + 1 < n and src[i + 1] == "'":
+            i += 2
+            while True:
+                if i >= n:
+                    raise TokenizeError(f"unterminated E'' string starting at offset {start}")
+                if src[i] == "\\":
+                    i += 2
+                elif src[i] == "'":
+                    if i + 1 < n and src[i + 1] == "'":
+                        i += 2
+                    else:
+                        i += 1
+                        break
+                else:
+                    i += 1
+            kind = "string"
+        elif c == "'":
+            i += 1
+            while True:
+                j = src.find("'", i)
+                if j < 0:
+                    raise TokenizeError(f"unterminated string starting at offset {start}")
+                if j + 1 < n and src[j + 1] == "'":
+                    i = j + 2
+                    continue
+                i = j + 1
+                break
+            kind = "string"
+        elif c == '"':
+            i += 1
+            while True:
+                j = src.find('"', i)
+                if j < 0:
+                    raise TokenizeError(f"unterminated quoted identifier starting at offset {start}")
+                if j + 1 < n and src[j + 1] == '"':
+                    i = j + 2
+                    continue
+                i = j + 1
+                break
+            kind = "qident"
+        elif c == "$":
+            m = _DOLLAR_TAG.match(src, i)
+            p = _PARAM.match(src, i)
+            if m and not p:
+                tag = m.group(0)
+                j = src.find(tag, m.end())
+                if j < 0:
+                    raise TokenizeError(f"unterminated dollar quote {tag} starting at offset {start}")
+                i = j + len(tag)
+                kind = "dollar"
+            elif p:
+                i = p.end()
+                kind = "param"
+            else:
+                i += 1
+                kind = "op"
+        elif c.isalpha() or c == "_" or ord(c) > 127:
+            while i < n and (src[i].isalnum() or src[i] in "_$" or ord(src[i]) > 127):
+                i += 1
+            kind = "word"
+        elif c.isdigit():
+            while i < n and (src[i].isalnum() or src[i] == "."):
+                i += 1
+            kind = "number"
+        elif c in "(),;[].":
+            i += 1
+            kind = "punct"
+        else:
+            while i < n and src[i] in _OP_CHARS:
+                i += 1
+            if i == start:
+                i += 1
+            kind = "op"
+        out.append(Token(kind, src[start:i], start, i))
+    return out
+
+
+def significant(tokens: list[Token]) -> list[Token]:
+    return [t for t in tokens if t.kind not in ("ws", "comment")]
+
+
+def split_top_level(tokens: list[Token], sep: str = ",") -> list[list[Token]]:
+    """Split significant tokens at ``sep`` outside parentheses and brackets."""
+    parts: list[list[Token]] = [[]]
+    depth = 0
+    for t in tokens:
+        if t.kind == "punct" and t.text in "([":
+            depth += 1
+        elif t.kind == "punct" and t.text in ")]":
+            depth -= 1
+        if depth == 0 and t.kind == "punct" and t.text == sep:
+            parts.append([])
+        else:
+            parts[-1].append(t)
+    return parts
+
+
+def split_statements(src: str) -> list[str]:
+    """Split a multi-statement SQL script at top-level semicolons (comments stay with their statement)."""
+    toks = tokenize(src)
+    out, cur_start, depth = [], 0, 0
+    for t in toks:
+        if t.kind == "punct" and t.text in "([":
+            depth += 1
+        elif t.kind == "punct" and t.text in ")]":
+            depth -= 1
+        elif t.kind == "punct" and t.text == ";" and depth == 0:
+            stmt = src[cur_start:t.start]
+            if significant(tokenize(stmt)):
+                out.append(stmt.strip())
+            cur_start = t.end
+    tail = src[cur_start:]
+    if significant(tokenize(tail)):
+        out.append(tail.strip())
+    return out
+
+
+def _matching_paren(sig: list[Token], open_idx: int) -> int:
+    depth = 0
+    for k in range(open_idx, len(sig)):
+        t = sig[k]
+        if t.kind == "punct" and t.text in "([":
+            depth += 1
+        elif t.kind == "punct" and t.text in ")]":
+            depth -= 1
+            if depth == 0:
+                return k
+    return -1
+
+
+def _text(src: str, toks: list[Token]) -> str:
+    return src[toks[0].start:toks[-1].end] if toks else ""
+
+
+@dataclass
+class FunctionRewrite:
+    identity: str
+    original_body: str
+    new_body: str
+    statements: list[str] = field(default_factory=list)   # the INSERT statements replaced
+
+    @property
+    def changed(self) -> bool:
+        return self.new_body != self.original_body
+
+
+# Which publish_activity parameter each event field feeds, and the cast that makes the
+# named-argument call resolve whatever the column's type was.
+_PARAM_OF = {
+    "entity_id": ("p_entity_id", "text"),
+    "metadata": ("p_payload", "jsonb"),
+    "actor_id": ("p_actor_id", "uuid"),
+    "customer_id": ("p_customer_id", "uuid"),
+    "description": ("p_description", "text"),
+    "ip_address": ("p_ip_address", "inet"),
+    "user_agent": ("p_user_agent", "text"),
+}
+
+_STATEMENT_START_PREV = {";", "THEN", "ELSE", "LOOP", "BEGIN", ">>"}
+
+
+def quote_ident(name: str) -> str:
+    if re.fullmatch(r"[a-z_][a-z0-9_]*", name):
+        return name
+    return '"' + name.replace('"', '""') + '"'
+
+
+class Rewriter:
+    """Rewrites function bodies for one config.
+
+    :param cfg: the migration config (source table and column mapping, state schema)
+    :param publish_function: qualified name of publish_activity as SQL text
+    """
+
+    def __init__(self, cfg: MigrationConfig, publish_function: str | None = None) -> None:
+        self.cfg = cfg
+        self.table = cfg.source.table
+        self.schema = cfg.source.schema
+        self.publish = publish_function or f"{quote_ident(cfg.target_schema)}.publish_activity"
+        self.event_type_for = f"{quote_ident(cfg.state_schema)}.event_type_for"
+        self.field_of_column = {col.lower(): f for f, col in cfg.source.columns.items()}
+        self.key = cfg.source.key.lower()
+
+    # -- classification ---------------------------------------------------------------
+    def _table_ref_at(self, sig: list[Token], k: int) -> tuple[int, int] | None:
+        """If sig[k] starts a reference to the source table, return (first, last) token index."""
+        t = sig[k]
+        name = t.ident_name()
+        if name is None:
+            return None
+        if k + 2 < len(sig) and sig[k + 1].text == "." and sig[k + 2].ident_name() == self.table:
+            if name == self.schema:
+                return (k, k + 2)
+            return None
+        if name == self.table and not (k > 0 and sig[k - 1].text == "."):
+            return (k, k)
+        return None
+
+    def _stmt_bounds(self, sig: list[Token], k: int) -> tuple[int, int]:
+        a = k
+        while a > 0 and not (sig[a - 1].kind == "punct" and sig[a - 1].text == ";"):
+            a -= 1
+        b = k
+        depth = 0
+        while b < len(sig):
+            t = sig[b]
+            if t.kind == "punct" and t.text in "([":
+                depth += 1
+            elif t.kind == "punct" and t.text in ")]":
+                depth -= 1
+            elif t.kind == "punct" and t.text == ";" and depth <= 0:
+                break
+            b += 1
+        return a, b
+
+    def rewrite(self, identity: str, body: str, language: str = "plpgsql") -> FunctionRewrite:
+        """Return the rewritten body (unchanged when the function only reads the source table)."""
+        try:
+            tokens = tokenize(body)
+        except TokenizeError as exc:
+            raise UnrewritableFunction(f"{identity}: cannot tokenize the body: {exc}") from None
+        sig = significant(tokens)
+        has_execute = any(t.kind == "word" and t.upper == "EXECUTE" for t in sig)
+        replacements: list[tuple[int, int, str]] = []
+        statements: list[str] = []
+
+        def fail(k: int, why: str) -> None:
+            a, b = self._stmt_bounds(sig, k)
+            stmt = _text(body, sig[a:b])
+            raise UnrewritableFunction(
+                f"{identity} writes {self.schema}.{self.table} in a form phase 2 cannot rewrite ({why}): "
+                f"{stmt.strip()[:400]!r}. Rewrite this function by hand to call publish_activity, "
+                f"or change it to a plain INSERT INTO {self.table} (columns) VALUES (...); then re-run phase 2.")
+
+        for k, t in enumerate(sig):
+            if t.kind in ("string", "dollar") and has_execute and re.search(
+                    r"\b" + re.escape(self.table) + r"\b", t.text, re.IGNORECASE):
+                fail(k, "dynamic SQL through EXECUTE names the table")
+            ref = self._table_ref_at(sig, k)
+            if ref is None:
+                continue
+            first, last = ref
+            prev = [x.upper for x in sig[max(0, first - 3):first]]
+            a, _ = self._stmt_bounds(sig, k)
+            stmt_words = {x.upper for x in sig[a:first] if x.kind == "word"}
+            if prev[-2:] == ["INSERT", "INTO"]:
+                replacements.append(self._rewrite_insert(identity, body, sig, first - 2, last, language, fail))
+                statements.append(_text(body, sig[first - 2:self._stmt_bounds(sig, k)[1]]))
+            elif prev[-1:] == ["UPDATE"] or prev[-2:] == ["UPDATE", "ONLY"]:
+                fail(k, "UPDATE of the source table")
+            elif prev[-2:] == ["DELETE", "FROM"] or prev[-3:] == ["DELETE", "FROM", "ONLY"]:
+                fail(k, "DELETE from the source table")
+            elif "TRUNCATE" in stmt_words:
+                fail(k, "TRUNCATE of the source table")
+            elif prev[-2:] == ["MERGE", "INTO"] or "MERGE" in stmt_words:
+                fail(k, "MERGE into the source table")
+            elif "COPY" in stmt_words and sig[a].upper == "COPY":
+                fail(k, "COPY into the source table")
+        new_body = body
+        for s, e, text in sorted(replacements, reverse=True):
+            new_body = new_body[:s] + text + new_body[e:]
+        if replacements and REWRITE_MARKER not in new_body:
+            nl = "" if new_body.startswith("\n") else "\n"
+            new_body = "\n" + REWRITE_MARKER + nl + new_body
+        return FunctionRewrite(identity=identity, original_body=body, new_body=new_body, statements=statements)
+
+    # -- one INSERT ---------------------------------------------------------------------
+    def _rewrite_insert(self, identity, body, sig, ins, last, language, fail) -> tuple[int, int, str]:
+        prev = sig[ins - 1] if ins > 0 else None
+        if prev is not None and prev.upper not in _STATEMENT_START_PREV:
+            fail(ins, f"the INSERT is inside another statement (after {prev.text!r})")
+        k = last + 1
+        if k >= len(sig) or sig[k].text != "(":
+            what = sig[k].text if k < len(sig) else "end of body"
+            fail(ins, f"no column list after the table name (found {what!r})")
+        close = _matching_paren(sig, k)
+        columns = split_top_level(sig[k + 1:close])
+        names = []
+        for col in columns:
+            if len(col) != 1 or col[0].ident_name() is None:
+                fail(ins, f"unexpected column list entry {_text(body, col)!r}")
+            names.append(col[0].ident_name())
+        k = close + 1
+        if k >= len(sig) or sig[k].upper != "VALUES":
+            fail(ins, f"INSERT … {sig[k].text if k < len(sig) else ''} (only INSERT … VALUES is rewritten)")
+        k += 1
+        rows: list[list[list[Token]]] = []
+        while True:
+            if k >= len(sig) or sig[k].text != "(":
+                fail(ins, "malformed VALUES list")
+            close = _matching_paren(sig, k)
+            rows.append(split_top_level(sig[k + 1:close]))
+            k = close + 1
+            if k < len(sig) and sig[k].text == ",":
+                k += 1
+                continue
+            break
+        if k < len(sig) and sig[k].text != ";":
+            fail(ins, f"the INSERT continues with {sig[k].text!r} (RETURNING / ON CONFLICT are not rewritten)")
+        end = sig[k].start if k < len(sig) else sig[k - 1].end
+        calls = []
+        for row in rows:
+            if len(row) != len(names):
+                fail(ins, f"{len(names)} columns but {len(row)} values")
+            calls.append(self._call(identity, body, dict(zip(names, row)), language, fail, ins))
+        sep = ";\n    "
+        return sig[ins].start, end, sep.join(calls)
+
+    def _call(self, identity, body, values: dict[str, list[Token]], language, fail, ins) -> str:
+        fields: dict[str, str] = {}
+        for col, toks in values.items():
+            if col == self.key:
+                continue   # the dual-write insert lets the key default fill it
+            f = self.field_of_column.get(col)
+            if f is None:
+                fail(ins, f"column {col!r} is not in the config's source.columns mapping, its value would be lost")
+            fields[f] = _text(body, toks).strip()
+        for required in ("entity_type", "action"):
+            if required not in fields:
+                fail(ins, f"the INSERT sets no {self.cfg.source.columns[required]} ({required})")
+        ent, act = fields["entity_type"], fields["action"]
+        args = [f"p_event_type => {self.event_type_for}(({ent})::text, ({act})::text)",
+                f"p_entity_type => ({ent})::text"]
+        for f, (param, cast) in _PARAM_OF.items():
+            if f in fields:
+                args.append(f"{param} => ({fields[f]})::{cast}")
+        if "occurred_at" in fields:
+            args.append(f"p_occurred_at => coalesce(({fields['occurred_at']})::timestamptz, now())")
+        args.append("p_source => 'trigger'")
+        args.append(f"p_legacy_action => ({act})::text")
+        verb = "PERFORM" if language == "plpgsql" else "SELECT"
+        return f"{verb} {self.publish}(" + ", ".join(args) + ")"
+
+
+def replace_body(functiondef: str, old_body: str, new_body: str) -> str:
+    """Put ``new_body`` into a ``pg_get_functiondef`` text in place of ``old_body``.
+
+    pg_get_functiondef prints ``AS $tag$<prosrc>$tag$`` with prosrc verbatim, once.
+    """
+    for m in re.finditer(r"\bAS (\$[A-Za-z_0-9]*\$)", functiondef):
+        start = m.end()
+        tag = m.group(1)
+        if functiondef[start:start + len(old_body)] == old_body and \
+                functiondef[start + len(old_body):].startswith(tag):
+            if tag in new_body:
+                raise MigrationError(f"the rewritten body contains the dollar quote {tag}")
+            return functiondef[:start] + new_body + functiondef[start + len(old_body):]
+    raise MigrationError("the function body was not found in its definition (catalog changed?)")

@@ -1,0 +1,82 @@
+-- publish_activity in dual-write form: one call writes the legacy row (old shape, so the old
+-- UI stays complete) and the event linked to it, in the caller's transaction.
+-- Idempotent (CREATE OR REPLACE with the same text). Locks: none on application tables
+-- (pg_proc row). Executed inside the phase-2 switch transaction, never on its own.
+-- Placeholders: {fn_schema}, {state}, {events} target table, {source} legacy table, {key}
+-- its key column, {key_type} its type, {legacy_columns}/{legacy_values} the column mapping
+-- from the config (values are the parameters cast to the columns' catalog types).
+--
+-- Calls from the rewritten legacy triggers (p_source = 'trigger') never fail because of the
+-- migration: when the shared rules reject the event, the legacy row is written as before
+-- and quarantined with the reason (zero loss: every legacy row has an event or a quarantine
+-- row). Calls from the application (service) are rejected with SQLSTATE 22023, as in phase 1.
+
+CREATE OR REPLACE FUNCTION {fn_schema}.publish_activity(
+    p_event_type    text,
+    p_entity_type   text,
+    p_entity_id     text        DEFAULT NULL,
+    p_payload       jsonb       DEFAULT '{}'::jsonb,
+    p_actor_id      uuid        DEFAULT auth.uid(),
+    p_customer_id   uuid        DEFAULT NULL,
+    p_description   text        DEFAULT NULL,
+    p_source        text        DEFAULT 'service',
+    p_occurred_at   timestamptz DEFAULT now(),
+    p_ip_address    inet        DEFAULT NULL,
+    p_user_agent    text        DEFAULT NULL,
+    p_legacy_action text        DEFAULT NULL
+) RETURNS uuid
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+-- activity-migration p2_dual_write: publish_activity (dual write)
+DECLARE
+    v_event_type  text  := btrim(p_event_type);
+    v_entity_type text  := btrim(p_entity_type);
+    v_description text  := {state}.sanitize_text(p_description);
+    v_payload     jsonb := coalesce(p_payload, '{}'::jsonb);
+    v_action      text  := coalesce(p_legacy_action,
+                                    CASE WHEN position('.' IN btrim(p_event_type)) > 0
+                                         THEN substr(btrim(p_event_type), position('.' IN btrim(p_event_type)) + 1)
+                                         ELSE btrim(p_event_type) END);
+    v_reason      text;
+    v_legacy_id   {key_type};
+    v_id          uuid;
+BEGIN
+    IF p_source IS NULL OR p_source NOT IN ('trigger', 'service', 'backfill') THEN
+        RAISE EXCEPTION 'publish_activity rejected the event: invalid_source'
+            USING ERRCODE = '22023',
+                  DETAIL = format('p_source must be trigger, service or backfill, got %L', p_source);
+    END IF;
+    v_reason := {state}.event_rejection_reason(v_event_type, v_entity_type, v_payload, p_occurred_at, v_description);
+    IF v_reason IS NOT NULL AND p_source <> 'trigger' THEN
+        RAISE EXCEPTION 'publish_activity rejected the event: %', v_reason
+            USING ERRCODE = '22023',
+                  DETAIL = format('reason=%s event_type=%L entity_type=%L occurred_at=%L payload_bytes=%s',
+                                  v_reason, left(p_event_type, 200), left(p_entity_type, 200), p_occurred_at,
+                                  octet_length(v_payload::text)),
+                  HINT = 'event types look like entity.action (lower case), entity types must be listed in '
+                         'the migration config categories, payload must be a JSON object within the size limit';
+    END IF;
+
+    INSERT INTO {source} ({legacy_columns}) VALUES ({legacy_values})
+    RETURNING {key} INTO v_legacy_id;
+
+    IF v_reason IS NOT NULL THEN
+        INSERT INTO {state}.quarantine (legacy_id, reason, detail, original_row)
+        SELECT v_legacy_id::text, v_reason, 'dual write: a legacy trigger logged a row the event rules reject',
+               to_jsonb(l)
+        FROM {source} l WHERE l.{key} = v_legacy_id
+        ON CONFLICT (legacy_id) DO NOTHING;
+        RETURN NULL;
+    END IF;
+
+    INSERT INTO {events} (event_type, category, actor_id, customer_id, entity_type, entity_id, description,
+                          payload, source, legacy_activity_log_id, ip_address, user_agent, occurred_at)
+    VALUES (v_event_type,
+            (SELECT c.category FROM {state}.entity_categories c WHERE c.entity_type = v_entity_type),
+            p_actor_id, p_customer_id, v_entity_type, btrim(p_entity_id), v_description,
+            v_payload, p_source, v_legacy_id, p_ip_address, {state}.sanitize_text(p_user_agent), p_occurred_at)
+    RETURNING id INTO v_id;
+    RETURN v_id;
+END
+$$;
