@@ -1,0 +1,101 @@
+"""
+### Phase 1: events infrastructure, built online
+
+**What it does.** Builds the target of the migration beside the legacy logging, without
+touching it:
+
+1. **preflight**: PostgreSQL ≥ 14; privileges (CREATE on the database and target schema,
+   ownership of the legacy logging functions that phase 2 replaces); roles `anon`,
+   `authenticated`, `service_role`; `auth.uid()`; the source table and every configured
+   column with a compatible type; the key is uuid or integer; nothing foreign or half-built
+   in the way (an `events` table or a `publish_activity` not created by this migration);
+   `lock_timeout` settable. Each failure names the rule and the value.
+2. **create_state_schema**: `activity_migration` (ledger, settings, backups, chunk ledger,
+   quarantine, …).
+3. **create_mapping_rules**: entity categories and validation rules from
+   `include/config/migration.yaml` (upserted: config edits apply on re-run).
+4. **create_events_table**: `public.events`, legacy key typed like the source key.
+5. **create_functions**: `publish_activity(...)` (validates, sanitizes, writes `events`),
+   `publish_auth_event`, `publish_batch_operation`, `publish_entity_change`.
+6. **create_policies**: RLS on `events` (authenticated: own events; anon: nothing;
+   service_role: all).
+7. **build_indexes**: `CREATE INDEX CONCURRENTLY` (actor+time, customer+time, entity,
+   BRIN on occurred_at for hot data, full-text GIN); INVALID leftovers rebuilt.
+8. **create_analytics**: materialized views `event_daily_counts`, `event_actor_activity` and
+   `refresh_event_analytics()` (REFRESH … CONCURRENTLY).
+9. **verify**: objects present, a probe event (rolled back), a rejected bad event.
+
+**What it changes.** Only new objects; no DDL on application tables. Every DDL runs under
+`lock_timeout` with retries. Re-running changes nothing.
+
+**Roll back.** `migration_rollback` with phase `p1_infrastructure` (core:
+`activity_migration.phases.p1_infrastructure.rollback`): drops what this phase created in
+application schemas (events rows are archived into `activity_migration.events_rollback_archive`
+first), keeps the state schema. Refused while dual write (phase 2) is on.
+See docs/phase-1-infrastructure.md.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.sdk import dag, task
+from migration_airflow.dag_defaults import APP_DB_POOL, DEFAULT_ARGS, tags
+from migration_airflow.params import common_params
+
+PHASE = "p1_infrastructure"
+
+
+def _run(step: str, context: dict[str, Any]) -> dict[str, Any]:
+    from activity_migration.config import load_config
+    from activity_migration.phases import p1_infrastructure
+    from migration_airflow.runtime import dsn_from_context, run_context
+
+    fn = {f.step: f for f in p1_infrastructure.STEPS}[step]
+    return fn(dsn_from_context(context), load_config(), run_context(context))
+
+
+@dag(dag_id="migration_p1_infrastructure", doc_md=__doc__, schedule=None, catchup=False, max_active_runs=1,
+     default_args=DEFAULT_ARGS, tags=tags("phase-1"), params=common_params())
+def migration_p1_infrastructure():
+    @task(pool=APP_DB_POOL, doc_md="Version, privileges, roles, auth.uid(), source table and columns, nothing "
+                                   "foreign or half-built, lock_timeout settable. Changes nothing but the ledger.")
+    def preflight(**context: Any) -> dict[str, Any]:
+        return _run("preflight", context)
+
+    @task(pool=APP_DB_POOL, doc_md="The migration's own schema and state tables (idempotent).")
+    def create_state_schema(**context: Any) -> dict[str, Any]:
+        return _run("create_state_schema", context)
+
+    @task(pool=APP_DB_POOL, doc_md="Mapping-rule functions; categories and rules upserted from the config.")
+    def create_mapping_rules(**context: Any) -> dict[str, Any]:
+        return _run("create_mapping_rules", context)
+
+    @task(pool=APP_DB_POOL, doc_md="public.events (legacy key typed like the source key).")
+    def create_events_table(**context: Any) -> dict[str, Any]:
+        return _run("create_events_table", context)
+
+    @task(pool=APP_DB_POOL, doc_md="publish_activity and the helper functions (left alone while dual write is on).")
+    def create_functions(**context: Any) -> dict[str, Any]:
+        return _run("create_functions", context)
+
+    @task(pool=APP_DB_POOL, doc_md="Row-level security on events and table grants.")
+    def create_policies(**context: Any) -> dict[str, Any]:
+        return _run("create_policies", context)
+
+    @task(pool=APP_DB_POOL, doc_md="CREATE INDEX CONCURRENTLY for every events index; INVALID leftovers rebuilt.")
+    def build_indexes(**context: Any) -> dict[str, Any]:
+        return _run("build_indexes", context)
+
+    @task(pool=APP_DB_POOL, doc_md="Analytics materialized views and refresh_event_analytics().")
+    def create_analytics(**context: Any) -> dict[str, Any]:
+        return _run("create_analytics", context)
+
+    @task(pool=APP_DB_POOL, doc_md="Every object present and valid; publish_activity probe (rolled back).")
+    def verify(**context: Any) -> dict[str, Any]:
+        return _run("verify", context)
+
+    (preflight() >> create_state_schema() >> create_mapping_rules() >> create_events_table() >> create_functions()
+     >> create_policies() >> build_indexes() >> create_analytics() >> verify())
+
+
+migration_p1_infrastructure()

@@ -1,0 +1,85 @@
+"""
+### Phase 2: dual write
+
+**What it does.** From the switch on, every activity is written to both systems, linked:
+
+1. **preflight**: phase 1 complete; the legacy key has a default; every legacy logging
+   function (discovered from the catalog: trigger functions that write `activity_logs`) can
+   be rewritten mechanically. A function that writes `activity_logs` in another form
+   (`INSERT … SELECT`, `RETURNING`, dynamic SQL, UPDATE/DELETE) stops the phase here, before
+   anything changes, naming the function and the statement.
+2. **backup**: `pg_get_functiondef` of every function to rewrite and of phase 1's
+   `publish_activity` into `activity_migration.ddl_backups` (never overwritten by a
+   rewritten body).
+3. **switch_evidence** → **approval** (Required Actions; demo mode skips it and records so).
+4. **switch**, one transaction under `lock_timeout` with retries: `LOCK activity_logs IN
+   SHARE MODE` (in-flight writers finish first, new ones wait for these few ms),
+   `publish_activity` in dual-write form (legacy row + linked event), every rewritten
+   function, the settings `cutoff` and `dual_write`.
+5. **verify**: the catalog holds the rewritten bodies; a rolled-back probe per table shows
+   each legacy row written through a trigger has exactly one linked event.
+
+**Cutoff.** Rows committed before the switch have no event: the backfill (phase 4) copies
+them. Every row written after has exactly one event (`events.legacy_activity_log_id` is
+unique), or a quarantine row with the reason when the event rules reject it.
+
+**Roll back.** `migration_rollback` with phase `p2_dual_write` (core:
+`activity_migration.phases.p2_dual_write.rollback`): restores every backed-up definition byte
+for byte, publish_activity to its phase-1 body, dual write off; events written meanwhile stay.
+See docs/phase-2-dual-write.md.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.sdk import dag, task
+from migration_airflow.approval import approval_gate
+from migration_airflow.dag_defaults import APP_DB_POOL, DEFAULT_ARGS, tags
+from migration_airflow.params import common_params
+
+PHASE = "p2_dual_write"
+
+
+def _run(step: str, context: dict[str, Any]) -> dict[str, Any]:
+    from activity_migration.config import load_config
+    from activity_migration.phases import p2_dual_write
+    from migration_airflow.runtime import dsn_from_context, run_context
+
+    fn = {f.step: f for f in p2_dual_write.STEPS}[step]
+    return fn(dsn_from_context(context), load_config(), run_context(context))
+
+
+@dag(dag_id="migration_p2_dual_write", doc_md=__doc__, schedule=None, catchup=False, max_active_runs=1,
+     default_args=DEFAULT_ARGS, tags=tags("phase-2"), params=common_params())
+def migration_p2_dual_write():
+    @task(pool=APP_DB_POOL, doc_md="Phase 1 complete, key default, every logging function rewritable. "
+                                   "Changes nothing but the ledger.")
+    def preflight(**context: Any) -> dict[str, Any]:
+        return _run("preflight", context)
+
+    @task(pool=APP_DB_POOL, doc_md="Back up the original function definitions (as the catalog prints them).")
+    def backup(**context: Any) -> dict[str, Any]:
+        return _run("backup", context)
+
+    @task(pool=APP_DB_POOL, doc_md="Markdown evidence for the approver: functions/triggers per table, backup ids, "
+                                   "current write rate.")
+    def switch_evidence(**context: Any) -> str:
+        return _run("switch_evidence", context)["markdown"]
+
+    @task(pool=APP_DB_POOL, doc_md="One transaction: dual-write publish_activity, rewritten functions, cutoff.")
+    def switch(**context: Any) -> dict[str, Any]:
+        return _run("switch", context)
+
+    @task(pool=APP_DB_POOL, doc_md="Catalog holds the rewritten bodies; rolled-back probes link exactly once.")
+    def verify(**context: Any) -> dict[str, Any]:
+        return _run("verify", context)
+
+    gate = approval_gate(phase=PHASE, step="switch",
+                         subject="Switch {{ params.environment }} to dual write (phase 2)?",
+                         body="{{ ti.xcom_pull(task_ids='switch_evidence') }}")
+    evidence = switch_evidence()
+    preflight() >> backup() >> evidence >> gate.entry
+    gate.then(switch()) >> verify()
+
+
+migration_p2_dual_write()
