@@ -1,0 +1,579 @@
+"""Phase 3: the read path the new EventFeed needs, and the switch the app reads.
+
+What it creates (all reversible by :func:`rollback`):
+
+- ``public.event_feed(...)``: keyset-paginated feed over ``events``, SECURITY INVOKER (RLS
+  applies), page size 1..200, filters by customer, entity and category;
+- ``events_feed_keyset_idx`` on ``events (occurred_at DESC, id DESC)``, built CONCURRENTLY
+  (the per-user case uses phase 1's actor index through the RLS predicate);
+- ``public.activity_logs_compat``: a view in the old ``activity_logs`` shape (column names,
+  order and types read from the catalog) over ``events``, ``security_invoker``;
+- ``public.activity_read_source()``: what the app's activity UI reads, from the setting
+  ``read_source`` (``activity_logs`` | ``events``);
+- ``events`` added to the ``supabase_realtime`` publication when it exists (created first
+  on the demo database only).
+
+The read-source flip to ``events`` happens only after :func:`read_parity` passed: for
+sample users, the first pages of the old query and of the new feed, each run as that user
+under RLS, show the same activities.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Iterator
+
+import psycopg
+from psycopg import sql
+
+from .. import ledger
+from ..config import MigrationConfig, load_config
+from ..db import connection, fetch_all, fetch_one, run_ddl_with_retry, run_sql_file, scalar, server_version_num
+from ..errors import GateClosed, MigrationError, PreflightError
+from ..ledger import RunContext
+
+log = logging.getLogger(__name__)
+
+PHASE = "p3_read_path"
+COMPAT_VIEW = "activity_logs_compat"
+FEED_INDEX = "events_feed_keyset_idx"
+FEED_FUNCTION = "public.event_feed(timestamptz, uuid, int, uuid, text, text, text)"
+READ_SOURCE_FUNCTION = "public.activity_read_source()"
+READ_SOURCE_KEY = "read_source"
+READ_SOURCES = ("activity_logs", "events")
+PUBLICATION = "supabase_realtime"
+PUBLICATION_SETTING = "p3_publication"      # {"created": bool, "added": bool}: what phase 3 did, so rollback undoes only that
+DEMO_MARKER = "activity-migration demo seed"
+APP_ROLE = "authenticated"
+CUTOFF_KEYS = ("cutoff", "backfill_cutoff", "dual_write_cutoff")
+
+
+# --------------------------------------------------------------------------- ledger helper
+@contextlib.contextmanager
+def ledgered(dsn: str, phase: str, step: str, ctx: RunContext | None, cfg: MigrationConfig,
+             details: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
+    """Record ``phase``/``step`` as started, then succeeded with the yielded dict, or failed."""
+    out: dict[str, Any] = dict(details or {})
+    with connection(dsn) as conn:
+        ledger.ensure_state_schema(conn, cfg)
+        row_id = ledger.record(conn, phase, step, "started", ctx, out, finished=False, cfg=cfg)
+    try:
+        yield out
+    except BaseException as exc:
+        with connection(dsn) as conn:
+            ledger.finish(conn, row_id, "failed", {"error": f"{type(exc).__name__}: {exc}"[:2000]}, cfg=cfg)
+        raise
+    with connection(dsn) as conn:
+        ledger.finish(conn, row_id, "succeeded", json.loads(ledger.dumps(out)), cfg=cfg)
+
+
+# --------------------------------------------------------------------------- catalog helpers
+def relation_kind(conn: psycopg.Connection, schema: str, name: str) -> str | None:
+    """pg_class.relkind of ``schema.name`` ('r' table, 'v' view, ...) or None."""
+    return scalar(conn, "SELECT c.relkind::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                        "WHERE n.nspname = %s AND c.relname = %s", (schema, name))
+
+
+def table_columns(conn: psycopg.Connection, schema: str, table: str) -> list[tuple[str, str]]:
+    """(name, type as format_type prints it) of a relation's live columns, in order."""
+    rows = fetch_all(conn, """
+        SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type
+        FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = %s AND c.relname = %s AND a.attnum > 0 AND NOT a.attisdropped
+        ORDER BY a.attnum""", (schema, table))
+    return [(r["name"], r["type"]) for r in rows]
+
+
+def legacy_key_type(conn: psycopg.Connection, cfg: MigrationConfig) -> str:
+    cols = dict(table_columns(conn, cfg.target_schema, cfg.target_table))
+    if "legacy_activity_log_id" not in cols:
+        raise PreflightError(f"{cfg.target} has no legacy_activity_log_id column: is phase 1 applied?")
+    return cols["legacy_activity_log_id"]
+
+
+# Event expression for each mappable source field (the reverse of the phase-2/4 mapping).
+_EVENT_EXPR = {
+    "actor_id": "e.actor_id",
+    "customer_id": "e.customer_id",
+    "action": "substr(e.event_type, strpos(e.event_type, '.') + 1)",
+    "entity_type": "e.entity_type",
+    "entity_id": "e.entity_id",
+    "description": "e.description",
+    "metadata": "e.payload",
+    "ip_address": "e.ip_address",
+    "user_agent": "e.user_agent",
+    "occurred_at": "e.occurred_at",
+}
+_EXTRA_COLUMNS = ("event_id", "event_type", "category", "source")
+
+
+def compat_select_list(conn: psycopg.Connection, cfg: MigrationConfig,
+                       columns: list[tuple[str, str]]) -> sql.Composed:
+    """SELECT list giving ``columns`` (the old table's name/type list) from events ``e``.
+
+    Each old column becomes the event expression it maps to (config ``source.columns``), cast
+    to the old column's type; an unmapped column is ``NULL::type``. The key is the legacy id,
+    falling back to the event id for uuid keys. ``event_id``, ``event_type``, ``category``
+    and ``source`` follow, so a reader can reach the event itself.
+    """
+    reverse = {col: fieldname for fieldname, col in cfg.source.columns.items()}
+    key_is_uuid = dict(columns).get(cfg.source.key) == "uuid"
+    parts = []
+    for name, typ in columns:
+        if name == cfg.source.key:
+            expr = "coalesce(e.legacy_activity_log_id, e.id)" if key_is_uuid else "e.legacy_activity_log_id"
+        elif name in reverse:
+            expr = _EVENT_EXPR[reverse[name]]
+        else:
+            expr = "NULL"
+        # typ comes from format_type() of the catalog: a valid type name, not user input.
+        parts.append(sql.SQL("({})::{} AS {}").format(sql.SQL(expr), sql.SQL(typ), sql.Identifier(name)))
+    names = {n for n, _ in columns}
+    extra = {"event_id": "e.id", "event_type": "e.event_type", "category": "e.category", "source": "e.source"}
+    for name in _EXTRA_COLUMNS:
+        if name not in names:
+            parts.append(sql.SQL("{} AS {}").format(sql.SQL(extra[name]), sql.Identifier(name)))
+    return sql.SQL(", ").join(parts)
+
+
+def create_compat_view(conn: psycopg.Connection, cfg: MigrationConfig, view_schema: str, view_name: str,
+                       columns: list[tuple[str, str]]) -> dict[str, Any]:
+    """Create (or replace) a view in the old shape ``columns`` over events (no commit)."""
+    invoker = server_version_num(conn) >= 150000
+    if not invoker:
+        log.warning("Postgres < 15 has no security_invoker views: %s.%s is granted to service_role only",
+                    view_schema, view_name)
+    run_sql_file(conn, "p3_read_path/03_create_compat_view.sql",
+                 view=sql.Identifier(view_schema, view_name),
+                 select_list=compat_select_list(conn, cfg, columns),
+                 events=sql.Identifier(cfg.target_schema, cfg.target_table),
+                 view_options=sql.SQL("WITH (security_invoker = true)") if invoker else sql.SQL(""),
+                 grantees=sql.SQL("authenticated, service_role") if invoker else sql.SQL("service_role"))
+    return {"view": f"{view_schema}.{view_name}", "security_invoker": invoker}
+
+
+# --------------------------------------------------------------------------- preflight / apply
+def preflight(conn: psycopg.Connection, cfg: MigrationConfig | None = None) -> dict[str, Any]:
+    """Check that phase 3 may run: events exists (phase 1), the source table exists, roles exist."""
+    cfg = cfg or load_config()
+    problems = []
+    if relation_kind(conn, cfg.target_schema, cfg.target_table) != "r":
+        problems.append(f"{cfg.target} does not exist: run migration_p1_infrastructure first")
+    kind = relation_kind(conn, cfg.source.schema, cfg.source.table)
+    if kind is None:
+        problems.append(f"{cfg.source_table} does not exist")
+    if not ledger.state_schema_exists(conn, cfg):
+        problems.append(f"state schema {cfg.state_schema} does not exist: run migration_p1_infrastructure first")
+    for role in (APP_ROLE, "service_role"):
+        if not scalar(conn, "SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)):
+            problems.append(f"role {role} does not exist (the feed and views are granted to it)")
+    if problems:
+        raise PreflightError("phase 3 preflight failed: " + "; ".join(problems))
+    return {"events": cfg.target, "source": cfg.source_table, "source_kind": kind,
+            "server_version_num": server_version_num(conn)}
+
+
+def _publication_state(conn: psycopg.Connection, cfg: MigrationConfig) -> dict[str, bool]:
+    exists = bool(scalar(conn, "SELECT 1 FROM pg_publication WHERE pubname = %s", (PUBLICATION,)))
+    member = bool(scalar(conn, "SELECT 1 FROM pg_publication_tables WHERE pubname = %s AND schemaname = %s "
+                               "AND tablename = %s", (PUBLICATION, cfg.target_schema, cfg.target_table)))
+    return {"exists": exists, "member": member}
+
+
+def setup_realtime(dsn: str, cfg: MigrationConfig) -> dict[str, Any]:
+    """Create the demo publication if this is the demo database, then add events to it if it exists."""
+    with connection(dsn, autocommit=True) as conn:
+        before = _publication_state(conn, cfg)
+        done = ledger.get_setting(conn, PUBLICATION_SETTING, {}, cfg=cfg) or {}
+        run_sql_file(conn, "p3_read_path/06_create_demo_publication.sql")
+        mid = _publication_state(conn, cfg)
+    created = bool(done.get("created")) or (mid["exists"] and not before["exists"])
+    added = bool(done.get("added"))
+    if mid["exists"] and not mid["member"]:
+        run_ddl_with_retry(dsn, [sql.SQL("ALTER PUBLICATION {} ADD TABLE {}").format(
+            sql.Identifier(PUBLICATION), sql.Identifier(cfg.target_schema, cfg.target_table))],
+            lock_timeout_ms=cfg.safety.lock_timeout_ms, attempts=cfg.safety.ddl_attempts)
+        added = True
+    with connection(dsn) as conn:
+        ledger.set_setting(conn, PUBLICATION_SETTING, {"created": created, "added": added}, by=PHASE, cfg=cfg)
+        conn.commit()
+    if not mid["exists"]:
+        note = (f"no publication {PUBLICATION}: real time not configured here (Supabase creates it; "
+                "the demo creates it)")
+    else:
+        note = f"{cfg.target} is in publication {PUBLICATION}"
+    return {"publication_exists": mid["exists"], "publication_created_by_p3": created,
+            "events_added_by_p3": added, "note": note}
+
+
+def apply(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | None = None) -> dict[str, Any]:
+    """Create the feed, its index, the compat view, the read-source function, real time. Idempotent.
+
+    The read source is left as it is (``activity_logs`` when unset): :func:`switch_read_source`
+    flips it after the parity check.
+    """
+    cfg = cfg or load_config()
+    with ledgered(dsn, PHASE, "apply", ctx, cfg) as out:
+        with connection(dsn) as conn:
+            out["preflight"] = preflight(conn, cfg)
+            source_cols = table_columns(conn, cfg.source.schema, cfg.source.table)
+        events = sql.Identifier(cfg.target_schema, cfg.target_table)
+        # Index first, CONCURRENTLY (autocommit); a failed concurrent build leaves an INVALID
+        # index that IF NOT EXISTS would keep: drop it so the retry rebuilds it.
+        with connection(dsn, autocommit=True) as conn:
+            invalid = scalar(conn, "SELECT NOT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+                                   "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relname = %s",
+                             (cfg.target_schema, FEED_INDEX))
+            if invalid:
+                conn.execute(sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(
+                    sql.Identifier(cfg.target_schema, FEED_INDEX)))
+        run_ddl_with_retry(dsn, [sql.SQL("CREATE INDEX CONCURRENTLY IF NOT EXISTS {} ON {} (occurred_at DESC, id DESC)")
+                                 .format(sql.Identifier(FEED_INDEX), events)],
+                           transactional=False, lock_timeout_ms=cfg.safety.lock_timeout_ms,
+                           attempts=cfg.safety.ddl_attempts)
+        out["index"] = f"{cfg.target_schema}.{FEED_INDEX}"
+        # Functions and the view touch no application table: one short transaction.
+        with connection(dsn) as conn:
+            conn.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(f"{cfg.safety.lock_timeout_ms}ms")))
+            run_sql_file(conn, "p3_read_path/02_create_event_feed.sql", events=events,
+                         events_name=sql.Literal(cfg.target))
+            out["compat_view"] = create_compat_view(conn, cfg, "public", COMPAT_VIEW, source_cols)
+            run_sql_file(conn, "p3_read_path/04_create_read_source.sql", state=cfg.state_schema)
+            if ledger.get_setting(conn, READ_SOURCE_KEY, None, cfg=cfg) is None:
+                ledger.set_setting(conn, READ_SOURCE_KEY, "activity_logs", by=PHASE, cfg=cfg)
+            conn.commit()
+        out["feed_function"] = FEED_FUNCTION
+        out["read_source_function"] = READ_SOURCE_FUNCTION
+        out["realtime"] = setup_realtime(dsn, cfg)
+    return out
+
+
+# --------------------------------------------------------------------------- read parity
+@dataclass(frozen=True)
+class ParitySettings:
+    top_users: int = 20
+    random_users: int = 5
+    pages: int = 3
+    page_size: int = 20
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.top_users <= 1000 or not 0 <= self.random_users <= 1000:
+            raise MigrationError(f"parity sample sizes must be 0..1000, got {self.top_users}/{self.random_users}")
+        if self.top_users + self.random_users < 1:
+            raise MigrationError("parity needs at least one sample user")
+        if not 1 <= self.pages <= 20:
+            raise MigrationError(f"parity pages must be 1..20, got {self.pages}")
+        if not 1 <= self.page_size <= 200:
+            raise MigrationError(f"parity page_size must be 1..200 (the feed's bound), got {self.page_size}")
+
+
+def dual_write_cutoff(conn: psycopg.Connection, cfg: MigrationConfig) -> datetime | None:
+    """The phase-2 cutoff (before it, rows are the backfill's job), or None when not recorded."""
+    for key in CUTOFF_KEYS:
+        value = ledger.get_setting(conn, key, None, cfg=cfg)
+        if isinstance(value, dict):
+            value = next((value[k] for k in ("at", "cutoff", "occurred_at", "timestamp", "created_at") if k in value), None)
+        if value:
+            return scalar(conn, "SELECT %s::timestamptz", (str(value),))
+    return None
+
+
+def sample_users(conn: psycopg.Connection, cfg: MigrationConfig, settings: ParitySettings) -> list[str]:
+    """The actors with the most legacy rows, plus random users (auth.users when present)."""
+    actor_col = cfg.source.column("actor_id")
+    if not actor_col:
+        raise MigrationError("source.columns maps no actor_id: read parity needs the user column")
+    src = sql.Identifier(cfg.source.schema, cfg.source.table)
+    top = fetch_all(conn, sql.SQL("SELECT {a}::text AS u FROM {t} WHERE {a} IS NOT NULL GROUP BY {a} "
+                                  "ORDER BY count(*) DESC, {a} LIMIT %s").format(a=sql.Identifier(actor_col), t=src),
+                    (settings.top_users,))
+    users = [r["u"] for r in top]
+    if settings.random_users:
+        if relation_kind(conn, "auth", "users"):
+            rnd = fetch_all(conn, "SELECT id::text AS u FROM auth.users ORDER BY random() LIMIT %s",
+                            (settings.random_users + len(users),))
+        else:
+            rnd = fetch_all(conn, sql.SQL("SELECT DISTINCT {a}::text AS u FROM {t} WHERE {a} IS NOT NULL "
+                                          "ORDER BY 1 LIMIT %s").format(a=sql.Identifier(actor_col), t=src),
+                            (settings.random_users + len(users),))
+        extra = [r["u"] for r in rnd if r["u"] not in users][: settings.random_users]
+        users += extra
+    return users
+
+
+def event_type_for(entity_type: str | None, action: str | None) -> str | None:
+    """Python twin of ``{state}.event_type_for`` (02_create_mapping_rules.sql)."""
+    if entity_type is None or action is None:
+        return None
+    norm = lambda v: re.sub(r"[^A-Za-z0-9_]+", "_", v.strip(" ")).lower()  # noqa: E731
+    return norm(entity_type) + "." + norm(action)
+
+
+@contextlib.contextmanager
+def as_app_user(conn: psycopg.Connection, user_id: str) -> Iterator[psycopg.Connection]:
+    """Run the block as ``authenticated`` with JWT subject ``user_id`` (RLS applies), then roll back."""
+    with conn.transaction(force_rollback=True):
+        conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(APP_ROLE)))
+        conn.execute("SELECT set_config('request.jwt.claims', %s, true)",
+                     (json.dumps({"sub": user_id, "role": APP_ROLE}),))
+        yield conn
+
+
+def _old_rows(conn: psycopg.Connection, cfg: MigrationConfig, user_id: str, limit: int,
+              cutoff: datetime | None) -> tuple[list[dict[str, Any]], int]:
+    """First ``limit`` rows of the old query as the user; rows before the cutoff that are not in
+    events yet (the backfill's job) are left out and counted."""
+    c = cfg.source.columns
+    src = sql.Identifier(cfg.source.schema, cfg.source.table)
+    key, ts, actor = sql.Identifier(cfg.source.key), sql.Identifier(c["occurred_at"]), sql.Identifier(c["actor_id"])
+    events = sql.Identifier(cfg.target_schema, cfg.target_table)
+    ent_id = sql.SQL("a.{}").format(sql.Identifier(c["entity_id"])) if c.get("entity_id") else sql.SQL("NULL")
+    pending = sql.SQL("%(cutoff)s::timestamptz IS NOT NULL AND a.{ts} < %(cutoff)s AND NOT EXISTS "
+                      "(SELECT 1 FROM {events} e WHERE e.legacy_activity_log_id = a.{key})").format(
+        ts=ts, events=events, key=key)
+    q = sql.SQL("""
+        SELECT a.{key}::text AS legacy_id, a.{ts} AS ts, a.{actor}::text AS actor,
+               a.{etype}::text AS entity_type, a.{action}::text AS action, {ent_id}::text AS entity_id,
+               ({pending}) AS pending
+        FROM {src} a
+        WHERE a.{actor} = %(user)s::uuid
+        ORDER BY a.{ts} DESC, a.{key} DESC
+        LIMIT %(limit)s""").format(
+        key=key, ts=ts, actor=actor, etype=sql.Identifier(c["entity_type"]),
+        action=sql.Identifier(c["action"]), ent_id=ent_id, pending=pending, src=src)
+    # Ask for more than needed so that skipping pending rows still leaves a full window.
+    rows = fetch_all(conn, q, {"user": user_id, "limit": limit * 4, "cutoff": cutoff})
+    kept = [r for r in rows if not r["pending"]][:limit]
+    for r in kept:  # the app role cannot call {state}.event_type_for: same rule, in Python
+        r["event_type"] = event_type_for(r["entity_type"], r["action"])
+    skipped = sum(1 for r in rows if r["pending"] and (not kept or r["ts"] >= kept[-1]["ts"]))
+    return kept, skipped
+
+
+def _feed_rows(conn: psycopg.Connection, pages: int, page_size: int) -> tuple[list[dict[str, Any]], list[str]]:
+    rows: list[dict[str, Any]] = []
+    problems: list[str] = []
+    cursor: tuple[Any, Any] = (None, None)
+    for page in range(pages):
+        got = fetch_all(conn, "SELECT id::text AS event_id, id AS raw_id, legacy_activity_log_id::text AS legacy_id, "
+                              "occurred_at AS ts, actor_id::text AS actor, event_type, entity_id "
+                              "FROM public.event_feed(p_before_occurred_at => %s, p_before_id => %s, p_page_size => %s)",
+                        (cursor[0], cursor[1], page_size))
+        if len(got) > page_size:
+            problems.append(f"page {page + 1} returned {len(got)} rows > page size {page_size}")
+        rows.extend(got)
+        if len(got) < page_size:
+            break
+        cursor = (got[-1]["ts"], got[-1]["raw_id"])
+    seen = set()
+    for i, r in enumerate(rows):
+        if r["event_id"] in seen:
+            problems.append(f"event {r['event_id']} appears on two pages")
+        seen.add(r["event_id"])
+        if i and (rows[i - 1]["ts"], rows[i - 1]["raw_id"]) < (r["ts"], r["raw_id"]):
+            problems.append(f"feed order broken at row {i + 1} ({r['event_id']})")
+    return rows, problems
+
+
+def compare_user(conn: psycopg.Connection, cfg: MigrationConfig, user_id: str, settings: ParitySettings,
+                 cutoff: datetime | None) -> dict[str, Any]:
+    """Compare the first pages of the old query and of the feed for one user (both as that user)."""
+    window = settings.pages * settings.page_size
+    with as_app_user(conn, user_id):
+        old, pending = _old_rows(conn, cfg, user_id, window, cutoff)
+        new, problems = _feed_rows(conn, settings.pages, settings.page_size)
+    foreign = [r["event_id"] for r in new if r["actor"] != user_id]
+    if foreign:
+        problems.append(f"feed showed {len(foreign)} events of other actors: {foreign[:5]}")
+    # Rows tied on the timestamp at the window edge may legitimately fall on either side of it
+    # (the two orders break ties by different ids): compare strictly above the edge.
+    edges = [lst[-1]["ts"] for lst in (old, new) if len(lst) >= window]
+    edge = max(edges) if edges else None
+
+    def inside(r: dict[str, Any]) -> bool:
+        return edge is None or r["ts"] > edge
+
+    old_in = [r for r in old if inside(r)]
+    new_in = [r for r in new if inside(r)]
+    old_ids = {r["legacy_id"] for r in old_in}
+    new_linked = {r["legacy_id"] for r in new_in if r["legacy_id"] is not None}
+    # Events without a legacy id match an old row by the mapped fields.
+    unmatched_old = {(r["event_type"], r["entity_id"], r["ts"]): r["legacy_id"] for r in old_in
+                     if r["legacy_id"] not in new_linked}
+    new_unlinked = []
+    for r in new_in:
+        if r["legacy_id"] is None:
+            k = (r["event_type"], r["entity_id"], r["ts"])
+            if k in unmatched_old:
+                new_linked.add(unmatched_old.pop(k))
+            else:
+                new_unlinked.append(r["event_id"])
+    missing = sorted(old_ids - new_linked)
+    extra = sorted(new_linked - old_ids)
+    ok = not (missing or extra or new_unlinked or problems)
+    return {"user": user_id, "ok": ok, "old_rows": len(old), "feed_rows": len(new), "compared": len(old_in),
+            "pending_backfill": pending, "missing_in_feed": missing[:20], "extra_in_feed": extra[:20],
+            "unmatched_events": new_unlinked[:20], "problems": problems[:20]}
+
+
+def read_parity(dsn: str, cfg: MigrationConfig | None = None, settings: ParitySettings | None = None,
+                ctx: RunContext | None = None, *, record: bool = True) -> dict[str, Any]:
+    """Compare old query and feed for sample users; returns the report (``passed`` and differences).
+
+    Rows older than the phase-2 cutoff that are not in events yet are the backfill's job and
+    are reported as ``pending_backfill``, not as differences.
+    """
+    cfg = cfg or load_config()
+    settings = settings or ParitySettings()
+    with connection(dsn) as conn:
+        if not scalar(conn, "SELECT to_regprocedure(%s) IS NOT NULL", (FEED_FUNCTION,)):
+            raise PreflightError("public.event_feed does not exist: phase 3 apply has not run")
+        cutoff = dual_write_cutoff(conn, cfg)
+        users = sample_users(conn, cfg, settings)
+        conn.commit()
+        results = [compare_user(conn, cfg, u, settings, cutoff) for u in users]
+    failed = [r for r in results if not r["ok"]]
+    report = {"passed": not failed, "users": len(results), "failed_users": len(failed),
+              "pages": settings.pages, "page_size": settings.page_size,
+              "cutoff": cutoff.isoformat() if cutoff else None,
+              "compared_rows": sum(r["compared"] for r in results),
+              "pending_backfill_rows": sum(r["pending_backfill"] for r in results),
+              "differences": failed[:10]}
+    if record:
+        with connection(dsn) as conn:
+            ledger.record(conn, PHASE, "read_parity", "succeeded" if report["passed"] else "failed", ctx,
+                          json.loads(ledger.dumps(report)), cfg=cfg)
+    return report
+
+
+def describe_differences(report: dict[str, Any]) -> str:
+    lines = [f"read-path parity failed for {report['failed_users']} of {report['users']} sample users:"]
+    for d in report["differences"]:
+        bits = []
+        if d["missing_in_feed"]:
+            bits.append(f"missing in feed {d['missing_in_feed'][:5]}")
+        if d["extra_in_feed"]:
+            bits.append(f"only in feed {d['extra_in_feed'][:5]}")
+        if d["unmatched_events"]:
+            bits.append(f"events matching no legacy row {d['unmatched_events'][:5]}")
+        bits += d["problems"][:3]
+        lines.append(f"  user {d['user']}: " + "; ".join(bits))
+    return "\n".join(lines)
+
+
+def require_read_parity(dsn: str, cfg: MigrationConfig | None = None, settings: ParitySettings | None = None,
+                        ctx: RunContext | None = None) -> dict[str, Any]:
+    """The gate: run :func:`read_parity`, raise GateClosed listing the differences when it fails."""
+    report = read_parity(dsn, cfg, settings, ctx)
+    if not report["passed"]:
+        raise GateClosed(describe_differences(report))
+    return report
+
+
+# --------------------------------------------------------------------------- read source
+def get_read_source(conn: psycopg.Connection, cfg: MigrationConfig | None = None) -> str:
+    cfg = cfg or load_config()
+    value = ledger.get_setting(conn, READ_SOURCE_KEY, "activity_logs", cfg=cfg)
+    return value if value in READ_SOURCES else "activity_logs"
+
+
+def set_read_source(dsn: str, value: str, cfg: MigrationConfig | None = None, ctx: RunContext | None = None,
+                    *, parity_report: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Set the read source. Flipping to ``events`` needs a passed parity report (the gate)."""
+    cfg = cfg or load_config()
+    if value not in READ_SOURCES:
+        raise MigrationError(f"read_source must be one of {READ_SOURCES}, got {value!r}")
+    if value == "events" and not (parity_report and parity_report.get("passed")):
+        raise GateClosed("read_source may be flipped to 'events' only after a passed read-path parity check")
+    with ledgered(dsn, PHASE, "switch_read_source", ctx, cfg) as out:
+        with connection(dsn) as conn:
+            before = get_read_source(conn, cfg)
+            ledger.set_setting(conn, READ_SOURCE_KEY, value, by=(ctx.actor if ctx else None) or PHASE, cfg=cfg)
+            conn.commit()
+            seen = scalar(conn, "SELECT public.activity_read_source()") if scalar(
+                conn, "SELECT to_regprocedure(%s) IS NOT NULL", (READ_SOURCE_FUNCTION,)) else value
+        out.update({"from": before, "to": value, "app_reads": seen})
+    return out
+
+
+# --------------------------------------------------------------------------- verify / rollback
+def verify(dsn: str, cfg: MigrationConfig | None = None) -> dict[str, Any]:
+    """Check that every phase-3 object exists and behaves (page size bound, read source readable)."""
+    cfg = cfg or load_config()
+    problems = []
+    with connection(dsn) as conn:
+        for fn in (FEED_FUNCTION, READ_SOURCE_FUNCTION):
+            if not scalar(conn, "SELECT to_regprocedure(%s) IS NOT NULL", (fn,)):
+                problems.append(f"{fn} missing")
+        if relation_kind(conn, "public", COMPAT_VIEW) != "v":
+            problems.append(f"view public.{COMPAT_VIEW} missing")
+        if not scalar(conn, "SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN "
+                            "pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relname = %s",
+                      (cfg.target_schema, FEED_INDEX)):
+            problems.append(f"index {FEED_INDEX} missing or invalid")
+        if not problems:
+            try:
+                with conn.transaction():
+                    conn.execute("SELECT * FROM public.event_feed(p_page_size => 201)")
+                problems.append("event_feed accepted page size 201")
+            except psycopg.errors.InvalidParameterValue:
+                pass
+        read_source = scalar(conn, "SELECT public.activity_read_source()") if not problems else None
+        pub = _publication_state(conn, cfg)
+    if problems:
+        raise MigrationError("phase 3 verify failed: " + "; ".join(problems))
+    return {"read_source": read_source, "realtime": pub}
+
+
+def rollback(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | None = None) -> dict[str, Any]:
+    """Flip the read source back to ``activity_logs`` and remove everything phase 3 created. Idempotent.
+
+    Refuses while ``public.activity_logs`` is phase 6's compatibility view (the old table is
+    archived): roll phase 6 back first.
+    """
+    cfg = cfg or load_config()
+    with ledgered(dsn, PHASE, "rollback", ctx, cfg) as out:
+        with connection(dsn) as conn:
+            if relation_kind(conn, cfg.source.schema, cfg.source.table) == "v":
+                raise MigrationError(f"{cfg.source_table} is a view (phase 6 cleanup is applied): "
+                                     "roll back p6_cleanup before p3_read_path")
+            state = ledger.state_schema_exists(conn, cfg)
+            if state:
+                ledger.set_setting(conn, READ_SOURCE_KEY, "activity_logs", by=(ctx.actor if ctx else None) or "rollback",
+                                   cfg=cfg)
+                conn.commit()
+            done = (ledger.get_setting(conn, PUBLICATION_SETTING, {}, cfg=cfg) or {}) if state else {}
+            pub = _publication_state(conn, cfg)
+        out["read_source"] = "activity_logs"
+        stmts: list[sql.Composable] = []
+        if done.get("added") and pub["member"]:
+            stmts.append(sql.SQL("ALTER PUBLICATION {} DROP TABLE {}").format(
+                sql.Identifier(PUBLICATION), sql.Identifier(cfg.target_schema, cfg.target_table)))
+        if done.get("created") and pub["exists"]:
+            stmts.append(sql.SQL("DROP PUBLICATION IF EXISTS {}").format(sql.Identifier(PUBLICATION)))
+        stmts.append(sql.SQL("DROP VIEW IF EXISTS {}").format(sql.Identifier("public", COMPAT_VIEW)))
+        stmts.append(sql.SQL("DROP FUNCTION IF EXISTS public.event_feed(timestamptz, uuid, int, uuid, text, text, text)"))
+        stmts.append(sql.SQL("DROP FUNCTION IF EXISTS public.activity_read_source()"))
+        run_ddl_with_retry(dsn, stmts, lock_timeout_ms=cfg.safety.lock_timeout_ms, attempts=cfg.safety.ddl_attempts)
+        run_ddl_with_retry(dsn, [sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(
+            sql.Identifier(cfg.target_schema, FEED_INDEX))], transactional=False,
+            lock_timeout_ms=cfg.safety.lock_timeout_ms, attempts=cfg.safety.ddl_attempts)
+        if state:
+            with connection(dsn) as conn:
+                conn.execute(sql.SQL("DELETE FROM {} WHERE key = %s").format(
+                    sql.Identifier(cfg.state_schema, "settings")), (PUBLICATION_SETTING,))
+                conn.commit()
+        out["removed"] = ["event_feed", "activity_read_source", f"public.{COMPAT_VIEW}", FEED_INDEX]
+        out["publication"] = {"dropped_events": bool(done.get("added") and pub["member"]),
+                              "dropped_publication": bool(done.get("created") and pub["exists"])}
+    return out
+
+
+def is_applied(conn: psycopg.Connection) -> bool:
+    """Catalog evidence that phase 3 is in place (used by the rollback planner)."""
+    return bool(scalar(conn, "SELECT to_regprocedure(%s) IS NOT NULL OR to_regclass(%s) IS NOT NULL",
+                       (FEED_FUNCTION, f"public.{COMPAT_VIEW}")))
