@@ -19,6 +19,8 @@ PYTHON="${PYTHON:-$ROOT/.venv/bin/python}"
 AIRFLOW="$(dirname "$PYTHON")/airflow"
 [ -x "$AIRFLOW" ] || AIRFLOW="$(command -v airflow)"
 export AIRFLOW_BIN="$AIRFLOW"
+# standalone starts its components as `airflow ...` subprocesses: the venv must be first on PATH.
+export PATH="$(dirname "$AIRFLOW"):$PATH"
 
 exports="$("$PYTHON" "$ROOT/scripts/airflow_env.py" --shell)"
 eval "$exports"

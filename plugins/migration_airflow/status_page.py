@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from fastapi import FastAPI, HTTPException, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from activity_migration import ledger
@@ -95,36 +95,11 @@ def data_docs_href(path: str | None) -> str | None:
 
 
 def backfill_progress(conn, cfg: MigrationConfig) -> dict[str, Any] | None:
-    """Chunks done/total, rows copied, rate (rows/s over the last 10 minutes of finished chunks), ETA."""
-    row = _q(conn, cfg, """
-        SELECT count(*) AS chunks_total,
-               count(*) FILTER (WHERE status = 'done') AS chunks_done,
-               count(*) FILTER (WHERE status = 'running') AS chunks_running,
-               count(*) FILTER (WHERE status = 'failed') AS chunks_failed,
-               coalesce(sum(rows_copied), 0) AS rows_copied,
-               coalesce(sum(rows_quarantined), 0) AS rows_quarantined,
-               min(started_at) AS first_started, max(finished_at) AS last_finished
-        FROM {}""", "backfill_chunks")[0]
-    if not row["chunks_total"]:
-        return None
-    recent = _q(conn, cfg, """
-        SELECT coalesce(sum(rows_copied + rows_quarantined), 0) AS rows,
-               extract(epoch FROM max(finished_at) - min(started_at)) AS seconds
-        FROM {} WHERE status = 'done' AND finished_at > (SELECT max(finished_at) FROM {}) - interval '10 minutes'
-        """, "backfill_chunks", "backfill_chunks")[0]
-    rate = (float(recent["rows"]) / float(recent["seconds"])) if recent["seconds"] and recent["seconds"] > 0 else None
-    done = row["chunks_done"]
-    remaining_chunks = row["chunks_total"] - done
-    per_chunk = (row["rows_copied"] + row["rows_quarantined"]) / done if done else None
-    eta = None
-    if remaining_chunks == 0:
-        eta = 0.0
-    elif rate and per_chunk:
-        eta = remaining_chunks * per_chunk / rate
-    return {**{k: _iso(v) for k, v in row.items()},
-            "percent_done": round(100.0 * done / row["chunks_total"], 1),
-            "rate_rows_per_s": None if rate is None else round(rate, 1),
-            "eta_seconds": None if eta is None else round(eta)}
+    """Rows done / total, chunks, rate and ETA: the backfill's own snapshot (None before a plan exists)."""
+    from activity_migration.backfill.progress import snapshot
+
+    p = snapshot(conn, cfg)
+    return p if p["chunks"] else None
 
 
 def overview(conn, cfg: MigrationConfig) -> dict[str, Any]:
@@ -175,7 +150,12 @@ def gather(environment: str, dsn_resolver: DsnResolver, pending: PendingApproval
         cfg = load_config()
         with connection(dsn, connect_timeout=5) as conn:
             out["sections"] = _jsonable(collect(conn, cfg))
-            out["overview"] = overview(conn, cfg)
+            try:
+                out["overview"] = overview(conn, cfg)
+            except Exception as exc:  # keep the sections visible
+                conn.rollback()
+                out["overview"] = {"error": f"{type(exc).__name__}: {exc}"}
+                out["error"] = f"overview: {type(exc).__name__}: {exc}"
             conn.rollback()
     except Exception as exc:  # the page must render even when the database is down
         out["error"] = f"{type(exc).__name__}: {exc}"
@@ -287,9 +267,19 @@ def create_app(*, dsn_resolver: DsnResolver = core_dsn_resolver, pending_approva
     def data_docs_root(request: Request) -> RedirectResponse:
         return RedirectResponse(_base(request) + "/data-docs/index.html")
 
+    # A route, not a StaticFiles mount: mounts skip the app's dependencies, and Data Docs can
+    # hold sample rows of the application's data, so they need the same login as the page.
+    @app.get("/data-docs/{path:path}")
+    def data_docs(path: str) -> FileResponse:
+        root = DATA_DOCS_DIR.resolve()
+        target = (root / path).resolve()
+        if target.is_dir():
+            target = target / "index.html"
+        if not target.is_relative_to(root) or not target.is_file():
+            raise HTTPException(status_code=404, detail=f"no Data Docs page {path!r} under {DATA_DOCS_DIR}")
+        return FileResponse(target)
+
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
-    DATA_DOCS_DIR.mkdir(parents=True, exist_ok=True)
-    app.mount("/data-docs", StaticFiles(directory=str(DATA_DOCS_DIR), html=True, check_dir=False), name="data_docs")
     return app
 
 
