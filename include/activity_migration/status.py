@@ -16,6 +16,7 @@ from .config import MigrationConfig, load_config
 # "module:function" of every status section, in display order.
 SECTIONS: list[str] = [
     "activity_migration.status:phases_section",
+    "activity_migration.phases.p2_dual_write:dual_write_section",
 ]
 
 

@@ -510,7 +510,7 @@ def _rollback(dsn: str, cfg: MigrationConfig, ctx: RunContext) -> dict[str, Any]
 
 
 # ---------------------------------------------------------------------------- status
-def status_section(conn: psycopg.Connection, cfg: MigrationConfig) -> dict[str, Any]:
+def dual_write_section(conn: psycopg.Connection, cfg: MigrationConfig) -> dict[str, Any]:
     """Dual-write state and cutoff, for ``activity-migration status`` and the status page."""
     if not ledger.state_schema_exists(conn, cfg):
         return {"dual_write": "not set up (phase 1 has not run)"}
