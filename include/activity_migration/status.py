@@ -17,6 +17,7 @@ from .config import MigrationConfig, load_config
 SECTIONS: list[str] = [
     "activity_migration.status:phases_section",
     "activity_migration.phases.p2_dual_write:dual_write_section",
+    "activity_migration.phases.p5_trigger_removal:tiers_section",
 ]
 
 

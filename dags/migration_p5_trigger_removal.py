@@ -1,0 +1,198 @@
+"""
+### Phase 5: remove the legacy logging triggers, one tier per run
+
+**What it does.** Drops the legacy activity-logging triggers of ONE tier (Param `tier`,
+1 = low risk … 5 = users/projects/investors, from `include/config/migration.yaml`), after
+checks and an approval, then watches the tier with sensors:
+
+1. **discover**: every trigger whose function writes `activity_logs` or calls
+   `publish_activity` (from the catalog, never a list) is assigned to its tier; a logging
+   trigger on a table no tier claims, or a claimed table without logging triggers, stops
+   the run naming it. `updated_at` triggers are never touched.
+2. **gate_previous_tier**: tier N−1 must be `verified`. A tier already verified: nothing
+   to do, the run ends green (everything after is skipped).
+3. **parity_gate** (latest parity validation) → **rehearsal_gate** (production only: a
+   recent staging rehearsal of `tier_<n>_drop` at this project version).
+4. **baseline**: write cost of the tier's tables with the triggers (pg_stat_statements when
+   loaded, else table counters + a rolled-back probe of single-row insert/delete pairs),
+   and the entity types the triggers log.
+5. **backup**: `pg_get_triggerdef`, `pg_get_functiondef`, `tgenabled`, owner, privileges
+   into `activity_migration.ddl_backups` (idempotent).
+6. **approval** (Required Actions) with the triggers, baseline and parity in its body;
+   demo mode skips it and records the skip.
+7. **drop**: every logging trigger of the tier in ONE transaction under `lock_timeout`,
+   retried; trigger functions no other trigger uses are dropped too. Tier → `dropped`.
+8. **write_cost_sensor** (no regression beyond `max_regression_pct`) →
+   **event_flow_sensor** (events published for the tier's entity types / writes to its
+   tables ≥ `min_event_ratio`; no writes = no evidence = keep waiting) → **record_done**:
+   tier `verified` with the measured improvement. A sensor failure mails the figures.
+
+**Why one run per tier.** Each tier gets its own approval, its own sensor window and its
+own green or red run; a rejected or failed tier leaves a clean history, and no run is held
+open for the hours five tiers with sensors would take.
+
+**Roll back.** `migration_rollback` (phase `p5_trigger_removal`), or
+`activity-migration tiers --restore N|all`: recreates the tier's functions and triggers
+exactly as backed up (one transaction per tier, lock_timeout), tier → `restored`.
+See docs/phase-5-trigger-removal.md.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.sdk import Param, dag, task
+from migration_airflow.approval import approval_gate
+from migration_airflow.dag_defaults import APP_DB_POOL, DEFAULT_ARGS, tags
+from migration_airflow.params import common_params
+from migration_airflow.sensors import TierEventFlowSensor, TierWriteCostSensor
+
+from activity_migration.config import load_config
+
+PHASE = "p5_trigger_removal"
+TIERS = [t.tier for t in load_config().tiers]  # the config file only: no connection at parse time
+
+try:  # the shared validation gate (another engineer's adapter); see parity_gate below
+    from migration_airflow.validation_tasks import validation_gate
+except ImportError:  # pragma: no cover - depends on what is installed
+    validation_gate = None
+
+
+def _core(context: dict[str, Any]):
+    from activity_migration.phases import p5_trigger_removal as p5
+    from migration_airflow.runtime import dsn_from_context, run_context
+
+    return p5, dsn_from_context(context), load_config(), run_context(context), int(context["params"]["tier"])
+
+
+@dag(dag_id="migration_p5_trigger_removal", doc_md=__doc__, schedule=None, catchup=False, max_active_runs=1,
+     default_args=DEFAULT_ARGS, tags=tags("phase-5"),
+     params=common_params(
+         tier=Param(TIERS[0], type="integer", enum=TIERS, title="Tier",
+                    description="Which tier of legacy triggers this run removes (1 = low risk ... 5 = users, "
+                                "projects, investors). Tier N starts only after tier N-1 is verified."),
+         sensor_window_seconds=Param(120, type="integer", minimum=5, maximum=3600, title="Sensor window (s)",
+                                     description="Length of one measuring window: the baseline and each sensor "
+                                                 "compare writes, write cost and events over this many seconds."),
+         max_regression_pct=Param(10, type="number", minimum=0, maximum=1000, title="Allowed write-cost regression %",
+                                  description="The write-cost sensor passes when the tier's write cost after the "
+                                              "drop is at most this many percent above the baseline."),
+         min_event_ratio=Param(0.95, type="number", minimum=0, maximum=1, title="Minimum events per write",
+                               description="The event-flow sensor fails when events published for the tier's "
+                                           "entity types divided by writes to its tables is below this."),
+         sensor_timeout_minutes=Param(30, type="integer", minimum=1, maximum=1440, title="Sensor timeout (min)",
+                                      description="A sensor that has not passed after this long fails the run "
+                                                  "and sends the alert."),
+         probe_writes=Param(100, type="integer", minimum=1, maximum=10000, title="Probe writes per table",
+                            description="Single-row insert+delete pairs per table in the rolled-back probe that "
+                                        "times writes when pg_stat_statements is not available."),
+         rehearsal_max_age_days=Param(7, type="number", minimum=0, title="Rehearsal max age (days)",
+                                      description="Production: the staging rehearsal of this tier must be "
+                                                  "newer than this."),
+     ))
+def migration_p5_trigger_removal():
+    @task(pool=APP_DB_POOL, doc_md="Discover the logging triggers and their tiers; stop on an unclaimed trigger "
+                                   "or a claimed table without one. Changes nothing.")
+    def discover(**context: Any) -> dict[str, Any]:
+        p5, dsn, cfg, ctx, tier = _core(context)
+        return p5.validate(dsn, cfg, ctx, tier=tier)
+
+    @task.short_circuit(pool=APP_DB_POOL, ignore_downstream_trigger_rules=True,
+                        doc_md="Tier N-1 verified? Tier N already verified: skip the rest (a green no-op).")
+    def gate_previous_tier(**context: Any) -> bool:
+        p5, dsn, cfg, ctx, tier = _core(context)
+        return bool(p5.gate_previous_tier(dsn, cfg, ctx, tier)["proceed"])
+
+    if validation_gate is not None:
+        parity = validation_gate(suites=["parity"], task_id="parity_gate")
+    else:
+        # PLACEHOLDER until migration_airflow.validation_tasks.validation_gate exists: read the
+        # newest stored parity result instead of running the suite.
+        @task(task_id="parity_gate", pool=APP_DB_POOL,
+              doc_md="Latest parity validation must have passed (production: must exist).")
+        def parity(**context: Any) -> dict[str, Any]:
+            p5, dsn, cfg, ctx, tier = _core(context)
+            return p5.parity_gate(dsn, cfg, ctx, tier)
+
+        parity = parity()
+
+    @task(task_id="tier_drop_rehearsal_gate", pool=APP_DB_POOL,
+          doc_md="Production only: a recent successful staging rehearsal of tier_<n>_drop at this project version.")
+    def rehearsal(**context: Any) -> dict[str, Any]:
+        # migration_airflow.rehearsal.rehearsal_gate takes its step at parse time; our step
+        # depends on the tier Param, so this is the same gate with the step read at run time.
+        from activity_migration.connections import STAGING_CONN_ID
+        from activity_migration.db import connection
+        from activity_migration.rehearsal import enforce_rehearsal
+        from migration_airflow.rehearsal import _max_age_days
+        from migration_airflow.runtime import dsn_for_conn_id
+
+        p5, dsn, cfg, ctx, tier = _core(context)
+        step = f"tier_{tier}_drop"
+        if ctx.environment != "production":
+            return {"required": False, "passed": True, "reason": "staging run: this run is the rehearsal",
+                    "phase": PHASE, "step": step}
+        with connection(dsn) as prod:
+            return enforce_rehearsal(production_conn=prod, staging_dsn=lambda: dsn_for_conn_id(STAGING_CONN_ID),
+                                     phase=PHASE, step=step, ctx=ctx, max_age_days=_max_age_days(context))
+
+    @task(pool=APP_DB_POOL, doc_md="Write cost of the tier's tables with the triggers in place (one sensor window "
+                                   "+ a rolled-back probe), and the entity types the triggers log.")
+    def baseline(**context: Any) -> dict[str, Any]:
+        p5, dsn, cfg, ctx, tier = _core(context)
+        p = context["params"]
+        out = p5.baseline(dsn, cfg, ctx, tier, window_s=float(p["sensor_window_seconds"]),
+                          probe_writes=int(p["probe_writes"]))
+        return {k: out.get(k) for k in ("tier", "probe_ms", "statement_mean_ms", "writes_per_s", "entity_types",
+                                        "reused")}
+
+    @task(pool=APP_DB_POOL, doc_md="Back up trigger and function DDL (as the catalog prints it), tgenabled, "
+                                   "owner and privileges. Idempotent.")
+    def backup(**context: Any) -> dict[str, Any]:
+        p5, dsn, cfg, ctx, tier = _core(context)
+        return p5.backup(dsn, cfg, ctx, tier)
+
+    @task(pool=APP_DB_POOL, doc_md="Markdown for the approver: the triggers, the baseline, the parity result.")
+    def approval_evidence(**context: Any) -> str:
+        p5, dsn, cfg, ctx, tier = _core(context)
+        return p5.approval_evidence(dsn, cfg, ctx, tier)
+
+    @task(pool=APP_DB_POOL, doc_md="DROP the tier's logging triggers in one transaction under lock_timeout "
+                                   "(retried); unused trigger functions too. Tier -> dropped.")
+    def drop(**context: Any) -> dict[str, Any]:
+        p5, dsn, cfg, ctx, tier = _core(context)
+        return p5.apply(dsn, cfg, ctx, tier)
+
+    write_cost = TierWriteCostSensor(
+        task_id="write_cost_sensor", pool=APP_DB_POOL,
+        doc_md="Write cost over a window after the drop vs the baseline; waits while it regressed beyond "
+               "max_regression_pct, fails at sensor_timeout_minutes.")
+    event_flow = TierEventFlowSensor(
+        task_id="event_flow_sensor", pool=APP_DB_POOL,
+        doc_md="Events published for the tier's entity types per write to its tables >= min_event_ratio. "
+               "Fails at once when activity goes missing; waits while there are no writes.")
+
+    @task(pool=APP_DB_POOL, doc_md="Tier -> verified, with the measured improvement.")
+    def record_done(**context: Any) -> dict[str, Any]:
+        p5, dsn, cfg, ctx, tier = _core(context)
+        return p5.verify(dsn, cfg, ctx, tier)
+
+    @task(trigger_rule="one_failed", doc_md="A sensor failed: mail the figures (migration_alert_emails).")
+    def alert_sensor_failure(**context: Any) -> list[str]:
+        from migration_airflow.alerts import send_alert
+
+        p5, dsn, cfg, ctx, tier = _core(context)
+        subject, body = p5.failure_report(dsn, cfg, tier, ctx.dag_run_id)
+        return send_alert(subject, body, context)
+
+    gate = approval_gate(phase=PHASE, step="tier_drop",
+                         subject="Drop trigger tier {{ params.tier }} in {{ params.environment }} (phase 5)?",
+                         body="{{ ti.xcom_pull(task_ids='approval_evidence') }}")
+    evidence = approval_evidence()
+    dropped = drop()
+    discover() >> gate_previous_tier() >> parity >> rehearsal() >> baseline() >> backup() >> evidence >> gate.entry
+    gate.then(dropped)
+    dropped >> write_cost >> event_flow >> record_done()
+    [write_cost, event_flow] >> alert_sensor_failure()
+
+
+migration_p5_trigger_removal()
