@@ -18,6 +18,8 @@ SECTIONS: list[str] = [
     "activity_migration.status:phases_section",
     "activity_migration.phases.p2_dual_write:dual_write_section",
     "activity_migration.phases.p5_trigger_removal:tiers_section",
+    "activity_migration.backfill.progress:backfill_section",
+    "activity_migration.validation.report:validation_section",
 ]
 
 

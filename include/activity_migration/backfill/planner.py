@@ -13,7 +13,8 @@ arrives later. Workers cut a range further when it holds more rows than their ad
 chunk size (``copier``).
 
 Planning is idempotent: an existing plan is reused (failed chunks go back to pending); it
-is replaced only when none of its chunks has started yet, or on an explicit ``replan``.
+is replaced only when none of its chunks has started yet, when it is complete and rows
+without an event remain, or on an explicit ``replan``.
 """
 from __future__ import annotations
 
@@ -165,6 +166,12 @@ def plan(conn: psycopg.Connection, cfg: MigrationConfig, *, target_rows: int = 2
         scope = count_scope(conn, cfg)
         done_before = sum(int(c["rows_copied"]) + int(c["rows_quarantined"]) for c in existing if c["status"] == "done")
         started = [c for c in existing if c["attempts"] > 0 or c["status"] != "pending"]
+        finished = bool(existing) and all(c["status"] == "done" for c in existing)
+        if finished and scope > 0 and not replan:
+            # the old plan is complete but rows without an event remain (written since, or a
+            # re-run after the cutoff moved): a new plan covers them
+            log.info("the existing plan is complete but %s rows still have no event: planning again", scope)
+            replan = True
         if existing and started and not replan:
             ktype = key_type(conn, cfg)
             result = Plan(ktype, tuple(Chunk(c["lo"], c["hi"]) for c in existing), estimated_rows(conn, cfg), scope,

@@ -28,7 +28,7 @@ def snapshot(conn: psycopg.Connection, cfg: MigrationConfig) -> dict[str, Any]:
                coalesce(sum(rows_quarantined), 0)::bigint          AS rows_quarantined,
                coalesce(sum(rows_copied + rows_quarantined) FILTER (
                    WHERE finished_at > clock_timestamp() - make_interval(secs => %(w)s)), 0)::bigint AS recent_rows,
-               extract(epoch FROM clock_timestamp() - min(started_at) FILTER (
+               extract(epoch FROM max(finished_at) - min(started_at) FILTER (
                    WHERE finished_at > clock_timestamp() - make_interval(secs => %(w)s)))::float8 AS recent_s
           FROM {}""").format(chunks), {"w": RATE_WINDOW_S}) or {}
     plan = ledger.get_setting(conn, PLAN_SETTING, {}, cfg=cfg) or {}

@@ -1,0 +1,136 @@
+"""
+### Phase 4: backfill the history of `activity_logs` into `events`
+
+**What it does.** Copies every legacy activity row that has no event yet (the history before
+the cutoff phase 2 recorded) into `events`, chunk by chunk, online:
+
+1. **plan**: preflight (phase 1 objects, the cutoff), then key ranges in
+   `activity_migration.backfill_chunks` (an existing plan is reused: a re-run resumes);
+2. **copy_worker** (mapped, `max_parallel_chunks` workers in the `activity_db` pool): each
+   worker claims chunks (`FOR UPDATE SKIP LOCKED`) until none remain; each chunk is one
+   short transaction: one `INSERT … SELECT` with the mapping rules of `publish_activity`,
+   bad rows to `activity_migration.quarantine` with their reason, the chunk marked done.
+   Before every chunk the throttle reads load (active backends, lock waiters, replication
+   lag, app write latency) and pauses, shrinks chunks, or aborts on a critical level;
+3. **check_zero_loss**: every row before the cutoff (and every row without an event) is in
+   `events` exactly once or in the quarantine; the run fails with the counts otherwise;
+4. **report**: quarantine by reason, chunk statistics, progress.
+
+**What it changes.** Inserts rows into `events` (`source = 'backfill'`) and
+`activity_migration.quarantine`; writes the chunk ledger and the settings `backfill_plan`.
+No DDL, no lock beyond row locks on new rows.
+
+**While it runs.** `activity-migration status` shows progress and ETA. Change thresholds live:
+`activity-migration backfill-throttle --set max_active_backends=20`, `--pause`, `--resume`
+(see docs/throttling.md). Killing it at any moment is safe: re-run, it resumes.
+
+**Roll back.** `migration_rollback` (or `p4_backfill.rollback`) deletes the events with
+source `backfill`, the quarantine rows and the plan; dual-written events are not touched.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.sdk import Param, dag, task
+from migration_airflow.dag_defaults import APP_DB_POOL, DEFAULT_ARGS, tags
+from migration_airflow.params import common_params
+
+PHASE = "p4_backfill"
+
+
+def _threshold(default: float | None, title: str, description: str, maximum: float = 1e6) -> Param:
+    return Param(default, type=["null", "number"], minimum=0, maximum=maximum, title=title,
+                 description=description + " Empty = this signal is not checked. Live override: the setting "
+                                           "backfill_throttle (activity-migration backfill-throttle --set ...).")
+
+
+PARAMS = common_params(
+    chunk_target_seconds=Param(2.0, type="number", minimum=0.1, maximum=60, title="Chunk target seconds",
+                               description="Wanted duration of one chunk transaction. Chunk sizes grow when chunks "
+                                           "are faster and shrink when slower (or throttled)."),
+    initial_chunk_rows=Param(20000, type="integer", minimum=100, maximum=1000000, title="Initial chunk rows",
+                             description="Rows per planned chunk and the first chunk size of each worker."),
+    max_parallel_chunks=Param(2, type="integer", minimum=1, maximum=32, title="Max parallel chunks",
+                              description="Workers copying at the same time (mapped tasks, limited by the "
+                                          "activity_db pool). About one per database core."),
+    lease_seconds=Param(60, type="number", minimum=1, maximum=86400, title="Claim lease (s)",
+                        description="A chunk whose worker died is taken over after this long."),
+    max_active_backends=_threshold(50, "Max active backends",
+                                   "Pause while more application sessions than this are running a statement."),
+    max_lock_waiters=_threshold(5, "Max lock waiters", "Pause while more sessions than this wait for a lock."),
+    max_replication_lag_s=_threshold(10, "Max replication lag (s)",
+                                     "Pause while a replica replays more than this far behind (only with replicas)."),
+    max_write_latency_ms=_threshold(100, "Max app write latency (ms)",
+                                    "Pause while the app's mean INSERT/UPDATE/DELETE time exceeds this "
+                                    "(needs pg_stat_statements; skipped without it)."),
+    critical_active_backends=_threshold(None, "Critical active backends", "Abort the workers above this."),
+    critical_lock_waiters=_threshold(None, "Critical lock waiters", "Abort the workers above this."),
+    critical_replication_lag_s=_threshold(None, "Critical replication lag (s)", "Abort the workers above this."),
+    critical_write_latency_ms=_threshold(None, "Critical app write latency (ms)", "Abort the workers above this."),
+    pause_seconds=Param(1.0, type="number", minimum=0, maximum=300, title="Pause seconds",
+                        description="How long a worker sleeps when a threshold is crossed before sampling again."),
+    dry_run=Param(False, type="boolean", title="Dry run",
+                  description="Plan and report only: write nothing, not even the plan."),
+    allow_without_cutoff=Param(False, type="boolean", title="Allow without cutoff",
+                               description="Start although phase 2 recorded no cutoff. Only for tests and demos: "
+                                           "without dual write, rows written meanwhile are not covered."),
+    replan=Param(False, type="boolean", title="Re-plan",
+                 description="Throw the existing chunk plan away and plan again (copying stays idempotent)."),
+)
+
+
+def _inputs(context: dict[str, Any]):
+    from activity_migration.backfill.options import BackfillParams
+    from activity_migration.config import load_config
+    from migration_airflow.runtime import dsn_from_context, params_of
+
+    return dsn_from_context(context), load_config(), BackfillParams.from_mapping(params_of(context))
+
+
+@dag(dag_id="migration_p4_backfill", doc_md=__doc__, schedule=None, catchup=False, max_active_runs=1,
+     default_args=DEFAULT_ARGS, tags=tags("phase-4"), params=PARAMS)
+def migration_p4_backfill():
+    @task(doc_md="Preflight (phase 1 objects, cutoff), then plan the chunks or reuse the plan; returns the worker "
+                 "indices to map over. Dry run: compute and log the plan, write nothing, map no worker.")
+    def plan(**context: Any) -> list[int]:
+        from activity_migration.phases import p4_backfill
+        from migration_airflow.runtime import run_context
+
+        dsn, cfg, params = _inputs(context)
+        p = p4_backfill.plan(dsn, cfg, params, run_context(context))
+        context["ti"].xcom_push(key="plan", value=p.summary())
+        return [] if params.dry_run else list(range(params.max_parallel_chunks))
+
+    @task(doc_md="One backfill worker: claims chunks from the chunk ledger until none remain (throttled).")
+    def copy_worker(worker_index: int, **context: Any) -> dict[str, Any]:
+        from activity_migration.backfill.copier import run_worker
+        from migration_airflow.tasks import ledgered_step
+
+        dsn, cfg, params = _inputs(context)
+        with ledgered_step(context, PHASE, "copy", {"worker": worker_index}) as out:
+            report = run_worker(dsn, cfg, f"w{worker_index}", params).as_dict()
+            out.update(report)
+        return report
+
+    @task(doc_md="Every source row before the cutoff (and every row without an event) is in events exactly once "
+                 "or in the quarantine; fails with the counts otherwise.")
+    def check_zero_loss(**context: Any) -> dict[str, Any]:
+        from activity_migration.phases import p4_backfill
+        from migration_airflow.runtime import run_context
+
+        dsn, cfg, params = _inputs(context)
+        return p4_backfill.check_zero_loss(dsn, cfg, run_context(context), params)
+
+    @task(doc_md="Log quarantine counts by reason and chunk statistics (pandas tables).")
+    def report(**context: Any) -> dict[str, Any]:
+        from activity_migration.phases import p4_backfill
+
+        dsn, cfg, _ = _inputs(context)
+        return p4_backfill.report(dsn, cfg)
+
+    planned = plan()
+    workers = copy_worker.partial(pool=APP_DB_POOL).expand(worker_index=planned)
+    workers >> check_zero_loss() >> report()
+
+
+migration_p4_backfill()
