@@ -1,0 +1,69 @@
+"""Data Docs in a local folder, readable offline.
+
+GX's pages load Bootstrap, Font Awesome, jQuery and Vega from CDNs; on a closed network
+they render unstyled. After each build we rewrite every page: CDN ``<link>``/``<script>``
+tags are removed, a small stylesheet shipped with the project
+(``validation/static/datadocs.css``, copied to ``<site>/static/am/``) is linked instead, and
+remote logo images point at the local copy GX already writes. Collapsed sections are shown
+open, so nothing needs JavaScript.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+from ..db import PROJECT_ROOT
+
+STATIC_CSS = Path(__file__).resolve().parent / "static" / "datadocs.css"
+SITE_NAME = "activity_migration_local"
+
+_REMOTE_LINK = re.compile(r"<link\b[^>]*\bhref\s*=\s*[\"']https?://[^>]*>\s*", re.IGNORECASE)
+_REMOTE_SCRIPT = re.compile(r"<script\b[^>]*\bsrc\s*=\s*[\"']https?://[^>]*>\s*</script>\s*", re.IGNORECASE | re.DOTALL)
+_REMOTE_IMG = re.compile(r"(<img\b[^>]*\bsrc\s*=\s*[\"'])https?://[^\"']*?(logo-long|full_logo_dark)[^\"']*([\"'])", re.IGNORECASE)
+_CSS_IMPORT = re.compile(r"@import\s+url\([\"']?https?://[^)]*\)\s*;?", re.IGNORECASE)
+MARKER = "<!-- activity-migration: offline -->"
+REMOTE_ASSET = re.compile(r"<(?:link|script)\b[^>]*(?:href|src)\s*=\s*[\"']https?://", re.IGNORECASE)
+
+
+def default_dir(environment: str) -> Path:
+    return PROJECT_ROOT / "artifacts" / "data_docs" / environment
+
+
+def site_config(directory: Path) -> dict:
+    """The ``data_docs_sites`` entry for GX: a filesystem site in ``directory``."""
+    return {"class_name": "SiteBuilder",
+            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(directory)},
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"}}
+
+
+def make_offline(directory: Path) -> int:
+    """Rewrite every page under ``directory`` to use only local assets; returns pages rewritten."""
+    directory = Path(directory)
+    css_dir = directory / "static" / "am"
+    css_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(STATIC_CSS, css_dir / "datadocs.css")
+    for css in (directory / "static" / "styles").glob("*.css"):
+        text = css.read_text()
+        if _CSS_IMPORT.search(text):
+            css.write_text(_CSS_IMPORT.sub("", text))
+    count = 0
+    for page in directory.rglob("*.html"):
+        text = page.read_text()
+        if MARKER in text:
+            continue
+        rel = os.path.relpath(directory / "static", page.parent).replace(os.sep, "/")
+        text = _REMOTE_SCRIPT.sub("", text)
+        text = _REMOTE_LINK.sub("", text)
+        text = _REMOTE_IMG.sub(lambda m: f"{m.group(1)}{rel}/images/logo-long.png{m.group(3)}", text)
+        link = f'{MARKER}\n<link rel="stylesheet" href="{rel}/am/datadocs.css"/>\n'
+        text = re.sub(r"</head>", link + "</head>", text, count=1, flags=re.IGNORECASE)
+        page.write_text(text)
+        count += 1
+    return count
+
+
+def remote_assets(directory: Path) -> list[str]:
+    """Pages under ``directory`` that still load CSS/JS over http(s) (should be none)."""
+    return [str(p) for p in Path(directory).rglob("*.html") if REMOTE_ASSET.search(p.read_text())]
