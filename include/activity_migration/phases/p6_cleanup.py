@@ -1,0 +1,583 @@
+"""Phase 6: cleanup. Archive the legacy table, stop writing it, drop the old trigger functions.
+
+Gates (each refuses with a message naming what is missing): all tiers done, the validation
+suites passed recently, no unacknowledged quarantine rows, a staging rehearsal (production),
+a person's approval (the Airflow DAG adds the last two).
+
+Steps (each a ledger row under phase ``p6_cleanup``):
+
+1. ``backup``: publish_activity's current (dual-write) definition and every legacy trigger
+   function into ``ddl_backups`` (phase ``p6_cleanup``);
+2. ``archive``: ONE transaction under lock_timeout: publish_activity back to its events-only
+   form, ``public.activity_logs`` moved to ``{state}.activity_logs_archive_<YYYYMMDD>``
+   (metadata only, instant, reversible) and, when ``keep_compat_view``, a view named
+   ``public.activity_logs`` in the old shape over events, so readers of the old name keep
+   working;
+3. ``checksum``: row count and checksum of the archive in ``{state}.archives``;
+4. ``drop_legacy_functions``: the backed-up legacy functions dropped.
+
+``delete_archive`` (separately approved, after the retention) drops the archive for good;
+from then on :func:`rollback` refuses.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable
+
+import psycopg
+from psycopg import sql
+
+from .. import ledger
+from ..catalog import logging_function_oids, logging_triggers
+from ..config import MigrationConfig, load_config
+from ..db import connection, fetch_all, fetch_one, load_sql, run_sql_file, scalar
+from ..errors import GateClosed, MigrationError, PreflightError
+from ..ledger import RunContext
+from .p3_read_path import _EVENT_EXPR, create_compat_view, ledgered, relation_kind, table_columns
+
+log = logging.getLogger(__name__)
+
+PHASE = "p6_cleanup"
+VALIDATION_SUITES = ("parity", "events_integrity")
+ARCHIVE_PREFIX = "activity_logs_archive_"
+PUBLISH_ARGS = "text, text, text, jsonb, uuid, uuid, text, text, timestamp with time zone, inet, text, text"
+DUAL_WRITE_SETTING = "dual_write"
+P6_SETTING = "p6_cleanup"       # {"archive": name, "dual_write_before": ..., "compat_view": bool}
+
+
+def publish_identity(cfg: MigrationConfig) -> str:
+    return f"{cfg.target_schema}.publish_activity({PUBLISH_ARGS})"
+
+
+def _t(cfg: MigrationConfig, name: str) -> sql.Identifier:
+    return sql.Identifier(cfg.state_schema, name)
+
+
+def run_locked(dsn: str, cfg: MigrationConfig, body: Callable[[psycopg.Connection], Any], *,
+               attempts: int | None = None) -> Any:
+    """Run ``body(conn)`` in one transaction under lock_timeout; retry when a lock is not granted."""
+    attempts = attempts or cfg.safety.ddl_attempts
+    last: Exception | None = None
+    for attempt in range(1, attempts + 1):
+        with connection(dsn) as conn:
+            try:
+                conn.execute(sql.SQL("SET lock_timeout = {}").format(sql.Literal(f"{cfg.safety.lock_timeout_ms}ms")))
+                result = body(conn)
+                conn.commit()
+                return result
+            except (psycopg.errors.LockNotAvailable, psycopg.errors.DeadlockDetected) as exc:
+                conn.rollback()
+                last = exc
+                log.warning("lock not granted within %s ms (attempt %s/%s); retrying",
+                            cfg.safety.lock_timeout_ms, attempt, attempts)
+                time.sleep(0.5 * attempt)
+    raise MigrationError(f"could not take the locks within lock_timeout={cfg.safety.lock_timeout_ms} ms after "
+                         f"{attempts} attempts (a long application transaction holds them?): {last}")
+
+
+# --------------------------------------------------------------------------- gates
+def gate_tiers_done(conn: psycopg.Connection, cfg: MigrationConfig | None = None) -> dict[str, Any]:
+    """Every configured tier 'verified' in tier_state, and no logging trigger left in the catalog."""
+    cfg = cfg or load_config()
+    rows = {r["tier"]: r["status"] for r in fetch_all(
+        conn, sql.SQL("SELECT tier, status FROM {}").format(_t(cfg, "tier_state")))} \
+        if ledger.state_schema_exists(conn, cfg) else {}
+    not_done = {t.tier: rows.get(t.tier, "not started") for t in cfg.tiers if rows.get(t.tier) != "verified"}
+    left = [t.identity for t in logging_triggers(conn, cfg)]
+    facts = {"tiers": {str(t.tier): rows.get(t.tier, "not started") for t in cfg.tiers},
+             "logging_triggers_left": len(left)}
+    problems = []
+    if not_done:
+        problems.append("tiers not verified: " + ", ".join(f"tier {k} is {v}" for k, v in not_done.items()))
+    if left:
+        problems.append(f"{len(left)} logging triggers still exist: {left[:10]}")
+    if problems:
+        raise GateClosed("cleanup refused (all trigger tiers must be done): " + "; ".join(problems))
+    return facts
+
+
+def _recent_pass_fallback(conn: psycopg.Connection, cfg: MigrationConfig, suite: str, max_age_hours: float,
+                          environment: str | None) -> dict[str, Any]:
+    """The validation gate read straight from {state}.validation_results (same rule as require_recent_pass)."""
+    where = [sql.SQL("suite = %s"), sql.SQL("scope = 'full'")]
+    params: list[Any] = [suite]
+    if environment:
+        where.append(sql.SQL("environment = %s"))
+        params.append(environment)
+    row = fetch_one(conn, sql.SQL("SELECT *, extract(epoch FROM clock_timestamp() - run_at) / 3600 AS age_h FROM {} "
+                                  "WHERE {} ORDER BY run_at DESC LIMIT 1").format(
+        _t(cfg, "validation_results"), sql.SQL(" AND ").join(where)), params)
+    if row is None:
+        raise GateClosed(f"validation suite {suite!r} has never run (full scope): run migration_consistency_nightly "
+                         f"or the phase's validation first")
+    if not row["success"]:
+        raise GateClosed(f"the newest run of validation suite {suite!r} ({row['run_at']:%Y-%m-%d %H:%M} UTC) FAILED")
+    if float(row["age_h"]) > max_age_hours:
+        raise GateClosed(f"the newest passed run of validation suite {suite!r} is {float(row['age_h']):.1f} h old, "
+                         f"older than validation_max_age_hours={max_age_hours}")
+    return {"suite": suite, "run_at": row["run_at"].isoformat(), "age_hours": round(float(row["age_h"]), 2)}
+
+
+def gate_validation(conn: psycopg.Connection, cfg: MigrationConfig | None = None, *, max_age_hours: float = 24,
+                    environment: str | None = None, suites: tuple[str, ...] = VALIDATION_SUITES) -> dict[str, Any]:
+    """Each suite's newest full run passed within ``max_age_hours`` (validation.require_recent_pass)."""
+    cfg = cfg or load_config()
+    if not 0 < float(max_age_hours) <= 24 * 30:
+        raise MigrationError(f"validation_max_age_hours must be in (0, 720], got {max_age_hours!r}")
+    try:
+        from ..validation import require_recent_pass  # type: ignore[attr-defined]
+    except ImportError:
+        require_recent_pass = None
+    out = {}
+    for suite in suites:
+        if require_recent_pass is not None:
+            res = require_recent_pass(conn, suite, max_age_hours, environment)
+            out[suite] = res if isinstance(res, dict) else {"suite": suite, "passed": True}
+        else:
+            out[suite] = _recent_pass_fallback(conn, cfg, suite, float(max_age_hours), environment)
+    return out
+
+
+def quarantine_open(conn: psycopg.Connection, cfg: MigrationConfig) -> list[dict[str, Any]]:
+    if not ledger.state_schema_exists(conn, cfg):
+        return []
+    return fetch_all(conn, sql.SQL("SELECT reason, count(*) AS n FROM {} WHERE resolved_at IS NULL AND "
+                                   "acknowledged_at IS NULL GROUP BY reason ORDER BY n DESC").format(
+        _t(cfg, "quarantine")))
+
+
+def gate_quarantine(conn: psycopg.Connection, cfg: MigrationConfig | None = None) -> dict[str, Any]:
+    """No quarantined row is left unresolved and unacknowledged."""
+    cfg = cfg or load_config()
+    open_rows = quarantine_open(conn, cfg)
+    if open_rows:
+        total = sum(r["n"] for r in open_rows)
+        by_reason = ", ".join(f"{r['reason']}: {r['n']}" for r in open_rows)
+        raise GateClosed(f"cleanup refused: {total} quarantined rows are neither resolved nor acknowledged "
+                         f"({by_reason}); fix them, or acknowledge with "
+                         f"`activity-migration quarantine --ack --by NAME --all` (or --reason R)")
+    total = scalar(conn, sql.SQL("SELECT count(*) FROM {}").format(_t(cfg, "quarantine"))) \
+        if ledger.state_schema_exists(conn, cfg) else 0
+    return {"quarantined": int(total or 0), "open": 0}
+
+
+def acknowledge_quarantine(conn: psycopg.Connection, by: str, *, reason: str | None = None, all_rows: bool = False,
+                           cfg: MigrationConfig | None = None) -> int:
+    """Mark open quarantine rows as acknowledged by ``by`` (all, or those with ``reason``); returns the count."""
+    cfg = cfg or load_config()
+    if not by or not by.strip():
+        raise MigrationError("acknowledging quarantine rows needs a name (--by)")
+    if not all_rows and not reason:
+        raise MigrationError("say which rows to acknowledge: --all or --reason R")
+    q = sql.SQL("UPDATE {} SET acknowledged_by = %s, acknowledged_at = clock_timestamp() "
+                "WHERE resolved_at IS NULL AND acknowledged_at IS NULL").format(_t(cfg, "quarantine"))
+    params: list[Any] = [by.strip()]
+    if reason:
+        q += sql.SQL(" AND reason = %s")
+        params.append(reason)
+    with conn.cursor() as cur:
+        cur.execute(q, params)
+        n = cur.rowcount
+    conn.commit()
+    return n
+
+
+def evidence_markdown(facts: dict[str, Any]) -> str:
+    """The approval body: what the gates found and what cleanup will do."""
+    lines = ["### Cleanup of the legacy activity log", ""]
+    tiers = facts.get("tiers", {})
+    if tiers:
+        lines.append("**Trigger tiers**: " + ", ".join(f"{k}: {v}" for k, v in tiers.get("tiers", {}).items())
+                     + f"; logging triggers left: {tiers.get('logging_triggers_left')}")
+    for suite, v in (facts.get("validation") or {}).items():
+        lines.append(f"**Validation `{suite}`**: passed {v.get('run_at', '')} ({v.get('age_hours', '?')} h ago)")
+    q = facts.get("quarantine") or {}
+    lines.append(f"**Quarantine**: {q.get('quarantined', 0)} rows, {q.get('open', 0)} open")
+    if facts.get("source_rows") is not None:
+        lines.append(f"**{facts.get('source_table')}**: {facts['source_rows']} rows (estimate) will be archived as "
+                     f"`{facts.get('archive')}`, kept {facts.get('retention_days')} days")
+    lines += ["", "Will: stop publish_activity writing the old table, move it into the migration schema, drop "
+              f"{facts.get('legacy_functions', '?')} legacy trigger functions (backed up), "
+              + ("create the compatibility view `public.activity_logs`." if facts.get("keep_compat_view")
+                 else "leave no object under the old name.")]
+    return "\n\n".join(lines)
+
+
+# --------------------------------------------------------------------------- what to drop
+def legacy_functions(conn: psycopg.Connection, cfg: MigrationConfig) -> list[str]:
+    """regprocedure of every legacy trigger function left: logging functions returning trigger that
+    no trigger uses, plus the ones phases 2/5 backed up that still exist."""
+    writers = logging_function_oids(conn, cfg)
+    rows = fetch_all(conn, """
+        SELECT p.oid, p.oid::regprocedure::text AS ident
+        FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+        WHERE p.prorettype = 'trigger'::regtype AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+          AND NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgfoid = p.oid)""")
+    found = {r["ident"] for r in rows if r["oid"] in writers and not r["ident"].startswith(cfg.state_schema + ".")}
+    if ledger.state_schema_exists(conn, cfg):
+        for r in fetch_all(conn, sql.SQL(
+                "SELECT DISTINCT identity FROM {} WHERE phase IN ('p2_dual_write', 'p5_trigger_removal') "
+                "AND object_type = 'function'").format(_t(cfg, "ddl_backups"))):
+            fn = scalar(conn, "SELECT p.oid::regprocedure::text FROM pg_proc p WHERE p.oid = to_regprocedure(%s) "
+                              "AND p.prorettype = 'trigger'::regtype AND NOT EXISTS "
+                              "(SELECT 1 FROM pg_trigger t WHERE t.tgfoid = p.oid)", (r["identity"],))
+            if fn:
+                found.add(fn)
+    return sorted(found)
+
+
+def _backup(conn: psycopg.Connection, cfg: MigrationConfig, identity: str) -> None:
+    schema, name = scalar(conn, "SELECT n.nspname || '|' || p.proname FROM pg_proc p JOIN pg_namespace n "
+                                "ON n.oid = p.pronamespace WHERE p.oid = to_regprocedure(%s)", (identity,)).split("|", 1)
+    conn.execute(sql.SQL(
+        "INSERT INTO {} (phase, object_type, schema_name, object_name, identity, definition) "
+        "VALUES (%s, 'function', %s, %s, %s, pg_get_functiondef(to_regprocedure(%s))) "
+        "ON CONFLICT (phase, object_type, identity) DO UPDATE SET definition = EXCLUDED.definition, "
+        "taken_at = clock_timestamp(), restored_at = NULL").format(_t(cfg, "ddl_backups")),
+        (PHASE, schema, name, identity, identity))
+
+
+def archive_name(now: datetime | None = None) -> str:
+    return ARCHIVE_PREFIX + (now or datetime.now(timezone.utc)).strftime("%Y%m%d")
+
+
+def current_archive(conn: psycopg.Connection, cfg: MigrationConfig) -> dict[str, Any] | None:
+    """The newest archive not restored (live or deleted), or None."""
+    if not ledger.state_schema_exists(conn, cfg):
+        return None
+    return fetch_one(conn, sql.SQL("SELECT * FROM {} WHERE restored_at IS NULL ORDER BY created_at DESC LIMIT 1")
+                     .format(_t(cfg, "archives")))
+
+
+def is_applied(conn: psycopg.Connection, cfg: MigrationConfig | None = None) -> bool:
+    cfg = cfg or load_config()
+    return current_archive(conn, cfg) is not None
+
+
+# --------------------------------------------------------------------------- apply
+def plan(conn: psycopg.Connection, cfg: MigrationConfig, *, keep_compat_view: bool = True,
+         retention_days: int = 30) -> dict[str, Any]:
+    kind = relation_kind(conn, cfg.source.schema, cfg.source.table)
+    arch = current_archive(conn, cfg)
+    return {"source_table": cfg.source_table, "source_kind": kind,
+            "source_rows": scalar(conn, "SELECT reltuples::bigint FROM pg_class WHERE oid = to_regclass(%s)",
+                                  (cfg.source_table,)) if kind == "r" else None,
+            "archive": arch["name"] if arch else archive_name(), "already_archived": arch is not None,
+            "legacy_functions": len(legacy_functions(conn, cfg)), "keep_compat_view": keep_compat_view,
+            "retention_days": retention_days}
+
+
+def gather_facts(dsn: str, cfg: MigrationConfig | None = None, *, max_age_hours: float = 24,
+                 environment: str | None = None, keep_compat_view: bool = True,
+                 retention_days: int = 30) -> dict[str, Any]:
+    """Run all three gates and return their facts (raises GateClosed at the first that refuses)."""
+    cfg = cfg or load_config()
+    with connection(dsn) as conn:
+        facts = {"tiers": gate_tiers_done(conn, cfg),
+                 "validation": gate_validation(conn, cfg, max_age_hours=max_age_hours, environment=environment),
+                 "quarantine": gate_quarantine(conn, cfg)}
+        facts.update(plan(conn, cfg, keep_compat_view=keep_compat_view, retention_days=retention_days))
+    facts["markdown"] = evidence_markdown(facts)
+    return facts
+
+
+def backup(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | None = None) -> dict[str, Any]:
+    """Back up publish_activity (dual-write form) and every legacy trigger function (ddl_backups, p6_cleanup)."""
+    cfg = cfg or load_config()
+    with ledgered(dsn, PHASE, "backup", ctx, cfg) as out:
+        with connection(dsn) as conn:
+            if current_archive(conn, cfg):
+                out["skipped"] = "already archived: the backup of the pre-cleanup state is kept as it is"
+                return out
+            pub = publish_identity(cfg)
+            if not scalar(conn, "SELECT to_regprocedure(%s) IS NOT NULL", (pub,)):
+                raise PreflightError(f"{pub} does not exist: phases 1 and 2 must be applied before cleanup")
+            funcs = legacy_functions(conn, cfg)
+            for ident in [pub] + funcs:
+                _backup(conn, cfg, ident)
+            ledger.set_setting(conn, "p6_backup_functions", funcs, by=PHASE, cfg=cfg)
+            conn.commit()
+        out.update({"publish_activity": pub, "legacy_functions": funcs})
+    return out
+
+
+def archive(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | None = None, *,
+            keep_compat_view: bool = True, retention_days: int = 30) -> dict[str, Any]:
+    """Atomically: publish_activity events-only, legacy table into the archive, compat view. Idempotent."""
+    cfg = cfg or load_config()
+    if not 0 <= int(retention_days) <= 3650:
+        raise MigrationError(f"retention_days must be 0..3650, got {retention_days!r}")
+    with ledgered(dsn, PHASE, "archive", ctx, cfg) as out:
+        with connection(dsn) as conn:
+            existing = current_archive(conn, cfg)
+            if existing:
+                out.update({"archive": existing["name"], "skipped": "already archived"})
+                return out
+            if relation_kind(conn, cfg.source.schema, cfg.source.table) != "r":
+                raise PreflightError(f"{cfg.source_table} is not a table: nothing to archive")
+            backed_up = scalar(conn, sql.SQL("SELECT count(*) FROM {} WHERE phase = %s AND identity = %s").format(
+                _t(cfg, "ddl_backups")), (PHASE, publish_identity(cfg)))
+            if not backed_up:
+                raise PreflightError("run the p6_cleanup backup step first (publish_activity is not backed up)")
+            columns = table_columns(conn, cfg.source.schema, cfg.source.table)
+            dual_before = ledger.get_setting(conn, DUAL_WRITE_SETTING, None, cfg=cfg)
+        name = archive_name()
+        events = sql.Identifier(cfg.target_schema, cfg.target_table)
+
+        def body(conn: psycopg.Connection) -> dict[str, Any]:
+            # 1. publish_activity writes events only (phase 1's form): nothing writes the old table after this.
+            run_sql_file(conn, "p1_infrastructure/04_create_publish_activity.sql", state=cfg.state_schema,
+                         events=events, fn_schema=cfg.target_schema)
+            # 2. the table into the archive (metadata only).
+            run_sql_file(conn, "p6_cleanup/01_archive_source_table.sql",
+                         source=sql.Identifier(cfg.source.schema, cfg.source.table), state=cfg.state_schema,
+                         source_name=cfg.source.table, archive_name=name)
+            # 3. readers of the old name keep working.
+            view = create_compat_view(conn, cfg, cfg.source.schema, cfg.source.table, columns) if keep_compat_view else None
+            # Events without a legacy id written from here on were born after cleanup; transactions
+            # already open may still write one with an older created_at: the horizon covers them.
+            since = scalar(conn, "SELECT least(now(), (SELECT min(xact_start) FROM pg_stat_activity "
+                                 "WHERE xact_start IS NOT NULL AND datname = current_database()))")
+            conn.execute(sql.SQL(
+                "INSERT INTO {} (name, source_table, unlinked_since, retention_days) VALUES (%s, %s, %s, %s) "
+                "ON CONFLICT (name) DO UPDATE SET source_table = EXCLUDED.source_table, rows = NULL, checksum = NULL, "
+                "unlinked_since = EXCLUDED.unlinked_since, created_at = clock_timestamp(), "
+                "retention_days = EXCLUDED.retention_days, restored_at = NULL, deleted_at = NULL, deleted_by = NULL"
+            ).format(_t(cfg, "archives")), (name, cfg.source_table, since, int(retention_days)))
+            ledger.set_setting(conn, DUAL_WRITE_SETTING, {"enabled": False, "disabled_by": PHASE}, by=PHASE, cfg=cfg)
+            ledger.set_setting(conn, P6_SETTING, {"archive": name, "dual_write_before": dual_before,
+                                                  "compat_view": bool(keep_compat_view)}, by=PHASE, cfg=cfg)
+            return {"view": view, "since": since}
+
+        res = run_locked(dsn, cfg, body)
+        out.update({"archive": f"{cfg.state_schema}.{name}", "compat_view": res["view"],
+                    "unlinked_since": res["since"], "publish_activity": "events only"})
+    return out
+
+
+def checksum(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | None = None) -> dict[str, Any]:
+    """Record row count and checksum of the current archive (once; re-runs compare instead)."""
+    cfg = cfg or load_config()
+    with ledgered(dsn, PHASE, "checksum", ctx, cfg) as out:
+        with connection(dsn) as conn:
+            arch = current_archive(conn, cfg)
+            if not arch or arch["deleted_at"]:
+                raise MigrationError("no live archive to checksum")
+            row = fetch_one(conn, load_sql("p6_cleanup/02_checksum_archive.sql", archive=_t(cfg, arch["name"])))
+            if arch["checksum"] and arch["checksum"] != row["checksum"]:
+                raise MigrationError(f"archive {arch['name']} changed: checksum {row['checksum']} != recorded "
+                                     f"{arch['checksum']}")
+            conn.execute(sql.SQL("UPDATE {} SET rows = %s, checksum = %s WHERE name = %s").format(
+                _t(cfg, "archives")), (row["rows"], row["checksum"], arch["name"]))
+            conn.commit()
+        out.update({"archive": arch["name"], "rows": row["rows"], "checksum": row["checksum"]})
+    return out
+
+
+def drop_legacy_functions(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | None = None
+                          ) -> dict[str, Any]:
+    """Drop the legacy trigger functions backed up in the ``backup`` step. Idempotent."""
+    cfg = cfg or load_config()
+    with ledgered(dsn, PHASE, "drop_legacy_functions", ctx, cfg) as out:
+        with connection(dsn) as conn:
+            idents = [r["identity"] for r in fetch_all(conn, sql.SQL(
+                "SELECT identity FROM {} WHERE phase = %s AND object_type = 'function' AND identity <> %s "
+                "AND to_regprocedure(identity) IS NOT NULL").format(_t(cfg, "ddl_backups")),
+                (PHASE, publish_identity(cfg)))]
+            used = [i for i in idents if scalar(conn, "SELECT EXISTS (SELECT 1 FROM pg_trigger WHERE tgfoid = "
+                                                     "to_regprocedure(%s))", (i,))]
+        if used:
+            raise MigrationError(f"legacy functions still used by triggers, not dropped: {used}")
+
+        def body(conn: psycopg.Connection) -> None:
+            for ident in idents:
+                conn.execute(sql.SQL("DROP FUNCTION IF EXISTS {}").format(sql.SQL(
+                    scalar(conn, "SELECT to_regprocedure(%s)::text", (ident,)) or "pg_catalog.none()")))
+
+        if idents:
+            run_locked(dsn, cfg, body)
+        out["dropped"] = idents
+    return out
+
+
+def verify(dsn: str, cfg: MigrationConfig | None = None) -> dict[str, Any]:
+    cfg = cfg or load_config()
+    with connection(dsn) as conn:
+        arch = current_archive(conn, cfg)
+        problems = []
+        if not arch:
+            problems.append("no archive recorded")
+        elif not arch["deleted_at"] and relation_kind(conn, cfg.state_schema, arch["name"]) != "r":
+            problems.append(f"archive table {cfg.state_schema}.{arch['name']} missing")
+        kind = relation_kind(conn, cfg.source.schema, cfg.source.table)
+        if kind == "r":
+            problems.append(f"{cfg.source_table} is still a table")
+        d = scalar(conn, "SELECT pg_get_functiondef(to_regprocedure(%s))", (publish_identity(cfg),)) or ""
+        if "activity_logs" in d.replace("activity_migration", ""):
+            problems.append("publish_activity still mentions the legacy table")
+    if problems:
+        raise MigrationError("phase 6 verify failed: " + "; ".join(problems))
+    return {"archive": arch["name"], "rows": arch["rows"], "checksum": arch["checksum"],
+            "old_name_is": {"v": "compatibility view", None: "absent"}.get(kind, kind)}
+
+
+# --------------------------------------------------------------------------- archive removal
+def check_archive_deletion(conn: psycopg.Connection, cfg: MigrationConfig | None = None, *,
+                           force: bool = False) -> dict[str, Any]:
+    """What deleting the archive would remove; GateClosed before its retention has passed unless ``force``."""
+    cfg = cfg or load_config()
+    arch = current_archive(conn, cfg)
+    if not arch:
+        raise GateClosed("no archive to delete (phase 6 not applied, or rolled back)")
+    age_days = float(scalar(conn, "SELECT extract(epoch FROM clock_timestamp() - %s) / 86400", (arch["created_at"],)))
+    due = arch["created_at"] + timedelta(days=arch["retention_days"])
+    if arch["deleted_at"] is None and age_days < arch["retention_days"] and not force:
+        raise GateClosed(f"archive {arch['name']} is {age_days:.1f} days old; its retention is {arch['retention_days']} "
+                         f"days: it may be deleted from {due:%Y-%m-%d %H:%M} UTC on (or with force)")
+    facts = {"archive": f"{cfg.state_schema}.{arch['name']}", "rows": arch["rows"], "checksum": arch["checksum"],
+             "created_at": arch["created_at"].isoformat(), "age_days": round(age_days, 2),
+             "retention_days": arch["retention_days"], "forced": bool(force and age_days < arch["retention_days"]),
+             "already_deleted": arch["deleted_at"] is not None}
+    facts["markdown"] = "\n\n".join([
+        f"### Delete the archive `{facts['archive']}` for good",
+        f"**Rows**: {arch['rows']} &nbsp; **checksum**: `{arch['checksum']}`",
+        f"**Archived** {arch['created_at']:%Y-%m-%d %H:%M} UTC, {age_days:.1f} days ago; retention "
+        f"{arch['retention_days']} days" + (" — **FORCED before the retention**" if facts["forced"] else ""),
+        "**After this, rolling back to before phase 6 is impossible**: the legacy rows exist only in events "
+        "(and in database backups)."])
+    return facts
+
+
+def delete_archive(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | None = None, *,
+                   force: bool = False, by: str | None = None) -> dict[str, Any]:
+    """Drop the archive for good (after its retention, unless ``force``). Makes phase 6 irreversible."""
+    cfg = cfg or load_config()
+    with ledgered(dsn, PHASE, "delete_archive", ctx, cfg) as out:
+        with connection(dsn) as conn:
+            facts = check_archive_deletion(conn, cfg, force=force)
+            arch = current_archive(conn, cfg)
+        if facts["already_deleted"]:
+            out.update({"archive": arch["name"], "skipped": f"already deleted at {arch['deleted_at']}"})
+            return out
+        who = by or (ctx.actor if ctx else None) or (ctx.dag_run_id if ctx else None) or "unknown"
+
+        def body(conn: psycopg.Connection) -> None:
+            conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(_t(cfg, arch["name"])))
+            conn.execute(sql.SQL("UPDATE {} SET deleted_at = clock_timestamp(), deleted_by = %s WHERE name = %s")
+                         .format(_t(cfg, "archives")), (who, arch["name"]))
+
+        run_locked(dsn, cfg, body)
+        facts.pop("markdown", None)
+        out.update(facts)
+        out["consequence"] = "rollback to before p6_cleanup is no longer possible"
+    return out
+
+
+# --------------------------------------------------------------------------- rollback
+def _reverse_copy(conn: psycopg.Connection, cfg: MigrationConfig, since: Any) -> int:
+    """Give every event born after cleanup its legacy row back (04_copy_unlinked_events_back.sql)."""
+    c = cfg.source.columns
+    key_type = dict(table_columns(conn, cfg.source.schema, cfg.source.table)).get(cfg.source.key)
+    cols, vals = [], []
+    for fieldname, col in c.items():
+        cols.append(sql.Identifier(col))
+        vals.append(sql.SQL(_EVENT_EXPR[fieldname]))
+    if key_type == "uuid":
+        new_key = sql.SQL("e.id")
+    else:
+        seq = scalar(conn, "SELECT pg_get_serial_sequence(%s, %s)", (cfg.source_table, cfg.source.key))
+        if not seq:
+            raise MigrationError(f"{cfg.source_table}.{cfg.source.key} is {key_type} without a sequence: cannot give "
+                                 "post-cleanup events a legacy key")
+        new_key = sql.SQL("nextval({})").format(sql.Literal(seq))
+    stmt = load_sql("p6_cleanup/04_copy_unlinked_events_back.sql",
+        events=sql.Identifier(cfg.target_schema, cfg.target_table),
+        source=sql.Identifier(cfg.source.schema, cfg.source.table), key=sql.Identifier(cfg.source.key),
+        new_key=new_key, columns=sql.SQL(", ").join(cols), values=sql.SQL(", ").join(vals))
+    with conn.cursor() as cur:
+        cur.execute(stmt, {"since": since})
+        return cur.rowcount
+
+
+def rollback(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | None = None) -> dict[str, Any]:
+    """Undo phase 6: the archive back to ``public.activity_logs`` (compat view dropped first),
+    publish_activity dual-write again, events born after cleanup copied back, legacy functions
+    recreated from the p6 backup. Refuses when the archive was deleted. Idempotent.
+    """
+    cfg = cfg or load_config()
+    with ledgered(dsn, PHASE, "rollback", ctx, cfg) as out:
+        with connection(dsn) as conn:
+            arch = current_archive(conn, cfg)
+            if arch is None:
+                out["skipped"] = "phase 6 is not applied (no archive outstanding)"
+                return out
+            if arch["deleted_at"]:
+                raise GateClosed(f"cannot roll back phase 6: the archive {arch['name']} of {arch['source_table']} was "
+                                 f"deleted at {arch['deleted_at']:%Y-%m-%d %H:%M} UTC by {arch['deleted_by']}; the "
+                                 "legacy rows are gone (restore it from a database backup)")
+            if relation_kind(conn, cfg.state_schema, arch["name"]) != "r":
+                raise MigrationError(f"archive table {cfg.state_schema}.{arch['name']} is missing although not "
+                                     "recorded as deleted: inspect the database before rolling back")
+            pub_backup = fetch_one(conn, sql.SQL("SELECT definition FROM {} WHERE phase = %s AND object_type = "
+                                                 "'function' AND identity = %s").format(_t(cfg, "ddl_backups")),
+                                   (PHASE, publish_identity(cfg)))
+            funcs = fetch_all(conn, sql.SQL("SELECT identity, definition FROM {} WHERE phase = %s AND object_type = "
+                                            "'function' AND identity <> %s ORDER BY id").format(_t(cfg, "ddl_backups")),
+                              (PHASE, publish_identity(cfg)))
+            p6 = ledger.get_setting(conn, P6_SETTING, {}, cfg=cfg) or {}
+            if arch["checksum"]:
+                now = fetch_one(conn, load_sql("p6_cleanup/02_checksum_archive.sql", archive=_t(cfg, arch["name"])))
+                if now["checksum"] != arch["checksum"]:
+                    raise MigrationError(f"archive {arch['name']} checksum {now['checksum']} differs from the recorded "
+                                         f"{arch['checksum']}: it was changed; refusing to restore it blindly")
+
+        def body(conn: psycopg.Connection) -> dict[str, Any]:
+            kind = relation_kind(conn, cfg.source.schema, cfg.source.table)
+            if kind == "v":
+                conn.execute(sql.SQL("DROP VIEW {}").format(sql.Identifier(cfg.source.schema, cfg.source.table)))
+            elif kind is not None:
+                raise MigrationError(f"{cfg.source_table} exists as relkind {kind!r}: refusing to overwrite it")
+            run_sql_file(conn, "p6_cleanup/03_restore_archived_table.sql", state=cfg.state_schema,
+                         archive_name=arch["name"], source_name=cfg.source.table, source_schema=cfg.source.schema)
+            if pub_backup:
+                conn.execute(pub_backup["definition"])
+            for f in funcs:
+                conn.execute(f["definition"])
+            copied = _reverse_copy(conn, cfg, arch["unlinked_since"] or arch["created_at"])
+            conn.execute(sql.SQL("UPDATE {} SET restored_at = clock_timestamp() WHERE name = %s").format(
+                _t(cfg, "archives")), (arch["name"],))
+            conn.execute(sql.SQL("UPDATE {} SET restored_at = clock_timestamp() WHERE phase = %s").format(
+                _t(cfg, "ddl_backups")), (PHASE,))
+            if p6.get("dual_write_before") is not None:
+                ledger.set_setting(conn, DUAL_WRITE_SETTING, p6["dual_write_before"], by="rollback", cfg=cfg)
+            else:
+                conn.execute(sql.SQL("DELETE FROM {} WHERE key = %s").format(_t(cfg, "settings")),
+                             (DUAL_WRITE_SETTING,))
+            conn.execute(sql.SQL("DELETE FROM {} WHERE key = %s").format(_t(cfg, "settings")), (P6_SETTING,))
+            return {"copied_back": copied}
+
+        res = run_locked(dsn, cfg, body)
+        # A transaction that called the events-only publish_activity just before the swap may
+        # commit after it: wait (bounded) for every transaction older than the swap, then copy again.
+        wait_for_older_transactions(dsn)
+        again = run_locked(dsn, cfg, lambda c: _reverse_copy(c, cfg, arch["unlinked_since"] or arch["created_at"]))
+        out.update({"restored": cfg.source_table, "from_archive": arch["name"], "publish_activity": "dual write",
+                    "legacy_functions_recreated": [f["identity"] for f in funcs],
+                    "events_copied_back": res["copied_back"] + again})
+    return out
+
+
+def wait_for_older_transactions(dsn: str, timeout_s: float = 30.0) -> bool:
+    """Wait until every client transaction open now has ended (True), or the timeout passed (False)."""
+    with connection(dsn, autocommit=True) as conn:
+        mark = scalar(conn, "SELECT clock_timestamp()")
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if not scalar(conn, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                                "AND backend_type = 'client backend' AND pid <> pg_backend_pid() "
+                                "AND xact_start IS NOT NULL AND xact_start < %s", (mark,)):
+                return True
+            time.sleep(0.2)
+    return False
