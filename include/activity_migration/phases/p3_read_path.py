@@ -276,7 +276,7 @@ def dual_write_cutoff(conn: psycopg.Connection, cfg: MigrationConfig) -> datetim
     for key in CUTOFF_KEYS:
         value = ledger.get_setting(conn, key, None, cfg=cfg)
         if isinstance(value, dict):
-            value = next((value[k] for k in ("at", "cutoff", "occurred_at", "timestamp", "created_at") if k in value), None)
+            value = next((value[k] for k in ("cutoff_at", "at", "cutoff", "occurred_at", "timestamp", "created_at") if k in value), None)
         if value:
             return scalar(conn, "SELECT %s::timestamptz", (str(value),))
     return None

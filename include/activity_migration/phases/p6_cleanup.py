@@ -127,14 +127,16 @@ def gate_validation(conn: psycopg.Connection, cfg: MigrationConfig | None = None
     if not 0 < float(max_age_hours) <= 24 * 30:
         raise MigrationError(f"validation_max_age_hours must be in (0, 720], got {max_age_hours!r}")
     try:
-        from ..validation import require_recent_pass  # type: ignore[attr-defined]
-    except ImportError:
+        from ..validation.gate import require_recent_pass
+    except ImportError:  # the validation package is not installed in this build: same rule, read directly
         require_recent_pass = None
     out = {}
     for suite in suites:
         if require_recent_pass is not None:
-            res = require_recent_pass(conn, suite, max_age_hours, environment)
-            out[suite] = res if isinstance(res, dict) else {"suite": suite, "passed": True}
+            row = require_recent_pass(conn, suite, float(max_age_hours), environment or "production", cfg=cfg)
+            age = row.get("age")
+            out[suite] = {"suite": suite, "run_at": str(row.get("run_at")), "result_id": row.get("id"),
+                          "age_hours": round(age.total_seconds() / 3600, 2) if age is not None else None}
         else:
             out[suite] = _recent_pass_fallback(conn, cfg, suite, float(max_age_hours), environment)
     return out
