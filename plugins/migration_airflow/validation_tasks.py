@@ -1,0 +1,97 @@
+"""Airflow tasks around the validation core: the gate phases 5 and 6 put in front of
+destructive steps, and the nightly check's run/alert pair.
+
+``validation_gate(suites=["parity"], task_id=..., max_age_hours=None)`` builds one task that
+runs the suites now (full scope) against the run's environment, records the result in
+``<state>.validation_results``, mails the alert (``migration_airflow.alerts.send_alert``) when
+an expectation fails and then fails the task (``GateClosed``), so nothing downstream runs.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Sequence
+
+from airflow.sdk import task
+
+from .runtime import dsn_from_context, run_context
+
+log = logging.getLogger(__name__)
+
+
+def outcome_to_xcom(outcome: Any) -> dict[str, Any]:
+    """A small JSON-able summary of a ValidationOutcome (XCom, approval bodies)."""
+    return {
+        "success": outcome.success, "scope": outcome.scope, "environment": outcome.environment,
+        "failed_suites": outcome.failed_suites, "failed_expectations": len(outcome.failed_expectations),
+        "data_docs_path": outcome.data_docs_path,
+        "suites": {n: {"success": s.success, "result_id": s.result_id, "data_docs_page": s.data_docs_page,
+                       "failed": [f"{r.check}: {r.observed}" for r in s.failed]} for n, s in outcome.suites.items()},
+        "statistics": {k: v for k, v in outcome.statistics.items()},
+    }
+
+
+def log_outcome(outcome: Any) -> None:
+    """Task log: the verdict per suite, and the per entity type counts table (pandas)."""
+    from activity_migration.validation.report import entity_type_table
+
+    for line in outcome.summary_lines():
+        log.info("%s", line)
+    parity = outcome.suites.get("parity")
+    if parity and parity.statistics.get("entity_type_counts"):
+        log.info("parity counts per entity type:\n%s", entity_type_table(parity.statistics["entity_type_counts"]))
+
+
+def alert_on_failure(outcome: Any, context: dict[str, Any]) -> list[str]:
+    """Mail the alert for a failed outcome; returns the recipients ([] when it passed)."""
+    if outcome.success:
+        return []
+    from activity_migration.validation.email import render_alert
+
+    from .alerts import send_alert
+
+    dag_run = context.get("dag_run")
+    subject, body = render_alert(outcome, dag_run_id=getattr(dag_run, "run_id", None))
+    return send_alert(subject, body, context)
+
+
+def validation_gate(suites: Sequence[str] = ("parity",), task_id: str | None = None,
+                    max_age_hours: float | None = None):
+    """Build the gate task (call inside a DAG context); returns its XComArg.
+
+    :param suites: suites to run now, full scope (``parity``, ``events_integrity``, ``quarantine``)
+    :param task_id: default ``validate_<suites>``
+    :param max_age_hours: when set, a recorded passing full result of every suite at most this
+        old is accepted without running again (evidence is reused); None = always run now
+    """
+    names = list(suites)
+    tid = task_id or "validate_" + "_".join(names)
+
+    @task(task_id=tid, retries=0,
+          doc_md=f"Validation gate: run the {', '.join(names)} suite(s) now (full scope), record the result, mail "
+                 "the alert and fail when any expectation fails. Data Docs: artifacts/data_docs/<environment>/.")
+    def gate(**context: Any) -> dict[str, Any]:
+        from activity_migration.db import connection
+        from activity_migration.errors import GateClosed
+        from activity_migration.validation.gate import require_recent_pass
+        from activity_migration.validation.runner import run_suites
+
+        ctx = run_context(context)
+        dsn = dsn_from_context(context)
+        if max_age_hours is not None:
+            try:
+                with connection(dsn) as conn:
+                    evidence = [require_recent_pass(conn, s, max_age_hours, ctx.environment) for s in names]
+                log.info("recent passing results reused (max age %s h): %s", max_age_hours, evidence)
+                return {"success": True, "reused": evidence}
+            except GateClosed as exc:
+                log.info("no reusable result (%s); running the suites now", exc)
+        outcome = run_suites(dsn, suites=names, scope="full", ctx=ctx)
+        log_outcome(outcome)
+        if not outcome.success:
+            recipients = alert_on_failure(outcome, context)
+            raise GateClosed(f"validation failed: {len(outcome.failed_expectations)} failed expectation(s) in "
+                             f"{outcome.failed_suites}; alert sent to {', '.join(recipients)}; "
+                             f"Data Docs: {outcome.data_docs_path}")
+        return outcome_to_xcom(outcome)
+
+    return gate()
