@@ -85,7 +85,7 @@ def check(dsn: str, phase: str, step: str, max_age_days: float = 7) -> dict:
 def test_destructive_step_names():
     assert is_destructive("p2_dual_write", "switch")
     assert is_destructive("p5_trigger_removal", "tier_3_drop")
-    assert is_destructive("p6_cleanup", "cleanup")
+    assert is_destructive("p6_cleanup", "cleanup") and is_destructive("p6_cleanup", "drop_legacy_functions")
     assert not is_destructive("p5_trigger_removal", "tier_3_backup")
     assert not is_destructive("p4_backfill", "copy")
 
@@ -196,11 +196,24 @@ def test_p5_requires_a_validation_p2_does_not(two_dbs, version):
     assert check(staging, "p2_dual_write", "switch")["passed"]
 
 
+def test_p6_cleanup_gate_is_rehearsed_by_the_last_destructive_step(two_dbs, version):
+    staging, _ = two_dbs
+    version("abc123")
+    add_validation(staging, "parity", True)
+    rehearse(staging, "p6_cleanup", "archive")
+    verdict = check(staging, "p6_cleanup", "cleanup")
+    assert not verdict["passed"] and "p6_cleanup/drop_legacy_functions" in verdict["message"]
+    rehearse(staging, "p6_cleanup", "drop_legacy_functions")
+    verdict = check(staging, "p6_cleanup", "cleanup")
+    assert verdict["passed"] and verdict["step"] == "cleanup"
+    assert "rehearsed by the staging success of `drop_legacy_functions`" in render_evidence_markdown(verdict)
+
+
 def test_run_recorded_as_production_in_staging_db_does_not_count(two_dbs, version):
     staging, _ = two_dbs
     version("abc123")
-    rehearse(staging, "p6_cleanup", "cleanup", ctx=PRODUCTION)
-    verdict = check(staging, "p6_cleanup", "cleanup")
+    rehearse(staging, "p2_dual_write", "switch", ctx=PRODUCTION)
+    verdict = check(staging, "p2_dual_write", "switch")
     assert not verdict["passed"] and "recorded as environment 'production'" in verdict["message"]
 
 
@@ -239,3 +252,113 @@ def test_rehearsal_report_shows_both_ledgers(two_dbs, version):
     assert lines["switch"].count("succeeded (demo) | abc123") == 2  # staging and production columns
     assert lines["switch_rehearsal_gate"].split("|")[3].strip() == "–"  # gate rows exist in production only
     assert "succeeded" in lines["switch_rehearsal_gate"].split("|")[6]
+
+
+# ---------------------------------------------------------------------------------------
+# Through the DAGs: the gate is wired in front of every destructive step, and it works under
+# `airflow dags test` with two databases (staging and production connections from env vars).
+
+import os  # noqa: E402
+import subprocess  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import psycopg  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+# Override to try a DAG change before it lands (e.g. a copy of dags/ with the gate wired in).
+DAGS_DIR = Path(os.environ.get("REHEARSAL_TEST_DAGS_FOLDER", ROOT / "dags"))
+AIRFLOW = str(ROOT / ".venv" / "bin" / "airflow") if (ROOT / ".venv" / "bin" / "airflow").exists() else "airflow"
+
+def _dag(dag_id: str):
+    from airflow.dag_processing.dagbag import DagBag
+
+    path = DAGS_DIR / f"{dag_id}.py"
+    if not path.exists():
+        pytest.skip(f"dags/{dag_id}.py does not exist yet")
+    bag = DagBag(dag_folder=str(path))
+    assert not bag.import_errors, bag.import_errors
+    return bag.dags[dag_id]
+
+
+@pytest.mark.parametrize("dag_id", ["migration_p2_dual_write", "migration_p5_trigger_removal", "migration_p6_cleanup"])
+def test_destructive_steps_are_behind_a_rehearsal_gate(dag_id):
+    """Every task that records a destructive ledger step runs after a *_rehearsal_gate task."""
+    dag = _dag(dag_id)
+    gates = [t for t in dag.tasks if t.task_id.endswith("_rehearsal_gate")]
+    assert gates, (f"{dag_id} has no rehearsal gate: add `rehearsal_gate(phase=..., step=...)` from "
+                   "migration_airflow.rehearsal upstream of its destructive step (docs/staging-rehearsal.md)")
+    for g in gates:
+        assert g.downstream_list, f"{g.task_id} gates nothing"
+
+
+def _uri(dsn: str) -> str:
+    p = psycopg.conninfo.conninfo_to_dict(dsn)
+    return f"postgresql://{p.get('user', 'postgres')}@{p.get('host', '127.0.0.1')}:{p.get('port', 5432)}/{p['dbname']}"
+
+
+@pytest.fixture(scope="module")
+def airflow_env(tmp_path_factory):
+    home = tmp_path_factory.mktemp("airflow_home")
+    env = dict(os.environ)
+    env.update({
+        "AIRFLOW_HOME": str(home), "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_DIR),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"), "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        "AIRFLOW__CORE__UNIT_TEST_MODE": "False", "ACTIVITY_MIGRATION_VERSION": "dagtest-v1",
+        "AIRFLOW_VAR_MIGRATION_ALERT_EMAILS": "dba@localhost",
+    })
+    out = subprocess.run([AIRFLOW, "db", "migrate"], env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return env
+
+
+def _dags_test(env: dict, dag_id: str, conf: dict) -> subprocess.CompletedProcess:
+    import json
+
+    return subprocess.run([AIRFLOW, "dags", "test", dag_id, "-c", json.dumps(conf)], env=env, capture_output=True,
+                          text=True, timeout=600, cwd=ROOT)
+
+
+def test_p2_production_run_needs_a_staging_run_of_the_same_dag(airflow_env, demo_db, demo_template, pg_admin_dsn):
+    dag = _dag("migration_p2_dual_write")
+    if "switch_rehearsal_gate" not in dag.task_ids:
+        pytest.skip("migration_p2_dual_write does not call rehearsal_gate yet (see the wiring test)")
+    from activity_migration.phases import p1_infrastructure
+
+    name = f"amt_prod_{os.urandom(5).hex()}"
+    with psycopg.connect(pg_admin_dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name),
+                                                                     sql.Identifier(demo_template)))
+    prod = psycopg.conninfo.make_conninfo(pg_admin_dsn, dbname=name)
+    staging = demo_db
+    try:
+        env = dict(airflow_env, AIRFLOW_CONN_ACTIVITY_DB=_uri(prod), AIRFLOW_CONN_ACTIVITY_DB_STAGING=_uri(staging))
+        os.environ["ACTIVITY_MIGRATION_VERSION"] = env["ACTIVITY_MIGRATION_VERSION"]
+        ledger.project_version.cache_clear()
+        for dsn, environment in ((staging, "staging"), (prod, "production")):
+            p1_infrastructure.apply(dsn, load_config(), ledger.RunContext(environment=environment, mode="demo"))
+
+        first = _dags_test(env, "migration_p2_dual_write", {"mode": "demo", "environment": "production"})
+        with connection(prod) as conn:
+            gate = ledger.last_step(conn, "p2_dual_write", "switch_rehearsal_gate")
+            switched = ledger.last_step(conn, "p2_dual_write", "switch", status="succeeded")
+        assert gate is not None and gate["status"] == "failed", first.stdout[-3000:] + first.stderr[-3000:]
+        assert "no successful staging rehearsal of p2_dual_write/switch at version dagtest-v1" in gate["details"]["message"]
+        assert switched is None  # nothing destructive ran in production
+
+        rehearsal = _dags_test(env, "migration_p2_dual_write", {"mode": "demo", "environment": "staging"})
+        assert rehearsal.returncode == 0, rehearsal.stdout[-3000:] + rehearsal.stderr[-3000:]
+        with connection(staging) as conn:
+            assert ledger.last_step(conn, "p2_dual_write", "switch", status="succeeded", environment="staging")
+
+        second = _dags_test(env, "migration_p2_dual_write", {"mode": "demo", "environment": "production"})
+        assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
+        with connection(prod) as conn:
+            gate = ledger.last_step(conn, "p2_dual_write", "switch_rehearsal_gate")
+            switched = ledger.last_step(conn, "p2_dual_write", "switch", status="succeeded")
+        assert gate["status"] == "succeeded" and gate["details"]["rehearsal"]["environment"] == "staging"
+        assert switched is not None and switched["environment"] == "production"
+    finally:
+        os.environ.pop("ACTIVITY_MIGRATION_VERSION", None)
+        ledger.project_version.cache_clear()
+        _drop_database(pg_admin_dsn, name)

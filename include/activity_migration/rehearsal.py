@@ -47,16 +47,29 @@ DEFAULT_MAX_AGE_DAYS = 7.0
 
 # phase -> ledger step names of its destructive steps (regex, full match). Kept in step with
 # the phase modules: p2 records the dual-write switch as 'switch', p5 each tier's drop as
-# 'tier_<n>_drop', p6 the drop of the legacy objects as 'cleanup'.
+# 'tier_<n>_drop', p6 its steps as 'archive' (activity_logs moved away), 'drop_legacy_functions'
+# and 'delete_archive'; its DAG gates them together as 'cleanup' (see REHEARSED_BY).
 DESTRUCTIVE_STEPS: dict[str, str] = {
     "p2_dual_write": r"switch",
     "p5_trigger_removal": r"tier_[0-9]+_drop",
-    "p6_cleanup": r"cleanup",
+    "p6_cleanup": r"cleanup|archive|drop_legacy_functions|delete_archive",
+}
+
+# A gate named for a group of steps is satisfied by the staging success of the group's LAST
+# destructive step: p6's gate ("cleanup") sits before archive and drop_legacy_functions, and a
+# staging run that got through drop_legacy_functions rehearsed both.
+REHEARSED_BY: dict[tuple[str, str], str] = {
+    ("p6_cleanup", "cleanup"): "drop_legacy_functions",
 }
 
 # Phases whose destructive step is guarded by a validation suite in the same run: a
 # rehearsal without any validation result in its window does not count for them.
 VALIDATION_REQUIRED: frozenset[str] = frozenset({"p5_trigger_removal", "p6_cleanup"})
+
+
+def rehearsed_step(phase: str, step: str) -> str:
+    """The staging ledger step whose success rehearses the gated ``step``."""
+    return REHEARSED_BY.get((phase, step), step)
 
 
 def is_destructive(phase: str, step: str) -> bool:
@@ -166,9 +179,11 @@ def check_rehearsal(*, staging_conn: psycopg.Connection, phase: str, step: str, 
     """
     cfg = cfg or load_config()
     max_age_days = float(max_age_days)
+    gated_step, step = step, rehearsed_step(phase, step)
     what = f"{phase}/{step}"
     verdict: dict[str, Any] = {
-        "passed": False, "message": "", "phase": phase, "step": step, "project_version": project_version,
+        "passed": False, "message": "", "phase": phase, "step": gated_step, "rehearsed_step": step,
+        "project_version": project_version,
         "max_age_days": max_age_days, "checked_at": _iso(datetime.now(timezone.utc)),
         "staging_database": None, "rehearsal": None, "newest_staging_run": None,
         "validation_window": None, "validations": [], "validation_required": phase in VALIDATION_REQUIRED,
@@ -335,6 +350,8 @@ def render_evidence_markdown(verdict: dict[str, Any]) -> str:
     lines = [f"**Staging rehearsal {mark}** for `{verdict.get('phase')}/{verdict.get('step')}` "
              f"at version `{verdict.get('project_version')}` (limit {_days(verdict.get('max_age_days', 0))})",
              "", verdict.get("message", "")]
+    if verdict.get("rehearsed_step") and verdict["rehearsed_step"] != verdict.get("step"):
+        lines += ["", f"- `{verdict['step']}` is rehearsed by the staging success of `{verdict['rehearsed_step']}`"]
     db = verdict.get("staging_database") or {}
     if db:
         lines += ["", f"- staging database: `{db.get('database')}`"

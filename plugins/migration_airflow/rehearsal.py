@@ -14,7 +14,7 @@ one, else the Airflow Variable ``migration_rehearsal_max_age_days``, else 7 days
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from airflow.sdk import task
 
@@ -22,6 +22,7 @@ from activity_migration.connections import STAGING_CONN_ID
 from activity_migration.db import connection
 from activity_migration.rehearsal import DEFAULT_MAX_AGE_DAYS, enforce_rehearsal
 
+from .dag_defaults import APP_DB_POOL
 from .runtime import dsn_for_conn_id, dsn_from_context, run_context
 
 MAX_AGE_VARIABLE = "migration_rehearsal_max_age_days"
@@ -37,7 +38,8 @@ def rehearsal_evidence(step: str, task_id: str | None = None) -> str:
     return "{{ (ti.xcom_pull(task_ids='" + tid + "') or {}).get('markdown', '') }}"
 
 
-def _max_age_days(context: dict[str, Any]) -> float:
+def max_age_days(context: dict[str, Any]) -> float:
+    """Allowed age of the staging rehearsal for this run (Param, else Variable, else 7 days)."""
     value = (context.get("params") or {}).get("rehearsal_max_age_days")
     if value in (None, ""):
         try:
@@ -49,21 +51,35 @@ def _max_age_days(context: dict[str, Any]) -> float:
     return float(value) if value not in (None, "") else DEFAULT_MAX_AGE_DAYS
 
 
-def rehearsal_gate(*, phase: str, step: str, task_id: str | None = None):
-    """Build the gate task for ``phase``/``step`` (call inside a DAG context); returns the XComArg."""
+_max_age_days = max_age_days  # older name, used by the p5 DAG
 
-    @task(task_id=task_id or gate_task_id(step),
-          doc_md=f"Production only: require a recent successful, validated staging rehearsal of {phase}/{step} "
+
+def rehearsal_gate(*, phase: str, step: str | Callable[[dict[str, Any]], str], task_id: str | None = None):
+    """Build the gate task for ``phase``/``step`` (call inside a DAG context); returns the XComArg.
+
+    :param phase: ledger phase id (``p2_dual_write``, ``p5_trigger_removal``, ``p6_cleanup``)
+    :param step: the destructive step's ledger step (``switch``, ``cleanup``), or a function of the
+        task context returning it when it depends on a Param (``lambda c: f"tier_{c['params']['tier']}_drop"``;
+        then pass ``task_id``)
+    :param task_id: default ``<step>_rehearsal_gate``
+    """
+    if task_id is None and callable(step):
+        raise ValueError("rehearsal_gate: pass task_id when step is computed at run time")
+    shown = "<step computed at run time>" if callable(step) else step
+
+    @task(task_id=task_id or gate_task_id(step), pool=APP_DB_POOL,
+          doc_md=f"Production only: require a recent successful, validated staging rehearsal of {phase}/{shown} "
                  "at this project version (read from the staging ledger). Staging runs pass: they are the "
-                 "rehearsal. The verdict is recorded in the production ledger.")
+                 "rehearsal; demo mode does not skip this gate. The verdict is recorded in the production ledger.")
     def gate(**context: Any) -> dict[str, Any]:
         ctx = run_context(context)
+        step_name = step(context) if callable(step) else step
         if ctx.environment != "production":
             return {"required": False, "passed": True, "reason": "staging run: this run is the rehearsal",
-                    "phase": phase, "step": step,
+                    "phase": phase, "step": step_name,
                     "markdown": "**Staging rehearsal**: not required (this staging run is the rehearsal)."}
         with connection(dsn_from_context(context)) as prod:
             return enforce_rehearsal(production_conn=prod, staging_dsn=lambda: dsn_for_conn_id(STAGING_CONN_ID),
-                                     phase=phase, step=step, ctx=ctx, max_age_days=_max_age_days(context))
+                                     phase=phase, step=step_name, ctx=ctx, max_age_days=max_age_days(context))
 
     return gate()
