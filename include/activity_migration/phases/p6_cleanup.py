@@ -8,8 +8,10 @@ Steps (each a ledger row under phase ``p6_cleanup``):
 
 1. ``backup``: publish_activity's current (dual-write) definition and every legacy trigger
    function into ``ddl_backups`` (phase ``p6_cleanup``);
-2. ``archive``: ONE transaction under lock_timeout: publish_activity back to its events-only
-   form, ``public.activity_logs`` moved to ``{state}.activity_logs_archive_<YYYYMMDD>``
+2. ``archive``: publish_activity back to its events-only form (one short transaction), a
+   wait until every transaction older than that switch has ended (a writer inside the old
+   body must not find the table gone), then ONE transaction under lock_timeout:
+   ``public.activity_logs`` moved to ``{state}.activity_logs_archive_<YYYYMMDD>``
    (metadata only, instant, reversible) and, when ``keep_compat_view``, a view named
    ``public.activity_logs`` in the old shape over events, so readers of the old name keep
    working;
@@ -328,32 +330,42 @@ def archive(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | None
         name = archive_name()
         events = sql.Identifier(cfg.target_schema, cfg.target_table)
 
-        def body(conn: psycopg.Connection) -> dict[str, Any]:
+        def stop_writing(conn: psycopg.Connection) -> Any:
             # 1. publish_activity writes events only (phase 1's form): nothing writes the old table after this.
             run_sql_file(conn, "p1_infrastructure/04_create_publish_activity.sql", state=cfg.state_schema,
                          events=events, fn_schema=cfg.target_schema)
+            ledger.set_setting(conn, DUAL_WRITE_SETTING, {"enabled": False, "disabled_by": PHASE}, by=PHASE, cfg=cfg)
+            # Events without a legacy id written from here on were born after cleanup; transactions
+            # already open may still write one with an older created_at: the horizon covers them.
+            return scalar(conn, "SELECT least(now(), (SELECT min(xact_start) FROM pg_stat_activity "
+                                "WHERE xact_start IS NOT NULL AND datname = current_database()))")
+
+        def move(conn: psycopg.Connection) -> dict[str, Any]:
             # 2. the table into the archive (metadata only).
             run_sql_file(conn, "p6_cleanup/01_archive_source_table.sql",
                          source=sql.Identifier(cfg.source.schema, cfg.source.table), state=cfg.state_schema,
                          source_name=cfg.source.table, archive_name=name)
             # 3. readers of the old name keep working.
             view = create_compat_view(conn, cfg, cfg.source.schema, cfg.source.table, columns) if keep_compat_view else None
-            # Events without a legacy id written from here on were born after cleanup; transactions
-            # already open may still write one with an older created_at: the horizon covers them.
-            since = scalar(conn, "SELECT least(now(), (SELECT min(xact_start) FROM pg_stat_activity "
-                                 "WHERE xact_start IS NOT NULL AND datname = current_database()))")
             conn.execute(sql.SQL(
                 "INSERT INTO {} (name, source_table, unlinked_since, retention_days) VALUES (%s, %s, %s, %s) "
                 "ON CONFLICT (name) DO UPDATE SET source_table = EXCLUDED.source_table, rows = NULL, checksum = NULL, "
                 "unlinked_since = EXCLUDED.unlinked_since, created_at = clock_timestamp(), "
                 "retention_days = EXCLUDED.retention_days, restored_at = NULL, deleted_at = NULL, deleted_by = NULL"
             ).format(_t(cfg, "archives")), (name, cfg.source_table, since, int(retention_days)))
-            ledger.set_setting(conn, DUAL_WRITE_SETTING, {"enabled": False, "disabled_by": PHASE}, by=PHASE, cfg=cfg)
             ledger.set_setting(conn, P6_SETTING, {"archive": name, "dual_write_before": dual_before,
                                                   "compat_view": bool(keep_compat_view)}, by=PHASE, cfg=cfg)
             return {"view": view, "since": since}
 
-        res = run_locked(dsn, cfg, body)
+        since = run_locked(dsn, cfg, stop_writing)
+        # A writer that entered the old (dual-write) publish_activity before the switch may still be
+        # about to insert into the old table: renaming it now would fail that application
+        # transaction. Wait until every transaction older than the switch has ended.
+        out["writers_drained"] = wait_for_older_transactions(dsn)
+        if not out["writers_drained"]:
+            raise MigrationError("a transaction older than the publish_activity switch is still open after 30 s; "
+                                 "the table was not moved (re-run the task: the switch is idempotent)")
+        res = run_locked(dsn, cfg, move)
         out.update({"archive": f"{cfg.state_schema}.{name}", "compat_view": res["view"],
                     "unlinked_since": res["since"], "publish_activity": "events only"})
     return out
