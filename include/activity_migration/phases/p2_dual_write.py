@@ -321,8 +321,8 @@ def _switch_once(dsn: str, cfg: MigrationConfig, ctx: RunContext) -> dict[str, A
             side = connect(dsn)
             side.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
             side.execute("SET TRANSACTION SNAPSHOT %s" % sql.Literal(row["snap"]).as_string(side))
-            cutoff = {"cutoff_at": row["cutoff_at"].isoformat(), "switched_at": row["cutoff_at"].isoformat(),
-                      "max_key": row["max_key"], "rows_before": None, "key_type": key_type,
+            cutoff = {"cutoff_at": row["cutoff_at"].isoformat(), "locked_at": row["cutoff_at"].isoformat(),
+                      "switched_at": None, "max_key": row["max_key"], "rows_before": None, "key_type": key_type,
                       "dag_run_id": ctx.dag_run_id}
         conn.execute(publish_ddl)
         for p in pending:
@@ -333,6 +333,12 @@ def _switch_once(dsn: str, cfg: MigrationConfig, ctx: RunContext) -> dict[str, A
                                by=ctx.actor or ctx.dag_run_id or "p2_dual_write", cfg=cfg)
         conn.commit()
         if side is not None and cutoff is not None:
+            # A writer already inside an old trigger body when the switch committed finishes with
+            # it (its row has no event); its transaction started before this instant, so every
+            # such row has created_at (= now() of its transaction) before cutoff_at.
+            switched = scalar(conn, "SELECT clock_timestamp()")
+            conn.rollback()
+            cutoff["cutoff_at"] = cutoff["switched_at"] = switched.isoformat()
             try:
                 cutoff["rows_before"] = int(scalar(side, sql.SQL("SELECT count(*) FROM {}").format(source)))
                 side.rollback()
