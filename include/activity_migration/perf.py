@@ -125,6 +125,9 @@ def probe_write_latency(conn: psycopg.Connection, tables: list[str], writes: int
                         role: str = PROBE_ROLE) -> dict[str, Any]:
     """Time ``writes`` INSERT+DELETE pairs per table, rolled back; per-table median/mean/p95 ms.
 
+    Each pair is timed inside the server (08_probe_write_latency.sql), so round trips do
+    not drown the cost of the triggers the writes fire.
+
     ``probe_ms`` (the tier figure) is the mean over tables of each table's median pair
     latency: medians resist a pair that waited on a lock, the mean gives each table equal
     weight. A table whose probe fails (a NOT NULL column without default, a policy) reports
@@ -134,23 +137,21 @@ def probe_write_latency(conn: psycopg.Connection, tables: list[str], writes: int
     if not conn.autocommit and conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
         conn.commit()
     per_table: dict[str, Any] = {}
+    probe = load_sql("p5_trigger_removal/08_probe_write_latency.sql")
     for table in tables:
-        ident = sql.Identifier(*_split(table))
-        insert = sql.SQL(PROBE_MARKER + "INSERT INTO {} DEFAULT VALUES RETURNING ctid").format(ident)
-        delete = sql.SQL(PROBE_MARKER + "DELETE FROM {} WHERE ctid = %s::tid").format(ident)
         timings: list[float] = []
         try:
             with conn.transaction(force_rollback=True), conn.cursor() as cur:
                 if as_role:
                     cur.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(as_role)))
-                for _ in range(writes):
-                    t0 = time.perf_counter()
-                    cur.execute(insert)
-                    ctid = cur.fetchone()[0]
-                    cur.execute(delete, (str(ctid),))
-                    timings.append((time.perf_counter() - t0) * 1000.0)
+                cur.execute("SELECT set_config('activity_migration.probe_table', %s, true), "
+                            "set_config('activity_migration.probe_writes', %s, true)",
+                            (sql.Identifier(*_split(table)).as_string(conn), str(int(writes))))
+                cur.execute(probe)
+                cur.execute("SELECT current_setting('activity_migration.probe_result')::float8[]")
+                timings = list(cur.fetchone()[0] or [])
         except psycopg.Error as exc:
-            per_table[table] = {"n": len(timings), "error": f"{type(exc).__name__}: {str(exc).strip().splitlines()[0]}"}
+            per_table[table] = {"n": 0, "error": f"{type(exc).__name__}: {str(exc).strip().splitlines()[0]}"}
             continue
         timings.sort()
         per_table[table] = {"n": len(timings), "median_ms": round(statistics.median(timings), 4),
