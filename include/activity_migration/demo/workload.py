@@ -25,7 +25,7 @@ import time
 import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import psycopg
 from psycopg import sql
@@ -274,6 +274,10 @@ class _World:
 
 
 def _load_world(conn: psycopg.Connection, workers: int, sample_per_table: int = 400) -> _World:
+    missing = [t for t in APP_TABLES if conn.execute("SELECT to_regclass(%s)", (f"public.{t}",)).fetchone()[0] is None]
+    if missing:
+        raise MigrationError(f"the demo application is not seeded in this database (missing tables: "
+                             f"{', '.join(missing[:3])}{', ...' if len(missing) > 3 else ''}); run `activity-migration seed` first")
     actors = [(r[0], r[1]) for r in conn.execute(
         "SELECT user_id, customer_id FROM public.users WHERE user_id IS NOT NULL AND id = user_id ORDER BY user_id")]
     if not actors:
@@ -338,9 +342,11 @@ class _Change:
 
 class _Worker(threading.Thread):
     def __init__(self, index: int, dsn: str, world: _World, interval: float, deadline: float,
-                 stop: threading.Event, publish: str, errors: list[str], errors_lock: threading.Lock) -> None:
+                 stop: threading.Event, publish: str, errors: list[str], errors_lock: threading.Lock,
+                 tables: list[str]) -> None:
         super().__init__(name=f"workload-{index}", daemon=True)
         self.dsn, self.world, self.interval, self.deadline = dsn, world, interval, deadline
+        self.tables = tables
         self.stop, self.publish = stop, publish
         self.errors, self.errors_lock = errors, errors_lock
         self.rng = random.Random()
@@ -356,7 +362,7 @@ class _Worker(threading.Thread):
     # planning ----------------------------------------------------------------------
     def _plan(self) -> _Change:
         r = self.rng
-        table = r.choice(list(APP_TABLES))
+        table = r.choice(self.tables)
         spec = SPECS[table]
         roll = r.random()
         if roll < 0.15 and self.created[table]:
@@ -534,7 +540,7 @@ def _jsonable(value: Any) -> Any:
 
 
 def run_workload(dsn: str, seconds: float, rate: float, *, connections: int = 4, publish: str = "auto",
-                 stop_event: threading.Event | None = None) -> WorkloadReport:
+                 stop_event: threading.Event | None = None, tables: Sequence[str] | None = None) -> WorkloadReport:
     """Play the application's writes for ``seconds`` at ``rate`` transactions/s in total.
 
     :param dsn: the application database (seeded by ``activity-migration seed``).
@@ -544,6 +550,8 @@ def run_workload(dsn: str, seconds: float, rate: float, *, connections: int = 4,
     :param publish: ``auto`` publishes events for tables whose logging triggers are gone;
         ``never`` does not (an application that forgot).
     :param stop_event: set it to end the run early.
+    :param tables: the tables to write, each transaction picking one at random (a name given
+        twice is picked twice as often); default all 18.
     """
     if not seconds or seconds <= 0:
         raise MigrationError(f"seconds must be positive, got {seconds!r}")
@@ -553,6 +561,10 @@ def run_workload(dsn: str, seconds: float, rate: float, *, connections: int = 4,
         raise MigrationError(f"connections must be a positive integer, got {connections!r}")
     if publish not in PUBLISH_MODES:
         raise MigrationError(f"publish must be one of {list(PUBLISH_MODES)}, got {publish!r}")
+    chosen = list(tables) if tables is not None else list(APP_TABLES)
+    unknown = sorted(set(chosen) - set(APP_TABLES))
+    if not chosen or unknown:
+        raise MigrationError(f"tables must name demo application tables, got {unknown or 'none'}")
 
     with connect(dsn, application_name=APPLICATION_NAME) as conn:
         world = _load_world(conn, connections)
@@ -562,7 +574,7 @@ def run_workload(dsn: str, seconds: float, rate: float, *, connections: int = 4,
     errors_lock = threading.Lock()
     started = time.monotonic()
     deadline = started + seconds
-    workers = [_Worker(i, dsn, world, connections / rate, deadline, stop, publish, errors, errors_lock)
+    workers = [_Worker(i, dsn, world, connections / rate, deadline, stop, publish, errors, errors_lock, chosen)
                for i in range(connections)]
     for w in workers:
         w.start()
