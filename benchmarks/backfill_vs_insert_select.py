@@ -1,0 +1,248 @@
+"""Backfill vs one INSERT … SELECT, side by side in one run (ratios, not a timed test).
+
+    .venv/bin/python benchmarks/backfill_vs_insert_select.py [--rows 2000000] [--workers 2]
+        [--runner cli|standalone] [--admin-dsn postgresql://postgres@127.0.0.1:5432/postgres]
+
+1. seeds a fresh database with the demo app and ``--rows`` history rows, applies phases 1 and 2
+   (dual write on, cutoff recorded);
+2. baseline: one ``INSERT … SELECT`` of the same mapping (same rules, same quarantine filter)
+   into ``events_baseline`` (``CREATE TABLE … (LIKE events INCLUDING ALL)``), same database;
+3. backfill: ``--runner cli`` runs ``activity-migration backfill --workers N`` (the same core the
+   DAG's mapped workers call); ``--runner standalone`` starts ``airflow standalone`` (LocalExecutor,
+   SQLite, temp AIRFLOW_HOME), triggers ``migration_p4_backfill`` over REST with
+   ``max_parallel_chunks=N`` and measures trigger → run success;
+4. while the backfill runs, the demo workload writes (publish auto) and a sampler polls
+   ``pg_stat_activity`` for the longest lock wait; the same workload also runs idle first.
+
+Prints one JSON object: seconds, ratio backfill/baseline, workload p95 idle vs during, longest lock wait.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+ROOT = Path(__file__).resolve().parents[1]
+VENV_BIN = ROOT / ".venv" / "bin"
+
+
+def _dsn(admin: str, db: str) -> str:
+    return psycopg.conninfo.make_conninfo(admin, dbname=db)
+
+
+def _uri(dsn: str) -> str:
+    p = psycopg.conninfo.conninfo_to_dict(dsn)
+    return f"postgresql://{p.get('user', 'postgres')}@{p.get('host', '127.0.0.1')}:{p.get('port', 5432)}/{p['dbname']}"
+
+
+def prepare(admin: str, rows: int) -> str:
+    from activity_migration.config import load_config
+    from activity_migration.demo.seed import seed
+    from activity_migration.ledger import RunContext
+    from activity_migration.phases import p1_infrastructure, p2_dual_write
+
+    name = f"bench_p4_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    dsn = _dsn(admin, name)
+    t = time.monotonic()
+    seed(dsn, rows=rows)
+    print(f"seeded {rows} rows in {time.monotonic() - t:.0f} s", file=sys.stderr)
+    cfg = load_config()
+    ctx = RunContext(environment="staging", mode="demo", actor="benchmark")
+    p1_infrastructure.apply(dsn, cfg, ctx)
+    p2_dual_write.apply(dsn, cfg, ctx)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE public.activity_logs")
+        conn.execute("CHECKPOINT")
+    return dsn
+
+
+def baseline(dsn: str) -> tuple[float, int]:
+    """One INSERT … SELECT of the same mapping into a fresh copy of the events table."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("DROP TABLE IF EXISTS public.events_baseline")
+        conn.execute("CREATE TABLE public.events_baseline (LIKE public.events INCLUDING ALL)")
+        conn.execute("CHECKPOINT")
+        t = time.monotonic()
+        n = conn.execute("""
+            INSERT INTO public.events_baseline (event_type, category, actor_id, customer_id, entity_type, entity_id,
+                                                description, payload, source, legacy_activity_log_id, ip_address,
+                                                user_agent, occurred_at)
+            SELECT m.event_type, c.category, m.user_id, m.customer_id, m.entity_type, m.entity_id, m.description,
+                   m.payload, 'backfill', m.id, m.ip_address, m.user_agent, m.created_at
+              FROM (SELECT s.*, activity_migration.event_type_for(s.entity_type, s.action) AS event_type,
+                           coalesce(s.metadata, '{}'::jsonb) AS payload
+                      FROM public.activity_logs s
+                     WHERE NOT EXISTS (SELECT 1 FROM public.events e WHERE e.legacy_activity_log_id = s.id)) m
+              JOIN activity_migration.entity_categories c ON c.entity_type = m.entity_type
+             WHERE activity_migration.event_rejection_reason(m.event_type, m.entity_type, m.payload, m.created_at,
+                                                              m.description) IS NULL
+               AND m.action !~ '[\\x01-\\x1F\\x7F\\uFFFD]'
+            ON CONFLICT (legacy_activity_log_id) DO NOTHING""").rowcount
+        elapsed = time.monotonic() - t
+        conn.execute("DROP TABLE public.events_baseline")
+        conn.execute("CHECKPOINT")
+    return elapsed, n
+
+
+class LockSampler(threading.Thread):
+    def __init__(self, dsn: str) -> None:
+        super().__init__(daemon=True)
+        self.dsn, self.stop, self.longest = dsn, threading.Event(), 0.0
+
+    def run(self) -> None:
+        from activity_migration import metrics
+        with psycopg.connect(self.dsn, autocommit=True, application_name="bench-sampler") as conn:
+            while not self.stop.is_set():
+                self.longest = max(self.longest, metrics.longest_lock_wait_s(conn))
+                time.sleep(0.05)
+
+
+def workload(dsn: str, seconds: float, rate: float, stop: threading.Event | None = None):
+    from activity_migration.demo.workload import run_workload
+    return run_workload(dsn, seconds=seconds, rate=rate, connections=4, stop_event=stop)
+
+
+def run_cli(dsn: str, workers: int, chunk_rows: int) -> float:
+    t = time.monotonic()
+    out = subprocess.run([str(VENV_BIN / "activity-migration"), "backfill", "--dsn", dsn, "--workers", str(workers),
+                          "--initial-chunk-rows", str(chunk_rows), "--no-check"], capture_output=True, text=True)
+    if out.returncode != 0:
+        raise SystemExit(out.stderr[-3000:])
+    return time.monotonic() - t
+
+
+def run_standalone(dsn: str, workers: int, chunk_rows: int) -> tuple[float, dict]:
+    home = Path(tempfile.mkdtemp(prefix="bench_airflow_"))
+    port = 8793
+    env = dict(os.environ, AIRFLOW_HOME=str(home), AIRFLOW__CORE__DAGS_FOLDER=str(ROOT / "dags"),
+               AIRFLOW__CORE__PLUGINS_FOLDER=str(ROOT / "plugins"), AIRFLOW__CORE__LOAD_EXAMPLES="False",
+               AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{home / 'airflow.db'}",
+               AIRFLOW__CORE__EXECUTOR="LocalExecutor", AIRFLOW__CORE__PARALLELISM="8",
+               AIRFLOW__API__PORT=str(port), AIRFLOW__API__BASE_URL=f"http://localhost:{port}",
+               AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="admin:admin",
+               AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE=str(home / "passwords.json"),
+               AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL="5",
+               AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC="1",
+               AIRFLOW_CONN_ACTIVITY_DB_STAGING=_uri(dsn))
+    (home / "passwords.json").write_text(json.dumps({"admin": "admin"}))
+    log = open(home / "standalone.log", "w")
+    proc = subprocess.Popen([str(VENV_BIN / "airflow"), "standalone"], env=env, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    base = f"http://localhost:{port}"
+
+    def call(method: str, path: str, body: dict | None = None, token: str | None = None) -> dict:
+        req = urllib.request.Request(base + path, method=method, data=json.dumps(body).encode() if body else None,
+                                     headers={"Content-Type": "application/json",
+                                              **({"Authorization": f"Bearer {token}"} if token else {})})
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return json.loads(r.read() or b"{}")
+    try:
+        token = None
+        for _ in range(180):
+            try:
+                token = call("POST", "/auth/token", {"username": "admin", "password": "admin"})["access_token"]
+                call("GET", "/api/v2/dags/migration_p4_backfill", token=token)
+                break
+            except Exception:
+                time.sleep(1)
+        if token is None:
+            raise SystemExit(f"airflow standalone did not come up; see {home / 'standalone.log'}")
+        subprocess.run([str(VENV_BIN / "airflow"), "pools", "set", "activity_db", "8", "app database"], env=env,
+                       capture_output=True)
+        call("PATCH", "/api/v2/dags/migration_p4_backfill", {"is_paused": False}, token)
+        conf = {"mode": "demo", "max_parallel_chunks": workers, "initial_chunk_rows": chunk_rows}
+        t = time.monotonic()
+        run = call("POST", "/api/v2/dags/migration_p4_backfill/dagRuns", {"logical_date": None, "conf": conf}, token)
+        run_id = urllib.parse.quote(run["dag_run_id"], safe="")
+        state = "queued"
+        while state in ("queued", "running"):
+            time.sleep(0.5)
+            state = call("GET", f"/api/v2/dags/migration_p4_backfill/dagRuns/{run_id}", token=token)["state"]
+        elapsed = time.monotonic() - t
+        tis = call("GET", f"/api/v2/dags/migration_p4_backfill/dagRuns/{run_id}/taskInstances", token=token)
+        tasks = {f"{ti['task_id']}[{ti.get('map_index', -1)}]": {"state": ti["state"], "duration": ti.get("duration")}
+                 for ti in tis.get("task_instances", [])}
+        if state != "success":
+            raise SystemExit(f"DAG run ended {state}: {tasks}; log {home / 'standalone.log'}")
+        return elapsed, tasks
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def main() -> None:
+    import urllib.parse  # noqa: F401 - used in run_standalone
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rows", type=int, default=2_000_000)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--chunk-rows", type=int, default=20_000)
+    ap.add_argument("--runner", choices=["cli", "standalone"], default="cli")
+    ap.add_argument("--workload-rate", type=float, default=20.0)
+    ap.add_argument("--admin-dsn", default=os.environ.get("BENCH_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"))
+    ap.add_argument("--keep", action="store_true", help="keep the benchmark database")
+    args = ap.parse_args()
+
+    dsn = prepare(args.admin_dsn, args.rows)
+    result: dict = {"rows": args.rows, "workers": args.workers, "runner": args.runner}
+    try:
+        base_s, base_rows = baseline(dsn)
+        result.update(baseline_s=round(base_s, 1), baseline_rows=base_rows)
+        print(f"baseline INSERT … SELECT: {base_s:.1f} s, {base_rows} rows", file=sys.stderr)
+
+        idle = workload(dsn, seconds=15, rate=args.workload_rate)
+        result["workload_idle_p95_ms"] = idle.latency_p95_ms
+
+        sampler = LockSampler(dsn)
+        sampler.start()
+        stop = threading.Event()
+        during: dict = {}
+        load = threading.Thread(target=lambda: during.update(r=workload(dsn, 3600, args.workload_rate, stop)))
+        load.start()
+        if args.runner == "cli":
+            bf_s = run_cli(dsn, args.workers, args.chunk_rows)
+        else:
+            bf_s, tasks = run_standalone(dsn, args.workers, args.chunk_rows)
+            result["tasks"] = tasks
+        stop.set()
+        load.join()
+        sampler.stop.set()
+        sampler.join()
+        wl = during["r"]
+        with psycopg.connect(dsn) as conn:
+            copied = conn.execute("SELECT count(*) FROM public.events WHERE source = 'backfill'").fetchone()[0]
+            chunks = conn.execute("SELECT count(*), max(extract(epoch FROM finished_at - started_at)) "
+                                  "FROM activity_migration.backfill_chunks").fetchone()
+        result.update(
+            backfill_s=round(bf_s, 1), backfill_rows=copied, ratio=round(bf_s / base_s, 2),
+            chunks=chunks[0], longest_chunk_s=round(float(chunks[1] or 0), 2),
+            workload_during_p95_ms=wl.latency_p95_ms, workload_during_failed=wl.transactions_failed,
+            workload_during_ok=wl.transactions_ok,
+            p95_ratio=round(wl.latency_p95_ms / idle.latency_p95_ms, 2) if idle.latency_p95_ms else None,
+            longest_lock_wait_s=round(sampler.longest, 3))
+    finally:
+        if not args.keep:
+            name = psycopg.conninfo.conninfo_to_dict(dsn)["dbname"]
+            with psycopg.connect(args.admin_dsn, autocommit=True) as conn:
+                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
