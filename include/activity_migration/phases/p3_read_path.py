@@ -282,6 +282,24 @@ def dual_write_cutoff(conn: psycopg.Connection, cfg: MigrationConfig) -> datetim
     return None
 
 
+def backfill_complete(conn: psycopg.Connection, cfg: MigrationConfig) -> bool:
+    """True when phase 4 planned chunks and every one is done (then history must all be in events)."""
+    if not ledger.state_schema_exists(conn, cfg):
+        return False
+    row = fetch_one(conn, sql.SQL("SELECT count(*) AS n, count(*) FILTER (WHERE status <> 'done') AS open FROM {}")
+                    .format(sql.Identifier(cfg.state_schema, "backfill_chunks")))
+    return bool(row and row["n"] and not row["open"])
+
+
+def quarantined_ids(conn: psycopg.Connection, cfg: MigrationConfig, users: list[str]) -> frozenset[str]:
+    """Legacy ids of the sample users' quarantined rows (legitimately absent from events)."""
+    if not users or not ledger.state_schema_exists(conn, cfg):
+        return frozenset()
+    rows = fetch_all(conn, sql.SQL("SELECT legacy_id FROM {} WHERE original_row ->> %s = ANY(%s)").format(
+        sql.Identifier(cfg.state_schema, "quarantine")), (cfg.source.columns["actor_id"], users))
+    return frozenset(r["legacy_id"] for r in rows)
+
+
 def sample_users(conn: psycopg.Connection, cfg: MigrationConfig, settings: ParitySettings) -> list[str]:
     """The actors with the most legacy rows, plus random users (auth.users when present)."""
     actor_col = cfg.source.column("actor_id")
@@ -324,9 +342,10 @@ def as_app_user(conn: psycopg.Connection, user_id: str) -> Iterator[psycopg.Conn
 
 
 def _old_rows(conn: psycopg.Connection, cfg: MigrationConfig, user_id: str, limit: int,
-              cutoff: datetime | None) -> tuple[list[dict[str, Any]], int]:
-    """First ``limit`` rows of the old query as the user; rows before the cutoff that are not in
-    events yet (the backfill's job) are left out and counted."""
+              cutoff: datetime | None, *, backfill_done: bool = False,
+              quarantined: frozenset[str] = frozenset()) -> tuple[list[dict[str, Any]], int]:
+    """First ``limit`` rows of the old query as the user. Left out (and counted): quarantined rows,
+    and, while the backfill has not finished, rows before the cutoff not in events yet."""
     c = cfg.source.columns
     src = sql.Identifier(cfg.source.schema, cfg.source.table)
     key, ts, actor = sql.Identifier(cfg.source.key), sql.Identifier(c["occurred_at"]), sql.Identifier(c["actor_id"])
@@ -347,6 +366,8 @@ def _old_rows(conn: psycopg.Connection, cfg: MigrationConfig, user_id: str, limi
         action=sql.Identifier(c["action"]), ent_id=ent_id, pending=pending, src=src)
     # Ask for more than needed so that skipping pending rows still leaves a full window.
     rows = fetch_all(conn, q, {"user": user_id, "limit": limit * 4, "cutoff": cutoff})
+    for r in rows:
+        r["pending"] = r["legacy_id"] in quarantined or (r["pending"] and not backfill_done)
     kept = [r for r in rows if not r["pending"]][:limit]
     for r in kept:  # the app role cannot call {state}.event_type_for: same rule, in Python
         r["event_type"] = event_type_for(r["entity_type"], r["action"])
@@ -380,11 +401,13 @@ def _feed_rows(conn: psycopg.Connection, pages: int, page_size: int) -> tuple[li
 
 
 def compare_user(conn: psycopg.Connection, cfg: MigrationConfig, user_id: str, settings: ParitySettings,
-                 cutoff: datetime | None) -> dict[str, Any]:
+                 cutoff: datetime | None, *, backfill_done: bool = False,
+                 quarantined: frozenset[str] = frozenset()) -> dict[str, Any]:
     """Compare the first pages of the old query and of the feed for one user (both as that user)."""
     window = settings.pages * settings.page_size
     with as_app_user(conn, user_id):
-        old, pending = _old_rows(conn, cfg, user_id, window, cutoff)
+        old, pending = _old_rows(conn, cfg, user_id, window, cutoff, backfill_done=backfill_done,
+                                 quarantined=quarantined)
         new, problems = _feed_rows(conn, settings.pages, settings.page_size)
     foreign = [r["event_id"] for r in new if r["actor"] != user_id]
     if foreign:
@@ -424,8 +447,9 @@ def read_parity(dsn: str, cfg: MigrationConfig | None = None, settings: ParitySe
                 ctx: RunContext | None = None, *, record: bool = True) -> dict[str, Any]:
     """Compare old query and feed for sample users; returns the report (``passed`` and differences).
 
-    Rows older than the phase-2 cutoff that are not in events yet are the backfill's job and
-    are reported as ``pending_backfill``, not as differences.
+    While the backfill has not finished, rows older than the phase-2 cutoff that are not in
+    events yet are its job, and quarantined rows are never in events: both are reported as
+    ``pending_backfill``, not as differences.
     """
     cfg = cfg or load_config()
     settings = settings or ParitySettings()
@@ -433,13 +457,16 @@ def read_parity(dsn: str, cfg: MigrationConfig | None = None, settings: ParitySe
         if not scalar(conn, "SELECT to_regprocedure(%s) IS NOT NULL", (FEED_FUNCTION,)):
             raise PreflightError("public.event_feed does not exist: phase 3 apply has not run")
         cutoff = dual_write_cutoff(conn, cfg)
+        done = backfill_complete(conn, cfg)
         users = sample_users(conn, cfg, settings)
+        quarantined = quarantined_ids(conn, cfg, users)
         conn.commit()
-        results = [compare_user(conn, cfg, u, settings, cutoff) for u in users]
+        results = [compare_user(conn, cfg, u, settings, cutoff, backfill_done=done, quarantined=quarantined)
+                   for u in users]
     failed = [r for r in results if not r["ok"]]
     report = {"passed": not failed, "users": len(results), "failed_users": len(failed),
               "pages": settings.pages, "page_size": settings.page_size,
-              "cutoff": cutoff.isoformat() if cutoff else None,
+              "cutoff": cutoff.isoformat() if cutoff else None, "backfill_complete": done,
               "compared_rows": sum(r["compared"] for r in results),
               "pending_backfill_rows": sum(r["pending_backfill"] for r in results),
               "differences": failed[:10]}
