@@ -12,7 +12,7 @@ def _run(args: argparse.Namespace) -> int:
     from ..demo.seed import seed
 
     result = seed(database_dsn(args), rows=args.rows, key_type=args.key_type, app_rows=args.app_users,
-                  batch_rows=args.batch_rows, progress=lambda line: print(line, flush=True))
+                  batch_rows=args.batch_rows, writers=args.writers, progress=lambda line: print(line, flush=True))
     if args.json:
         print(json.dumps(result, indent=2, default=str))
     else:
@@ -38,5 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="application users to create (other tables scale with it; default: a few hundred)")
     p.add_argument("--batch-rows", type=positive_int, default=500_000, metavar="N",
                    help="history rows per INSERT ... SELECT transaction (default 500000)")
+    p.add_argument("--writers", type=positive_int, default=2, metavar="N",
+                   help="connections inserting history batches side by side (default 2)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=_run)

@@ -9,16 +9,20 @@ Steps, each its own transaction:
 
 1. schema + application data + the seed marker, atomically (first seed only);
 2. history in batches of ``batch_rows`` (bounded memory and WAL per transaction), drawn
-   from a pool of ready-made entries per application row;
-3. the ``(user_id, created_at)`` index, built CONCURRENTLY after the bulk insert, and
-   ANALYZE.
+   from a pool of ready-made entries per application row, ``writers`` connections side by
+   side;
+3. activity_logs' primary key and ``(user_id, created_at)`` index, built CONCURRENTLY after
+   the bulk insert (three times faster than maintaining them row by row, and a workload
+   running beside the seed is never blocked), then ANALYZE.
 
 A database that is not empty and does not carry the marker is refused; a database that
 carries it gets more history (the schema, which later phases change, is left alone).
 """
 from __future__ import annotations
 
+import collections
 import logging
+import threading
 import time
 from typing import Any, Callable
 
@@ -32,6 +36,8 @@ from .app import APP_TABLES, KEY_TYPES, SEED_MARKER, app_row_counts
 log = logging.getLogger(__name__)
 
 DEFAULT_BATCH_ROWS = 500_000
+# Two connections insert batches side by side: one INSERT ... SELECT keeps one core busy.
+DEFAULT_WRITERS = 2
 HISTORY_SPAN_DAYS = 730
 ODD_ROWS = 22  # 12_insert_odd_history.sql: 5 large, 12 unicode, 5 system rows
 
@@ -124,8 +130,60 @@ def build_activity_logs_keys(dsn: str, conn: psycopg.Connection) -> None:
     _build_concurrently(conn, "demo/15_create_activity_logs_feed_index.sql", _FEED_INDEX)
 
 
+def _write_history(dsn: str, conn: psycopg.Connection, choices: int, rows: int, batch_rows: int, writers: int,
+                   report: Callable[[int], None]) -> None:
+    """Insert ``rows`` history rows in batches of ``batch_rows``, one transaction each.
+
+    ``conn`` (whose session already holds the pool) writes, and so do ``writers - 1`` more
+    connections with their own pools, taking batches from a shared queue. The first error
+    stops every writer after its current batch and is raised.
+    """
+    sizes = collections.deque([batch_rows] * (rows // batch_rows) + ([rows % batch_rows] if rows % batch_rows else []))
+    extra = [connect(dsn) for _ in range(max(0, min(writers, len(sizes)) - 1))]
+    lock = threading.Lock()
+    errors: list[BaseException] = []
+    done = 0
+    batch_text = _sql_text("demo/11_insert_activity_history.sql")
+
+    def work(c: psycopg.Connection, pool_size: int | None) -> None:
+        nonlocal done
+        try:
+            if pool_size is None:
+                with c.transaction():
+                    c.execute(_sql_text("demo/10_prepare_history_pool.sql"))
+                    pool_size = int(scalar(c, "SELECT count(*) FROM pg_temp.seed_choices"))
+            while True:
+                with lock:
+                    if errors or not sizes:
+                        return
+                    n = sizes.popleft()
+                with c.transaction():
+                    c.execute(batch_text, {"rows": n, "choices": pool_size, "span_days": HISTORY_SPAN_DAYS})
+                with lock:
+                    done += n
+                    report(done)
+        except BaseException as exc:  # handed to the caller below
+            with lock:
+                errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(c, None), name=f"seed-writer-{i + 1}", daemon=True)
+               for i, c in enumerate(extra)]
+    try:
+        for th in threads:
+            th.start()
+        work(conn, choices)
+        for th in threads:
+            th.join()
+    finally:
+        for c in extra:
+            c.close()
+    if errors:
+        raise errors[0]
+
+
 def seed(dsn: str, rows: int, *, key_type: str = "uuid", app_rows: int | dict[str, int] | None = None,
-         batch_rows: int = DEFAULT_BATCH_ROWS, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+         batch_rows: int = DEFAULT_BATCH_ROWS, writers: int = DEFAULT_WRITERS,
+         progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Seed the demo application into ``dsn`` and add ``rows`` rows of activity history.
 
     A first seed needs an empty database; a database seeded before (it carries the marker)
@@ -137,6 +195,8 @@ def seed(dsn: str, rows: int, *, key_type: str = "uuid", app_rows: int | dict[st
     :param app_rows: number of users (int) or per-table counts (dict) of application data;
         default: a few hundred users, growing gently with ``rows``.
     :param batch_rows: history rows per INSERT ... SELECT transaction.
+    :param writers: connections inserting history batches side by side (used when there
+        are at least two batches).
     :param progress: called with one line per step (default: the module logger).
     :returns: ``rows``, ``seconds``, ``rows_per_second``, ``key_type``, ``reseeded``, ``app_rows``.
     """
@@ -147,6 +207,8 @@ def seed(dsn: str, rows: int, *, key_type: str = "uuid", app_rows: int | dict[st
         raise MigrationError(f"key_type must be one of {sorted(KEY_TYPES)}, got {key_type!r}")
     if not isinstance(batch_rows, int) or batch_rows < 1:
         raise MigrationError(f"batch_rows must be a positive integer, got {batch_rows!r}")
+    if not isinstance(writers, int) or writers < 1:
+        raise MigrationError(f"writers must be a positive integer, got {writers!r}")
 
     started = time.monotonic()
     conn = connect(dsn)
@@ -188,14 +250,10 @@ def seed(dsn: str, rows: int, *, key_type: str = "uuid", app_rows: int | dict[st
             with conn.transaction():
                 conn.execute(_sql_text("demo/12_insert_odd_history.sql"), {"rows": odd, "choices": choices})
             inserted += odd
-        batch_text = _sql_text("demo/11_insert_activity_history.sql")
-        while inserted < rows:
-            n = min(batch_rows, rows - inserted)
-            with conn.transaction():
-                conn.execute(batch_text, {"rows": n, "choices": choices, "span_days": HISTORY_SPAN_DAYS})
-            inserted += n
-            elapsed = time.monotonic() - history_started
-            say(f"history: {inserted:,}/{rows:,} rows ({inserted / elapsed:,.0f} rows/s)")
+        if rows > inserted:
+            _write_history(dsn, conn, choices, rows - inserted, batch_rows, writers,
+                           lambda done: say(f"history: {inserted + done:,}/{rows:,} rows "
+                                            f"({(inserted + done) / (time.monotonic() - history_started):,.0f} rows/s)"))
         history_seconds = time.monotonic() - history_started
 
         say("building activity_logs' primary key and (user_id, created_at) index concurrently; analyzing")
