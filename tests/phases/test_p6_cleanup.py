@@ -1,0 +1,153 @@
+"""Phase 6 on a real Postgres with the seeded demo app: gates refuse, archive/restore keeps every row."""
+from __future__ import annotations
+
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _forward import CFG, CTX, Background, p1, p2, p5_all, record_validation  # noqa: E402
+
+from activity_migration import ledger  # noqa: E402
+from activity_migration.cli import main as cli  # noqa: E402
+from activity_migration.errors import GateClosed  # noqa: E402
+from activity_migration.phases import p3_read_path as p3, p6_cleanup as p6  # noqa: E402
+
+
+def test_tiers_gate_refuses_until_every_tier_is_verified_and_no_logging_trigger_is_left(demo_db):
+    p1(demo_db)
+    with psycopg.connect(demo_db) as conn:
+        with pytest.raises(GateClosed, match="tier 1 is not started.*64 logging triggers still exist"):
+            p6.gate_tiers_done(conn, CFG)
+    p2(demo_db)
+    p5_all(demo_db, verified=False)
+    with psycopg.connect(demo_db) as conn:
+        with pytest.raises(GateClosed, match="tier 1 is dropped"):
+            p6.gate_tiers_done(conn, CFG)
+    p5_all(demo_db)
+    with psycopg.connect(demo_db) as conn:
+        facts = p6.gate_tiers_done(conn, CFG)
+    assert facts["logging_triggers_left"] == 0 and set(facts["tiers"].values()) == {"verified"}
+
+
+def test_validation_gate_refuses_missing_failed_and_stale_results(demo_db):
+    p1(demo_db)
+    with psycopg.connect(demo_db) as conn:
+        with pytest.raises(GateClosed, match="no recorded result of suite 'parity'|never run"):
+            p6.gate_validation(conn, CFG, max_age_hours=24, environment="staging")
+    record_validation(demo_db, "parity", True)
+    record_validation(demo_db, "events_integrity", False)
+    with psycopg.connect(demo_db) as conn:
+        with pytest.raises(GateClosed, match="events_integrity.*FAILED"):
+            p6.gate_validation(conn, CFG, max_age_hours=24, environment="staging")
+    with psycopg.connect(demo_db) as conn:
+        conn.execute("DELETE FROM activity_migration.validation_results WHERE suite = 'events_integrity'")
+    record_validation(demo_db, "events_integrity", True, age_hours=30)
+    with psycopg.connect(demo_db) as conn:
+        with pytest.raises(GateClosed, match="events_integrity.*30.0 h old"):
+            p6.gate_validation(conn, CFG, max_age_hours=24, environment="staging")
+        out = p6.gate_validation(conn, CFG, max_age_hours=48, environment="staging")
+    assert set(out) == {"parity", "events_integrity"}
+    with psycopg.connect(demo_db) as conn:  # a staging pass does not open production
+        with pytest.raises(GateClosed):
+            p6.gate_validation(conn, CFG, max_age_hours=48, environment="production")
+
+
+def test_quarantine_gate_refuses_open_rows_until_acknowledged_with_the_cli(demo_db, capsys):
+    p1(demo_db)
+    with psycopg.connect(demo_db) as conn:
+        conn.execute("INSERT INTO activity_migration.quarantine (legacy_id, reason, original_row) VALUES "
+                     "(%s, 'unknown_entity_type', '{}'), (%s, 'broken_text', '{}')",
+                     (str(uuid.uuid4()), str(uuid.uuid4())))
+        conn.commit()
+        with pytest.raises(GateClosed, match="2 quarantined rows are neither resolved nor acknowledged"):
+            p6.gate_quarantine(conn, CFG)
+    assert cli(["quarantine", "--dsn", demo_db]) == 1
+    assert cli(["quarantine", "--dsn", demo_db, "--ack", "--by", "alice", "--reason", "broken_text"]) == 0
+    with psycopg.connect(demo_db) as conn:
+        with pytest.raises(GateClosed, match="1 quarantined rows"):
+            p6.gate_quarantine(conn, CFG)
+    assert cli(["quarantine", "--dsn", demo_db, "--ack", "--all"]) == 2  # --by is required
+    assert cli(["quarantine", "--dsn", demo_db, "--ack", "--by", "alice", "--all"]) == 0
+    with psycopg.connect(demo_db) as conn:
+        assert p6.gate_quarantine(conn, CFG) == {"quarantined": 2, "open": 0}
+        who = conn.execute("SELECT DISTINCT acknowledged_by FROM activity_migration.quarantine").fetchall()
+    assert who == [("alice",)]
+
+
+def test_cleanup_archives_under_load_and_rollback_restores_every_row(demo_db):
+    p1(demo_db)
+    p2(demo_db)
+    p3.apply(demo_db, CFG, CTX)
+    p5_all(demo_db)
+    with psycopg.connect(demo_db) as conn:
+        pub_before = conn.execute("SELECT pg_get_functiondef('public.publish_activity(text, text, text, jsonb, uuid, "
+                                  "uuid, text, text, timestamptz, inet, text, text)'::regprocedure)").fetchone()[0]
+        ids_before = {r[0] for r in conn.execute("SELECT id FROM public.activity_logs")}
+    bg = Background(demo_db, rate=60)
+    try:
+        time.sleep(1)
+        p6.backup(demo_db, CFG, CTX)
+        out = p6.archive(demo_db, CFG, CTX, retention_days=30)
+        assert p6.archive(demo_db, CFG, CTX)["skipped"] == "already archived"
+        ck = p6.checksum(demo_db, CFG, CTX)
+        dropped = p6.drop_legacy_functions(demo_db, CFG, CTX)["dropped"]
+        time.sleep(2)
+        facts = p6.verify(demo_db, CFG)
+        with psycopg.connect(demo_db) as conn:
+            arch_rows = conn.execute(f"SELECT count(*) FROM activity_migration.{facts['archive']}").fetchone()[0]
+            born_after = conn.execute("SELECT count(*) FROM public.events WHERE legacy_activity_log_id IS NULL"
+                                      ).fetchone()[0]
+            # the compat view under the old name: as a user, only own rows
+            uid = conn.execute("SELECT actor_id::text FROM public.events WHERE actor_id IS NOT NULL LIMIT 1"
+                               ).fetchone()[0]
+            left_after_cleanup = p6.legacy_functions(conn, CFG)
+            conn.commit()
+            with p3.as_app_user(conn, uid):
+                seen = {r[0] for r in conn.execute("SELECT DISTINCT user_id::text FROM public.activity_logs")}
+        with pytest.raises(GateClosed, match="retention is 30 days"):
+            p6.delete_archive(demo_db, CFG, CTX)
+        back = p6.rollback(demo_db, CFG, CTX)
+        time.sleep(1)
+    finally:
+        report = bg.stop()
+    assert report.transactions_failed == 0, report.summary()
+    assert out["writers_drained"] and ck["rows"] == arch_rows >= len(ids_before)
+    # phase 5 drops a tier's functions with its triggers when nothing else uses them; whatever is
+    # left is dropped here, and none survives cleanup
+    assert born_after > 0 and seen == {uid} and left_after_cleanup == []
+    assert back["events_copied_back"] >= born_after
+    with psycopg.connect(demo_db) as conn:
+        assert conn.execute("SELECT relkind::text FROM pg_class WHERE oid = 'public.activity_logs'::regclass"
+                            ).fetchone()[0] == "r"
+        ids_after = {r[0] for r in conn.execute("SELECT id FROM public.activity_logs")}
+        assert ids_before <= ids_after
+        assert conn.execute("SELECT count(*) FROM public.events WHERE legacy_activity_log_id IS NULL").fetchone()[0] == 0
+        assert conn.execute("SELECT pg_get_functiondef('public.publish_activity(text, text, text, jsonb, uuid, uuid, "
+                            "text, text, timestamptz, inet, text, text)'::regprocedure)").fetchone()[0] == pub_before
+        for ident in dropped:
+            assert conn.execute("SELECT to_regprocedure(%s) IS NOT NULL", (ident,)).fetchone()[0], ident
+        assert ledger.last_step(conn, "p6_cleanup", "rollback", cfg=CFG)["status"] == "succeeded"
+
+
+def test_archive_deletion_after_force_makes_rollback_impossible(demo_db):
+    p1(demo_db)
+    p2(demo_db)
+    p5_all(demo_db)
+    p6.backup(demo_db, CFG, CTX)
+    p6.archive(demo_db, CFG, CTX, keep_compat_view=False)
+    p6.checksum(demo_db, CFG, CTX)
+    with psycopg.connect(demo_db) as conn:
+        assert conn.execute("SELECT to_regclass('public.activity_logs')").fetchone()[0] is None
+        with pytest.raises(GateClosed, match="retention is 30 days"):
+            p6.check_archive_deletion(conn, CFG)
+        facts = p6.check_archive_deletion(conn, CFG, force=True)
+    assert "FORCED" in facts["markdown"] and "impossible" in facts["markdown"]
+    out = p6.delete_archive(demo_db, CFG, CTX, force=True, by="pytest")
+    assert out["forced"] and "no longer possible" in out["consequence"]
+    with pytest.raises(GateClosed, match="cannot roll back phase 6"):
+        p6.rollback(demo_db, CFG, CTX)
