@@ -6,7 +6,9 @@ mocks the database.
 """
 from __future__ import annotations
 
+import json
 import os
+import subprocess
 import sys
 import uuid
 from pathlib import Path
@@ -16,12 +18,66 @@ import pytest
 from psycopg import sql
 
 ROOT = Path(__file__).resolve().parents[1]
-os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+AIRFLOW = str(Path(sys.executable).parent / "airflow")
+# In-process Airflow (DagBag in the integrity test) gets a private, migrated SQLite home;
+# set before anything imports airflow.
+PYTEST_AIRFLOW_HOME = ROOT / ".local" / "airflow-pytest"
+os.environ["AIRFLOW_HOME"] = str(PYTEST_AIRFLOW_HOME)
+os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{PYTEST_AIRFLOW_HOME / 'airflow.db'}"
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(ROOT / "dags")
+os.environ["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(ROOT / "plugins")
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "False")
 
 from activity_migration.embedded import EmbeddedPostgres, port_is_open  # noqa: E402
 
 TEST_DEMO_ROWS = int(os.environ.get("TEST_DEMO_ROWS", "3000"))
+
+
+def _migrate_airflow_home(home: Path, env: dict[str, str]) -> None:
+    if not (home / "airflow.db").exists():
+        home.mkdir(parents=True, exist_ok=True)
+        subprocess.run([AIRFLOW, "db", "migrate"], env=env, check=True, capture_output=True, timeout=600)
+
+
+def pytest_sessionstart(session):
+    """Airflow's metadata DB for in-process use (DagBag touches it in 3.3)."""
+    _migrate_airflow_home(PYTEST_AIRFLOW_HOME, dict(os.environ))
+
+
+def conn_uri(dsn: str) -> str:
+    """An Airflow connection URI (AIRFLOW_CONN_X value) for a libpq DSN."""
+    d = psycopg.conninfo.conninfo_to_dict(dsn)
+    auth = d.get("user", "postgres") + (f":{d['password']}" if d.get("password") else "")
+    return f"postgresql://{auth}@{d.get('host', '127.0.0.1')}:{d.get('port', 5432)}/{d['dbname']}"
+
+
+@pytest.fixture(scope="session")
+def airflow_env(tmp_path_factory) -> dict[str, str]:
+    """Environment for ``airflow dags test`` subprocesses: a migrated SQLite home (once per session)."""
+    home = tmp_path_factory.mktemp("airflow_home")
+    env = dict(os.environ, AIRFLOW_HOME=str(home),
+               AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{home / 'airflow.db'}")
+    _migrate_airflow_home(home, env)
+    return env
+
+
+def dags_test(env: dict[str, str], dag_id: str, conf: dict | None = None, *, staging_dsn: str | None = None,
+              production_dsn: str | None = None, timeout: int = 900, extra_env: dict[str, str] | None = None
+              ) -> subprocess.CompletedProcess:
+    """Run ``airflow dags test DAG_ID -c CONF`` (mode demo unless conf says otherwise); output in .stdout."""
+    run_env = dict(env, **(extra_env or {}))
+    if staging_dsn:
+        run_env["AIRFLOW_CONN_ACTIVITY_DB_STAGING"] = conn_uri(staging_dsn)
+    if production_dsn:
+        run_env["AIRFLOW_CONN_ACTIVITY_DB"] = conn_uri(production_dsn)
+    full_conf = {"mode": "demo", **(conf or {})}
+    return subprocess.run([AIRFLOW, "dags", "test", dag_id, "-c", json.dumps(full_conf)], env=run_env, cwd=ROOT,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout)
+
+
+def dags_test_succeeded(proc: subprocess.CompletedProcess) -> bool:
+    return proc.returncode == 0 and "state=success" in proc.stdout
 
 
 def _admin_dsn() -> str:
