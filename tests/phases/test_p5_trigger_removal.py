@@ -271,3 +271,29 @@ def test_zero_failed_application_transactions_across_all_tiers_and_rollback(demo
     with psycopg.connect(demo_db) as conn:
         assert len(catalog.logging_triggers(conn, CFG)) == 64
         assert ledger.last_step(conn, "p5_trigger_removal", "rollback", cfg=CFG)["status"] == "succeeded"
+
+
+def test_sensor_failure_alert_mail_carries_the_figures(demo_db, smtp_sink, monkeypatch):
+    host, port, messages = smtp_sink
+    _phase1(demo_db)
+    _prepare_dropped_tier(demo_db, 1, window_s=0.2)
+    with psycopg.connect(demo_db) as conn:  # app writes to a tier-1 table, nobody publishes: a lost event
+        conn.execute("SET ROLE service_role")
+        conn.execute("INSERT INTO public.notifications DEFAULT VALUES")
+        conn.commit()
+    c0 = {"at": "2000-01-01T00:00:00+00:00", "tables": {t: {"ins": 0, "upd": 0, "del": 0} for t in CFG.tier(1).table_names}}
+    time.sleep(1.2)
+    with psycopg.connect(demo_db, autocommit=True) as conn:
+        c1 = perf.write_counters(conn, CFG.tier(1).table_names)
+    verdict = p5.judge_event_flow(demo_db, CFG, 1, c0, c1, ["notification", "bulk_operation", "email"], 0.95, "alert")
+    assert verdict.state == "fail"
+    subject, body = p5.failure_report(demo_db, CFG, 1, "alert")
+    assert "tier 1" in subject and "events / writes" in body and "<td>0.0</td>" in body
+
+    monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", f"smtp://{host}:{port}?disable_ssl=true&disable_tls=true&from_email=migration@localhost")
+    monkeypatch.setenv("AIRFLOW_VAR_MIGRATION_ALERT_EMAILS", "dba@localhost")
+    from migration_airflow.alerts import send_alert
+
+    send_alert(subject, body, {"params": {"environment": "staging"}})
+    assert messages and messages[0]["to"] == ["dba@localhost"]
+    assert "tier 1 sensor failed" in messages[0]["message"]["subject"]
