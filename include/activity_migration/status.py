@@ -16,6 +16,8 @@ from .config import MigrationConfig, load_config
 # "module:function" of every status section, in display order.
 SECTIONS: list[str] = [
     "activity_migration.status:phases_section",
+    "activity_migration.phases.p3_read_path:read_path_section",
+    "activity_migration.phases.p6_cleanup:cleanup_section",
     "activity_migration.phases.p2_dual_write:dual_write_section",
     "activity_migration.phases.p5_trigger_removal:tiers_section",
     "activity_migration.backfill.progress:backfill_section",

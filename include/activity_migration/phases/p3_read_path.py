@@ -604,3 +604,10 @@ def is_applied(conn: psycopg.Connection) -> bool:
     """Catalog evidence that phase 3 is in place (used by the rollback planner)."""
     return bool(scalar(conn, "SELECT to_regprocedure(%s) IS NOT NULL OR to_regclass(%s) IS NOT NULL",
                        (FEED_FUNCTION, f"public.{COMPAT_VIEW}")))
+
+
+def read_path_section(conn: psycopg.Connection, cfg: MigrationConfig) -> dict[str, Any]:
+    """Status section: what the app reads, whether the feed exists, real time."""
+    applied = is_applied(conn)
+    return {"read_source": get_read_source(conn, cfg) if ledger.state_schema_exists(conn, cfg) else "activity_logs",
+            "feed": "present" if applied else "absent", "realtime": _publication_state(conn, cfg)}

@@ -595,3 +595,15 @@ def wait_for_older_transactions(dsn: str, timeout_s: float = 30.0) -> bool:
                 return True
             time.sleep(0.2)
     return False
+
+
+def cleanup_section(conn: psycopg.Connection, cfg: MigrationConfig) -> dict[str, Any]:
+    """Status section: the archive (if any), open quarantine rows, whether phase 6 can be undone."""
+    arch = current_archive(conn, cfg)
+    open_rows = sum(r["n"] for r in quarantine_open(conn, cfg))
+    if not arch:
+        return {"archive": None, "open_quarantine": open_rows}
+    return {"archive": f"{cfg.state_schema}.{arch['name']}", "rows": arch["rows"], "checksum": arch["checksum"],
+            "created_at": arch["created_at"].isoformat(), "retention_days": arch["retention_days"],
+            "deleted_at": arch["deleted_at"].isoformat() if arch["deleted_at"] else None,
+            "reversible": arch["deleted_at"] is None, "open_quarantine": open_rows}
