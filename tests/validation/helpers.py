@@ -69,18 +69,23 @@ WITH src AS (
     SELECT j.id::text, j.reason, to_jsonb(j) - 'et' - 'pl' - 'reason' FROM judged j WHERE j.reason IS NOT NULL
 )
 INSERT INTO public.events (event_type, category, actor_id, customer_id, entity_type, entity_id, description, payload,
-                           source, legacy_activity_log_id, ip_address, user_agent, occurred_at)
+                           source, legacy_activity_log_id, ip_address, user_agent, occurred_at, created_at)
 SELECT j.et, c.category, j.user_id, j.customer_id, j.entity_type, j.entity_id, j.description, j.pl, 'backfill', j.id,
-       j.ip_address, j.user_agent, j.created_at
+       j.ip_address, j.user_agent, j.created_at, {created_at}
 FROM judged j JOIN activity_migration.entity_categories c ON c.entity_type = j.entity_type
 WHERE j.reason IS NULL
 """
 
 
-def migrate(dsn: str, where: str = "") -> None:
-    """Copy every not-yet-copied source row into events (bad rows to the quarantine)."""
+def migrate(dsn: str, where: str = "", *, backdate: bool = False) -> None:
+    """Copy every not-yet-copied source row into events (bad rows to the quarantine).
+
+    ``backdate``: events.created_at = the source's created_at, as if the copy had happened
+    long ago (benchmarks: otherwise every event looks new to the incremental scope).
+    """
     with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(MIGRATE_SQL.format(extra=("AND " + where) if where else ""))
+        conn.execute(MIGRATE_SQL.format(extra=("AND " + where) if where else "",
+                                        created_at="j.created_at" if backdate else "now()"))
         conn.execute("ANALYZE public.events")
 
 
