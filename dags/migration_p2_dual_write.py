@@ -11,7 +11,9 @@
 2. **backup**: `pg_get_functiondef` of every function to rewrite and of phase 1's
    `publish_activity` into `activity_migration.ddl_backups` (never overwritten by a
    rewritten body).
-3. **switch_evidence** → **approval** (Required Actions; demo mode skips it and records so).
+3. **switch_evidence** → **rehearsal gate** (production only: the same phase at the same
+   project version succeeded in staging recently, see docs/staging-rehearsal.md) →
+   **approval** (Required Actions; demo mode skips it and records so).
 4. **switch**, one transaction under `lock_timeout` with retries: `LOCK activity_logs IN
    SHARE MODE` (in-flight writers finish first, new ones wait for these few ms),
    `publish_activity` in dual-write form (legacy row + linked event), every rewritten
@@ -36,6 +38,7 @@ from airflow.sdk import dag, task
 from migration_airflow.approval import approval_gate
 from migration_airflow.dag_defaults import APP_DB_POOL, DEFAULT_ARGS, tags
 from migration_airflow.params import common_params
+from migration_airflow.rehearsal import rehearsal_evidence, rehearsal_gate
 
 PHASE = "p2_dual_write"
 
@@ -76,9 +79,10 @@ def migration_p2_dual_write():
 
     gate = approval_gate(phase=PHASE, step="switch",
                          subject="Switch {{ params.environment }} to dual write (phase 2)?",
-                         body="{{ ti.xcom_pull(task_ids='switch_evidence') }}")
+                         body="{{ ti.xcom_pull(task_ids='switch_evidence') }}\n\n" + rehearsal_evidence("switch"))
     evidence = switch_evidence()
-    preflight() >> backup() >> evidence >> gate.entry
+    rehearsal = rehearsal_gate(phase=PHASE, step="switch")
+    preflight() >> backup() >> evidence >> rehearsal >> gate.entry
     gate.then(switch()) >> verify()
 
 

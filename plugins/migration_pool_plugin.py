@@ -21,10 +21,16 @@ def ensure_app_db_pool() -> bool:
     from migration_airflow.dag_defaults import APP_DB_POOL
 
     try:
+        from airflow import settings
         from airflow.models.pool import Pool
-        from airflow.utils.session import create_session
+        from sqlalchemy.orm import Session
 
-        with create_session() as session:
+        # A private session, never Airflow's scoped one: plugins may load in the middle of
+        # another session's work (e.g. `airflow dags test`), and closing the scoped session
+        # here would detach that caller's objects.
+        if settings.engine is None:
+            return False
+        with Session(bind=settings.engine) as session, session.begin():
             if Pool.get_pool(APP_DB_POOL, session=session) is not None:
                 return False
             slots, description = 4, "Concurrent migration work on the application database"

@@ -122,6 +122,10 @@ def main(argv: list[str] | None = None) -> int:
 
     env = dict(os.environ)
     env.update(build_env(home=AIRFLOW_HOME))
+    # One project version for both passes: production's rehearsal gate compares it with staging's.
+    from activity_migration.ledger import project_version
+
+    env["ACTIVITY_MIGRATION_VERSION"] = os.environ.get("ACTIVITY_MIGRATION_VERSION") or project_version()
     subprocess.run([str(ROOT / ".venv" / "bin" / "airflow"), "db", "migrate"], env=env, check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
