@@ -101,13 +101,14 @@ def baseline(dsn: str) -> tuple[float, int]:
 class LockSampler(threading.Thread):
     def __init__(self, dsn: str) -> None:
         super().__init__(daemon=True)
-        self.dsn, self.stop, self.longest = dsn, threading.Event(), 0.0
+        self.dsn, self.stop, self.longest, self.longest_app = dsn, threading.Event(), 0.0, 0.0
 
     def run(self) -> None:
         from activity_migration import metrics
         with psycopg.connect(self.dsn, autocommit=True, application_name="bench-sampler") as conn:
             while not self.stop.is_set():
                 self.longest = max(self.longest, metrics.longest_lock_wait_s(conn))
+                self.longest_app = max(self.longest_app, metrics.longest_lock_wait_s(conn, others_only=True))
                 time.sleep(0.05)
 
 
@@ -235,7 +236,7 @@ def main() -> None:
             workload_during_p95_ms=wl.latency_p95_ms, workload_during_failed=wl.transactions_failed,
             workload_during_ok=wl.transactions_ok,
             p95_ratio=round(wl.latency_p95_ms / idle.latency_p95_ms, 2) if idle.latency_p95_ms else None,
-            longest_lock_wait_s=round(sampler.longest, 3))
+            longest_lock_wait_s=round(sampler.longest, 3), longest_app_lock_wait_s=round(sampler.longest_app, 3))
     finally:
         if not args.keep:
             name = psycopg.conninfo.conninfo_to_dict(dsn)["dbname"]

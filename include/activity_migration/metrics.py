@@ -39,11 +39,16 @@ def lock_waiters(conn: psycopg.Connection) -> int:
          WHERE wait_event_type = 'Lock' AND pid <> pg_backend_pid()"""))
 
 
-def longest_lock_wait_s(conn: psycopg.Connection) -> float:
-    """Seconds the longest current lock waiter has been waiting (0 when none)."""
+def longest_lock_wait_s(conn: psycopg.Connection, *, others_only: bool = False) -> float:
+    """Seconds the longest current heavyweight-lock wait has lasted (``pg_locks.waitstart``; 0 when none).
+
+    :param others_only: count only sessions that are not ours (the application's waits)
+    """
     return float(scalar(conn, """
-        SELECT coalesce(max(extract(epoch FROM clock_timestamp() - state_change)), 0)
-          FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND pid <> pg_backend_pid()""") or 0.0)
+        SELECT coalesce(max(extract(epoch FROM clock_timestamp() - l.waitstart)), 0)
+          FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+         WHERE NOT l.granted AND l.waitstart IS NOT NULL AND l.pid <> pg_backend_pid()
+           AND (NOT %s OR coalesce(a.application_name, '') NOT LIKE %s)""", (others_only, OWN_SESSIONS)) or 0.0)
 
 
 def replication_lag_s(conn: psycopg.Connection) -> float | None:
