@@ -13,24 +13,35 @@ The approval's subject and body are Jinja templates: pass ``"{{ ti.xcom_pull(tas
 to show evidence computed by an earlier task (counts, parity result, baselines).
 
 About the race in FIELD_NOTES (an answer within a second of ``awaiting_input`` can fail the
-task): the approval task has retries, so a lost answer is asked again rather than failing
-the phase, and our own automated approvers wait a few seconds before answering.
+task: the executor reports the parking workload as finished after the answer already resumed
+the task, and the scheduler fails that try): the approval task has retries, and a retry first
+looks for an answer given to the earlier try that no try acted on (Airflow keeps it in the
+task instance's HITL detail; the ledger says whether it was acted on) and acts on it, so the
+person is not asked twice and the phase does not fail. Automated approvers should still wait
+a few seconds before answering.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from airflow.providers.standard.operators.hitl import ApprovalOperator
+from airflow.providers.standard.operators.hitl import ApprovalOperator, HITLOperator
 from airflow.sdk import task
 
+from psycopg import sql
+
 from activity_migration import ledger
-from activity_migration.db import connection
+from activity_migration.config import load_config
+from activity_migration.db import connection, fetch_all
 
 from .runtime import dsn_from_context, run_context
 
 DEMO_ACTOR = "demo-mode (approval skipped, non-production run)"
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if isinstance(value, datetime) else (None if value is None else str(value))
 
 
 def _user_name(user: Any) -> str:
@@ -53,17 +64,78 @@ class LedgerApprovalOperator(ApprovalOperator):
         self.phase = phase
         self.step = step
 
+    def execute(self, context):  # noqa: ANN001 - Airflow signature
+        lost = self._lost_answer(context)
+        if lost is not None:
+            self.log.warning("Reusing the answer %s given by %s at %s to an earlier try: the scheduler failed "
+                             "that try before it could act on it (answer/park race), so the person is not asked "
+                             "again.", lost["chosen_options"], _user_name(lost["responded_by_user"]),
+                             lost["responded_at"])
+            return self.execute_complete(context, lost)
+        return super().execute(context)
+
+    def _lost_answer(self, context) -> dict[str, Any] | None:  # noqa: ANN001
+        """The answer of an earlier try that no try acted on (not in the ledger), else None.
+
+        Airflow keeps one HITL detail per task instance and wipes its response when a new try
+        asks again. If the task failed after the person answered but before ``execute_complete``
+        ran (the race in FIELD_NOTES), that answer is still there when the retry starts and the
+        ledger has no row for it: act on it. An answer that was acted on (ledger row with the
+        same ``responded_at``), e.g. before a deliberate clear, is asked again as usual.
+        """
+        ti = context["ti"]
+        if (getattr(ti, "try_number", 1) or 1) <= 1:
+            return None
+        try:
+            from airflow.sdk.execution_time.hitl import get_hitl_detail_content_detail
+
+            resp = get_hitl_detail_content_detail(ti.id)
+        except Exception as exc:  # no detail yet (first ask of a cleared task), API hiccup: just ask
+            self.log.info("no earlier answer to reuse (%s)", exc)
+            return None
+        if not resp.response_received or not resp.chosen_options or resp.responded_at is None:
+            return None
+        if self._answer_in_ledger(context, resp.responded_at):
+            return None
+        user = resp.responded_by_user
+        return {"chosen_options": list(resp.chosen_options), "params_input": resp.params_input or {},
+                "responded_at": resp.responded_at,
+                "responded_by_user": user.model_dump() if hasattr(user, "model_dump") else user}
+
+    def _answer_in_ledger(self, context, responded_at: datetime) -> bool:  # noqa: ANN001
+        dag_run = context.get("dag_run")
+        with connection(dsn_from_context(context)) as conn:
+            cfg = load_config()
+            if not ledger.state_schema_exists(conn, cfg):
+                return False
+            rows = fetch_all(conn, sql.SQL("SELECT details->>'responded_at' AS at FROM {} WHERE phase = %s AND "
+                                           "step = %s AND dag_run_id = %s").format(
+                                               sql.Identifier(cfg.state_schema, "phase_ledger")),
+                             (self.phase, f"{self.step}_approval", getattr(dag_run, "run_id", None)))
+        for row in rows:
+            try:
+                if abs((datetime.fromisoformat(row["at"]) - responded_at).total_seconds()) < 0.001:
+                    return True
+            except (TypeError, ValueError):
+                continue
+        return False
+
     def execute_complete(self, context, event):  # noqa: ANN001 - Airflow signature
-        result = super().execute_complete(context=context, event=event)
+        # Record first: on Reject, ApprovalOperator.execute_complete skips downstream by raising
+        # (task SDK), so nothing after super() would run. HITLOperator's part only validates.
+        result = HITLOperator.execute_complete(self, context=context, event=event)
+        self._record(context, result)
+        return super().execute_complete(context=context, event=event)
+
+    def _record(self, context, result) -> None:  # noqa: ANN001
         chosen = (result.get("chosen_options") or ["?"])[0]
         approver = _user_name(result.get("responded_by_user"))
         status = "succeeded" if chosen == self.APPROVE else "rejected"
         with connection(dsn_from_context(context)) as conn:
             ledger.record(conn, self.phase, f"{self.step}_approval", status, run_context(context, approver),
-                          {"chosen": chosen, "responded_at": str(result.get("responded_at")),
+                          {"chosen": chosen, "responded_at": _iso(result.get("responded_at")),
                            "subject": self.subject})
         self.log.info("%s %s by %s", self.step, "approved" if status == "succeeded" else "REJECTED", approver)
-        return result
 
 
 @dataclass
