@@ -31,7 +31,7 @@ airflow: $(STAMP)
 	bash scripts/run_airflow.sh standalone
 
 benchmarks: $(STAMP)
-	$(BIN)/python benchmarks/run_all.py
+	bash benchmarks/run_all.sh
 
 embedded-stop: $(STAMP)
 	$(BIN)/activity-migration embedded stop
