@@ -15,9 +15,10 @@ to show evidence computed by an earlier task (counts, parity result, baselines).
 About the race in FIELD_NOTES (an answer within a second of ``awaiting_input`` can fail the
 task: the executor reports the parking workload as finished after the answer already resumed
 the task, and the scheduler fails that try): the approval task has retries, and a retry first
-looks for an answer given to the earlier try that no try acted on (Airflow keeps it in the
-task instance's HITL detail; the ledger says whether it was acted on) and acts on it, so the
-person is not asked twice and the phase does not fail. Automated approvers should still wait
+looks (through a one-shot trigger: only the triggerer may read a HITL detail) for an answer
+given to the earlier try that no try acted on (Airflow keeps it in the task instance's HITL
+detail; the ledger says whether it was acted on) and acts on it, so the person is not asked
+twice and the phase does not fail. Automated approvers should still wait
 a few seconds before answering.
 """
 from __future__ import annotations
@@ -28,6 +29,7 @@ from typing import Any
 
 from airflow.providers.standard.operators.hitl import ApprovalOperator, HITLOperator
 from airflow.sdk import task
+from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from psycopg import sql
 
@@ -65,42 +67,31 @@ class LedgerApprovalOperator(ApprovalOperator):
         self.step = step
 
     def execute(self, context):  # noqa: ANN001 - Airflow signature
-        lost = self._lost_answer(context)
-        if lost is not None:
-            self.log.warning("Reusing the answer %s given by %s at %s to an earlier try: the scheduler failed "
-                             "that try before it could act on it (answer/park race), so the person is not asked "
-                             "again.", lost["chosen_options"], _user_name(lost["responded_by_user"]),
-                             lost["responded_at"])
-            return self.execute_complete(context, lost)
+        if (getattr(context["ti"], "try_number", 1) or 1) > 1:
+            # Only the triggerer may read a task's HITL detail: look there before asking again.
+            self.defer(trigger=EarlierAnswerTrigger(ti_id=str(context["ti"].id)), method_name="resume_after_lookup")
         return super().execute(context)
 
-    def _lost_answer(self, context) -> dict[str, Any] | None:  # noqa: ANN001
-        """The answer of an earlier try that no try acted on (not in the ledger), else None.
+    def resume_after_lookup(self, context, event):  # noqa: ANN001 - Airflow signature
+        """Act on an earlier try's answer that no try acted on (the race in FIELD_NOTES), else ask again.
 
         Airflow keeps one HITL detail per task instance and wipes its response when a new try
-        asks again. If the task failed after the person answered but before ``execute_complete``
-        ran (the race in FIELD_NOTES), that answer is still there when the retry starts and the
-        ledger has no row for it: act on it. An answer that was acted on (ledger row with the
-        same ``responded_at``), e.g. before a deliberate clear, is asked again as usual.
+        asks again. If a try failed after the person answered but before ``execute_complete``
+        ran, the answer is still there when the retry starts and the ledger has no row for it:
+        act on it, so the person is not asked twice. An answer that was acted on (ledger row
+        with the same ``responded_at``, e.g. before a deliberate clear) is asked again as usual.
         """
-        ti = context["ti"]
-        if (getattr(ti, "try_number", 1) or 1) <= 1:
-            return None
-        try:
-            from airflow.sdk.execution_time.hitl import get_hitl_detail_content_detail
-
-            resp = get_hitl_detail_content_detail(ti.id)
-        except Exception as exc:  # no detail yet (first ask of a cleared task), API hiccup: just ask
-            self.log.info("no earlier answer to reuse (%s)", exc)
-            return None
-        if not resp.response_received or not resp.chosen_options or resp.responded_at is None:
-            return None
-        if self._answer_in_ledger(context, resp.responded_at):
-            return None
-        user = resp.responded_by_user
-        return {"chosen_options": list(resp.chosen_options), "params_input": resp.params_input or {},
-                "responded_at": resp.responded_at,
-                "responded_by_user": user.model_dump() if hasattr(user, "model_dump") else user}
+        answer = (event or {}).get("answer")
+        if answer and not self._answer_in_ledger(context, datetime.fromisoformat(answer["responded_at"])):
+            answer = {**answer, "responded_at": datetime.fromisoformat(answer["responded_at"])}
+            self.log.warning("Reusing the answer %s given by %s at %s to an earlier try: the scheduler failed "
+                             "that try before it could act on it (answer/park race), so nobody is asked again.",
+                             answer["chosen_options"], _user_name(answer["responded_by_user"]),
+                             answer["responded_at"])
+            return self.execute_complete(context, answer)
+        if event and event.get("error"):
+            self.log.info("no earlier answer to reuse (%s)", event["error"])
+        return super().execute(context)
 
     def _answer_in_ledger(self, context, responded_at: datetime) -> bool:  # noqa: ANN001
         dag_run = context.get("dag_run")
@@ -136,6 +127,38 @@ class LedgerApprovalOperator(ApprovalOperator):
                           {"chosen": chosen, "responded_at": _iso(result.get("responded_at")),
                            "subject": self.subject})
         self.log.info("%s %s by %s", self.step, "approved" if status == "succeeded" else "REJECTED", approver)
+
+
+class EarlierAnswerTrigger(BaseTrigger):
+    """Fire once with the response stored in a task instance's HITL detail (or none)."""
+
+    def __init__(self, ti_id: str) -> None:
+        super().__init__()
+        self.ti_id = ti_id
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return f"{type(self).__module__}.{type(self).__qualname__}", {"ti_id": self.ti_id}
+
+    async def run(self):  # noqa: ANN201 - AsyncIterator[TriggerEvent]
+        from uuid import UUID
+
+        from asgiref.sync import sync_to_async
+
+        from airflow.sdk.execution_time.hitl import get_hitl_detail_content_detail
+
+        try:
+            resp = await sync_to_async(get_hitl_detail_content_detail)(ti_id=UUID(self.ti_id))
+        except Exception as exc:  # no detail yet (a cleared task asked for the first time)
+            yield TriggerEvent({"answer": None, "error": f"{type(exc).__name__}: {exc}"})
+            return
+        if not resp.response_received or not resp.chosen_options or resp.responded_at is None:
+            yield TriggerEvent({"answer": None})
+            return
+        user = resp.responded_by_user
+        yield TriggerEvent({"answer": {
+            "chosen_options": list(resp.chosen_options), "params_input": dict(resp.params_input or {}),
+            "responded_at": resp.responded_at.isoformat(),
+            "responded_by_user": user.model_dump() if hasattr(user, "model_dump") else user}})
 
 
 @dataclass

@@ -90,14 +90,23 @@ class AirflowServer:
     @property
     def token(self) -> str:
         if self._token is None:
-            r = requests.post(self.base + "/auth/token", json={"username": "admin", "password": "admin"}, timeout=10)
+            r = requests.post(self.base + "/auth/token", json={"username": "admin", "password": "admin"}, timeout=90)
             r.raise_for_status()
             self._token = r.json()["access_token"]
         return self._token
 
     def api(self, method: str, path: str, expect: tuple[int, ...] = (200,), **kw: Any) -> Any:
-        r = requests.request(method, self.base + path, headers={"Authorization": f"Bearer {self.token}"},
-                             timeout=30, **kw)
+        # A loaded CI machine can stall the API server for a while: reads are retried, writes not.
+        attempts = 3 if method == "GET" else 1
+        for attempt in range(attempts):
+            try:
+                r = requests.request(method, self.base + path, headers={"Authorization": f"Bearer {self.token}"},
+                                     timeout=90, **kw)
+                break
+            except (requests.ConnectionError, requests.Timeout):
+                if attempt == attempts - 1:
+                    raise
+                time.sleep(2)
         if r.status_code not in expect:
             raise AssertionError(f"{method} {path} -> {r.status_code}: {r.text[:500]}")
         return r.json() if r.content else None
@@ -108,7 +117,7 @@ class AirflowServer:
                 "port": int(d.get("port", 5432)), "login": d.get("user", "postgres"),
                 "password": d.get("password"), "schema": d["dbname"]}
         r = requests.get(self.base + f"/api/v2/connections/{conn_id}",
-                         headers={"Authorization": f"Bearer {self.token}"}, timeout=10)
+                         headers={"Authorization": f"Bearer {self.token}"}, timeout=90)
         if r.status_code == 404:
             self.api("POST", "/api/v2/connections", expect=(201,), json=body)
         else:
@@ -118,7 +127,7 @@ class AirflowServer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             r = requests.get(self.base + f"/api/v2/dags/{dag_id}", headers={"Authorization": f"Bearer {self.token}"},
-                             timeout=10)
+                             timeout=90)
             if r.status_code == 200:
                 return
             time.sleep(1)
@@ -137,7 +146,7 @@ class AirflowServer:
         tis = self.api("GET", self.run_path(dag_id, run_id) + "/taskInstances")["task_instances"]
         return {t["task_id"]: t["state"] for t in tis}
 
-    def wait_run(self, dag_id: str, run_id: str, timeout: float = 240) -> str:
+    def wait_run(self, dag_id: str, run_id: str, timeout: float = 420) -> str:
         deadline = time.monotonic() + timeout
         state = None
         while time.monotonic() < deadline:
@@ -153,7 +162,7 @@ class AirflowServer:
         return [h for h in data["hitl_details"]
                 if h["task_instance"]["dag_id"] == dag_id and h["task_instance"]["dag_run_id"] == run_id]
 
-    def wait_for_approval(self, dag_id: str, run_id: str, timeout: float = 240, poll: float = 1.0) -> dict[str, Any]:
+    def wait_for_approval(self, dag_id: str, run_id: str, timeout: float = 420, poll: float = 1.0) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             pending = self.pending_approvals(dag_id, run_id)
