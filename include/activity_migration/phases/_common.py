@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import time
 from typing import Any, Callable
 
 import psycopg
@@ -95,3 +96,42 @@ def ledgered(phase: str, step: str) -> Callable:
 def _jsonable(obj: Any) -> Any:
     import json
     return json.loads(ledger.dumps(obj))
+
+
+# Transactions open in this database now, other than ours: (pid, virtual transaction id).
+# A transaction holds the lock on its own virtual xid from its start to its end, and pg_locks
+# shows those locks to every role (pg_stat_activity hides other roles' xact_start unless the
+# role has pg_read_all_stats, so a wait built on it would see nothing and return at once).
+# Autovacuum and other background workers (no user) run no application code: left out.
+_OPEN_TRANSACTIONS = """
+SELECT l.pid, l.virtualxid
+FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+WHERE l.locktype = 'virtualxid' AND l.granted AND l.mode = 'ExclusiveLock'
+  AND l.virtualxid = l.virtualtransaction AND l.pid <> pg_backend_pid()
+  AND a.datname = current_database() AND a.usesysid IS NOT NULL
+  AND coalesce(a.backend_type, 'client backend') = 'client backend'
+"""
+
+
+def wait_for_older_transactions(dsn: str, timeout_s: float = 30.0, *, poll_s: float = 0.1) -> bool:
+    """Wait until every transaction open in this database when called has ended (True), or the timeout (False).
+
+    The drain that makes a swap of function bodies safe for writers in flight. PostgreSQL gives a
+    session no consistent view of function definitions across one statement: ``CREATE OR REPLACE
+    FUNCTION`` takes no lock that callers wait for, and a running session picks up the committed
+    change at its next invalidation point (any lock it newly takes, e.g. a trigger function's
+    lookup of another table) — so a trigger may run the body it started with and then call the
+    NEW body of a function it calls. Every transaction that starts after the swap committed sees
+    all of it (the invalidations are processed at transaction start). So: commit the swap, call
+    this (it snapshots the open transactions after the commit), and only then rely on "nobody
+    runs the old bodies any more". Works for any role (pg_locks; see _OPEN_TRANSACTIONS).
+    """
+    with connection(dsn, autocommit=True) as conn:
+        pending = {(r[0], r[1]) for r in conn.execute(_OPEN_TRANSACTIONS).fetchall()}
+        deadline = time.monotonic() + timeout_s
+        while pending:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(poll_s)
+            pending &= {(r[0], r[1]) for r in conn.execute(_OPEN_TRANSACTIONS).fetchall()}
+    return True

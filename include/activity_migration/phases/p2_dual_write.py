@@ -14,7 +14,9 @@ Steps (ledger phase ``p2_dual_write``):
    legacy row written through a trigger has exactly one linked event.
 
 ``rollback`` restores the backed-up definitions byte for byte and keeps the events written
-meanwhile.
+meanwhile: first the legacy functions (publish_activity still dual-writes), then, once every
+transaction open at that moment has ended, publish_activity's phase-1 body (a trigger caught
+between the two must never reach the events-only publish_activity with a rewritten body).
 """
 from __future__ import annotations
 
@@ -35,7 +37,7 @@ from ..db import connect, connection, fetch_all, fetch_one, load_sql, scalar
 from ..errors import MigrationError, PreflightError
 from ..ledger import RunContext
 from ._common import (DUAL_WRITE_MARKER, dual_write_enabled, events_ident, function_def, ledgered,
-                      publish_identity, table_exists)
+                      publish_identity, table_exists, wait_for_older_transactions)
 from .p1_infrastructure import check as p1_check
 from .p1_infrastructure import source_columns
 from .p2_rewrite import REWRITE_MARKER, Rewriter, replace_body
@@ -459,7 +461,9 @@ def apply(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | None =
 def rollback(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | None = None) -> dict[str, Any]:
     """Restore every function phase 2 replaced from its backup; dual write off; events kept.
 
-    One transaction under lock_timeout (retried). Afterwards each function's
+    Two transactions under lock_timeout (retried) with a drain between them (see
+    :func:`_rollback`: the legacy functions, then publish_activity once no transaction that
+    could still run a rewritten body is left). Afterwards each function's
     ``pg_get_functiondef`` equals its backup, or the rollback fails loudly.
     """
     cfg = cfg or load_config()
@@ -478,41 +482,73 @@ def rollback(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | Non
     return details
 
 
-def _rollback(dsn: str, cfg: MigrationConfig, ctx: RunContext) -> dict[str, Any]:
+def _restore_backups(dsn: str, cfg: MigrationConfig, ctx: RunContext, *, publish: bool) -> list[str]:
+    """One transaction under lock_timeout (retried): restore the unrestored backups of the legacy
+    functions (``publish=False``) or of publish_activity with the dual-write settings off
+    (``publish=True``); the catalog must then print each backup byte for byte."""
     state = sql.Identifier(cfg.state_schema)
+    pub = publish_identity(cfg)
     for attempt in range(1, cfg.safety.ddl_attempts + 1):
         try:
             with connection(dsn) as conn:
-                backups = [b for b in _backups(conn, cfg).values() if b["restored_at"] is None]
+                backups = [b for b in _backups(conn, cfg).values()
+                           if b["restored_at"] is None and (b["identity"] == pub) == publish]
                 conn.rollback()
                 conn.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(
                     sql.Literal(f"{cfg.safety.lock_timeout_ms}ms")))
                 restored = []
                 for b in sorted(backups, key=lambda b: b["id"]):
-                    if scalar(conn, "SELECT to_regprocedure(%s) IS NULL", (b["identity"],)) and \
-                            b["identity"] != publish_identity(cfg):
+                    if scalar(conn, "SELECT to_regprocedure(%s) IS NULL", (b["identity"],)) and b["identity"] != pub:
                         log.warning("%s no longer exists; recreating it from the backup", b["identity"])
                     conn.execute(b["definition"])
                     conn.execute(sql.SQL("UPDATE {}.ddl_backups SET restored_at = clock_timestamp() WHERE id = %s")
                                  .format(state), (b["id"],))
                     restored.append(b["identity"])
-                now = scalar(conn, "SELECT clock_timestamp()")
-                ledger.set_setting(conn, "dual_write", {"enabled": False, "disabled_at": now.isoformat()},
-                                   by=ctx.actor or ctx.dag_run_id or "rollback", cfg=cfg)
-                cutoff = ledger.get_setting(conn, "cutoff", cfg=cfg)
-                if cutoff:
-                    cutoff = dict(cutoff, rolled_back_at=now.isoformat())
-                    ledger.set_setting(conn, "cutoff", cutoff, by=ctx.actor or ctx.dag_run_id or "rollback", cfg=cfg)
+                if publish:
+                    now = scalar(conn, "SELECT clock_timestamp()")
+                    ledger.set_setting(conn, "dual_write", {"enabled": False, "disabled_at": now.isoformat()},
+                                       by=ctx.actor or ctx.dag_run_id or "rollback", cfg=cfg)
+                    cutoff = ledger.get_setting(conn, "cutoff", cfg=cfg)
+                    if cutoff:
+                        cutoff = dict(cutoff, rolled_back_at=now.isoformat())
+                        ledger.set_setting(conn, "cutoff", cutoff, by=ctx.actor or ctx.dag_run_id or "rollback",
+                                           cfg=cfg)
                 mismatched = [b["identity"] for b in backups if function_def(conn, b["identity"]) != b["definition"]]
                 if mismatched:
                     conn.rollback()
                     raise MigrationError(f"after restoring, the catalog does not print the backup for {mismatched}")
                 conn.commit()
-                return {"restored": restored, "events_kept": True}
+                return restored
         except (psycopg.errors.LockNotAvailable, psycopg.errors.DeadlockDetected) as exc:
             log.warning("rollback: lock not granted (attempt %s): %s", attempt, exc)
             time.sleep(0.5 * attempt)
     raise MigrationError(f"phase 2 rollback could not take its locks after {cfg.safety.ddl_attempts} attempts")
+
+
+def _rollback(dsn: str, cfg: MigrationConfig, ctx: RunContext, *, drain_timeout_s: float = 60.0) -> dict[str, Any]:
+    """Legacy functions first, drain, then publish_activity: never "rewritten trigger + phase-1 publish".
+
+    A writer inside a rewritten trigger body calls publish_activity later in the same statement,
+    and PostgreSQL does not pin function definitions for a statement: if both were swapped in
+    one transaction, a trigger that started with the rewritten body (``PERFORM
+    publish_activity``) could, after any lock it takes next (a lookup in another table), call
+    the phase-1 publish_activity, which writes the event only: its legacy row would be lost.
+    So: (1) the original legacy bodies (they INSERT into the legacy table themselves) while
+    publish_activity still dual-writes, which is right for both the old and the new trigger
+    bodies; (2) wait until every transaction open at that commit has ended (a later one sees
+    only the original bodies); (3) publish_activity back to its phase-1 body, dual write off.
+    Killed or timed out between the steps, a re-run resumes: restored backups are skipped,
+    the drain is repeated (cheap) before step 3.
+    """
+    functions = _restore_backups(dsn, cfg, ctx, publish=False)
+    if not wait_for_older_transactions(dsn, drain_timeout_s):
+        raise MigrationError(
+            f"phase 2 rollback: the legacy trigger functions are restored, but a transaction that was open then "
+            f"is still running after {drain_timeout_s:.0f} s; publish_activity keeps writing both systems "
+            f"until it ends. Re-run the rollback (it resumes with the publish_activity step).")
+    publish = _restore_backups(dsn, cfg, ctx, publish=True)
+    return {"restored": functions + publish, "events_kept": True,
+            "order": "legacy functions, drain of older transactions, publish_activity"}
 
 
 # ---------------------------------------------------------------------------- status

@@ -37,6 +37,7 @@ from ..config import MigrationConfig, load_config
 from ..db import connection, fetch_all, fetch_one, load_sql, run_sql_file, scalar
 from ..errors import GateClosed, MigrationError, PreflightError
 from ..ledger import RunContext
+from ._common import wait_for_older_transactions
 from .p3_read_path import _EVENT_EXPR, create_compat_view, ledgered, relation_kind, table_columns
 
 log = logging.getLogger(__name__)
@@ -515,10 +516,17 @@ def _reverse_copy(conn: psycopg.Connection, cfg: MigrationConfig, since: Any) ->
         return cur.rowcount
 
 
-def rollback(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | None = None) -> dict[str, Any]:
+def rollback(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | None = None, *,
+             drain_timeout_s: float = 60.0) -> dict[str, Any]:
     """Undo phase 6: the archive back to ``public.activity_logs`` (compat view dropped first),
     publish_activity dual-write again, events born after cleanup copied back, legacy functions
-    recreated from the p6 backup. Refuses when the archive was deleted. Idempotent.
+    recreated from the p6 backup. Refuses when the archive was deleted. Idempotent and resumable.
+
+    The archive is recorded as restored only after the drain: every transaction open when the
+    table came back (it may still call the events-only publish_activity and commit an unlinked
+    event after the first copy) has ended and the copy ran again. When the drain times out,
+    the copy runs anyway, the step fails, and a re-run resumes after the restore (drain, copy,
+    record) instead of finding "archive missing".
     """
     cfg = cfg or load_config()
     with ledgered(dsn, PHASE, "rollback", ctx, cfg) as out:
@@ -531,7 +539,11 @@ def rollback(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | Non
                 raise GateClosed(f"cannot roll back phase 6: the archive {arch['name']} of {arch['source_table']} was "
                                  f"deleted at {arch['deleted_at']:%Y-%m-%d %H:%M} UTC by {arch['deleted_by']}; the "
                                  "legacy rows are gone (restore it from a database backup)")
-            if relation_kind(conn, cfg.state_schema, arch["name"]) != "r":
+            p6 = ledger.get_setting(conn, P6_SETTING, {}, cfg=cfg) or {}
+            resumed = (p6.get("restored_table_from") == arch["name"]
+                       and relation_kind(conn, cfg.state_schema, arch["name"]) is None
+                       and relation_kind(conn, cfg.source.schema, cfg.source.table) == "r")
+            if not resumed and relation_kind(conn, cfg.state_schema, arch["name"]) != "r":
                 raise MigrationError(f"archive table {cfg.state_schema}.{arch['name']} is missing although not "
                                      "recorded as deleted: inspect the database before rolling back")
             pub_backup = fetch_one(conn, sql.SQL("SELECT definition FROM {} WHERE phase = %s AND object_type = "
@@ -540,12 +552,12 @@ def rollback(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | Non
             funcs = fetch_all(conn, sql.SQL("SELECT identity, definition FROM {} WHERE phase = %s AND object_type = "
                                             "'function' AND identity <> %s ORDER BY id").format(_t(cfg, "ddl_backups")),
                               (PHASE, publish_identity(cfg)))
-            p6 = ledger.get_setting(conn, P6_SETTING, {}, cfg=cfg) or {}
-            if arch["checksum"]:
+            if arch["checksum"] and not resumed:
                 now = fetch_one(conn, load_sql("p6_cleanup/02_checksum_archive.sql", archive=_t(cfg, arch["name"])))
                 if now["checksum"] != arch["checksum"]:
                     raise MigrationError(f"archive {arch['name']} checksum {now['checksum']} differs from the recorded "
                                          f"{arch['checksum']}: it was changed; refusing to restore it blindly")
+        since = arch["unlinked_since"] or arch["created_at"]
 
         def body(conn: psycopg.Connection) -> dict[str, Any]:
             kind = relation_kind(conn, cfg.source.schema, cfg.source.table)
@@ -559,9 +571,7 @@ def rollback(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | Non
                 conn.execute(pub_backup["definition"])
             for f in funcs:
                 conn.execute(f["definition"])
-            copied = _reverse_copy(conn, cfg, arch["unlinked_since"] or arch["created_at"])
-            conn.execute(sql.SQL("UPDATE {} SET restored_at = clock_timestamp() WHERE name = %s").format(
-                _t(cfg, "archives")), (arch["name"],))
+            copied = _reverse_copy(conn, cfg, since)
             conn.execute(sql.SQL("UPDATE {} SET restored_at = clock_timestamp() WHERE phase = %s").format(
                 _t(cfg, "ddl_backups")), (PHASE,))
             if p6.get("dual_write_before") is not None:
@@ -569,32 +579,32 @@ def rollback(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | Non
             else:
                 conn.execute(sql.SQL("DELETE FROM {} WHERE key = %s").format(_t(cfg, "settings")),
                              (DUAL_WRITE_SETTING,))
-            conn.execute(sql.SQL("DELETE FROM {} WHERE key = %s").format(_t(cfg, "settings")), (P6_SETTING,))
+            # Not finished until the drain: a re-run resumes from here (see the docstring).
+            ledger.set_setting(conn, P6_SETTING, dict(p6, restored_table_from=arch["name"]), by="rollback", cfg=cfg)
             return {"copied_back": copied}
 
-        res = run_locked(dsn, cfg, body)
+        def finish(conn: psycopg.Connection) -> int:
+            again = _reverse_copy(conn, cfg, since)
+            conn.execute(sql.SQL("UPDATE {} SET restored_at = clock_timestamp() WHERE name = %s").format(
+                _t(cfg, "archives")), (arch["name"],))
+            conn.execute(sql.SQL("DELETE FROM {} WHERE key = %s").format(_t(cfg, "settings")), (P6_SETTING,))
+            return again
+
+        res = {"copied_back": 0} if resumed else run_locked(dsn, cfg, body)
         # A transaction that called the events-only publish_activity just before the swap may
-        # commit after it: wait (bounded) for every transaction older than the swap, then copy again.
-        wait_for_older_transactions(dsn)
-        again = run_locked(dsn, cfg, lambda c: _reverse_copy(c, cfg, arch["unlinked_since"] or arch["created_at"]))
+        # commit after it: wait for every transaction open now, then copy again and record.
+        if not wait_for_older_transactions(dsn, drain_timeout_s):
+            late = run_locked(dsn, cfg, lambda c: _reverse_copy(c, cfg, since))
+            raise MigrationError(
+                f"phase 6 rollback: {cfg.source_table} is restored and publish_activity writes both systems, but a "
+                f"transaction open at the restore is still running after {drain_timeout_s:.0f} s (it may still "
+                f"commit an event without a legacy row; {res['copied_back'] + late} copied back so far). Re-run "
+                "the rollback: it resumes with the wait and the copy.")
+        again = run_locked(dsn, cfg, finish)
         out.update({"restored": cfg.source_table, "from_archive": arch["name"], "publish_activity": "dual write",
-                    "legacy_functions_recreated": [f["identity"] for f in funcs],
+                    "legacy_functions_recreated": [f["identity"] for f in funcs], "resumed": resumed,
                     "events_copied_back": res["copied_back"] + again})
     return out
-
-
-def wait_for_older_transactions(dsn: str, timeout_s: float = 30.0) -> bool:
-    """Wait until every client transaction open now has ended (True), or the timeout passed (False)."""
-    with connection(dsn, autocommit=True) as conn:
-        mark = scalar(conn, "SELECT clock_timestamp()")
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if not scalar(conn, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                                "AND backend_type = 'client backend' AND pid <> pg_backend_pid() "
-                                "AND xact_start IS NOT NULL AND xact_start < %s", (mark,)):
-                return True
-            time.sleep(0.2)
-    return False
 
 
 def cleanup_section(conn: psycopg.Connection, cfg: MigrationConfig) -> dict[str, Any]:
