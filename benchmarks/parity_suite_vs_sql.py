@@ -9,7 +9,8 @@ Side by side in one run, on a throwaway database (default 2,000,000 rows, uuid k
    (missing / orphans / per-field mismatches), (b) the same plus per entity type / per day
    counts (what the parity suite also checks);
 4. time the full parity suite (``run_suites(["parity"], scope="full")``, GX + Data Docs included);
-5. add 1 % new rows, copy them, time the nightly incremental parity run.
+5. add 1 % new rows, copy them, time the nightly incremental parity run (not recorded, so it
+   can repeat), alternating with full runs.
 
 Ratios are what matter (the machine is shared and noisy): suite / query (goal <= 1.2) and
 incremental / full (goal <= 0.1).
@@ -80,6 +81,7 @@ def main() -> int:
     ap.add_argument("--rows", type=int, default=2_000_000)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--sample-ranges", type=int, default=30)
+    ap.add_argument("--sample-ratio", type=float, default=None, help="sample budget / new rows (default: the runner's)")
     ap.add_argument("--keep", action="store_true", help="keep the benchmark database")
     args = ap.parse_args()
 
@@ -104,17 +106,19 @@ def main() -> int:
         assert warm.success, warm.summary_lines()
         print(f"warm-up full parity run (GX import, views, indexes): {time.perf_counter() - t:.1f} s")
 
-        with psycopg.connect(dsn, autocommit=True) as c:
-            q_rows = timed(lambda: c.execute(ROW_LEVEL).fetchall(), args.repeat)
-            q_counts = timed(lambda: c.execute(WITH_COUNTS).fetchall(), args.repeat)
-        full_runs = []
-        details = []
+        # side by side: each repetition runs the two queries and the suite back to back
+        q_rows, q_counts, full_runs, details = [], [], [], []
 
-        def full():
-            o = run_suites(dsn, ["parity"], "full", ctx, docs)
+        def full(record: bool = True):
+            o = run_suites(dsn, ["parity"], "full", ctx, docs, record=record)
             assert o.success
             details.append(o.suites["parity"].statistics)
-        full_runs = timed(full, args.repeat)
+
+        with psycopg.connect(dsn, autocommit=True) as c:
+            for _ in range(args.repeat):
+                q_rows += timed(lambda: c.execute(ROW_LEVEL).fetchall(), 1)
+                q_counts += timed(lambda: c.execute(WITH_COUNTS).fetchall(), 1)
+                full_runs += timed(full, 1)  # the last one is the nightly's watermark
 
         with psycopg.connect(dsn, autocommit=True) as c:
             insert_source_rows(c, args.rows // 100, days=0.01, newest_age="0 seconds")
@@ -122,11 +126,22 @@ def main() -> int:
         with psycopg.connect(dsn, autocommit=True) as c:
             c.execute("ANALYZE public.activity_logs")
             c.execute("ANALYZE public.events")
-        t = time.perf_counter()
-        inc = run_suites(dsn, ["parity"], "incremental", ctx, docs, sample_ranges=args.sample_ranges)
-        inc_s = time.perf_counter() - t
-        assert inc.success and inc.scope == "incremental", inc.summary_lines()
-        ist = inc.suites["parity"].statistics
+        # incremental runs are not recorded (record=False), so each one sees the same new rows;
+        # a full run (not recorded either) alternates with each
+        inc_runs, full_after, incs = [], [], []
+
+        def incremental():
+            extra = {} if args.sample_ratio is None else {"sample_ratio": args.sample_ratio}
+            o = run_suites(dsn, ["parity"], "incremental", ctx, docs, sample_ranges=args.sample_ranges,
+                           record=False, **extra)
+            assert o.success and o.scope == "incremental", o.summary_lines()
+            incs.append(o.suites["parity"].statistics)
+
+        for _ in range(args.repeat):
+            inc_runs += timed(incremental, 1)
+            full_after += timed(lambda: full(record=False), 1)
+        inc_s = statistics.median(inc_runs)
+        ist = incs[-1]
 
         med = statistics.median
         print("\n=== parity suite vs hand-written SQL (median of %d; shared, noisy 2-core machine) ===" % args.repeat)
@@ -138,10 +153,13 @@ def main() -> int:
               f"GX {med(d['gx_seconds'] for d in details):.2f} s")
         print(f"ratio suite / row-level query                        : {med(full_runs) / med(q_rows):7.2f}x  (goal <= 1.2)")
         print(f"ratio suite / query with the same counts             : {med(full_runs) / med(q_counts):7.2f}x  (goal <= 1.2)")
-        print(f"nightly incremental after +1 % rows                  : {inc_s:7.2f} s  (checked {ist['source_rows_checked']:,} "
-              f"source rows, {ist['sampled_source_rows']:,} of them sampled; collect {ist['collect_seconds']:.2f} s, "
-              f"GX {ist['gx_seconds']:.2f} s)")
-        print(f"ratio incremental / full suite                       : {inc_s / med(full_runs):7.2f}x  (goal <= 0.1)")
+        print(f"nightly incremental after +1 % rows                  : {inc_s:7.2f} s  {['%.2f' % x for x in inc_runs]} "
+              f"(checked {ist['source_rows_checked']:,} source rows, {ist['sampled_source_rows']:,} of them sampled "
+              f"(budget {ist['sample_budget']:,}); collect {med(d['collect_seconds'] for d in incs):.2f} s "
+              f"(row-level {med(d['diff_seconds'] for d in incs):.2f} s, counts {med(d['count_seconds'] for d in incs):.2f} s), "
+              f"GX {med(d['gx_seconds'] for d in incs):.2f} s)")
+        print(f"full parity suite, alternating with those            : {med(full_after):7.2f} s  {['%.2f' % x for x in full_after]}")
+        print(f"ratio incremental / full suite                       : {inc_s / med(full_after):7.2f}x  (goal <= 0.1)")
     finally:
         if not args.keep:
             with psycopg.connect(args.admin_dsn, autocommit=True) as c:

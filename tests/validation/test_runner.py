@@ -152,3 +152,33 @@ def test_bigint_keys(fresh_db, tmp_path):
     outcome = run(dsn, tmp_path, suites=["parity"], scope="incremental", sample_ranges=1)
     failed = {r.check: r.examples for r in outcome.failed_expectations}
     assert failed == {"missing": ["7"], "count_total": ["source 300 - quarantined 0 = 300 vs events 299"]}
+
+
+def test_incremental_sample_is_bounded_by_its_budget(fresh_db, tmp_path):
+    """The rolling sample checks about its budget of older rows: the key space is cut into as
+    many slices as it takes (300 rows / budget 50 = 6), one slice per night chosen by date;
+    the orphan check covers the same key range; whole-table counts still cover everything."""
+    import datetime as dt
+
+    from .helpers import migrated_db
+
+    dsn = migrated_db(fresh_db, rows=300, key_type="bigint")
+    assert run(dsn, tmp_path, suites=["parity"]).success  # the watermark
+    execute(dsn, "DELETE FROM public.events WHERE legacy_activity_log_id IN (7, 200)")  # 7 sampled, 200 not
+    execute(dsn, "DELETE FROM public.activity_logs WHERE id = 40")  # its event becomes an orphan (sampled range)
+    night = dt.date.fromordinal(6 * 120_000)  # ordinal % 6 == 0: the first slice, keys [1, 51)
+    outcome = run(dsn, tmp_path, suites=["parity"], scope="incremental", sample_ranges=1, sample_ratio=0,
+                  sample_min_rows=50, run_date=night)
+    st = outcome.suites["parity"].statistics
+    assert (st["sample_budget"], st["sample_ranges"], st["sample_index"]) == (50, 6, 0)
+    assert (st["sample_lo"], st["sample_hi"]) == ("1", "51")
+    assert st["sampled_source_rows"] == 49 and st["source_rows_checked"] == 49  # 1..50 minus the deleted 40
+    failed = {r.check: r.examples for r in outcome.failed_expectations}
+    assert failed["missing"] == ["7"]  # 200 lies beyond the sample...
+    assert failed["count_total"]  # ...but the whole-table counts still see that something is off
+    assert failed["orphan"] == ["40"]
+    # another night, another slice: keys [151, 201) hold 200
+    outcome = run(dsn, tmp_path, suites=["parity"], scope="incremental", sample_ranges=1, sample_ratio=0,
+                  sample_min_rows=50, run_date=night + dt.timedelta(days=3))
+    failed = {r.check: r.examples for r in outcome.failed_expectations}
+    assert failed["missing"] == ["200"]

@@ -6,13 +6,16 @@ table, classifies them, and stores one findings row per check in
 
 - ``full``: one FULL JOIN of ``activity_logs`` and ``events`` plus per entity type / day
   counts (one aggregation per table);
-- ``incremental``: source rows created since a watermark, plus one sampled key range,
-  found through indexes (missing, mismatch, orphans), and whole-table counts: its cost
-  grows with new rows, not with the table.
+- ``incremental``: source rows created since a watermark, plus a rolling sample of older
+  rows sized by a budget (about as many as the new rows), each probed in events through the
+  unique legacy-id index in one pass; events created since the watermark or in the sampled
+  key range, probed in the source (orphans); and exact whole-table counts: its cost grows
+  with new rows, not with the table.
 """
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 import time
 import uuid
@@ -46,22 +49,29 @@ _NULL_OF = {"actor_id": "NULL::uuid", "customer_id": "NULL::uuid", "action": "NU
 
 @dataclass
 class Scope:
-    """What a run covers. ``since``/``lo``/``hi`` are None in the full scope."""
+    """What a run covers. ``since``/``lo``/``hi`` are None in the full scope.
+
+    Incremental: source rows created since ``since``, plus a rolling sample of at most
+    ``budget`` older rows: the first ``budget`` keys of the key range [lo, hi) (slice
+    ``sample_index`` of ``sample_ranges`` slices of the key space, chosen by date).
+    """
     name: str = "full"                 # full | incremental
     since: dt.datetime | None = None   # source created_at / events created_at lower bound
     lo: str | None = None              # sampled key range [lo, hi); hi None = unbounded
     hi: str | None = None
     sample_index: int | None = None
-    sample_ranges: int = 0
+    sample_ranges: int = 0             # slices the key space is cut into (>= the requested count)
+    budget: int = 0                    # at most this many rows sampled
+    new_source_rows: int | None = None
     reason: str = ""
 
     def params(self) -> dict[str, Any]:
-        return {"since": self.since, "lo": self.lo, "hi": self.hi}
+        return {"since": self.since, "lo": self.lo, "hi": self.hi, "budget": self.budget}
 
     def describe(self) -> dict[str, Any]:
         return {"scope": self.name, "since": self.since.isoformat() if self.since else None, "sample_lo": self.lo,
                 "sample_hi": self.hi, "sample_index": self.sample_index, "sample_ranges": self.sample_ranges,
-                "scope_reason": self.reason}
+                "sample_budget": self.budget, "new_source_rows": self.new_source_rows, "scope_reason": self.reason}
 
 
 @dataclass
@@ -122,56 +132,106 @@ def view_identifiers(conn: psycopg.Connection, cfg: MigrationConfig) -> dict[str
     }
 
 
+# The objects 01_create_parity_views.sql creates in the state schema.
+VALIDATION_VIEWS = ("v_parity_source", "v_parity_missing", "v_parity_mismatch", "v_parity_orphans", "v_parity_counts",
+                    "v_parity_findings", "v_events_in_scope")
+VALIDATION_TABLES = ("parity_findings", "validation_scope")
+_DEFINITION_MARK = "[definition sha256:{}]"
+
+
 def ensure_validation_objects(conn: psycopg.Connection, cfg: MigrationConfig, *, indexes: bool = True,
-                              dsn: str | None = None) -> None:
+                              dsn: str | None = None) -> bool:
     """Create (or refresh) the parity views and tables; with ``indexes``, the created_at indexes.
 
-    The views are recreated from the config every run (cheap, only our own objects locked).
-    The two indexes are built CONCURRENTLY under lock_timeout with retries (online rule).
+    The views are (re)created only when missing or when their SQL, rendered from the config,
+    changed: a hash of it is kept in the comment of ``v_parity_source`` (a CASCADE that drops a
+    view drops the mark with it). Only our own objects are locked. The two indexes are built
+    CONCURRENTLY under lock_timeout with retries (online rule) when they do not exist.
+    Returns whether the views were (re)created.
     """
     ids = view_identifiers(conn, cfg)
-    with conn.transaction():
-        conn.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(f"{cfg.safety.lock_timeout_ms}ms")))
-        run_sql_file(conn, "validation/01_create_parity_views.sql",
-                     **{k: ids[k] for k in ("state", "src", "events", "key", "key_type", "actor_id", "customer_id",
-                                            "action", "entity_type", "entity_id", "description", "payload",
-                                            "ip_address", "user_agent", "occurred_at")})
+    stmt = load_sql("validation/01_create_parity_views.sql",
+                    **{k: ids[k] for k in ("state", "src", "events", "key", "key_type", "actor_id", "customer_id",
+                                           "action", "entity_type", "entity_id", "description", "payload",
+                                           "ip_address", "user_agent", "occurred_at")})
+    mark = _DEFINITION_MARK.format(hashlib.sha256(stmt.as_string(conn).encode()).hexdigest()[:16])
+    state = fetch_one(conn, """
+        SELECT count(*) FILTER (WHERE (c.relkind = 'v' AND c.relname = ANY(%(views)s))
+                                   OR (c.relkind IN ('r', 'u', 'p') AND c.relname = ANY(%(tables)s))) AS present,
+               max(obj_description(c.oid, 'pg_class')) FILTER (WHERE c.relname = 'v_parity_source') AS comment
+          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = %(schema)s""",
+                      {"views": list(VALIDATION_VIEWS), "tables": list(VALIDATION_TABLES), "schema": cfg.state_schema})
+    current = (state and state["present"] == len(VALIDATION_VIEWS) + len(VALIDATION_TABLES)
+               and (state["comment"] or "").endswith(mark))
+    if not current:
+        with conn.transaction():
+            conn.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(
+                sql.Literal(f"{cfg.safety.lock_timeout_ms}ms")))
+            with conn.cursor() as cur:
+                cur.execute(stmt)
+            comment = scalar(conn, "SELECT obj_description(to_regclass(%s), 'pg_class')",
+                             (sql.Identifier(cfg.state_schema, "v_parity_source").as_string(conn),)) or ""
+            conn.execute(sql.SQL("COMMENT ON VIEW {} IS {}").format(
+                sql.Identifier(cfg.state_schema, "v_parity_source"), sql.Literal(f"{comment} {mark}".strip())))
     if indexes and dsn:
-        stmts = [
-            load_sql("validation/06_create_source_created_at_index.sql",
-                     index=f"{cfg.source.table}_{ids['created_at']}_am_validation_idx"[:63], src=ids["src"],
-                     column=ids["created_at"]),
-            load_sql("validation/07_create_events_created_at_index.sql",
-                     index=f"{cfg.target_table}_created_at_am_validation_idx"[:63], events=ids["events"]),
+        wanted = [
+            (cfg.source.schema, f"{cfg.source.table}_{ids['created_at']}_am_validation_idx"[:63],
+             "validation/06_create_source_created_at_index.sql", {"src": ids["src"], "column": ids["created_at"]}),
+            (cfg.target_schema, f"{cfg.target_table}_created_at_am_validation_idx"[:63],
+             "validation/07_create_events_created_at_index.sql", {"events": ids["events"]}),
         ]
-        for stmt in stmts:
-            run_ddl_with_retry(dsn, [stmt], lock_timeout_ms=cfg.safety.lock_timeout_ms,
+        for schema, index, path, parts in wanted:
+            if table_exists(conn, schema, index):
+                continue  # IF NOT EXISTS would skip it too; this spares a connection and a lock wait
+            run_ddl_with_retry(dsn, [load_sql(path, index=index, **parts)], lock_timeout_ms=cfg.safety.lock_timeout_ms,
                                attempts=cfg.safety.ddl_attempts, transactional=False)
+    return not current
+
+
+def new_source_rows(conn: psycopg.Connection, cfg: MigrationConfig, since: dt.datetime) -> int:
+    """Source rows created at or after ``since`` (an index-only range scan of the created_at index)."""
+    return int(scalar(conn, sql.SQL("SELECT count(*) FROM {t} WHERE {c} >= %s").format(
+        t=sql.Identifier(cfg.source.schema, cfg.source.table), c=sql.Identifier(cfg.source.column("occurred_at"))),
+        (since,)))
+
+
+def sample_budget(new_rows: int, ratio: float, min_rows: int) -> int:
+    """How many older rows the rolling sample may check: ``ratio`` x the new rows, at least ``min_rows``."""
+    return max(int(min_rows), int(round(ratio * max(0, new_rows))))
 
 
 def sample_range(conn: psycopg.Connection, cfg: MigrationConfig, ktype: str, ranges: int,
-                 run_date: dt.date) -> tuple[str | None, str | None, int | None]:
-    """The key range [lo, hi) sampled on ``run_date``: slice (date ordinal mod ``ranges``) of the key space.
+                 run_date: dt.date, budget: int | None = None) -> tuple[str | None, str | None, int | None, int]:
+    """The key range [lo, hi) sampled on ``run_date`` and the number of slices it was cut from.
 
-    uuid keys: the 128-bit space cut into ``ranges`` equal slices. Integer keys: [min, max]
-    of the table cut likewise. Every key is sampled once every ``ranges`` nights.
+    The key space is cut into ``max(ranges, estimated rows / budget)`` equal slices (so one
+    slice holds about ``budget`` rows or fewer) and slice (date ordinal mod slices) is taken:
+    deterministic by date, and every key comes round again after as many nights as there are
+    slices. uuid keys: the 128-bit space; integer keys: [min, max] of the table (two index
+    endpoint probes). ``ranges`` 0 = no sampling. Returns (lo, hi, index, slices).
     """
     if ranges <= 0:
-        return None, None, None
-    i = run_date.toordinal() % ranges
+        return None, None, None, 0
+    slices = ranges
+    if budget:
+        est = scalar(conn, "SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = to_regclass(%s)",
+                     (sql.Identifier(cfg.source.schema, cfg.source.table).as_string(conn),)) or 0
+        slices = max(ranges, -(-int(est) // max(1, budget)))
+    i = run_date.toordinal() % slices
     if ktype == "uuid":
-        lo = str(uuid.UUID(int=i * (1 << 128) // ranges))
-        hi = None if i == ranges - 1 else str(uuid.UUID(int=(i + 1) * (1 << 128) // ranges))
-        return lo, hi, i
+        lo = str(uuid.UUID(int=i * (1 << 128) // slices))
+        hi = None if i == slices - 1 else str(uuid.UUID(int=(i + 1) * (1 << 128) // slices))
+        return lo, hi, i, slices
     row = fetch_one(conn, sql.SQL("SELECT min({k}) AS lo, max({k}) AS hi FROM {t}").format(
         k=sql.Identifier(cfg.source.key), t=sql.Identifier(cfg.source.schema, cfg.source.table)))
     if not row or row["lo"] is None:
-        return None, None, i
+        return None, None, i, slices
     kmin, kmax = int(row["lo"]), int(row["hi"])
-    width = max(1, -(-(kmax - kmin + 1) // ranges))
+    width = max(1, -(-(kmax - kmin + 1) // slices))
     lo = kmin + i * width
-    hi = None if i == ranges - 1 else lo + width
-    return str(lo), (None if hi is None else str(hi)), i
+    hi = None if i == slices - 1 else lo + width
+    return str(lo), (None if hi is None else str(hi)), i, slices
 
 
 def collect(conn: psycopg.Connection, cfg: MigrationConfig, scope: Scope) -> ParityCollection:
@@ -189,10 +249,16 @@ def collect(conn: psycopg.Connection, cfg: MigrationConfig, scope: Scope) -> Par
         if scope.name == "full":
             run_sql_file(conn, "validation/02_collect_parity_diff_full.sql", state=ids["state"], events=ids["events"])
         else:
-            for f in ("03_collect_parity_missing_incremental.sql", "04_collect_parity_mismatch_incremental.sql",
-                      "05_collect_parity_orphans_incremental.sql"):
-                run_sql_file(conn, f"validation/{f}", scope.params(), state=ids["state"], events=ids["events"],
-                             key_type=ktype)
+            # One statement: the source side (sample + new rows, each probed in events by its
+            # legacy id) and the events side over the same window and key range (orphans).
+            inc = fetch_one(conn, load_sql("validation/03_collect_parity_incremental.sql", state=ids["state"],
+                                           events=ids["events"], src=ids["src"], key=ids["key"], key_type=ktype),
+                            scope.params())
+            stats["source_rows_checked"] = int(inc["source_rows"])
+            stats["sampled_source_rows"] = int(inc["sampled_source_rows"])
+            stats["event_rows_checked"] = int(inc["event_rows"])
+            last_key = inc["sample_last_key"]
+            stats["sample_last_key"] = last_key
         # A temp table has no statistics: without them the classification below may plan a
         # scan of the whole source instead of a few primary-key probes.
         conn.execute("ANALYZE parity_diff")
@@ -227,12 +293,6 @@ def collect(conn: psycopg.Connection, cfg: MigrationConfig, scope: Scope) -> Par
         else:
             totals = fetch_one(conn, load_sql("validation/10_count_parity_totals.sql", state=ids["state"], src=ids["src"],
                                               events=ids["events"]))
-            scoped = fetch_one(conn, load_sql("validation/11_count_parity_scope.sql", state=ids["state"], src=ids["src"],
-                                              events=ids["events"], key=ids["key"], created_at=ids["created_at"],
-                                              key_type=ktype), scope.params())
-            stats["source_rows_checked"] = scoped["source_rows"]
-            stats["event_rows_checked"] = scoped["event_rows"]
-            stats["sampled_source_rows"] = scoped["sampled_source_rows"]
             for c in ("count_entity_type", "count_day"):
                 count_findings[c] = {"checked": False, "failures": 0, "examples": [],
                                      "detail": "incremental scope: whole-table counts only (per entity type/day in full checks)"}

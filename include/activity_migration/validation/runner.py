@@ -33,13 +33,16 @@ from ..db import connect, scalar, redact
 from ..errors import MigrationError, PreflightError
 from ..ledger import RunContext
 from . import datadocs, parity
-from .suites import check_suite_names, load_suite
+from .suites import EXPECTATIONS_DIR, SUITES, check_suite_names, load_suite
 
 log = logging.getLogger(__name__)
 
 LOCK_KEY = "activity_migration.validation"
 DEFAULT_OVERLAP = dt.timedelta(minutes=15)
 DEFAULT_SAMPLE_RANGES = 30
+# Rolling sample budget: at most this many times the new rows, but at least this many rows.
+DEFAULT_SAMPLE_RATIO = 1.0
+DEFAULT_SAMPLE_MIN_ROWS = 10_000
 EXAMPLES = 5
 
 
@@ -140,7 +143,9 @@ def last_checked_upto(conn: psycopg.Connection, cfg: MigrationConfig, suite: str
 
 
 def choose_scope(conn: psycopg.Connection, cfg: MigrationConfig, requested: str, suites: list[str], environment: str,
-                 *, sample_ranges: int, run_date: dt.date, overlap: dt.timedelta, ktype: str) -> parity.Scope:
+                 *, sample_ranges: int, run_date: dt.date, overlap: dt.timedelta, ktype: str,
+                 sample_ratio: float = DEFAULT_SAMPLE_RATIO, sample_min_rows: int = DEFAULT_SAMPLE_MIN_ROWS
+                 ) -> parity.Scope:
     if requested not in ("full", "incremental"):
         raise MigrationError(f"scope must be 'full' or 'incremental', got {requested!r}")
     if requested == "full":
@@ -151,8 +156,11 @@ def choose_scope(conn: psycopg.Connection, cfg: MigrationConfig, requested: str,
         return parity.Scope(name="full", reason=f"no earlier successful check of {never} in {environment}: "
                                                   "the first incremental run checks everything")
     since = min(marks.values()) - overlap
-    lo, hi, idx = parity.sample_range(conn, cfg, ktype, sample_ranges, run_date)
-    return parity.Scope(name="incremental", since=since, lo=lo, hi=hi, sample_index=idx, sample_ranges=sample_ranges,
+    new_rows = parity.new_source_rows(conn, cfg, since)
+    budget = parity.sample_budget(new_rows, sample_ratio, sample_min_rows) if sample_ranges > 0 else 0
+    lo, hi, idx, slices = parity.sample_range(conn, cfg, ktype, sample_ranges, run_date, budget)
+    return parity.Scope(name="incremental", since=since, lo=lo, hi=hi, sample_index=idx, sample_ranges=slices,
+                        budget=budget, new_source_rows=new_rows,
                         reason=f"rows since the last successful check minus {overlap}")
 
 
@@ -231,43 +239,120 @@ def _record(conn: psycopg.Connection, cfg: MigrationConfig, outcome: SuiteOutcom
                                 checked_upto)))
 
 
-def _gx_validate(dsn: str, cfg: MigrationConfig, suites: list[str], scope: str, docs_dir: Path, run_name: str,
-                 parameters: dict[str, Any]) -> dict[str, tuple[Any, str | None]]:
-    """Run the suites with GX; returns suite -> (ExpectationSuiteValidationResult, Data Docs page path)."""
-    t0 = time.perf_counter()
-    import great_expectations as gx
-    from great_expectations.checkpoint import UpdateDataDocsAction
-    from great_expectations.core.run_identifier import RunIdentifier
-    from great_expectations.data_context.types.base import ProgressBarsConfig
+class _GxSession:
+    """One ephemeral GX context per (database, Data Docs folder), kept for the life of the process.
 
-    for name in ("great_expectations", "great_expectations.core", "great_expectations.expectations"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-    log.debug("great_expectations imported in %.1f s", time.perf_counter() - t0)
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    context.add_data_docs_site(site_name=datadocs.SITE_NAME, site_config=datadocs.site_config(docs_dir))
-    source = context.data_sources.add_postgres("activity_db", connection_string=sqlalchemy_url(dsn))
-    run_id = RunIdentifier(run_name=run_name, run_time=dt.datetime.now(dt.timezone.utc))
-    params = {k: v for k, v in parameters.items() if not k.startswith("_")}
-    out: dict[str, tuple[Any, str | None]] = {}
-    for name in suites:
-        schema, table, index_cols = _asset_for(name, scope, cfg)
-        asset = source.add_table_asset(name=f"{name}_asset", table_name=table, schema_name=schema)
-        batch = asset.add_batch_definition_whole_table("whole_table")
-        suite = context.suites.add(load_suite(name))
-        vd = context.validation_definitions.add(gx.ValidationDefinition(name=f"{name}_validation", data=batch, suite=suite))
+    Creating the context, the data source, the assets, suites, validation definitions and
+    checkpoints costs a few hundred milliseconds per run; a process that validates more than
+    once (a benchmark, a CLI loop, tests) pays it once. A suite is reloaded from
+    ``expectations/`` when its file changed. The Data Docs index of a kept context lists the
+    runs of this process (a nightly task process has one).
+    """
+
+    MAX = 4  # contexts kept (LRU): each holds a small SQLAlchemy pool
+
+    _sessions: "dict[tuple[str, str], _GxSession]" = {}
+
+    def __init__(self, dsn: str, docs_dir: Path) -> None:
+        import great_expectations as gx
+        from great_expectations.data_context.types.base import ProgressBarsConfig
+
+        self.context = gx.get_context(mode="ephemeral")
+        self.context.variables.progress_bars = ProgressBarsConfig(globally=False)
+        self.context.add_data_docs_site(site_name=datadocs.SITE_NAME, site_config=datadocs.site_config(docs_dir))
+        self.source = self.context.data_sources.add_postgres("activity_db", connection_string=sqlalchemy_url(dsn))
+        self.assets: dict[tuple[str, str], Any] = {}
+        self.suites: dict[str, tuple[Any, Any]] = {}  # suite -> (file stamp, ExpectationSuite)
+        self.checkpoints: dict[tuple[str, str, str], tuple[Any, Any]] = {}  # (suite, schema, table) -> (stamp, checkpoint)
+
+    @classmethod
+    def get(cls, dsn: str, docs_dir: Path) -> "_GxSession":
+        key = (dsn, str(Path(docs_dir).resolve()))
+        session = cls._sessions.pop(key, None) or cls(dsn, docs_dir)
+        cls._sessions[key] = session  # most recently used last
+        while len(cls._sessions) > cls.MAX:
+            old = cls._sessions.pop(next(iter(cls._sessions)))
+            old.close()
+        return session
+
+    @classmethod
+    def clear(cls) -> None:
+        while cls._sessions:
+            cls._sessions.popitem()[1].close()
+
+    def close(self) -> None:
+        try:
+            engine = getattr(self.source, "_cached_engine", None) or getattr(self.source, "_engine", None)
+            if engine is not None:
+                engine.dispose()
+        except Exception:  # noqa: BLE001 - best effort: the pool goes with the process anyway
+            pass
+
+    def checkpoint(self, name: str, schema: str, table: str, index_cols: list[str]) -> Any:
+        import great_expectations as gx
+        from great_expectations.checkpoint import UpdateDataDocsAction
+
+        spec_path = EXPECTATIONS_DIR / SUITES[name]
+        stat = spec_path.stat()
+        stamp = (stat.st_mtime_ns, stat.st_size)
+        key = (name, schema, table)
+        cached = self.checkpoints.get(key)
+        if cached and cached[0] == stamp:
+            return cached[1]
+        asset = self.assets.get((schema, table))
+        if asset is None:
+            asset = self.source.add_table_asset(name=f"{schema}.{table}", table_name=table, schema_name=schema)
+            asset.add_batch_definition_whole_table("whole_table")
+            self.assets[(schema, table)] = asset
+        batch = asset.get_batch_definition("whole_table")
+        tag = f"{name}@{schema}.{table}#{len(self.checkpoints)}"
+        known = self.suites.get(name)
+        if known and known[0] == stamp:
+            suite = known[1]
+        else:
+            if known:
+                self.context.suites.delete(name)
+            suite = self.context.suites.add(load_suite(name))
+            self.suites[name] = (stamp, suite)
+        vd = self.context.validation_definitions.add(gx.ValidationDefinition(name=f"{tag}_validation", data=batch,
+                                                                             suite=suite))
         if name == "parity":
             result_format: dict[str, Any] = {"result_format": "COMPLETE"}
         else:
             result_format = {"result_format": "SUMMARY", "partial_unexpected_count": EXAMPLES,
                              "unexpected_index_column_names": index_cols}
-        checkpoint = context.checkpoints.add(gx.Checkpoint(
-            name=f"{name}_checkpoint", validation_definitions=[vd], result_format=result_format,
+        checkpoint = self.context.checkpoints.add(gx.Checkpoint(
+            name=f"{tag}_checkpoint", validation_definitions=[vd], result_format=result_format,
             actions=[UpdateDataDocsAction(name="data_docs", site_names=[datadocs.SITE_NAME])]))
+        self.checkpoints[key] = (stamp, checkpoint)
+        return checkpoint
+
+
+def _gx_validate(dsn: str, cfg: MigrationConfig, suites: list[str], scope: str, docs_dir: Path, run_name: str,
+                 parameters: dict[str, Any]) -> dict[str, tuple[Any, str | None]]:
+    """Run the suites with GX; returns suite -> (ExpectationSuiteValidationResult, Data Docs page path).
+
+    Data Docs are built for the suites that ran only (GX's UpdateDataDocsAction renders the
+    pages of this run's results and the index).
+    """
+    t0 = time.perf_counter()
+    from great_expectations.core.run_identifier import RunIdentifier
+
+    for name in ("great_expectations", "great_expectations.core", "great_expectations.expectations"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    log.debug("great_expectations imported in %.1f s", time.perf_counter() - t0)
+    datadocs.cache_templates()
+    session = _GxSession.get(dsn, docs_dir)
+    run_id = RunIdentifier(run_name=run_name, run_time=dt.datetime.now(dt.timezone.utc))
+    params = {k: v for k, v in parameters.items() if not k.startswith("_")}
+    out: dict[str, tuple[Any, str | None]] = {}
+    for name in suites:
+        schema, table, index_cols = _asset_for(name, scope, cfg)
+        checkpoint = session.checkpoint(name, schema, table, index_cols)
         result = checkpoint.run(expectation_parameters=params, run_id=run_id)
         for identifier, vr in result.run_results.items():
             page = None
-            for site in context.get_docs_sites_urls(resource_identifier=identifier):
+            for site in session.context.get_docs_sites_urls(resource_identifier=identifier):
                 if site.get("site_name") == datadocs.SITE_NAME and site.get("site_url"):
                     page = site["site_url"].removeprefix("file://")
             out[name] = (vr, page)
@@ -279,15 +364,19 @@ def run_suites(dsn: str, suites: list[str] | tuple[str, ...] | None = ("parity",
                ctx: RunContext | None = None, data_docs_dir: str | Path | None = None, *,
                cfg: MigrationConfig | None = None, sample_ranges: int = DEFAULT_SAMPLE_RANGES,
                run_date: dt.date | None = None, overlap: dt.timedelta = DEFAULT_OVERLAP, record: bool = True,
-               ensure_indexes: bool = True) -> ValidationOutcome:
+               ensure_indexes: bool = True, sample_ratio: float = DEFAULT_SAMPLE_RATIO,
+               sample_min_rows: int = DEFAULT_SAMPLE_MIN_ROWS) -> ValidationOutcome:
     """Run ``suites`` against the database at ``dsn`` and record one result row per suite.
 
     :param suites: names from ``expectations/`` (``parity``, ``events_integrity``, ``quarantine``)
     :param scope: ``full`` or ``incremental`` (falls back to full when no earlier successful check exists)
     :param ctx: environment / dag_run_id recorded with the results
     :param data_docs_dir: where Data Docs go (default ``artifacts/data_docs/<environment>/``)
-    :param sample_ranges: incremental scope: the key space is cut into this many ranges and one
-        (chosen from ``run_date``) is re-checked; 0 = no sampling
+    :param sample_ranges: incremental scope: the key space is cut into at least this many ranges
+        (more when one range would hold more rows than the sample budget) and one, chosen from
+        ``run_date``, is re-checked up to the budget; 0 = no sampling
+    :param sample_ratio: the sample budget is ``sample_ratio`` x the new source rows ...
+    :param sample_min_rows: ... but at least this many rows (small tables: the whole range)
     :raises PreflightError: the state schema, source or target table is missing
     """
     cfg = cfg or load_config()
@@ -310,7 +399,8 @@ def run_suites(dsn: str, suites: list[str] | tuple[str, ...] | None = ("parity",
         try:
             ktype = parity.key_type(conn, cfg)
             chosen = choose_scope(conn, cfg, scope, names, ctx.environment, sample_ranges=sample_ranges,
-                                  run_date=run_date, overlap=overlap, ktype=ktype)
+                                  run_date=run_date, overlap=overlap, ktype=ktype,
+                                  sample_ratio=sample_ratio, sample_min_rows=sample_min_rows)
             checked_upto = scalar(conn, "SELECT now()")
             statistics: dict[str, dict[str, Any]] = {n: {} for n in names}
             entity_counts: list[dict[str, Any]] = []
@@ -326,11 +416,12 @@ def run_suites(dsn: str, suites: list[str] | tuple[str, ...] | None = ("parity",
             parameters = _expectation_parameters(conn, cfg)
             run_name = f"{ctx.environment}-{chosen.name}"
             t_gx = time.perf_counter()
+            docs_since = time.time() - 1.0
             gx_results = _gx_validate(dsn, cfg, names, chosen.name, docs_dir, run_name, parameters)
             gx_seconds = round(time.perf_counter() - t_gx, 3)
         finally:
             conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (LOCK_KEY,))
-        datadocs.make_offline(docs_dir)
+        datadocs.make_offline(docs_dir, since=docs_since)
         outcomes: dict[str, SuiteOutcome] = {}
         for name in names:
             vr, page = gx_results[name]
