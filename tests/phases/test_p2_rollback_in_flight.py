@@ -125,3 +125,34 @@ def test_drain_sees_other_roles_transactions_without_stats_privileges(demo_db):
 
 if __name__ == "__main__":  # pragma: no cover
     pytest.main([__file__, "-q"])
+
+
+def test_switch_installs_dual_write_publish_then_waits_before_rewriting_triggers(demo_db):
+    """The same rule forwards: no session may run a rewritten trigger body while it can still
+    call the events-only publish_activity. A transaction open when publish_activity switched
+    holds back the rewrite of the triggers until it ends."""
+    from activity_migration.ledger import RunContext
+
+    ctx = RunContext(environment="staging", mode="demo", dag_run_id="pytest-p2-switch-order")
+    p1.apply(demo_db, CFG)
+    p2.backup(demo_db, CFG, ctx)
+    trigger_fn = "public.log_project_activity()"
+    done: dict = {}
+    with psycopg.connect(demo_db) as old_tx:
+        old_tx.execute("SELECT 1")                      # open since before the switch
+        thread = threading.Thread(target=lambda: done.setdefault("switch", p2.switch(demo_db, CFG, ctx)))
+        thread.start()
+        time.sleep(1.5)
+        with psycopg.connect(demo_db, autocommit=True) as look:
+            publish = look.execute("SELECT prosrc FROM pg_proc WHERE oid = to_regprocedure(%s)",
+                                   (p2.publish_identity(CFG),)).fetchone()[0]
+            rewritten = look.execute("SELECT prosrc LIKE '%%publish_activity%%' FROM pg_proc WHERE oid = %s::regprocedure",
+                                     (trigger_fn,)).fetchone()[0]
+        assert "dual write" in publish, "publish_activity switched first"
+        assert not rewritten and thread.is_alive(), "triggers not rewritten while an older transaction is open"
+        old_tx.commit()
+    thread.join(timeout=60)
+    with psycopg.connect(demo_db) as conn:
+        assert conn.execute("SELECT prosrc LIKE '%%publish_activity%%' FROM pg_proc WHERE oid = %s::regprocedure",
+                            (trigger_fn,)).fetchone()[0]
+    assert done["switch"]["cutoff"] is not None

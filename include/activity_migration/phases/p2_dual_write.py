@@ -6,10 +6,12 @@ Steps (ledger phase ``p2_dual_write``):
    can be rewritten (an unrewritable one stops the phase here, before anything changes).
 2. ``backup``: ``pg_get_functiondef`` of every function to rewrite and of phase 1's
    publish_activity into ``{state}.ddl_backups`` (never overwritten by a rewritten body).
-3. ``switch_evidence`` → approval → ``switch``: in ONE transaction under lock_timeout (with
-   retries): ``LOCK activity_logs IN SHARE MODE`` (waits for in-flight writers, holds new ones
-   for the few milliseconds of the switch), publish_activity's dual-write body, every
-   rewritten function, the ``cutoff`` and ``dual_write`` settings.
+3. ``switch_evidence`` → approval → ``switch``: publish_activity's dual-write body on its own
+   (short transaction), a wait until every transaction open then has ended, then in ONE
+   transaction under lock_timeout (with retries): ``LOCK activity_logs IN SHARE MODE`` (waits
+   for in-flight writers, holds new ones for the few milliseconds of the switch), every
+   rewritten function, the ``cutoff`` and ``dual_write`` settings. The rule, both ways: while
+   any session may run a rewritten trigger body, publish_activity is the dual-write body.
 4. ``verify``: the catalog holds the rewritten bodies; probes (rolled back) show every
    legacy row written through a trigger has exactly one linked event.
 
@@ -45,6 +47,7 @@ from .p2_rewrite import REWRITE_MARKER, Rewriter, replace_body
 log = logging.getLogger(__name__)
 
 PHASE = "p2_dual_write"
+SWITCH_DRAIN_TIMEOUT_S = 60.0
 _INTEGER_KEYS = {"smallint", "integer", "bigint"}
 
 
@@ -299,7 +302,10 @@ def _switch_once(dsn: str, cfg: MigrationConfig, ctx: RunContext) -> dict[str, A
         missing = [p.identity for p in plans if p.identity not in backups]
         if missing or publish_identity(cfg) not in backups:
             raise MigrationError(f"no backup for {missing or [publish_identity(cfg)]}: run the backup step first")
-        already = dual_write_enabled(conn, cfg)
+        # Switched = the dual_write setting with a cutoff (both written by the locked switch). Not
+        # publish_activity's body: it is dual-write already after the first step of an interrupted run.
+        already = bool((ledger.get_setting(conn, "dual_write", {}, cfg=cfg) or {}).get("enabled")) \
+            and ledger.get_setting(conn, "cutoff", cfg=cfg) is not None
         pending = [p for p in plans if function_def(conn, p.identity) != p.new_def]
         publish_ddl = _dual_write_ddl(conn, cfg)
         conn.rollback()
@@ -307,7 +313,22 @@ def _switch_once(dsn: str, cfg: MigrationConfig, ctx: RunContext) -> dict[str, A
             return {"already_switched": True, "functions": len(plans),
                     "cutoff": ledger.get_setting(conn, "cutoff", cfg=cfg)}
         key_type = source_columns(conn, cfg)[cfg.source.key]["type"]
+        publish_is_dual = DUAL_WRITE_MARKER in (function_def(conn, publish_identity(cfg)) or "")
         conn.rollback()
+        if not publish_is_dual:
+            # publish_activity's dual-write body first, on its own, then a drain: from then on a
+            # session that can see a rewritten trigger body (installed below) has processed this
+            # change too, so no trigger ever reaches the events-only body (its legacy row would
+            # be lost). Until the triggers are rewritten, only the application calls
+            # publish_activity; its rows get linked events, which the backfill skips.
+            conn.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(
+                sql.Literal(f"{cfg.safety.lock_timeout_ms}ms")))
+            conn.execute(publish_ddl)
+            conn.commit()
+            if not wait_for_older_transactions(dsn, SWITCH_DRAIN_TIMEOUT_S):
+                raise MigrationError(
+                    f"switch: publish_activity writes both systems now, but a transaction open at that moment is still "
+                    f"running after {SWITCH_DRAIN_TIMEOUT_S:.0f} s; the triggers were not rewritten. Re-run the switch.")
         conn.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(f"{cfg.safety.lock_timeout_ms}ms")))
         side: psycopg.Connection | None = None
         cutoff: dict[str, Any] | None = None
