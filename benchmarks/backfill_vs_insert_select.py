@@ -89,8 +89,7 @@ def baseline(dsn: str) -> tuple[float, int]:
                      WHERE NOT EXISTS (SELECT 1 FROM public.events e WHERE e.legacy_activity_log_id = s.id)) m
               JOIN activity_migration.entity_categories c ON c.entity_type = m.entity_type
              WHERE activity_migration.event_rejection_reason(m.event_type, m.entity_type, m.payload, m.created_at,
-                                                              m.description) IS NULL
-               AND m.action !~ '[\\x01-\\x1F\\x7F\\uFFFD]'
+                                                              m.description, m.action) IS NULL
             ON CONFLICT (legacy_activity_log_id) DO NOTHING""").rowcount
         elapsed = time.monotonic() - t
         conn.execute("DROP TABLE public.events_baseline")

@@ -62,7 +62,7 @@ WITH src AS (
       AND NOT EXISTS (SELECT 1 FROM activity_migration.quarantine q WHERE q.legacy_id = s.id::text)
       {extra}
 ), judged AS (
-    SELECT src.*, activity_migration.event_rejection_reason(et, entity_type, pl, created_at, description) AS reason
+    SELECT src.*, activity_migration.event_rejection_reason(et, entity_type, pl, created_at, description, action) AS reason
     FROM src
 ), q AS (
     INSERT INTO activity_migration.quarantine (legacy_id, reason, original_row)

@@ -26,12 +26,25 @@ $$;
 
 -- Why an event with these fields cannot be written, or NULL when it can.
 -- Reasons are stable identifiers (the quarantine and the validation suites group by them).
+-- p_action is the RAW legacy action the event type was derived from (activity_logs.action,
+-- publish_activity's p_legacy_action), NULL when there is none: event_type_for() turns
+-- control characters and U+FFFD in it into '_', so only the raw text shows broken input.
+-- Every writer passes it: publish_activity (both forms), the backfill, the parity checks.
+--
+-- The five-argument form (before p_action existed) is dropped first: beside the six-argument
+-- form with defaults, every call with four or five arguments would be ambiguous. Its only
+-- dependents are the validation's parity views, which validation/01_create_parity_views.sql
+-- recreates on every parity run (CASCADE drops them in this transaction; nothing else
+-- depends on the function: plpgsql and SQL text callers re-resolve the name).
+DROP FUNCTION IF EXISTS {state}.event_rejection_reason(text, text, jsonb, timestamptz, text) CASCADE;
+
 CREATE OR REPLACE FUNCTION {state}.event_rejection_reason(
     p_event_type  text,
     p_entity_type text,
     p_payload     jsonb,
     p_occurred_at timestamptz,
-    p_description text DEFAULT NULL
+    p_description text DEFAULT NULL,
+    p_action      text DEFAULT NULL
 ) RETURNS text LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT CASE
         WHEN p_entity_type IS NULL OR btrim(p_entity_type) = ''        THEN 'null_entity_type'
@@ -45,6 +58,7 @@ CREATE OR REPLACE FUNCTION {state}.event_rejection_reason(
           OR p_occurred_at > now() + r.occurred_at_max_future           THEN 'occurred_at_out_of_range'
         WHEN p_event_type ~ '[[:cntrl:]]' OR p_entity_type ~ '[[:cntrl:]]'
           OR coalesce(p_description, '') ~ '[\x01-\x08\x0B\x0C\x0E-\x1F\x7F\uFFFD]'
+          OR coalesce(p_action, '') ~ '[\x01-\x1F\x7F\uFFFD]'
           OR coalesce(p_payload::text, '') ~ '\uFFFD|\\u0000'           THEN 'broken_text'
         WHEN p_event_type !~ r.event_type_pattern                       THEN 'invalid_event_type'
         ELSE NULL

@@ -43,7 +43,9 @@ BEGIN
             USING ERRCODE = '22023',
                   DETAIL = format('p_source must be trigger, service or backfill, got %L', p_source);
     END IF;
-    v_reason := {state}.event_rejection_reason(v_event_type, v_entity_type, v_payload, p_occurred_at, v_description);
+    -- The shared rules, on the raw legacy action too (p_legacy_action; NULL for the application).
+    v_reason := {state}.event_rejection_reason(v_event_type, v_entity_type, v_payload, p_occurred_at, v_description,
+                                               p_legacy_action);
     IF v_reason IS NOT NULL THEN
         RAISE EXCEPTION 'publish_activity rejected the event: %', v_reason
             USING ERRCODE = '22023',

@@ -47,7 +47,10 @@ BEGIN
             USING ERRCODE = '22023',
                   DETAIL = format('p_source must be trigger, service or backfill, got %L', p_source);
     END IF;
-    v_reason := {state}.event_rejection_reason(v_event_type, v_entity_type, v_payload, p_occurred_at, v_description);
+    -- The shared rules, on the raw legacy action too (the trigger's action before event_type_for()
+    -- turned control characters into '_'), exactly as the backfill judges a legacy row.
+    v_reason := {state}.event_rejection_reason(v_event_type, v_entity_type, v_payload, p_occurred_at, v_description,
+                                               p_legacy_action);
     IF v_reason IS NOT NULL AND p_source <> 'trigger' THEN
         RAISE EXCEPTION 'publish_activity rejected the event: %', v_reason
             USING ERRCODE = '22023',

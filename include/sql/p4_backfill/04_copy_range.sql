@@ -30,10 +30,9 @@ WITH mapped AS MATERIALIZED (
 ),
 judged AS MATERIALIZED (
     SELECT m.*,
-           coalesce({state}.event_rejection_reason(m.event_type, m.entity_type, m.payload, m.occurred_at, m.description),
-                    -- event_type_for() turns control characters and U+FFFD in the action into '_';
-                    -- the raw action must not carry them either (broken text).
-                    CASE WHEN m.action ~ '[\x01-\x1F\x7F\uFFFD]' THEN 'broken_text' END) AS reason
+           -- the raw action too: event_type_for() turned its control characters into '_'.
+           {state}.event_rejection_reason(m.event_type, m.entity_type, m.payload, m.occurred_at, m.description,
+                                          m.action) AS reason
       FROM mapped AS m
 ),
 quarantined AS (

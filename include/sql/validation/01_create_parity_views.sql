@@ -35,8 +35,8 @@ COMMENT ON VIEW {state}.v_parity_source IS 'activity_logs rows as the events the
 -- whether the row is a bad row the backfill should have quarantined.
 CREATE VIEW {state}.v_parity_missing AS
 SELECT s.legacy_id, s.source_created_at, s.entity_type,
-       {state}.event_rejection_reason(s.event_type, s.entity_type, s.payload, s.occurred_at, s.description)
-           AS rejection_reason
+       {state}.event_rejection_reason(s.event_type, s.entity_type, s.payload, s.occurred_at, s.description,
+                                      s.action) AS rejection_reason
 FROM {state}.v_parity_source s
 WHERE NOT EXISTS (SELECT 1 FROM {events} e WHERE e.legacy_activity_log_id = s.legacy_id)
   AND NOT EXISTS (SELECT 1 FROM {state}.quarantine q
