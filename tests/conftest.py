@@ -6,19 +6,18 @@ mocks the database.
 """
 from __future__ import annotations
 
-import json
 import os
 import subprocess
-import sys
-import uuid
 from pathlib import Path
 
 import psycopg
 import pytest
-from psycopg import sql
 
-ROOT = Path(__file__).resolve().parents[1]
-AIRFLOW = str(Path(sys.executable).parent / "airflow")
+# Plain modules beside this file (tests/ is on sys.path): tests import them directly, never
+# `from conftest import ...` (tests/e2e/conftest.py takes the module name `conftest`).
+from dagrun import AIRFLOW, ROOT, conn_uri, dags_test, dags_test_succeeded  # noqa: F401 - re-exported
+from testdb import create_database, drop_database  # noqa: F401 - re-exported
+
 # In-process Airflow (DagBag in the integrity test) gets a private, migrated SQLite home;
 # set before anything imports airflow.
 PYTEST_AIRFLOW_HOME = ROOT / ".local" / "airflow-pytest"
@@ -45,13 +44,6 @@ def pytest_sessionstart(session):
     _migrate_airflow_home(PYTEST_AIRFLOW_HOME, dict(os.environ))
 
 
-def conn_uri(dsn: str) -> str:
-    """An Airflow connection URI (AIRFLOW_CONN_X value) for a libpq DSN."""
-    d = psycopg.conninfo.conninfo_to_dict(dsn)
-    auth = d.get("user", "postgres") + (f":{d['password']}" if d.get("password") else "")
-    return f"postgresql://{auth}@{d.get('host', '127.0.0.1')}:{d.get('port', 5432)}/{d['dbname']}"
-
-
 @pytest.fixture(scope="session")
 def airflow_env(tmp_path_factory) -> dict[str, str]:
     """Environment for ``airflow dags test`` subprocesses: a migrated SQLite home (once per session)."""
@@ -60,24 +52,6 @@ def airflow_env(tmp_path_factory) -> dict[str, str]:
                AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{home / 'airflow.db'}")
     _migrate_airflow_home(home, env)
     return env
-
-
-def dags_test(env: dict[str, str], dag_id: str, conf: dict | None = None, *, staging_dsn: str | None = None,
-              production_dsn: str | None = None, timeout: int = 900, extra_env: dict[str, str] | None = None
-              ) -> subprocess.CompletedProcess:
-    """Run ``airflow dags test DAG_ID -c CONF`` (mode demo unless conf says otherwise); output in .stdout."""
-    run_env = dict(env, **(extra_env or {}))
-    if staging_dsn:
-        run_env["AIRFLOW_CONN_ACTIVITY_DB_STAGING"] = conn_uri(staging_dsn)
-    if production_dsn:
-        run_env["AIRFLOW_CONN_ACTIVITY_DB"] = conn_uri(production_dsn)
-    full_conf = {"mode": "demo", **(conf or {})}
-    return subprocess.run([AIRFLOW, "dags", "test", dag_id, "-c", json.dumps(full_conf)], env=run_env, cwd=ROOT,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout)
-
-
-def dags_test_succeeded(proc: subprocess.CompletedProcess) -> bool:
-    return proc.returncode == 0 and "state=success" in proc.stdout
 
 
 def _admin_dsn() -> str:
@@ -95,25 +69,6 @@ def pg_admin_dsn() -> str:
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("SELECT 1")
     return dsn
-
-
-def _dsn_for(admin_dsn: str, dbname: str) -> str:
-    return psycopg.conninfo.make_conninfo(admin_dsn, dbname=dbname)
-
-
-def create_database(admin_dsn: str, prefix: str = "amt", template: str | None = None) -> tuple[str, str]:
-    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(admin_dsn, autocommit=True) as conn:
-        stmt = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
-        if template:
-            stmt = sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template))
-        conn.execute(stmt)
-    return name, _dsn_for(admin_dsn, name)
-
-
-def drop_database(admin_dsn: str, name: str) -> None:
-    with psycopg.connect(admin_dsn, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 @pytest.fixture

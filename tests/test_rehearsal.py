@@ -15,6 +15,8 @@ from activity_migration.db import connection, scalar
 from activity_migration.errors import GateClosed
 from activity_migration.rehearsal import (
     check_rehearsal, enforce_rehearsal, is_destructive, rehearsal_report, render_evidence_markdown)
+from dagrun import ROOT, dags_test
+from testdb import create_database, drop_database
 
 STAGING = ledger.RunContext(environment="staging", mode="demo", dag_run_id="manual__stg_1")
 PRODUCTION = ledger.RunContext(environment="production", mode="demo", dag_run_id="manual__prod_1")
@@ -34,30 +36,12 @@ def version(monkeypatch):
 @pytest.fixture
 def two_dbs(fresh_db, pg_admin_dsn):
     """(staging_dsn, production_dsn): two empty databases with the state schema."""
-    name, prod = _create_database(pg_admin_dsn)
+    name, prod = create_database(pg_admin_dsn, prefix="amt_prod")
     for dsn in (fresh_db, prod):
         with connection(dsn) as conn:
             ledger.ensure_state_schema(conn)
     yield fresh_db, prod
-    _drop_database(pg_admin_dsn, name)
-
-
-def _create_database(admin_dsn: str) -> tuple[str, str]:
-    import uuid
-
-    import psycopg
-
-    name = f"amt_prod_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(admin_dsn, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    return name, psycopg.conninfo.make_conninfo(admin_dsn, dbname=name)
-
-
-def _drop_database(admin_dsn: str, name: str) -> None:
-    import psycopg
-
-    with psycopg.connect(admin_dsn, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    drop_database(pg_admin_dsn, name)
 
 
 def rehearse(dsn: str, phase: str, step: str, ctx: ledger.RunContext = STAGING, status: str = "succeeded") -> int:
@@ -259,15 +243,13 @@ def test_rehearsal_report_shows_both_ledgers(two_dbs, version):
 # `airflow dags test` with two databases (staging and production connections from env vars).
 
 import os  # noqa: E402
-import subprocess  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-import psycopg  # noqa: E402
-
-ROOT = Path(__file__).resolve().parents[1]
 # Override to try a DAG change before it lands (e.g. a copy of dags/ with the gate wired in).
 DAGS_DIR = Path(os.environ.get("REHEARSAL_TEST_DAGS_FOLDER", ROOT / "dags"))
-AIRFLOW = str(ROOT / ".venv" / "bin" / "airflow") if (ROOT / ".venv" / "bin" / "airflow").exists() else "airflow"
+DAG_VERSION = "dagtest-v1"
+DAG_ENV = {"AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_DIR), "ACTIVITY_MIGRATION_VERSION": DAG_VERSION,
+           "AIRFLOW_VAR_MIGRATION_ALERT_EMAILS": "dba@localhost"}
 
 def _dag(dag_id: str):
     from airflow.dag_processing.dagbag import DagBag
@@ -291,32 +273,9 @@ def test_destructive_steps_are_behind_a_rehearsal_gate(dag_id):
         assert g.downstream_list, f"{g.task_id} gates nothing"
 
 
-def _uri(dsn: str) -> str:
-    p = psycopg.conninfo.conninfo_to_dict(dsn)
-    return f"postgresql://{p.get('user', 'postgres')}@{p.get('host', '127.0.0.1')}:{p.get('port', 5432)}/{p['dbname']}"
-
-
-@pytest.fixture(scope="module")
-def airflow_env(tmp_path_factory):
-    home = tmp_path_factory.mktemp("airflow_home")
-    env = dict(os.environ)
-    env.update({
-        "AIRFLOW_HOME": str(home), "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_DIR),
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"), "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
-        "AIRFLOW__CORE__UNIT_TEST_MODE": "False", "ACTIVITY_MIGRATION_VERSION": "dagtest-v1",
-        "AIRFLOW_VAR_MIGRATION_ALERT_EMAILS": "dba@localhost",
-    })
-    out = subprocess.run([AIRFLOW, "db", "migrate"], env=env, capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr[-3000:]
-    return env
-
-
-def _dags_test(env: dict, dag_id: str, conf: dict) -> subprocess.CompletedProcess:
-    import json
-
-    return subprocess.run([AIRFLOW, "dags", "test", dag_id, "-c", json.dumps(conf)], env=env, capture_output=True,
-                          text=True, timeout=600, cwd=ROOT)
+def _p2_dags_test(env: dict, environment: str, staging: str, prod: str):
+    return dags_test(env, "migration_p2_dual_write", {"mode": "demo", "environment": environment},
+                     staging_dsn=staging, production_dsn=prod, extra_env=DAG_ENV)
 
 
 @pytest.fixture
@@ -330,34 +289,29 @@ def test_p2_production_run_needs_a_staging_run_of_the_same_dag(p2_gate_wired, ai
                                                                pg_admin_dsn):
     from activity_migration.phases import p1_infrastructure
 
-    name = f"amt_prod_{os.urandom(5).hex()}"
-    with psycopg.connect(pg_admin_dsn, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name),
-                                                                     sql.Identifier(demo_template)))
-    prod = psycopg.conninfo.make_conninfo(pg_admin_dsn, dbname=name)
+    name, prod = create_database(pg_admin_dsn, prefix="amt_prod", template=demo_template)
     staging = demo_db
     try:
-        env = dict(airflow_env, AIRFLOW_CONN_ACTIVITY_DB=_uri(prod), AIRFLOW_CONN_ACTIVITY_DB_STAGING=_uri(staging))
-        os.environ["ACTIVITY_MIGRATION_VERSION"] = env["ACTIVITY_MIGRATION_VERSION"]
+        os.environ["ACTIVITY_MIGRATION_VERSION"] = DAG_VERSION
         ledger.project_version.cache_clear()
         for dsn, environment in ((staging, "staging"), (prod, "production")):
             p1_infrastructure.apply(dsn, load_config(), ledger.RunContext(environment=environment, mode="demo"))
 
-        first = _dags_test(env, "migration_p2_dual_write", {"mode": "demo", "environment": "production"})
+        first = _p2_dags_test(airflow_env, "production", staging, prod)
         with connection(prod) as conn:
             gate = ledger.last_step(conn, "p2_dual_write", "switch_rehearsal_gate")
             switched = ledger.last_step(conn, "p2_dual_write", "switch", status="succeeded")
-        assert gate is not None and gate["status"] == "failed", first.stdout[-3000:] + first.stderr[-3000:]
+        assert gate is not None and gate["status"] == "failed", first.stdout[-6000:]
         assert "no successful staging rehearsal of p2_dual_write/switch at version dagtest-v1" in gate["details"]["message"]
         assert switched is None  # nothing destructive ran in production
 
-        rehearsal = _dags_test(env, "migration_p2_dual_write", {"mode": "demo", "environment": "staging"})
-        assert rehearsal.returncode == 0, rehearsal.stdout[-3000:] + rehearsal.stderr[-3000:]
+        rehearsal = _p2_dags_test(airflow_env, "staging", staging, prod)
+        assert rehearsal.returncode == 0, rehearsal.stdout[-6000:]
         with connection(staging) as conn:
             assert ledger.last_step(conn, "p2_dual_write", "switch", status="succeeded", environment="staging")
 
-        second = _dags_test(env, "migration_p2_dual_write", {"mode": "demo", "environment": "production"})
-        assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
+        second = _p2_dags_test(airflow_env, "production", staging, prod)
+        assert second.returncode == 0, second.stdout[-6000:]
         with connection(prod) as conn:
             gate = ledger.last_step(conn, "p2_dual_write", "switch_rehearsal_gate")
             switched = ledger.last_step(conn, "p2_dual_write", "switch", status="succeeded")
@@ -366,4 +320,4 @@ def test_p2_production_run_needs_a_staging_run_of_the_same_dag(p2_gate_wired, ai
     finally:
         os.environ.pop("ACTIVITY_MIGRATION_VERSION", None)
         ledger.project_version.cache_clear()
-        _drop_database(pg_admin_dsn, name)
+        drop_database(pg_admin_dsn, name)

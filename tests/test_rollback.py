@@ -16,7 +16,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent / "phases"))
 from catalog_snapshot import diff, snapshot  # noqa: E402
-from _forward import CFG, CTX, Background, p1, p2, p4, p5_all  # noqa: E402
+from _forward import CFG, CTX, p1, p2, p4, p5_all  # noqa: E402
+from workload_helper import Background  # noqa: E402
 
 from activity_migration import ledger, rollback  # noqa: E402
 from activity_migration.errors import ConfigError, GateClosed  # noqa: E402

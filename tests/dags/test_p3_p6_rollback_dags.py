@@ -3,19 +3,14 @@
 person: its routing is checked directly instead)."""
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 import sys
-from pathlib import Path
 
 import psycopg
-import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-AIRFLOW = str(Path(sys.executable).parent / "airflow")
+from dagrun import ROOT, dags_test, dags_test_succeeded
+
 sys.path.insert(0, str(ROOT / "tests" / "phases"))
-from _forward import CFG, CTX, p1, p2, p4, p5_all, record_validation  # noqa: E402
+from _forward import p1, p2, p4, p5_all, record_validation  # noqa: E402
 
 
 def _dag(dag_id: str):
@@ -62,28 +57,6 @@ def test_rollback_dag_undoes_newest_first_after_its_approval():
     assert dag.params.get_param("to_phase").schema["enum"] == [f"before_p{i}" for i in range(1, 7)]
 
 
-@pytest.fixture(scope="module")
-def airflow_env(tmp_path_factory):
-    home = tmp_path_factory.mktemp("airflow_home")
-    env = dict(os.environ, AIRFLOW_HOME=str(home), AIRFLOW__CORE__DAGS_FOLDER=str(ROOT / "dags"),
-               AIRFLOW__CORE__PLUGINS_FOLDER=str(ROOT / "plugins"), AIRFLOW__CORE__LOAD_EXAMPLES="False",
-               AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{home / 'airflow.db'}")
-    subprocess.run([AIRFLOW, "db", "migrate"], env=env, check=True, capture_output=True, timeout=300)
-    return env
-
-
-def _uri(dsn: str) -> str:
-    d = psycopg.conninfo.conninfo_to_dict(dsn)
-    return f"postgresql://{d.get('user', 'postgres')}@{d.get('host', '127.0.0.1')}:{d.get('port', 5432)}/{d['dbname']}"
-
-
-def _dags_test(env: dict, dag_id: str, dsn: str, **conf) -> tuple[int, str]:
-    proc = subprocess.run([AIRFLOW, "dags", "test", dag_id, "-c", json.dumps({"mode": "demo", **conf})],
-                          env=dict(env, AIRFLOW_CONN_ACTIVITY_DB_STAGING=_uri(dsn)), capture_output=True, text=True,
-                          timeout=600)
-    return proc.returncode, proc.stdout + proc.stderr
-
-
 def _ledger(dsn: str) -> list[tuple]:
     with psycopg.connect(dsn) as conn:
         return conn.execute("SELECT phase, step, status FROM activity_migration.phase_ledger ORDER BY id").fetchall()
@@ -93,15 +66,15 @@ def test_p3_p6_and_rollback_dags_run_in_demo_mode(airflow_env, demo_db):
     p1(demo_db)
     p2(demo_db)
     p4(demo_db)
-    rc, out = _dags_test(airflow_env, "migration_p3_read_path", demo_db)
-    assert rc == 0 and "state=success" in out, out[-4000:]
+    run = dags_test(airflow_env, "migration_p3_read_path", staging_dsn=demo_db)
+    assert dags_test_succeeded(run), run.stdout[-4000:]
     with psycopg.connect(demo_db) as conn:
         assert conn.execute("SELECT public.activity_read_source()").fetchone()[0] == "events"
 
     p5_all(demo_db)
     record_validation(demo_db, "parity", True, age_hours=30)  # stale: cleanup must refuse
     record_validation(demo_db, "events_integrity", True)
-    rc, out = _dags_test(airflow_env, "migration_p6_cleanup", demo_db)
+    out = dags_test(airflow_env, "migration_p6_cleanup", staging_dsn=demo_db).stdout
     assert "validation gate closed" in out and "30.0 h old" in out, out[-4000:]
     assert ("p6_cleanup", "validation_gate", "failed") in _ledger(demo_db)
     with psycopg.connect(demo_db) as conn:
@@ -109,13 +82,13 @@ def test_p3_p6_and_rollback_dags_run_in_demo_mode(airflow_env, demo_db):
                             ).fetchone()[0] == "r"
 
     record_validation(demo_db, "parity", True)
-    rc, out = _dags_test(airflow_env, "migration_p6_cleanup", demo_db)
-    assert rc == 0 and "state=success" in out, out[-4000:]
+    run = dags_test(airflow_env, "migration_p6_cleanup", staging_dsn=demo_db)
+    assert dags_test_succeeded(run), run.stdout[-4000:]
     steps = _ledger(demo_db)
     assert ("p6_cleanup", "cleanup_approval", "skipped") in steps and ("p6_cleanup", "archive", "succeeded") in steps
 
-    rc, out = _dags_test(airflow_env, "migration_rollback", demo_db, to_phase="before_p3")
-    assert rc == 0 and "state=success" in out, out[-4000:]
+    run = dags_test(airflow_env, "migration_rollback", {"to_phase": "before_p3"}, staging_dsn=demo_db)
+    assert dags_test_succeeded(run), run.stdout[-4000:]
     steps = _ledger(demo_db)
     assert ("rollback", "rollback_approval", "skipped") in steps
     for phase in ("p6_cleanup", "p5_trigger_removal", "p4_backfill", "p3_read_path"):

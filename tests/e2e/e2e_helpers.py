@@ -124,16 +124,3 @@ class DomIndex(HTMLParser):
             self._text[key].append(data)
         if self._cell is not None:
             self._cell.append(data)
-
-
-def conn_uri(dsn: str) -> str:
-    """A libpq DSN (keyword or URI form) as a URI, the form AIRFLOW_CONN_* takes."""
-    from urllib.parse import quote
-
-    import psycopg
-
-    d = psycopg.conninfo.conninfo_to_dict(dsn)
-    auth = quote(str(d.get("user", "postgres")), safe="")
-    if d.get("password"):
-        auth += ":" + quote(str(d["password"]), safe="")
-    return f"postgresql://{auth}@{d.get('host', '127.0.0.1')}:{d.get('port', 5432)}/{quote(str(d['dbname']), safe='')}"

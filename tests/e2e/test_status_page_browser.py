@@ -20,7 +20,8 @@ from activity_migration.config import load_config
 from activity_migration.db import connection, scalar
 from activity_migration.status import collect
 
-from e2e_helpers import ROOT, DomIndex, conn_uri, free_port, wait_http
+from dagrun import conn_uri
+from e2e_helpers import ROOT, DomIndex, free_port, wait_http
 
 pytestmark = pytest.mark.slow
 

@@ -1,10 +1,9 @@
-"""Helpers shared by the phase 3 / phase 6 / rollback tests: drive phases forward, run the workload."""
+"""Helpers shared by the phase 3 / phase 6 / rollback tests: drive phases forward, record validations.
+
+The workload thread they run beside the phases is ``workload_helper.Background``."""
 from __future__ import annotations
 
-import threading
-
 import psycopg
-import pytest
 
 from activity_migration import tiers
 from activity_migration.config import load_config
@@ -47,30 +46,3 @@ def record_validation(dsn: str, suite: str, success: bool, age_hours: float = 0.
         conn.execute(f"INSERT INTO {CFG.state_schema}.validation_results (suite, scope, success, environment, run_at) "
                      "VALUES (%s, 'full', %s, %s, clock_timestamp() - make_interval(secs => %s))",
                      (suite, success, environment, age_hours * 3600))
-
-
-class Background:
-    """The demo workload generator in a thread until ``stop()``."""
-
-    def __init__(self, dsn: str, *, publish: str = "auto", rate: float = 60, connections: int = 3) -> None:
-        wl = pytest.importorskip("activity_migration.demo.workload")
-        self.stop_event = threading.Event()
-        self.report = None
-        self.error: BaseException | None = None
-
-        def run() -> None:
-            try:
-                self.report = wl.run_workload(dsn, seconds=900, rate=rate, connections=connections, publish=publish,
-                                              stop_event=self.stop_event)
-            except BaseException as exc:
-                self.error = exc
-
-        self.thread = threading.Thread(target=run, daemon=True)
-        self.thread.start()
-
-    def stop(self):
-        self.stop_event.set()
-        self.thread.join(timeout=120)
-        if self.error:
-            raise self.error
-        return self.report

@@ -131,7 +131,7 @@ def test_unrewritable_function_stops_before_any_change(p1_db):
 
 def test_integer_keys_record_max_key(pg_admin_dsn):
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from conftest import create_database, drop_database  # type: ignore
+    from testdb import create_database, drop_database
     from legacy_app import create_legacy_app
 
     name, dsn = create_database(pg_admin_dsn, prefix="amt_p2int")

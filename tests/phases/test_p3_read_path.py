@@ -11,7 +11,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from _forward import CFG, CTX, Background, p1, p2, p4  # noqa: E402
+from _forward import CFG, CTX, p1, p2, p4  # noqa: E402
+from workload_helper import Background  # noqa: E402
 from catalog_snapshot import diff, snapshot  # noqa: E402
 
 from activity_migration import ledger  # noqa: E402
@@ -22,7 +23,7 @@ from activity_migration.phases import p3_read_path as p3  # noqa: E402
 @pytest.fixture(scope="module")
 def migrated(pg_admin_dsn, demo_template):
     """One database for the read-only tests: phases 1, 2 (app writes after the switch), 3 and 4 applied."""
-    from conftest import create_database, drop_database
+    from testdb import create_database, drop_database
 
     name, dsn = create_database(pg_admin_dsn, template=demo_template)
     try:

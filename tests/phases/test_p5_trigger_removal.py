@@ -6,7 +6,6 @@ events itself for tables that no longer have logging triggers).
 """
 from __future__ import annotations
 
-import threading
 import time
 
 import psycopg
@@ -22,6 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from catalog_snapshot import diff, snapshot  # noqa: E402
+from workload_helper import Background  # noqa: E402
 
 CFG = load_config()
 CTX = RunContext(environment="staging", mode="demo", dag_run_id="pytest-p5")
@@ -38,37 +38,6 @@ def _phase2(dsn: str) -> None:
     from activity_migration.phases import p2_dual_write
 
     p2_dual_write.apply(dsn, CFG, CTX)
-
-
-def _workload():
-    return pytest.importorskip("activity_migration.demo.workload", reason="demo workload generator not available yet")
-
-
-class Background:
-    """The workload generator in a thread until ``stop()``; ``report`` holds its result."""
-
-    def __init__(self, dsn: str, *, publish: str = "auto", rate: float = 60, seconds: float = 600) -> None:
-        wl = _workload()
-        self.stop_event = threading.Event()
-        self.report = None
-        self.error: BaseException | None = None
-
-        def run() -> None:
-            try:
-                self.report = wl.run_workload(dsn, seconds=seconds, rate=rate, connections=3, publish=publish,
-                                              stop_event=self.stop_event)
-            except BaseException as exc:  # surfaced by stop()
-                self.error = exc
-
-        self.thread = threading.Thread(target=run, daemon=True)
-        self.thread.start()
-
-    def stop(self):
-        self.stop_event.set()
-        self.thread.join(timeout=60)
-        if self.error:
-            raise self.error
-        return self.report
 
 
 # --- discovery --------------------------------------------------------------------------------------------
@@ -198,7 +167,6 @@ def _event_flow_over(dsn: str, tier: int, publish: str, window_s: float = 6) -> 
 
 
 def test_event_flow_sensor_fails_without_publishing_and_passes_with_it(demo_db):
-    _workload()
     _phase1(demo_db)
     base = _prepare_dropped_tier(demo_db, 1)
     assert set(base["entity_types"]) == {"notification", "bulk_operation", "email"}
@@ -249,7 +217,6 @@ def test_write_cost_sensor_measures_the_drop_and_record_done_stores_it(demo_db):
 
 
 def test_zero_failed_application_transactions_across_all_tiers_and_rollback(demo_db):
-    _workload()
     _phase1(demo_db)
     before = snapshot(demo_db)
     bg = Background(demo_db, publish="auto", rate=120)

@@ -10,7 +10,8 @@ import psycopg
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _forward import CFG, CTX, Background, p1, p2, p5_all, record_validation  # noqa: E402
+from _forward import CFG, CTX, p1, p2, p5_all, record_validation  # noqa: E402
+from workload_helper import Background  # noqa: E402
 
 from activity_migration import ledger  # noqa: E402
 from activity_migration.cli import main as cli  # noqa: E402

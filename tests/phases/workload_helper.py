@@ -1,78 +1,56 @@
-"""Run application writes in a background thread around a phase call and report failures.
+"""Application writes in a background thread while a test drives a phase (or a DAG run).
 
-Uses the demo workload generator (``activity_migration.demo.workload.run_workload``) when it
-is installed; otherwise a small writer that updates and inserts rows of logged demo tables
-(triggers fire exactly as for the app). Either way the result has ``.failed``.
+The demo workload generator (``activity_migration.demo.workload.run_workload``) plays the app
+as ``authenticated`` users; with ``publish="auto"`` it publishes events itself for tables that no
+longer have logging triggers. Import with ``from workload_helper import Background`` (tests/phases
+is on sys.path for the tests in it; other tests insert it, as they do for ``_forward``).
 """
 from __future__ import annotations
 
 import contextlib
 import threading
 import time
-from dataclasses import dataclass, field
 from typing import Iterator
 
-import psycopg
+import pytest
 
 
-@dataclass
-class Report:
-    failed: int = 0
-    committed: int = 0
-    errors: list[str] = field(default_factory=list)
+class Background:
+    """The workload generator in a thread until ``stop()``, which returns its report (``.failed``,
+    ``.summary()``, ...) and re-raises whatever the thread raised."""
 
+    def __init__(self, dsn: str, *, publish: str = "auto", rate: float = 60, connections: int = 3,
+                 seconds: float = 900) -> None:
+        wl = pytest.importorskip("activity_migration.demo.workload", reason="demo workload generator not available")
+        self.stop_event = threading.Event()
+        self.report = None
+        self.error: BaseException | None = None
 
-def _fallback(dsn: str, stop: threading.Event, report: Report) -> None:
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute("SET statement_timeout = '30s'")
-        while not stop.is_set():
+        def run() -> None:
             try:
-                with conn.transaction():
-                    conn.execute("UPDATE public.payment_plans SET status = status WHERE ctid = "
-                                 "(SELECT ctid FROM public.payment_plans ORDER BY random() LIMIT 1)")
-                    conn.execute("UPDATE public.notifications SET updated_at = now() WHERE ctid = "
-                                 "(SELECT ctid FROM public.notifications ORDER BY random() LIMIT 1)") \
-                        if _has_column(conn, "notifications", "updated_at") else None
-                report.committed += 1
-            except psycopg.Error as exc:
-                report.failed += 1
-                report.errors.append(str(exc).splitlines()[0])
-            time.sleep(0.005)
+                self.report = wl.run_workload(dsn, seconds=seconds, rate=rate, connections=connections,
+                                              publish=publish, stop_event=self.stop_event)
+            except BaseException as exc:  # surfaced by stop()
+                self.error = exc
 
+        self.thread = threading.Thread(target=run, daemon=True)
+        self.thread.start()
 
-_cols: dict = {}
-
-
-def _has_column(conn, table: str, column: str) -> bool:
-    key = (table, column)
-    if key not in _cols:
-        _cols[key] = bool(conn.execute("SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass(%s) AND attname = %s",
-                                       (f"public.{table}", column)).fetchone())
-    return _cols[key]
+    def stop(self):
+        self.stop_event.set()
+        self.thread.join(timeout=120)
+        if self.error:
+            raise self.error
+        return self.report
 
 
 @contextlib.contextmanager
 def background_workload(dsn: str, rate: int = 40) -> Iterator[dict]:
-    """Yield a dict that holds ``report`` (with ``.failed``) once the block ends."""
-    stop = threading.Event()
+    """``Background`` around a block: yields a dict that holds ``report`` once the block ends."""
     holder: dict = {}
-    try:
-        from activity_migration.demo.workload import run_workload  # type: ignore
-
-        def target() -> None:
-            holder["report"] = run_workload(dsn, seconds=600, rate=rate, connections=2, publish="auto",
-                                            stop_event=stop)
-    except ImportError:
-        rep = Report()
-        holder["report"] = rep
-
-        def target() -> None:
-            _fallback(dsn, stop, rep)
-    th = threading.Thread(target=target, daemon=True)
-    th.start()
+    bg = Background(dsn, rate=rate, connections=2, seconds=600)
     time.sleep(0.5)
     try:
         yield holder
     finally:
-        stop.set()
-        th.join(timeout=60)
+        holder["report"] = bg.stop()

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 import subprocess
 
-from conftest import AIRFLOW, ROOT
+from dagrun import AIRFLOW, ROOT
 
 
 def test_plugin_creates_missing_pool_and_keeps_an_existing_one(tmp_path):

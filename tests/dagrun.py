@@ -1,0 +1,55 @@
+"""Running the project's DAGs under ``airflow dags test`` in a subprocess (test helpers).
+
+A plain module, not a conftest: import it absolutely (``from dagrun import dags_test``) from any
+test, including those in packages (tests/backfill, tests/validation). ``tests/`` is on sys.path
+because it has no ``__init__.py``. ``from conftest import ...`` is not safe: pytest keeps one
+module named ``conftest`` at a time, and tests/e2e/conftest.py replaces this directory's.
+
+The Airflow environment itself (a private, migrated SQLite home) is the session fixture
+``airflow_env`` in tests/conftest.py; pass it as ``env``.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import quote
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parents[1]
+AIRFLOW = str(Path(sys.executable).parent / "airflow")
+
+
+def conn_uri(dsn: str) -> str:
+    """An Airflow connection URI (the form AIRFLOW_CONN_* takes) for a libpq DSN (keyword or URI form)."""
+    d = psycopg.conninfo.conninfo_to_dict(dsn)
+    auth = quote(str(d.get("user", "postgres")), safe="")
+    if d.get("password"):
+        auth += ":" + quote(str(d["password"]), safe="")
+    return f"postgresql://{auth}@{d.get('host', '127.0.0.1')}:{d.get('port', 5432)}/{quote(str(d['dbname']), safe='')}"
+
+
+def dags_test(env: dict[str, str], dag_id: str, conf: dict | None = None, *, staging_dsn: str | None = None,
+              production_dsn: str | None = None, timeout: int = 900, extra_env: dict[str, str] | None = None
+              ) -> subprocess.CompletedProcess:
+    """Run ``airflow dags test DAG_ID -c CONF`` from the project root; stdout holds stdout and stderr.
+
+    ``conf`` is merged over ``{"mode": "demo"}`` (normal mode would wait for an approval forever).
+    ``staging_dsn``/``production_dsn`` become the ``activity_db_staging``/``activity_db`` connections;
+    ``extra_env`` adds or overrides variables (Airflow Variables, the SMTP connection, ...).
+    """
+    run_env = dict(env, **(extra_env or {}))
+    if staging_dsn:
+        run_env["AIRFLOW_CONN_ACTIVITY_DB_STAGING"] = conn_uri(staging_dsn)
+    if production_dsn:
+        run_env["AIRFLOW_CONN_ACTIVITY_DB"] = conn_uri(production_dsn)
+    full_conf = {"mode": "demo", **(conf or {})}
+    return subprocess.run([AIRFLOW, "dags", "test", dag_id, "-c", json.dumps(full_conf)], env=run_env, cwd=ROOT,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout)
+
+
+def dags_test_succeeded(proc: subprocess.CompletedProcess) -> bool:
+    """The run exited 0 and Airflow reported the DAG run as successful."""
+    return proc.returncode == 0 and "state=success" in proc.stdout
