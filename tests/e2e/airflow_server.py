@@ -48,6 +48,9 @@ class AirflowServer:
         env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
         env["AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL"] = "5"
         env["AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC"] = "1"
+        # The log servers' fixed ports (8793/8794) clash with any other Airflow on the machine.
+        env["AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT"] = str(free_port())
+        env["AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT"] = str(free_port())
         return env
 
     # ------------------------------------------------------------------ lifecycle
