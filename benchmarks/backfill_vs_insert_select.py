@@ -12,7 +12,8 @@
    SQLite, temp AIRFLOW_HOME), triggers ``migration_p4_backfill`` over REST with
    ``max_parallel_chunks=N`` and measures trigger → run success;
 4. while the backfill runs, the demo workload writes (publish auto) and a sampler polls
-   ``pg_stat_activity`` for the longest lock wait; the same workload also runs idle first.
+   ``pg_stat_activity`` for the longest lock wait; the same workload also runs idle before and
+   after (15 s each; idle p95 = the mean of both, as the shared machine's load drifts).
 
 Prints one JSON object: seconds, ratio backfill/baseline, workload p95 idle vs during, longest lock wait.
 """
@@ -116,16 +117,18 @@ def workload(dsn: str, seconds: float, rate: float, stop: threading.Event | None
     return run_workload(dsn, seconds=seconds, rate=rate, connections=4, stop_event=stop)
 
 
-def run_cli(dsn: str, workers: int, chunk_rows: int) -> float:
+def run_cli(dsn: str, workers: int, chunk_rows: int | None, extra: list[str] | None = None) -> float:
     t = time.monotonic()
-    out = subprocess.run([str(VENV_BIN / "activity-migration"), "backfill", "--dsn", dsn, "--workers", str(workers),
-                          "--initial-chunk-rows", str(chunk_rows), "--no-check"], capture_output=True, text=True)
+    cmd = [str(VENV_BIN / "activity-migration"), "backfill", "--dsn", dsn, "--workers", str(workers), "--no-check"]
+    if chunk_rows:
+        cmd += ["--initial-chunk-rows", str(chunk_rows)]
+    out = subprocess.run(cmd + (extra or []), capture_output=True, text=True)
     if out.returncode != 0:
         raise SystemExit(out.stderr[-3000:])
     return time.monotonic() - t
 
 
-def run_standalone(dsn: str, workers: int, chunk_rows: int) -> tuple[float, dict]:
+def run_standalone(dsn: str, workers: int, chunk_rows: int | None) -> tuple[float, dict]:
     home = Path(tempfile.mkdtemp(prefix="bench_airflow_"))
     port = 8793
     env = dict(os.environ, AIRFLOW_HOME=str(home), AIRFLOW__CORE__DAGS_FOLDER=str(ROOT / "dags"),
@@ -164,7 +167,7 @@ def run_standalone(dsn: str, workers: int, chunk_rows: int) -> tuple[float, dict
         subprocess.run([str(VENV_BIN / "airflow"), "pools", "set", "activity_db", "8", "app database"], env=env,
                        capture_output=True)
         call("PATCH", "/api/v2/dags/migration_p4_backfill", {"is_paused": False}, token)
-        conf = {"mode": "demo", "max_parallel_chunks": workers, "initial_chunk_rows": chunk_rows}
+        conf = {"mode": "demo", "max_parallel_chunks": workers, **({"initial_chunk_rows": chunk_rows} if chunk_rows else {})}
         t = time.monotonic()
         run = call("POST", "/api/v2/dags/migration_p4_backfill/dagRuns", {"logical_date": None, "conf": conf}, token)
         run_id = urllib.parse.quote(run["dag_run_id"], safe="")
@@ -192,7 +195,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rows", type=int, default=2_000_000)
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--chunk-rows", type=int, default=20_000)
+    ap.add_argument("--chunk-rows", type=int, default=None, help="initial chunk rows (default: the backfill's)")
+    ap.add_argument("--chunk-target-seconds", type=float, default=None, help="cli runner only (default: the backfill's)")
+    ap.add_argument("--yield-ratio", type=float, default=None, help="cli runner only (default: the backfill's)")
     ap.add_argument("--runner", choices=["cli", "standalone"], default="cli")
     ap.add_argument("--workload-rate", type=float, default=20.0)
     ap.add_argument("--admin-dsn", default=os.environ.get("BENCH_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"))
@@ -207,7 +212,6 @@ def main() -> None:
         print(f"baseline INSERT … SELECT: {base_s:.1f} s, {base_rows} rows", file=sys.stderr)
 
         idle = workload(dsn, seconds=15, rate=args.workload_rate)
-        result["workload_idle_p95_ms"] = idle.latency_p95_ms
 
         sampler = LockSampler(dsn)
         sampler.start()
@@ -216,7 +220,12 @@ def main() -> None:
         load = threading.Thread(target=lambda: during.update(r=workload(dsn, 3600, args.workload_rate, stop)))
         load.start()
         if args.runner == "cli":
-            bf_s = run_cli(dsn, args.workers, args.chunk_rows)
+            extra = []
+            if args.chunk_target_seconds is not None:
+                extra += ["--chunk-target-seconds", str(args.chunk_target_seconds)]
+            if args.yield_ratio is not None:
+                extra += ["--yield-ratio", str(args.yield_ratio)]
+            bf_s = run_cli(dsn, args.workers, args.chunk_rows, extra)
         else:
             bf_s, tasks = run_standalone(dsn, args.workers, args.chunk_rows)
             result["tasks"] = tasks
@@ -225,6 +234,11 @@ def main() -> None:
         sampler.stop.set()
         sampler.join()
         wl = during["r"]
+        # idle again right after (the machine is shared: its load drifts); idle = mean of both
+        idle_after = workload(dsn, seconds=15, rate=args.workload_rate)
+        idle_p95 = (idle.latency_p95_ms + idle_after.latency_p95_ms) / 2
+        result.update(workload_idle_p95_ms=round(idle_p95, 1), workload_idle_before_p95_ms=idle.latency_p95_ms,
+                      workload_idle_after_p95_ms=idle_after.latency_p95_ms)
         with psycopg.connect(dsn) as conn:
             copied = conn.execute("SELECT count(*) FROM public.events WHERE source = 'backfill'").fetchone()[0]
             chunks = conn.execute("SELECT count(*), max(extract(epoch FROM finished_at - started_at)) "
@@ -234,7 +248,7 @@ def main() -> None:
             chunks=chunks[0], longest_chunk_s=round(float(chunks[1] or 0), 2),
             workload_during_p95_ms=wl.latency_p95_ms, workload_during_failed=wl.transactions_failed,
             workload_during_ok=wl.transactions_ok,
-            p95_ratio=round(wl.latency_p95_ms / idle.latency_p95_ms, 2) if idle.latency_p95_ms else None,
+            p95_ratio=round(wl.latency_p95_ms / idle_p95, 2) if idle_p95 else None,
             longest_lock_wait_s=round(sampler.longest, 3), longest_app_lock_wait_s=round(sampler.longest_app, 3))
     finally:
         if not args.keep:

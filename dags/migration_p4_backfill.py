@@ -45,7 +45,7 @@ def _threshold(default: float | None, title: str, description: str, maximum: flo
 
 
 PARAMS = common_params(
-    chunk_target_seconds=Param(2.0, type="number", minimum=0.1, maximum=60, title="Chunk target seconds",
+    chunk_target_seconds=Param(0.5, type="number", minimum=0.1, maximum=60, title="Chunk target seconds",
                                description="Wanted duration of one chunk transaction. Chunk sizes grow when chunks "
                                            "are faster and shrink when slower (or throttled)."),
     initial_chunk_rows=Param(20000, type="integer", minimum=100, maximum=1000000, title="Initial chunk rows",
@@ -67,6 +67,10 @@ PARAMS = common_params(
     critical_lock_waiters=_threshold(None, "Critical lock waiters", "Abort the workers above this."),
     critical_replication_lag_s=_threshold(None, "Critical replication lag (s)", "Abort the workers above this."),
     critical_write_latency_ms=_threshold(None, "Critical app write latency (ms)", "Abort the workers above this."),
+    yield_ratio=Param(0.5, type="number", minimum=0, maximum=10, title="Yield ratio",
+                      description="After each chunk a worker sleeps this many times the chunk's duration, leaving "
+                                  "the cores and the WAL to the application (0 = copy flat out). Live override: "
+                                  "the setting backfill_throttle."),
     pause_seconds=Param(1.0, type="number", minimum=0, maximum=300, title="Pause seconds",
                         description="How long a worker sleeps when a threshold is crossed before sampling again."),
     dry_run=Param(False, type="boolean", title="Dry run",

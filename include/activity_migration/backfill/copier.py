@@ -60,6 +60,7 @@ class WorkerReport:
     rows_quarantined: int = 0
     throttle_pauses: int = 0
     throttled_s: float = 0.0
+    yielded_s: float = 0.0
     elapsed_s: float = 0.0
     final_chunk_rows: int = 0
     stopped: str = "finished"
@@ -164,7 +165,15 @@ def run_worker(dsn: str, cfg: MigrationConfig, worker_id: str, params: BackfillP
                 # a chunk of a dead worker (or one just claimed): wait for its lease, then take it
                 time.sleep(min(1.0, params.lease_seconds / 2))
                 continue
-            _copy_chunk(conn, cfg, stmts, claimant, claimed, sizer, report, params)
+            elapsed = _copy_chunk(conn, cfg, stmts, claimant, claimed, sizer, report, params)
+            # Yield: leave the cores to the application for a while after each chunk (duty cycle).
+            pause = verdict.settings.yield_ratio * (elapsed or 0.0)
+            if pause > 0:
+                report.yielded_s += pause
+                if stop_event is not None:
+                    stop_event.wait(pause)
+                else:
+                    time.sleep(pause)
     except ThrottleAbort:
         report.stopped = "throttle abort"
         raise
@@ -187,7 +196,9 @@ def run_worker(dsn: str, cfg: MigrationConfig, worker_id: str, params: BackfillP
 
 
 def _copy_chunk(conn: psycopg.Connection, cfg: MigrationConfig, stmts: Statements, claimant: str,
-                claimed: dict[str, Any], sizer: ChunkSizer, report: WorkerReport, params: BackfillParams) -> None:
+                claimed: dict[str, Any], sizer: ChunkSizer, report: WorkerReport, params: BackfillParams
+                ) -> float | None:
+    """Copy one claimed chunk; returns its duration in seconds (None when nothing was copied)."""
     chunk_id, lo, hi = claimed["chunk_id"], claimed["lo"], claimed["hi"]
     t0 = time.monotonic()
     timeout_ms = int(max(60.0, 30 * sizer.target_s) * 1000)
@@ -197,7 +208,7 @@ def _copy_chunk(conn: psycopg.Connection, cfg: MigrationConfig, stmts: Statement
             conn.execute(sql.SQL("SET LOCAL statement_timeout = {}").format(sql.Literal(f"{timeout_ms}ms")))
             if fetch_one(conn, stmts.lock, {"chunk_id": chunk_id, "worker": claimant}) is None:
                 log.info("chunk %s was taken over by another worker; skipping it", chunk_id)
-                return
+                return None
             # keyset probe: does the range hold more than 1.5x the chunk size? then cut it at the chunk size
             probe = fetch_one(conn, stmts.split, {"lo": lo, "hi": hi, "limit_rows_plus_one": int(sizer.rows * 1.5) + 1})
             rows_seen = 0 if probe is None else int(probe["rows_seen"])
@@ -219,7 +230,7 @@ def _copy_chunk(conn: psycopg.Connection, cfg: MigrationConfig, stmts: Statement
             conn.execute(stmts.release, {"status": "pending", "error": _first_line(exc)[:500], "chunk_id": chunk_id,
                                          "worker": claimant})
         log.warning("chunk %s gave up (%s); released, chunk size now %s rows", chunk_id, _first_line(exc), sizer.rows)
-        return
+        return None
     except psycopg.OperationalError:
         raise
     except psycopg.Error as exc:
@@ -230,7 +241,7 @@ def _copy_chunk(conn: psycopg.Connection, cfg: MigrationConfig, stmts: Statement
                                          "worker": claimant})
         report.chunks_failed.append(int(chunk_id))
         log.error("chunk %s [%s, %s) failed: %s", chunk_id, lo, hi, _first_line(exc))
-        return
+        return None
     elapsed = time.monotonic() - t0
     sizer.observe(rows_seen, elapsed)
     report.chunks_done += 1
@@ -239,3 +250,4 @@ def _copy_chunk(conn: psycopg.Connection, cfg: MigrationConfig, stmts: Statement
     p = progress.snapshot(conn, cfg)
     log.info("chunk %s [%s, %s): %s copied, %s quarantined in %.2f s | %s | next chunk %s rows",
              chunk_id, lo or "-inf", new_hi or "+inf", copied, quarantined, elapsed, progress.describe(p), sizer.rows)
+    return elapsed

@@ -30,7 +30,7 @@ class BackfillParams:
     :param throttle: thresholds, overridden live by the ``backfill_throttle`` setting
     """
 
-    chunk_target_seconds: float = 2.0
+    chunk_target_seconds: float = 0.5
     initial_chunk_rows: int = 20_000
     max_parallel_chunks: int = 2
     lease_seconds: float = 60.0

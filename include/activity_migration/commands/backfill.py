@@ -14,7 +14,9 @@ from ._common import add_database_args, database_dsn, positive_float, positive_i
 def _run(args: argparse.Namespace) -> int:
     values = {"max_parallel_chunks": args.workers, "initial_chunk_rows": args.initial_chunk_rows,
               "chunk_target_seconds": args.chunk_target_seconds, "lease_seconds": args.lease_seconds,
+              "yield_ratio": args.yield_ratio,
               "dry_run": args.dry_run, "allow_without_cutoff": args.allow_without_cutoff, "replan": args.replan}
+    values = {k: v for k, v in values.items() if v is not None}  # unset: BackfillParams' defaults
     params = BackfillParams.from_mapping(values)
     ctx = RunContext(environment=args.environment or "production", mode="normal", actor="cli")
     out = p4_backfill.apply(database_dsn(args), load_config(), ctx, params, workers=args.workers,
@@ -28,10 +30,15 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Copy activity_logs history into events in chunks (resumable: re-run to go on), "
                                    "then check that nothing was lost. Same code as the migration_p4_backfill DAG.")
     add_database_args(p)
-    p.add_argument("--workers", type=positive_int, default=2, help="parallel workers (default 2)")
-    p.add_argument("--initial-chunk-rows", type=positive_int, default=20_000, help="planned chunk size (rows)")
-    p.add_argument("--chunk-target-seconds", type=positive_float, default=2.0,
-                   help="wanted duration of one chunk transaction; sizes adapt (default 2)")
+    d = BackfillParams()
+    p.add_argument("--workers", type=positive_int, default=d.max_parallel_chunks,
+                   help=f"parallel workers (default {d.max_parallel_chunks})")
+    p.add_argument("--initial-chunk-rows", type=positive_int, default=None,
+                   help=f"planned chunk size (rows; default {d.initial_chunk_rows})")
+    p.add_argument("--chunk-target-seconds", type=positive_float, default=None,
+                   help=f"wanted duration of one chunk transaction; sizes adapt (default {d.chunk_target_seconds:g})")
+    p.add_argument("--yield-ratio", type=float, default=None,
+                   help=f"after each chunk, sleep this times its duration (default {d.throttle.yield_ratio:g})")
     p.add_argument("--lease-seconds", type=positive_float, default=60.0,
                    help="take over a chunk of a dead worker after this long (default 60)")
     p.add_argument("--dry-run", action="store_true", help="plan and report only; write nothing")
