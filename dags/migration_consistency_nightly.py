@@ -7,7 +7,7 @@ until phase 6 drops `activity_logs`; otherwise the run skips with a log line say
 **What it does**: runs the Great Expectations suites `events_integrity`, `parity` and
 `quarantine` (JSON under `expectations/`). By default the scope is **incremental**: source
 rows created since the last successful check (minus 15 minutes of overlap), plus a rolling
-sample of older rows (about as many as the new rows, at least 10,000: the first keys of a
+sample of older rows (half as many as the new rows, at least 10,000: the first keys of a
 key range chosen from the run date, a different range each night), plus whole-table counts,
 so the cost grows with new rows, not table size. Trigger with
 `full_check = true` for a full comparison (per entity type and per day counts, every row).
@@ -50,7 +50,7 @@ from migration_airflow.params import common_params
                                      "incremental scope (new rows + one sampled key range + whole-table counts)."),
         sample_ranges=Param(30, type="integer", minimum=0, maximum=100000, title="Sample ranges",
                             description="Incremental scope: the key space is cut into at least this many ranges "
-                                        "(more when a range would hold more rows than the sample budget: about "
+                                        "(more when a range would hold more rows than the sample budget: half "
                                         "the new rows, at least 10,000) and one, chosen from the run date, is "
                                         "re-checked each night; 0 = no sampling."),
     ),

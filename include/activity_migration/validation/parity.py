@@ -7,7 +7,7 @@ table, classifies them, and stores one findings row per check in
 - ``full``: one FULL JOIN of ``activity_logs`` and ``events``; the differences and the per
   entity type / day counts both come out of that one join (each table read once);
 - ``incremental``: source rows created since a watermark, plus a rolling sample of older
-  rows sized by a budget (about as many as the new rows), each probed in events through the
+  rows sized by a budget (half as many as the new rows), each probed in events through the
   unique legacy-id index in one pass; events created since the watermark or in the sampled
   key range, probed in the source (orphans); and exact whole-table counts: its cost grows
   with new rows, not with the table.

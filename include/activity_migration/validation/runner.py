@@ -41,7 +41,7 @@ LOCK_KEY = "activity_migration.validation"
 DEFAULT_OVERLAP = dt.timedelta(minutes=15)
 DEFAULT_SAMPLE_RANGES = 30
 # Rolling sample budget: at most this many times the new rows, but at least this many rows.
-DEFAULT_SAMPLE_RATIO = 1.0
+DEFAULT_SAMPLE_RATIO = 0.5
 DEFAULT_SAMPLE_MIN_ROWS = 10_000
 EXAMPLES = 5
 
