@@ -7,6 +7,7 @@ events itself for tables that no longer have logging triggers).
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
 import psycopg
 import pytest
@@ -195,6 +196,35 @@ def test_event_flow_without_writes_is_no_evidence(demo_db):
     time.sleep(0.7)
     v = p5.event_flow_poke(demo_db, CFG, CTX, 1, window_s=0.5, min_ratio=0.95)
     assert v.state == "wait" and "no evidence" in v.message
+
+
+def test_event_flow_counts_writes_whose_statistics_arrive_after_the_window_opened(demo_db):
+    """A published write made just before the window opened, whose counters reach
+    pg_stat_user_tables only after the opening snapshot, is in the window's write delta: its
+    event (created before the window) must count too, or a fully publishing app reads as a loss."""
+    _phase1(demo_db)
+    _prepare_dropped_tier(demo_db, 1, window_s=0.2)
+    tables = CFG.tier(1).table_names
+    time.sleep(1.2)
+    with psycopg.connect(demo_db, autocommit=True) as conn:
+        c0 = perf.write_counters(conn, tables)  # the counters as they stand before the writes
+    with psycopg.connect(demo_db) as conn:  # the upgraded app: each write publishes its event
+        conn.execute("SET ROLE service_role")
+        for _ in range(5):
+            entity_id = conn.execute("INSERT INTO public.notifications DEFAULT VALUES RETURNING id::text").fetchone()[0]
+            conn.execute("SELECT public.publish_activity('notification.created', 'notification', %s)", (entity_id,))
+        written_at = conn.execute("SELECT now()").fetchone()[0]
+        conn.commit()
+    time.sleep(1.2)  # the counters arrive
+    with psycopg.connect(demo_db, autocommit=True) as conn:
+        c1 = perf.write_counters(conn, tables)
+    # the window "opened" 1 s after the writes, before their counters were flushed
+    late_open = dict(c0, at=(written_at + timedelta(seconds=1)).isoformat())
+    verdict = p5.judge_event_flow(demo_db, CFG, 1, late_open, c1, ["notification", "bulk_operation", "email"],
+                                  0.95, "late-stats")
+    assert verdict.figures["writes_total"] == 5
+    assert verdict.state == "pass", verdict.message
+    assert verdict.figures["events"] == 5
 
 
 def test_write_cost_sensor_measures_the_drop_and_record_done_stores_it(demo_db):
