@@ -131,7 +131,9 @@ def run_cli(dsn: str, workers: int, chunk_rows: int | None, extra: list[str] | N
 def run_standalone(dsn: str, workers: int, chunk_rows: int | None) -> tuple[float, dict]:
     home = Path(tempfile.mkdtemp(prefix="bench_airflow_"))
     port = 8793
-    env = dict(os.environ, AIRFLOW_HOME=str(home), AIRFLOW__CORE__DAGS_FOLDER=str(ROOT / "dags"),
+    # standalone starts its components as `airflow …` through PATH: the venv's bin must be on it
+    env = dict(os.environ, PATH=f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+               AIRFLOW_HOME=str(home), AIRFLOW__CORE__DAGS_FOLDER=str(ROOT / "dags"),
                AIRFLOW__CORE__PLUGINS_FOLDER=str(ROOT / "plugins"), AIRFLOW__CORE__LOAD_EXAMPLES="False",
                AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{home / 'airflow.db'}",
                AIRFLOW__CORE__EXECUTOR="LocalExecutor", AIRFLOW__CORE__PARALLELISM="8",
