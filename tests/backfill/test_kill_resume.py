@@ -76,18 +76,28 @@ def test_random_kills_lose_and_duplicate_nothing(fresh_db):
     completions = 0
     attempts = 0
     cfg = load_config()
-    while sum(kills.values()) < KILLS and attempts < 80:
+    per_mode = KILLS // 2
+    while min(kills.values()) < per_mode and attempts < 120:
         attempts += 1
-        mode = "sigkill" if attempts % 2 else "terminate"
+        # the mode with fewer landed kills goes next: a run that completes before its kill
+        # must not starve one mode (a fast machine finishes many runs inside the window)
+        mode = min(kills, key=lambda m: (kills[m], m))
         proc = _cli(dsn)
         time.sleep(rng.uniform(0.5, 2.2))
         killed = False
-        if proc.poll() is None:
-            if mode == "sigkill":
+        if mode == "sigkill":
+            if proc.poll() is None:
                 proc.send_signal(signal.SIGKILL)
                 killed = True
-            else:
-                killed = _terminate(dsn) > 0
+        else:
+            # the worker may still be importing or between connections: retry briefly
+            for _ in range(20):
+                if proc.poll() is not None:
+                    break
+                if _terminate(dsn) > 0:
+                    killed = True
+                    break
+                time.sleep(0.05)
         try:
             proc.wait(timeout=60)
         except subprocess.TimeoutExpired:
@@ -103,7 +113,7 @@ def test_random_kills_lose_and_duplicate_nothing(fresh_db):
             p4_backfill.rollback(dsn, cfg)
             assert counts(dsn)["events"] == 0
     print(f"kills {kills}, completed runs {completions}, attempts {attempts}")
-    assert kills["sigkill"] >= 8 and kills["terminate"] >= 8, kills
+    assert min(kills.values()) >= per_mode, kills
     final = _cli(dsn)
     _, err = final.communicate(timeout=120)
     assert final.returncode == 0, err[-2000:]
