@@ -89,7 +89,14 @@ def test_other_schema_table_is_not_ours(rw):
 
 
 @pytest.mark.parametrize("body, why", [
-    ("BEGIN INSERT INTO activity_logs (action, entity_type) SELECT 'a', 'b'; END", "only INSERT … VALUES"),
+    ("BEGIN INSERT INTO activity_logs (action, entity_type) DEFAULT VALUES; END", "only INSERT … VALUES"),
+    ("BEGIN INSERT INTO activity_logs (action, entity_type) SELECT 'a', 'b' RETURNING id INTO v; END", "RETURNING"),
+    ("BEGIN INSERT INTO activity_logs (action, entity_type) SELECT 'a', 'b' ON CONFLICT DO NOTHING; END",
+     "ON CONFLICT"),
+    ("BEGIN INSERT INTO activity_logs (action, entity_type) SELECT * FROM x; END", "SELECT *"),
+    ("BEGIN INSERT INTO activity_logs (action, entity_type) SELECT 'a' FROM x; END", "query selects 1"),
+    ("BEGIN INSERT INTO activity_logs (action, entity_type) SELECT action, 'b' FROM public.activity_logs; END",
+     "the table it writes"),
     ("BEGIN INSERT INTO activity_logs (action, entity_type) VALUES ('a','b') RETURNING id INTO v; END", "RETURNING"),
     ("BEGIN UPDATE activity_logs SET action = 'x'; END", "UPDATE"),
     ("BEGIN DELETE FROM public.activity_logs WHERE true; END", "DELETE"),
@@ -116,3 +123,44 @@ def test_sql_language_uses_select(rw):
 def test_replace_body_swaps_only_the_body():
     d = "CREATE OR REPLACE FUNCTION public.f()\n RETURNS trigger\n LANGUAGE plpgsql\nAS $function$\nBEGIN END\n$function$\n"
     assert replace_body(d, "\nBEGIN END\n", "\nBEGIN NULL; END\n") == d.replace("BEGIN END", "BEGIN NULL; END")
+
+
+def test_insert_select_becomes_one_publish_per_query_row(rw):
+    body = """BEGIN
+  INSERT INTO public.activity_logs (user_id, action, entity_type, entity_id, metadata, created_at)
+  SELECT DISTINCT auth.uid(), 'imported', 'bulk_operation', n.id::text AS ent,
+         jsonb_build_object('rows', count(*) OVER (), 'of', $q$a, (b)$q$) meta, DEFAULT_TS
+  FROM new_rows n JOIN (SELECT 1) x ON true
+  WHERE n.id IS NOT NULL
+  ORDER BY 4;
+  RETURN NULL;
+END"""
+    out = rw.rewrite("public.log_import()", body)
+    assert out.changed and len(out.statements) == 1
+    new = out.new_body
+    assert "INSERT INTO" not in new and "RETURN NULL;" in new
+    # the query is kept whole, its columns renamed by position
+    assert ("FROM (SELECT DISTINCT auth.uid(), 'imported', 'bulk_operation', n.id::text AS ent,\n"
+            "         jsonb_build_object('rows', count(*) OVER (), 'of', $q$a, (b)$q$) meta, DEFAULT_TS\n"
+            "  FROM new_rows n JOIN (SELECT 1) x ON true\n  WHERE n.id IS NOT NULL\n  ORDER BY 4) "
+            "AS _legacy_rows(user_id, action, entity_type, entity_id, metadata, created_at);") in new
+    assert new.count("PERFORM public.publish_activity(") == 1
+    assert ("p_event_type => activity_migration.event_type_for((_legacy_rows.entity_type)::text, "
+            "(_legacy_rows.action)::text)") in new
+    assert "p_actor_id => (_legacy_rows.user_id)::uuid" in new
+    assert "p_payload => (_legacy_rows.metadata)::jsonb" in new
+    assert "p_occurred_at => coalesce((_legacy_rows.created_at)::timestamptz, now())" in new
+
+
+def test_insert_with_query_and_values_default(rw):
+    out = rw.rewrite("f()", "BEGIN INSERT INTO activity_logs (action, entity_type) WITH c AS (SELECT 1) "
+                            "SELECT 'a', 'b' FROM c; INSERT INTO activity_logs (id, action, entity_type, created_at) "
+                            "VALUES (DEFAULT, 'x', 'y', DEFAULT); END")
+    assert "FROM (WITH c AS (SELECT 1) SELECT 'a', 'b' FROM c) AS _legacy_rows(action, entity_type)" in out.new_body
+    assert "DEFAULT" not in out.new_body.replace("DEFAULT_TS", "")
+
+
+def test_sql_language_insert_select_uses_select(rw):
+    out = rw.rewrite("f(text)", "INSERT INTO activity_logs (action, entity_type) SELECT $1, 'note'", "sql")
+    assert out.new_body.strip().startswith(REWRITE_MARKER + "\nSELECT public.publish_activity(")
+    assert out.new_body.strip().endswith("FROM (SELECT $1, 'note') AS _legacy_rows(action, entity_type)")

@@ -2,18 +2,24 @@
 
 The rewrite works on the function body as the catalog prints it (``prosrc``), with a small
 SQL/PL/pgSQL tokenizer that knows strings (``'…'``, ``E'…'``), dollar quotes, quoted
-identifiers, line and nested block comments. Only one statement shape is rewritten:
+identifiers, line and nested block comments. Two statement shapes are rewritten:
 
     INSERT INTO [schema.]activity_logs (col, …) VALUES (expr, …)[, (expr, …)];
+    INSERT INTO [schema.]activity_logs (col, …) <query>;      -- SELECT …, WITH … SELECT …
 
 Each VALUES row becomes one ``PERFORM public.publish_activity(p_event_type => …, …)`` with
-named arguments, mapped through the config's source column mapping. Everything else in the
-body (whitespace, comments, other statements) is kept byte for byte.
+named arguments, mapped through the config's source column mapping. A query becomes
+``PERFORM public.publish_activity(… _legacy_rows.col …) FROM (<query>) AS _legacy_rows(col, …)``:
+the query text is kept whole and its output columns are renamed by position, as INSERT
+matches them, so aliases, DISTINCT, GROUP BY or transition tables (``FROM new_rows``) in it
+need no parsing; one event per row the query yields, as one legacy row per row before.
+Everything else in the body (whitespace, comments, other statements) is kept byte for byte.
 
-A function that writes the source table in any other way (``INSERT … SELECT``, ``RETURNING``,
-``ON CONFLICT``, ``UPDATE``/``DELETE``/``TRUNCATE``/``MERGE``/``COPY``, dynamic SQL through
-``EXECUTE``) cannot be rewritten safely: ``UnrewritableFunction`` names the function and the
-statement, and phase 2 stops before it changes anything.
+A function that writes the source table in any other way (``RETURNING``, ``ON CONFLICT``,
+``UPDATE``/``DELETE``/``TRUNCATE``/``MERGE``/``COPY``, an ``INSERT … SELECT`` that reads the
+source table itself, dynamic SQL through ``EXECUTE``) cannot be rewritten safely:
+``UnrewritableFunction`` names the function and the statement, and phase 2 stops before it
+changes anything.
 """
 from __future__ import annotations
 
@@ -369,8 +375,11 @@ class Rewriter:
                 fail(ins, f"unexpected column list entry {_text(body, col)!r}")
             names.append(col[0].ident_name())
         k = close + 1
+        if k < len(sig) and (sig[k].upper in ("SELECT", "WITH") or sig[k].text == "("):
+            return self._rewrite_insert_query(identity, body, sig, ins, k, names, language, fail)
         if k >= len(sig) or sig[k].upper != "VALUES":
-            fail(ins, f"INSERT … {sig[k].text if k < len(sig) else ''} (only INSERT … VALUES is rewritten)")
+            fail(ins, f"INSERT … {sig[k].text if k < len(sig) else ''} (only INSERT … VALUES and "
+                      f"INSERT … SELECT are rewritten)")
         k += 1
         rows: list[list[list[Token]]] = []
         while True:
@@ -390,19 +399,50 @@ class Rewriter:
         for row in rows:
             if len(row) != len(names):
                 fail(ins, f"{len(names)} columns but {len(row)} values")
-            calls.append(self._call(identity, body, dict(zip(names, row)), language, fail, ins))
+            values = {col: _text(body, toks).strip() for col, toks in zip(names, row)
+                      if not (len(toks) == 1 and toks[0].upper == "DEFAULT")}  # DEFAULT: publish's default
+            calls.append(self._call(values, language, fail, ins))
         sep = ";\n    "
         return sig[ins].start, end, sep.join(calls)
 
-    def _call(self, identity, body, values: dict[str, list[Token]], language, fail, ins) -> str:
+    def _rewrite_insert_query(self, identity, body, sig, ins, q, names, language, fail) -> tuple[int, int, str]:
+        """``INSERT INTO t (cols) <query>`` → ``PERFORM publish(…) FROM (<query>) AS _legacy_rows(cols)``."""
+        _, end_idx = self._stmt_bounds(sig, ins)
+        depth = 0
+        for j in range(q, end_idx):
+            t = sig[j]
+            if t.kind == "punct" and t.text in "([":
+                depth += 1
+            elif t.kind == "punct" and t.text in ")]":
+                depth -= 1
+            elif depth == 0 and t.upper == "RETURNING":
+                fail(ins, "the INSERT continues with 'RETURNING' (RETURNING / ON CONFLICT are not rewritten)")
+            elif depth == 0 and t.upper == "ON" and j + 1 < end_idx and sig[j + 1].upper == "CONFLICT":
+                fail(ins, "the INSERT continues with 'ON CONFLICT' (RETURNING / ON CONFLICT are not rewritten)")
+            if self._table_ref_at(sig, j) is not None:
+                fail(ins, f"the query reads {self.schema}.{self.table}, the table it writes")
+        query = sig[q:end_idx]
+        width = _select_list_width(query)
+        if width == "star":
+            fail(ins, "SELECT * cannot be matched to the column list one by one; name the columns")
+        if isinstance(width, int) and width != len(names):
+            fail(ins, f"{len(names)} columns but the query selects {width}")
+        alias = "_legacy_rows"
+        values = {col: f"{alias}.{quote_ident(col)}" for col in names}
+        call = self._call(values, language, fail, ins)
+        end = sig[end_idx].start if end_idx < len(sig) else sig[end_idx - 1].end
+        source = f"({_text(body, query)}) AS {alias}({', '.join(quote_ident(c) for c in names)})"
+        return sig[ins].start, end, f"{call} FROM {source}"
+
+    def _call(self, values: dict[str, str], language, fail, ins) -> str:
         fields: dict[str, str] = {}
-        for col, toks in values.items():
+        for col, expr in values.items():
             if col == self.key:
                 continue   # the dual-write insert lets the key default fill it
             f = self.field_of_column.get(col)
             if f is None:
                 fail(ins, f"column {col!r} is not in the config's source.columns mapping, its value would be lost")
-            fields[f] = _text(body, toks).strip()
+            fields[f] = expr
         for required in ("entity_type", "action"):
             if required not in fields:
                 fail(ins, f"the INSERT sets no {self.cfg.source.columns[required]} ({required})")
@@ -418,6 +458,42 @@ class Rewriter:
         args.append(f"p_legacy_action => ({act})::text")
         verb = "PERFORM" if language == "plpgsql" else "SELECT"
         return f"{verb} {self.publish}(" + ", ".join(args) + ")"
+
+
+# Top-level words that end a SELECT list (the clause after it starts).
+_SELECT_LIST_END = {"FROM", "WHERE", "GROUP", "HAVING", "WINDOW", "ORDER", "LIMIT", "OFFSET", "FETCH", "FOR",
+                    "UNION", "INTERSECT", "EXCEPT", "INTO"}
+
+
+def _select_list_width(query: list[Token]) -> int | str | None:
+    """How many columns a plain ``SELECT [ALL|DISTINCT [ON (…)]] list …`` yields.
+
+    ``"star"`` when the list has a ``*`` entry; ``None`` when the query is not a plain SELECT
+    (``WITH``, parentheses): Postgres checks the width when the function runs.
+    """
+    if not query or query[0].upper != "SELECT":
+        return None
+    k = 1
+    if k < len(query) and query[k].upper == "ALL":
+        k += 1
+    elif k < len(query) and query[k].upper == "DISTINCT":
+        k += 1
+        if k < len(query) and query[k].upper == "ON" and k + 1 < len(query) and query[k + 1].text == "(":
+            k = _matching_paren(query, k + 1) + 1
+    depth, end = 0, len(query)
+    for j in range(k, len(query)):
+        t = query[j]
+        if t.kind == "punct" and t.text in "([":
+            depth += 1
+        elif t.kind == "punct" and t.text in ")]":
+            depth -= 1
+        elif depth == 0 and t.kind == "word" and t.upper in _SELECT_LIST_END:
+            end = j
+            break
+    items = split_top_level(query[k:end])
+    if any(item and item[-1].text == "*" for item in items):
+        return "star"
+    return len(items)
 
 
 def replace_body(functiondef: str, old_body: str, new_body: str) -> str:
