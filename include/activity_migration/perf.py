@@ -9,9 +9,10 @@ Three sources, each usable alone:
 * ``pg_stat_user_tables``: cumulative tuple counters (n_tup_ins/upd/del), for write counts
   and throughput over a window. They include rolled-back tuples and reach the view up to
   about a second late (backends flush statistics when idle).
-* a probe: ``writes`` single-row INSERT + DELETE pairs on each table, timed one by one,
-  inside a transaction that is always rolled back, as ``service_role`` (the role the
-  application's server side writes as). It gives a comparable before/after latency even
+* a probe: ``writes`` single-row writes on each table (INSERT + DELETE pairs, or no-op
+  UPDATEs of one row where a row cannot be made from defaults), timed one by one, inside a
+  transaction that is always rolled back, as ``service_role`` (the role the application's
+  server side writes as) or, where its policies refuse, as the migration's login. It gives a comparable before/after latency even
   when the application is quiet. Its statements carry the comment ``activity-migration
   probe`` so the statement statistics leave them out.
 
@@ -30,7 +31,6 @@ from psycopg import sql
 from .config import MigrationConfig
 from .db import fetch_all, load_sql, scalar
 
-PROBE_MARKER = "/* activity-migration probe */ "
 PROBE_ROLE = "service_role"
 
 
@@ -121,46 +121,80 @@ def _role_usable(conn: psycopg.Connection, role: str) -> bool:
                        (role,)))
 
 
+# How the probe writes, in order of preference, per table: as the application's server
+# role first (its policies are part of the cost), then as the migration's own login (a
+# table owner passes RLS where the role has no policy); an INSERT of DEFAULT VALUES (insert
+# and delete triggers), else a no-op UPDATE of an existing row (a NOT NULL column without
+# default makes DEFAULT VALUES fail in most real schemas). The first form that works is
+# used, the same way before and after a drop since the reasons it fails do not change.
+PROBE_MODES = ("insert", "update")
+PROBE_LOCK_TIMEOUT = "1s"
+
+
+def _probe_attempts(conn: psycopg.Connection, role: str) -> list[tuple[str | None, str]]:
+    roles: list[str | None] = [role, None] if _role_usable(conn, role) else [None]
+    return [(r, mode) for mode in PROBE_MODES for r in roles]
+
+
+def _probe_in_transaction(cur: psycopg.Cursor, table: str, writes: int, role: str | None, mode: str) -> list[float]:
+    """Run the probe inside the caller's transaction (which must be rolled back); timings in ms."""
+    if role:
+        cur.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(role)))
+    cur.execute("SELECT set_config('lock_timeout', %s, true), set_config('activity_migration.probe_table', %s, true), "
+                "set_config('activity_migration.probe_writes', %s, true), "
+                "set_config('activity_migration.probe_mode', %s, true)",
+                (PROBE_LOCK_TIMEOUT, sql.Identifier(*_split(table)).as_string(cur.connection), str(int(writes)), mode))
+    cur.execute(load_sql("p5_trigger_removal/08_probe_write_latency.sql"))
+    cur.execute("SELECT current_setting('activity_migration.probe_result')::float8[]")
+    timings = list(cur.fetchone()[0] or [])
+    if role:
+        cur.execute("RESET ROLE")
+    return timings
+
+
+def _first_error_line(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+
+
 def probe_write_latency(conn: psycopg.Connection, tables: list[str], writes: int,
                         role: str = PROBE_ROLE) -> dict[str, Any]:
-    """Time ``writes`` INSERT+DELETE pairs per table, rolled back; per-table median/mean/p95 ms.
+    """Time ``writes`` single-row writes per table, rolled back; per-table median/mean/p95 ms.
 
-    Each pair is timed inside the server (08_probe_write_latency.sql), so round trips do
-    not drown the cost of the triggers the writes fire.
+    Each write is timed inside the server (08_probe_write_latency.sql), so round trips do
+    not drown the cost of the triggers the writes fire. The form and role per table follow
+    ``_probe_attempts`` (recorded as ``mode`` and ``role``).
 
-    ``probe_ms`` (the tier figure) is the mean over tables of each table's median pair
-    latency: medians resist a pair that waited on a lock, the mean gives each table equal
-    weight. A table whose probe fails (a NOT NULL column without default, a policy) reports
-    the error and is left out of ``probe_ms``.
+    ``probe_ms`` (the tier figure) is the mean over tables of each table's median write
+    latency: medians resist a write that waited on a lock, the mean gives each table equal
+    weight. A table no form can write (every attempt's error is reported) is left out of
+    ``probe_ms``.
     """
-    as_role = role if _role_usable(conn, role) else None
     if not conn.autocommit and conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
         conn.commit()
+    attempts = _probe_attempts(conn, role)
     per_table: dict[str, Any] = {}
-    probe = load_sql("p5_trigger_removal/08_probe_write_latency.sql")
     for table in tables:
-        timings: list[float] = []
-        try:
-            with conn.transaction(force_rollback=True), conn.cursor() as cur:
-                if as_role:
-                    cur.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(as_role)))
-                cur.execute("SELECT set_config('activity_migration.probe_table', %s, true), "
-                            "set_config('activity_migration.probe_writes', %s, true)",
-                            (sql.Identifier(*_split(table)).as_string(conn), str(int(writes))))
-                cur.execute(probe)
-                cur.execute("SELECT current_setting('activity_migration.probe_result')::float8[]")
-                timings = list(cur.fetchone()[0] or [])
-        except psycopg.Error as exc:
-            per_table[table] = {"n": 0, "error": f"{type(exc).__name__}: {str(exc).strip().splitlines()[0]}"}
-            continue
-        timings.sort()
-        per_table[table] = {"n": len(timings), "median_ms": round(statistics.median(timings), 4),
-                            "mean_ms": round(statistics.fmean(timings), 4),
-                            "p95_ms": round(timings[min(len(timings) - 1, int(0.95 * len(timings)))], 4)}
+        errors: list[str] = []
+        for as_role, mode in attempts:
+            try:
+                with conn.transaction(force_rollback=True), conn.cursor() as cur:
+                    timings = _probe_in_transaction(cur, table, writes, as_role, mode)
+            except psycopg.Error as exc:
+                errors.append(f"{mode} as {as_role or 'session user'}: {_first_error_line(exc)}")
+                continue
+            timings.sort()
+            per_table[table] = {"n": len(timings), "mode": mode, "role": as_role or "(session user)",
+                                "median_ms": round(statistics.median(timings), 4),
+                                "mean_ms": round(statistics.fmean(timings), 4),
+                                "p95_ms": round(timings[min(len(timings) - 1, int(0.95 * len(timings)))], 4)}
+            break
+        else:
+            per_table[table] = {"n": 0, "error": "; ".join(errors)}
     medians = [v["median_ms"] for v in per_table.values() if "median_ms" in v]
-    return {"writes_per_table": writes, "role": as_role or "(session user)",
+    return {"writes_per_table": writes, "role": role,
             "probe_ms": round(statistics.fmean(medians), 4) if medians else None,
-            "tuples": {t: 2 * v["n"] for t, v in per_table.items()}, "tables": per_table}
+            "tuples": {t: (2 if v.get("mode") == "insert" else 1) * v["n"] for t, v in per_table.items()},
+            "tables": per_table}
 
 
 def _guess_entity_type(cfg: MigrationConfig, table: str) -> list[str]:
@@ -174,43 +208,44 @@ def _guess_entity_type(cfg: MigrationConfig, table: str) -> list[str]:
 def logged_entity_types(conn: psycopg.Connection, cfg: MigrationConfig, tables: list[str]) -> dict[str, Any]:
     """Which entity types the live logging triggers of each table write: observed, not guessed.
 
-    For each table: one INSERT (DEFAULT VALUES) as the probe role, in a transaction that is
-    rolled back; the rows our own transaction wrote into the source table (and the events
+    For each table: one probe write (the forms of ``_probe_attempts``) in a transaction that
+    is rolled back; the rows our own transaction wrote into the source table (and the events
     table, when it exists: phase 2's triggers write both) are read by ``xmin``. A table where
-    that shows nothing (a conditional trigger, a failed insert) falls back to the config
+    that shows nothing (a conditional trigger, no form could write) falls back to the config
     category whose entity type is the table's singular name. Must run while the triggers exist.
     """
-    as_role = PROBE_ROLE if _role_usable(conn, PROBE_ROLE) else None
     events_exists = bool(scalar(conn, "SELECT to_regclass(format('%%I.%%I', %s::text, %s::text)) IS NOT NULL",
                                 (cfg.target_schema, cfg.target_table)))
     if not conn.autocommit and conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
         conn.commit()
+    attempts = _probe_attempts(conn, PROBE_ROLE)
     source = sql.Identifier(cfg.source.schema, cfg.source.table)
     entity_col = sql.Identifier(cfg.source.column("entity_type"))
     out: dict[str, Any] = {}
     for table in tables:
         found: set[str] = set()
-        how = "observed"
-        try:
-            with conn.transaction(force_rollback=True), conn.cursor() as cur:
-                if as_role:
-                    cur.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(as_role)))
-                cur.execute(sql.SQL(PROBE_MARKER + "INSERT INTO {} DEFAULT VALUES").format(
-                    sql.Identifier(*_split(table))))
-                cur.execute("RESET ROLE")
-                cur.execute(sql.SQL("SELECT DISTINCT {}::text FROM {} WHERE xmin = pg_current_xact_id()::xid").format(
-                    entity_col, source))
-                found |= {r[0] for r in cur.fetchall() if r[0]}
-                if events_exists:
-                    cur.execute(sql.SQL("SELECT DISTINCT entity_type FROM {} WHERE xmin = pg_current_xact_id()::xid"
-                                        ).format(sql.Identifier(cfg.target_schema, cfg.target_table)))
+        errors: list[str] = []
+        for as_role, mode in attempts:
+            try:
+                with conn.transaction(force_rollback=True), conn.cursor() as cur:
+                    _probe_in_transaction(cur, table, 1, as_role, mode)
+                    cur.execute(sql.SQL("SELECT DISTINCT {}::text FROM {} WHERE xmin = pg_current_xact_id()::xid"
+                                        ).format(entity_col, source))
                     found |= {r[0] for r in cur.fetchall() if r[0]}
-        except psycopg.Error as exc:
-            how = f"guessed (probe insert failed: {str(exc).strip().splitlines()[0]})"
-        if not found:
-            found = set(_guess_entity_type(cfg, table))
-            how = how if how != "observed" else "guessed (the insert logged nothing)"
-        out[table] = {"entity_types": sorted(found), "how": how}
+                    if events_exists:
+                        cur.execute(sql.SQL("SELECT DISTINCT entity_type FROM {} WHERE xmin = pg_current_xact_id()::xid"
+                                            ).format(sql.Identifier(cfg.target_schema, cfg.target_table)))
+                        found |= {r[0] for r in cur.fetchall() if r[0]}
+            except psycopg.Error as exc:
+                errors.append(f"{mode} as {as_role or 'session user'}: {_first_error_line(exc)}")
+                continue
+            if found:
+                break
+        if found:
+            out[table] = {"entity_types": sorted(found), "how": "observed"}
+        else:
+            why = f"probe writes failed: {'; '.join(errors)}" if errors else "the probe writes logged nothing"
+            out[table] = {"entity_types": _guess_entity_type(cfg, table), "how": f"guessed ({why})"}
     return out
 
 

@@ -6,9 +6,10 @@ swallowed: an alert that could not be sent must fail the task that tried.
 """
 from __future__ import annotations
 
+import os
 from typing import Any
 
-from activity_migration.connections import settings_variables
+from activity_migration.connections import env_var_name, settings_connections, settings_variables
 
 ALERT_VARIABLE = "migration_alert_emails"
 
@@ -29,6 +30,25 @@ def alert_recipients() -> list[str]:
     return recipients
 
 
+def ensure_smtp_connection(conn_id: str) -> None:
+    """Airflow's connection when it has one, else the airflow_settings.yaml entry.
+
+    The application-database connections fall back to that file too (runtime.py): a plain
+    ``airflow dags test`` on a laptop then mails the local sink instead of failing the alert
+    with "SMTP connection is not found". Nothing changes where Airflow knows the connection.
+    """
+    try:
+        from airflow.sdk import Connection
+
+        Connection.get(conn_id)
+        return
+    except Exception:  # not in Airflow (or outside a task): the settings file, if it has one
+        pass
+    spec = settings_connections().get(conn_id)
+    if spec is not None:
+        os.environ.setdefault(env_var_name(conn_id), spec.uri())
+
+
 def send_alert(subject: str, html_content: str, context: dict[str, Any] | None = None,
                smtp_conn_id: str = "smtp_default") -> list[str]:
     """Send one alert mail; returns the recipients."""
@@ -38,6 +58,7 @@ def send_alert(subject: str, html_content: str, context: dict[str, Any] | None =
     if environment and f"[{environment}]" not in subject:
         subject = f"[{environment}] {subject}"
     to = alert_recipients()
+    ensure_smtp_connection(smtp_conn_id)
     notifier = SmtpNotifier(to=to, subject=subject, html_content=html_content, smtp_conn_id=smtp_conn_id)
     notifier.notify(dict(context or {}))
     return to

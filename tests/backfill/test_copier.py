@@ -119,3 +119,26 @@ def test_dry_run_writes_nothing(backfill_db):
     assert c["events"] == 0 and c["quarantined"] == 0
     with psycopg.connect(backfill_db) as conn:
         assert conn.execute("SELECT count(*) FROM activity_migration.backfill_chunks").fetchone()[0] == 0
+
+
+def test_padded_and_empty_text_is_normalised_as_publish_activity_does_and_parity_agrees(fresh_db, tmp_path):
+    """Real logs carry padded text: the copy trims it as publish_activity does, and parity expects that."""
+    from activity_migration.validation.runner import run_suites
+
+    dsn = make_backfill_db(fresh_db, 200, "bigint")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        key = conn.execute(
+            "INSERT INTO public.activity_logs (action, entity_type, entity_id, description, user_agent, created_at) "
+            "VALUES ('created', ' user ', ' 42 ', '  looks good  ', E'  ua\\x01/1  ', now() - interval '1 day') "
+            "RETURNING id").fetchone()[0]
+        empty = conn.execute("INSERT INTO public.activity_logs (action, entity_type, description, created_at) "
+                             "VALUES ('created', 'user', '   ', now() - interval '1 day') RETURNING id").fetchone()[0]
+    p4_backfill.apply(dsn, load_config(), None, _params(), workers=1)
+    with psycopg.connect(dsn) as conn:
+        got = conn.execute("SELECT entity_type, entity_id, description, user_agent, event_type FROM public.events "
+                           "WHERE legacy_activity_log_id = %s", (key,)).fetchone()
+        assert got == ("user", "42", "looks good", "ua/1", "user.created")
+        assert conn.execute("SELECT description FROM public.events WHERE legacy_activity_log_id = %s",
+                            (empty,)).fetchone()[0] is None
+    outcome = run_suites(dsn, ["parity"], data_docs_dir=tmp_path)
+    assert outcome.success, outcome.summary_lines()

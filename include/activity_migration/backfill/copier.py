@@ -30,19 +30,13 @@ from psycopg import sql
 from ..config import MigrationConfig
 from ..db import APPLICATION_NAME, connect, fetch_one, load_sql
 from ..errors import MigrationError
+from ..mapping import event_field_exprs
 from . import progress
 from .options import BackfillParams
 from .planner import events_ident, key_type, source_ident
 from .throttle import Throttle, ThrottleAbort
 
 log = logging.getLogger(__name__)
-
-# event field -> SQL type it is cast to (casts are no-ops when the source column has the type)
-FIELD_TYPES = {
-    "actor_id": "uuid", "customer_id": "uuid", "action": "text", "entity_type": "text", "entity_id": "text",
-    "description": "text", "metadata": "jsonb", "ip_address": "inet", "user_agent": "text",
-    "occurred_at": "timestamptz",
-}
 
 
 def worker_application_name(worker_id: str) -> str:
@@ -102,11 +96,7 @@ class Statements:
         lower = sql.SQL("(%(lo)s::text IS NULL OR s.{k} >= %(lo)s::text::{t})").format(k=key, t=ktype)
         upper = sql.SQL("(%(hi)s::text IS NULL OR s.{k} < %(hi)s::text::{t})").format(k=key, t=ktype)
         rng = sql.SQL("{} AND {}").format(lower, upper)
-        cols: dict[str, sql.Composable] = {}
-        for fieldname, typ in FIELD_TYPES.items():
-            col = cfg.source.column(fieldname)
-            cols[fieldname] = (sql.SQL("s.{}::{}").format(sql.Identifier(col), sql.SQL(typ)) if col
-                               else sql.SQL("NULL::{}").format(sql.SQL(typ)))
+        cols = event_field_exprs(cfg, "s")
         common = {"state": cfg.state_schema, "source": source_ident(cfg), "key": cfg.source.key,
                   "events": events_ident(cfg), "range": rng}
         self.claim = load_sql("p4_backfill/01_claim_chunk.sql", state=cfg.state_schema)

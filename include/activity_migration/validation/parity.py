@@ -28,6 +28,7 @@ from psycopg import sql
 from ..config import MigrationConfig
 from ..db import fetch_all, fetch_one, load_sql, run_ddl_with_retry, run_sql_file, scalar
 from ..errors import ConfigError, PreflightError
+from ..mapping import event_field_exprs
 
 log = logging.getLogger(__name__)
 
@@ -42,10 +43,6 @@ _FIELD_SOURCE = {"actor_id": "actor_id", "customer_id": "customer_id", "event_ty
                  "entity_type": "entity_type", "entity_id": "entity_id", "description": "description",
                  "payload": "metadata", "ip_address": "ip_address", "user_agent": "user_agent",
                  "occurred_at": "occurred_at"}
-_NULL_OF = {"actor_id": "NULL::uuid", "customer_id": "NULL::uuid", "action": "NULL::text", "entity_type": "NULL::text",
-            "entity_id": "NULL::text", "description": "NULL::text", "ip_address": "NULL::inet",
-            "user_agent": "NULL::text", "occurred_at": "NULL::timestamptz"}
-
 
 @dataclass
 class Scope:
@@ -106,19 +103,9 @@ def key_type(conn: psycopg.Connection, cfg: MigrationConfig) -> str:
     return KEY_TYPES[typ]
 
 
-def _source_expr(cfg: MigrationConfig, event_field: str) -> sql.Composable:
-    col = cfg.source.column(event_field)
-    if event_field == "metadata":
-        if col is None:
-            return sql.SQL("'{}'::jsonb")
-        return sql.SQL("coalesce({}, '{{}}'::jsonb)").format(sql.Identifier("s", col))
-    if col is None:
-        return sql.SQL(_NULL_OF[event_field])
-    return sql.Identifier("s", col)
-
-
 def view_identifiers(conn: psycopg.Connection, cfg: MigrationConfig) -> dict[str, Any]:
     """Placeholders of the validation SQL files, built from the config (all quoted)."""
+    exprs = event_field_exprs(cfg, "s")
     return {
         "state": cfg.state_schema,
         "src": sql.Identifier(cfg.source.schema, cfg.source.table),
@@ -126,9 +113,8 @@ def view_identifiers(conn: psycopg.Connection, cfg: MigrationConfig) -> dict[str
         "key": cfg.source.key,
         "key_type": sql.SQL(key_type(conn, cfg)),
         "created_at": cfg.source.column("occurred_at"),
-        **{name: _source_expr(cfg, name) for name in ("actor_id", "customer_id", "action", "entity_type", "entity_id",
-                                                     "description", "ip_address", "user_agent", "occurred_at")},
-        "payload": _source_expr(cfg, "metadata"),
+        **{name: expr for name, expr in exprs.items() if name != "metadata"},
+        "payload": exprs["metadata"],
     }
 
 
@@ -152,8 +138,8 @@ def ensure_validation_objects(conn: psycopg.Connection, cfg: MigrationConfig, *,
     ids = view_identifiers(conn, cfg)
     stmt = load_sql("validation/01_create_parity_views.sql",
                     **{k: ids[k] for k in ("state", "src", "events", "key", "key_type", "actor_id", "customer_id",
-                                           "action", "entity_type", "entity_id", "description", "payload",
-                                           "ip_address", "user_agent", "occurred_at")})
+                                           "action", "entity_type", "entity_id", "description", "description_raw",
+                                           "payload", "ip_address", "user_agent", "occurred_at")})
     mark = _DEFINITION_MARK.format(hashlib.sha256(stmt.as_string(conn).encode()).hexdigest()[:16])
     state = fetch_one(conn, """
         SELECT count(*) FILTER (WHERE (c.relkind = 'v' AND c.relname = ANY(%(views)s))

@@ -16,6 +16,13 @@ CREATE TABLE IF NOT EXISTS {state}.mapping_rules (
     event_type_pattern     text     NOT NULL
 );
 
+-- Text as events store it: control characters (except tab, newline, carriage return) and
+-- surrounding blanks removed, empty -> NULL (description, user agent; see mapping.py).
+CREATE OR REPLACE FUNCTION {state}.sanitize_text(p_text text)
+RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT nullif(btrim(regexp_replace(p_text, '[\x01-\x08\x0B\x0C\x0E-\x1F\x7F]', '', 'g')), '')
+$$;
+
 -- action + entity type -> event type: 'payment_plan' + 'Status Changed' -> 'payment_plan.status_changed'.
 CREATE OR REPLACE FUNCTION {state}.event_type_for(p_entity_type text, p_action text)
 RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$

@@ -6,12 +6,6 @@
 -- Phase 2 replaces publish_activity's body with the dual-write form (05 of p2_dual_write);
 -- phase 1 re-runs skip publish_activity while dual write is on (see p1_infrastructure.py).
 
--- Strip control characters (except tab, newline, carriage return) and surrounding blanks.
-CREATE OR REPLACE FUNCTION {state}.sanitize_text(p_text text)
-RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT nullif(btrim(regexp_replace(p_text, '[\x01-\x08\x0B\x0C\x0E-\x1F\x7F]', '', 'g')), '')
-$$;
-
 CREATE OR REPLACE FUNCTION {fn_schema}.publish_activity(
     p_event_type    text,
     p_entity_type   text,

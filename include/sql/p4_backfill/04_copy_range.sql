@@ -8,7 +8,8 @@
 -- Idempotent: NOT EXISTS on events and quarantine, and ON CONFLICT DO NOTHING on both
 -- unique keys (an event written meanwhile by the dual write is never copied twice).
 -- Locks: ROW EXCLUSIVE on {events} and {state}.quarantine; ACCESS SHARE on the source.
--- Placeholders: identifiers and column expressions built by backfill/copier.py from config.
+-- Placeholders: identifiers, and the column expressions of activity_migration/mapping.py
+-- (normalised as publish_activity writes events; {description_raw} for the rules).
 -- Parameters: lo, hi, chunk_id.
 WITH mapped AS MATERIALIZED (
     SELECT s.{key}                                                    AS legacy_key,
@@ -19,7 +20,8 @@ WITH mapped AS MATERIALIZED (
            {customer_id}                                              AS customer_id,
            {entity_id}                                                AS entity_id,
            {description}                                              AS description,
-           coalesce({metadata}, '{}'::jsonb)                        AS payload,
+           {description_raw}                                          AS description_raw,
+           {metadata}                                                 AS payload,
            {ip_address}                                               AS ip_address,
            {user_agent}                                               AS user_agent,
            {occurred_at}                                              AS occurred_at
@@ -31,7 +33,7 @@ WITH mapped AS MATERIALIZED (
 judged AS MATERIALIZED (
     SELECT m.*,
            -- the raw action too: event_type_for() turned its control characters into '_'.
-           {state}.event_rejection_reason(m.event_type, m.entity_type, m.payload, m.occurred_at, m.description,
+           {state}.event_rejection_reason(m.event_type, m.entity_type, m.payload, m.occurred_at, m.description_raw,
                                           m.action) AS reason
       FROM mapped AS m
 ),

@@ -6,8 +6,9 @@
 -- Placeholders: {state} state schema, {src} source table, {events} target table, {key}
 -- source key column, {key_type} its type (uuid/bigint/integer), and one expression per
 -- mapped field ({actor_id}, {customer_id}, {action}, {entity_type}, {entity_id},
--- {description}, {payload}, {ip_address}, {user_agent}, {occurred_at}) built from
--- load_config().source.columns (unmapped fields are NULL).
+-- {description}, {description_raw}, {payload}, {ip_address}, {user_agent}, {occurred_at})
+-- from activity_migration/mapping.py: the config's columns normalised as publish_activity
+-- writes events (unmapped fields are NULL); the rules judge the raw description.
 
 DROP VIEW IF EXISTS {state}.v_parity_counts, {state}.v_parity_orphans, {state}.v_parity_mismatch,
     {state}.v_parity_missing, {state}.v_parity_source, {state}.v_parity_findings,
@@ -24,6 +25,7 @@ SELECT s.{key}                                        AS legacy_id,
        {entity_type}                                  AS entity_type,
        {entity_id}                                    AS entity_id,
        {description}                                  AS description,
+       {description_raw}                              AS description_raw,
        {payload}                                      AS payload,
        {ip_address}                                   AS ip_address,
        {user_agent}                                   AS user_agent,
@@ -35,7 +37,7 @@ COMMENT ON VIEW {state}.v_parity_source IS 'activity_logs rows as the events the
 -- whether the row is a bad row the backfill should have quarantined.
 CREATE VIEW {state}.v_parity_missing AS
 SELECT s.legacy_id, s.source_created_at, s.entity_type,
-       {state}.event_rejection_reason(s.event_type, s.entity_type, s.payload, s.occurred_at, s.description,
+       {state}.event_rejection_reason(s.event_type, s.entity_type, s.payload, s.occurred_at, s.description_raw,
                                       s.action) AS rejection_reason
 FROM {state}.v_parity_source s
 WHERE NOT EXISTS (SELECT 1 FROM {events} e WHERE e.legacy_activity_log_id = s.legacy_id)

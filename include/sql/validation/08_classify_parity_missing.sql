@@ -10,7 +10,7 @@ UPDATE parity_diff d
 SET kind = 'unquarantined_bad_row', reason = x.reason
 FROM (
     SELECT s.legacy_id,
-           {state}.event_rejection_reason(s.event_type, s.entity_type, s.payload, s.occurred_at, s.description,
+           {state}.event_rejection_reason(s.event_type, s.entity_type, s.payload, s.occurred_at, s.description_raw,
                                           s.action) AS reason
     FROM {state}.v_parity_source s
     WHERE s.legacy_id IN (SELECT legacy_key FROM parity_diff WHERE kind = 'missing')
