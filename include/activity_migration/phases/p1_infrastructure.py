@@ -31,6 +31,7 @@ from ..config import MigrationConfig, load_config
 from ..db import connect, connection, fetch_all, fetch_one, load_sql, run_ddl_with_retry, run_sql_file, scalar
 from ..errors import MigrationError, PreflightError
 from ..ledger import RunContext
+from ..validation.parity import drop_validation_objects
 from ._common import (ACTOR_VIEW, DAILY_VIEW, HELPER_SIGNATURES, PUBLISH_ARGS, dual_write_enabled, events_ident,
                       function_def, ledgered, publish_identity, table_exists)
 from .p2_rewrite import split_statements
@@ -424,12 +425,14 @@ def rollback(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | Non
     stmts += [sql.SQL("DROP FUNCTION IF EXISTS {}.publish_activity(" + PUBLISH_ARGS + ")").format(fs),
               sql.SQL("DROP TABLE IF EXISTS {}").format(ev)]
     try:
+        # validation runs made views on events and an index on the source: they go first
+        validation_objects = drop_validation_objects(dsn, cfg)
         run_ddl_with_retry(dsn, stmts, lock_timeout_ms=cfg.safety.lock_timeout_ms, attempts=cfg.safety.ddl_attempts)
     except BaseException as exc:
         with connection(dsn) as conn:
             ledger.finish(conn, lid, "failed", {"error": str(exc)[:2000]}, cfg=cfg)
         raise
-    details = {"archived_events": archived, "drop_state": drop_state}
+    details = {"archived_events": archived, "drop_state": drop_state, "validation_objects_dropped": validation_objects}
     with connection(dsn) as conn:
         ledger.finish(conn, lid, "succeeded", details, cfg=cfg)
         if drop_state:

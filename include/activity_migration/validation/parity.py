@@ -125,6 +125,31 @@ VALIDATION_TABLES = ("parity_findings", "validation_scope")
 _DEFINITION_MARK = "[definition sha256:{}]"
 
 
+def validation_index_names(cfg: MigrationConfig) -> tuple[str, str]:
+    """Names of the created_at indexes validation adds: (on the source table, on events)."""
+    return (f"{cfg.source.table}_{cfg.source.column('occurred_at')}_am_validation_idx"[:63],
+            f"{cfg.target_table}_created_at_am_validation_idx"[:63])
+
+
+def drop_validation_objects(dsn: str, cfg: MigrationConfig) -> list[str]:
+    """Remove what validation runs added: the state schema's parity views and tables, and the
+    created_at index on the source table (``DROP INDEX CONCURRENTLY``: writers never wait).
+
+    The rollback to before phase 1 calls it: the views depend on ``events``, and the source
+    index is not the application's. The index on ``events`` goes with that table. Idempotent.
+    """
+    state = sql.Identifier(cfg.state_schema)
+    stmts: list[sql.Composable] = [sql.SQL("DROP VIEW IF EXISTS {} CASCADE").format(
+        sql.SQL(", ").join(sql.Identifier(cfg.state_schema, v) for v in VALIDATION_VIEWS))]
+    stmts += [sql.SQL("DROP TABLE IF EXISTS {}.{}").format(state, sql.Identifier(t)) for t in VALIDATION_TABLES]
+    run_ddl_with_retry(dsn, stmts, lock_timeout_ms=cfg.safety.lock_timeout_ms, attempts=cfg.safety.ddl_attempts)
+    source_index = validation_index_names(cfg)[0]
+    run_ddl_with_retry(dsn, [sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(
+        sql.Identifier(cfg.source.schema, source_index))], lock_timeout_ms=cfg.safety.lock_timeout_ms,
+        attempts=cfg.safety.ddl_attempts, transactional=False)
+    return [*VALIDATION_VIEWS, *VALIDATION_TABLES, f"{cfg.source.schema}.{source_index}"]
+
+
 def ensure_validation_objects(conn: psycopg.Connection, cfg: MigrationConfig, *, indexes: bool = True,
                               dsn: str | None = None) -> bool:
     """Create (or refresh) the parity views and tables; with ``indexes``, the created_at indexes.
@@ -161,10 +186,11 @@ def ensure_validation_objects(conn: psycopg.Connection, cfg: MigrationConfig, *,
             conn.execute(sql.SQL("COMMENT ON VIEW {} IS {}").format(
                 sql.Identifier(cfg.state_schema, "v_parity_source"), sql.Literal(f"{comment} {mark}".strip())))
     if indexes and dsn:
+        source_index, events_index = validation_index_names(cfg)
         wanted = [
-            (cfg.source.schema, f"{cfg.source.table}_{ids['created_at']}_am_validation_idx"[:63],
+            (cfg.source.schema, source_index,
              "validation/06_create_source_created_at_index.sql", {"src": ids["src"], "column": ids["created_at"]}),
-            (cfg.target_schema, f"{cfg.target_table}_created_at_am_validation_idx"[:63],
+            (cfg.target_schema, events_index,
              "validation/07_create_events_created_at_index.sql", {"events": ids["events"]}),
         ]
         for schema, index, path, parts in wanted:
