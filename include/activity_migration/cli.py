@@ -36,6 +36,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    if not args.verbose:
+        # GX logs dozens of INFO lines about its own internals on import; ours say what matters
+        logging.getLogger("great_expectations").setLevel(logging.WARNING)
     try:
         return int(args.func(args) or 0)
     except MigrationError as exc:

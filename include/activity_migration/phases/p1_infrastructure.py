@@ -113,7 +113,10 @@ def preflight(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | No
                                  "auth.uid() and the RLS policy compares with it (a Supabase database has it)")
         # source table and columns
         if not table_exists(conn, cfg.source.schema, cfg.source.table):
-            raise PreflightError(f"source table {cfg.source_table} does not exist (config source.schema/table)")
+            where = f"database {conn.info.dbname} on {conn.info.host}:{conn.info.port}"
+            raise PreflightError(f"source table {cfg.source_table} does not exist in {where} (config "
+                                 f"source.schema/table; is the run's environment the database you meant? staging "
+                                 f"uses the connection activity_db_staging, production activity_db)")
         cols = source_columns(conn, cfg)
         facts["legacy_key_type"] = legacy_key_type(conn, cfg)
         for event_field, col in cfg.source.columns.items():
