@@ -38,7 +38,9 @@ def event_field_exprs(cfg: MigrationConfig, alias: str = "s") -> dict[str, sql.C
     """Expressions over source row ``alias`` for every mapped field, normalised as publish_activity does.
 
     Keys are the config's field names (``metadata`` is the event's payload, ``action`` the raw
-    legacy action), plus ``description_raw`` for the rejection rules.
+    legacy action), plus ``description_raw`` (the rejection rules judge it) and
+    ``user_agent_raw``: the parity checks compare text with the raw value first (cheap, equal
+    for nearly every row) and normalise only where that differs.
     """
     state = sql.Identifier(cfg.state_schema)
     raw = {f: raw_field(cfg, f, alias) for f in FIELD_TYPES}
@@ -49,4 +51,5 @@ def event_field_exprs(cfg: MigrationConfig, alias: str = "s") -> dict[str, sql.C
     out["user_agent"] = sql.SQL("{}.sanitize_text({})").format(state, raw["user_agent"])
     out["metadata"] = sql.SQL("coalesce({}, '{{}}'::jsonb)").format(raw["metadata"])
     out["description_raw"] = raw["description"]
+    out["user_agent_raw"] = raw["user_agent"]
     return out

@@ -164,7 +164,8 @@ def ensure_validation_objects(conn: psycopg.Connection, cfg: MigrationConfig, *,
     stmt = load_sql("validation/01_create_parity_views.sql",
                     **{k: ids[k] for k in ("state", "src", "events", "key", "key_type", "actor_id", "customer_id",
                                            "action", "entity_type", "entity_id", "description", "description_raw",
-                                           "payload", "ip_address", "user_agent", "occurred_at")})
+                                           "payload", "ip_address", "user_agent", "user_agent_raw",
+                                           "occurred_at")})
     mark = _DEFINITION_MARK.format(hashlib.sha256(stmt.as_string(conn).encode()).hexdigest()[:16])
     state = fetch_one(conn, """
         SELECT count(*) FILTER (WHERE (c.relkind = 'v' AND c.relname = ANY(%(views)s))

@@ -6,9 +6,12 @@
 -- Placeholders: {state} state schema, {src} source table, {events} target table, {key}
 -- source key column, {key_type} its type (uuid/bigint/integer), and one expression per
 -- mapped field ({actor_id}, {customer_id}, {action}, {entity_type}, {entity_id},
--- {description}, {description_raw}, {payload}, {ip_address}, {user_agent}, {occurred_at})
--- from activity_migration/mapping.py: the config's columns normalised as publish_activity
--- writes events (unmapped fields are NULL); the rules judge the raw description.
+-- {description}, {description_raw}, {payload}, {ip_address}, {user_agent}, {user_agent_raw},
+-- {occurred_at}) from activity_migration/mapping.py: the config's columns normalised as
+-- publish_activity writes events (unmapped fields are NULL); the rules judge the raw
+-- description. Text fields compare with the raw value first (equal for nearly every row, and
+-- cheap), the normalised one only then: sanitize_text on every row of a large table would
+-- cost more than the rest of the comparison.
 
 DROP VIEW IF EXISTS {state}.v_parity_counts, {state}.v_parity_orphans, {state}.v_parity_mismatch,
     {state}.v_parity_missing, {state}.v_parity_source, {state}.v_parity_findings,
@@ -29,6 +32,7 @@ SELECT s.{key}                                        AS legacy_id,
        {payload}                                      AS payload,
        {ip_address}                                   AS ip_address,
        {user_agent}                                   AS user_agent,
+       {user_agent_raw}                               AS user_agent_raw,
        {occurred_at}                                  AS occurred_at
 FROM {src} s;
 COMMENT ON VIEW {state}.v_parity_source IS 'activity_logs rows as the events they must become (mapping rules applied)';
@@ -54,10 +58,12 @@ SELECT s.legacy_id, s.source_created_at, s.entity_type, e.id AS event_id,
            CASE WHEN e.event_type  IS DISTINCT FROM s.event_type  THEN 'event_type' END,
            CASE WHEN e.entity_type IS DISTINCT FROM s.entity_type THEN 'entity_type' END,
            CASE WHEN e.entity_id   IS DISTINCT FROM s.entity_id   THEN 'entity_id' END,
-           CASE WHEN e.description IS DISTINCT FROM s.description THEN 'description' END,
+           CASE WHEN e.description IS DISTINCT FROM s.description_raw
+                     AND e.description IS DISTINCT FROM s.description THEN 'description' END,
            CASE WHEN e.payload     IS DISTINCT FROM s.payload     THEN 'payload' END,
            CASE WHEN e.ip_address  IS DISTINCT FROM s.ip_address  THEN 'ip_address' END,
-           CASE WHEN e.user_agent  IS DISTINCT FROM s.user_agent  THEN 'user_agent' END,
+           CASE WHEN e.user_agent  IS DISTINCT FROM s.user_agent_raw
+                     AND e.user_agent  IS DISTINCT FROM s.user_agent  THEN 'user_agent' END,
            CASE WHEN e.occurred_at IS DISTINCT FROM s.occurred_at THEN 'occurred_at' END
        ], NULL) AS fields
 FROM {state}.v_parity_source s
@@ -67,10 +73,10 @@ WHERE e.actor_id    IS DISTINCT FROM s.actor_id
    OR e.event_type  IS DISTINCT FROM s.event_type
    OR e.entity_type IS DISTINCT FROM s.entity_type
    OR e.entity_id   IS DISTINCT FROM s.entity_id
-   OR e.description IS DISTINCT FROM s.description
+   OR (e.description IS DISTINCT FROM s.description_raw AND e.description IS DISTINCT FROM s.description)
    OR e.payload     IS DISTINCT FROM s.payload
    OR e.ip_address  IS DISTINCT FROM s.ip_address
-   OR e.user_agent  IS DISTINCT FROM s.user_agent
+   OR (e.user_agent IS DISTINCT FROM s.user_agent_raw AND e.user_agent IS DISTINCT FROM s.user_agent)
    OR e.occurred_at IS DISTINCT FROM s.occurred_at;
 COMMENT ON VIEW {state}.v_parity_mismatch IS 'linked source/event pairs whose mapped fields differ (parity failure)';
 

@@ -23,10 +23,12 @@ WITH joined AS MATERIALIZED (
                CASE WHEN e.event_type  IS DISTINCT FROM s.event_type  THEN 'event_type' END,
                CASE WHEN e.entity_type IS DISTINCT FROM s.entity_type THEN 'entity_type' END,
                CASE WHEN e.entity_id   IS DISTINCT FROM s.entity_id   THEN 'entity_id' END,
-               CASE WHEN e.description IS DISTINCT FROM s.description THEN 'description' END,
+               CASE WHEN e.description IS DISTINCT FROM s.description_raw
+                     AND e.description IS DISTINCT FROM s.description THEN 'description' END,
                CASE WHEN e.payload     IS DISTINCT FROM s.payload     THEN 'payload' END,
                CASE WHEN e.ip_address  IS DISTINCT FROM s.ip_address  THEN 'ip_address' END,
-               CASE WHEN e.user_agent  IS DISTINCT FROM s.user_agent  THEN 'user_agent' END,
+               CASE WHEN e.user_agent  IS DISTINCT FROM s.user_agent_raw
+                     AND e.user_agent  IS DISTINCT FROM s.user_agent  THEN 'user_agent' END,
                CASE WHEN e.occurred_at IS DISTINCT FROM s.occurred_at THEN 'occurred_at' END
            ], NULL), '{}') END                         AS fields
     FROM {state}.v_parity_source s
