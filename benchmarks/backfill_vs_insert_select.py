@@ -22,13 +22,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 import uuid
 from pathlib import Path
 
@@ -41,11 +39,6 @@ VENV_BIN = ROOT / ".venv" / "bin"
 
 def _dsn(admin: str, db: str) -> str:
     return psycopg.conninfo.make_conninfo(admin, dbname=db)
-
-
-def _uri(dsn: str) -> str:
-    p = psycopg.conninfo.conninfo_to_dict(dsn)
-    return f"postgresql://{p.get('user', 'postgres')}@{p.get('host', '127.0.0.1')}:{p.get('port', 5432)}/{p['dbname']}"
 
 
 def prepare(admin: str, rows: int) -> str:
@@ -129,71 +122,35 @@ def run_cli(dsn: str, workers: int, chunk_rows: int | None, extra: list[str] | N
 
 
 def run_standalone(dsn: str, workers: int, chunk_rows: int | None) -> tuple[float, dict]:
-    home = Path(tempfile.mkdtemp(prefix="bench_airflow_"))
-    port = 8793
-    # standalone starts its components as `airflow …` through PATH: the venv's bin must be on it
-    env = dict(os.environ, PATH=f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-               AIRFLOW_HOME=str(home), AIRFLOW__CORE__DAGS_FOLDER=str(ROOT / "dags"),
-               AIRFLOW__CORE__PLUGINS_FOLDER=str(ROOT / "plugins"), AIRFLOW__CORE__LOAD_EXAMPLES="False",
-               AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{home / 'airflow.db'}",
-               AIRFLOW__CORE__EXECUTOR="LocalExecutor", AIRFLOW__CORE__PARALLELISM="8",
-               AIRFLOW__API__PORT=str(port), AIRFLOW__API__BASE_URL=f"http://localhost:{port}",
-               AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="admin:admin",
-               AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE=str(home / "passwords.json"),
-               AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL="5",
-               AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC="1",
-               AIRFLOW_CONN_ACTIVITY_DB_STAGING=_uri(dsn))
-    (home / "passwords.json").write_text(json.dumps({"admin": "admin"}))
-    log = open(home / "standalone.log", "w")
-    proc = subprocess.Popen([str(VENV_BIN / "airflow"), "standalone"], env=env, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
-    base = f"http://localhost:{port}"
+    """The backfill DAG end to end under ``airflow standalone`` (scheduler + LocalExecutor).
 
-    def call(method: str, path: str, body: dict | None = None, token: str | None = None) -> dict:
-        req = urllib.request.Request(base + path, method=method, data=json.dumps(body).encode() if body else None,
-                                     headers={"Content-Type": "application/json",
-                                              **({"Authorization": f"Bearer {token}"} if token else {})})
-        with urllib.request.urlopen(req, timeout=30) as r:
-            return json.loads(r.read() or b"{}")
+    The server is the end-to-end tests' (tests/e2e/airflow_server.py: private home, free ports
+    for the API and both log servers, the project's pools, stopped with SIGINT).
+    """
+    sys.path.insert(0, str(ROOT / "tests" / "e2e"))
+    from airflow_server import AirflowServer
+
+    server = AirflowServer(Path(tempfile.mkdtemp(prefix="bench_airflow_")))
     try:
-        token = None
-        for _ in range(180):
-            try:
-                token = call("POST", "/auth/token", {"username": "admin", "password": "admin"})["access_token"]
-                call("GET", "/api/v2/dags/migration_p4_backfill", token=token)
-                break
-            except Exception:
-                time.sleep(1)
-        if token is None:
-            raise SystemExit(f"airflow standalone did not come up; see {home / 'standalone.log'}")
-        subprocess.run([str(VENV_BIN / "airflow"), "pools", "set", "activity_db", "8", "app database"], env=env,
-                       capture_output=True)
-        call("PATCH", "/api/v2/dags/migration_p4_backfill", {"is_paused": False}, token)
+        server.start()
+        server.set_postgres_connection("activity_db_staging", dsn)
+        server.wait_for_dag("migration_p4_backfill")
         conf = {"mode": "demo", "max_parallel_chunks": workers, **({"initial_chunk_rows": chunk_rows} if chunk_rows else {})}
         t = time.monotonic()
-        run = call("POST", "/api/v2/dags/migration_p4_backfill/dagRuns", {"logical_date": None, "conf": conf}, token)
-        run_id = urllib.parse.quote(run["dag_run_id"], safe="")
-        state = "queued"
-        while state in ("queued", "running"):
-            time.sleep(0.5)
-            state = call("GET", f"/api/v2/dags/migration_p4_backfill/dagRuns/{run_id}", token=token)["state"]
+        run_id = server.trigger("migration_p4_backfill", conf)
+        state = server.wait_run("migration_p4_backfill", run_id, timeout=4 * 3600)
         elapsed = time.monotonic() - t
-        tis = call("GET", f"/api/v2/dags/migration_p4_backfill/dagRuns/{run_id}/taskInstances", token=token)
+        tis = server.api("GET", server.run_path("migration_p4_backfill", run_id) + "/taskInstances")["task_instances"]
         tasks = {f"{ti['task_id']}[{ti.get('map_index', -1)}]": {"state": ti["state"], "duration": ti.get("duration")}
-                 for ti in tis.get("task_instances", [])}
+                 for ti in tis}
         if state != "success":
-            raise SystemExit(f"DAG run ended {state}: {tasks}; log {home / 'standalone.log'}")
+            raise SystemExit(f"DAG run ended {state}: {tasks}; log {server.log_path}")
         return elapsed, tasks
     finally:
-        os.killpg(proc.pid, signal.SIGINT)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+        server.stop()
 
 
 def main() -> None:
-    import urllib.parse  # noqa: F401 - used in run_standalone
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rows", type=int, default=2_000_000)
     ap.add_argument("--workers", type=int, default=2)

@@ -184,7 +184,7 @@ def migration_p5_trigger_removal():
         subject, body = p5.failure_report(dsn, cfg, tier, ctx.dag_run_id)
         return send_alert(subject, body, context)
 
-    gate = approval_gate(phase=PHASE, step="tier_drop",
+    gate = approval_gate(phase=PHASE, step="tier_drop", ledger_step="tier_{tier}_drop",
                          subject="Drop trigger tier {{ params.tier }} in {{ params.environment }} (phase 5)?",
                          body="{{ ti.xcom_pull(task_ids='approval_evidence') }}")
     evidence = approval_evidence()

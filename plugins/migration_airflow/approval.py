@@ -56,7 +56,8 @@ class LedgerApprovalOperator(ApprovalOperator):
     """Approve/Reject in the Airflow UI; the decision and the approver go into the ledger.
 
     :param phase: ledger phase id (e.g. ``p2_dual_write``)
-    :param step: what is being approved (e.g. ``switch``, ``tier_3_drop``)
+    :param step: what is being approved (e.g. ``switch``); may name run Params in braces
+        (``tier_{tier}_drop``), filled from the run's Params for the ledger
     """
 
     def __init__(self, *, phase: str, step: str, **kwargs: Any) -> None:
@@ -65,6 +66,9 @@ class LedgerApprovalOperator(ApprovalOperator):
         super().__init__(ignore_downstream_trigger_rules=True, **kwargs)
         self.phase = phase
         self.step = step
+
+    def ledger_step(self, context) -> str:  # noqa: ANN001 - Airflow context
+        return ledger_step_name(self.step, context)
 
     def execute(self, context):  # noqa: ANN001 - Airflow signature
         if (getattr(context["ti"], "try_number", 1) or 1) > 1:
@@ -102,7 +106,7 @@ class LedgerApprovalOperator(ApprovalOperator):
             rows = fetch_all(conn, sql.SQL("SELECT details->>'responded_at' AS at FROM {} WHERE phase = %s AND "
                                            "step = %s AND dag_run_id = %s").format(
                                                sql.Identifier(cfg.state_schema, "phase_ledger")),
-                             (self.phase, f"{self.step}_approval", getattr(dag_run, "run_id", None)))
+                             (self.phase, f"{self.ledger_step(context)}_approval", getattr(dag_run, "run_id", None)))
         for row in rows:
             try:
                 if abs((datetime.fromisoformat(row["at"]) - responded_at).total_seconds()) < 0.001:
@@ -123,10 +127,12 @@ class LedgerApprovalOperator(ApprovalOperator):
         approver = _user_name(result.get("responded_by_user"))
         status = "succeeded" if chosen == self.APPROVE else "rejected"
         with connection(dsn_from_context(context)) as conn:
-            ledger.record(conn, self.phase, f"{self.step}_approval", status, run_context(context, approver),
+            ledger.record(conn, self.phase, f"{self.ledger_step(context)}_approval", status,
+                          run_context(context, approver),
                           {"chosen": chosen, "responded_at": _iso(result.get("responded_at")),
                            "subject": self.subject})
-        self.log.info("%s %s by %s", self.step, "approved" if status == "succeeded" else "REJECTED", approver)
+        self.log.info("%s %s by %s", self.ledger_step(context), "approved" if status == "succeeded" else "REJECTED",
+                      approver)
 
 
 class EarlierAnswerTrigger(BaseTrigger):
@@ -175,11 +181,23 @@ class ApprovalGate:
         return gated
 
 
-def approval_gate(*, phase: str, step: str, subject: str, body: str, response_timeout: timedelta | None = None
-                  ) -> ApprovalGate:
-    """Build the route/approval/demo-skip tasks of one gate (call inside a DAG context)."""
+def ledger_step_name(step: str, context: dict[str, Any]) -> str:
+    """``step`` with run Params filled in (``tier_{tier}_drop`` → ``tier_3_drop``): each tier's
+    approval is its own ledger row, so the ledger says who approved which drop."""
+    return step.format(**(context.get("params") or {})) if "{" in step else step
+
+
+def approval_gate(*, phase: str, step: str, subject: str, body: str, response_timeout: timedelta | None = None,
+                  ledger_step: str | None = None) -> ApprovalGate:
+    """Build the route/approval/demo-skip tasks of one gate (call inside a DAG context).
+
+    :param step: task id prefix (``<step>_route``, ``<step>_approval``, ``<step>_demo_approval``)
+    :param ledger_step: the ledger's name for it when it depends on the run (``tier_{tier}_drop``);
+        default ``step``
+    """
     approval_id = f"{step}_approval"
     demo_id = f"{step}_demo_approval"
+    recorded = ledger_step or step
 
     @task.branch(task_id=f"{step}_route", doc_md="Demo mode skips the human approval (recorded); otherwise ask.")
     def route(**context: Any) -> str:
@@ -187,12 +205,13 @@ def approval_gate(*, phase: str, step: str, subject: str, body: str, response_ti
 
     @task(task_id=demo_id, doc_md="Demo mode only: record in the ledger that this approval was skipped.")
     def demo_approval(**context: Any) -> dict[str, str]:
+        shown = context["task"].render_template(subject, context)
         with connection(dsn_from_context(context)) as conn:
-            ledger.record(conn, phase, f"{step}_approval", "skipped", run_context(context, DEMO_ACTOR),
-                          {"reason": "mode=demo: approval skipped", "subject": subject})
+            ledger.record(conn, phase, f"{ledger_step_name(recorded, context)}_approval", "skipped",
+                          run_context(context, DEMO_ACTOR), {"reason": "mode=demo: approval skipped", "subject": shown})
         return {"approved_by": DEMO_ACTOR}
 
-    approval = LedgerApprovalOperator(task_id=approval_id, phase=phase, step=step, subject=subject, body=body,
+    approval = LedgerApprovalOperator(task_id=approval_id, phase=phase, step=recorded, subject=subject, body=body,
                                       response_timeout=response_timeout,
                                       doc_md="Approve or Reject in Required Actions. Reject stops the phase; "
                                              "nothing after this runs.")

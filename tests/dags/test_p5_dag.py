@@ -47,7 +47,7 @@ def test_tier_1_runs_end_to_end_in_demo_mode_with_the_app_writing(airflow_env, d
         state = tiers.tier_states(conn, CFG)[1]
         remaining = {t.table for t in catalog.logging_triggers(conn, CFG)}
         drop = ledger.last_step(conn, "p5_trigger_removal", "tier_1_drop", cfg=CFG)
-        approval = ledger.last_step(conn, "p5_trigger_removal", "tier_drop_approval", cfg=CFG)
+        approval = ledger.last_step(conn, "p5_trigger_removal", "tier_1_drop_approval", cfg=CFG)
         flow = conn.execute("SELECT count(*) FROM activity_migration.perf_samples "
                             "WHERE purpose = 'event_flow' AND tier = 1").fetchone()[0]
     assert state["status"] == "verified", log
@@ -56,6 +56,7 @@ def test_tier_1_runs_end_to_end_in_demo_mode_with_the_app_writing(airflow_env, d
     assert len(remaining) == 15  # tiers 2..5 untouched
     assert drop["status"] == "succeeded"
     assert approval["status"] == "skipped" and approval["mode"] == "demo"
+    assert approval["details"]["subject"].startswith("Drop trigger tier 1 in staging")   # rendered, per tier
     assert flow >= 1
 
     # A second run of the same tier is a green no-op (gate short-circuits everything after it).
