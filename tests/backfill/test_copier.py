@@ -7,7 +7,7 @@ import pytest
 from activity_migration.backfill.copier import run_worker
 from activity_migration.backfill.options import BackfillParams
 from activity_migration.config import load_config
-from activity_migration.errors import PreflightError
+from activity_migration.errors import MigrationError, PreflightError
 from activity_migration.phases import p4_backfill
 
 from .conftest import counts, make_backfill_db
@@ -142,3 +142,20 @@ def test_padded_and_empty_text_is_normalised_as_publish_activity_does_and_parity
                             (empty,)).fetchone()[0] is None
     outcome = run_suites(dsn, ["parity"], data_docs_dir=tmp_path)
     assert outcome.success, outcome.summary_lines()
+
+
+def test_zero_loss_check_fails_with_the_counts_for_a_missing_row_and_a_row_in_both(backfill_db):
+    cfg = load_config()
+    p4_backfill.apply(backfill_db, cfg, None, _params(), workers=1)
+    assert p4_backfill.check_zero_loss(backfill_db, cfg)["in_events"] == 3000
+    with psycopg.connect(backfill_db, autocommit=True) as conn:
+        gone, both = [r[0] for r in conn.execute(
+            "SELECT legacy_activity_log_id FROM public.events ORDER BY legacy_activity_log_id LIMIT 2")]
+        conn.execute("DELETE FROM public.events WHERE legacy_activity_log_id = %s", (gone,))
+        conn.execute("INSERT INTO activity_migration.quarantine (legacy_id, reason, original_row) "
+                     "VALUES (%s, 'test', '{}')", (str(both),))
+    with pytest.raises(MigrationError) as exc:
+        p4_backfill.check_zero_loss(backfill_db, cfg)
+    msg = str(exc.value)
+    assert "of 3000 source rows in scope, 1 are neither in events nor in the quarantine" in msg, msg
+    assert "1 are in events AND in the quarantine" in msg, msg
