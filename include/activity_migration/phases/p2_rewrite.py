@@ -209,6 +209,19 @@ def split_statements(src: str) -> list[str]:
     return out
 
 
+def _at_depth_zero(toks: list[Token], start: int = 0, end: int | None = None):
+    """``(index, token)`` for each token of ``toks[start:end]`` outside parentheses and brackets."""
+    depth = 0
+    for j in range(start, len(toks) if end is None else end):
+        t = toks[j]
+        if t.kind == "punct" and t.text in "([":
+            depth += 1
+        elif t.kind == "punct" and t.text in ")]":
+            depth -= 1
+        elif depth == 0:
+            yield j, t
+
+
 def _matching_paren(sig: list[Token], open_idx: int) -> int:
     depth = 0
     for k in range(open_idx, len(sig)):
@@ -408,19 +421,13 @@ class Rewriter:
     def _rewrite_insert_query(self, identity, body, sig, ins, q, names, language, fail) -> tuple[int, int, str]:
         """``INSERT INTO t (cols) <query>`` → ``PERFORM publish(…) FROM (<query>) AS _legacy_rows(cols)``."""
         _, end_idx = self._stmt_bounds(sig, ins)
-        depth = 0
-        for j in range(q, end_idx):
-            t = sig[j]
-            if t.kind == "punct" and t.text in "([":
-                depth += 1
-            elif t.kind == "punct" and t.text in ")]":
-                depth -= 1
-            elif depth == 0 and t.upper == "RETURNING":
+        for j, t in _at_depth_zero(sig, q, end_idx):
+            if t.upper == "RETURNING":
                 fail(ins, "the INSERT continues with 'RETURNING' (RETURNING / ON CONFLICT are not rewritten)")
-            elif depth == 0 and t.upper == "ON" and j + 1 < end_idx and sig[j + 1].upper == "CONFLICT":
+            if t.upper == "ON" and j + 1 < end_idx and sig[j + 1].upper == "CONFLICT":
                 fail(ins, "the INSERT continues with 'ON CONFLICT' (RETURNING / ON CONFLICT are not rewritten)")
-            if self._table_ref_at(sig, j) is not None:
-                fail(ins, f"the query reads {self.schema}.{self.table}, the table it writes")
+        if any(self._table_ref_at(sig, j) is not None for j in range(q, end_idx)):
+            fail(ins, f"the query reads {self.schema}.{self.table}, the table it writes")
         query = sig[q:end_idx]
         width = _select_list_width(query)
         if width == "star":
@@ -480,16 +487,8 @@ def _select_list_width(query: list[Token]) -> int | str | None:
         k += 1
         if k < len(query) and query[k].upper == "ON" and k + 1 < len(query) and query[k + 1].text == "(":
             k = _matching_paren(query, k + 1) + 1
-    depth, end = 0, len(query)
-    for j in range(k, len(query)):
-        t = query[j]
-        if t.kind == "punct" and t.text in "([":
-            depth += 1
-        elif t.kind == "punct" and t.text in ")]":
-            depth -= 1
-        elif depth == 0 and t.kind == "word" and t.upper in _SELECT_LIST_END:
-            end = j
-            break
+    end = next((j for j, t in _at_depth_zero(query, k) if t.kind == "word" and t.upper in _SELECT_LIST_END),
+               len(query))
     items = split_top_level(query[k:end])
     if any(item and item[-1].text == "*" for item in items):
         return "star"
