@@ -110,44 +110,72 @@ def workload(dsn: str, seconds: float, rate: float, stop: threading.Event | None
     return run_workload(dsn, seconds=seconds, rate=rate, connections=4, stop_event=stop)
 
 
-def run_cli(dsn: str, workers: int, chunk_rows: int | None, extra: list[str] | None = None) -> float:
-    t = time.monotonic()
-    cmd = [str(VENV_BIN / "activity-migration"), "backfill", "--dsn", dsn, "--workers", str(workers), "--no-check"]
-    if chunk_rows:
-        cmd += ["--initial-chunk-rows", str(chunk_rows)]
-    out = subprocess.run(cmd + (extra or []), capture_output=True, text=True)
-    if out.returncode != 0:
-        raise SystemExit(out.stderr[-3000:])
-    return time.monotonic() - t
+class CliRunner:
+    """``activity-migration backfill --workers N`` (the same core the DAG's mapped workers call)."""
+
+    def __init__(self, dsn: str, workers: int, chunk_rows: int | None, extra: list[str]) -> None:
+        self.cmd = [str(VENV_BIN / "activity-migration"), "backfill", "--dsn", dsn, "--workers", str(workers), "--no-check"]
+        self.cmd += (["--initial-chunk-rows", str(chunk_rows)] if chunk_rows else []) + extra
+        self.details: dict = {}
+
+    def __enter__(self) -> "CliRunner":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+    def run(self) -> float:
+        t = time.monotonic()
+        out = subprocess.run(self.cmd, capture_output=True, text=True)
+        if out.returncode != 0:
+            raise SystemExit(out.stderr[-3000:])
+        return time.monotonic() - t
 
 
-def run_standalone(dsn: str, workers: int, chunk_rows: int | None) -> tuple[float, dict]:
+class StandaloneRunner:
     """The backfill DAG end to end under ``airflow standalone`` (scheduler + LocalExecutor).
 
     The server is the end-to-end tests' (tests/e2e/airflow_server.py: private home, free ports
-    for the API and both log servers, the project's pools, stopped with SIGINT).
+    for the API and both log servers, the project's pools, stopped with SIGINT). It is up for
+    the idle workload runs too: in production Airflow runs on other machines than the
+    database, so on this one box its own processes are part of "idle", not of the backfill.
     """
-    sys.path.insert(0, str(ROOT / "tests" / "e2e"))
-    from airflow_server import AirflowServer
 
-    server = AirflowServer(Path(tempfile.mkdtemp(prefix="bench_airflow_")))
-    try:
-        server.start()
-        server.set_postgres_connection("activity_db_staging", dsn)
-        server.wait_for_dag("migration_p4_backfill")
-        conf = {"mode": "demo", "max_parallel_chunks": workers, **({"initial_chunk_rows": chunk_rows} if chunk_rows else {})}
+    def __init__(self, dsn: str, workers: int, chunk_rows: int | None) -> None:
+        sys.path.insert(0, str(ROOT / "tests" / "e2e"))
+        from airflow_server import AirflowServer
+
+        self.dsn, self.details = dsn, {}
+        self.conf = {"mode": "demo", "max_parallel_chunks": workers,
+                     **({"initial_chunk_rows": chunk_rows} if chunk_rows else {})}
+        self.server = AirflowServer(Path(tempfile.mkdtemp(prefix="bench_airflow_")))
+
+    def __enter__(self) -> "StandaloneRunner":
+        try:
+            self.server.start()
+            self.server.set_postgres_connection("activity_db_staging", self.dsn)
+            self.server.wait_for_dag("migration_p4_backfill")
+        except BaseException:
+            self.server.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.stop()
+
+    def run(self) -> float:
+        server = self.server
         t = time.monotonic()
-        run_id = server.trigger("migration_p4_backfill", conf)
+        run_id = server.trigger("migration_p4_backfill", self.conf)
         state = server.wait_run("migration_p4_backfill", run_id, timeout=4 * 3600)
         elapsed = time.monotonic() - t
         tis = server.api("GET", server.run_path("migration_p4_backfill", run_id) + "/taskInstances")["task_instances"]
-        tasks = {f"{ti['task_id']}[{ti.get('map_index', -1)}]": {"state": ti["state"], "duration": ti.get("duration")}
-                 for ti in tis}
+        self.details["tasks"] = {f"{ti['task_id']}[{ti.get('map_index', -1)}]": {"state": ti["state"],
+                                                                                 "duration": ti.get("duration")}
+                                 for ti in tis}
         if state != "success":
-            raise SystemExit(f"DAG run ended {state}: {tasks}; log {server.log_path}")
-        return elapsed, tasks
-    finally:
-        server.stop()
+            raise SystemExit(f"DAG run ended {state}: {self.details['tasks']}; log {server.log_path}")
+        return elapsed
 
 
 def main() -> None:
@@ -170,31 +198,37 @@ def main() -> None:
         result.update(baseline_s=round(base_s, 1), baseline_rows=base_rows)
         print(f"baseline INSERT … SELECT: {base_s:.1f} s, {base_rows} rows", file=sys.stderr)
 
-        idle = workload(dsn, seconds=15, rate=args.workload_rate)
-
-        sampler = LockSampler(dsn)
-        sampler.start()
-        stop = threading.Event()
-        during: dict = {}
-        load = threading.Thread(target=lambda: during.update(r=workload(dsn, 3600, args.workload_rate, stop)))
-        load.start()
         if args.runner == "cli":
             extra = []
             if args.chunk_target_seconds is not None:
                 extra += ["--chunk-target-seconds", str(args.chunk_target_seconds)]
             if args.yield_ratio is not None:
                 extra += ["--yield-ratio", str(args.yield_ratio)]
-            bf_s = run_cli(dsn, args.workers, args.chunk_rows, extra)
+            runner = CliRunner(dsn, args.workers, args.chunk_rows, extra)
         else:
-            bf_s, tasks = run_standalone(dsn, args.workers, args.chunk_rows)
-            result["tasks"] = tasks
-        stop.set()
-        load.join()
-        sampler.stop.set()
-        sampler.join()
-        wl = during["r"]
-        # idle again right after (the machine is shared: its load drifts); idle = mean of both
-        idle_after = workload(dsn, seconds=15, rate=args.workload_rate)
+            # for the record: the application alone on the box, before Airflow starts
+            result["workload_idle_without_airflow_p95_ms"] = workload(dsn, 15, args.workload_rate).latency_p95_ms
+            runner = StandaloneRunner(dsn, args.workers, args.chunk_rows)
+
+        with runner:
+            idle = workload(dsn, seconds=15, rate=args.workload_rate)
+            sampler = LockSampler(dsn)
+            sampler.start()
+            stop = threading.Event()
+            during: dict = {}
+            load = threading.Thread(target=lambda: during.update(r=workload(dsn, 3600, args.workload_rate, stop)))
+            load.start()
+            try:
+                bf_s = runner.run()
+            finally:
+                stop.set()
+                load.join()
+                sampler.stop.set()
+                sampler.join()
+            wl = during["r"]
+            # idle again right after (the machine is shared: its load drifts); idle = mean of both
+            idle_after = workload(dsn, seconds=15, rate=args.workload_rate)
+        result.update(runner.details)
         idle_p95 = (idle.latency_p95_ms + idle_after.latency_p95_ms) / 2
         result.update(workload_idle_p95_ms=round(idle_p95, 1), workload_idle_before_p95_ms=idle.latency_p95_ms,
                       workload_idle_after_p95_ms=idle_after.latency_p95_ms)
