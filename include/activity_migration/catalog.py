@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import psycopg
 
@@ -127,3 +128,15 @@ def function_definition(conn: psycopg.Connection, identity: str) -> str:
 
 def tables_with_logging_triggers(conn: psycopg.Connection, cfg: MigrationConfig | None = None) -> set[str]:
     return {t.table for t in logging_triggers(conn, cfg)}
+
+
+def source_columns(conn: psycopg.Connection, cfg: MigrationConfig) -> dict[str, dict[str, Any]]:
+    """The source table's columns by name: catalog type (``format_type``), type category, has a default."""
+    rows = fetch_all(conn, """
+        SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type, t.typcategory AS category,
+               a.attidentity <> '' OR pg_get_expr(d.adbin, d.adrelid) IS NOT NULL AS has_default
+        FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+        LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+        WHERE a.attrelid = to_regclass(format('%%I.%%I', %s::text, %s::text)) AND a.attnum > 0 AND NOT a.attisdropped
+        """, (cfg.source.schema, cfg.source.table))
+    return {r["name"]: r for r in rows}

@@ -10,6 +10,12 @@ events to equal them, so the three writers and the checks cannot drift apart.
 The rejection rules judge the raw description (``description_raw``): a legacy row whose
 description holds control characters is quarantined by the backfill (``broken_text``), as
 phase 4 documents, rather than copied with the characters silently removed.
+
+A source column of a character type feeding a field of another type (an IP address kept as
+text) is converted with ``<state>.to_<type>_or_null``, never a plain cast: a value that does
+not convert ('unknown' in an ip column) must not fail a backfill chunk or, in dual write, the
+application's own write. ``conversion_reason`` names such a value (``unconvertible_<field>``)
+so the backfill quarantines the row with its original instead of copying it without the value.
 """
 from __future__ import annotations
 
@@ -25,25 +31,56 @@ FIELD_TYPES = {
 }
 
 
-def raw_field(cfg: MigrationConfig, event_field: str, alias: str = "s") -> sql.Composable:
-    """The source column feeding ``event_field``, cast to the event's type (NULL when unmapped)."""
+# event type -> the state schema's conversion of text that returns NULL where a cast would fail
+# (02_create_mapping_rules.sql). The preflight admits a character column only for these fields.
+CONVERTERS = {"inet": "to_inet_or_null"}
+
+
+def converts_from_text(event_field: str, column_types: dict[str, dict] | None, column: str | None) -> bool:
+    """Whether the source column is of a character type (category S) and the field is not text."""
+    info = (column_types or {}).get(column or "")
+    return bool(info) and info.get("category") == "S" and FIELD_TYPES[event_field] in CONVERTERS
+
+
+def raw_field(cfg: MigrationConfig, event_field: str, alias: str = "s",
+              column_types: dict[str, dict] | None = None) -> sql.Composable:
+    """The source column feeding ``event_field`` in the event's type (NULL when unmapped).
+
+    ``column_types``: the source's columns as ``catalog.source_columns`` reads them; a character
+    column is then converted (NULL when it does not convert) instead of cast.
+    """
     col = cfg.source.column(event_field)
-    typ = sql.SQL(FIELD_TYPES[event_field])
+    typ = FIELD_TYPES[event_field]
     if col is None:
-        return sql.SQL("NULL::{}").format(typ)
-    return sql.SQL("{}::{}").format(sql.Identifier(alias, col), typ)
+        return sql.SQL("NULL::{}").format(sql.SQL(typ))
+    if converts_from_text(event_field, column_types, col):
+        return sql.SQL("{}.{}({}::text)").format(sql.Identifier(cfg.state_schema), sql.Identifier(CONVERTERS[typ]),
+                                                 sql.Identifier(alias, col))
+    return sql.SQL("{}::{}").format(sql.Identifier(alias, col), sql.SQL(typ))
 
 
-def event_field_exprs(cfg: MigrationConfig, alias: str = "s") -> dict[str, sql.Composable]:
+def conversion_reason(cfg: MigrationConfig, alias: str = "s",
+                      column_types: dict[str, dict] | None = None) -> sql.Composable:
+    """``unconvertible_<field>`` for the first source value that does not convert, else NULL (text)."""
+    whens = [sql.SQL("WHEN {} IS NOT NULL AND {} IS NULL THEN {}").format(
+        sql.Identifier(alias, cfg.source.column(f)), raw_field(cfg, f, alias, column_types),
+        sql.Literal(f"unconvertible_{f}"))
+        for f in FIELD_TYPES if converts_from_text(f, column_types, cfg.source.column(f))]
+    return sql.SQL("CASE {} END").format(sql.SQL(" ").join(whens)) if whens else sql.SQL("NULL::text")
+
+
+def event_field_exprs(cfg: MigrationConfig, alias: str,
+                      column_types: dict[str, dict] | None) -> dict[str, sql.Composable]:
     """Expressions over source row ``alias`` for every mapped field, normalised as publish_activity does.
 
     Keys are the config's field names (``metadata`` is the event's payload, ``action`` the raw
     legacy action), plus ``description_raw`` (the rejection rules judge it) and
     ``user_agent_raw``: the parity checks compare text with the raw value first (cheap, equal
-    for nearly every row) and normalise only where that differs.
+    for nearly every row) and normalise only where that differs; and ``conversion_reason``.
+    ``column_types``: ``catalog.source_columns`` (None: every column is taken to have its field's type).
     """
     state = sql.Identifier(cfg.state_schema)
-    raw = {f: raw_field(cfg, f, alias) for f in FIELD_TYPES}
+    raw = {f: raw_field(cfg, f, alias, column_types) for f in FIELD_TYPES}
     out = dict(raw)
     out["entity_type"] = sql.SQL("btrim({})").format(raw["entity_type"])
     out["entity_id"] = sql.SQL("btrim({})").format(raw["entity_id"])
@@ -52,4 +89,5 @@ def event_field_exprs(cfg: MigrationConfig, alias: str = "s") -> dict[str, sql.C
     out["metadata"] = sql.SQL("coalesce({}, '{{}}'::jsonb)").format(raw["metadata"])
     out["description_raw"] = raw["description"]
     out["user_agent_raw"] = raw["user_agent"]
+    out["conversion_reason"] = conversion_reason(cfg, alias, column_types)
     return out

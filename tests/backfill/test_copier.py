@@ -159,3 +159,33 @@ def test_zero_loss_check_fails_with_the_counts_for_a_missing_row_and_a_row_in_bo
     msg = str(exc.value)
     assert "of 3000 source rows in scope, 1 are neither in events nor in the quarantine" in msg, msg
     assert "1 are in events AND in the quarantine" in msg, msg
+
+
+def test_text_ip_column_converts_and_an_unconvertible_value_is_quarantined_not_a_failed_chunk(fresh_db):
+    """An application that keeps the ip address as text: valid addresses become inet in events,
+    a value that is no address ('unknown') sends its row to the quarantine with the reason and
+    the original row (a plain cast would fail the whole chunk); parity then passes."""
+    from activity_migration.ledger import RunContext
+    from activity_migration.validation.runner import run_suites
+
+    dsn = make_backfill_db(fresh_db, 500, "uuid")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("ALTER TABLE public.activity_logs ALTER COLUMN ip_address TYPE text USING host(ip_address)")
+        bad = conn.execute("INSERT INTO public.activity_logs (user_id, action, entity_type, ip_address, created_at) "
+                           "VALUES (gen_random_uuid(), 'created', 'user', 'unknown', now() - interval '1 hour') "
+                           "RETURNING id::text").fetchone()[0]
+        good = conn.execute("INSERT INTO public.activity_logs (user_id, action, entity_type, ip_address, created_at) "
+                            "VALUES (gen_random_uuid(), 'created', 'user', '2001:db8::7', now() - interval '1 hour') "
+                            "RETURNING id::text").fetchone()[0]
+    out = p4_backfill.apply(dsn, load_config(), None, _params(), workers=1)
+    c = counts(dsn)
+    assert c["chunks_not_done"] == 0 and c["missing"] == 0
+    assert c["events"] == 501 and c["quarantined"] == 1 and out["check"]["in_quarantine"] == 1
+    with psycopg.connect(dsn) as conn:
+        reason, original = conn.execute("SELECT reason, original_row FROM activity_migration.quarantine "
+                                        "WHERE legacy_id = %s", (bad,)).fetchone()
+        assert reason == "unconvertible_ip_address" and original["ip_address"] == "unknown"
+        assert conn.execute("SELECT ip_address::text FROM public.events WHERE legacy_activity_log_id = %s",
+                            (good,)).fetchone()[0] == "2001:db8::7/128"
+    parity = run_suites(dsn, ["parity"], "full", RunContext(environment="staging"), None)
+    assert parity.success, parity.summary_lines()

@@ -150,3 +150,29 @@ def test_integer_keys_record_max_key(pg_admin_dsn):
         p2.rollback(dsn, CFG)
     finally:
         drop_database(pg_admin_dsn, name)
+
+
+def test_text_ip_column_dual_write_never_fails_the_application_write(demo_db):
+    """An application that keeps the ip address as text, and whose triggers may log any text
+    there: after the switch a value that is no address ('unknown') still commits the
+    application's write (the event gets no ip; a plain ::inet cast would raise), and a valid
+    address reaches the legacy row as the trigger wrote it ('10.1.2.3', not '10.1.2.3/32')."""
+    with psycopg.connect(demo_db, autocommit=True) as conn:
+        conn.execute("ALTER TABLE public.activity_logs ALTER COLUMN ip_address TYPE text USING host(ip_address)")
+        conn.execute("DROP FUNCTION public.request_ip()")
+        conn.execute("CREATE FUNCTION public.request_ip() RETURNS text LANGUAGE sql STABLE "
+                     "AS $$ SELECT current_setting('test.ip', true) $$")
+    p1.apply(demo_db, CFG)
+    p2.apply(demo_db, CFG)
+    with psycopg.connect(demo_db, autocommit=True) as conn:
+        logged = {}
+        for ip in ("unknown", "10.1.2.3"):
+            conn.execute("SELECT set_config('test.ip', %s, false)", (ip,))
+            uid = conn.execute("INSERT INTO public.users (email) VALUES (%s) RETURNING id::text",
+                               (f"{ip}@example.com",)).fetchone()[0]
+            logged[ip] = conn.execute(
+                "SELECT l.ip_address, e.ip_address::text, e.source FROM public.activity_logs l "
+                "JOIN public.events e ON e.legacy_activity_log_id = l.id "
+                "WHERE l.entity_type = 'user' AND l.entity_id = %s", (uid,)).fetchall()
+    assert logged["unknown"] == [(None, None, "trigger")]
+    assert logged["10.1.2.3"] == [("10.1.2.3", "10.1.2.3/32", "trigger")]

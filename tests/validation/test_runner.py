@@ -182,3 +182,43 @@ def test_incremental_sample_is_bounded_by_its_budget(fresh_db, tmp_path):
                   sample_min_rows=50, run_date=night + dt.timedelta(days=3))
     failed = {r.check: r.examples for r in outcome.failed_expectations}
     assert failed["missing"] == ["200"]
+
+
+# event column -> a value that differs from what the mapping gives (one tampered event each)
+TAMPERED = {
+    "actor_id": "gen_random_uuid()", "customer_id": "gen_random_uuid()", "event_type": "'tampered.changed'",
+    "entity_type": "'tampered'", "entity_id": "'tampered'", "description": "'tampered'",
+    "payload": "'{\"tampered\": true}'::jsonb", "ip_address": "'10.9.9.9'::inet", "user_agent": "'tampered'",
+    "occurred_at": "occurred_at - interval '1 day'",
+}
+
+
+def test_every_mapped_field_is_compared_alike_by_full_incremental_and_the_view(migrated, tmp_path):
+    """The three comparison sites (full collection, incremental collection, the operator's
+    v_parity_mismatch view) share one comparison (parity.mismatch_exprs): each tampered field
+    is found on its own row, by all three; text normalised as publish_activity writes it
+    (trimmed, control characters out) is not a difference."""
+    from activity_migration.validation.parity import MISMATCH_FIELDS
+
+    assert set(TAMPERED) == set(MISMATCH_FIELDS)
+    keys = [r[0] for r in execute(migrated, "SELECT legacy_activity_log_id::text FROM public.events "
+                                            "ORDER BY legacy_activity_log_id LIMIT %s", (len(TAMPERED) + 1,))]
+    for key, (field, value) in zip(keys, TAMPERED.items()):
+        execute(migrated, f"UPDATE public.events SET {field} = {value} WHERE legacy_activity_log_id = %s", (key,))
+    # the last row: legacy text with padding and a control character, the event as publish writes it
+    execute(migrated, "UPDATE public.activity_logs SET description = E'  padded\\u0001 text ', "
+                      "user_agent = E'agent\\t ' WHERE id = %s", (keys[-1],))
+    execute(migrated, "UPDATE public.events SET description = activity_migration.sanitize_text(E'  padded\\u0001 text '), "
+                      "user_agent = activity_migration.sanitize_text(E'agent\\t ') WHERE legacy_activity_log_id = %s",
+            (keys[-1],))
+    expected = {f"mismatch:{f}": [k] for k, f in zip(keys, TAMPERED)}
+
+    for scope, kw in (("full", {}), ("incremental", {"sample_ranges": 1})):
+        outcome = run(migrated, tmp_path, suites=["parity"], scope=scope, **kw)
+        assert outcome.scope == scope
+        failed = {r.check: r.examples for r in outcome.failed_expectations if r.check.startswith("mismatch:")}
+        assert failed == expected, scope
+        if scope == "full":  # the watermark the incremental run starts from
+            execute(migrated, "UPDATE activity_migration.validation_results SET success = true")
+    view = execute(migrated, "SELECT legacy_id::text, fields FROM activity_migration.v_parity_mismatch ORDER BY legacy_id")
+    assert {k: f for k, f in view} == {k: [f] for k, f in zip(keys, TAMPERED)}

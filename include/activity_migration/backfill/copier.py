@@ -27,6 +27,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from ..catalog import source_columns
 from ..config import MigrationConfig
 from ..db import APPLICATION_NAME, connect, fetch_one, load_sql
 from ..errors import MigrationError
@@ -96,7 +97,7 @@ class Statements:
         lower = sql.SQL("(%(lo)s::text IS NULL OR s.{k} >= %(lo)s::text::{t})").format(k=key, t=ktype)
         upper = sql.SQL("(%(hi)s::text IS NULL OR s.{k} < %(hi)s::text::{t})").format(k=key, t=ktype)
         rng = sql.SQL("{} AND {}").format(lower, upper)
-        cols = event_field_exprs(cfg, "s")
+        cols = event_field_exprs(cfg, "s", source_columns(conn, cfg))
         common = {"state": cfg.state_schema, "source": source_ident(cfg), "key": cfg.source.key,
                   "events": events_ident(cfg), "range": rng}
         self.claim = load_sql("p4_backfill/01_claim_chunk.sql", state=cfg.state_schema)

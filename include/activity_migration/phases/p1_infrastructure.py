@@ -27,6 +27,7 @@ import psycopg
 from psycopg import sql
 
 from .. import catalog, ledger
+from ..catalog import source_columns
 from ..config import MigrationConfig, load_config
 from ..db import connect, connection, fetch_all, fetch_one, load_sql, run_ddl_with_retry, run_sql_file, scalar
 from ..errors import MigrationError, PreflightError
@@ -62,17 +63,6 @@ _FIELD_TYPES = {
 
 
 # ---------------------------------------------------------------------------- preflight
-def source_columns(conn: psycopg.Connection, cfg: MigrationConfig) -> dict[str, dict[str, Any]]:
-    rows = fetch_all(conn, """
-        SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type, t.typcategory AS category,
-               a.attidentity <> '' OR pg_get_expr(d.adbin, d.adrelid) IS NOT NULL AS has_default
-        FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
-        LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
-        WHERE a.attrelid = to_regclass(format('%%I.%%I', %s::text, %s::text)) AND a.attnum > 0 AND NOT a.attisdropped
-        """, (cfg.source.schema, cfg.source.table))
-    return {r["name"]: r for r in rows}
-
-
 def legacy_key_type(conn: psycopg.Connection, cfg: MigrationConfig) -> str:
     cols = source_columns(conn, cfg)
     key = cols.get(cfg.source.key)

@@ -34,14 +34,15 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from .. import catalog, ledger
+from ..catalog import source_columns
 from ..config import MigrationConfig, load_config
 from ..db import connect, connection, fetch_all, fetch_one, load_sql, scalar
 from ..errors import MigrationError, PreflightError
 from ..ledger import RunContext
+from ..mapping import converts_from_text
 from ._common import (DUAL_WRITE_MARKER, dual_write_enabled, events_ident, function_def, ledgered,
                       publish_identity, table_exists, wait_for_older_transactions)
 from .p1_infrastructure import check as p1_check
-from .p1_infrastructure import source_columns
 from .p2_rewrite import REWRITE_MARKER, Rewriter, replace_body
 
 log = logging.getLogger(__name__)
@@ -106,7 +107,7 @@ def plan(conn: psycopg.Connection, cfg: MigrationConfig) -> list[FunctionPlan]:
     identities = set(_candidate_functions(conn, cfg))
     identities |= {i for i, b in backups.items() if b["restored_at"] is None and i != publish_identity(cfg)
                    and scalar(conn, "SELECT to_regprocedure(%s) IS NOT NULL", (i,))}
-    rewriter = Rewriter(cfg)
+    rewriter = Rewriter(cfg, column_types=source_columns(conn, cfg))
     triggers = catalog.logging_triggers(conn, cfg)
     plans = []
     for identity in sorted(identities):
@@ -271,7 +272,12 @@ def _dual_write_ddl(conn: psycopg.Connection, cfg: MigrationConfig) -> sql.Compo
     names, values = [], []
     for event_field, col in cfg.source.columns.items():
         names.append(sql.Identifier(col))
-        values.append(sql.SQL("{}::{}").format(sql.SQL(params[event_field]), sql.SQL(cols[col]["type"])))
+        value = sql.SQL(params[event_field])
+        if converts_from_text(event_field, cols, col):
+            # the type's own output ('10.0.0.1'), not its cast to text ('10.0.0.1/32'): the
+            # legacy row keeps what the trigger wrote before
+            value = sql.SQL("nullif(format('%s', {}), '')").format(value)
+        values.append(sql.SQL("{}::{}").format(value, sql.SQL(cols[col]["type"])))
     return load_sql("p2_dual_write/01_create_publish_activity_dual_write.sql", fn_schema=cfg.target_schema,
                     state=cfg.state_schema, events=events_ident(cfg),
                     source=sql.Identifier(cfg.source.schema, cfg.source.table), key=cfg.source.key,

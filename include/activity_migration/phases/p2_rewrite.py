@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 
 from ..config import MigrationConfig
 from ..errors import MigrationError
+from ..mapping import CONVERTERS, converts_from_text
 
 REWRITE_MARKER = "-- activity-migration p2_dual_write: rewritten to call publish_activity"
 
@@ -277,10 +278,16 @@ class Rewriter:
 
     :param cfg: the migration config (source table and column mapping, state schema)
     :param publish_function: qualified name of publish_activity as SQL text
+    :param column_types: the source's columns (``catalog.source_columns``): a character column
+        feeding a non-text parameter (an ip address kept as text) is converted with
+        ``<state>.to_<type>_or_null``, so a value that does not convert ('unknown') gives a
+        NULL field instead of failing the application's write, as the legacy insert never did
     """
 
-    def __init__(self, cfg: MigrationConfig, publish_function: str | None = None) -> None:
+    def __init__(self, cfg: MigrationConfig, publish_function: str | None = None,
+                 column_types: dict[str, dict] | None = None) -> None:
         self.cfg = cfg
+        self.column_types = column_types
         self.table = cfg.source.table
         self.schema = cfg.source.schema
         self.publish = publish_function or f"{quote_ident(cfg.target_schema)}.publish_activity"
@@ -457,7 +464,9 @@ class Rewriter:
         args = [f"p_event_type => {self.event_type_for}(({ent})::text, ({act})::text)",
                 f"p_entity_type => ({ent})::text"]
         for f, (param, cast) in _PARAM_OF.items():
-            if f in fields:
+            if f in fields and converts_from_text(f, self.column_types, self.cfg.source.column(f)):
+                args.append(f"{param} => {quote_ident(self.cfg.state_schema)}.{CONVERTERS[cast]}(({fields[f]})::text)")
+            elif f in fields:
                 args.append(f"{param} => ({fields[f]})::{cast}")
         if "occurred_at" in fields:
             args.append(f"p_occurred_at => coalesce(({fields['occurred_at']})::timestamptz, now())")

@@ -25,6 +25,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from ..catalog import source_columns
 from ..config import MigrationConfig
 from ..db import fetch_all, fetch_one, load_sql, run_ddl_with_retry, run_sql_file, scalar
 from ..errors import ConfigError, PreflightError
@@ -37,6 +38,31 @@ MISMATCH_FIELDS = ("actor_id", "customer_id", "event_type", "entity_type", "enti
 ROW_CHECKS = ("missing", "unquarantined_bad_row", "orphan")
 COUNT_CHECKS = ("count_total", "count_entity_type", "count_day")
 KEY_TYPES = {"uuid": "uuid", "bigint": "bigint", "integer": "integer", "smallint": "smallint"}
+
+# Per mismatch field, the v_parity_source columns an event may equal: text compares with the
+# raw legacy value first (equal for nearly every row, and cheap) and with the normalised one
+# (sanitize_text) only where that differs.
+_COMPARED_WITH = {f: (f,) for f in MISMATCH_FIELDS} | {"description": ("description_raw", "description"),
+                                                       "user_agent": ("user_agent_raw", "user_agent")}
+
+
+def mismatch_exprs(event: str = "e", source: str = "s") -> dict[str, sql.Composable]:
+    """The field comparison of an event with its mapped source row, written once for every
+    validation SQL file: ``differs`` (true when any mapped field differs) and
+    ``differing_fields`` (the text[] of those fields, in MISMATCH_FIELDS order).
+
+    The files evaluate ``differing_fields`` only where ``differs`` holds: building an array
+    for every row of a two-million-row join costs more than the comparisons themselves.
+    """
+    conds = [(f, sql.SQL(" AND ").join(sql.SQL("{} IS DISTINCT FROM {}").format(
+        sql.Identifier(event, f), sql.Identifier(source, col)) for col in _COMPARED_WITH[f]))
+        for f in MISMATCH_FIELDS]
+    return {
+        "differs": sql.SQL("({})").format(sql.SQL(" OR ").join(sql.SQL("({})").format(c) for _, c in conds)),
+        "differing_fields": sql.SQL("array_remove(ARRAY[{}]::text[], NULL)").format(sql.SQL(", ").join(
+            sql.SQL("CASE WHEN {} THEN {} END").format(c, sql.Literal(f)) for f, c in conds)),
+    }
+
 
 # Which source column (config.source.columns key) feeds each mismatch field.
 _FIELD_SOURCE = {"actor_id": "actor_id", "customer_id": "customer_id", "event_type": "action",
@@ -105,7 +131,7 @@ def key_type(conn: psycopg.Connection, cfg: MigrationConfig) -> str:
 
 def view_identifiers(conn: psycopg.Connection, cfg: MigrationConfig) -> dict[str, Any]:
     """Placeholders of the validation SQL files, built from the config (all quoted)."""
-    exprs = event_field_exprs(cfg, "s")
+    exprs = event_field_exprs(cfg, "s", source_columns(conn, cfg))
     return {
         "state": cfg.state_schema,
         "src": sql.Identifier(cfg.source.schema, cfg.source.table),
@@ -115,6 +141,7 @@ def view_identifiers(conn: psycopg.Connection, cfg: MigrationConfig) -> dict[str
         "created_at": cfg.source.column("occurred_at"),
         **{name: expr for name, expr in exprs.items() if name != "metadata"},
         "payload": exprs["metadata"],
+        **mismatch_exprs(),
     }
 
 
@@ -165,7 +192,7 @@ def ensure_validation_objects(conn: psycopg.Connection, cfg: MigrationConfig, *,
                     **{k: ids[k] for k in ("state", "src", "events", "key", "key_type", "actor_id", "customer_id",
                                            "action", "entity_type", "entity_id", "description", "description_raw",
                                            "payload", "ip_address", "user_agent", "user_agent_raw",
-                                           "occurred_at")})
+                                           "occurred_at", "conversion_reason", "differs", "differing_fields")})
     mark = _DEFINITION_MARK.format(hashlib.sha256(stmt.as_string(conn).encode()).hexdigest()[:16])
     state = fetch_one(conn, """
         SELECT count(*) FILTER (WHERE (c.relkind = 'v' AND c.relname = ANY(%(views)s))
@@ -268,13 +295,15 @@ def collect(conn: psycopg.Connection, cfg: MigrationConfig, scope: Scope) -> Par
             # Only a few thousand (entity type, day) groups, which the planner cannot know:
             # without this it sorts the two-million-row join to aggregate it (external sort).
             conn.execute("SET LOCAL enable_sort = off")
-            run_sql_file(conn, "validation/02_collect_parity_full.sql", state=ids["state"], events=ids["events"])
+            run_sql_file(conn, "validation/02_collect_parity_full.sql", state=ids["state"], events=ids["events"],
+                         differs=ids["differs"], differing_fields=ids["differing_fields"])
             conn.execute("SET LOCAL enable_sort = on")
         else:
             # One statement: the source side (sample + new rows, each probed in events by its
             # legacy id) and the events side over the same window and key range (orphans).
             inc = fetch_one(conn, load_sql("validation/03_collect_parity_incremental.sql", state=ids["state"],
-                                           events=ids["events"], src=ids["src"], key=ids["key"], key_type=ktype),
+                                           events=ids["events"], src=ids["src"], key=ids["key"], key_type=ktype,
+                                           differs=ids["differs"], differing_fields=ids["differing_fields"]),
                             scope.params())
             stats["source_rows_checked"] = int(inc["source_rows"])
             stats["sampled_source_rows"] = int(inc["sampled_source_rows"])

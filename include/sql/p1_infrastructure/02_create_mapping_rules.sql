@@ -23,6 +23,18 @@ RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT nullif(btrim(regexp_replace(p_text, '[\x01-\x08\x0B\x0C\x0E-\x1F\x7F]', '', 'g')), '')
 $$;
 
+-- Text -> inet, NULL where the cast would fail ('unknown', ''): for a legacy ip column of a
+-- character type (mapping.py). A bad value must not fail a backfill chunk or, in dual write,
+-- the application's own write; the backfill quarantines such a row (unconvertible_ip_address).
+CREATE OR REPLACE FUNCTION {state}.to_inet_or_null(p_text text)
+RETURNS inet LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+BEGIN
+    RETURN p_text::inet;
+EXCEPTION WHEN data_exception THEN
+    RETURN NULL;
+END
+$$;
+
 -- action + entity type -> event type: 'payment_plan' + 'Status Changed' -> 'payment_plan.status_changed'.
 CREATE OR REPLACE FUNCTION {state}.event_type_for(p_entity_type text, p_action text)
 RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$

@@ -9,7 +9,8 @@
 -- unique keys (an event written meanwhile by the dual write is never copied twice).
 -- Locks: ROW EXCLUSIVE on {events} and {state}.quarantine; ACCESS SHARE on the source.
 -- Placeholders: identifiers, and the column expressions of activity_migration/mapping.py
--- (normalised as publish_activity writes events; {description_raw} for the rules).
+-- (normalised as publish_activity writes events; {description_raw} for the rules;
+-- {conversion_reason}: unconvertible_<field> for a value that does not convert, else NULL).
 -- Parameters: lo, hi, chunk_id.
 WITH mapped AS MATERIALIZED (
     SELECT s.{key}                                                    AS legacy_key,
@@ -24,7 +25,8 @@ WITH mapped AS MATERIALIZED (
            {metadata}                                                 AS payload,
            {ip_address}                                               AS ip_address,
            {user_agent}                                               AS user_agent,
-           {occurred_at}                                              AS occurred_at
+           {occurred_at}                                              AS occurred_at,
+           {conversion_reason}                                        AS conversion_reason
       FROM {source} AS s
      WHERE {range}
        AND NOT EXISTS (SELECT 1 FROM {events} AS e WHERE e.legacy_activity_log_id = s.{key})
@@ -32,9 +34,11 @@ WITH mapped AS MATERIALIZED (
 ),
 judged AS MATERIALIZED (
     SELECT m.*,
-           -- the raw action too: event_type_for() turned its control characters into '_'.
-           {state}.event_rejection_reason(m.event_type, m.entity_type, m.payload, m.occurred_at, m.description_raw,
-                                          m.action) AS reason
+           -- a value that did not convert (mapping.py) first; then the rules, on the raw action
+           -- too: event_type_for() turned its control characters into '_'.
+           coalesce(m.conversion_reason,
+                    {state}.event_rejection_reason(m.event_type, m.entity_type, m.payload, m.occurred_at,
+                                                   m.description_raw, m.action)) AS reason
       FROM mapped AS m
 ),
 quarantined AS (

@@ -7,11 +7,12 @@
 -- source key column, {key_type} its type (uuid/bigint/integer), and one expression per
 -- mapped field ({actor_id}, {customer_id}, {action}, {entity_type}, {entity_id},
 -- {description}, {description_raw}, {payload}, {ip_address}, {user_agent}, {user_agent_raw},
--- {occurred_at}) from activity_migration/mapping.py: the config's columns normalised as
+-- {occurred_at}, {conversion_reason}) from activity_migration/mapping.py: the config's columns normalised as
 -- publish_activity writes events (unmapped fields are NULL); the rules judge the raw
--- description. Text fields compare with the raw value first (equal for nearly every row, and
--- cheap), the normalised one only then: sanitize_text on every row of a large table would
--- cost more than the rest of the comparison.
+-- description. {differs} / {differing_fields}: the field comparison of e with s
+-- (parity.mismatch_exprs), shared with the collection statements. Text fields compare with
+-- the raw value first (equal for nearly every row, and cheap), the normalised one only then:
+-- sanitize_text on every row of a large table would cost more than the rest of the comparison.
 
 DROP VIEW IF EXISTS {state}.v_parity_counts, {state}.v_parity_orphans, {state}.v_parity_mismatch,
     {state}.v_parity_missing, {state}.v_parity_source, {state}.v_parity_findings,
@@ -33,16 +34,20 @@ SELECT s.{key}                                        AS legacy_id,
        {ip_address}                                   AS ip_address,
        {user_agent}                                   AS user_agent,
        {user_agent_raw}                               AS user_agent_raw,
-       {occurred_at}                                  AS occurred_at
+       {occurred_at}                                  AS occurred_at,
+       -- why the backfill would quarantine the row (a value that does not convert, then the
+       -- shared rules on the raw description and action); NULL for a good row
+       coalesce({conversion_reason},
+                {state}.event_rejection_reason({state}.event_type_for({entity_type}, {action}), {entity_type},
+                                               {payload}, {occurred_at}, {description_raw}, {action}))
+                                                      AS rejection_reason
 FROM {src} s;
 COMMENT ON VIEW {state}.v_parity_source IS 'activity_logs rows as the events they must become (mapping rules applied)';
 
 -- Source rows with no event and not (unresolved) in the quarantine. rejection_reason says
 -- whether the row is a bad row the backfill should have quarantined.
 CREATE VIEW {state}.v_parity_missing AS
-SELECT s.legacy_id, s.source_created_at, s.entity_type,
-       {state}.event_rejection_reason(s.event_type, s.entity_type, s.payload, s.occurred_at, s.description_raw,
-                                      s.action) AS rejection_reason
+SELECT s.legacy_id, s.source_created_at, s.entity_type, s.rejection_reason
 FROM {state}.v_parity_source s
 WHERE NOT EXISTS (SELECT 1 FROM {events} e WHERE e.legacy_activity_log_id = s.legacy_id)
   AND NOT EXISTS (SELECT 1 FROM {state}.quarantine q
@@ -52,32 +57,10 @@ COMMENT ON VIEW {state}.v_parity_missing IS 'source rows missing in events and n
 -- Linked pairs whose mapped fields differ; fields lists the differing event columns.
 CREATE VIEW {state}.v_parity_mismatch AS
 SELECT s.legacy_id, s.source_created_at, s.entity_type, e.id AS event_id,
-       array_remove(ARRAY[
-           CASE WHEN e.actor_id    IS DISTINCT FROM s.actor_id    THEN 'actor_id' END,
-           CASE WHEN e.customer_id IS DISTINCT FROM s.customer_id THEN 'customer_id' END,
-           CASE WHEN e.event_type  IS DISTINCT FROM s.event_type  THEN 'event_type' END,
-           CASE WHEN e.entity_type IS DISTINCT FROM s.entity_type THEN 'entity_type' END,
-           CASE WHEN e.entity_id   IS DISTINCT FROM s.entity_id   THEN 'entity_id' END,
-           CASE WHEN e.description IS DISTINCT FROM s.description_raw
-                     AND e.description IS DISTINCT FROM s.description THEN 'description' END,
-           CASE WHEN e.payload     IS DISTINCT FROM s.payload     THEN 'payload' END,
-           CASE WHEN e.ip_address  IS DISTINCT FROM s.ip_address  THEN 'ip_address' END,
-           CASE WHEN e.user_agent  IS DISTINCT FROM s.user_agent_raw
-                     AND e.user_agent  IS DISTINCT FROM s.user_agent  THEN 'user_agent' END,
-           CASE WHEN e.occurred_at IS DISTINCT FROM s.occurred_at THEN 'occurred_at' END
-       ], NULL) AS fields
+       {differing_fields} AS fields
 FROM {state}.v_parity_source s
 JOIN {events} e ON e.legacy_activity_log_id = s.legacy_id
-WHERE e.actor_id    IS DISTINCT FROM s.actor_id
-   OR e.customer_id IS DISTINCT FROM s.customer_id
-   OR e.event_type  IS DISTINCT FROM s.event_type
-   OR e.entity_type IS DISTINCT FROM s.entity_type
-   OR e.entity_id   IS DISTINCT FROM s.entity_id
-   OR (e.description IS DISTINCT FROM s.description_raw AND e.description IS DISTINCT FROM s.description)
-   OR e.payload     IS DISTINCT FROM s.payload
-   OR e.ip_address  IS DISTINCT FROM s.ip_address
-   OR (e.user_agent IS DISTINCT FROM s.user_agent_raw AND e.user_agent IS DISTINCT FROM s.user_agent)
-   OR e.occurred_at IS DISTINCT FROM s.occurred_at;
+WHERE {differs};
 COMMENT ON VIEW {state}.v_parity_mismatch IS 'linked source/event pairs whose mapped fields differ (parity failure)';
 
 -- Events claiming a legacy id that does not exist in the source.

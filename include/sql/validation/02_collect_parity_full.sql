@@ -8,7 +8,9 @@
 -- two group keys, the differing fields) and kept once (MATERIALIZED) for both consumers.
 -- The caller disables sorts for this statement: the planner cannot know there are only a few
 -- thousand groups and would otherwise sort two million rows to aggregate them.
--- Read-only on application tables (AccessShare). Idempotent. Placeholders: {state}, {events}.
+-- Read-only on application tables (AccessShare). Idempotent. Placeholders: {state}, {events},
+-- {differs} and {differing_fields} (parity.mismatch_exprs, over e and s): the array of differing
+-- fields is built only for the rare row that differs.
 WITH joined AS MATERIALIZED (
     SELECT s.legacy_id                                 AS s_key,
            e.legacy_activity_log_id                    AS e_key,
@@ -16,21 +18,8 @@ WITH joined AS MATERIALIZED (
            (s.occurred_at AT TIME ZONE 'UTC')::date    AS s_day,
            e.entity_type                               AS e_entity_type,
            (e.occurred_at AT TIME ZONE 'UTC')::date    AS e_day,
-           CASE WHEN s.legacy_id IS NOT NULL AND e.legacy_activity_log_id IS NOT NULL THEN
-           nullif(array_remove(ARRAY[
-               CASE WHEN e.actor_id    IS DISTINCT FROM s.actor_id    THEN 'actor_id' END,
-               CASE WHEN e.customer_id IS DISTINCT FROM s.customer_id THEN 'customer_id' END,
-               CASE WHEN e.event_type  IS DISTINCT FROM s.event_type  THEN 'event_type' END,
-               CASE WHEN e.entity_type IS DISTINCT FROM s.entity_type THEN 'entity_type' END,
-               CASE WHEN e.entity_id   IS DISTINCT FROM s.entity_id   THEN 'entity_id' END,
-               CASE WHEN e.description IS DISTINCT FROM s.description_raw
-                     AND e.description IS DISTINCT FROM s.description THEN 'description' END,
-               CASE WHEN e.payload     IS DISTINCT FROM s.payload     THEN 'payload' END,
-               CASE WHEN e.ip_address  IS DISTINCT FROM s.ip_address  THEN 'ip_address' END,
-               CASE WHEN e.user_agent  IS DISTINCT FROM s.user_agent_raw
-                     AND e.user_agent  IS DISTINCT FROM s.user_agent  THEN 'user_agent' END,
-               CASE WHEN e.occurred_at IS DISTINCT FROM s.occurred_at THEN 'occurred_at' END
-           ], NULL), '{}') END                         AS fields
+           CASE WHEN s.legacy_id IS NOT NULL AND e.legacy_activity_log_id IS NOT NULL AND {differs}
+                THEN {differing_fields} END                         AS fields
     FROM {state}.v_parity_source s
     FULL JOIN (SELECT * FROM {events} WHERE legacy_activity_log_id IS NOT NULL) e
            ON e.legacy_activity_log_id = s.legacy_id

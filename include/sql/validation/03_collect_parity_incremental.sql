@@ -9,7 +9,8 @@
 -- by primary key -> 'orphan'. Writes the differences into the session's temp table
 -- parity_diff; returns the rows checked on each side. Cost grows with new rows + the budget.
 -- Read-only on application tables (AccessShare). Idempotent.
--- Placeholders: {state}, {events}, {src}, {key}, {key_type}.
+-- Placeholders: {state}, {events}, {src}, {key}, {key_type}, {differs}, {differing_fields}
+-- (parity.mismatch_exprs over e and s).
 WITH sample AS MATERIALIZED (
     SELECT s.* FROM {state}.v_parity_source s
     WHERE s.legacy_id >= CAST(%(lo)s AS {key_type})
@@ -24,27 +25,14 @@ WITH sample AS MATERIALIZED (
       AND NOT EXISTS (SELECT 1 FROM sample x WHERE x.legacy_id = s.legacy_id)
 ), checked AS MATERIALIZED (
     SELECT s.sampled, s.legacy_id, e.legacy_activity_log_id IS NOT NULL AS linked,
-           array_remove(ARRAY[
-               CASE WHEN e.actor_id    IS DISTINCT FROM s.actor_id    THEN 'actor_id' END,
-               CASE WHEN e.customer_id IS DISTINCT FROM s.customer_id THEN 'customer_id' END,
-               CASE WHEN e.event_type  IS DISTINCT FROM s.event_type  THEN 'event_type' END,
-               CASE WHEN e.entity_type IS DISTINCT FROM s.entity_type THEN 'entity_type' END,
-               CASE WHEN e.entity_id   IS DISTINCT FROM s.entity_id   THEN 'entity_id' END,
-               CASE WHEN e.description IS DISTINCT FROM s.description_raw
-                     AND e.description IS DISTINCT FROM s.description THEN 'description' END,
-               CASE WHEN e.payload     IS DISTINCT FROM s.payload     THEN 'payload' END,
-               CASE WHEN e.ip_address  IS DISTINCT FROM s.ip_address  THEN 'ip_address' END,
-               CASE WHEN e.user_agent  IS DISTINCT FROM s.user_agent_raw
-                     AND e.user_agent  IS DISTINCT FROM s.user_agent  THEN 'user_agent' END,
-               CASE WHEN e.occurred_at IS DISTINCT FROM s.occurred_at THEN 'occurred_at' END
-           ], NULL) AS fields
+           CASE WHEN {differs} THEN {differing_fields} END AS fields
     FROM scoped s
     LEFT JOIN LATERAL (SELECT * FROM {events} e WHERE e.legacy_activity_log_id = s.legacy_id) e ON true
 ), diff AS (
     INSERT INTO parity_diff (kind, legacy_key, fields)
     SELECT CASE WHEN linked THEN 'mismatch' ELSE 'missing' END, legacy_id, CASE WHEN linked THEN fields END
     FROM checked
-    WHERE NOT linked OR cardinality(fields) > 0
+    WHERE NOT linked OR fields IS NOT NULL
     RETURNING 1
 ), sample_end AS (
     -- the sample stopped at its budget: the events side covers the keys it reached

@@ -1,6 +1,6 @@
 -- Classify the collected "missing" rows: drop those in the quarantine (unresolved: the
 -- quarantine accounts for them), and mark as unquarantined_bad_row those the shared mapping
--- rules reject (event_rejection_reason), with the reason. Works on the temp table
+-- rules reject (v_parity_source.rejection_reason), with the reason. Works on the temp table
 -- parity_diff only; reads the source by primary key. Idempotent. Placeholders: {state}, {key_type}.
 DELETE FROM parity_diff d
 USING {state}.quarantine q
@@ -9,9 +9,7 @@ WHERE d.kind = 'missing' AND q.resolved_at IS NULL AND q.legacy_id = d.legacy_ke
 UPDATE parity_diff d
 SET kind = 'unquarantined_bad_row', reason = x.reason
 FROM (
-    SELECT s.legacy_id,
-           {state}.event_rejection_reason(s.event_type, s.entity_type, s.payload, s.occurred_at, s.description_raw,
-                                          s.action) AS reason
+    SELECT s.legacy_id, s.rejection_reason AS reason
     FROM {state}.v_parity_source s
     WHERE s.legacy_id IN (SELECT legacy_key FROM parity_diff WHERE kind = 'missing')
 ) x
