@@ -69,25 +69,35 @@ def conversion_reason(cfg: MigrationConfig, alias: str = "s",
     return sql.SQL("CASE {} END").format(sql.SQL(" ").join(whens)) if whens else sql.SQL("NULL::text")
 
 
+# Text fields publish_activity normalises; the SQL of that normalisation, over an expression.
+NORMALISED_TEXT = {
+    "entity_type": "btrim({expr})",
+    "entity_id": "btrim({expr})",
+    "description": "{state}.sanitize_text({expr})",
+    "user_agent": "{state}.sanitize_text({expr})",
+}
+
+
+def normalised(cfg: MigrationConfig, event_field: str, expr: sql.Composable) -> sql.Composable:
+    """``expr`` (the raw value of ``event_field``) as publish_activity stores it."""
+    return sql.SQL(NORMALISED_TEXT[event_field]).format(expr=expr, state=sql.Identifier(cfg.state_schema))
+
+
 def event_field_exprs(cfg: MigrationConfig, alias: str,
                       column_types: dict[str, dict] | None) -> dict[str, sql.Composable]:
     """Expressions over source row ``alias`` for every mapped field, normalised as publish_activity does.
 
     Keys are the config's field names (``metadata`` is the event's payload, ``action`` the raw
-    legacy action), plus ``description_raw`` (the rejection rules judge it) and
-    ``user_agent_raw``: the parity checks compare text with the raw value first (cheap, equal
-    for nearly every row) and normalise only where that differs; and ``conversion_reason``.
+    legacy action); ``<field>_raw`` for each NORMALISED_TEXT field (the rejection rules judge
+    the raw description; the parity checks compare with the raw value first, cheap and equal
+    for nearly every row, and normalise only where that differs); and ``conversion_reason``.
     ``column_types``: ``catalog.source_columns`` (None: every column is taken to have its field's type).
     """
-    state = sql.Identifier(cfg.state_schema)
     raw = {f: raw_field(cfg, f, alias, column_types) for f in FIELD_TYPES}
     out = dict(raw)
-    out["entity_type"] = sql.SQL("btrim({})").format(raw["entity_type"])
-    out["entity_id"] = sql.SQL("btrim({})").format(raw["entity_id"])
-    out["description"] = sql.SQL("{}.sanitize_text({})").format(state, raw["description"])
-    out["user_agent"] = sql.SQL("{}.sanitize_text({})").format(state, raw["user_agent"])
+    for f in NORMALISED_TEXT:
+        out[f] = normalised(cfg, f, raw[f])
+        out[f"{f}_raw"] = raw[f]
     out["metadata"] = sql.SQL("coalesce({}, '{{}}'::jsonb)").format(raw["metadata"])
-    out["description_raw"] = raw["description"]
-    out["user_agent_raw"] = raw["user_agent"]
     out["conversion_reason"] = conversion_reason(cfg, alias, column_types)
     return out

@@ -4,8 +4,9 @@ One pass in SQL (``include/sql/validation``) writes the differences into a sessi
 table, classifies them, and stores one findings row per check in
 ``<state>.parity_findings``; the parity suite (GX) then judges those findings. Scope:
 
-- ``full``: one FULL JOIN of ``activity_logs`` and ``events``; the differences and the per
-  entity type / day counts both come out of that one join (each table read once);
+- ``full``: one FULL JOIN of ``activity_logs`` and ``events`` aggregated into per entity
+  type / day counts and a count of the rows that differ (each table read once); only when
+  some row differs, a second pass lists those rows;
 - ``incremental``: source rows created since a watermark, plus a rolling sample of older
   rows sized by a budget (half as many as the new rows), each probed in events through the
   unique legacy-id index in one pass; events created since the watermark or in the sampled
@@ -14,11 +15,14 @@ table, classifies them, and stores one findings row per check in
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import logging
 import time
 import uuid
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,9 +31,9 @@ from psycopg import sql
 
 from ..catalog import source_columns
 from ..config import MigrationConfig
-from ..db import fetch_all, fetch_one, load_sql, run_ddl_with_retry, run_sql_file, scalar
+from ..db import connection, fetch_all, fetch_one, load_sql, run_ddl_with_retry, run_sql_file, scalar
 from ..errors import ConfigError, PreflightError
-from ..mapping import event_field_exprs
+from ..mapping import NORMALISED_TEXT, event_field_exprs, normalised
 
 log = logging.getLogger(__name__)
 
@@ -39,25 +43,31 @@ ROW_CHECKS = ("missing", "unquarantined_bad_row", "orphan")
 COUNT_CHECKS = ("count_total", "count_entity_type", "count_day")
 KEY_TYPES = {"uuid": "uuid", "bigint": "bigint", "integer": "integer", "smallint": "smallint"}
 
-# Per mismatch field, the v_parity_source columns an event may equal: text compares with the
-# raw legacy value first (equal for nearly every row, and cheap) and with the normalised one
-# (sanitize_text) only where that differs.
-_COMPARED_WITH = {f: (f,) for f in MISMATCH_FIELDS} | {"description": ("description_raw", "description"),
-                                                       "user_agent": ("user_agent_raw", "user_agent")}
-
-
-def mismatch_exprs(event: str = "e", source: str = "s") -> dict[str, sql.Composable]:
+def mismatch_exprs(cfg: MigrationConfig, event: str = "e", source: str = "s") -> dict[str, sql.Composable]:
     """The field comparison of an event with its mapped source row, written once for every
     validation SQL file: ``differs`` (true when any mapped field differs) and
     ``differing_fields`` (the text[] of those fields, in MISMATCH_FIELDS order).
 
-    The files evaluate ``differing_fields`` only where ``differs`` holds: building an array
-    for every row of a two-million-row join costs more than the comparisons themselves.
+    A normalised text field (mapping.NORMALISED_TEXT) must equal the raw legacy value (nearly
+    every row, and cheap) or, only where that differs, its normalisation, computed here from
+    the view's ``<field>_raw`` column: a hash join projects every view column it passes up at
+    the scan, for every row, and sanitize_text (a regexp) and btrim over two million rows cost
+    more than the rest of the comparison. The files evaluate ``differing_fields`` only where
+    ``differs`` holds.
     """
-    conds = [(f, sql.SQL(" AND ").join(sql.SQL("{} IS DISTINCT FROM {}").format(
-        sql.Identifier(event, f), sql.Identifier(source, col)) for col in _COMPARED_WITH[f]))
-        for f in MISMATCH_FIELDS]
+    def cond(f: str) -> sql.Composable:
+        ev = sql.Identifier(event, f)
+        if f not in NORMALISED_TEXT:
+            return sql.SQL("{} IS DISTINCT FROM {}").format(ev, sql.Identifier(source, f))
+        raw = sql.Identifier(source, f"{f}_raw")
+        return sql.SQL("{ev} IS DISTINCT FROM {raw} AND {ev} IS DISTINCT FROM {norm}").format(
+            ev=ev, raw=raw, norm=normalised(cfg, f, raw))
+
+    conds = [(f, cond(f)) for f in MISMATCH_FIELDS]
+    compared = [f"{f}_raw" if f in NORMALISED_TEXT else f for f in MISMATCH_FIELDS]
     return {
+        # the v_parity_source columns the comparison reads (a narrow select of the view)
+        "compared_columns": sql.SQL(", ").join(sql.Identifier(c) for c in compared),
         "differs": sql.SQL("({})").format(sql.SQL(" OR ").join(sql.SQL("({})").format(c) for _, c in conds)),
         "differing_fields": sql.SQL("array_remove(ARRAY[{}]::text[], NULL)").format(sql.SQL(", ").join(
             sql.SQL("CASE WHEN {} THEN {} END").format(c, sql.Literal(f)) for f, c in conds)),
@@ -141,7 +151,7 @@ def view_identifiers(conn: psycopg.Connection, cfg: MigrationConfig) -> dict[str
         "created_at": cfg.source.column("occurred_at"),
         **{name: expr for name, expr in exprs.items() if name != "metadata"},
         "payload": exprs["metadata"],
-        **mismatch_exprs(),
+        **mismatch_exprs(cfg),
     }
 
 
@@ -190,7 +200,7 @@ def ensure_validation_objects(conn: psycopg.Connection, cfg: MigrationConfig, *,
     ids = view_identifiers(conn, cfg)
     stmt = load_sql("validation/01_create_parity_views.sql",
                     **{k: ids[k] for k in ("state", "src", "events", "key", "key_type", "actor_id", "customer_id",
-                                           "action", "entity_type", "entity_id", "description", "description_raw",
+                                           "action", "entity_type", "entity_type_raw", "entity_id", "entity_id_raw", "description", "description_raw",
                                            "payload", "ip_address", "user_agent", "user_agent_raw",
                                            "occurred_at", "conversion_reason", "differs", "differing_fields")})
     mark = _DEFINITION_MARK.format(hashlib.sha256(stmt.as_string(conn).encode()).hexdigest()[:16])
@@ -274,16 +284,37 @@ def sample_range(conn: psycopg.Connection, cfg: MigrationConfig, ktype: str, ran
     return str(lo), (None if hi is None else str(hi)), i, slices
 
 
-def collect(conn: psycopg.Connection, cfg: MigrationConfig, scope: Scope) -> ParityCollection:
+def _whole_table_counts(dsn: str, ids: dict[str, Any]) -> dict[str, Any]:
+    with connection(dsn, autocommit=True) as conn:
+        t = time.perf_counter()
+        totals = fetch_one(conn, load_sql("validation/10_count_parity_totals.sql", state=ids["state"], src=ids["src"],
+                                          events=ids["events"]))
+        return {**totals, "seconds": time.perf_counter() - t}
+
+
+@contextlib.contextmanager
+def _counts_beside(dsn: str | None, ids: dict[str, Any]) -> Iterator[Future | None]:
+    """The incremental scope's whole-table counts on a second connection, while the row-level
+    statement runs: they read other pages (whole indexes, not a few thousand probes), so on a
+    second core they cost the run nothing. Without ``dsn`` they run after, on the same one."""
+    if not dsn:
+        yield None
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="parity-counts") as pool:
+        yield pool.submit(_whole_table_counts, dsn, ids)
+
+
+def collect(conn: psycopg.Connection, cfg: MigrationConfig, scope: Scope, dsn: str | None = None) -> ParityCollection:
     """Compute the parity findings for ``scope`` and store them in ``<state>.parity_findings``.
 
-    ``conn`` must be in autocommit mode; everything happens in one transaction.
+    ``conn`` must be in autocommit mode; everything happens in one transaction, except, when
+    ``dsn`` is given, the incremental scope's whole-table counts (a second connection).
     """
     ids = view_identifiers(conn, cfg)
     ktype = ids["key_type"]
     stats: dict[str, Any] = scope.describe()
     t0 = time.perf_counter()
-    with conn.transaction():
+    with _counts_beside(dsn if scope.name != "full" else None, ids) as counts_future, conn.transaction():
         # JIT compiling these statements costs about a second each (their cost estimates are
         # high) and buys nothing: the work is hashing and function calls, not expressions.
         conn.execute("SET LOCAL jit = off")
@@ -291,19 +322,25 @@ def collect(conn: psycopg.Connection, cfg: MigrationConfig, scope: Scope) -> Par
                              "fields text[], reason text) ON COMMIT DROP").format(ktype))
         if scope.name == "full":
             conn.execute("CREATE TEMP TABLE parity_groups (s_entity_type text, s_day date, e_entity_type text, "
-                         "e_day date, source_rows bigint NOT NULL, event_rows bigint NOT NULL) ON COMMIT DROP")
+                         "e_day date, source_rows bigint NOT NULL, event_rows bigint NOT NULL, "
+                         "differing_rows bigint NOT NULL) ON COMMIT DROP")
             # Only a few thousand (entity type, day) groups, which the planner cannot know:
             # without this it sorts the two-million-row join to aggregate it (external sort).
             conn.execute("SET LOCAL enable_sort = off")
-            run_sql_file(conn, "validation/02_collect_parity_full.sql", state=ids["state"], events=ids["events"],
-                         differs=ids["differs"], differing_fields=ids["differing_fields"])
+            compare = {"state": ids["state"], "events": ids["events"], "differs": ids["differs"]}
+            run_sql_file(conn, "validation/02_collect_parity_full.sql", **compare)
             conn.execute("SET LOCAL enable_sort = on")
+            stats["differing_rows"] = int(scalar(conn, "SELECT coalesce(sum(differing_rows), 0) FROM parity_groups"))
+            if stats["differing_rows"]:
+                run_sql_file(conn, "validation/13_collect_parity_full_diff.sql", **compare,
+                             differing_fields=ids["differing_fields"])
         else:
             # One statement: the source side (sample + new rows, each probed in events by its
             # legacy id) and the events side over the same window and key range (orphans).
             inc = fetch_one(conn, load_sql("validation/03_collect_parity_incremental.sql", state=ids["state"],
                                            events=ids["events"], src=ids["src"], key=ids["key"], key_type=ktype,
-                                           differs=ids["differs"], differing_fields=ids["differing_fields"]),
+                                           differs=ids["differs"], differing_fields=ids["differing_fields"],
+                                           compared_columns=ids["compared_columns"]),
                             scope.params())
             stats["source_rows_checked"] = int(inc["source_rows"])
             stats["sampled_source_rows"] = int(inc["sampled_source_rows"])
@@ -341,9 +378,13 @@ def collect(conn: psycopg.Connection, cfg: MigrationConfig, scope: Scope) -> Par
                 "detail": f"{len(days)} day(s) with different counts" if days else None}
             stats["source_rows_checked"] = totals["source_rows"]
             stats["event_rows_checked"] = totals["event_rows"]
+        elif counts_future is not None:
+            totals = counts_future.result()
+            stats["count_query_seconds"] = round(totals.pop("seconds"), 3)
         else:
             totals = fetch_one(conn, load_sql("validation/10_count_parity_totals.sql", state=ids["state"], src=ids["src"],
                                               events=ids["events"]))
+        if scope.name != "full":
             for c in ("count_entity_type", "count_day"):
                 count_findings[c] = {"checked": False, "failures": 0, "examples": [],
                                      "detail": "incremental scope: whole-table counts only (per entity type/day in full checks)"}

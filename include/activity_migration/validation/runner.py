@@ -405,7 +405,7 @@ def run_suites(dsn: str, suites: list[str] | tuple[str, ...] | None = ("parity",
             statistics: dict[str, dict[str, Any]] = {n: {} for n in names}
             entity_counts: list[dict[str, Any]] = []
             if "parity" in names:
-                collected = parity.collect(conn, cfg, chosen)
+                collected = parity.collect(conn, cfg, chosen, dsn=dsn)
                 statistics["parity"].update(collected.statistics)
                 entity_counts = collected.entity_type_counts
                 if entity_counts:

@@ -5,8 +5,8 @@
 -- Locks: ACCESS EXCLUSIVE on these views only; application tables are only read.
 -- Placeholders: {state} state schema, {src} source table, {events} target table, {key}
 -- source key column, {key_type} its type (uuid/bigint/integer), and one expression per
--- mapped field ({actor_id}, {customer_id}, {action}, {entity_type}, {entity_id},
--- {description}, {description_raw}, {payload}, {ip_address}, {user_agent}, {user_agent_raw},
+-- mapped field ({actor_id}, {customer_id}, {action}, {entity_type}, {entity_type_raw}, {entity_id},
+-- {entity_id_raw}, {description}, {description_raw}, {payload}, {ip_address}, {user_agent}, {user_agent_raw},
 -- {occurred_at}, {conversion_reason}) from activity_migration/mapping.py: the config's columns normalised as
 -- publish_activity writes events (unmapped fields are NULL); the rules judge the raw
 -- description. {differs} / {differing_fields}: the field comparison of e with s
@@ -25,9 +25,11 @@ SELECT s.{key}                                        AS legacy_id,
        {actor_id}                                     AS actor_id,
        {customer_id}                                  AS customer_id,
        {action}                                       AS action,
-       {state}.event_type_for({entity_type}, {action}) AS event_type,
+       {state}.event_type_for({entity_type_raw}, {action}) AS event_type,  -- it trims the entity type itself
        {entity_type}                                  AS entity_type,
+       {entity_type_raw}                              AS entity_type_raw,
        {entity_id}                                    AS entity_id,
+       {entity_id_raw}                                AS entity_id_raw,
        {description}                                  AS description,
        {description_raw}                              AS description_raw,
        {payload}                                      AS payload,

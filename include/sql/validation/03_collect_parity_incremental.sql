@@ -10,9 +10,10 @@
 -- parity_diff; returns the rows checked on each side. Cost grows with new rows + the budget.
 -- Read-only on application tables (AccessShare). Idempotent.
 -- Placeholders: {state}, {events}, {src}, {key}, {key_type}, {differs}, {differing_fields}
--- (parity.mismatch_exprs over e and s).
+-- (parity.mismatch_exprs over e and s) and {compared_columns}, the view columns they read: the
+-- view's other columns (normalised text, rejection reason) are not computed for every row.
 WITH sample AS MATERIALIZED (
-    SELECT s.* FROM {state}.v_parity_source s
+    SELECT s.legacy_id, {compared_columns} FROM {state}.v_parity_source s
     WHERE s.legacy_id >= CAST(%(lo)s AS {key_type})
       AND (CAST(%(hi)s AS {key_type}) IS NULL OR s.legacy_id < CAST(%(hi)s AS {key_type}))
     ORDER BY s.legacy_id
@@ -20,7 +21,7 @@ WITH sample AS MATERIALIZED (
 ), scoped AS (
     SELECT true AS sampled, x.* FROM sample x
     UNION ALL
-    SELECT false AS sampled, s.* FROM {state}.v_parity_source s
+    SELECT false AS sampled, s.legacy_id, {compared_columns} FROM {state}.v_parity_source s
     WHERE s.source_created_at >= %(since)s
       AND NOT EXISTS (SELECT 1 FROM sample x WHERE x.legacy_id = s.legacy_id)
 ), checked AS MATERIALIZED (
