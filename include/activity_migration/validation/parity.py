@@ -284,12 +284,14 @@ def sample_range(conn: psycopg.Connection, cfg: MigrationConfig, ktype: str, ran
     return str(lo), (None if hi is None else str(hi)), i, slices
 
 
-def _whole_table_counts(dsn: str, ids: dict[str, Any]) -> dict[str, Any]:
+def _whole_table_counts(conn: psycopg.Connection, ids: dict[str, Any]) -> dict[str, Any]:
+    return fetch_one(conn, load_sql("validation/10_count_parity_totals.sql", state=ids["state"], src=ids["src"],
+                                    events=ids["events"]))
+
+
+def _whole_table_counts_on_own_connection(dsn: str, ids: dict[str, Any]) -> dict[str, Any]:
     with connection(dsn, autocommit=True) as conn:
-        t = time.perf_counter()
-        totals = fetch_one(conn, load_sql("validation/10_count_parity_totals.sql", state=ids["state"], src=ids["src"],
-                                          events=ids["events"]))
-        return {**totals, "seconds": time.perf_counter() - t}
+        return _whole_table_counts(conn, ids)
 
 
 @contextlib.contextmanager
@@ -301,7 +303,7 @@ def _counts_beside(dsn: str | None, ids: dict[str, Any]) -> Iterator[Future | No
         yield None
         return
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="parity-counts") as pool:
-        yield pool.submit(_whole_table_counts, dsn, ids)
+        yield pool.submit(_whole_table_counts_on_own_connection, dsn, ids)
 
 
 def collect(conn: psycopg.Connection, cfg: MigrationConfig, scope: Scope, dsn: str | None = None) -> ParityCollection:
@@ -378,13 +380,8 @@ def collect(conn: psycopg.Connection, cfg: MigrationConfig, scope: Scope, dsn: s
                 "detail": f"{len(days)} day(s) with different counts" if days else None}
             stats["source_rows_checked"] = totals["source_rows"]
             stats["event_rows_checked"] = totals["event_rows"]
-        elif counts_future is not None:
-            totals = counts_future.result()
-            stats["count_query_seconds"] = round(totals.pop("seconds"), 3)
         else:
-            totals = fetch_one(conn, load_sql("validation/10_count_parity_totals.sql", state=ids["state"], src=ids["src"],
-                                              events=ids["events"]))
-        if scope.name != "full":
+            totals = counts_future.result() if counts_future is not None else _whole_table_counts(conn, ids)
             for c in ("count_entity_type", "count_day"):
                 count_findings[c] = {"checked": False, "failures": 0, "examples": [],
                                      "detail": "incremental scope: whole-table counts only (per entity type/day in full checks)"}
