@@ -18,8 +18,11 @@ from activity_migration.rehearsal import (
 from dagrun import ROOT, dags_test
 from testdb import create_database, drop_database
 
-STAGING = ledger.RunContext(environment="staging", mode="demo", dag_run_id="manual__stg_1")
-PRODUCTION = ledger.RunContext(environment="production", mode="demo", dag_run_id="manual__prod_1")
+STAGING = ledger.RunContext(environment="staging", mode="normal", dag_run_id="manual__stg_1")
+PRODUCTION = ledger.RunContext(environment="production", mode="normal", dag_run_id="manual__prod_1")
+# Demo mode: a demo-mode staging run rehearses only a demo-mode production run (on a demo database).
+STAGING_DEMO = ledger.RunContext(environment="staging", mode="demo", dag_run_id="manual__stg_demo")
+PRODUCTION_DEMO = ledger.RunContext(environment="production", mode="demo", dag_run_id="manual__prod_demo")
 
 
 @pytest.fixture
@@ -60,10 +63,10 @@ def add_validation(dsn: str, suite: str, success: bool, environment: str = "stag
         conn.commit()
 
 
-def check(dsn: str, phase: str, step: str, max_age_days: float = 7) -> dict:
+def check(dsn: str, phase: str, step: str, max_age_days: float = 7, production_mode: str = "normal") -> dict:
     with connection(dsn) as conn:
-        return check_rehearsal(staging_conn=conn, phase=phase, step=step,
-                               project_version=ledger.project_version(), max_age_days=max_age_days)
+        return check_rehearsal(staging_conn=conn, phase=phase, step=step, project_version=ledger.project_version(),
+                               max_age_days=max_age_days, production_mode=production_mode)
 
 
 def test_destructive_step_names():
@@ -81,8 +84,8 @@ def test_production_step_without_rehearsal_stops_then_runs_after_it(two_dbs, ver
         with pytest.raises(GateClosed) as exc:
             enforce_rehearsal(production_conn=conn, staging_dsn=staging, phase="p2_dual_write", step="switch",
                               ctx=PRODUCTION)
-    assert ("no successful staging rehearsal of p2_dual_write/switch at version abc123 in the last 7 days; "
-            "no staging run of p2_dual_write/switch is recorded at all") in str(exc.value)
+    assert ("no successful normal-mode staging rehearsal of p2_dual_write/switch at version abc123 in the last "
+            "7 days; no staging run of p2_dual_write/switch is recorded at all") in str(exc.value)
     with connection(prod) as conn:
         row = ledger.last_step(conn, "p2_dual_write", "switch_rehearsal_gate")
     assert row["status"] == "failed" and row["environment"] == "production"
@@ -107,6 +110,46 @@ def test_staging_run_is_not_gated(two_dbs, version):
     assert verdict["required"] is False
 
 
+def test_a_demo_staging_run_does_not_rehearse_a_normal_production_run(two_dbs, version):
+    staging, prod = two_dbs
+    version("abc123")
+    rehearse(staging, "p2_dual_write", "switch", ctx=STAGING_DEMO)
+    verdict = check(staging, "p2_dual_write", "switch")
+    assert not verdict["passed"] and verdict["rehearsal_mode_required"] == "normal"
+    assert verdict["message"].startswith("no successful normal-mode staging rehearsal of p2_dual_write/switch at "
+                                         "version abc123 in the last 7 days; newest staging run: version abc123")
+    assert "(mode demo: that staging run skipped its approvals" in verdict["message"]
+    with connection(prod) as conn, pytest.raises(GateClosed, match="needs a staging rehearsal in mode normal"):
+        enforce_rehearsal(production_conn=conn, staging_dsn=staging, phase="p2_dual_write", step="switch",
+                          ctx=PRODUCTION)
+    # the same step rehearsed in mode normal counts
+    rehearse(staging, "p2_dual_write", "switch", ctx=STAGING)
+    with connection(prod) as conn:
+        verdict = enforce_rehearsal(production_conn=conn, staging_dsn=staging, phase="p2_dual_write",
+                                    step="switch", ctx=PRODUCTION)
+    assert verdict["passed"] and verdict["rehearsal"]["mode"] == "normal"
+    assert "only a staging rehearsal in mode normal counts" in verdict["markdown"]
+
+
+def test_a_demo_production_run_on_a_demo_database_may_use_a_demo_rehearsal(two_dbs, demo_db, version):
+    staging, unmarked_prod = two_dbs
+    version("abc123")
+    rehearse(staging, "p2_dual_write", "switch", ctx=STAGING_DEMO)
+    assert check(staging, "p2_dual_write", "switch", production_mode="demo")["passed"]
+    with connection(demo_db) as conn:
+        ledger.ensure_state_schema(conn)
+        verdict = enforce_rehearsal(production_conn=conn, staging_dsn=staging, phase="p2_dual_write",
+                                    step="switch", ctx=PRODUCTION_DEMO)
+    assert verdict["passed"] and verdict["rehearsal"]["mode"] == "demo"
+    # demo mode on a production database without the demo seed's mark: refused, recorded
+    with connection(unmarked_prod) as conn, pytest.raises(GateClosed, match="mode=demo refused on database"):
+        enforce_rehearsal(production_conn=conn, staging_dsn=staging, phase="p2_dual_write", step="switch",
+                          ctx=PRODUCTION_DEMO)
+    with connection(unmarked_prod) as conn:
+        row = ledger.last_step(conn, "p2_dual_write", "switch_rehearsal_gate")
+    assert row["status"] == "failed" and "demo seed's mark" in row["details"]["message"]
+
+
 def test_older_project_version_does_not_count(two_dbs, version):
     staging, prod = two_dbs
     version("9f8e7d")
@@ -116,8 +159,8 @@ def test_older_project_version_does_not_count(two_dbs, version):
     verdict = check(staging, "p5_trigger_removal", "tier_3_drop")
     assert not verdict["passed"]
     assert verdict["message"].startswith(
-        "no successful staging rehearsal of p5_trigger_removal/tier_3_drop at version abc123 in the last 7 days; "
-        "newest staging run: version 9f8e7d on ")
+        "no successful normal-mode staging rehearsal of p5_trigger_removal/tier_3_drop at version abc123 in the "
+        "last 7 days; newest staging run: version 9f8e7d on ")
     assert verdict["message"].endswith("(different project version)")
     with connection(prod) as conn, pytest.raises(GateClosed, match="version 9f8e7d"):
         enforce_rehearsal(production_conn=conn, staging_dsn=staging, phase="p5_trigger_removal",
@@ -230,10 +273,12 @@ def test_rehearsal_report_shows_both_ledgers(two_dbs, version):
         enforce_rehearsal(production_conn=conn, staging_dsn=staging, phase="p2_dual_write", step="switch",
                           ctx=PRODUCTION)
         ledger.record(conn, "p2_dual_write", "switch", "succeeded", PRODUCTION)
+    rehearse(staging, "p2_dual_write", "backup", ctx=STAGING_DEMO)
     report = rehearsal_report(staging, prod)
     lines = {line.split("|")[2].strip(): line for line in report.splitlines()[2:]}
-    assert "succeeded (demo) | abc123" in lines["switch"].split("|", 3)[3]
-    assert lines["switch"].count("succeeded (demo) | abc123") == 2  # staging and production columns
+    assert "succeeded | abc123" in lines["switch"].split("|", 3)[3]
+    assert lines["switch"].count("succeeded | abc123") == 2  # staging and production columns
+    assert "succeeded (demo) | abc123" in lines["backup"]  # a demo-mode row says so
     assert lines["switch_rehearsal_gate"].split("|")[3].strip() == "–"  # gate rows exist in production only
     assert "succeeded" in lines["switch_rehearsal_gate"].split("|")[6]
 

@@ -10,9 +10,11 @@ The rule (``check_rehearsal``), read from the STAGING database's state schema:
 1. **The step succeeded in staging**: a ``phase_ledger`` row with the same ``phase`` and
    ``step``, ``environment = 'staging'``, ``status = 'succeeded'``, the same
    ``project_version`` (string equality: a git commit, or ACTIVITY_MIGRATION_VERSION), and
-   finished within ``max_age_days`` of now (the staging server's clock). A demo-mode
-   staging run counts (mode is kept in the evidence): the rehearsal is about the
-   mechanics on realistic data, not about who approved there.
+   finished within ``max_age_days`` of now (the staging server's clock). For a production
+   run in mode ``normal`` the staging run must have been in mode ``normal`` too: a demo-mode
+   staging run skipped its approvals, so it rehearsed neither the gates nor the people. A
+   demo-mode production run (only possible on a database carrying the demo seed's mark,
+   ``run_rules.require_demo_allowed``, checked here too) may use a demo-mode rehearsal.
 2. **Its validations passed**: the validations considered are the staging database's
    ``validation_results`` rows at the same project version (or recording none) within the
    same age limit, before or after the rehearsal. For every suite among them, the NEWEST
@@ -166,8 +168,8 @@ def same_database(a: dict[str, Any], b: dict[str, Any]) -> bool:
 
 
 def check_rehearsal(*, staging_conn: psycopg.Connection, phase: str, step: str, project_version: str,
-                    max_age_days: float = DEFAULT_MAX_AGE_DAYS, cfg: MigrationConfig | None = None
-                    ) -> dict[str, Any]:
+                    max_age_days: float = DEFAULT_MAX_AGE_DAYS, cfg: MigrationConfig | None = None,
+                    production_mode: str = "normal") -> dict[str, Any]:
     """Decide whether ``phase``/``step`` was rehearsed in staging; never raises for a missing rehearsal.
 
     :param staging_conn: connection to the STAGING application database (its ledger is read)
@@ -175,22 +177,26 @@ def check_rehearsal(*, staging_conn: psycopg.Connection, phase: str, step: str, 
     :param step: the destructive step's ledger step, e.g. ``tier_3_drop``
     :param project_version: the version production runs (``ledger.project_version()``)
     :param max_age_days: how old the staging success may be
+    :param production_mode: the production run's mode: ``normal`` accepts only a staging run in
+        mode normal; ``demo`` accepts either
     :return: ``{"passed": bool, "message": str, ...evidence}`` (JSON-serialisable)
     """
     cfg = cfg or load_config()
     max_age_days = float(max_age_days)
     gated_step, step = step, rehearsed_step(phase, step)
     what = f"{phase}/{step}"
+    normal_only = production_mode != "demo"
     verdict: dict[str, Any] = {
         "passed": False, "message": "", "phase": phase, "step": gated_step, "rehearsed_step": step,
         "project_version": project_version,
         "max_age_days": max_age_days, "checked_at": _iso(datetime.now(timezone.utc)),
         "staging_database": None, "rehearsal": None, "newest_staging_run": None,
         "validation_window": None, "validations": [], "validation_required": phase in VALIDATION_REQUIRED,
+        "production_mode": production_mode, "rehearsal_mode_required": "normal" if normal_only else "any",
         "warnings": [],
     }
-    missing = (f"no successful staging rehearsal of {what} at version {project_version} "
-               f"in the last {_days(max_age_days)}")
+    missing = (f"no successful {'normal-mode ' if normal_only else ''}staging rehearsal of {what} at version "
+               f"{project_version} in the last {_days(max_age_days)}")
     if project_version.endswith("-dirty"):
         verdict["warnings"].append(f"project version {project_version} has uncommitted changes: the rehearsal "
                                    "and this run may not run the same code")
@@ -212,8 +218,9 @@ def check_rehearsal(*, staging_conn: psycopg.Connection, phase: str, step: str, 
     rehearsal = fetch_one(staging_conn, sql.SQL(
         "SELECT * FROM {} WHERE phase = %s AND step = %s AND environment = 'staging' AND status = 'succeeded' "
         "AND project_version = %s AND coalesce(finished_at, started_at) >= now() - {} "
+        "AND (mode = 'normal' OR NOT %s) "
         "ORDER BY coalesce(finished_at, started_at) DESC, id DESC LIMIT 1").format(t_ledger, max_age),
-        (phase, step, project_version, max_age_days * 86400))
+        (phase, step, project_version, max_age_days * 86400, normal_only))
 
     if rehearsal is None:
         newest = fetch_one(staging_conn, sql.SQL(
@@ -240,6 +247,9 @@ def check_rehearsal(*, staging_conn: psycopg.Connection, phase: str, step: str, 
             reasons.append(f"status {newest['status']}")
         if newest["too_old"]:
             reasons.append(f"older than {_days(max_age_days)}")
+        if normal_only and newest["mode"] != "normal":
+            reasons.append(f"mode {newest['mode']}: that staging run skipped its approvals, and a normal-mode "
+                           "production run needs a staging rehearsal in mode normal")
         verdict["message"] = (f"{missing}; newest staging run: version {newest['project_version']} on "
                               f"{_when(newest['finished_at'] or newest['started_at'])} ({', '.join(reasons) or 'superseded'})")
         return verdict
@@ -287,17 +297,23 @@ def check_rehearsal_dsn(staging_dsn: str, **kwargs: Any) -> dict[str, Any]:
 def enforce_rehearsal(*, production_conn: psycopg.Connection, staging_dsn: str | Callable[[], str], phase: str,
                       step: str,
                       ctx: ledger.RunContext, max_age_days: float = DEFAULT_MAX_AGE_DAYS,
-                      cfg: MigrationConfig | None = None) -> dict[str, Any]:
+                      cfg: MigrationConfig | None = None,
+                      clamps: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """The production gate: check, record ``<step>_rehearsal_gate`` in the production ledger, raise if not met.
 
     In a staging run nothing is checked (that run IS the rehearsal). A staging connection that
     points at the production database itself never counts as a rehearsal. ``staging_dsn`` may be
     a callable (resolved inside the check, so an unconfigured staging connection is recorded as a
-    closed gate, not a crash).
+    closed gate, not a crash). A production run in mode normal needs a normal-mode rehearsal; a
+    demo-mode production run is refused unless the production database carries the demo seed's
+    mark, and may then use a demo-mode rehearsal.
 
+    :param clamps: production clamps of the max age (``run_rules.clamp_value``), kept in the
+        ledger row's details as ``param_clamps``
     :raises GateClosed: with the verdict's message when the rehearsal is missing
     """
-    from .errors import GateClosed
+    from .errors import ConfigError, GateClosed
+    from .run_rules import clamps_markdown, require_demo_allowed
 
     cfg = cfg or load_config()
     if ctx.environment != "production":
@@ -307,6 +323,11 @@ def enforce_rehearsal(*, production_conn: psycopg.Connection, staging_dsn: str |
     version = ledger.project_version()
     shown = "<staging connection>"
     try:
+        if ctx.mode == "demo":
+            try:
+                require_demo_allowed(production_conn, ctx)
+            except ConfigError as exc:
+                raise _Refused(str(exc)) from None
         dsn = staging_dsn() if callable(staging_dsn) else staging_dsn
         shown = redact(dsn)
         with connection(dsn, autocommit=True) as stg:
@@ -317,7 +338,11 @@ def enforce_rehearsal(*, production_conn: psycopg.Connection, staging_dsn: str |
                                       f"({shown}): a rehearsal must run on a separate database"}
             else:
                 verdict = check_rehearsal(staging_conn=stg, phase=phase, step=step, project_version=version,
-                                          max_age_days=max_age_days, cfg=cfg)
+                                          max_age_days=max_age_days, cfg=cfg, production_mode=ctx.mode)
+    except _Refused as exc:  # demo mode on a database without the demo seed's mark
+        verdict = {"passed": False, "phase": phase, "step": step, "project_version": version,
+                   "max_age_days": float(max_age_days), "checked_at": _iso(datetime.now(timezone.utc)),
+                   "message": str(exc)}
     except Exception as exc:  # unreachable staging: recorded and reported like any missing rehearsal
         if isinstance(exc, GateClosed):
             raise
@@ -325,7 +350,11 @@ def enforce_rehearsal(*, production_conn: psycopg.Connection, staging_dsn: str |
                    "max_age_days": float(max_age_days), "checked_at": _iso(datetime.now(timezone.utc)),
                    "message": f"cannot read the staging ledger of {phase}/{step}: {exc}"}
     verdict["staging_dsn"] = shown
+    if clamps:
+        verdict["param_clamps"] = list(clamps)
     verdict["markdown"] = render_evidence_markdown(verdict)
+    if clamps:
+        verdict["markdown"] += clamps_markdown(clamps) + "\n"
     if production_conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE and not production_conn.autocommit:
         production_conn.rollback()
     ledger.ensure_state_schema(production_conn, cfg)
@@ -336,6 +365,10 @@ def enforce_rehearsal(*, production_conn: psycopg.Connection, staging_dsn: str |
     if not verdict["passed"]:
         raise GateClosed(f"rehearsal gate of {phase}/{step} in production: {verdict['message']}")
     return verdict
+
+
+class _Refused(Exception):
+    """A rule refused the run before the staging ledger was read (recorded like a closed gate)."""
 
 
 # ---------------------------------------------------------------------------------------
@@ -360,6 +393,8 @@ def render_evidence_markdown(verdict: dict[str, Any]) -> str:
     if r:
         lines.append(f"- rehearsal: ledger #{r['ledger_id']}, run `{r['dag_run_id']}`, mode {r['mode']}, "
                      f"finished {_when(r['finished_at'] or r['started_at'])}")
+    if verdict.get("rehearsal_mode_required") == "normal":
+        lines.append("- production runs in mode normal: only a staging rehearsal in mode normal counts")
     n = verdict.get("newest_staging_run")
     if n:
         lines.append(f"- newest staging run: version `{n['project_version']}`, status {n['status']}, "
