@@ -33,7 +33,7 @@ from typing import Any
 
 from airflow.sdk import Param, dag, task
 from migration_airflow.dag_defaults import APP_DB_POOL, DEFAULT_ARGS, tags
-from migration_airflow.params import common_params
+from migration_airflow.params import common_params, limited
 
 PHASE = "p4_backfill"
 
@@ -75,15 +75,16 @@ PARAMS = common_params(
                         description="How long a worker sleeps when a threshold is crossed before sampling again."),
     dry_run=Param(False, type="boolean", title="Dry run",
                   description="Plan and report only: write nothing, not even the plan."),
-    allow_without_cutoff=Param(False, type="boolean", title="Allow without cutoff",
-                               description="Start although phase 2 recorded no cutoff. Only for tests and demos: "
-                                           "without dual write, rows written meanwhile are not covered."),
+    allow_without_cutoff=limited("allow_without_cutoff", False, type="boolean", title="Allow without cutoff",
+                                 description="Start although phase 2 recorded no cutoff. Only for tests and demos: "
+                                             "without dual write, rows written meanwhile are not covered."),
     replan=Param(False, type="boolean", title="Re-plan",
                  description="Throw the existing chunk plan away and plan again (copying stays idempotent)."),
 )
 
 
 def _inputs(context: dict[str, Any]):
+    """DSN, config and Params of a task; params_of refuses allow_without_cutoff in production."""
     from activity_migration.backfill.options import BackfillParams
     from activity_migration.config import load_config
     from migration_airflow.runtime import dsn_from_context, params_of

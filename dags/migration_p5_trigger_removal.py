@@ -43,7 +43,7 @@ from typing import Any
 from airflow.sdk import Param, dag, task
 from migration_airflow.approval import approval_gate
 from migration_airflow.dag_defaults import APP_DB_POOL, DEFAULT_ARGS, tags
-from migration_airflow.params import common_params
+from migration_airflow.params import common_params, limited
 from migration_airflow.sensors import TierEventFlowSensor, TierWriteCostSensor
 
 from activity_migration.config import load_config
@@ -76,18 +76,20 @@ def _core(context: dict[str, Any]):
          max_regression_pct=Param(10, type="number", minimum=0, maximum=1000, title="Allowed write-cost regression %",
                                   description="The write-cost sensor passes when the tier's write cost after the "
                                               "drop is at most this many percent above the baseline."),
-         min_event_ratio=Param(0.95, type="number", minimum=0, maximum=1, title="Minimum events per write",
-                               description="The event-flow sensor fails when events published for the tier's "
-                                           "entity types divided by writes to its tables is below this."),
+         min_event_ratio=limited("min_event_ratio", 0.95, type="number", minimum=0, maximum=1,
+                                 title="Minimum events per write",
+                                 description="The event-flow sensor fails when events published for the tier's "
+                                             "entity types divided by writes to its tables is below this."),
          sensor_timeout_minutes=Param(30, type="integer", minimum=1, maximum=1440, title="Sensor timeout (min)",
                                       description="A sensor that has not passed after this long fails the run "
                                                   "and sends the alert."),
          probe_writes=Param(100, type="integer", minimum=1, maximum=10000, title="Probe writes per table",
                             description="Single-row insert+delete pairs per table in the rolled-back probe that "
                                         "times writes when pg_stat_statements is not available."),
-         rehearsal_max_age_days=Param(7, type="number", minimum=0, title="Rehearsal max age (days)",
-                                      description="Production: the staging rehearsal of this tier must be "
-                                                  "newer than this."),
+         rehearsal_max_age_days=limited("rehearsal_max_age_days", 7, type="number", minimum=0,
+                                        title="Rehearsal max age (days)",
+                                        description="The staging rehearsal of this tier (required before a "
+                                                    "production drop) must be newer than this many days."),
      ))
 def migration_p5_trigger_removal():
     @task(pool=APP_DB_POOL, doc_md="Discover the logging triggers and their tiers; stop on an unclaimed trigger "
@@ -123,7 +125,7 @@ def migration_p5_trigger_removal():
         from activity_migration.connections import STAGING_CONN_ID
         from activity_migration.db import connection
         from activity_migration.rehearsal import enforce_rehearsal
-        from migration_airflow.rehearsal import _max_age_days
+        from migration_airflow.rehearsal import max_age_days_and_clamps
         from migration_airflow.runtime import dsn_for_conn_id
 
         p5, dsn, cfg, ctx, tier = _core(context)
@@ -131,9 +133,10 @@ def migration_p5_trigger_removal():
         if ctx.environment != "production":
             return {"required": False, "passed": True, "reason": "staging run: this run is the rehearsal",
                     "phase": PHASE, "step": step}
+        days, clamps = max_age_days_and_clamps(context)  # production: at most 14 days (run_rules)
         with connection(dsn) as prod:
             return enforce_rehearsal(production_conn=prod, staging_dsn=lambda: dsn_for_conn_id(STAGING_CONN_ID),
-                                     phase=PHASE, step=step, ctx=ctx, max_age_days=_max_age_days(context))
+                                     phase=PHASE, step=step, ctx=ctx, max_age_days=days, clamps=clamps)
 
     @task(pool=APP_DB_POOL, doc_md="Write cost of the tier's tables with the triggers in place (one sensor window "
                                    "+ a rolled-back probe), and the entity types the triggers log.")
@@ -173,8 +176,13 @@ def migration_p5_trigger_removal():
 
     @task(pool=APP_DB_POOL, doc_md="Tier -> verified, with the measured improvement.")
     def record_done(**context: Any) -> dict[str, Any]:
+        from migration_airflow.params import record_param_clamps
+
         p5, dsn, cfg, ctx, tier = _core(context)
-        return p5.verify(dsn, cfg, ctx, tier)
+        out = p5.verify(dsn, cfg, ctx, tier)
+        # the event-flow sensor judged with min_event_ratio (params_of: production minimum 0.9)
+        record_param_clamps(context, PHASE, f"tier_{tier}_done", "min_event_ratio")
+        return out
 
     @task(trigger_rule="one_failed", doc_md="A sensor failed: mail the figures (migration_alert_emails).")
     def alert_sensor_failure(**context: Any) -> list[str]:

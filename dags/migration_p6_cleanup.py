@@ -39,7 +39,7 @@ from typing import Any
 from airflow.sdk import Param, dag, task
 from migration_airflow.approval import approval_gate
 from migration_airflow.dag_defaults import APP_DB_POOL, DEFAULT_ARGS, tags
-from migration_airflow.params import common_params
+from migration_airflow.params import common_params, limited
 from migration_airflow.rehearsal import rehearsal_gate
 
 PHASE = "p6_cleanup"
@@ -52,42 +52,58 @@ def _args(context: dict[str, Any]) -> tuple[str, Any, Any]:
     return dsn_from_context(context), load_config(), run_context(context)
 
 
-def _gate(context: dict[str, Any], step: str, fn_name: str, **kwargs: Any) -> dict[str, Any]:
-    """Run one gate function of the core, ledgered as ``<step>`` (failed = refused)."""
+def _params(context: dict[str, Any]) -> dict[str, Any]:
+    """The run's Params with the production limits applied (retention_days >= 7,
+    validation_max_age_hours <= 48, rehearsal_max_age_days <= 14: activity_migration.run_rules)."""
+    from migration_airflow.runtime import params_of
+
+    return params_of(context)
+
+
+def _gate(context: dict[str, Any], step: str, fn_name: str, *, clamped: tuple[str, ...] = (),
+          **kwargs: Any) -> dict[str, Any]:
+    """Run one gate function of the core, ledgered as ``<step>`` (failed = refused); the production
+    clamps of the Params in ``clamped`` go into the row's details (``param_clamps``)."""
     import json
 
     from activity_migration import ledger
     from activity_migration.db import connection
     from activity_migration.errors import GateClosed
     from activity_migration.phases import p6_cleanup
+    from migration_airflow.runtime import param_clamps
 
     dsn, cfg, ctx = _args(context)
+    found = param_clamps(context, *clamped) if clamped else []
+    clamps = {"param_clamps": found} if found else {}
     with connection(dsn) as conn:
         try:
             facts = getattr(p6_cleanup, fn_name)(conn, cfg, **kwargs)
         except GateClosed as exc:
             conn.rollback()
-            ledger.record(conn, PHASE, step, "failed", ctx, {"refused": str(exc)}, cfg=cfg)
+            ledger.record(conn, PHASE, step, "failed", ctx, {"refused": str(exc), **clamps}, cfg=cfg)
             raise
-        ledger.record(conn, PHASE, step, "succeeded", ctx, json.loads(ledger.dumps(facts)), cfg=cfg)
+        ledger.record(conn, PHASE, step, "succeeded", ctx, {**json.loads(ledger.dumps(facts)), **clamps}, cfg=cfg)
     return facts
 
 
 @dag(dag_id="migration_p6_cleanup", doc_md=__doc__, schedule=None, catchup=False, max_active_runs=1,
      default_args=DEFAULT_ARGS, tags=tags("phase-6"),
      params=common_params(
-         validation_max_age_hours=Param(24, type="number", exclusiveMinimum=0, maximum=720,
-                                        title="Validation max age (hours)",
-                                        description="The suites parity and events_integrity must have passed "
-                                                    "(full scope) within this many hours."),
+         validation_max_age_hours=limited("validation_max_age_hours", 24, type="number", exclusiveMinimum=0,
+                                          maximum=720, title="Validation max age (hours)",
+                                          description="The suites parity and events_integrity must have passed "
+                                                      "(full scope) within this many hours."),
          keep_compat_view=Param(True, type="boolean", title="Keep a compatibility view under the old name",
                                 description="Create a view public.activity_logs in the old shape over events, so "
                                             "readers of the old name keep working."),
-         retention_days=Param(30, type="integer", minimum=0, maximum=3650, title="Archive retention (days)",
-                              description="The archive may be deleted (separately approved) after this many days."),
-         rehearsal_max_age_days=Param(7, type="number", exclusiveMinimum=0, maximum=90,
-                                      title="Rehearsal max age (days)",
-                                      description="Production: the staging rehearsal must be this recent."),
+         retention_days=limited("retention_days", 30, type="integer", minimum=0, maximum=3650,
+                                title="Archive retention (days)",
+                                description="The archive may be deleted (separately approved) after this many "
+                                            "days."),
+         rehearsal_max_age_days=limited("rehearsal_max_age_days", 7, type="number", exclusiveMinimum=0, maximum=90,
+                                        title="Rehearsal max age (days)",
+                                        description="The staging rehearsal (required before a production "
+                                                    "cleanup) must be newer than this many days."),
          delete_archive=Param(False, type="boolean", title="Delete the archive (instead of cleaning up)",
                               description="Run only the archive deletion: a separate approval, refused before the "
                                           "retention has passed unless force. Afterwards phase 6 cannot be rolled back."),
@@ -105,8 +121,8 @@ def migration_p6_cleanup():
 
     @task(pool=APP_DB_POOL, doc_md="Suites parity and events_integrity passed within validation_max_age_hours.")
     def validation_gate(**context: Any) -> dict[str, Any]:
-        p = context["params"]
-        return _gate(context, "validation_gate", "gate_validation",
+        p = _params(context)
+        return _gate(context, "validation_gate", "gate_validation", clamped=("validation_max_age_hours",),
                      max_age_hours=float(p["validation_max_age_hours"]), environment=p["environment"])
 
     @task(pool=APP_DB_POOL, doc_md="No quarantined row neither resolved nor acknowledged.")
@@ -118,7 +134,7 @@ def migration_p6_cleanup():
         from activity_migration.phases import p6_cleanup
 
         dsn, cfg, _ = _args(context)
-        p = context["params"]
+        p = _params(context)
         return p6_cleanup.gather_facts(dsn, cfg, max_age_hours=float(p["validation_max_age_hours"]),
                                        environment=p["environment"], keep_compat_view=bool(p["keep_compat_view"]),
                                        retention_days=int(p["retention_days"]))
@@ -134,9 +150,13 @@ def migration_p6_cleanup():
     def archive(**context: Any) -> dict[str, Any]:
         from activity_migration.phases import p6_cleanup
 
-        p = context["params"]
-        return p6_cleanup.archive(*_args(context), keep_compat_view=bool(p["keep_compat_view"]),
-                                  retention_days=int(p["retention_days"]))
+        from migration_airflow.params import record_param_clamps
+
+        p = _params(context)
+        out = p6_cleanup.archive(*_args(context), keep_compat_view=bool(p["keep_compat_view"]),
+                                 retention_days=int(p["retention_days"]))
+        record_param_clamps(context, PHASE, "archive", "retention_days")
+        return out
 
     @task(pool=APP_DB_POOL, doc_md="Row count and checksum of the archive, recorded in activity_migration.archives.")
     def checksum(**context: Any) -> dict[str, Any]:

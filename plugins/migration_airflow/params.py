@@ -1,7 +1,16 @@
-"""Params every phase DAG shares, so the trigger forms look and behave the same."""
+"""Params every phase DAG shares, so the trigger forms look and behave the same.
+
+Gate-weakening Params carry their production limit in their description (``limited``): the
+sentence comes from the one table of limits, ``activity_migration.run_rules.PRODUCTION_LIMITS``,
+so the form says exactly what ``runtime.params_of`` enforces.
+"""
 from __future__ import annotations
 
+from typing import Any
+
 from airflow.sdk import Param
+
+from activity_migration.run_rules import APPROVERS_VARIABLE, limit_description
 
 
 def environment_param() -> Param:
@@ -9,17 +18,57 @@ def environment_param() -> Param:
         "staging", type="string", enum=["staging", "production"], title="Environment",
         description="Which application database this run touches: staging (connection activity_db_staging) "
                     "or production (activity_db). A destructive production step requires a recent successful "
-                    "staging rehearsal of the same phase and project version.")
+                    "staging rehearsal of the same phase and project version; production approvals are "
+                    f"answered only by the users in the Airflow Variable {APPROVERS_VARIABLE}, never by the "
+                    "user who triggered the run.")
 
 
 def mode_param() -> Param:
     return Param(
         "normal", type="string", enum=["normal", "demo"], title="Mode",
         description="normal: every gate waits for a person to approve in the UI (Required Actions). "
-                    "demo: approvals are skipped and the skip is recorded in the ledger. Use demo only on "
-                    "demo or throwaway databases.")
+                    "demo: approvals are skipped and the skip is recorded in the ledger. Demo is refused on any "
+                    "database without the demo seed's mark (written by `activity-migration seed`).")
+
+
+def limited(name: str, default: Any, *, description: str, **kwargs: Any) -> Param:
+    """A Param whose description ends with its production limit (``run_rules.limit_description``)."""
+    rule = limit_description(name)
+    if not rule:
+        raise ValueError(f"{name} has no production limit in activity_migration.run_rules")
+    return Param(default, description=f"{description} {rule}", **kwargs)
 
 
 def common_params(**extra: Param) -> dict[str, Param]:
     """environment + mode, then the DAG's own Params."""
     return {"environment": environment_param(), "mode": mode_param(), **extra}
+
+
+def record_param_clamps(context: dict[str, Any], phase: str, step: str, *names: str) -> int | None:
+    """Add this run's production clamps of ``names`` to the ledger row of ``phase``/``step``.
+
+    For a step whose ledger row the core writes (p6 ``archive``, p5 ``tier_<n>_done``): after the
+    step, its newest row of this DAG run gets ``details.param_clamps``. Returns that row's id, or
+    None when nothing was clamped (or the step left no row).
+    """
+    from psycopg import sql
+    from psycopg.types.json import Jsonb
+
+    from activity_migration.config import load_config
+    from activity_migration.db import connection, scalar
+
+    from .runtime import dsn_from_context, param_clamps
+
+    clamps = param_clamps(context, *names)
+    if not clamps:
+        return None
+    cfg = load_config()
+    table = sql.Identifier(cfg.state_schema, "phase_ledger")
+    run_id = getattr(context.get("dag_run"), "run_id", None)
+    with connection(dsn_from_context(context)) as conn:
+        row_id = scalar(conn, sql.SQL(
+            "UPDATE {t} SET details = coalesce(details, '{{}}'::jsonb) || jsonb_build_object('param_clamps', %s::jsonb) "
+            "WHERE id = (SELECT max(id) FROM {t} WHERE phase = %s AND step = %s AND dag_run_id IS NOT DISTINCT FROM %s) "
+            "RETURNING id").format(t=table), (Jsonb(clamps), phase, step, run_id))
+        conn.commit()
+    return row_id

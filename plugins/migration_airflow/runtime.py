@@ -1,8 +1,13 @@
-"""From an Airflow task context to the core's inputs: DSN, RunContext, config.
+"""From an Airflow task context to the core's inputs: DSN, RunContext, config, Params.
 
 Connection lookup goes through Airflow (so connections from the metadata DB, env vars or
 a secrets backend all work); an entry marked ``embedded`` starts the project's private
 Postgres, as the CLI does. Secrets never reach the logs: DSNs are only logged redacted.
+
+``params_of`` is the one place tasks read the run's Params: in production it applies the
+production limits of ``activity_migration.run_rules`` (a gate-weakening value is clamped to its
+limit with a WARNING; ``allow_without_cutoff=true`` is refused), so no task can use a weaker value
+than the limit. ``param_clamps`` lists what was clamped, for the ledger.
 """
 from __future__ import annotations
 
@@ -11,6 +16,9 @@ from typing import Any
 from activity_migration.connections import ENVIRONMENT_CONN_IDS, ConnectionSpec, resolve_dsn
 from activity_migration.errors import ConfigError
 from activity_migration.ledger import RunContext
+from activity_migration.run_rules import known_user, log_clamp, production_params
+
+_LOGGED_CLAMPS: set[tuple[Any, ...]] = set()  # one WARNING per run, Param and value in a process
 
 
 def conn_id_for(environment: str) -> str:
@@ -39,8 +47,41 @@ def dsn_for_conn_id(conn_id: str) -> str:
     return spec.libpq_dsn()
 
 
-def params_of(context: dict[str, Any]) -> dict[str, Any]:
+def raw_params(context: dict[str, Any]) -> dict[str, Any]:
+    """The run's Params exactly as triggered (before the production limits)."""
     return dict(context.get("params") or {})
+
+
+def params_of(context: dict[str, Any]) -> dict[str, Any]:
+    """The run's Params as tasks must use them: in production, with the production limits applied.
+
+    :raises ConfigError: a Param production refuses (``allow_without_cutoff=true``)
+    """
+    params, _ = _effective(context)
+    return params
+
+
+def param_clamps(context: dict[str, Any], *names: str) -> list[dict[str, Any]]:
+    """The production clamps of this run (only those of ``names`` when given), for ledger details."""
+    _, clamps = _effective(context)
+    return [c for c in clamps if not names or c["param"] in names]
+
+
+def _effective(context: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    raw = raw_params(context)
+    params, clamps = production_params(raw.get("environment", "staging"), raw, log_clamps=False)
+    run_id = getattr(context.get("dag_run"), "run_id", None)
+    for clamp in clamps:
+        key = (run_id, clamp["param"], repr(clamp["asked"]))
+        if key not in _LOGGED_CLAMPS:
+            _LOGGED_CLAMPS.add(key)
+            log_clamp(clamp)
+    return params, clamps
+
+
+def triggering_user(context: dict[str, Any]) -> str | None:
+    """Who triggered the run (``dag_run.triggering_user_name``); None for a scheduled run or ``dags test``."""
+    return known_user(getattr(context.get("dag_run"), "triggering_user_name", None))
 
 
 def dsn_from_context(context: dict[str, Any]) -> str:
