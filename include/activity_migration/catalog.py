@@ -1,7 +1,8 @@
 """Read the catalog: which triggers log activity, and object definitions as Postgres prints them.
 
 "Logging trigger" is discovered, never listed: a non-internal trigger whose function writes
-the source table (``activity_logs``), calls ``publish_activity`` (after phase 2 rewrote it),
+the source table (``activity_logs``), calls the internal writer ``publish_activity_internal``
+(after phase 2 rewrote it) or ``publish_activity``,
 or calls, directly or through other functions, a function that does. Triggers that do
 neither (an ``updated_at`` trigger) are never logging triggers and are never touched.
 """
@@ -75,7 +76,7 @@ def logging_function_oids(conn: psycopg.Connection, cfg: MigrationConfig | None 
     ours = {cfg.state_schema}
     writers = {f["function_oid"] for f in funcs
                if f["function_schema"] not in ours and f["prosrc"]
-               and (source.search(f["prosrc"]) or re.search(r"\bpublish_activity\s*\(", f["prosrc"], re.IGNORECASE))
+               and (source.search(f["prosrc"]) or re.search(r"\bpublish_activity(?:_internal)?\s*\(", f["prosrc"], re.IGNORECASE))
                and f["function_name"] != "publish_activity"}
     # Transitive closure: a function calling a writer logs too (e.g. a shared log_activity()).
     names = {f["function_oid"]: f["function_name"] for f in funcs}

@@ -116,6 +116,39 @@ class Safety:
             raise ConfigError(f"safety.ddl_attempts must be between 1 and 100, got {self.ddl_attempts!r}")
 
 
+_CHECK_PLACEHOLDER = re.compile(r"(?<!:):(customer_id|actor_id)\b")
+
+
+@dataclass(frozen=True)
+class Security:
+    """Rules of the write API for callers that are not the service (docs/security.md).
+
+    ``customer_check``: a boolean SQL expression that holds when ``:actor_id`` (the signed-in
+    caller, ``auth.uid()``) may publish an event of customer ``:customer_id``, e.g. membership in
+    the customer. It runs as the migration's role inside ``publish_activity``. Unset: a caller
+    that is not the service may not name a customer at all (the safe default).
+    """
+    customer_check: str | None = None
+
+    def __post_init__(self) -> None:
+        c = self.customer_check
+        if c is None:
+            return
+        if not isinstance(c, str) or not c.strip():
+            raise ConfigError(f"security.customer_check must be a SQL boolean expression or absent, got {c!r}")
+        if ":customer_id" not in {f":{m}" for m in _CHECK_PLACEHOLDER.findall(c)}:
+            raise ConfigError("security.customer_check must use :customer_id (and usually :actor_id), "
+                              f"got {c!r}")
+        if ";" in c or "$$" in c:
+            raise ConfigError(f"security.customer_check must be one expression (no ';' or '$$'), got {c!r}")
+
+    def customer_check_sql(self) -> str:
+        """The expression with its placeholders as the parameters of ``customer_allowed($1, $2)``."""
+        if self.customer_check is None:
+            return "false"
+        return _CHECK_PLACEHOLDER.sub(lambda m: "$1" if m.group(1) == "customer_id" else "$2", self.customer_check)
+
+
 @dataclass(frozen=True)
 class MigrationConfig:
     state_schema: str
@@ -126,6 +159,7 @@ class MigrationConfig:
     categories: dict[str, str]
     tiers: tuple[Tier, ...]
     safety: Safety = field(default_factory=Safety)
+    security: Security = field(default_factory=Security)
     path: Path | None = None
 
     def __post_init__(self) -> None:
@@ -192,6 +226,7 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> MigrationCon
             categories={str(k): v for k, v in (data.get("categories") or {}).items()},
             tiers=tiers,
             safety=Safety(**(data.get("safety") or {})),
+            security=Security(**(data.get("security") or {})),
             path=path,
         )
     except KeyError as exc:

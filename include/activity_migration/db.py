@@ -12,7 +12,7 @@ import logging
 import re
 import time
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import psycopg
 from psycopg import sql
@@ -109,50 +109,52 @@ def scalar(conn: psycopg.Connection, query: str | sql.Composable,
         return row[0] if row else None
 
 
-def run_ddl_with_retry(dsn: str, statements: list[sql.Composable | str], *, lock_timeout_ms: int = 2000,
-                       attempts: int = 10, backoff_s: float = 0.5, transactional: bool = True,
-                       conn: psycopg.Connection | None = None) -> None:
-    """Run DDL under ``lock_timeout`` and retry when the lock is not granted in time.
+_LOCK_ERRORS = (psycopg.errors.LockNotAvailable, psycopg.errors.DeadlockDetected)
+
+
+def run_locked(dsn: str, body: Callable[[psycopg.Connection], Any], *, lock_timeout_ms: int = 2000,
+               attempts: int = 10, backoff_s: float = 0.5, autocommit: bool = False) -> Any:
+    """Run ``body(conn)`` under ``lock_timeout`` on a fresh connection; retry when a lock is not granted.
 
     Online rule: DDL must never queue behind a long application transaction (and so block
-    every writer that queues behind the DDL). A short ``lock_timeout`` makes the DDL give
-    up quickly instead; we wait a little and try again.
-
-    ``transactional=False`` runs each statement in autocommit (needed for
-    ``CREATE INDEX CONCURRENTLY`` and ``REFRESH ... CONCURRENTLY``).
+    every writer that queues behind the DDL). A short ``lock_timeout`` makes it give up
+    quickly instead; we wait a little and try again. ``body`` runs in one transaction that is
+    committed when it returns (``autocommit=True``: each statement on its own, for
+    ``CREATE INDEX CONCURRENTLY`` and ``REFRESH … CONCURRENTLY``). Returns what ``body`` returns.
     """
     last: Exception | None = None
     for attempt in range(1, attempts + 1):
-        own = conn is None
-        c = conn or connect(dsn, autocommit=not transactional)
-        try:
-            with c.cursor() as cur:
-                cur.execute(sql.SQL("SET lock_timeout = {}").format(sql.Literal(f"{int(lock_timeout_ms)}ms")))
-                if transactional:
-                    with c.transaction():
-                        for stmt in statements:
-                            cur.execute(stmt)
-                    if own and not c.autocommit:
-                        # SET opened an implicit transaction, so transaction() above was only a
-                        # savepoint: without this commit, closing the connection rolls it all back.
-                        c.commit()
-                else:
-                    for stmt in statements:
-                        cur.execute(stmt)
-            return
-        except (psycopg.errors.LockNotAvailable, psycopg.errors.DeadlockDetected) as exc:
-            last = exc
-            log.warning("DDL lock not granted within %s ms (attempt %s/%s); retrying", lock_timeout_ms, attempt, attempts)
-            if not c.closed and not c.autocommit:
-                c.rollback()
-            time.sleep(backoff_s * attempt)
-        finally:
-            if own:
-                c.close()
+        with connection(dsn, autocommit=autocommit) as conn:
+            try:
+                conn.execute(sql.SQL("SET lock_timeout = {}").format(sql.Literal(f"{int(lock_timeout_ms)}ms")))
+                result = body(conn)
+                if not autocommit:
+                    conn.commit()
+                return result
+            except _LOCK_ERRORS as exc:
+                last = exc
+                log.warning("lock not granted within %s ms (attempt %s/%s); retrying", lock_timeout_ms, attempt,
+                            attempts)
+                if not autocommit and not conn.closed:
+                    conn.rollback()
+                time.sleep(backoff_s * attempt)
     raise MigrationError(
-        f"DDL could not take its lock within lock_timeout={lock_timeout_ms} ms after {attempts} attempts "
-        f"(a long application transaction holds it?): {last}"
+        f"could not take the locks within lock_timeout={lock_timeout_ms} ms after {attempts} attempts "
+        f"(a long application transaction holds them?): {last}"
     )
+
+
+def run_ddl_with_retry(dsn: str, statements: list[sql.Composable | str], *, lock_timeout_ms: int = 2000,
+                       attempts: int = 10, backoff_s: float = 0.5, transactional: bool = True) -> None:
+    """Run ``statements`` with :func:`run_locked`: in one transaction, or (``transactional=False``)
+    each on its own in autocommit."""
+    def body(conn: psycopg.Connection) -> None:
+        with conn.cursor() as cur:
+            for stmt in statements:
+                cur.execute(stmt)
+
+    run_locked(dsn, body, lock_timeout_ms=lock_timeout_ms, attempts=attempts, backoff_s=backoff_s,
+               autocommit=not transactional)
 
 
 def server_version_num(conn: psycopg.Connection) -> int:

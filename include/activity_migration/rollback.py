@@ -126,7 +126,7 @@ def _ledger_applied(conn: psycopg.Connection, cfg: MigrationConfig, phase: str) 
         SELECT EXISTS (
             SELECT 1 FROM {t} l
             WHERE l.phase = %(p)s AND l.status = 'succeeded' AND l.step <> 'rollback'
-              AND l.step !~ '(gate|approval|preflight|parity|check|evidence|verify|plan|baseline)'
+              AND l.step !~ '(gate|approval|preflight|parity|check|evidence|verify|plan|baseline|audit)'
               AND l.id > coalesce((SELECT max(r.id) FROM {t} r WHERE r.phase = %(p)s AND r.step = 'rollback'
                                    AND r.status = 'succeeded'), 0))""").format(
         t=sql.Identifier(cfg.state_schema, "phase_ledger")), {"p": phase}))

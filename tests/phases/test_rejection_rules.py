@@ -67,7 +67,7 @@ def test_dual_write_judges_the_raw_action_like_the_backfill(p1_db):
             expected = _backfill_reason(conn, "user", action)
             entity_id = f"rule-probe-{i}"
             event_id = conn.execute(
-                "SELECT public.publish_activity(p_event_type => activity_migration.event_type_for('user', %(a)s), "
+                "SELECT activity_migration.publish_activity_internal(p_event_type => activity_migration.event_type_for('user', %(a)s), "
                 "p_entity_type => 'user', p_entity_id => %(e)s, p_source => 'trigger', p_legacy_action => %(a)s)",
                 {"a": action, "e": entity_id}).fetchone()[0]
             legacy = conn.execute("SELECT id, action FROM public.activity_logs WHERE entity_id = %s",

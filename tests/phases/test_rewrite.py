@@ -63,7 +63,7 @@ def test_rewrites_each_insert_in_if_branches_and_keeps_the_rest(rw):
     assert out.changed and len(out.statements) == 2
     body = out.new_body
     assert body.startswith("\n" + REWRITE_MARKER)
-    assert body.count("PERFORM public.publish_activity(") == 3        # 1 + 2 VALUES rows
+    assert body.count("PERFORM activity_migration.publish_activity_internal(") == 3        # 1 + 2 VALUES rows
     assert "'INSERT INTO activity_logs (action) VALUES (1)'" in body   # the string is untouched
     assert "-- INSERT INTO activity_logs (action) VALUES ('commented');" in body
     assert "PERFORM count(*) FROM activity_logs" in body                # reads stay
@@ -114,7 +114,7 @@ def test_unrewritable_forms_name_function_and_statement(rw, body, why):
 
 def test_sql_language_uses_select(rw):
     out = rw.rewrite("f(uuid)", "INSERT INTO activity_logs (action, entity_type) VALUES ('a', 'b')", "sql")
-    assert out.new_body.strip().endswith("SELECT public.publish_activity(p_event_type => "
+    assert out.new_body.strip().endswith("SELECT activity_migration.publish_activity_internal(p_event_type => "
                                          "activity_migration.event_type_for(('b')::text, ('a')::text), "
                                          "p_entity_type => ('b')::text, p_source => 'trigger', "
                                          "p_legacy_action => ('a')::text)")
@@ -144,7 +144,7 @@ END"""
             "         jsonb_build_object('rows', count(*) OVER (), 'of', $q$a, (b)$q$) meta, DEFAULT_TS\n"
             "  FROM new_rows n JOIN (SELECT 1) x ON true\n  WHERE n.id IS NOT NULL\n  ORDER BY 4) "
             "AS _legacy_rows(user_id, action, entity_type, entity_id, metadata, created_at);") in new
-    assert new.count("PERFORM public.publish_activity(") == 1
+    assert new.count("PERFORM activity_migration.publish_activity_internal(") == 1
     assert ("p_event_type => activity_migration.event_type_for((_legacy_rows.entity_type)::text, "
             "(_legacy_rows.action)::text)") in new
     assert "p_actor_id => (_legacy_rows.user_id)::uuid" in new
@@ -162,5 +162,5 @@ def test_insert_with_query_and_values_default(rw):
 
 def test_sql_language_insert_select_uses_select(rw):
     out = rw.rewrite("f(text)", "INSERT INTO activity_logs (action, entity_type) SELECT $1, 'note'", "sql")
-    assert out.new_body.strip().startswith(REWRITE_MARKER + "\nSELECT public.publish_activity(")
+    assert out.new_body.strip().startswith(REWRITE_MARKER + "\nSELECT activity_migration.publish_activity_internal(")
     assert out.new_body.strip().endswith("FROM (SELECT $1, 'note') AS _legacy_rows(action, entity_type)")

@@ -10,11 +10,16 @@ from psycopg import sql
 
 from .. import ledger
 from ..config import MigrationConfig, load_config
-from ..db import connection, fetch_one, scalar
+from ..db import connection, fetch_one, scalar, sql_path
 from ..ledger import RunContext
 
-# publish_activity's one signature (the workload and the rewritten triggers call it by name).
-PUBLISH_ARGS = "text, text, text, jsonb, uuid, uuid, text, text, timestamp with time zone, inet, text, text"
+# The parameter list shared by publish_activity (the API) and its internal writer: one SQL
+# file, filled into every function header that uses it and read here for the signature.
+PUBLISH_PARAMETERS_SQL = "common/publish_activity_parameters.sql"
+# How pg_catalog prints the types the parameter file spells short.
+_CATALOG_TYPE = {"timestamptz": "timestamp with time zone", "int": "integer", "bool": "boolean"}
+API_PUBLISH = "publish_activity"                 # in the target schema: what the application calls
+INTERNAL_PUBLISH = "publish_activity_internal"   # in the state schema: the one writer, no API role may run it
 HELPER_SIGNATURES = {
     "publish_auth_event": "text, uuid, inet, text, boolean",
     "publish_batch_operation": "text, integer, uuid, jsonb, uuid",
@@ -26,13 +31,47 @@ ACTOR_VIEW = "event_actor_activity"
 DUAL_WRITE_MARKER = "activity-migration p2_dual_write: publish_activity (dual write)"
 
 
+@functools.lru_cache(maxsize=1)
+def _parameter_lines() -> tuple[str, ...]:
+    text = sql_path(PUBLISH_PARAMETERS_SQL).read_text()
+    return tuple(line.rstrip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("--"))
+
+
+def publish_parameters() -> sql.SQL:
+    """The parameter list, for the ``{parameters}`` placeholder of the function files."""
+    return sql.SQL("\n".join(_parameter_lines()))
+
+
+@functools.lru_cache(maxsize=1)
+def _publish_args() -> str:
+    types = []
+    for line in _parameter_lines():
+        typ = line.strip().rstrip(",").split()[1]
+        types.append(_CATALOG_TYPE.get(typ, typ))
+    return ", ".join(types)
+
+
+PUBLISH_ARGS = _publish_args()
+
+
 def events_ident(cfg: MigrationConfig) -> sql.Identifier:
     return sql.Identifier(cfg.target_schema, cfg.target_table)
 
 
 def publish_identity(cfg: MigrationConfig) -> str:
-    """regprocedure text of publish_activity, as the catalog prints it."""
-    return f"{_q(cfg.target_schema)}.publish_activity({PUBLISH_ARGS})"
+    """regprocedure text of the internal writer, as the catalog prints it: the function whose
+    body the phases swap (events only, dual write) and back up."""
+    return f"{_q(cfg.state_schema)}.{INTERNAL_PUBLISH}({PUBLISH_ARGS})"
+
+
+def api_publish_identity(cfg: MigrationConfig) -> str:
+    """regprocedure text of publish_activity, the API the application calls."""
+    return f"{_q(cfg.target_schema)}.{API_PUBLISH}({PUBLISH_ARGS})"
+
+
+def internal_publish_name(cfg: MigrationConfig) -> str:
+    """The internal writer's qualified name as SQL text (what rewritten triggers call)."""
+    return f"{_q(cfg.state_schema)}.{INTERNAL_PUBLISH}"
 
 
 def _q(name: str) -> str:

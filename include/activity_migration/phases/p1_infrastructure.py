@@ -29,12 +29,15 @@ from psycopg import sql
 from .. import catalog, ledger
 from ..catalog import source_columns
 from ..config import MigrationConfig, load_config
-from ..db import connect, connection, fetch_all, fetch_one, load_sql, run_ddl_with_retry, run_sql_file, scalar
+from ..db import (connect, connection, fetch_all, fetch_one, load_sql, run_ddl_with_retry, run_locked,
+                  run_sql_file, scalar)
 from ..errors import MigrationError, PreflightError
 from ..ledger import RunContext
+from .. import privileges
 from ..validation.parity import drop_validation_objects
-from ._common import (ACTOR_VIEW, DAILY_VIEW, HELPER_SIGNATURES, PUBLISH_ARGS, dual_write_enabled, events_ident,
-                      function_def, ledgered, publish_identity, table_exists)
+from ._common import (ACTOR_VIEW, API_PUBLISH, DAILY_VIEW, HELPER_SIGNATURES, INTERNAL_PUBLISH, PUBLISH_ARGS,
+                      api_publish_identity, dual_write_enabled, events_ident, function_def, ledgered,
+                      publish_identity, publish_parameters, table_exists)
 from .p2_rewrite import split_statements
 
 log = logging.getLogger(__name__)
@@ -126,8 +129,9 @@ def preflight(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | No
             if not_owned:
                 raise PreflightError(f"role {me['name']} neither owns nor is a member of the owner of the logging "
                                      f"functions {not_owned}; phase 2 must replace them (superuser or owner needed)")
-        # foreign or half-built objects of ours
+        # foreign or half-built objects of ours; the write API's customer rule
         facts.update(_check_existing(conn, cfg, facts["legacy_key_type"]))
+        check_customer_predicate(conn, cfg)
         # lock_timeout settable
         try:
             conn.execute(sql.SQL("SET lock_timeout = {}").format(sql.Literal(f"{cfg.safety.lock_timeout_ms}ms")))
@@ -136,6 +140,18 @@ def preflight(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | No
             raise PreflightError(f"cannot set lock_timeout ({exc}); every DDL step relies on it") from None
         conn.rollback()
     return facts
+
+
+def check_customer_predicate(conn: psycopg.Connection, cfg: MigrationConfig) -> None:
+    """The config's security.customer_check parses and names what exists (prepared, not run)."""
+    try:
+        conn.execute(sql.SQL("PREPARE am_customer_check(uuid, uuid) AS SELECT coalesce(({}), false)").format(
+            sql.SQL(cfg.security.customer_check_sql())))
+        conn.execute("DEALLOCATE am_customer_check")
+    except psycopg.Error as exc:
+        conn.rollback()
+        raise PreflightError(f"config security.customer_check is not a valid SQL boolean expression over :customer_id "
+                             f"and :actor_id ({cfg.security.customer_check!r}): {str(exc).splitlines()[0]}") from None
 
 
 def _check_existing(conn: psycopg.Connection, cfg: MigrationConfig, key_type: str) -> dict[str, Any]:
@@ -165,13 +181,13 @@ def _check_existing(conn: psycopg.Connection, cfg: MigrationConfig, key_type: st
     overloads = [r["f"] for r in fetch_all(conn, """
         SELECT p.oid::regprocedure::text AS f FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
         WHERE n.nspname = %s AND p.proname = 'publish_activity' AND p.oid IS DISTINCT FROM to_regprocedure(%s)""",
-        (cfg.target_schema, publish_identity(cfg)))]
-    ours = function_def(conn, publish_identity(cfg))
+        (cfg.target_schema, api_publish_identity(cfg)))]
+    ours = function_def(conn, api_publish_identity(cfg))
     if overloads:
         raise PreflightError(f"other publish_activity functions exist ({overloads}); named-argument calls would be "
                              f"ambiguous. Drop or rename them first")
     if ours is not None and not created_by_us:
-        raise PreflightError(f"{publish_identity(cfg)} exists but phase 1 has no ledger record of creating "
+        raise PreflightError(f"{api_publish_identity(cfg)} exists but phase 1 has no ledger record of creating "
                              f"{cfg.target}: half-built by something else")
     return out
 
@@ -187,7 +203,9 @@ def run_preflight(dsn: str, cfg: MigrationConfig, ctx: RunContext) -> dict[str, 
 def create_state_schema(dsn: str, cfg: MigrationConfig, ctx: RunContext) -> dict[str, Any]:
     with connection(dsn) as conn:
         ledger.ensure_state_schema(conn, cfg)
-    return {"schema": cfg.state_schema}
+        with conn.transaction():
+            privileges.lock_down_state_schema(conn, cfg)
+    return {"schema": cfg.state_schema, "granted_to": "the owner only (row level security on every table)"}
 
 
 @ledgered(PHASE, "create_mapping_rules")
@@ -218,6 +236,7 @@ def create_mapping_rules(dsn: str, cfg: MigrationConfig, ctx: RunContext) -> dic
                 "occurred_at_min = EXCLUDED.occurred_at_min, occurred_at_max_future = EXCLUDED.occurred_at_max_future, "
                 "event_type_pattern = EXCLUDED.event_type_pattern").format(state),
                 (r.payload_max_bytes, r.occurred_at_min, r.occurred_at_max_future, r.event_type_pattern))
+            privileges.lock_down_state_schema(conn, cfg)
     return {"categories": len(cfg.categories)}
 
 
@@ -234,21 +253,40 @@ def create_events_table(dsn: str, cfg: MigrationConfig, ctx: RunContext) -> dict
 
 @ledgered(PHASE, "create_functions")
 def create_functions(dsn: str, cfg: MigrationConfig, ctx: RunContext) -> dict[str, Any]:
-    """publish_activity and helpers. While dual write is on, publish_activity is left alone."""
+    """The internal writer (left alone while dual write is on), the API and its helpers, and
+    their grants, in one transaction (no moment in which a default privilege holds)."""
     with connection(dsn) as conn:
-        if dual_write_enabled(conn, cfg):
-            return {"skipped": "dual write is on: publish_activity keeps its phase-2 body"}
-    stmt = load_sql("p1_infrastructure/04_create_publish_activity.sql", state=cfg.state_schema,
-                    events=events_ident(cfg), fn_schema=cfg.target_schema)
-    run_ddl_with_retry(dsn, [stmt], lock_timeout_ms=cfg.safety.lock_timeout_ms, attempts=cfg.safety.ddl_attempts)
-    return {"functions": ["publish_activity", *[h for h in HELPER_SIGNATURES if h != "refresh_event_analytics"]]}
+        dual = dual_write_enabled(conn, cfg)
+        grants = privileges.grant_statements(conn, cfg, API_PUBLISH, *[h for h in HELPER_SIGNATURES
+                                                                        if h != "refresh_event_analytics"])
+    stmts: list[sql.Composable] = []
+    if not dual:
+        stmts.append(load_sql("p1_infrastructure/04_create_publish_activity_internal.sql", state=cfg.state_schema,
+                              events=events_ident(cfg), parameters=publish_parameters()))
+    stmts.append(load_sql("p1_infrastructure/05_create_publish_api.sql", state=cfg.state_schema,
+                          fn_schema=cfg.target_schema, parameters=publish_parameters(),
+                          customer_check=sql.SQL(cfg.security.customer_check_sql())))
+    stmts += grants
+    stmts.append(load_sql("privileges/01_lock_down_state_schema.sql", state_name=sql.Literal(cfg.state_schema)))
+    with connection(dsn) as conn:
+        check_customer_predicate(conn, cfg)
+    run_ddl_with_retry(dsn, stmts, lock_timeout_ms=cfg.safety.lock_timeout_ms, attempts=cfg.safety.ddl_attempts)
+    out: dict[str, Any] = {"functions": [API_PUBLISH, *[h for h in HELPER_SIGNATURES if h != "refresh_event_analytics"]],
+                           "internal_writer": publish_identity(cfg),
+                           "customer_check": cfg.security.customer_check or "none: users may not name a customer"}
+    if dual:
+        out["skipped"] = "dual write is on: the internal writer keeps its phase-2 body"
+    return out
 
 
 @ledgered(PHASE, "create_policies")
 def create_policies(dsn: str, cfg: MigrationConfig, ctx: RunContext) -> dict[str, Any]:
-    stmt = load_sql("p1_infrastructure/05_create_event_policies.sql", events=events_ident(cfg),
+    with connection(dsn) as conn:
+        grants = privileges.grant_statements(conn, cfg, "events")
+    stmt = load_sql("p1_infrastructure/06_create_event_policies.sql", events=events_ident(cfg),
                     schema_lit=sql.Literal(cfg.target_schema), table_lit=sql.Literal(cfg.target_table))
-    run_ddl_with_retry(dsn, [stmt], lock_timeout_ms=cfg.safety.lock_timeout_ms, attempts=cfg.safety.ddl_attempts)
+    run_ddl_with_retry(dsn, [stmt, *grants], lock_timeout_ms=cfg.safety.lock_timeout_ms,
+                       attempts=cfg.safety.ddl_attempts)
     return {"policies": ["events_select_own", "events_service_role_all"]}
 
 
@@ -271,7 +309,7 @@ def build_indexes(dsn: str, cfg: MigrationConfig, ctx: RunContext, concurrent_lo
     conn = connect(dsn, autocommit=True)
     rebuilt: list[str] = []
     try:
-        stmts = split_statements(load_sql("p1_infrastructure/06_create_event_indexes.sql",
+        stmts = split_statements(load_sql("p1_infrastructure/07_create_event_indexes.sql",
                                           events=events_ident(cfg)).as_string(conn))
         for stmt in stmts:
             for attempt in range(1, cfg.safety.ddl_attempts + 1):
@@ -297,10 +335,13 @@ def build_indexes(dsn: str, cfg: MigrationConfig, ctx: RunContext, concurrent_lo
 
 @ledgered(PHASE, "create_analytics")
 def create_analytics(dsn: str, cfg: MigrationConfig, ctx: RunContext) -> dict[str, Any]:
-    stmt = load_sql("p1_infrastructure/07_create_event_analytics.sql", events=events_ident(cfg),
+    with connection(dsn) as conn:
+        grants = privileges.grant_statements(conn, cfg, DAILY_VIEW, ACTOR_VIEW, "refresh_event_analytics")
+    stmt = load_sql("p1_infrastructure/08_create_event_analytics.sql", events=events_ident(cfg),
                     fn_schema=cfg.target_schema, daily=sql.Identifier(cfg.target_schema, DAILY_VIEW),
                     actors=sql.Identifier(cfg.target_schema, ACTOR_VIEW))
-    run_ddl_with_retry(dsn, [stmt], lock_timeout_ms=cfg.safety.lock_timeout_ms, attempts=cfg.safety.ddl_attempts)
+    run_ddl_with_retry(dsn, [stmt, *grants], lock_timeout_ms=cfg.safety.lock_timeout_ms,
+                       attempts=cfg.safety.ddl_attempts)
     return {"materialized_views": [DAILY_VIEW, ACTOR_VIEW], "refresh_function": "refresh_event_analytics()"}
 
 
@@ -311,8 +352,9 @@ def check(dsn: str, cfg: MigrationConfig | None = None) -> dict[str, Any]:
     with connection(dsn) as conn:
         if not table_exists(conn, cfg.target_schema, cfg.target_table):
             return {"ok": False, "problems": [f"{cfg.target} missing"]}
-        if function_def(conn, publish_identity(cfg)) is None:
-            problems.append(f"{publish_identity(cfg)} missing")
+        for ident in (publish_identity(cfg), api_publish_identity(cfg)):
+            if function_def(conn, ident) is None:
+                problems.append(f"{ident} missing")
         for name, args in HELPER_SIGNATURES.items():
             if function_def(conn, f"{cfg.target_schema}.{name}({args})") is None:
                 problems.append(f"{cfg.target_schema}.{name}({args}) missing")
@@ -330,9 +372,10 @@ def check(dsn: str, cfg: MigrationConfig | None = None) -> dict[str, Any]:
             if not scalar(conn, "SELECT 1 FROM pg_matviews WHERE schemaname = %s AND matviewname = %s",
                           (cfg.target_schema, v)):
                 problems.append(f"materialized view {v} missing")
-        if scalar(conn, "SELECT has_function_privilege('anon', to_regprocedure(%s), 'EXECUTE')",
-                  (publish_identity(cfg),)):
-            problems.append("anon may execute publish_activity")
+        for role, ident in (("anon", api_publish_identity(cfg)), ("anon", publish_identity(cfg)),
+                            ("authenticated", publish_identity(cfg)), ("service_role", publish_identity(cfg))):
+            if scalar(conn, "SELECT has_function_privilege(%s, to_regprocedure(%s), 'EXECUTE')", (role, ident)):
+                problems.append(f"{role} may execute {ident}")
     return {"ok": not problems, "problems": problems}
 
 
@@ -361,11 +404,36 @@ def verify(dsn: str, cfg: MigrationConfig, ctx: RunContext) -> dict[str, Any]:
             conn.rollback()
         conn.execute(sql.SQL("SELECT {}()").format(sql.Identifier(cfg.target_schema, "refresh_event_analytics")))
         conn.commit()
-    return {"checked": "objects, publish_activity probe (rolled back), rejection, analytics refresh"}
+        impersonation = _probe_impersonation(conn, cfg, entity)
+    return {"checked": "objects, publish_activity probe (rolled back), rejection, analytics refresh, "
+                       "a signed-in user publishing for another user (refused)", "impersonation_probe": impersonation}
 
+
+def _probe_impersonation(conn: psycopg.Connection, cfg: MigrationConfig, entity: str) -> str:
+    """As ``authenticated`` signed in as one user, publish for another: the API must refuse it."""
+    import json
+    import uuid
+    caller, victim = uuid.uuid4(), uuid.uuid4()
+    try:
+        conn.execute("SET LOCAL ROLE authenticated")
+    except psycopg.errors.InsufficientPrivilege:
+        conn.rollback()
+        return "not run: the migration's role may not SET ROLE authenticated"
+    conn.execute("SELECT set_config('request.jwt.claims', %s, true)", (json.dumps({"sub": str(caller)}),))
+    try:
+        conn.execute(sql.SQL("SELECT {}(p_event_type => %s, p_entity_type => %s, p_actor_id => %s)").format(
+            sql.Identifier(cfg.target_schema, API_PUBLISH)), (f"{entity}.verify_probe", entity, victim))
+    except psycopg.errors.InsufficientPrivilege:
+        return "refused (SQLSTATE 42501)"
+    finally:
+        conn.rollback()
+    raise MigrationError("phase 1 verification failed: a signed-in user published an event as another user")
+
+
+privilege_audit = ledgered(PHASE, "privilege_audit")(privileges.audit_step)
 
 STEPS = (run_preflight, create_state_schema, create_mapping_rules, create_events_table, create_functions,
-         create_policies, build_indexes, create_analytics, verify)
+         create_policies, build_indexes, create_analytics, verify, privilege_audit)
 
 
 def apply(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | None = None) -> dict[str, Any]:
@@ -381,8 +449,9 @@ def rollback(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | Non
     """Remove everything phase 1 created in application schemas; keep the state schema.
 
     Refuses while dual write is on (roll phase 2 back first). Events already written are
-    copied to ``{state}.events_rollback_archive`` before the table is dropped (nothing is
-    lost silently). ``drop_state=True`` also drops the state schema, ledger included.
+    copied to ``{state}.events_rollback_archive`` (created even when there are none) before the
+    table is dropped, in one transaction that first locks the table (nothing is lost, also not
+    what a writer commits while the rollback waits for its lock). ``drop_state=True`` also drops the state schema, ledger included.
     """
     cfg = cfg or load_config()
     ctx = ctx or RunContext()
@@ -397,35 +466,51 @@ def rollback(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | Non
                                  f"roll back p2_dual_write first")
         ledger.ensure_state_schema(conn, cfg)
         lid = ledger.record(conn, PHASE, "rollback", "started", ctx, {"drop_state": drop_state}, finished=False, cfg=cfg)
-        archived = 0
-        if table_exists(conn, cfg.target_schema, cfg.target_table):
-            archived = int(scalar(conn, sql.SQL("SELECT count(*) FROM {}").format(events_ident(cfg))))
-            conn.rollback()
+        events_exist = table_exists(conn, cfg.target_schema, cfg.target_table)
     state = sql.Identifier(cfg.state_schema)
     ev = events_ident(cfg)
     fs = sql.Identifier(cfg.target_schema)
-    stmts: list[sql.Composable] = []
-    if archived:
-        stmts += [sql.SQL("CREATE TABLE IF NOT EXISTS {}.events_rollback_archive (LIKE {}, archived_at timestamptz "
-                          "NOT NULL DEFAULT now())").format(state, ev),
-                  sql.SQL("INSERT INTO {}.events_rollback_archive SELECT e.*, now() FROM {} e").format(state, ev)]
-    stmts += [sql.SQL("DROP FUNCTION IF EXISTS {}.refresh_event_analytics()").format(fs),
-              sql.SQL("DROP MATERIALIZED VIEW IF EXISTS {}").format(sql.Identifier(cfg.target_schema, ACTOR_VIEW)),
-              sql.SQL("DROP MATERIALIZED VIEW IF EXISTS {}").format(sql.Identifier(cfg.target_schema, DAILY_VIEW))]
+    drops = [sql.SQL("DROP FUNCTION IF EXISTS {}.refresh_event_analytics()").format(fs),
+             sql.SQL("DROP MATERIALIZED VIEW IF EXISTS {}").format(sql.Identifier(cfg.target_schema, ACTOR_VIEW)),
+             sql.SQL("DROP MATERIALIZED VIEW IF EXISTS {}").format(sql.Identifier(cfg.target_schema, DAILY_VIEW))]
     for name, args in HELPER_SIGNATURES.items():
         if name != "refresh_event_analytics":
-            stmts.append(sql.SQL("DROP FUNCTION IF EXISTS {}.{}(" + args + ")").format(fs, sql.Identifier(name)))
-    stmts += [sql.SQL("DROP FUNCTION IF EXISTS {}.publish_activity(" + PUBLISH_ARGS + ")").format(fs),
+            drops.append(sql.SQL("DROP FUNCTION IF EXISTS {}.{}(" + args + ")").format(fs, sql.Identifier(name)))
+    drops += [sql.SQL("DROP FUNCTION IF EXISTS {}.{}(" + PUBLISH_ARGS + ")").format(fs, sql.Identifier(API_PUBLISH)),
+              sql.SQL("DROP FUNCTION IF EXISTS {}.{}(" + PUBLISH_ARGS + ")").format(state, sql.Identifier(INTERNAL_PUBLISH)),
+              sql.SQL("DROP FUNCTION IF EXISTS {}.customer_allowed(uuid, uuid)").format(state),
+              sql.SQL("DROP FUNCTION IF EXISTS {}.is_service_caller(name)").format(state),
               sql.SQL("DROP TABLE IF EXISTS {}").format(ev)]
+
+    def archive_and_drop(conn: psycopg.Connection) -> int:
+        # The lock comes first: a writer that committed while the copy ran, and before the DROP
+        # got its lock, would otherwise be in neither the archive nor events. ACCESS EXCLUSIVE
+        # waits for every writer in flight; the copy then sees all they committed.
+        archived = 0
+        if events_exist:
+            conn.execute(sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(ev))
+            conn.execute(sql.SQL("CREATE TABLE IF NOT EXISTS {}.events_rollback_archive (LIKE {}, archived_at "
+                                 "timestamptz NOT NULL DEFAULT now())").format(state, ev))
+            with conn.cursor() as cur:
+                cur.execute(sql.SQL("INSERT INTO {}.events_rollback_archive SELECT e.*, now() FROM {} e")
+                            .format(state, ev))
+                archived = cur.rowcount
+            privileges.lock_down_state_schema(conn, cfg)
+        for stmt in drops:
+            conn.execute(stmt)
+        return archived
+
     try:
         # validation runs made views on events and an index on the source: they go first
         validation_objects = drop_validation_objects(dsn, cfg)
-        run_ddl_with_retry(dsn, stmts, lock_timeout_ms=cfg.safety.lock_timeout_ms, attempts=cfg.safety.ddl_attempts)
+        archived = run_locked(dsn, archive_and_drop, lock_timeout_ms=cfg.safety.lock_timeout_ms,
+                              attempts=cfg.safety.ddl_attempts)
     except BaseException as exc:
         with connection(dsn) as conn:
             ledger.finish(conn, lid, "failed", {"error": str(exc)[:2000]}, cfg=cfg)
         raise
-    details = {"archived_events": archived, "drop_state": drop_state, "validation_objects_dropped": validation_objects}
+    details = {"archived_events": archived, "archive": f"{cfg.state_schema}.events_rollback_archive"
+               if events_exist else None, "drop_state": drop_state, "validation_objects_dropped": validation_objects}
     with connection(dsn) as conn:
         ledger.finish(conn, lid, "succeeded", details, cfg=cfg)
         if drop_state:

@@ -40,8 +40,9 @@ from ..db import connect, connection, fetch_all, fetch_one, load_sql, scalar
 from ..errors import MigrationError, PreflightError
 from ..ledger import RunContext
 from ..mapping import converts_from_text
-from ._common import (DUAL_WRITE_MARKER, dual_write_enabled, events_ident, function_def, ledgered,
-                      publish_identity, table_exists, wait_for_older_transactions)
+from .. import privileges
+from ._common import (DUAL_WRITE_MARKER, api_publish_identity, dual_write_enabled, events_ident, function_def,
+                      ledgered, publish_identity, publish_parameters, table_exists, wait_for_older_transactions)
 from .p1_infrastructure import check as p1_check
 from .p2_rewrite import REWRITE_MARKER, Rewriter, replace_body
 
@@ -155,12 +156,61 @@ def preflight(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | No
         indirect = [t.identity for t in triggers if t.identity not in covered]
         not_execute = [r for r in ("authenticated", "service_role")
                        if not scalar(conn, "SELECT has_function_privilege(%s, to_regprocedure(%s), 'EXECUTE')",
-                                     (r, publish_identity(cfg)))]
+                                     (r, api_publish_identity(cfg)))]
         if not_execute:
             raise PreflightError(f"roles {not_execute} cannot EXECUTE publish_activity (re-run phase 1)")
+        write_path = write_path_roles(conn, cfg, plans)
     return {"functions": [p.identity for p in plans], "logging_triggers": len(triggers),
+            "write_path_roles_to_grant": write_path,
             "triggers_via_rewritten_functions": len(covered), "triggers_calling_rewritten_helpers": indirect,
             "tables": sorted({t.table for t in triggers}), "dual_write_enabled": dual_write_enabled_dsn(dsn, cfg)}
+
+
+# How each rewritten function reaches the internal writer: as its owner (SECURITY DEFINER) or
+# as whoever fires the trigger (SECURITY INVOKER). API roles may never execute the writer.
+_FUNCTION_RUNNERS = """
+SELECT p.oid::regprocedure::text AS identity, p.prosecdef AS definer, pg_get_userbyid(p.proowner) AS role
+FROM pg_proc p
+WHERE p.oid = ANY(ARRAY(SELECT to_regprocedure(x) FROM unnest(%(identities)s::text[]) x))
+"""
+# Roles that may write the legacy table today (what a SECURITY INVOKER logging function needs).
+_LEGACY_WRITERS = """
+SELECT r.rolname AS role FROM pg_roles r
+WHERE has_table_privilege(r.oid, to_regclass(%(source)s), 'INSERT') AND r.rolname !~ '^pg_'
+"""
+_MAY_WRITE = """
+SELECT r.rolsuper OR (has_schema_privilege(r.oid, %(state)s, 'USAGE')
+                      AND has_function_privilege(r.oid, to_regprocedure(%(writer)s), 'EXECUTE')) AS ok
+FROM pg_roles r WHERE r.rolname = %(role)s
+"""
+
+
+def write_path_roles(conn: psycopg.Connection, cfg: MigrationConfig, plans: list[FunctionPlan]) -> list[str]:
+    """Roles the rewritten functions run as that need a grant on the internal writer.
+
+    A SECURITY DEFINER function runs as its owner; a SECURITY INVOKER one as whoever may write
+    the legacy table today. Raises PreflightError when that would be an API role (it may never
+    execute the writer: a person decides, docs/security.md).
+    """
+    rows = fetch_all(conn, _FUNCTION_RUNNERS, {"identities": [p.identity for p in plans]})
+    runners = {r["role"] for r in rows if r["definer"]}
+    problems = [f"{r['identity']} is owned by the API role {r['role']}" for r in rows
+                if r["definer"] and r["role"] in privileges.API_ROLES]
+    invoker = [r["identity"] for r in rows if not r["definer"]]
+    if invoker:
+        writers = {r["role"] for r in fetch_all(conn, _LEGACY_WRITERS, {"source": cfg.source_table})}
+        api_writers = sorted(writers & set(privileges.API_ROLES))
+        if api_writers:
+            problems.append(f"SECURITY INVOKER functions {invoker} run as the caller, and the API roles "
+                            f"{api_writers} may write {cfg.source_table} today (make each SECURITY DEFINER, owned "
+                            f"by a server role, after checking what else it does)")
+        runners |= writers
+    if problems:
+        raise PreflightError("the rewritten logging functions reach the internal writer, which no API role may "
+                             "execute: " + "; ".join(problems))
+    return sorted(role for role in runners
+                  if not scalar(conn, _MAY_WRITE, {"state": cfg.state_schema, "writer": publish_identity(cfg),
+                                                   "role": role}))
 
 
 def dual_write_enabled_dsn(dsn: str, cfg: MigrationConfig) -> bool:
@@ -278,8 +328,8 @@ def _dual_write_ddl(conn: psycopg.Connection, cfg: MigrationConfig) -> sql.Compo
             # legacy row keeps what the trigger wrote before
             value = sql.SQL("nullif(format('%s', {}), '')").format(value)
         values.append(sql.SQL("{}::{}").format(value, sql.SQL(cols[col]["type"])))
-    return load_sql("p2_dual_write/01_create_publish_activity_dual_write.sql", fn_schema=cfg.target_schema,
-                    state=cfg.state_schema, events=events_ident(cfg),
+    return load_sql("p2_dual_write/01_create_publish_activity_internal_dual_write.sql",
+                    state=cfg.state_schema, parameters=publish_parameters(), events=events_ident(cfg),
                     source=sql.Identifier(cfg.source.schema, cfg.source.table), key=cfg.source.key,
                     key_type=sql.SQL(cols[cfg.source.key]["type"]),
                     legacy_columns=sql.SQL(", ").join(names), legacy_values=sql.SQL(", ").join(values))
@@ -354,6 +404,16 @@ def _switch_once(dsn: str, cfg: MigrationConfig, ctx: RunContext) -> dict[str, A
                       "switched_at": None, "max_key": row["max_key"], "rows_before": None, "key_type": key_type,
                       "dag_run_id": ctx.dag_run_id}
         conn.execute(publish_ddl)
+        # The rewritten bodies run as their owners: those that cannot reach the internal writer
+        # yet get exactly that (never an API role: write_path_roles refuses them), recorded so
+        # the privilege audit expects it.
+        roles = write_path_roles(conn, cfg, pending)
+        for stmt in privileges.write_path_grants(cfg, roles):
+            conn.execute(stmt)
+        if roles:
+            known = ledger.get_setting(conn, privileges.WRITE_PATH_ROLES_SETTING, [], cfg=cfg) or []
+            ledger.set_setting(conn, privileges.WRITE_PATH_ROLES_SETTING, sorted(set(known) | set(roles)),
+                               by=PHASE, cfg=cfg)
         for p in pending:
             conn.execute(p.new_def)
         if cutoff is not None:
@@ -474,7 +534,9 @@ def verify(dsn: str, cfg: MigrationConfig, ctx: RunContext) -> dict[str, Any]:
     return {"functions": len(plans), "probes": probes}
 
 
-STEPS = (run_preflight, backup, switch_evidence, switch, verify)
+privilege_audit = ledgered(PHASE, "privilege_audit")(privileges.audit_step)
+
+STEPS = (run_preflight, backup, switch_evidence, switch, verify, privilege_audit)
 
 
 def apply(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | None = None) -> dict[str, Any]:

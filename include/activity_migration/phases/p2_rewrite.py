@@ -7,9 +7,10 @@ identifiers, line and nested block comments. Two statement shapes are rewritten:
     INSERT INTO [schema.]activity_logs (col, …) VALUES (expr, …)[, (expr, …)];
     INSERT INTO [schema.]activity_logs (col, …) <query>;      -- SELECT …, WITH … SELECT …
 
-Each VALUES row becomes one ``PERFORM public.publish_activity(p_event_type => …, …)`` with
+Each VALUES row becomes one ``PERFORM activity_migration.publish_activity_internal(p_event_type => …, …)``
+(the internal writer: the legacy trigger path, which no API role may execute) with
 named arguments, mapped through the config's source column mapping. A query becomes
-``PERFORM public.publish_activity(… _legacy_rows.col …) FROM (<query>) AS _legacy_rows(col, …)``:
+``PERFORM …publish_activity_internal(… _legacy_rows.col …) FROM (<query>) AS _legacy_rows(col, …)``:
 the query text is kept whole and its output columns are renamed by position, as INSERT
 matches them, so aliases, DISTINCT, GROUP BY or transition tables (``FROM new_rows``) in it
 need no parsing; one event per row the query yields, as one legacy row per row before.
@@ -277,7 +278,8 @@ class Rewriter:
     """Rewrites function bodies for one config.
 
     :param cfg: the migration config (source table and column mapping, state schema)
-    :param publish_function: qualified name of publish_activity as SQL text
+    :param publish_function: qualified name of the function the rewritten bodies call, as SQL
+        text (default: the state schema's internal writer, ``publish_activity_internal``)
     :param column_types: the source's columns (``catalog.source_columns``): a character column
         feeding a non-text parameter (an ip address kept as text) is converted with
         ``<state>.to_<type>_or_null``, so a value that does not convert ('unknown') gives a
@@ -290,7 +292,7 @@ class Rewriter:
         self.column_types = column_types
         self.table = cfg.source.table
         self.schema = cfg.source.schema
-        self.publish = publish_function or f"{quote_ident(cfg.target_schema)}.publish_activity"
+        self.publish = publish_function or f"{quote_ident(cfg.state_schema)}.publish_activity_internal"
         self.event_type_for = f"{quote_ident(cfg.state_schema)}.event_type_for"
         self.field_of_column = {col.lower(): f for f, col in cfg.source.columns.items()}
         self.key = cfg.source.key.lower()

@@ -30,7 +30,7 @@ from typing import Any, Iterator
 import psycopg
 from psycopg import sql
 
-from .. import ledger
+from .. import ledger, privileges
 from ..config import MigrationConfig, load_config
 from ..db import connection, fetch_all, fetch_one, run_ddl_with_retry, run_sql_file, scalar, server_version_num
 from ..errors import GateClosed, MigrationError, PreflightError
@@ -39,7 +39,7 @@ from ..ledger import RunContext
 log = logging.getLogger(__name__)
 
 PHASE = "p3_read_path"
-COMPAT_VIEW = "activity_logs_compat"
+COMPAT_VIEW = privileges.COMPAT_VIEW
 FEED_INDEX = "events_feed_keyset_idx"
 FEED_FUNCTION = "public.event_feed(timestamptz, uuid, int, uuid, text, text, text)"
 READ_SOURCE_FUNCTION = "public.activity_read_source()"
@@ -141,8 +141,9 @@ def compat_select_list(conn: psycopg.Connection, cfg: MigrationConfig,
 
 
 def create_compat_view(conn: psycopg.Connection, cfg: MigrationConfig, view_schema: str, view_name: str,
-                       columns: list[tuple[str, str]]) -> dict[str, Any]:
-    """Create (or replace) a view in the old shape ``columns`` over events (no commit)."""
+                       columns: list[tuple[str, str]], grants_key: str = COMPAT_VIEW) -> dict[str, Any]:
+    """Create (or replace) a view in the old shape ``columns`` over events, with the grants of
+    ``grants_key`` in privileges.py (no commit: the caller's transaction)."""
     invoker = server_version_num(conn) >= 150000
     if not invoker:
         log.warning("Postgres < 15 has no security_invoker views: %s.%s is granted to service_role only",
@@ -151,8 +152,8 @@ def create_compat_view(conn: psycopg.Connection, cfg: MigrationConfig, view_sche
                  view=sql.Identifier(view_schema, view_name),
                  select_list=compat_select_list(conn, cfg, columns),
                  events=sql.Identifier(cfg.target_schema, cfg.target_table),
-                 view_options=sql.SQL("WITH (security_invoker = true)") if invoker else sql.SQL(""),
-                 grantees=sql.SQL("authenticated, service_role") if invoker else sql.SQL("service_role"))
+                 view_options=sql.SQL("WITH (security_invoker = true)") if invoker else sql.SQL(""))
+    privileges.apply_grants(conn, cfg, grants_key)
     return {"view": f"{view_schema}.{view_name}", "security_invoker": invoker}
 
 
@@ -243,6 +244,7 @@ def apply(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | None =
                          events_name=sql.Literal(cfg.target))
             out["compat_view"] = create_compat_view(conn, cfg, "public", COMPAT_VIEW, source_cols)
             run_sql_file(conn, "p3_read_path/04_create_read_source.sql", state=cfg.state_schema)
+            privileges.apply_grants(conn, cfg, "event_feed", "activity_read_source")
             if ledger.get_setting(conn, READ_SOURCE_KEY, None, cfg=cfg) is None:
                 ledger.set_setting(conn, READ_SOURCE_KEY, "activity_logs", by=PHASE, cfg=cfg)
             conn.commit()
@@ -597,6 +599,14 @@ def rollback(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | Non
         out["removed"] = ["event_feed", "activity_read_source", f"public.{COMPAT_VIEW}", FEED_INDEX]
         out["publication"] = {"dropped_events": bool(done.get("added") and pub["member"]),
                               "dropped_publication": bool(done.get("created") and pub["exists"])}
+    return out
+
+
+def privilege_audit(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | None = None) -> dict[str, Any]:
+    """The phase's last step: every privilege on the migration's objects as privileges.py lists it."""
+    cfg = cfg or load_config()
+    with ledgered(dsn, PHASE, "privilege_audit", ctx, cfg) as out:
+        out.update(privileges.require_clean(dsn, cfg))
     return out
 
 

@@ -23,21 +23,23 @@ from then on :func:`rollback` refuses.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
-import time
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
 import psycopg
 from psycopg import sql
+from psycopg.types.json import Jsonb
 
-from .. import ledger
+from .. import db, ledger, privileges
 from ..catalog import logging_function_oids, logging_triggers
 from ..config import MigrationConfig, load_config
 from ..db import connection, fetch_all, fetch_one, load_sql, run_sql_file, scalar
 from ..errors import GateClosed, MigrationError, PreflightError
 from ..ledger import RunContext
-from ._common import wait_for_older_transactions
+from ._common import publish_identity, publish_parameters, wait_for_older_transactions
+from ..validation.parity import VALIDATION_VIEWS
 from .p3_read_path import _EVENT_EXPR, create_compat_view, ledgered, relation_kind, table_columns
 
 log = logging.getLogger(__name__)
@@ -45,13 +47,8 @@ log = logging.getLogger(__name__)
 PHASE = "p6_cleanup"
 VALIDATION_SUITES = ("parity", "events_integrity")
 ARCHIVE_PREFIX = "activity_logs_archive_"
-PUBLISH_ARGS = "text, text, text, jsonb, uuid, uuid, text, text, timestamp with time zone, inet, text, text"
 DUAL_WRITE_SETTING = "dual_write"
 P6_SETTING = "p6_cleanup"       # {"archive": name, "dual_write_before": ..., "compat_view": bool}
-
-
-def publish_identity(cfg: MigrationConfig) -> str:
-    return f"{cfg.target_schema}.publish_activity({PUBLISH_ARGS})"
 
 
 def _t(cfg: MigrationConfig, name: str) -> sql.Identifier:
@@ -60,24 +57,9 @@ def _t(cfg: MigrationConfig, name: str) -> sql.Identifier:
 
 def run_locked(dsn: str, cfg: MigrationConfig, body: Callable[[psycopg.Connection], Any], *,
                attempts: int | None = None) -> Any:
-    """Run ``body(conn)`` in one transaction under lock_timeout; retry when a lock is not granted."""
-    attempts = attempts or cfg.safety.ddl_attempts
-    last: Exception | None = None
-    for attempt in range(1, attempts + 1):
-        with connection(dsn) as conn:
-            try:
-                conn.execute(sql.SQL("SET lock_timeout = {}").format(sql.Literal(f"{cfg.safety.lock_timeout_ms}ms")))
-                result = body(conn)
-                conn.commit()
-                return result
-            except (psycopg.errors.LockNotAvailable, psycopg.errors.DeadlockDetected) as exc:
-                conn.rollback()
-                last = exc
-                log.warning("lock not granted within %s ms (attempt %s/%s); retrying",
-                            cfg.safety.lock_timeout_ms, attempt, attempts)
-                time.sleep(0.5 * attempt)
-    raise MigrationError(f"could not take the locks within lock_timeout={cfg.safety.lock_timeout_ms} ms after "
-                         f"{attempts} attempts (a long application transaction holds them?): {last}")
+    """Run ``body(conn)`` in one transaction under the config's lock_timeout, retried (db.run_locked)."""
+    return db.run_locked(dsn, body, lock_timeout_ms=cfg.safety.lock_timeout_ms,
+                         attempts=attempts or cfg.safety.ddl_attempts)
 
 
 # --------------------------------------------------------------------------- gates
@@ -244,6 +226,43 @@ def _backup(conn: psycopg.Connection, cfg: MigrationConfig, identity: str) -> No
         (PHASE, schema, name, identity, identity))
 
 
+def _grantee(name: str) -> sql.Composable:
+    return sql.SQL("PUBLIC") if name == "PUBLIC" else sql.Identifier(name)
+
+
+def take_access(conn: psycopg.Connection, table: sql.Identifier) -> dict[str, Any]:
+    """Revoke every privilege others hold on ``table`` (columns too); return them to give back.
+
+    The archive is a copy of personal data: nobody but its owner reads it (docs/security.md).
+    """
+    grants = fetch_all(conn, load_sql("p6_cleanup/05_select_table_grants.sql"), {"table": table.as_string(conn)})
+    row_security = bool(scalar(conn, "SELECT relrowsecurity FROM pg_class WHERE oid = to_regclass(%s)",
+                               (table.as_string(conn),)))
+    for grantee in dict.fromkeys(g["grantee"] for g in grants):
+        conn.execute(sql.SQL("REVOKE ALL ON TABLE {} FROM {}").format(table, _grantee(grantee)))
+    return {"grants": [{k: g[k] for k in ("grantee", "privilege", "grantable", "column_name")} for g in grants],
+            "row_security": row_security}
+
+
+def give_access_back(conn: psycopg.Connection, table: sql.Identifier, access: dict[str, Any] | None) -> None:
+    """Grant what :func:`take_access` revoked, in the ACL's order (so the catalog prints it as before)."""
+    if not access:
+        return
+    order: dict[tuple[str | None, str], list[dict[str, Any]]] = {}
+    for g in access.get("grants") or []:
+        order.setdefault((g["column_name"], g["grantee"]), []).append(g)
+    for (column, grantee), rows in order.items():
+        cols = sql.SQL(" ({})").format(sql.Identifier(column)) if column else sql.SQL("")
+        for grantable in (False, True):
+            privs = [r["privilege"] for r in rows if bool(r["grantable"]) == grantable]
+            if privs:
+                conn.execute(sql.SQL("GRANT {}{} ON TABLE {} TO {}{}").format(
+                    sql.SQL(", ").join(sql.SQL(p) for p in privs), cols, table, _grantee(grantee),
+                    sql.SQL(" WITH GRANT OPTION") if grantable else sql.SQL("")))
+    if not access.get("row_security"):
+        conn.execute(sql.SQL("ALTER TABLE {} DISABLE ROW LEVEL SECURITY").format(table))
+
+
 def archive_name(now: datetime | None = None) -> str:
     return ARCHIVE_PREFIX + (now or datetime.now(timezone.utc)).strftime("%Y%m%d")
 
@@ -333,8 +352,8 @@ def archive(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | None
 
         def stop_writing(conn: psycopg.Connection) -> Any:
             # 1. publish_activity writes events only (phase 1's form): nothing writes the old table after this.
-            run_sql_file(conn, "p1_infrastructure/04_create_publish_activity.sql", state=cfg.state_schema,
-                         events=events, fn_schema=cfg.target_schema)
+            run_sql_file(conn, "p1_infrastructure/04_create_publish_activity_internal.sql", state=cfg.state_schema,
+                         events=events, parameters=publish_parameters())
             ledger.set_setting(conn, DUAL_WRITE_SETTING, {"enabled": False, "disabled_by": PHASE}, by=PHASE, cfg=cfg)
             # Events without a legacy id written from here on were born after cleanup; transactions
             # already open may still write one with an older created_at: the horizon covers them.
@@ -346,14 +365,19 @@ def archive(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | None
             run_sql_file(conn, "p6_cleanup/01_archive_source_table.sql",
                          source=sql.Identifier(cfg.source.schema, cfg.source.table), state=cfg.state_schema,
                          source_name=cfg.source.table, archive_name=name)
+            # Nobody but the owner reads the archive: its grants are kept for the rollback.
+            access = take_access(conn, _t(cfg, name))
+            privileges.lock_down_state_schema(conn, cfg)
             # 3. readers of the old name keep working.
-            view = create_compat_view(conn, cfg, cfg.source.schema, cfg.source.table, columns) if keep_compat_view else None
+            view = create_compat_view(conn, cfg, cfg.source.schema, cfg.source.table, columns,
+                                      grants_key="legacy_name_view") if keep_compat_view else None
             conn.execute(sql.SQL(
-                "INSERT INTO {} (name, source_table, unlinked_since, retention_days) VALUES (%s, %s, %s, %s) "
+                "INSERT INTO {} (name, source_table, unlinked_since, retention_days, access) VALUES (%s, %s, %s, %s, %s) "
                 "ON CONFLICT (name) DO UPDATE SET source_table = EXCLUDED.source_table, rows = NULL, checksum = NULL, "
                 "unlinked_since = EXCLUDED.unlinked_since, created_at = clock_timestamp(), "
-                "retention_days = EXCLUDED.retention_days, restored_at = NULL, deleted_at = NULL, deleted_by = NULL"
-            ).format(_t(cfg, "archives")), (name, cfg.source_table, since, int(retention_days)))
+                "retention_days = EXCLUDED.retention_days, restored_at = NULL, deleted_at = NULL, deleted_by = NULL, "
+                "access = EXCLUDED.access"
+            ).format(_t(cfg, "archives")), (name, cfg.source_table, since, int(retention_days), Jsonb(access)))
             ledger.set_setting(conn, P6_SETTING, {"archive": name, "dual_write_before": dual_before,
                                                   "compat_view": bool(keep_compat_view)}, by=PHASE, cfg=cfg)
             return {"view": view, "since": since}
@@ -465,9 +489,51 @@ def check_archive_deletion(conn: psycopg.Connection, cfg: MigrationConfig | None
     return facts
 
 
+def archive_config(cfg: MigrationConfig, archive: str) -> MigrationConfig:
+    """The config with the archive as the source table: the parity machinery compares it with events."""
+    return dataclasses.replace(cfg, source=dataclasses.replace(cfg.source, schema=cfg.state_schema, table=archive))
+
+
+def archive_parity(dsn: str, cfg: MigrationConfig, archive: str) -> dict[str, Any]:
+    """Full parity of the archive against events (every row, every mapped field, the counts).
+
+    Returns the failing checks (empty when the archive and events agree).
+    """
+    from ..validation.parity import Scope, collect, ensure_validation_objects
+    acfg = archive_config(cfg, archive)
+    with connection(dsn, autocommit=True) as conn:
+        ensure_validation_objects(conn, acfg, indexes=False)
+        result = collect(conn, acfg, Scope(name="full", reason="archive deletion: the archive against events"))
+    failing = [f for f in result.findings if f["checked"] and f["failures"]]
+    return {"failing": [{"check": f["check_name"], "field": f["field"], "failures": f["failures"],
+                         "examples": f["examples"][:5]} for f in failing],
+            "totals": result.statistics.get("totals"), "seconds": result.statistics.get("collect_seconds")}
+
+
+def verify_archive(dsn: str, cfg: MigrationConfig, arch: dict[str, Any]) -> dict[str, Any]:
+    """Before an archive is dropped for good: its checksum still holds, and every archived row is
+    in events exactly as it was (or quarantined); GateClosed naming what differs otherwise."""
+    with connection(dsn) as conn:
+        now = fetch_one(conn, load_sql("p6_cleanup/02_checksum_archive.sql", archive=_t(cfg, arch["name"])))
+    if arch["checksum"] and now["checksum"] != arch["checksum"]:
+        raise GateClosed(f"archive {arch['name']} changed since phase 6 recorded it: checksum {now['checksum']} "
+                         f"({now['rows']} rows) != {arch['checksum']} ({arch['rows']} rows); refusing to delete it")
+    parity = archive_parity(dsn, cfg, arch["name"])
+    if parity["failing"]:
+        shown = "; ".join(f"{f['check']}{'.' + f['field'] if f['field'] else ''}: {f['failures']} "
+                          f"(e.g. {', '.join(map(str, f['examples'][:3]))})" for f in parity["failing"])
+        raise GateClosed(f"archive {arch['name']} and events differ, so some legacy rows exist only in the archive: "
+                         f"{shown}. Refusing to delete it; fix events (or roll phase 6 back) first")
+    return {"checksum_now": now["checksum"], "rows_now": now["rows"], "parity": parity}
+
+
 def delete_archive(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | None = None, *,
                    force: bool = False, by: str | None = None) -> dict[str, Any]:
-    """Drop the archive for good (after its retention, unless ``force``). Makes phase 6 irreversible."""
+    """Drop the archive for good (after its retention, unless ``force``). Makes phase 6 irreversible.
+
+    Checked in the same run, just before: the archive's checksum is unchanged and a full parity
+    of the archive against events finds no difference (:func:`verify_archive`).
+    """
     cfg = cfg or load_config()
     with ledgered(dsn, PHASE, "delete_archive", ctx, cfg) as out:
         with connection(dsn) as conn:
@@ -476,9 +542,13 @@ def delete_archive(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext
         if facts["already_deleted"]:
             out.update({"archive": arch["name"], "skipped": f"already deleted at {arch['deleted_at']}"})
             return out
+        out["verified"] = verify_archive(dsn, cfg, arch)
         who = by or (ctx.actor if ctx else None) or (ctx.dag_run_id if ctx else None) or "unknown"
 
         def body(conn: psycopg.Connection) -> None:
+            # The parity views read the archive (verify_archive): the next validation run recreates them.
+            conn.execute(sql.SQL("DROP VIEW IF EXISTS {} CASCADE").format(
+                sql.SQL(", ").join(_t(cfg, v) for v in VALIDATION_VIEWS)))
             conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(_t(cfg, arch["name"])))
             conn.execute(sql.SQL("UPDATE {} SET deleted_at = clock_timestamp(), deleted_by = %s WHERE name = %s")
                          .format(_t(cfg, "archives")), (who, arch["name"]))
@@ -487,6 +557,14 @@ def delete_archive(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext
         facts.pop("markdown", None)
         out.update(facts)
         out["consequence"] = "rollback to before p6_cleanup is no longer possible"
+    return out
+
+
+def privilege_audit(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | None = None) -> dict[str, Any]:
+    """The phase's last step: every privilege on the migration's objects as privileges.py lists it."""
+    cfg = cfg or load_config()
+    with ledgered(dsn, PHASE, "privilege_audit", ctx, cfg) as out:
+        out.update(privileges.require_clean(dsn, cfg))
     return out
 
 
@@ -567,6 +645,7 @@ def rollback(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | Non
                 raise MigrationError(f"{cfg.source_table} exists as relkind {kind!r}: refusing to overwrite it")
             run_sql_file(conn, "p6_cleanup/03_restore_archived_table.sql", state=cfg.state_schema,
                          archive_name=arch["name"], source_name=cfg.source.table, source_schema=cfg.source.schema)
+            give_access_back(conn, sql.Identifier(cfg.source.schema, cfg.source.table), arch.get("access"))
             if pub_backup:
                 conn.execute(pub_backup["definition"])
             for f in funcs:

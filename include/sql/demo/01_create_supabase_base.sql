@@ -1,6 +1,9 @@
 -- Create the Supabase-like base the demo application runs on: the roles anon,
 -- authenticated and service_role, schema auth with auth.users and auth.uid()/auth.role(),
--- and the schema grants Supabase gives those roles.
+-- the schema grants Supabase gives those roles, and Supabase's default privileges: every
+-- table, function and sequence created in public from now on (by the demo app, and by the
+-- migration running as the same role) is granted ALL to anon, authenticated and service_role,
+-- as a real Supabase database does. The migration must revoke what it does not mean to grant.
 -- Idempotent: IF NOT EXISTS / CREATE OR REPLACE; roles are cluster-wide (several
 -- databases on one server share them), so each CREATE ROLE tolerates an existing role,
 -- also one created by a concurrent seed of another database.
@@ -64,3 +67,8 @@ GRANT USAGE ON SCHEMA public TO anon, authenticated, service_role;
 GRANT USAGE ON SCHEMA auth TO anon, authenticated, service_role;
 GRANT EXECUTE ON FUNCTION auth.uid(), auth.role() TO anon, authenticated, service_role;
 GRANT SELECT, INSERT, UPDATE, DELETE ON auth.users TO service_role;
+
+-- Supabase's initial schema migration does this for the roles that create objects in public.
+ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT ALL ON TABLES TO anon, authenticated, service_role;
+ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT ALL ON FUNCTIONS TO anon, authenticated, service_role;
+ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT ALL ON SEQUENCES TO anon, authenticated, service_role;

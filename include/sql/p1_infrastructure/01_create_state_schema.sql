@@ -139,3 +139,9 @@ CREATE TABLE IF NOT EXISTS {state}.archives (
     deleted_at      timestamptz,                           -- dropped for good
     deleted_by      text
 );
+
+-- Phase 6 revokes every grant on the archived legacy table (it holds personal data and only
+-- the owner may read it) and keeps them here, with its row-level security flag, so that the
+-- rollback puts the table back exactly: {"grants": [{grantee, privilege, grantable, column}],
+-- "row_security": bool}.
+ALTER TABLE {state}.archives ADD COLUMN IF NOT EXISTS access jsonb;

@@ -57,6 +57,3 @@ $fn$;
 
 COMMENT ON FUNCTION public.event_feed(timestamptz, uuid, int, uuid, text, text, text) IS
     'activity-migration p3_read_path: keyset-paginated activity feed (occurred_at DESC, id DESC), runs as the caller (RLS applies); page size 1..200';
-
-REVOKE ALL ON FUNCTION public.event_feed(timestamptz, uuid, int, uuid, text, text, text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION public.event_feed(timestamptz, uuid, int, uuid, text, text, text) TO authenticated, service_role;

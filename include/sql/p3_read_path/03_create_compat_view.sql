@@ -7,11 +7,10 @@
 -- Idempotent (CREATE OR REPLACE; the column list never changes for a given source table).
 -- Locks: none on application tables (a new view; reading {events} needs no lock at create).
 -- Placeholders: {view} qualified view name, {select_list} the column expressions, {events},
--- {view_options} WITH (security_invoker = true), {grantees} authenticated, service_role.
--- Postgres 14 has no security_invoker: the view is then created without it and granted to
--- service_role only (it would bypass RLS for authenticated), and phase 3 logs a warning.
+-- {view_options} WITH (security_invoker = true) or nothing.
+-- Grants: privileges.py, in the same transaction: SELECT for authenticated and service_role;
+-- Postgres 14 has no security_invoker, so there the view is granted to service_role only (it
+-- would bypass RLS for every other reader), and phase 3 logs a warning.
 CREATE OR REPLACE VIEW {view} {view_options} AS
 SELECT {select_list}
 FROM {events} AS e;
-
-GRANT SELECT ON {view} TO {grantees};

@@ -16,6 +16,3 @@ $fn$;
 
 COMMENT ON FUNCTION public.activity_read_source() IS
     'activity-migration p3_read_path: the store the activity UI reads (activity_logs | events); flipped by phase 3 and its rollback';
-
-REVOKE ALL ON FUNCTION public.activity_read_source() FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION public.activity_read_source() TO authenticated, service_role;

@@ -3,7 +3,9 @@
 -- Idempotent (IF NOT EXISTS / CREATE OR REPLACE). Locks: ACCESS SHARE on {events} while a
 -- view is first populated; nothing on application tables. Placeholders: {events}, {fn_schema},
 -- {daily} and {actors} qualified view names.
--- The views aggregate across users and have no RLS: only service_role may read them.
+-- The views aggregate across users and have no RLS: only service_role may read them, and only
+-- service_role may refresh them (a full refresh is a denial-of-service lever); privileges.py
+-- sets both grants in the same transaction.
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS {daily} AS
 SELECT date_trunc('day', occurred_at) AS day, category, event_type, source,
@@ -21,9 +23,6 @@ WHERE actor_id IS NOT NULL
 GROUP BY actor_id;
 CREATE UNIQUE INDEX IF NOT EXISTS event_actor_activity_key ON {actors} (actor_id);
 
-REVOKE ALL ON {daily}, {actors} FROM PUBLIC, anon, authenticated;
-GRANT SELECT ON {daily}, {actors} TO service_role;
-
 CREATE OR REPLACE FUNCTION {fn_schema}.refresh_event_analytics()
 RETURNS void LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -33,5 +32,3 @@ BEGIN
     REFRESH MATERIALIZED VIEW CONCURRENTLY {actors};
 END
 $$;
-REVOKE ALL ON FUNCTION {fn_schema}.refresh_event_analytics() FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION {fn_schema}.refresh_event_analytics() TO service_role;

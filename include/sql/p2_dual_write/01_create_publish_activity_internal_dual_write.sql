@@ -1,29 +1,22 @@
--- publish_activity in dual-write form: one call writes the legacy row (old shape, so the old
--- UI stays complete) and the event linked to it, in the caller's transaction.
+-- {state}.publish_activity_internal in dual-write form: one call writes the legacy row (old
+-- shape, so the old UI stays complete) and the event linked to it, in the caller's
+-- transaction. Its callers: publish_activity (the API, which has applied the caller's rules)
+-- and the rewritten legacy triggers (source 'trigger'); no API role may execute it.
 -- Idempotent (CREATE OR REPLACE with the same text). Locks: none on application tables
 -- (pg_proc row). Executed inside the phase-2 switch transaction, never on its own.
--- Placeholders: {fn_schema}, {state}, {events} target table, {source} legacy table, {key}
+-- Placeholders: {state}, "parameters" the shared parameter list, {events} target table,
+-- {source} legacy table, {key}
 -- its key column, {key_type} its type, {legacy_columns}/{legacy_values} the column mapping
 -- from the config (values are the parameters cast to the columns' catalog types).
 --
 -- Calls from the rewritten legacy triggers (p_source = 'trigger') never fail because of the
 -- migration: when the shared rules reject the event, the legacy row is written as before
 -- and quarantined with the reason (zero loss: every legacy row has an event or a quarantine
--- row). Calls from the application (service) are rejected with SQLSTATE 22023, as in phase 1.
+-- row). Calls through the API (source service) are rejected with SQLSTATE 22023, as in phase 1,
+-- and never quarantine: the API refuses the source 'trigger'.
 
-CREATE OR REPLACE FUNCTION {fn_schema}.publish_activity(
-    p_event_type    text,
-    p_entity_type   text,
-    p_entity_id     text        DEFAULT NULL,
-    p_payload       jsonb       DEFAULT '{}'::jsonb,
-    p_actor_id      uuid        DEFAULT auth.uid(),
-    p_customer_id   uuid        DEFAULT NULL,
-    p_description   text        DEFAULT NULL,
-    p_source        text        DEFAULT 'service',
-    p_occurred_at   timestamptz DEFAULT now(),
-    p_ip_address    inet        DEFAULT NULL,
-    p_user_agent    text        DEFAULT NULL,
-    p_legacy_action text        DEFAULT NULL
+CREATE OR REPLACE FUNCTION {state}.publish_activity_internal(
+{parameters}
 ) RETURNS uuid
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp

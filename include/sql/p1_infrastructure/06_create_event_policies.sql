@@ -1,5 +1,6 @@
 -- Row-level security on the events table: an authenticated user sees only the events they
 -- are the actor of; anon sees nothing; service_role sees and writes everything.
+-- Table privileges are set by privileges.py in the same transaction (its one list).
 -- Idempotent: every change is conditional on the catalog (no DROP/CREATE churn on re-run).
 -- Locks: ENABLE ROW LEVEL SECURITY and CREATE POLICY take ACCESS EXCLUSIVE on {events}
 -- (our own table, briefly; run under lock_timeout by the caller). Placeholders: {events}
@@ -22,10 +23,3 @@ BEGIN
     END IF;
 END
 $do$;
-
--- Table privileges: writes go through publish_activity (SECURITY DEFINER), so
--- authenticated only reads (and RLS filters); anon has nothing.
-REVOKE ALL ON {events} FROM PUBLIC, anon;
-REVOKE INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON {events} FROM authenticated;
-GRANT SELECT ON {events} TO authenticated;
-GRANT SELECT, INSERT, UPDATE, DELETE ON {events} TO service_role;

@@ -1,0 +1,55 @@
+-- Create {state}.publish_activity_internal() in its phase-1 form (writes events only): the
+-- one writer behind publish_activity (the API, 05_create_publish_api.sql) and, from phase 2
+-- on, behind the rewritten legacy triggers. It trusts its arguments (source, actor, time), so
+-- no API role may execute it: it lives in the state schema (no USAGE for API roles) and its
+-- grants are revoked from PUBLIC and each API role by name (privileges.py; Supabase's default
+-- privileges would otherwise grant them EXECUTE). Only the migration's own paths quarantine:
+-- here a rejected event always raises.
+-- Idempotent (CREATE OR REPLACE; the same text gives the same catalog entry). Locks: none on
+-- application tables (pg_proc row). Placeholders: {state} state schema, {events} qualified
+-- target table, "parameters" the shared parameter list (common/publish_activity_parameters.sql).
+-- Phase 2 replaces this body with the dual-write form (p2_dual_write/01); phase 1 re-runs
+-- skip it while dual write is on, phase 6 puts this form back.
+
+CREATE OR REPLACE FUNCTION {state}.publish_activity_internal(
+{parameters}
+) RETURNS uuid
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+-- activity-migration p1_infrastructure: publish_activity (events only)
+DECLARE
+    v_event_type  text  := btrim(p_event_type);
+    v_entity_type text  := btrim(p_entity_type);
+    v_description text  := {state}.sanitize_text(p_description);
+    v_payload     jsonb := coalesce(p_payload, '{}'::jsonb);
+    v_reason      text;
+    v_id          uuid;
+BEGIN
+    IF p_source IS NULL OR p_source NOT IN ('trigger', 'service', 'backfill') THEN
+        RAISE EXCEPTION 'publish_activity rejected the event: invalid_source'
+            USING ERRCODE = '22023',
+                  DETAIL = format('p_source must be trigger, service or backfill, got %L', p_source);
+    END IF;
+    -- The shared rules, on the raw legacy action too (p_legacy_action; NULL for the application).
+    v_reason := {state}.event_rejection_reason(v_event_type, v_entity_type, v_payload, p_occurred_at, v_description,
+                                               p_legacy_action);
+    IF v_reason IS NOT NULL THEN
+        RAISE EXCEPTION 'publish_activity rejected the event: %', v_reason
+            USING ERRCODE = '22023',
+                  DETAIL = format('reason=%s event_type=%L entity_type=%L occurred_at=%L payload_bytes=%s',
+                                  v_reason, left(p_event_type, 200), left(p_entity_type, 200), p_occurred_at,
+                                  octet_length(v_payload::text)),
+                  HINT = 'event types look like entity.action (lower case), entity types must be listed in '
+                         'the migration config categories, payload must be a JSON object within the size limit';
+    END IF;
+    INSERT INTO {events} (event_type, category, actor_id, customer_id, entity_type, entity_id, description,
+                          payload, source, ip_address, user_agent, occurred_at)
+    VALUES (v_event_type,
+            (SELECT c.category FROM {state}.entity_categories c WHERE c.entity_type = v_entity_type),
+            p_actor_id, p_customer_id, v_entity_type, btrim(p_entity_id), v_description,
+            v_payload, p_source, p_ip_address, {state}.sanitize_text(p_user_agent), p_occurred_at)
+    RETURNING id INTO v_id;
+    RETURN v_id;
+END
+$$;
