@@ -3,7 +3,8 @@
 The application (``tests/foreign_app.py``) has a bigint log key, other column names, tables in
 two schemas, a shared logging helper, ``INSERT … SELECT`` writers, a statement-level trigger
 over a transition table, and its own config with three tiers. The DAGs run under
-``airflow dags test`` in demo mode (approvals skipped and recorded), as ``make demo`` runs them.
+``airflow dags test`` in demo mode (approvals skipped and recorded), as ``make demo`` runs them; the
+throwaway database carries the demo seed's mark, without which demo mode is refused.
 Checked on the way: exactly-once linking and zero loss, the non-logging trigger untouched, the
 application never failing a transaction, and the rollback to before phase 1 giving back the
 catalog the application started with, with no log row lost.
@@ -46,6 +47,8 @@ def _zero_loss(dsn: str) -> dict:
 
 def test_all_phases_on_a_foreign_application_under_load(airflow_env, fresh_db, tmp_path):
     foreign_app.create(fresh_db, history_rows=3000)
+    with psycopg.connect(fresh_db) as conn:  # a throwaway database: demo mode (approvals skipped) may run on it
+        conn.execute("COMMENT ON SCHEMA auth IS 'activity-migration demo seed v1'")
     config = foreign_app.write_config(tmp_path)
     extra = {"ACTIVITY_MIGRATION_CONFIG": str(config)}
     before = snapshot(fresh_db)

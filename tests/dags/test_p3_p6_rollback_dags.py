@@ -7,7 +7,7 @@ import sys
 
 import psycopg
 
-from dagrun import ROOT, dags_test, dags_test_succeeded
+from dagrun import ROOT, conn_uri, dags_test, dags_test_succeeded
 
 sys.path.insert(0, str(ROOT / "tests" / "phases"))
 from _forward import p1, p2, p4, p5_all, record_validation  # noqa: E402
@@ -31,7 +31,9 @@ def _upstream_closure(dag, task_id: str) -> set[str]:
     return seen
 
 
-def test_cleanup_steps_wait_for_every_gate_and_the_approval_in_normal_mode():
+def test_cleanup_steps_wait_for_every_gate_and_the_approval_in_normal_mode(demo_db, monkeypatch):
+    # demo mode reads the demo seed's mark of the run's database (run_rules.require_demo_allowed)
+    monkeypatch.setenv("AIRFLOW_CONN_ACTIVITY_DB_STAGING", conn_uri(demo_db))
     dag = _dag("migration_p6_cleanup")
     ups = _upstream_closure(dag, "archive")
     assert {"tiers_gate", "validation_gate", "quarantine_gate", "cleanup_rehearsal_gate", "evidence",
