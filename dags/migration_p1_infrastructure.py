@@ -41,6 +41,7 @@ from typing import Any
 from airflow.sdk import dag, task
 from migration_airflow.dag_defaults import APP_DB_POOL, DEFAULT_ARGS, tags
 from migration_airflow.params import common_params
+from migration_airflow.tasks import privilege_audit_task
 
 PHASE = "p1_infrastructure"
 
@@ -74,7 +75,8 @@ def migration_p1_infrastructure():
     def create_events_table(**context: Any) -> dict[str, Any]:
         return _run("create_events_table", context)
 
-    @task(pool=APP_DB_POOL, doc_md="publish_activity and the helper functions (left alone while dual write is on).")
+    @task(pool=APP_DB_POOL, doc_md="The internal writer (left alone while dual write is on), publish_activity (the "
+                                   "API: callers publish only as themselves) and its helpers, with their grants.")
     def create_functions(**context: Any) -> dict[str, Any]:
         return _run("create_functions", context)
 
@@ -95,7 +97,7 @@ def migration_p1_infrastructure():
         return _run("verify", context)
 
     (preflight() >> create_state_schema() >> create_mapping_rules() >> create_events_table() >> create_functions()
-     >> create_policies() >> build_indexes() >> create_analytics() >> verify())
+     >> create_policies() >> build_indexes() >> create_analytics() >> verify() >> privilege_audit_task(PHASE))
 
 
 migration_p1_infrastructure()

@@ -36,6 +36,7 @@ from typing import Any
 from airflow.sdk import Param, dag, task
 from migration_airflow.dag_defaults import APP_DB_POOL, DEFAULT_ARGS, tags
 from migration_airflow.params import common_params
+from migration_airflow.tasks import privilege_audit_task
 
 PHASE = "p3_read_path"
 
@@ -113,7 +114,7 @@ def migration_p3_read_path():
 
     parity = read_parity()
     preflight() >> apply() >> parity
-    switch_read_source(parity) >> verify()
+    switch_read_source(parity) >> verify() >> privilege_audit_task(PHASE)
 
 
 migration_p3_read_path()

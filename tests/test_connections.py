@@ -39,8 +39,25 @@ def test_unknown_connection_and_environment_are_clear_errors():
         dsn_for_environment("prod")
 
 
+@pytest.mark.parametrize("dsn, secret", [
+    ("postgresql://u:hunter2@h/db", "hunter2"),
+    ("postgresql://:hunter2@h/db", "hunter2"),                 # no user name before the password
+    ("host=h password='hunter2 with spaces' dbname=db", "with spaces"),   # a quoted value with blanks
+    ("host=h password=hun\\ ter2 dbname=db", "ter2"),          # an escaped blank
+    ("postgresql://u@h/db?password=hunter2", "hunter2"),       # the password as a URI parameter
+    ("postgresql://u:p%40hunter2@h/db?sslpassword=hunter2", "hunter2"),
+])
+def test_redaction_hides_every_form_of_password(dsn, secret):
+    shown = redact(dsn)
+    assert secret not in shown and "***" in shown and "h" in shown
+
+
+def test_an_unparseable_connection_string_is_not_shown():
+    assert "hunter2" not in redact("host=h password='hunter2")   # unterminated quote
+
+
 def test_passwords_are_redacted_in_connection_errors():
-    assert redact("postgresql://u:hunter2@h/db") == "postgresql://u:***@h/db"
+    assert redact("postgresql://u:hunter2@h/db") == "user=u password=*** dbname=db host=h"
     with pytest.raises(MigrationError) as err:
         connect("postgresql://u:hunter2@127.0.0.1:1/db", connect_timeout=2)
     assert "hunter2" not in str(err.value) and "cannot connect" in str(err.value)

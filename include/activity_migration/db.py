@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import re
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
@@ -29,12 +28,25 @@ SQL_ROOT = PROJECT_ROOT / "include" / "sql"
 # from the application's (and the throttle can exclude them from "app load").
 APPLICATION_NAME = "activity-migration"
 
-_PASSWORD_IN_DSN = re.compile(r"(://[^:/@]+:)([^@]+)(@)|(password=)(\S+)")
+# Connection parameters that carry a secret: shown as *** wherever a DSN is shown.
+_SECRET_KEYS = ("password", "sslpassword")
 
 
 def redact(dsn: str) -> str:
-    """Return ``dsn`` with any password replaced, safe for logs and error messages."""
-    return _PASSWORD_IN_DSN.sub(lambda m: (m.group(1) or m.group(4)) + "***" + (m.group(3) or ""), dsn)
+    """Return ``dsn`` with any secret replaced, safe for logs and error messages.
+
+    The DSN is parsed by libpq's rules (``psycopg.conninfo``; URI or ``key=value`` form, quoted
+    values with spaces included) and rebuilt in ``key=value`` form. A string libpq cannot parse
+    is not shown at all: it may hold a secret in a shape no pattern foresees.
+    """
+    try:
+        params = psycopg.conninfo.conninfo_to_dict(dsn)
+    except psycopg.ProgrammingError:
+        return "<unparseable connection string, not shown>"
+    for key in _SECRET_KEYS:
+        if params.get(key):
+            params[key] = "***"
+    return psycopg.conninfo.make_conninfo(**params)
 
 
 def connect(dsn: str, *, autocommit: bool = False, application_name: str = APPLICATION_NAME,

@@ -40,3 +40,25 @@ def ledgered_step(context: dict[str, Any], phase: str, step: str, details: dict[
         raise
     with connection(dsn) as conn:
         ledger.finish(conn, ledger_id, "succeeded", out)
+
+
+def privilege_audit_task(phase: str):
+    """The task that ends a phase: every privilege on the migration's objects as privileges.py
+    lists it, or the run fails naming each extra or missing grant (docs/security.md)."""
+    from airflow.sdk import task
+
+    from .dag_defaults import APP_DB_POOL
+
+    @task(task_id="privilege_audit", pool=APP_DB_POOL,
+          doc_md="Read-only: compare the ACL of every object the migration owns (state schema, events, API "
+                 "functions, views) with the grant list in activity_migration/privileges.py; fail on any extra "
+                 "or missing grant and on a state table without row level security.")
+    def privilege_audit(**context: Any) -> dict[str, Any]:
+        from activity_migration.config import load_config
+        from activity_migration.privileges import require_clean
+
+        with ledgered_step(context, phase, "privilege_audit") as out:
+            out.update(require_clean(dsn_from_context(context), load_config()))
+        return out
+
+    return privilege_audit()

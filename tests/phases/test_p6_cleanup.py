@@ -153,3 +153,81 @@ def test_archive_deletion_after_force_makes_rollback_impossible(demo_db):
     assert out["forced"] and "no longer possible" in out["consequence"]
     with pytest.raises(GateClosed, match="cannot roll back phase 6"):
         p6.rollback(demo_db, CFG, CTX)
+
+
+def test_archive_deletion_refused_when_one_archived_row_differs_from_its_event(demo_db):
+    """The archive is the last copy of the legacy rows: before it is dropped, a full parity of the
+    archive against events runs in the same step, and one differing field stops it."""
+    p1(demo_db)
+    p2(demo_db)
+    p4(demo_db)
+    p5_all(demo_db)
+    p6.backup(demo_db, CFG, CTX)
+    p6.archive(demo_db, CFG, CTX, retention_days=0, keep_compat_view=False)
+    p6.checksum(demo_db, CFG, CTX)
+    with psycopg.connect(demo_db) as conn:
+        tampered = conn.execute("UPDATE public.events SET description = 'changed after cleanup' WHERE id = "
+                                "(SELECT id FROM public.events WHERE legacy_activity_log_id IS NOT NULL "
+                                "ORDER BY id LIMIT 1) RETURNING legacy_activity_log_id").fetchone()[0]
+        conn.commit()
+    with pytest.raises(GateClosed, match=r"and events differ.*mismatch\.description: 1 \(e\.g\. " + str(tampered)):
+        p6.delete_archive(demo_db, CFG, CTX, by="pytest")
+    with psycopg.connect(demo_db) as conn:
+        arch = p6.current_archive(conn, CFG)
+        assert arch["deleted_at"] is None
+        assert conn.execute("SELECT to_regclass(%s) IS NOT NULL", (f"activity_migration.{arch['name']}",)).fetchone()[0]
+        # put it back: now the same deletion goes through
+        conn.execute("UPDATE public.events e SET description = a.description FROM activity_migration."
+                     + arch["name"] + " a WHERE a.id = e.legacy_activity_log_id AND e.legacy_activity_log_id = %s",
+                     (tampered,))
+        conn.commit()
+    out = p6.delete_archive(demo_db, CFG, CTX, by="pytest")
+    assert out["verified"]["parity"]["failing"] == [] and out["verified"]["checksum_now"] == out["checksum"]
+
+
+def test_archive_deletion_refused_when_the_archive_changed(demo_db):
+    p1(demo_db)
+    p2(demo_db)
+    p4(demo_db)
+    p5_all(demo_db)
+    p6.backup(demo_db, CFG, CTX)
+    p6.archive(demo_db, CFG, CTX, retention_days=0, keep_compat_view=False)
+    p6.checksum(demo_db, CFG, CTX)
+    with psycopg.connect(demo_db) as conn:
+        name = p6.current_archive(conn, CFG)["name"]
+        conn.execute(f"DELETE FROM activity_migration.{name} WHERE id = (SELECT id FROM activity_migration.{name} "
+                     "ORDER BY id LIMIT 1)")
+        conn.commit()
+    with pytest.raises(GateClosed, match="changed since phase 6 recorded it"):
+        p6.delete_archive(demo_db, CFG, CTX, by="pytest")
+
+
+def test_archived_table_keeps_no_grant_and_the_rollback_gives_every_grant_back(demo_db):
+    """After cleanup the archive (personal data) is readable by its owner only; undoing phase 6
+    restores the legacy table's grants and RLS flag exactly as the catalog printed them."""
+    p1(demo_db)
+    p2(demo_db)
+    p5_all(demo_db)
+    with psycopg.connect(demo_db, autocommit=True) as conn:
+        conn.execute("GRANT SELECT (action, created_at) ON public.activity_logs TO anon")   # a column grant too
+        before = conn.execute("SELECT relacl::text, relrowsecurity, (SELECT array_agg(attacl::text ORDER BY attnum) "
+                              "FROM pg_attribute WHERE attrelid = c.oid AND attacl IS NOT NULL) "
+                              "FROM pg_class c WHERE oid = 'public.activity_logs'::regclass").fetchone()
+    assert "authenticated" in before[0]
+    p6.backup(demo_db, CFG, CTX)
+    p6.archive(demo_db, CFG, CTX)
+    with psycopg.connect(demo_db) as conn:
+        name = p6.current_archive(conn, CFG)["name"]
+        grantees = conn.execute(
+            "SELECT DISTINCT pg_get_userbyid(a.grantee) FROM pg_class c, aclexplode(c.relacl) a "
+            "WHERE c.oid = %s::regclass AND a.grantee <> c.relowner "
+            "UNION SELECT DISTINCT pg_get_userbyid(a.grantee) FROM pg_attribute t, aclexplode(t.attacl) a "
+            "WHERE t.attrelid = %s::regclass AND t.attacl IS NOT NULL",
+            (f"activity_migration.{name}", f"activity_migration.{name}")).fetchall()
+    assert grantees == []
+    p6.rollback(demo_db, CFG, CTX)
+    with psycopg.connect(demo_db) as conn:
+        after = conn.execute("SELECT relacl::text, relrowsecurity, (SELECT array_agg(attacl::text ORDER BY attnum) "
+                             "FROM pg_attribute WHERE attrelid = c.oid AND attacl IS NOT NULL) "
+                             "FROM pg_class c WHERE oid = 'public.activity_logs'::regclass").fetchone()
+    assert after == before
