@@ -45,6 +45,7 @@ from migration_airflow.approval import approval_gate
 from migration_airflow.dag_defaults import APP_DB_POOL, DEFAULT_ARGS, tags
 from migration_airflow.params import common_params, limited
 from migration_airflow.sensors import TierEventFlowSensor, TierWriteCostSensor
+from migration_airflow.tasks import privilege_audit_task
 
 from activity_migration.config import load_config
 
@@ -199,7 +200,7 @@ def migration_p5_trigger_removal():
     dropped = drop()
     discover() >> gate_previous_tier() >> parity >> rehearsal() >> baseline() >> backup() >> evidence >> gate.entry
     gate.then(dropped)
-    dropped >> write_cost >> event_flow >> record_done()
+    dropped >> write_cost >> event_flow >> record_done() >> privilege_audit_task(PHASE)
     [write_cost, event_flow] >> alert_sensor_failure()
 
 

@@ -40,7 +40,8 @@ from airflow.sdk import Param, dag, task
 from migration_airflow.approval import approval_gate
 from migration_airflow.dag_defaults import APP_DB_POOL, DEFAULT_ARGS, tags
 from migration_airflow.params import common_params, limited
-from migration_airflow.rehearsal import rehearsal_gate
+from migration_airflow.rehearsal import rehearsal_evidence, rehearsal_gate
+from migration_airflow.tasks import privilege_audit_task
 
 PHASE = "p6_cleanup"
 
@@ -202,15 +203,15 @@ def migration_p6_cleanup():
         subject="[{{ params.environment }}] Phase 6 cleanup: archive activity_logs and drop the old functions?",
         body="{{ ti.xcom_pull(task_ids='evidence')['markdown'] }}")
     facts >> cleanup_gate.entry
-    cleanup_gate.then(backup()) >> archive() >> checksum() >> drop_legacy_functions() >> verify()
+    cleanup_gate.then(backup()) >> archive() >> checksum() >> drop_legacy_functions() >> verify() >> privilege_audit_task(PHASE)
 
     check = delete_archive_check()
     route >> check
     delete_gate = approval_gate(
         phase=PHASE, step="delete_archive",
         subject="[{{ params.environment }}] Delete the activity_logs archive for good?",
-        body="{{ ti.xcom_pull(task_ids='delete_archive_check')['markdown'] }}")
-    check >> delete_gate.entry
+        body="{{ ti.xcom_pull(task_ids='delete_archive_check')['markdown'] }}\n\n" + rehearsal_evidence("delete_archive"))
+    check >> rehearsal_gate(phase=PHASE, step="delete_archive") >> delete_gate.entry
     delete_gate.then(delete_archive())
 
 

@@ -238,6 +238,9 @@ CONFIG = {
         {"tier": 3, "name": "billing", "tables": ["billing.invoices", "billing.invoice_lines"]},
     ],
     "safety": {"lock_timeout_ms": 2000, "ddl_attempts": 10},
+    # a user publishes for an organisation only as a member of it
+    "security": {"customer_check": "EXISTS (SELECT 1 FROM public.memberships m WHERE m.owner_id = :actor_id "
+                                   "AND m.org_id = :customer_id)"},
 }
 
 # History before the migration: ordinary rows plus two the event rules must quarantine.
@@ -301,8 +304,21 @@ class Load:
         self.report = LoadReport()
         self.lock = threading.Lock()
         self.threads = [threading.Thread(target=self._run, args=(seed + i,), daemon=True) for i in range(connections)]
+        self.identities = [self._identity(random.Random(seed + i)) for i in range(connections)]
+
+    @staticmethod
+    def _identity(rng: random.Random) -> tuple[uuid.UUID, uuid.UUID]:
+        """A thread's signed-in user and organisation (the first draws of its random stream)."""
+        return uuid.UUID(int=rng.getrandbits(128)), uuid.UUID(int=rng.getrandbits(128))
 
     def __enter__(self) -> "Load":
+        # Each thread's user is a member of its organisation (the app publishes for it as such);
+        # joining is a logged write like any other.
+        with psycopg.connect(self.dsn, autocommit=True) as conn:
+            for actor, org in self.identities:
+                conn.execute("INSERT INTO public.memberships (org_id, owner_id) VALUES (%s, %s)", (org, actor))
+                self.report.ok += 1
+                self.report.logged_dml += 1
         for t in self.threads:
             t.start()
         return self
@@ -318,7 +334,7 @@ class Load:
 
     def _run(self, seed: int) -> None:
         rng = random.Random(seed)
-        actor, org = uuid.UUID(int=rng.getrandbits(128)), uuid.UUID(int=rng.getrandbits(128))
+        actor, org = self._identity(rng)
         mine: dict[str, list] = {t: [] for t in ENTITY_OF}
         conn = None
         while not self.stop_event.is_set():

@@ -93,3 +93,12 @@ def test_workload_json_report(demo_db):
         "payment_plans", "payments", "subscriptions", "distributions", "templates", "configurations", "documents",
         "notifications", "bulk_operations", "emails"}
     assert {"latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "achieved_rate", "errors"} <= set(report)
+
+
+def test_backfill_cli_refuses_allow_without_cutoff_in_production(capsys):
+    """The command line obeys the DAG's production rule: no backfill without phase 2's cutoff."""
+    from activity_migration.cli import main
+    code = main(["backfill", "--dsn", "postgresql://nobody@127.0.0.1:1/none", "--environment", "production",
+                 "--allow-without-cutoff", "--dry-run"])
+    assert code != 0
+    assert "allow_without_cutoff" in capsys.readouterr().err

@@ -30,7 +30,7 @@ def _cli(dsn: str) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "activity_migration.cli", "backfill", "--dsn", dsn, "--workers", "2",
          "--lease-seconds", "1", "--initial-chunk-rows", "1500", "--chunk-target-seconds", "0.5",
-         "--allow-without-cutoff", "--no-check"],
+         "--allow-without-cutoff", "--environment", "staging", "--no-check"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 

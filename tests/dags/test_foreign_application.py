@@ -69,7 +69,7 @@ def test_all_phases_on_a_foreign_application_under_load(airflow_env, fresh_db, t
         with psycopg.connect(fresh_db) as conn:
             # the four writer shapes were rewritten; the updated_at trigger's function was not
             rewritten = {r[0] for r in conn.execute(
-                "SELECT p.pronamespace::regnamespace::text || '.' || p.proname FROM pg_proc p WHERE p.prosrc LIKE '%publish_activity(%' "
+                "SELECT p.pronamespace::regnamespace::text || '.' || p.proname FROM pg_proc p WHERE p.prosrc LIKE '%publish_activity_internal(%' "
                 "AND p.pronamespace <> 'activity_migration'::regnamespace AND p.proname NOT LIKE 'publish_%'")}
             assert rewritten == {"public.record_activity", "billing.log_invoice", "billing.log_invoice_lines_inserted",
                                  "billing.log_invoice_line_change", "public.log_comment", "public.log_membership"}, rewritten

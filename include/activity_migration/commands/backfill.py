@@ -8,6 +8,7 @@ from ..backfill.options import BackfillParams
 from ..config import load_config
 from ..ledger import RunContext
 from ..phases import p4_backfill
+from ..run_rules import production_params
 from ._common import add_database_args, database_dsn, positive_float, positive_int
 
 
@@ -17,8 +18,9 @@ def _run(args: argparse.Namespace) -> int:
               "yield_ratio": args.yield_ratio,
               "dry_run": args.dry_run, "allow_without_cutoff": args.allow_without_cutoff, "replan": args.replan}
     values = {k: v for k, v in values.items() if v is not None}  # unset: BackfillParams' defaults
-    params = BackfillParams.from_mapping(values)
     ctx = RunContext(environment=args.environment or "production", mode="normal", actor="cli")
+    values, _ = production_params(ctx.environment, values)   # the DAG's production rules (no cutoff bypass)
+    params = BackfillParams.from_mapping(values)
     out = p4_backfill.apply(database_dsn(args), load_config(), ctx, params, workers=args.workers,
                             check=not args.no_check)
     print(json.dumps(out, indent=2, default=str))
