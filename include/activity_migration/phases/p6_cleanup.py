@@ -230,35 +230,57 @@ def _grantee(name: str) -> sql.Composable:
     return sql.SQL("PUBLIC") if name == "PUBLIC" else sql.Identifier(name)
 
 
-def take_access(conn: psycopg.Connection, table: sql.Identifier) -> dict[str, Any]:
-    """Revoke every privilege others hold on ``table`` (columns too); return them to give back.
-
-    The archive is a copy of personal data: nobody but its owner reads it (docs/security.md).
-    """
-    grants = fetch_all(conn, load_sql("p6_cleanup/05_select_table_grants.sql"), {"table": table.as_string(conn)})
-    row_security = bool(scalar(conn, "SELECT relrowsecurity FROM pg_class WHERE oid = to_regclass(%s)",
-                               (table.as_string(conn),)))
-    for grantee in dict.fromkeys(g["grantee"] for g in grants):
-        conn.execute(sql.SQL("REVOKE ALL ON TABLE {} FROM {}").format(table, _grantee(grantee)))
-    return {"grants": [{k: g[k] for k in ("grantee", "privilege", "grantable", "column_name")} for g in grants],
-            "row_security": row_security}
+_OWNED_SEQUENCES = """
+SELECT s.relname AS name FROM pg_depend d JOIN pg_class s ON s.oid = d.objid
+WHERE d.refobjid = to_regclass(%s) AND d.classid = 'pg_class'::regclass AND s.relkind = 'S' AND d.deptype IN ('a', 'i')
+ORDER BY 1
+"""
 
 
-def give_access_back(conn: psycopg.Connection, table: sql.Identifier, access: dict[str, Any] | None) -> None:
-    """Grant what :func:`take_access` revoked, in the ACL's order (so the catalog prints it as before)."""
-    if not access:
-        return
+def _relation_grants(conn: psycopg.Connection, relation: sql.Identifier) -> list[dict[str, Any]]:
+    rows = fetch_all(conn, load_sql("p6_cleanup/05_select_table_grants.sql"), {"table": relation.as_string(conn)})
+    return [{k: g[k] for k in ("grantee", "privilege", "grantable", "column_name")} for g in rows]
+
+
+def take_access(conn: psycopg.Connection, schema: str, name: str) -> dict[str, Any]:
+    """Revoke every privilege others hold on the table (columns and its key sequence too); return
+    them to give back. The archive is a copy of personal data: nobody but its owner reads it
+    (docs/security.md)."""
+    table = sql.Identifier(schema, name)
+    sequences = {r["name"]: _relation_grants(conn, sql.Identifier(schema, r["name"]))
+                 for r in fetch_all(conn, _OWNED_SEQUENCES, (table.as_string(conn),))}
+    access = {"grants": _relation_grants(conn, table), "sequences": sequences,
+              "row_security": bool(scalar(conn, "SELECT relrowsecurity FROM pg_class WHERE oid = to_regclass(%s)",
+                                          (table.as_string(conn),)))}
+    for relation, kind, grants in [(table, "TABLE", access["grants"])] + [
+            (sql.Identifier(schema, name), "SEQUENCE", g) for name, g in sequences.items()]:
+        for grantee in dict.fromkeys(g["grantee"] for g in grants):
+            conn.execute(sql.SQL("REVOKE ALL ON {} {} FROM {}").format(sql.SQL(kind), relation, _grantee(grantee)))
+    return access
+
+
+def _grant_back(conn: psycopg.Connection, relation: sql.Identifier, kind: str, grants: list[dict[str, Any]]) -> None:
     order: dict[tuple[str | None, str], list[dict[str, Any]]] = {}
-    for g in access.get("grants") or []:
+    for g in grants:
         order.setdefault((g["column_name"], g["grantee"]), []).append(g)
     for (column, grantee), rows in order.items():
         cols = sql.SQL(" ({})").format(sql.Identifier(column)) if column else sql.SQL("")
         for grantable in (False, True):
             privs = [r["privilege"] for r in rows if bool(r["grantable"]) == grantable]
             if privs:
-                conn.execute(sql.SQL("GRANT {}{} ON TABLE {} TO {}{}").format(
-                    sql.SQL(", ").join(sql.SQL(p) for p in privs), cols, table, _grantee(grantee),
+                conn.execute(sql.SQL("GRANT {}{} ON {} {} TO {}{}").format(
+                    sql.SQL(", ").join(sql.SQL(p) for p in privs), cols, sql.SQL(kind), relation, _grantee(grantee),
                     sql.SQL(" WITH GRANT OPTION") if grantable else sql.SQL("")))
+
+
+def give_access_back(conn: psycopg.Connection, schema: str, name: str, access: dict[str, Any] | None) -> None:
+    """Grant what :func:`take_access` revoked, in the ACL's order (so the catalog prints it as before)."""
+    if not access:
+        return
+    table = sql.Identifier(schema, name)
+    _grant_back(conn, table, "TABLE", access.get("grants") or [])
+    for seq, grants in (access.get("sequences") or {}).items():
+        _grant_back(conn, sql.Identifier(schema, seq), "SEQUENCE", grants)
     if not access.get("row_security"):
         conn.execute(sql.SQL("ALTER TABLE {} DISABLE ROW LEVEL SECURITY").format(table))
 
@@ -366,7 +388,7 @@ def archive(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | None
                          source=sql.Identifier(cfg.source.schema, cfg.source.table), state=cfg.state_schema,
                          source_name=cfg.source.table, archive_name=name)
             # Nobody but the owner reads the archive: its grants are kept for the rollback.
-            access = take_access(conn, _t(cfg, name))
+            access = take_access(conn, cfg.state_schema, name)
             privileges.lock_down_state_schema(conn, cfg)
             # 3. readers of the old name keep working.
             view = create_compat_view(conn, cfg, cfg.source.schema, cfg.source.table, columns,
@@ -645,7 +667,7 @@ def rollback(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | Non
                 raise MigrationError(f"{cfg.source_table} exists as relkind {kind!r}: refusing to overwrite it")
             run_sql_file(conn, "p6_cleanup/03_restore_archived_table.sql", state=cfg.state_schema,
                          archive_name=arch["name"], source_name=cfg.source.table, source_schema=cfg.source.schema)
-            give_access_back(conn, sql.Identifier(cfg.source.schema, cfg.source.table), arch.get("access"))
+            give_access_back(conn, cfg.source.schema, cfg.source.table, arch.get("access"))
             if pub_backup:
                 conn.execute(pub_backup["definition"])
             for f in funcs:

@@ -33,7 +33,9 @@ def render_html(outcome: ValidationOutcome, *, dag_run_id: str | None = None) ->
     e = html.escape
     parts = [
         "<html><body style=\"font-family: sans-serif; font-size: 14px\">",
-        f"<h2>Validation {'passed' if outcome.success else 'FAILED'}: {e(', '.join(outcome.suites))}</h2>",
+        # the heading names what failed (the others follow, each with its verdict)
+        f"<h2>Validation {'passed' if outcome.success else 'FAILED'}: "
+        f"{e(', '.join(outcome.failed_suites if not outcome.success else outcome.suites))}</h2>",
         "<table cellpadding=\"4\" style=\"border-collapse: collapse\">",
         f"<tr><td><b>Environment</b></td><td>{e(outcome.environment)}</td></tr>",
         f"<tr><td><b>Scope</b></td><td>{e(outcome.scope)} ({e(str(outcome.statistics.get('scope_reason', '')))})</td></tr>",

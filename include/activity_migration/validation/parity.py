@@ -29,6 +29,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from .. import privileges
 from ..catalog import source_columns
 from ..config import MigrationConfig
 from ..db import connection, fetch_all, fetch_one, load_sql, run_ddl_with_retry, run_sql_file, scalar
@@ -223,6 +224,7 @@ def ensure_validation_objects(conn: psycopg.Connection, cfg: MigrationConfig, *,
                              (sql.Identifier(cfg.state_schema, "v_parity_source").as_string(conn),)) or ""
             conn.execute(sql.SQL("COMMENT ON VIEW {} IS {}").format(
                 sql.Identifier(cfg.state_schema, "v_parity_source"), sql.Literal(f"{comment} {mark}".strip())))
+            privileges.lock_down_state_schema(conn, cfg)   # the new tables: no grant, row level security
     if indexes and dsn:
         source_index, events_index = validation_index_names(cfg)
         wanted = [
