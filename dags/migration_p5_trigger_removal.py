@@ -12,20 +12,28 @@ checks and an approval, then watches the tier with sensors:
 2. **gate_previous_tier**: tier N−1 must be `verified`. A tier already verified: nothing
    to do, the run ends green (everything after is skipped).
 3. **parity_gate** (latest parity validation) → **rehearsal_gate** (production only: a
-   recent staging rehearsal of `tier_<n>_drop` at this project version).
+   recent staging rehearsal of this tier that ended **verified**, `tier_<n>_done`).
 4. **baseline**: write cost of the tier's tables with the triggers (pg_stat_statements when
    loaded, else table counters + a rolled-back probe of single-row insert/delete pairs),
    and the entity types the triggers log.
 5. **backup**: `pg_get_triggerdef`, `pg_get_functiondef`, `tgenabled`, owner, privileges
    into `activity_migration.ddl_backups` (idempotent).
-6. **approval** (Required Actions) with the triggers, baseline and parity in its body;
-   demo mode skips it and records the skip.
-7. **drop**: every logging trigger of the tier in ONE transaction under `lock_timeout`,
+6. **handover** → **readiness_sensor**: the application is told to publish for the tier's
+   tables (`public.activity_publisher(table)` answers `application`) while the triggers still
+   log; each write still gives one event (the pair is confirmed, not written twice). The
+   sensor passes when, over one window, the application published at least `min_event_ratio`
+   of the writes the triggers logged on every table of the tier (committed writes only);
+   a table that stays below fails the run before anything is dropped.
+7. **approval** (Required Actions) with the triggers, baseline, handover and parity in its
+   body; demo mode skips it and records the skip.
+8. **drop**: every logging trigger of the tier in ONE transaction under `lock_timeout`,
    retried; trigger functions no other trigger uses are dropped too. Tier → `dropped`.
-8. **write_cost_sensor** (no regression beyond `max_regression_pct`) →
+9. **write_cost_sensor** (no regression beyond `max_regression_pct`) →
    **event_flow_sensor** (events published for the tier's entity types / writes to its
-   tables ≥ `min_event_ratio`; no writes = no evidence = keep waiting) → **record_done**:
-   tier `verified` with the measured improvement. A sensor failure mails the figures.
+   tables ≥ `min_event_ratio`; no writes = no evidence = keep waiting). When activity goes
+   missing the tier's triggers are **restored from the backup at once**, the tier is
+   `restored` and its drop recorded as failed → **record_done**: tier `verified` with the
+   measured improvement. A sensor failure mails the figures.
 
 **Why one run per tier.** Each tier gets its own approval, its own sensor window and its
 own green or red run; a rejected or failed tier leaves a clean history, and no run is held
@@ -44,7 +52,7 @@ from airflow.sdk import Param, dag, task
 from migration_airflow.approval import approval_gate
 from migration_airflow.dag_defaults import APP_DB_POOL, DEFAULT_ARGS, tags
 from migration_airflow.params import common_params, limited
-from migration_airflow.sensors import TierEventFlowSensor, TierWriteCostSensor
+from migration_airflow.sensors import TierEventFlowSensor, TierReadinessSensor, TierWriteCostSensor
 from migration_airflow.tasks import privilege_audit_task
 
 from activity_migration.config import load_config
@@ -119,7 +127,8 @@ def migration_p5_trigger_removal():
         parity = parity()
 
     @task(task_id="tier_drop_rehearsal_gate", pool=APP_DB_POOL,
-          doc_md="Production only: a recent successful staging rehearsal of tier_<n>_drop at this project version.")
+          doc_md="Production only: a recent staging rehearsal of this tier at this project version that ended "
+                 "verified (tier_<n>_done: dropped and both sensors passed), not merely dropped.")
     def rehearsal(**context: Any) -> dict[str, Any]:
         # migration_airflow.rehearsal.rehearsal_gate takes its step at parse time; our step
         # depends on the tier Param, so this is the same gate with the step read at run time.
@@ -130,7 +139,7 @@ def migration_p5_trigger_removal():
         from migration_airflow.runtime import dsn_for_conn_id
 
         p5, dsn, cfg, ctx, tier = _core(context)
-        step = f"tier_{tier}_drop"
+        step = f"tier_{tier}_done"     # the staging tier must be verified, not merely dropped
         if ctx.environment != "production":
             return {"required": False, "passed": True, "reason": "staging run: this run is the rehearsal",
                     "phase": PHASE, "step": step}
@@ -154,6 +163,22 @@ def migration_p5_trigger_removal():
     def backup(**context: Any) -> dict[str, Any]:
         p5, dsn, cfg, ctx, tier = _core(context)
         return p5.backup(dsn, cfg, ctx, tier)
+
+    @task(pool=APP_DB_POOL, doc_md="Tell the application to publish for the tier's tables "
+                                   "(public.activity_publisher(table) = 'application'); the triggers keep logging "
+                                   "and each write still gives one event.")
+    def handover(**context: Any) -> dict[str, Any]:
+        from activity_migration.phases import p5_handover
+
+        p5, dsn, cfg, ctx, tier = _core(context)
+        return p5_handover.handover(dsn, cfg, ctx, tier)
+
+    readiness = TierReadinessSensor(
+        task_id="readiness_sensor", pool=APP_DB_POOL,
+        doc_md="Before the drop: over a window, the application published for at least min_event_ratio of the "
+               "writes the triggers logged, on every table of the tier (committed writes only). Fails when a "
+               "table stays below for two windows (the tables go back to the triggers); waits while the "
+               "evidence is thin (fewer than 20 writes, or a table without writes).")
 
     @task(pool=APP_DB_POOL, doc_md="Markdown for the approver: the triggers, the baseline, the parity result.")
     def approval_evidence(**context: Any) -> str:
@@ -198,10 +223,11 @@ def migration_p5_trigger_removal():
                          body="{{ ti.xcom_pull(task_ids='approval_evidence') }}")
     evidence = approval_evidence()
     dropped = drop()
-    discover() >> gate_previous_tier() >> parity >> rehearsal() >> baseline() >> backup() >> evidence >> gate.entry
+    (discover() >> gate_previous_tier() >> parity >> rehearsal() >> baseline() >> backup() >> handover()
+     >> readiness >> evidence >> gate.entry)
     gate.then(dropped)
     dropped >> write_cost >> event_flow >> record_done() >> privilege_audit_task(PHASE)
-    [write_cost, event_flow] >> alert_sensor_failure()
+    [readiness, write_cost, event_flow] >> alert_sensor_failure()
 
 
 migration_p5_trigger_removal()

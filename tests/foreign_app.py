@@ -398,8 +398,11 @@ class Load:
             if kind == "insert":
                 rows.append(key)
             published = 0
-            if not cur.execute(_HAS_LOGGING_TRIGGER, (table,)).fetchone()[0]:
-                # the upgraded application: its own event, in the same transaction as the write
+            told = cur.execute("SELECT to_regprocedure('public.activity_publisher(text)') IS NOT NULL").fetchone()[0] \
+                and cur.execute("SELECT public.activity_publisher(%s) = 'application'", (table,)).fetchone()[0]
+            if told or not cur.execute(_HAS_LOGGING_TRIGGER, (table,)).fetchone()[0]:
+                # the upgraded application: its own event, in the same transaction as the write, once
+                # phase 5 told it to (the tier's handover) or the table's triggers are gone
                 action = {"insert": "created", "update": "updated", "delete": "deleted"}[kind]
                 cur.execute(_PUBLISH, (f"{ENTITY_OF[table]}.{action}", ENTITY_OF[table], str(key),
                                        Jsonb({"via": "app"}), org))

@@ -6,6 +6,7 @@ rehearsal gate reads the staging ledger.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -18,9 +19,10 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from .config import MigrationConfig, load_config
-from .db import PROJECT_ROOT, fetch_all, fetch_one, run_sql_file, scalar
+from .db import PROJECT_ROOT, fetch_all, fetch_one, load_sql, scalar
 
 STATE_SCHEMA_SQL = "p1_infrastructure/01_create_state_schema.sql"
+STATE_SCHEMA_COMMENT = "owned by activity-migration: ledger, backups, chunk ledger, quarantine, settings"
 
 # Phase ids as recorded in the ledger (the DAG id without the "migration_" prefix).
 PHASES = ("p1_infrastructure", "p2_dual_write", "p3_read_path", "p4_backfill", "p5_trigger_removal", "p6_cleanup")
@@ -49,11 +51,29 @@ def state_schema_exists(conn: psycopg.Connection, cfg: MigrationConfig | None = 
     return bool(scalar(conn, "SELECT 1 FROM pg_namespace WHERE nspname = %s", (cfg.state_schema,)))
 
 
+_DEFINITION_MARK = "[definition sha256:{}]"
+
+
 def ensure_state_schema(conn: psycopg.Connection, cfg: MigrationConfig | None = None) -> None:
-    """Create the state schema and tables if missing (idempotent)."""
+    """Create the state schema and tables if missing, or bring them up to this version's
+    definition, locked down (no grant to anyone, row level security on every table).
+
+    Cheap when nothing changed: the schema's comment carries a hash of the definition, and
+    only a missing schema or a different hash runs the file (every ledger write calls this).
+    """
     cfg = cfg or load_config()
+    stmt = load_sql(STATE_SCHEMA_SQL, state=cfg.state_schema)
+    mark = _DEFINITION_MARK.format(hashlib.sha256(stmt.as_string(conn).encode()).hexdigest()[:16])
+    current = scalar(conn, "SELECT obj_description(to_regnamespace(%s), 'pg_namespace')", (cfg.state_schema,))
+    if current and current.endswith(mark):
+        return
+    from .privileges import lock_down_state_schema
     with conn.transaction():
-        run_sql_file(conn, STATE_SCHEMA_SQL, state=cfg.state_schema)
+        with conn.cursor() as cur:
+            cur.execute(stmt)
+        lock_down_state_schema(conn, cfg)
+        conn.execute(sql.SQL("COMMENT ON SCHEMA {} IS {}").format(
+            sql.Identifier(cfg.state_schema), sql.Literal(f"{STATE_SCHEMA_COMMENT} {mark}")))
 
 
 def _t(cfg: MigrationConfig, table: str) -> sql.Composed:

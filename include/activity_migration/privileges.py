@@ -29,6 +29,7 @@ _REVOKE_FROM = sql.SQL("PUBLIC, anon, authenticated, service_role")
 # Names of the API objects phase 3 creates (p3_read_path.py uses the same ones).
 FEED_FUNCTION_ARGS = "timestamp with time zone, uuid, integer, uuid, text, text, text"
 COMPAT_VIEW = "activity_logs_compat"
+PUBLISHER_FUNCTION = "activity_publisher"     # which side logs a table: 'trigger' or 'application' (phase 5)
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,7 @@ def api_objects(cfg: MigrationConfig, *, security_invoker_views: bool = True) ->
           for name, args in HELPER_SIGNATURES.items()],
         ObjectGrants(DAILY_VIEW, "table", t, DAILY_VIEW, grants=(("service_role", "SELECT"),)),
         ObjectGrants(ACTOR_VIEW, "table", t, ACTOR_VIEW, grants=(("service_role", "SELECT"),)),
+        ObjectGrants(PUBLISHER_FUNCTION, "function", t, PUBLISHER_FUNCTION, "text", user_and_service),
         ObjectGrants("event_feed", "function", "public", "event_feed", FEED_FUNCTION_ARGS, user_and_service),
         ObjectGrants("activity_read_source", "function", "public", "activity_read_source", "", user_and_service),
         ObjectGrants(COMPAT_VIEW, "table", "public", COMPAT_VIEW, grants=view_readers),

@@ -66,3 +66,17 @@ class TierEventFlowSensor(_TierSensor):
         return p5.event_flow_poke(dsn_from_context(context), load_config(), run_context(context), int(p["tier"]),
                                   window_s=float(p["sensor_window_seconds"]),
                                   min_ratio=float(p["min_event_ratio"]))
+
+
+class TierReadinessSensor(_TierSensor):
+    """Before the drop: pass when the application's publishes cover the triggers' writes on every
+    table of the tier (the handover, ``activity_migration.phases.p5_handover``)."""
+
+    def _judge(self, context: Any) -> Any:
+        from activity_migration.config import load_config
+        from activity_migration.phases import p5_handover
+
+        p = params_of(context)
+        return p5_handover.readiness_poke(dsn_from_context(context), load_config(), run_context(context),
+                                          int(p["tier"]), window_s=float(p["sensor_window_seconds"]),
+                                          min_ratio=float(p["min_event_ratio"]))

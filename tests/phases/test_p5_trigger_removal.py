@@ -148,10 +148,39 @@ def test_compare_write_cost_passes_improvement_and_waits_on_regression():
 
 # --- sensors with the application running ----------------------------------------------------------------
 
-def _prepare_dropped_tier(dsn: str, tier: int, *, window_s: float = 2, probe_writes: int = 20) -> dict:
-    base = p5.baseline(dsn, CFG, CTX, tier, window_s=window_s, probe_writes=probe_writes)
-    p5.backup(dsn, CFG, CTX, tier)
-    p5.apply(dsn, CFG, CTX, tier)
+def _hand_over(dsn: str, tier: int, ctx: RunContext = CTX, *, window_s: float = 3.0, timeout_s: float = 60) -> dict:
+    """The tier's handover with the upgraded application writing (it publishes once told): poll
+    the readiness sensor until it passes, as the DAG's sensor does."""
+    from activity_migration.phases import p5_handover
+
+    p5_handover.handover(dsn, CFG, ctx, tier)
+    bg = Background(dsn, publish="auto", rate=80)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            v = p5_handover.readiness_poke(dsn, CFG, ctx, tier, window_s=window_s, min_ratio=0.95)
+            if v.state == "pass":
+                return v.figures
+            assert v.state == "wait" and time.monotonic() < deadline, v.message
+            time.sleep(0.5)
+    finally:
+        assert bg.stop().failed == 0
+
+
+def _prepare_dropped_tier(dsn: str, tier: int, *, window_s: float = 2, probe_writes: int = 20,
+                          ctx: RunContext = CTX) -> dict:
+    """Phases 1-2, then the tier's baseline, backup, handover (passed) and drop."""
+    from activity_migration.phases._common import dual_write_enabled
+
+    with psycopg.connect(dsn) as conn:
+        dual = ledger.state_schema_exists(conn, CFG) and dual_write_enabled(conn, CFG)
+    if not dual:          # the handover is measured during dual write
+        _phase1(dsn)
+        _phase2(dsn)
+    base = p5.baseline(dsn, CFG, ctx, tier, window_s=window_s, probe_writes=probe_writes)
+    p5.backup(dsn, CFG, ctx, tier)
+    _hand_over(dsn, tier, ctx)
+    p5.apply(dsn, CFG, ctx, tier)
     return base
 
 
@@ -167,16 +196,20 @@ def _event_flow_over(dsn: str, tier: int, publish: str, window_s: float = 6) -> 
     return p5.event_flow_poke(dsn, CFG, CTX, tier, window_s=window_s, min_ratio=0.95)
 
 
-def test_event_flow_sensor_fails_without_publishing_and_passes_with_it(demo_db):
-    _phase1(demo_db)
+def test_event_flow_sensor_fails_without_publishing_restores_the_tier_and_passes_with_it(demo_db):
     base = _prepare_dropped_tier(demo_db, 1)
     assert set(base["entity_types"]) == {"notification", "bulk_operation", "email"}
     missing = _event_flow_over(demo_db, 1, "never")
     assert missing.state == "fail", missing.message
     assert missing.figures["writes_total"] > 0 and missing.figures["events"] == 0
-    assert "activity went missing" in missing.message
+    assert "activity went missing" in missing.message and "restored from the backup" in missing.message
+    with psycopg.connect(demo_db) as conn:   # the triggers are back at once, the drop is recorded as failed
+        assert len([t for t in catalog.logging_triggers(conn, CFG) if t.table in CFG.tier(1).table_names]) == 13
+        assert tiers.tier_states(conn, CFG)[1]["status"] == "restored"
+        assert ledger.last_step(conn, "p5_trigger_removal", "tier_1_drop", cfg=CFG)["status"] == "failed"
 
     ctx2 = RunContext(environment="staging", mode="demo", dag_run_id="pytest-p5-second")
+    _prepare_dropped_tier(demo_db, 1, ctx=ctx2)
     first = p5.event_flow_poke(demo_db, CFG, ctx2, 1, window_s=6, min_ratio=0.95)
     assert first.state == "wait"
     bg = Background(demo_db, publish="auto", rate=80)
@@ -190,7 +223,6 @@ def test_event_flow_sensor_fails_without_publishing_and_passes_with_it(demo_db):
 
 
 def test_event_flow_without_writes_is_no_evidence(demo_db):
-    _phase1(demo_db)
     _prepare_dropped_tier(demo_db, 1, window_s=0.2)
     assert p5.event_flow_poke(demo_db, CFG, CTX, 1, window_s=0.5, min_ratio=0.95).state == "wait"
     time.sleep(0.7)
@@ -202,7 +234,6 @@ def test_event_flow_counts_writes_whose_statistics_arrive_after_the_window_opene
     """A published write made just before the window opened, whose counters reach
     pg_stat_user_tables only after the opening snapshot, is in the window's write delta: its
     event (created before the window) must count too, or a fully publishing app reads as a loss."""
-    _phase1(demo_db)
     _prepare_dropped_tier(demo_db, 1, window_s=0.2)
     tables = CFG.tier(1).table_names
     time.sleep(1.2)
@@ -272,7 +303,6 @@ def test_zero_failed_application_transactions_across_all_tiers_and_rollback(demo
 
 def test_sensor_failure_alert_mail_carries_the_figures(demo_db, smtp_sink, monkeypatch):
     host, port, messages = smtp_sink
-    _phase1(demo_db)
     _prepare_dropped_tier(demo_db, 1, window_s=0.2)
     with psycopg.connect(demo_db) as conn:  # app writes to a tier-1 table, nobody publishes: a lost event
         conn.execute("SET ROLE service_role")

@@ -10,9 +10,11 @@ lock ends at its ``statement_timeout`` and is counted as failed, the next one go
 
 Publishing like the upgraded application (``publish="auto"``): once phase 5 dropped a
 table's logging triggers, nothing logs that table's writes any more, so the application
-publishes the event itself, in the same transaction, after the DML: a per-transaction
-catalog check (race-free: our DML holds a ROW EXCLUSIVE lock that DROP TRIGGER must wait
-for) decides, and ``public.publish_activity(...)`` is called when it exists.
+publishes the event itself, in the same transaction, after the DML, when phase 5 told it to
+(``public.activity_publisher(table) = 'application'``: the tier's handover, before its triggers
+are dropped; the writer turns the trigger's event and ours into one) or when the table has no
+logging trigger left (a per-transaction catalog check, race-free: our DML holds a ROW EXCLUSIVE
+lock that DROP TRIGGER must wait for).
 ``publish="never"`` is the application that forgot: the event-flow sensor must notice.
 """
 from __future__ import annotations
@@ -55,6 +57,8 @@ _PUBLISH_EXISTS = """
 SELECT EXISTS (SELECT 1 FROM pg_proc WHERE proname = 'publish_activity'
                AND pronamespace = 'public'::regnamespace)
 """
+# Phase 5 tells the application which tables it must publish for (its handover of a tier).
+_TOLD_TO_PUBLISH = "SELECT public.activity_publisher(%s) = 'application'"
 _PUBLISH = """
 SELECT public.publish_activity(
     p_event_type => %(event_type)s, p_entity_type => %(entity_type)s, p_entity_id => %(entity_id)s,
@@ -465,9 +469,11 @@ class _Worker(threading.Thread):
                 outcome = "done"
                 entity_id = str(returned[0])
                 if self.publish == "auto":
-                    has_trigger = cur.execute(_HAS_LOGGING_TRIGGER, (f"public.{change.table}",)).fetchone()[0]
-                    if not has_trigger:
-                        if self._publish_function_exists(cur):
+                    table = f"public.{change.table}"
+                    exists = self._publish_function_exists(cur)
+                    told = exists and cur.execute(_TOLD_TO_PUBLISH, (table,)).fetchone()[0]
+                    if told or not cur.execute(_HAS_LOGGING_TRIGGER, (table,)).fetchone()[0]:
+                        if exists:
                             cur.execute(_PUBLISH, {
                                 "event_type": f"{SPECS[change.table].entity_type}.{change.action}",
                                 "entity_type": SPECS[change.table].entity_type, "entity_id": entity_id,

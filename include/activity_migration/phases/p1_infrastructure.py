@@ -257,8 +257,8 @@ def create_functions(dsn: str, cfg: MigrationConfig, ctx: RunContext) -> dict[st
     their grants, in one transaction (no moment in which a default privilege holds)."""
     with connection(dsn) as conn:
         dual = dual_write_enabled(conn, cfg)
-        grants = privileges.grant_statements(conn, cfg, API_PUBLISH, *[h for h in HELPER_SIGNATURES
-                                                                        if h != "refresh_event_analytics"])
+        grants = privileges.grant_statements(conn, cfg, API_PUBLISH, privileges.PUBLISHER_FUNCTION,
+                                             *[h for h in HELPER_SIGNATURES if h != "refresh_event_analytics"])
     stmts: list[sql.Composable] = []
     if not dual:
         stmts.append(load_sql("p1_infrastructure/04_create_publish_activity_internal.sql", state=cfg.state_schema,
@@ -271,7 +271,8 @@ def create_functions(dsn: str, cfg: MigrationConfig, ctx: RunContext) -> dict[st
     with connection(dsn) as conn:
         check_customer_predicate(conn, cfg)
     run_ddl_with_retry(dsn, stmts, lock_timeout_ms=cfg.safety.lock_timeout_ms, attempts=cfg.safety.ddl_attempts)
-    out: dict[str, Any] = {"functions": [API_PUBLISH, *[h for h in HELPER_SIGNATURES if h != "refresh_event_analytics"]],
+    out: dict[str, Any] = {"functions": [API_PUBLISH, privileges.PUBLISHER_FUNCTION,
+                                         *[h for h in HELPER_SIGNATURES if h != "refresh_event_analytics"]],
                            "internal_writer": publish_identity(cfg),
                            "customer_check": cfg.security.customer_check or "none: users may not name a customer"}
     if dual:
@@ -477,6 +478,7 @@ def rollback(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | Non
         if name != "refresh_event_analytics":
             drops.append(sql.SQL("DROP FUNCTION IF EXISTS {}.{}(" + args + ")").format(fs, sql.Identifier(name)))
     drops += [sql.SQL("DROP FUNCTION IF EXISTS {}.{}(" + PUBLISH_ARGS + ")").format(fs, sql.Identifier(API_PUBLISH)),
+              sql.SQL("DROP FUNCTION IF EXISTS {}.{}(text)").format(fs, sql.Identifier(privileges.PUBLISHER_FUNCTION)),
               sql.SQL("DROP FUNCTION IF EXISTS {}.{}(" + PUBLISH_ARGS + ")").format(state, sql.Identifier(INTERNAL_PUBLISH)),
               sql.SQL("DROP FUNCTION IF EXISTS {}.customer_allowed(uuid, uuid)").format(state),
               sql.SQL("DROP FUNCTION IF EXISTS {}.is_service_caller(name)").format(state),

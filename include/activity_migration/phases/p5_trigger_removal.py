@@ -286,6 +286,16 @@ def approval_evidence(dsn: str, cfg: MigrationConfig, ctx: RunContext, tier: int
                   f"- entity types these triggers log: {', '.join(d.get('entity_types') or []) or 'none observed'}"]
     else:
         lines.append("- no baseline recorded")
+    from .p5_handover import readiness_summary
+    with connection(dsn) as conn:
+        ready = readiness_summary(conn, cfg, tier, ctx.dag_run_id)
+    lines += ["", "**Handover** (the application publishes for these tables while the triggers still log):", ""]
+    if ready:
+        lines += ["| table | writes the triggers logged | published by the application too |", "|---|---|---|"]
+        lines += [f"| `{t}` | {v['writes']} | {v['covered']} |" for t, v in (ready.get("tables") or {}).items()]
+        lines.append(f"\nVerdict: **{ready.get('state')}** over {ready['window']['from']} – {ready['window']['to']}")
+    else:
+        lines.append("- not measured in this run")
     lines += ["", "**Parity** (latest `parity` validation): " + (
         f"{'passed' if parity['success'] else 'FAILED'} at {parity['run_at']:%Y-%m-%d %H:%M:%S %Z} "
         f"({parity['environment']})" if parity else "no parity result recorded"),
@@ -298,9 +308,18 @@ def approval_evidence(dsn: str, cfg: MigrationConfig, ctx: RunContext, tier: int
 
 
 def apply(dsn: str, cfg: MigrationConfig, ctx: RunContext, tier: int) -> dict[str, Any]:
-    """Drop the tier's logging triggers (ledger step ``tier_<n>_drop``)."""
+    """Drop the tier's logging triggers (ledger step ``tier_<n>_drop``), only after this run's
+    handover showed the application publishing for every table of the tier (p5_handover)."""
+    from . import p5_handover
     with _ledgered(dsn, cfg, ctx, f"tier_{tier}_drop", {"tier": tier}) as out:
+        with connection(dsn) as conn:
+            plan = tiers.plan_tier(conn, cfg, tier)
+            if plan.triggers:          # a re-run after the drop resumes without asking again
+                out["readiness"] = p5_handover.require_ready(conn, cfg, tier, ctx.dag_run_id)
         out.update(tiers.drop_tier(dsn, cfg, tier))
+        with connection(dsn) as conn:
+            p5_handover.set_publishers(conn, cfg, cfg.tier(tier).table_names, "application", by=ctx.dag_run_id)
+            conn.commit()
     return out
 
 
@@ -428,7 +447,14 @@ def event_flow_poke(dsn: str, cfg: MigrationConfig, ctx: RunContext, tier: int, 
     if start is None:
         return Verdict("wait", f"tier {tier}: counting writes and events, window of {window_s:g} s open since "
                                f"{end['counters']['at']}")
-    return judge_event_flow(dsn, cfg, tier, start["counters"], end["counters"], entity_types, min_ratio, run_key)
+    verdict = judge_event_flow(dsn, cfg, tier, start["counters"], end["counters"], entity_types, min_ratio, run_key)
+    if verdict.state == "fail":
+        from .p5_handover import restore_on_missing_activity
+        restored = restore_on_missing_activity(dsn, cfg, ctx, tier, verdict.figures)
+        verdict = Verdict("fail", verdict.message + f"; the tier's triggers were restored from the backup at "
+                                                    f"{restored['at']} (tier 'restored', drop recorded as failed)",
+                          {**verdict.figures, "restored": restored["restored"]})
+    return verdict
 
 
 # Table counters reach pg_stat_user_tables after the writing transaction ends, up to ~1 s late
@@ -498,16 +524,26 @@ record_done = verify
 def rollback_tier(dsn: str, cfg: MigrationConfig, tier: int, ctx: RunContext | None = None) -> dict[str, Any]:
     """Recreate the tier's backed-up triggers and functions exactly; tier 'restored' (ledger step ``rollback``)."""
     ctx = ctx or RunContext()
+    from .p5_handover import set_publishers
     with _ledgered(dsn, cfg, ctx, "rollback", {"tier": tier}) as out:
         out.update(tiers.restore_tier(dsn, cfg, tier))
+        with connection(dsn) as conn:
+            set_publishers(conn, cfg, cfg.tier(tier).table_names, "trigger", by="rollback")
+            conn.commit()
     return out
 
 
 def rollback_all(dsn: str, cfg: MigrationConfig, ctx: RunContext | None = None) -> dict[str, Any]:
     """Restore every tier, newest first; each tier is its own transaction."""
     ctx = ctx or RunContext()
+    from .p5_handover import set_publishers
     with _ledgered(dsn, cfg, ctx, "rollback", {"tier": "all"}) as out:
         out["tiers"] = tiers.restore_all(dsn, cfg)
+        with connection(dsn) as conn:
+            if ledger.state_schema_exists(conn, cfg):
+                set_publishers(conn, cfg, [t for tier in cfg.tiers for t in tier.table_names], "trigger",
+                               by="rollback")
+                conn.commit()
     return out
 
 

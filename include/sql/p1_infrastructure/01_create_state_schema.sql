@@ -1,10 +1,11 @@
 -- Create the migration's own schema and every state table the phases share.
 -- Idempotent (IF NOT EXISTS everywhere). Locks: none on application tables; only new
 -- objects in {state}. Placeholder {state} is the state schema (quoted identifier).
+-- Run by ledger.ensure_state_schema when the schema is missing or this file changed (the
+-- schema's comment holds a hash of it), followed by the lock-down of privileges/01.
 -- Airflow's metadata is not the source of truth: everything needed to resume lives here.
 
 CREATE SCHEMA IF NOT EXISTS {state};
-COMMENT ON SCHEMA {state} IS 'owned by activity-migration: ledger, backups, chunk ledger, quarantine, settings';
 
 -- What ran, where, when, who approved. One row per phase step attempt.
 CREATE TABLE IF NOT EXISTS {state}.phase_ledger (
@@ -145,3 +146,13 @@ CREATE TABLE IF NOT EXISTS {state}.archives (
 -- rollback puts the table back exactly: {"grants": [{grantee, privilege, grantable, column}],
 -- "row_security": bool}.
 ALTER TABLE {state}.archives ADD COLUMN IF NOT EXISTS access jsonb;
+
+-- Phase 5's handover: an event a legacy trigger wrote that the application also published (or
+-- the other way round) in the same transaction, confirmed instead of written twice. Phase 5
+-- drops a tier's triggers only when the application's publishes cover the triggers' writes.
+CREATE TABLE IF NOT EXISTS {state}.publish_confirmations (
+    event_id     uuid        PRIMARY KEY,
+    entity_type  text        NOT NULL,
+    confirmed_by text        NOT NULL CHECK (confirmed_by IN ('service', 'trigger')),  -- the second call's source
+    confirmed_at timestamptz NOT NULL DEFAULT clock_timestamp()
+);

@@ -163,3 +163,20 @@ AS $$
         p_actor_id    => p_actor_id,
         p_customer_id => p_customer_id)
 $$;
+
+-- Which side logs a table's activity, for the application to read after its write:
+-- 'trigger' (a legacy trigger does: publish nothing) or 'application' (publish the event
+-- yourself). Phase 5 hands a tier's tables over before dropping their triggers
+-- (settings key publishers: table -> trigger | handover | application; handover reads as
+-- application, the trigger still logs and the pair gives one event). Unknown table: 'trigger'.
+-- SECURITY DEFINER (API roles have no USAGE on the state schema), fixed search_path.
+CREATE OR REPLACE FUNCTION {fn_schema}.activity_publisher(p_table text)
+RETURNS text
+LANGUAGE sql
+STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+    SELECT CASE WHEN (SELECT s.value ->> p_table FROM {state}.settings s WHERE s.key = 'publishers')
+                     IN ('handover', 'application') THEN 'application' ELSE 'trigger' END
+$fn$;

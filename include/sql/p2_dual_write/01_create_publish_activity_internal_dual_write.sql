@@ -13,7 +13,8 @@
 -- migration: when the shared rules reject the event, the legacy row is written as before
 -- and quarantined with the reason (zero loss: every legacy row has an event or a quarantine
 -- row). Calls through the API (source service) are rejected with SQLSTATE 22023, as in phase 1,
--- and never quarantine: the API refuses the source 'trigger'.
+-- and never quarantine: the API refuses the source 'trigger'. The application and a trigger
+-- logging the same entity in one transaction give one event, confirmed ({state}.publish_confirmations).
 
 CREATE OR REPLACE FUNCTION {state}.publish_activity_internal(
 {parameters}
@@ -52,6 +53,27 @@ BEGIN
                                   octet_length(v_payload::text)),
                   HINT = 'event types look like entity.action (lower case), entity types must be listed in '
                          'the migration config categories, payload must be a JSON object within the size limit';
+    END IF;
+
+    -- Handover (phase 5): while a table's triggers still log, the application may already publish
+    -- for it. The second of the two calls for the same entity in the same transaction (the
+    -- application after its write's trigger, or a trigger after the application) writes nothing:
+    -- it confirms its twin, which is how phase 5 measures that the application publishes.
+    -- Same transaction = the same now() (subtransactions included); the (entity_type, entity_id)
+    -- index finds the twin.
+    IF v_reason IS NULL AND p_source IN ('service', 'trigger') AND p_entity_id IS NOT NULL THEN
+        SELECT e.id INTO v_id
+        FROM {events} e
+        WHERE e.entity_type = v_entity_type AND e.entity_id = btrim(p_entity_id) AND e.created_at = now()
+          AND e.source = CASE p_source WHEN 'service' THEN 'trigger' ELSE 'service' END
+          AND NOT EXISTS (SELECT 1 FROM {state}.publish_confirmations c WHERE c.event_id = e.id)
+        ORDER BY (e.event_type = v_event_type) DESC, e.id
+        LIMIT 1;
+        IF v_id IS NOT NULL THEN
+            INSERT INTO {state}.publish_confirmations (event_id, entity_type, confirmed_by)
+            VALUES (v_id, v_entity_type, p_source);
+            RETURN v_id;
+        END IF;
     END IF;
 
     INSERT INTO {source} ({legacy_columns}) VALUES ({legacy_values})
