@@ -54,6 +54,58 @@ def alert_on_failure(outcome: Any, context: dict[str, Any]) -> list[str]:
     return send_alert(subject, body, context)
 
 
+def mail_or_log(send: Any, what: str) -> str:
+    """Send an alert; a mail that cannot go out is logged as such and reported, never raised in
+    place of the failure it was about. Returns a phrase for the task's own error message."""
+    try:
+        recipients = send()
+    except Exception as exc:  # noqa: BLE001 - any SMTP/config problem: say so beside the original failure
+        log.error("the alert mail about %s could NOT be sent: %s: %s", what, type(exc).__name__, exc)
+        return f"alert mail NOT sent ({type(exc).__name__}: {exc})"
+    return f"alert sent to {', '.join(recipients)}" if recipients else "no alert needed"
+
+
+def run_nightly_check(context: dict[str, Any]) -> dict[str, Any]:
+    """The nightly check: run the suites, mail on a failed expectation, and mail on any crash too.
+
+    After phase 6 it compares events with the archive of the legacy table while the archive
+    exists, then events integrity alone (runner.validation_source).
+    """
+    from datetime import date
+
+    from activity_migration.errors import GateClosed
+    from activity_migration.validation.runner import run_suites
+    from activity_migration.validation.suites import ALL_SUITES
+
+    from .alerts import send_alert
+
+    params = context["params"]
+    logical = context.get("logical_date") or context.get("data_interval_end")
+    try:
+        outcome = run_suites(dsn_from_context(context), suites=list(ALL_SUITES),
+                             scope="full" if params.get("full_check") else "incremental", ctx=run_context(context),
+                             sample_ranges=int(params.get("sample_ranges", 30)),
+                             run_date=logical.date() if logical else date.today())
+    except Exception as exc:
+        import html
+        import traceback
+
+        dag_run = getattr(context.get("dag_run"), "run_id", None)
+        detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        sent = mail_or_log(lambda: send_alert(
+            f"activity-migration nightly check CRASHED: {type(exc).__name__}",
+            f"<p>The nightly consistency check could not run to the end (DAG run {html.escape(str(dag_run))}); "
+            f"nothing was validated.</p><pre>{html.escape(detail)}</pre>", context), "the crash")
+        log.error("nightly check crashed (%s): %s", sent, detail)
+        raise
+    log_outcome(outcome)
+    if not outcome.success:
+        sent = mail_or_log(lambda: alert_on_failure(outcome, context), "the failed validation")
+        raise GateClosed(f"consistency check failed: {len(outcome.failed_expectations)} failed expectation(s) "
+                         f"in {outcome.failed_suites}; {sent}; Data Docs: {outcome.data_docs_path}")
+    return outcome_to_xcom(outcome)
+
+
 def validation_gate(suites: Sequence[str] = ("parity",), task_id: str | None = None,
                     max_age_hours: float | None = None):
     """Build the gate task (call inside a DAG context); returns its XComArg.
@@ -88,10 +140,9 @@ def validation_gate(suites: Sequence[str] = ("parity",), task_id: str | None = N
         outcome = run_suites(dsn, suites=names, scope="full", ctx=ctx)
         log_outcome(outcome)
         if not outcome.success:
-            recipients = alert_on_failure(outcome, context)
+            sent = mail_or_log(lambda: alert_on_failure(outcome, context), "the failed validation")
             raise GateClosed(f"validation failed: {len(outcome.failed_expectations)} failed expectation(s) in "
-                             f"{outcome.failed_suites}; alert sent to {', '.join(recipients)}; "
-                             f"Data Docs: {outcome.data_docs_path}")
+                             f"{outcome.failed_suites}; {sent}; Data Docs: {outcome.data_docs_path}")
         return outcome_to_xcom(outcome)
 
     return gate()

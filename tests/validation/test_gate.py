@@ -43,7 +43,8 @@ def test_incremental_pass_does_not_open_a_full_gate(migrated, tmp_path):
     ctx = RunContext(environment="staging")
     run_suites(migrated, ["parity"], "full", ctx, tmp_path)
     execute(migrated, "UPDATE activity_migration.validation_results SET run_at = run_at - interval '30 hours'")
-    assert run_suites(migrated, ["parity"], "incremental", ctx, tmp_path).scope == "incremental"
+    assert run_suites(migrated, ["parity"], "incremental", ctx, tmp_path,
+                      full_check_below_rows=0).scope == "incremental"
     with connection(migrated) as conn:
         with pytest.raises(GateClosed, match="older than"):
             require_recent_pass(conn, "parity", 24, "staging")

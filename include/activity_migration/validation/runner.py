@@ -43,6 +43,9 @@ DEFAULT_SAMPLE_RANGES = 30
 # Rolling sample budget: at most this many times the new rows, but at least this many rows.
 DEFAULT_SAMPLE_RATIO = 0.5
 DEFAULT_SAMPLE_MIN_ROWS = 10_000
+# Up to this many legacy rows the incremental scope checks every row (a full parity pass over
+# 200k rows takes about a second): a rolling sample of a small table finds a changed row late.
+FULL_CHECK_BELOW_ROWS = 200_000
 EXAMPLES = 5
 
 
@@ -144,12 +147,18 @@ def last_checked_upto(conn: psycopg.Connection, cfg: MigrationConfig, suite: str
 
 def choose_scope(conn: psycopg.Connection, cfg: MigrationConfig, requested: str, suites: list[str], environment: str,
                  *, sample_ranges: int, run_date: dt.date, overlap: dt.timedelta, ktype: str,
-                 sample_ratio: float = DEFAULT_SAMPLE_RATIO, sample_min_rows: int = DEFAULT_SAMPLE_MIN_ROWS
-                 ) -> parity.Scope:
+                 sample_ratio: float = DEFAULT_SAMPLE_RATIO, sample_min_rows: int = DEFAULT_SAMPLE_MIN_ROWS,
+                 full_check_below_rows: int = FULL_CHECK_BELOW_ROWS) -> parity.Scope:
     if requested not in ("full", "incremental"):
         raise MigrationError(f"scope must be 'full' or 'incremental', got {requested!r}")
     if requested == "full":
         return parity.Scope(name="full", reason="requested")
+    if ktype is None:
+        return parity.Scope(name="full", reason="no legacy rows to compare")
+    rows = parity.estimated_source_rows(conn, cfg)
+    if rows <= full_check_below_rows:
+        return parity.Scope(name="full", reason=f"small table (about {rows} rows, at most {full_check_below_rows}): "
+                                                 "every row checked")
     marks = {s: last_checked_upto(conn, cfg, s, environment) for s in suites if s != "quarantine"}
     never = [s for s, m in marks.items() if m is None]
     if never:
@@ -162,6 +171,32 @@ def choose_scope(conn: psycopg.Connection, cfg: MigrationConfig, requested: str,
     return parity.Scope(name="incremental", since=since, lo=lo, hi=hi, sample_index=idx, sample_ranges=slices,
                         budget=budget, new_source_rows=new_rows,
                         reason=f"rows since the last successful check minus {overlap}")
+
+
+@dataclass(frozen=True)
+class ValidationSource:
+    """What events are compared with: the legacy table, phase 6's archive of it, or nothing left."""
+    cfg: MigrationConfig | None     # the config with that relation as the source (None: no legacy rows left)
+    live: bool                      # the legacy table itself (it still grows)
+    note: str
+
+
+def validation_source(conn: psycopg.Connection, cfg: MigrationConfig) -> ValidationSource:
+    """The legacy table while it is one; after phase 6 its archive while it exists; then nothing."""
+    kind = scalar(conn, "SELECT relkind::text FROM pg_class WHERE oid = to_regclass(%s)",
+                  (sql.Identifier(cfg.source.schema, cfg.source.table).as_string(conn),))
+    if kind in ("r", "p"):
+        return ValidationSource(cfg, True, f"the legacy table {cfg.source_table}")
+    from ..phases.p6_cleanup import archive_config, current_archive
+    arch = current_archive(conn, cfg) if ledger.state_schema_exists(conn, cfg) else None
+    if arch and not arch["deleted_at"] and scalar(conn, "SELECT to_regclass(%s) IS NOT NULL",
+                                                  (sql.Identifier(cfg.state_schema, arch["name"]).as_string(conn),)):
+        return ValidationSource(archive_config(cfg, arch["name"]), False,
+                                f"phase 6 archived {cfg.source_table}: events compared with the archive "
+                                f"{cfg.state_schema}.{arch['name']} (every row)")
+    return ValidationSource(None, False, f"{cfg.source_table} and its archive are gone (phase 6 ran and the "
+                                         "archive was deleted): no legacy rows left to compare; events integrity "
+                                         "and quarantine only")
 
 
 def _expectation_parameters(conn: psycopg.Connection, cfg: MigrationConfig) -> dict[str, Any]:
@@ -365,7 +400,8 @@ def run_suites(dsn: str, suites: list[str] | tuple[str, ...] | None = ("parity",
                cfg: MigrationConfig | None = None, sample_ranges: int = DEFAULT_SAMPLE_RANGES,
                run_date: dt.date | None = None, overlap: dt.timedelta = DEFAULT_OVERLAP, record: bool = True,
                ensure_indexes: bool = True, sample_ratio: float = DEFAULT_SAMPLE_RATIO,
-               sample_min_rows: int = DEFAULT_SAMPLE_MIN_ROWS) -> ValidationOutcome:
+               sample_min_rows: int = DEFAULT_SAMPLE_MIN_ROWS,
+               full_check_below_rows: int = FULL_CHECK_BELOW_ROWS) -> ValidationOutcome:
     """Run ``suites`` against the database at ``dsn`` and record one result row per suite.
 
     :param suites: names from ``expectations/`` (``parity``, ``events_integrity``, ``quarantine``)
@@ -377,6 +413,8 @@ def run_suites(dsn: str, suites: list[str] | tuple[str, ...] | None = ("parity",
         ``run_date``, is re-checked up to the budget; 0 = no sampling
     :param sample_ratio: the sample budget is ``sample_ratio`` x the new source rows ...
     :param sample_min_rows: ... but at least this many rows (small tables: the whole range)
+    :param full_check_below_rows: an incremental run over a source of at most this many rows
+        checks every row (a rolling sample of a small table finds a changed row late)
     :raises PreflightError: the state schema, source or target table is missing
     """
     cfg = cfg or load_config()
@@ -388,24 +426,36 @@ def run_suites(dsn: str, suites: list[str] | tuple[str, ...] | None = ("parity",
     t_start = time.perf_counter()
     conn = connect(dsn, autocommit=True)
     try:
+        source = validation_source(conn, cfg)
         live = parity.systems_live(conn, cfg)
-        missing = [k for k, v in live.items() if not v]
+        missing = [k for k in ("target", "state") if not live[k]]
         if missing:
-            what = {"source": cfg.source_table, "target": cfg.target, "state": f"schema {cfg.state_schema}"}
+            what = {"target": cfg.target, "state": f"schema {cfg.state_schema}"}
             raise PreflightError("cannot validate: " + ", ".join(f"{what[m]} does not exist" for m in missing)
                                  + f" (database {redact(dsn)})")
-        parity.ensure_validation_objects(conn, cfg, indexes=ensure_indexes, dsn=dsn)
+        if source.cfg is None:
+            if "parity" in names:
+                log.warning("parity skipped: %s", source.note)
+            names = [n for n in names if n != "parity"] or ["events_integrity"]
+        scfg = source.cfg or cfg
+        if source.cfg is not None:
+            # the archive never grows: no created_at index on it (it would come back with the
+            # table on a rollback), every row checked
+            parity.ensure_validation_objects(conn, scfg, indexes=ensure_indexes and source.live, dsn=dsn)
         conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (LOCK_KEY,))
         try:
-            ktype = parity.key_type(conn, cfg)
-            chosen = choose_scope(conn, cfg, scope, names, ctx.environment, sample_ranges=sample_ranges,
-                                  run_date=run_date, overlap=overlap, ktype=ktype,
-                                  sample_ratio=sample_ratio, sample_min_rows=sample_min_rows)
+            ktype = parity.key_type(conn, scfg) if source.cfg is not None else None
+            chosen = choose_scope(conn, scfg, scope if source.live else "full", names, ctx.environment,
+                                  sample_ranges=sample_ranges, run_date=run_date, overlap=overlap, ktype=ktype,
+                                  sample_ratio=sample_ratio, sample_min_rows=sample_min_rows,
+                                  full_check_below_rows=full_check_below_rows)
+            if not source.live:
+                chosen.reason = source.note
             checked_upto = scalar(conn, "SELECT now()")
-            statistics: dict[str, dict[str, Any]] = {n: {} for n in names}
+            statistics: dict[str, dict[str, Any]] = {n: {"compared_with": source.note} for n in names}
             entity_counts: list[dict[str, Any]] = []
             if "parity" in names:
-                collected = parity.collect(conn, cfg, chosen, dsn=dsn)
+                collected = parity.collect(conn, scfg, chosen, dsn=dsn)
                 statistics["parity"].update(collected.statistics)
                 entity_counts = collected.entity_type_counts
                 if entity_counts:
