@@ -231,3 +231,40 @@ def test_archived_table_keeps_no_grant_and_the_rollback_gives_every_grant_back(d
                              "FROM pg_attribute WHERE attrelid = c.oid AND attacl IS NOT NULL) "
                              "FROM pg_class c WHERE oid = 'public.activity_logs'::regclass").fetchone()
     assert after == before
+
+
+def test_rollback_of_phase_6_with_an_identity_key_generated_always(fresh_db, tmp_path):
+    """A bigint key GENERATED ALWAYS AS IDENTITY refuses explicit values unless the insert says
+    OVERRIDING SYSTEM VALUE: the rollback's copy of events born after cleanup must say it, and the
+    key's sequence stays past the highest id."""
+    import foreign_app
+    from activity_migration import tiers
+    from activity_migration.config import load_config
+    from activity_migration.phases import p1_infrastructure, p2_dual_write, p4_backfill
+
+    foreign_app.create(fresh_db, history_rows=200)
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute("ALTER TABLE public.activity_logs ALTER COLUMN id SET GENERATED ALWAYS")
+    cfg = load_config(foreign_app.write_config(tmp_path))
+    facts = p1_infrastructure.apply(fresh_db, cfg, CTX)["preflight"]
+    assert facts["legacy_key_kind"].startswith("identity GENERATED ALWAYS")
+    p2_dual_write.apply(fresh_db, cfg, CTX)
+    p4_backfill.apply(fresh_db, cfg, CTX)
+    for t in cfg.tiers:
+        with psycopg.connect(fresh_db) as conn:
+            tiers.backup_tier(conn, cfg, tiers.plan_tier(conn, cfg, t.tier))
+        tiers.drop_tier(fresh_db, cfg, t.tier)
+    p6.backup(fresh_db, cfg, CTX)
+    p6.archive(fresh_db, cfg, CTX)
+    p6.checksum(fresh_db, cfg, CTX)
+    with psycopg.connect(fresh_db) as conn:   # an event born after cleanup (the service publishes)
+        conn.execute("SELECT public.publish_activity('comment.created', 'comment', 'after-cleanup')")
+        conn.commit()
+    out = p6.rollback(fresh_db, cfg, CTX)
+    assert out["events_copied_back"] == 1
+    with psycopg.connect(fresh_db) as conn:
+        new_id = conn.execute("SELECT id FROM public.activity_logs WHERE entity_id = 'after-cleanup'").fetchone()[0]
+        assert conn.execute("SELECT legacy_activity_log_id FROM public.events WHERE entity_id = 'after-cleanup'"
+                            ).fetchone()[0] == new_id
+        conn.execute("INSERT INTO public.activity_logs (action, entity_type) VALUES ('created', 'comment')")
+        assert conn.execute("SELECT max(id) FROM public.activity_logs").fetchone()[0] > new_id

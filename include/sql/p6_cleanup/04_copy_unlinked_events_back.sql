@@ -2,6 +2,8 @@
 -- cleanup's horizon) gets its legacy row back, and the event is linked to it, so the old
 -- system is complete again and nothing is lost when later rollbacks remove events.
 -- Idempotent: it only picks events still without a legacy id; re-runs copy nothing twice.
+-- OVERRIDING SYSTEM VALUE: the key comes from the key's own sequence (nextval) also when it is
+-- an identity GENERATED ALWAYS (which refuses any other value); it changes nothing otherwise.
 -- Locks: ROW EXCLUSIVE on both tables, row locks on the picked events (SKIP LOCKED: an event
 -- a writer still holds is picked by the next pass). Placeholders: {events}, {source},
 -- {key} the legacy key column, {new_key} expression for the new key, {columns} the legacy
@@ -14,7 +16,7 @@ WITH todo AS (
     ORDER BY e.created_at
     FOR UPDATE OF e SKIP LOCKED
 ), ins AS (
-    INSERT INTO {source} ({key}, {columns})
+    INSERT INTO {source} ({key}, {columns}) OVERRIDING SYSTEM VALUE
     SELECT e.new_key, {values} FROM todo AS e
     RETURNING 1
 )
