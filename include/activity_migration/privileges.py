@@ -22,7 +22,7 @@ from psycopg import sql
 from .config import MigrationConfig
 from .db import connection, fetch_all, load_sql, run_sql_file, server_version_num
 from .errors import MigrationError
-from .phases.p2_rewrite import quote_ident
+from .sqltext import quote_ident
 
 API_ROLES = ("anon", "authenticated", "service_role")
 _REVOKE_FROM = sql.SQL("PUBLIC, anon, authenticated, service_role")

@@ -75,7 +75,7 @@ def internal_publish_name(cfg: MigrationConfig) -> str:
 
 
 def _q(name: str) -> str:
-    from .p2_rewrite import quote_ident
+    from ..sqltext import quote_ident
     return quote_ident(name)
 
 

@@ -38,7 +38,7 @@ from ..validation.parity import drop_validation_objects
 from ._common import (ACTOR_VIEW, API_PUBLISH, DAILY_VIEW, HELPER_SIGNATURES, INTERNAL_PUBLISH, PUBLISH_ARGS,
                       api_publish_identity, dual_write_enabled, events_ident, function_def, ledgered,
                       publish_identity, publish_parameters, table_exists)
-from .p2_rewrite import split_statements
+from ..sqltext import split_statements
 
 log = logging.getLogger(__name__)
 

@@ -30,215 +30,14 @@ from dataclasses import dataclass, field
 from ..config import MigrationConfig
 from ..errors import MigrationError
 from ..mapping import CONVERTERS, converts_from_text
+from ..sqltext import (Token, TokenizeError, at_depth_zero, matching_paren, quote_ident, significant, span_text,
+                       split_top_level, tokenize)
 
 REWRITE_MARKER = "-- activity-migration p2_dual_write: rewritten to call publish_activity"
 
 
 class UnrewritableFunction(MigrationError):
     """A legacy function writes the source table in a form the rewriter does not handle."""
-
-
-class TokenizeError(MigrationError):
-    """The body could not be tokenized (unterminated string, comment or dollar quote)."""
-
-
-@dataclass(frozen=True)
-class Token:
-    kind: str   # ws, comment, string, dollar, qident, word, number, param, punct, op
-    text: str
-    start: int
-    end: int
-
-    @property
-    def upper(self) -> str:
-        return self.text.upper() if self.kind == "word" else self.text
-
-    def ident_name(self) -> str | None:
-        """The identifier this token names (unquoted words fold to lower case)."""
-        if self.kind == "word":
-            return self.text.lower()
-        if self.kind == "qident":
-            return self.text[1:-1].replace('""', '"')
-        return None
-
-
-_DOLLAR_TAG = re.compile(r"\$([A-Za-z_\x80-\uffff][A-Za-z0-9_\x80-\uffff]*)?\$")
-_PARAM = re.compile(r"\$\d+")
-_OP_CHARS = set("+-*/<>=~!@#%^&|`?:")
-
-
-def tokenize(src: str) -> list[Token]:
-    """Split SQL or PL/pgSQL text into tokens; the concatenation of all token texts is ``src``."""
-    out: list[Token] = []
-    i, n = 0, len(src)
-    while i < n:
-        c = src[i]
-        start = i
-        if c.isspace():
-            while i < n and src[i].isspace():
-                i += 1
-            kind = "ws"
-        elif src.startswith("--", i):
-            j = src.find("\n", i)
-            i = n if j < 0 else j + 1
-            kind = "comment"
-        elif src.startswith("/*", i):
-            depth, i = 1, i + 2
-            while i < n and depth:
-                if src.startswith("/*", i):
-                    depth, i = depth + 1, i + 2
-                elif src.startswith("*/", i):
-                    depth, i = depth - 1, i + 2
-                else:
-                    i += 1
-            if depth:
-                raise TokenizeError(f"unterminated block comment starting at offset {start}")
-            kind = "comment"
-        elif c in "eE" and i + 1 < n and src[i + 1] == "'":
-            i += 2
-            while True:
-                if i >= n:
-                    raise TokenizeError(f"unterminated E'' string starting at offset {start}")
-                if src[i] == "\\":
-                    i += 2
-                elif src[i] == "'":
-                    if i + 1 < n and src[i + 1] == "'":
-                        i += 2
-                    else:
-                        i += 1
-                        break
-                else:
-                    i += 1
-            kind = "string"
-        elif c == "'":
-            i += 1
-            while True:
-                j = src.find("'", i)
-                if j < 0:
-                    raise TokenizeError(f"unterminated string starting at offset {start}")
-                if j + 1 < n and src[j + 1] == "'":
-                    i = j + 2
-                    continue
-                i = j + 1
-                break
-            kind = "string"
-        elif c == '"':
-            i += 1
-            while True:
-                j = src.find('"', i)
-                if j < 0:
-                    raise TokenizeError(f"unterminated quoted identifier starting at offset {start}")
-                if j + 1 < n and src[j + 1] == '"':
-                    i = j + 2
-                    continue
-                i = j + 1
-                break
-            kind = "qident"
-        elif c == "$":
-            m = _DOLLAR_TAG.match(src, i)
-            p = _PARAM.match(src, i)
-            if m and not p:
-                tag = m.group(0)
-                j = src.find(tag, m.end())
-                if j < 0:
-                    raise TokenizeError(f"unterminated dollar quote {tag} starting at offset {start}")
-                i = j + len(tag)
-                kind = "dollar"
-            elif p:
-                i = p.end()
-                kind = "param"
-            else:
-                i += 1
-                kind = "op"
-        elif c.isalpha() or c == "_" or ord(c) > 127:
-            while i < n and (src[i].isalnum() or src[i] in "_$" or ord(src[i]) > 127):
-                i += 1
-            kind = "word"
-        elif c.isdigit():
-            while i < n and (src[i].isalnum() or src[i] == "."):
-                i += 1
-            kind = "number"
-        elif c in "(),;[].":
-            i += 1
-            kind = "punct"
-        else:
-            while i < n and src[i] in _OP_CHARS:
-                i += 1
-            if i == start:
-                i += 1
-            kind = "op"
-        out.append(Token(kind, src[start:i], start, i))
-    return out
-
-
-def significant(tokens: list[Token]) -> list[Token]:
-    return [t for t in tokens if t.kind not in ("ws", "comment")]
-
-
-def split_top_level(tokens: list[Token], sep: str = ",") -> list[list[Token]]:
-    """Split significant tokens at ``sep`` outside parentheses and brackets."""
-    parts: list[list[Token]] = [[]]
-    depth = 0
-    for t in tokens:
-        if t.kind == "punct" and t.text in "([":
-            depth += 1
-        elif t.kind == "punct" and t.text in ")]":
-            depth -= 1
-        if depth == 0 and t.kind == "punct" and t.text == sep:
-            parts.append([])
-        else:
-            parts[-1].append(t)
-    return parts
-
-
-def split_statements(src: str) -> list[str]:
-    """Split a multi-statement SQL script at top-level semicolons (comments stay with their statement)."""
-    toks = tokenize(src)
-    out, cur_start, depth = [], 0, 0
-    for t in toks:
-        if t.kind == "punct" and t.text in "([":
-            depth += 1
-        elif t.kind == "punct" and t.text in ")]":
-            depth -= 1
-        elif t.kind == "punct" and t.text == ";" and depth == 0:
-            stmt = src[cur_start:t.start]
-            if significant(tokenize(stmt)):
-                out.append(stmt.strip())
-            cur_start = t.end
-    tail = src[cur_start:]
-    if significant(tokenize(tail)):
-        out.append(tail.strip())
-    return out
-
-
-def _at_depth_zero(toks: list[Token], start: int = 0, end: int | None = None):
-    """``(index, token)`` for each token of ``toks[start:end]`` outside parentheses and brackets."""
-    depth = 0
-    for j in range(start, len(toks) if end is None else end):
-        t = toks[j]
-        if t.kind == "punct" and t.text in "([":
-            depth += 1
-        elif t.kind == "punct" and t.text in ")]":
-            depth -= 1
-        elif depth == 0:
-            yield j, t
-
-
-def _matching_paren(sig: list[Token], open_idx: int) -> int:
-    depth = 0
-    for k in range(open_idx, len(sig)):
-        t = sig[k]
-        if t.kind == "punct" and t.text in "([":
-            depth += 1
-        elif t.kind == "punct" and t.text in ")]":
-            depth -= 1
-            if depth == 0:
-                return k
-    return -1
-
-
-def _text(src: str, toks: list[Token]) -> str:
-    return src[toks[0].start:toks[-1].end] if toks else ""
 
 
 @dataclass
@@ -266,12 +65,6 @@ _PARAM_OF = {
 }
 
 _STATEMENT_START_PREV = {";", "THEN", "ELSE", "LOOP", "BEGIN", ">>"}
-
-
-def quote_ident(name: str) -> str:
-    if re.fullmatch(r"[a-z_][a-z0-9_]*", name):
-        return name
-    return '"' + name.replace('"', '""') + '"'
 
 
 class Rewriter:
@@ -342,7 +135,7 @@ class Rewriter:
 
         def fail(k: int, why: str) -> None:
             a, b = self._stmt_bounds(sig, k)
-            stmt = _text(body, sig[a:b])
+            stmt = span_text(body, sig[a:b])
             raise UnrewritableFunction(
                 f"{identity} writes {self.schema}.{self.table} in a form phase 2 cannot rewrite ({why}): "
                 f"{stmt.strip()[:400]!r}. Rewrite this function by hand to call publish_activity, "
@@ -361,7 +154,7 @@ class Rewriter:
             stmt_words = {x.upper for x in sig[a:first] if x.kind == "word"}
             if prev[-2:] == ["INSERT", "INTO"]:
                 replacements.append(self._rewrite_insert(identity, body, sig, first - 2, last, language, fail))
-                statements.append(_text(body, sig[first - 2:self._stmt_bounds(sig, k)[1]]))
+                statements.append(span_text(body, sig[first - 2:self._stmt_bounds(sig, k)[1]]))
             elif prev[-1:] == ["UPDATE"] or prev[-2:] == ["UPDATE", "ONLY"]:
                 fail(k, "UPDATE of the source table")
             elif prev[-2:] == ["DELETE", "FROM"] or prev[-3:] == ["DELETE", "FROM", "ONLY"]:
@@ -389,12 +182,12 @@ class Rewriter:
         if k >= len(sig) or sig[k].text != "(":
             what = sig[k].text if k < len(sig) else "end of body"
             fail(ins, f"no column list after the table name (found {what!r})")
-        close = _matching_paren(sig, k)
+        close = matching_paren(sig, k)
         columns = split_top_level(sig[k + 1:close])
         names = []
         for col in columns:
             if len(col) != 1 or col[0].ident_name() is None:
-                fail(ins, f"unexpected column list entry {_text(body, col)!r}")
+                fail(ins, f"unexpected column list entry {span_text(body, col)!r}")
             names.append(col[0].ident_name())
         k = close + 1
         if k < len(sig) and (sig[k].upper in ("SELECT", "WITH") or sig[k].text == "("):
@@ -407,7 +200,7 @@ class Rewriter:
         while True:
             if k >= len(sig) or sig[k].text != "(":
                 fail(ins, "malformed VALUES list")
-            close = _matching_paren(sig, k)
+            close = matching_paren(sig, k)
             rows.append(split_top_level(sig[k + 1:close]))
             k = close + 1
             if k < len(sig) and sig[k].text == ",":
@@ -421,7 +214,7 @@ class Rewriter:
         for row in rows:
             if len(row) != len(names):
                 fail(ins, f"{len(names)} columns but {len(row)} values")
-            values = {col: _text(body, toks).strip() for col, toks in zip(names, row)
+            values = {col: span_text(body, toks).strip() for col, toks in zip(names, row)
                       if not (len(toks) == 1 and toks[0].upper == "DEFAULT")}  # DEFAULT: publish's default
             calls.append(self._call(values, language, fail, ins))
         sep = ";\n    "
@@ -430,7 +223,7 @@ class Rewriter:
     def _rewrite_insert_query(self, identity, body, sig, ins, q, names, language, fail) -> tuple[int, int, str]:
         """``INSERT INTO t (cols) <query>`` → ``PERFORM publish(…) FROM (<query>) AS _legacy_rows(cols)``."""
         _, end_idx = self._stmt_bounds(sig, ins)
-        for j, t in _at_depth_zero(sig, q, end_idx):
+        for j, t in at_depth_zero(sig, q, end_idx):
             if t.upper == "RETURNING":
                 fail(ins, "the INSERT continues with 'RETURNING' (RETURNING / ON CONFLICT are not rewritten)")
             if t.upper == "ON" and j + 1 < end_idx and sig[j + 1].upper == "CONFLICT":
@@ -447,7 +240,7 @@ class Rewriter:
         values = {col: f"{alias}.{quote_ident(col)}" for col in names}
         call = self._call(values, language, fail, ins)
         end = sig[end_idx].start if end_idx < len(sig) else sig[end_idx - 1].end
-        source = f"({_text(body, query)}) AS {alias}({', '.join(quote_ident(c) for c in names)})"
+        source = f"({span_text(body, query)}) AS {alias}({', '.join(quote_ident(c) for c in names)})"
         return sig[ins].start, end, f"{call} FROM {source}"
 
     def _call(self, values: dict[str, str], language, fail, ins) -> str:
@@ -497,8 +290,8 @@ def _select_list_width(query: list[Token]) -> int | str | None:
     elif k < len(query) and query[k].upper == "DISTINCT":
         k += 1
         if k < len(query) and query[k].upper == "ON" and k + 1 < len(query) and query[k + 1].text == "(":
-            k = _matching_paren(query, k + 1) + 1
-    end = next((j for j, t in _at_depth_zero(query, k) if t.kind == "word" and t.upper in _SELECT_LIST_END),
+            k = matching_paren(query, k + 1) + 1
+    end = next((j for j, t in at_depth_zero(query, k) if t.kind == "word" and t.upper in _SELECT_LIST_END),
                len(query))
     items = split_top_level(query[k:end])
     if any(item and item[-1].text == "*" for item in items):
