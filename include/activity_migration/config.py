@@ -129,8 +129,17 @@ class Security:
     that is not the service may not name a customer at all (the safe default).
     """
     customer_check: str | None = None
+    # legacy policy name -> its expression over the event columns, for a policy whose legacy
+    # columns the mapping cannot translate (access_rules.py)
+    read_policies: dict[str, str] = field(default_factory=dict)
+    # group name -> SQL returning user ids: read parity samples users of every group (staff, clients)
+    user_groups: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        for what, value in (("read_policies", self.read_policies), ("user_groups", self.user_groups)):
+            if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) and v.strip()
+                                                      for k, v in value.items()):
+                raise ConfigError(f"security.{what} must map names to SQL text, got {value!r}")
         c = self.customer_check
         if c is None:
             return

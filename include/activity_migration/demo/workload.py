@@ -452,6 +452,16 @@ class _Worker(threading.Thread):
             self._fn_checked_at = now
         return self._fn_exists
 
+    @staticmethod
+    def _told_to_publish(conn: psycopg.Connection, cur: psycopg.Cursor, table: str) -> bool:
+        """Did phase 5 tell the application to publish for ``table``? A savepoint keeps a
+        function dropped a moment ago (the rollback of phase 1) from failing the write."""
+        try:
+            with conn.transaction():
+                return bool(cur.execute(_TOLD_TO_PUBLISH, (table,)).fetchone()[0])
+        except psycopg.errors.UndefinedFunction:
+            return False
+
     def _execute(self, change: _Change) -> None:
         conn = self._connection()
         r = self.rng
@@ -471,7 +481,7 @@ class _Worker(threading.Thread):
                 if self.publish == "auto":
                     table = f"public.{change.table}"
                     exists = self._publish_function_exists(cur)
-                    told = exists and cur.execute(_TOLD_TO_PUBLISH, (table,)).fetchone()[0]
+                    told = exists and self._told_to_publish(conn, cur, table)
                     if told or not cur.execute(_HAS_LOGGING_TRIGGER, (table,)).fetchone()[0]:
                         if exists:
                             cur.execute(_PUBLISH, {

@@ -33,7 +33,7 @@ from ..db import (connect, connection, fetch_all, fetch_one, load_sql, run_ddl_w
                   run_sql_file, scalar)
 from ..errors import MigrationError, PreflightError
 from ..ledger import RunContext
-from .. import privileges
+from .. import access_rules, privileges
 from ..validation.parity import drop_validation_objects
 from ._common import (ACTOR_VIEW, API_PUBLISH, DAILY_VIEW, HELPER_SIGNATURES, INTERNAL_PUBLISH, PUBLISH_ARGS,
                       api_publish_identity, dual_write_enabled, events_ident, function_def, ledgered,
@@ -303,13 +303,32 @@ def create_functions(dsn: str, cfg: MigrationConfig, ctx: RunContext) -> dict[st
 
 @ledgered(PHASE, "create_policies")
 def create_policies(dsn: str, cfg: MigrationConfig, ctx: RunContext) -> dict[str, Any]:
+    """RLS on events: the legacy table's policies carried over (access_rules.py), and the grants.
+
+    Every policy on events is ours: all are dropped and the plan's created in one transaction, so
+    a re-run prints the same catalog and an edited config takes effect. After phase 6 (the legacy
+    table is gone) the policies stay as they are.
+    """
+    events = events_ident(cfg)
     with connection(dsn) as conn:
         grants = privileges.grant_statements(conn, cfg, "events")
-    stmt = load_sql("p1_infrastructure/06_create_event_policies.sql", events=events_ident(cfg),
-                    schema_lit=sql.Literal(cfg.target_schema), table_lit=sql.Literal(cfg.target_table))
-    run_ddl_with_retry(dsn, [stmt, *grants], lock_timeout_ms=cfg.safety.lock_timeout_ms,
+        if relation_kind(conn, cfg.source.schema, cfg.source.table) not in ("r", "p"):
+            run_ddl_with_retry(dsn, grants, lock_timeout_ms=cfg.safety.lock_timeout_ms,
+                               attempts=cfg.safety.ddl_attempts)
+            return {"policies": "kept: the legacy table is archived (phase 6)"}
+        access = access_rules.require_plan(conn, cfg)
+        current = list(access_rules.existing_policies(conn, cfg))
+    stmts: list[sql.Composable] = [sql.SQL("ALTER TABLE {} ENABLE ROW LEVEL SECURITY").format(events)]
+    stmts += [sql.SQL("DROP POLICY IF EXISTS {} ON {}").format(sql.Identifier(name), events) for name in current]
+    stmts += [p.statement(events) for p in access.policies]
+    run_ddl_with_retry(dsn, stmts + grants, lock_timeout_ms=cfg.safety.lock_timeout_ms,
                        attempts=cfg.safety.ddl_attempts)
-    return {"policies": ["events_select_own", "events_service_role_all"]}
+    return {"access_rules": access.as_dict(), "replaced": current}
+
+
+def relation_kind(conn: psycopg.Connection, schema: str, name: str) -> str | None:
+    return scalar(conn, "SELECT c.relkind::text FROM pg_class c WHERE c.oid = to_regclass(format('%%I.%%I', %s::text, "
+                        "%s::text))", (schema, name))
 
 
 def _invalid_indexes(conn: psycopg.Connection, cfg: MigrationConfig) -> list[str]:
@@ -383,9 +402,10 @@ def check(dsn: str, cfg: MigrationConfig | None = None) -> dict[str, Any]:
         if not scalar(conn, "SELECT relrowsecurity FROM pg_class WHERE oid = to_regclass(format('%%I.%%I', %s::text, %s::text))",
                       (cfg.target_schema, cfg.target_table)):
             problems.append("row level security is not enabled on events")
-        pols = {r["policyname"] for r in fetch_all(conn, "SELECT policyname FROM pg_policies WHERE schemaname = %s "
-                                                         "AND tablename = %s", (cfg.target_schema, cfg.target_table))}
-        problems += [f"policy {p} missing" for p in ("events_select_own", "events_service_role_all") if p not in pols]
+        pols = set(access_rules.existing_policies(conn, cfg))
+        if relation_kind(conn, cfg.source.schema, cfg.source.table) in ("r", "p"):
+            wanted = {p.name for p in access_rules.plan(conn, cfg).policies}
+            problems += [f"policy {p} missing (carried over from {cfg.source_table})" for p in sorted(wanted - pols)]
         idx = {r["indexname"] for r in fetch_all(conn, "SELECT indexname FROM pg_indexes WHERE schemaname = %s "
                                                        "AND tablename = %s", (cfg.target_schema, cfg.target_table))}
         problems += [f"index {i} missing" for i in INDEX_NAMES if i not in idx]
