@@ -21,14 +21,13 @@ from __future__ import annotations
 
 import json
 import random
-import threading
-import time
 import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
 from psycopg.types.json import Jsonb
+
+from app_load import AppLoad, told_to_publish
 
 SCHEMA_SQL = r"""
 DO $$ BEGIN
@@ -286,81 +285,33 @@ SELECT public.publish_activity(p_event_type => %s, p_entity_type => %s, p_entity
 """
 
 
-@dataclass
-class LoadReport:
-    ok: int = 0
-    failed: int = 0
-    published: int = 0
-    logged_dml: int = 0          # single-row DMLs whose log row a trigger or the app wrote
-    errors: list[str] = field(default_factory=list)
+class Load(AppLoad):
+    """The application's writes; like the upgraded application, it publishes the event itself
+    once told to (phase 5's handover) or once a table's logging triggers are gone."""
 
+    application_name = "foreign-app-load"
 
-class Load:
-    """The application's writes from ``connections`` threads until stopped (a context manager)."""
+    def org_of(self, i: int) -> uuid.UUID:
+        rng = random.Random(self.seed + i)
+        rng.getrandbits(128)
+        return uuid.UUID(int=rng.getrandbits(128))
 
-    def __init__(self, dsn: str, *, rate: float = 20.0, connections: int = 2, seed: int = 7) -> None:
-        self.dsn, self.interval, self.connections = dsn, connections / rate, connections
-        self.stop_event = threading.Event()
-        self.report = LoadReport()
-        self.lock = threading.Lock()
-        self.threads = [threading.Thread(target=self._run, args=(seed + i,), daemon=True) for i in range(connections)]
-        self.identities = [self._identity(random.Random(seed + i)) for i in range(connections)]
-
-    @staticmethod
-    def _identity(rng: random.Random) -> tuple[uuid.UUID, uuid.UUID]:
-        """A thread's signed-in user and organisation (the first draws of its random stream)."""
-        return uuid.UUID(int=rng.getrandbits(128)), uuid.UUID(int=rng.getrandbits(128))
-
-    def __enter__(self) -> "Load":
+    def setup(self, conn: psycopg.Connection) -> None:
         # Each thread's user is a member of its organisation (the app publishes for it as such);
         # joining is a logged write like any other.
-        with psycopg.connect(self.dsn, autocommit=True) as conn:
-            for actor, org in self.identities:
-                conn.execute("INSERT INTO public.memberships (org_id, owner_id) VALUES (%s, %s)", (org, actor))
-                self.report.ok += 1
-                self.report.logged_dml += 1
-        for t in self.threads:
-            t.start()
-        return self
+        for i in range(self.connections):
+            conn.execute("INSERT INTO public.memberships (org_id, owner_id) VALUES (%s, %s)",
+                         (self.org_of(i), self.user_of(i)))
+            self.report.ok += 1
+            self.report.logged_dml += 1
 
-    def __exit__(self, *exc) -> None:
-        self.stop()
+    def new_state(self, i: int) -> dict[str, list]:
+        return {t: [] for t in ENTITY_OF}
 
-    def stop(self) -> LoadReport:
-        self.stop_event.set()
-        for t in self.threads:
-            t.join(timeout=30)
-        return self.report
-
-    def _run(self, seed: int) -> None:
-        rng = random.Random(seed)
-        actor, org = self._identity(rng)
-        mine: dict[str, list] = {t: [] for t in ENTITY_OF}
-        conn = None
-        while not self.stop_event.is_set():
-            started = time.monotonic()
-            try:
-                if conn is None or conn.closed or conn.broken:
-                    conn = psycopg.connect(self.dsn, application_name="foreign-app-load")
-                table = rng.choice(list(ENTITY_OF))
-                published = self._one(conn, rng, table, mine[table], actor, org)
-                with self.lock:
-                    self.report.ok += 1
-                    self.report.logged_dml += 1
-                    self.report.published += published
-            except Exception as exc:  # noqa: BLE001 - every failure is counted and kept
-                with self.lock:
-                    self.report.failed += 1
-                    if len(self.report.errors) < 5:
-                        self.report.errors.append(f"{type(exc).__name__}: {exc}")
-                if conn is not None:
-                    conn.close()
-                conn = None
-            self.stop_event.wait(max(0.0, self.interval - (time.monotonic() - started)))
-        if conn is not None:
-            conn.close()
-
-    def _one(self, conn: psycopg.Connection, rng: random.Random, table: str, rows: list, actor, org) -> int:
+    def one(self, conn: psycopg.Connection, rng: random.Random, i: int, state: dict[str, list]) -> tuple[int, int]:
+        org = self.org_of(i)
+        table = rng.choice(list(ENTITY_OF))
+        rows = state[table]
         kind = "insert" if len(rows) < 3 else rng.choice(["insert", "update", "update", "delete"])
         inserts = {
             "billing.customers": ("INSERT INTO billing.customers (org_id, name) VALUES (%s, %s) RETURNING id",
@@ -382,29 +333,19 @@ class Load:
             "public.comments": "UPDATE public.comments SET body = body || '!' WHERE id = %s RETURNING id",
             "public.memberships": "UPDATE public.memberships SET role = 'owner' WHERE id = %s RETURNING id",
         }
-        claims = json.dumps({"sub": str(actor), "role": "authenticated"})
-        with conn.transaction(), conn.cursor() as cur:
-            cur.execute("SET LOCAL ROLE authenticated")
-            cur.execute("SELECT set_config('request.jwt.claims', %s, true), set_config('statement_timeout', '5s', true)",
-                        (claims,))
-            if kind == "insert":
-                cur.execute(*inserts[table])
-            elif kind == "update":
-                cur.execute(updates[table], (rng.choice(rows),))
-            else:
-                row = rows.pop(rng.randrange(len(rows)))
-                cur.execute(f"DELETE FROM {table} WHERE id = %s RETURNING id", (row,))
-            key = cur.fetchone()[0]
-            if kind == "insert":
-                rows.append(key)
-            published = 0
-            told = cur.execute("SELECT to_regprocedure('public.activity_publisher(text)') IS NOT NULL").fetchone()[0] \
-                and cur.execute("SELECT public.activity_publisher(%s) = 'application'", (table,)).fetchone()[0]
-            if told or not cur.execute(_HAS_LOGGING_TRIGGER, (table,)).fetchone()[0]:
-                # the upgraded application: its own event, in the same transaction as the write, once
-                # phase 5 told it to (the tier's handover) or the table's triggers are gone
-                action = {"insert": "created", "update": "updated", "delete": "deleted"}[kind]
-                cur.execute(_PUBLISH, (f"{ENTITY_OF[table]}.{action}", ENTITY_OF[table], str(key),
-                                       Jsonb({"via": "app"}), org))
-                published = 1
-        return published
+        if kind == "insert":
+            key = conn.execute(*inserts[table]).fetchone()[0]
+            rows.append(key)
+        elif kind == "update":
+            key = conn.execute(updates[table], (rng.choice(rows),)).fetchone()[0]
+        else:
+            key = conn.execute(f"DELETE FROM {table} WHERE id = %s RETURNING id",
+                               (rows.pop(rng.randrange(len(rows))),)).fetchone()[0]
+        if told_to_publish(conn, table) or not conn.execute(_HAS_LOGGING_TRIGGER, (table,)).fetchone()[0]:
+            # the upgraded application: its own event, in the same transaction as the write, once
+            # phase 5 told it to (the tier's handover) or the table's triggers are gone
+            action = {"insert": "created", "update": "updated", "delete": "deleted"}[kind]
+            conn.execute(_PUBLISH, (f"{ENTITY_OF[table]}.{action}", ENTITY_OF[table], str(key),
+                                    Jsonb({"via": "app"}), org))
+            return 1, 1
+        return 0, 1

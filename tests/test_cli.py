@@ -102,3 +102,16 @@ def test_backfill_cli_refuses_allow_without_cutoff_in_production(capsys):
                  "--allow-without-cutoff", "--dry-run"])
     assert code != 0
     assert "allow_without_cutoff" in capsys.readouterr().err
+
+
+def test_without_connections_the_error_names_the_connection_of_the_environment_asked(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW_CONN_ACTIVITY_DB")}
+    env["ACTIVITY_MIGRATION_SETTINGS"] = str(tmp_path / "none.yaml")   # no airflow_settings.yaml either
+    run = subprocess.run([sys.executable, "-m", "activity_migration.cli", "status", "--environment", "staging"],
+                         capture_output=True, text=True, env=env, timeout=60)
+    assert run.returncode != 0
+    assert "'activity_db_staging' is not configured" in run.stderr and "AIRFLOW_CONN_ACTIVITY_DB_STAGING" in run.stderr

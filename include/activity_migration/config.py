@@ -94,8 +94,12 @@ class Rules:
     occurred_at_min: str = "2000-01-01T00:00:00Z"
     occurred_at_max_future: str = "1 day"
     event_type_pattern: str = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$"
+    event_type_max_length: int = 200
 
     def __post_init__(self) -> None:
+        if not isinstance(self.event_type_max_length, int) or not 16 <= self.event_type_max_length <= 10_000:
+            raise ConfigError(f"rules.event_type_max_length must be an integer between 16 and 10000, "
+                              f"got {self.event_type_max_length!r}")
         if not isinstance(self.payload_max_bytes, int) or not 1024 <= self.payload_max_bytes <= 100 * 1024 * 1024:
             raise ConfigError(f"rules.payload_max_bytes must be an integer between 1 KiB and 100 MiB, got {self.payload_max_bytes!r}")
         try:

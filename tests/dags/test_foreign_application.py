@@ -18,31 +18,11 @@ import time
 import psycopg
 
 import foreign_app
+from app_checks import scalar as _scalar, zero_loss as _zero_loss
 from catalog_snapshot import diff, snapshot
 from dagrun import ROOT, dags_test, dags_test_succeeded
 
 TIER_CONF = {"sensor_window_seconds": 6, "sensor_timeout_minutes": 5}
-
-
-def _scalar(dsn: str, query: str):
-    with psycopg.connect(dsn) as conn:
-        return conn.execute(query).fetchone()[0]
-
-
-def _zero_loss(dsn: str) -> dict:
-    """Every log row in events exactly once, or (and only then) in the quarantine."""
-    with psycopg.connect(dsn) as conn:
-        row = conn.execute("""
-            SELECT count(*),
-                   count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM public.events e WHERE e.legacy_activity_log_id = a.id)
-                                      AND NOT EXISTS (SELECT 1 FROM activity_migration.quarantine q
-                                                       WHERE q.legacy_id = a.id::text)),
-                   (SELECT count(*) FROM (SELECT legacy_activity_log_id FROM public.events
-                                           WHERE legacy_activity_log_id IS NOT NULL
-                                           GROUP BY 1 HAVING count(*) > 1) d),
-                   (SELECT count(*) FROM activity_migration.quarantine)
-            FROM public.activity_logs a""").fetchone()
-    return dict(zip(("rows", "missing", "duplicated", "quarantined"), row))
 
 
 def test_all_phases_on_a_foreign_application_under_load(airflow_env, fresh_db, tmp_path):

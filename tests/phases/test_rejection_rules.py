@@ -101,3 +101,25 @@ def test_rerun_replaces_the_old_five_argument_form(p1_db):
         with pytest.raises(psycopg.errors.InvalidParameterValue, match="broken_text"):
             conn.execute("SELECT public.publish_activity(p_event_type => 'user.created', p_entity_type => 'user', "
                          "p_legacy_action => 'caf\ufffd')")
+
+
+def test_an_overlong_action_is_quarantined_by_every_path_not_turned_into_a_long_event_type(p1_db):
+    """A 5,000-character action: the backfill and dual write quarantine the row (its legacy row
+    kept), the API refuses the event; no event type longer than the rule is ever written."""
+    long_action = "x" * 5000
+    p2.apply(p1_db, CFG)
+    with psycopg.connect(p1_db) as conn:
+        assert _backfill_reason(conn, "user", long_action) == "event_type_too_long"
+        event = conn.execute(
+            "SELECT activity_migration.publish_activity_internal(p_event_type => activity_migration.event_type_for("
+            "'user', %(a)s), p_entity_type => 'user', p_entity_id => 'too-long', p_source => 'trigger', "
+            "p_legacy_action => %(a)s)", {"a": long_action}).fetchone()[0]
+        legacy = conn.execute("SELECT id FROM public.activity_logs WHERE entity_id = 'too-long'").fetchone()[0]
+        reason = conn.execute("SELECT reason FROM activity_migration.quarantine WHERE legacy_id = %s",
+                              (str(legacy),)).fetchone()[0]
+        assert event is None and reason == "event_type_too_long"
+        with pytest.raises(psycopg.errors.InvalidParameterValue, match="event_type_too_long"):
+            conn.execute("SELECT public.publish_activity(p_event_type => %s, p_entity_type => 'user')",
+                         ("user." + long_action,))
+        conn.rollback()
+        assert conn.execute("SELECT count(*) FROM public.events WHERE length(event_type) > 200").fetchone()[0] == 0

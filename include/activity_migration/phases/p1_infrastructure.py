@@ -232,32 +232,21 @@ def create_state_schema(dsn: str, cfg: MigrationConfig, ctx: RunContext) -> dict
 @ledgered(PHASE, "create_mapping_rules")
 def create_mapping_rules(dsn: str, cfg: MigrationConfig, ctx: RunContext) -> dict[str, Any]:
     """Create the mapping rule functions and (up)sert categories and rules from the config."""
-    state = sql.Identifier(cfg.state_schema)
     r = cfg.rules
-    stmts = [
-        load_sql("p1_infrastructure/02_create_mapping_rules.sql", state=cfg.state_schema),
-    ]
-    with connection(dsn, autocommit=True) as conn:
-        conn.execute(sql.SQL("SET lock_timeout = {}").format(sql.Literal(f"{cfg.safety.lock_timeout_ms}ms")))
-        with conn.transaction():
-            for s in stmts:
-                conn.execute(s)
-            cats = sorted(cfg.categories.items())
-            conn.execute(sql.SQL("DELETE FROM {}.entity_categories WHERE NOT (entity_type = ANY(%s))").format(state),
-                         ([k for k, _ in cats],))
-            with conn.cursor() as cur:
-                cur.executemany(sql.SQL(
-                    "INSERT INTO {}.entity_categories (entity_type, category) VALUES (%s, %s) "
-                    "ON CONFLICT (entity_type) DO UPDATE SET category = EXCLUDED.category "
-                    "WHERE entity_categories.category IS DISTINCT FROM EXCLUDED.category").format(state), cats)
-            conn.execute(sql.SQL(
-                "INSERT INTO {}.mapping_rules (id, payload_max_bytes, occurred_at_min, occurred_at_max_future, "
-                "event_type_pattern) VALUES (true, %s, %s::timestamptz, %s::interval, %s) "
-                "ON CONFLICT (id) DO UPDATE SET payload_max_bytes = EXCLUDED.payload_max_bytes, "
-                "occurred_at_min = EXCLUDED.occurred_at_min, occurred_at_max_future = EXCLUDED.occurred_at_max_future, "
-                "event_type_pattern = EXCLUDED.event_type_pattern").format(state),
-                (r.payload_max_bytes, r.occurred_at_min, r.occurred_at_max_future, r.event_type_pattern))
-            privileges.lock_down_state_schema(conn, cfg)
+    cats = sorted(cfg.categories.items())
+    values = {"types": [k for k, _ in cats], "categories": [v for _, v in cats],
+              "payload_max_bytes": r.payload_max_bytes, "occurred_at_min": r.occurred_at_min,
+              "occurred_at_max_future": r.occurred_at_max_future, "event_type_pattern": r.event_type_pattern,
+              "event_type_max_length": r.event_type_max_length}
+
+    def body(conn: psycopg.Connection) -> None:
+        conn.execute(load_sql("p1_infrastructure/02_create_mapping_rules.sql", state=cfg.state_schema))
+        upserts = load_sql("p1_infrastructure/09_upsert_mapping_rules.sql", state=cfg.state_schema)
+        for stmt in split_statements(upserts.as_string(conn)):
+            conn.execute(stmt, values)
+        privileges.lock_down_state_schema(conn, cfg)
+
+    run_locked(dsn, body, lock_timeout_ms=cfg.safety.lock_timeout_ms, attempts=cfg.safety.ddl_attempts)
     return {"categories": len(cfg.categories)}
 
 

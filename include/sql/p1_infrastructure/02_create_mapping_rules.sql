@@ -15,6 +15,9 @@ CREATE TABLE IF NOT EXISTS {state}.mapping_rules (
     occurred_at_max_future interval NOT NULL,
     event_type_pattern     text     NOT NULL
 );
+-- Added later: an event type (entity type + action) longer than this is rejected / quarantined
+-- (a 5,000-character action must not become a 5,000-character event type).
+ALTER TABLE {state}.mapping_rules ADD COLUMN IF NOT EXISTS event_type_max_length int NOT NULL DEFAULT 200;
 
 -- Text as events store it: control characters (except tab, newline, carriage return) and
 -- surrounding blanks removed, empty -> NULL (description, user agent; see mapping.py).
@@ -79,6 +82,7 @@ CREATE OR REPLACE FUNCTION {state}.event_rejection_reason(
           OR coalesce(p_description, '') ~ '[\x01-\x08\x0B\x0C\x0E-\x1F\x7F\uFFFD]'
           OR coalesce(p_action, '') ~ '[\x01-\x1F\x7F\uFFFD]'
           OR coalesce(p_payload::text, '') ~ '\uFFFD|\\u0000'           THEN 'broken_text'
+        WHEN length(p_event_type) > r.event_type_max_length             THEN 'event_type_too_long'
         WHEN p_event_type !~ r.event_type_pattern                       THEN 'invalid_event_type'
         ELSE NULL
     END
