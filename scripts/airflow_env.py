@@ -85,7 +85,7 @@ def build_env(*, home: Path = DEFAULT_HOME, port: int = DEFAULT_PORT, host: str 
             "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{user}:admin",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
-        # Workers call {base_url}/execution/: move both together (FIELD_NOTES).
+        # Workers call {base_url}/execution/: move both together (docs/platform-notes.md).
         "AIRFLOW__API__PORT": str(port),
         "AIRFLOW__API__BASE_URL": f"http://{host}:{port}",
         # New DAG files show up quickly; `airflow dags reserialize` makes them appear at once.

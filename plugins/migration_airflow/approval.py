@@ -12,7 +12,7 @@ cleanly, nothing destructive runs, and the ledger records who rejected and when.
 The approval's subject and body are Jinja templates: pass ``"{{ ti.xcom_pull(task_ids='...') }}"``
 to show evidence computed by an earlier task (counts, parity result, baselines).
 
-About the race in FIELD_NOTES (an answer within a second of ``awaiting_input`` can fail the
+About the race in docs/platform-notes.md (an answer within a second of ``awaiting_input`` can fail the
 task: the executor reports the parking workload as finished after the answer already resumed
 the task, and the scheduler fails that try): the approval task has retries, and a retry first
 looks (through a one-shot trigger: only the triggerer may read a HITL detail) for an answer
@@ -143,7 +143,7 @@ class LedgerApprovalOperator(ApprovalOperator):
         return self.assigned_users
 
     def resume_after_lookup(self, context, event):  # noqa: ANN001 - Airflow signature
-        """Act on an earlier try's answer that no try acted on (the race in FIELD_NOTES), else ask again.
+        """Act on an earlier try's answer that no try acted on (the race in docs/platform-notes.md), else ask again.
 
         Airflow keeps one HITL detail per task instance and wipes its response when a new try
         asks again. If a try failed after the person answered but before ``execute_complete``

@@ -8,7 +8,7 @@ APP_DB_POOL = "activity_db"
 
 TAGS_BASE = ["activity-migration"]
 
-# Every task is idempotent (invariant 2), so a retry is always safe; a short delay lets a
+# Every task is idempotent (invariant 2, docs/architecture.md), so a retry is always safe; a short delay lets a
 # transient lock or connection problem pass.
 DEFAULT_ARGS = {
     "owner": "platform",

@@ -4,7 +4,7 @@ The server gets a private AIRFLOW_HOME (SQLite metadata), the project's DAGs and
 environment scripts/airflow_env.py builds, minus the application connections: tests point
 ``activity_db_staging`` at their own database through the REST API (a connection in the metadata
 DB, so one server can serve several test databases). Stopped with SIGINT to its process group
-(FIELD_NOTES: standalone ignores SIGTERM for its children).
+(docs/platform-notes.md: standalone ignores SIGTERM for its children).
 """
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 One server for the module (SQLite metadata, a private AIRFLOW_HOME); each test points the
 staging connection at its own fresh demo database. The approver waits a few seconds after
-the approval appears, as a person would (FIELD_NOTES race), then answers through the REST API.
+the approval appears, as a person would (docs/platform-notes.md race), then answers through the REST API.
 """
 from __future__ import annotations
 
@@ -95,7 +95,7 @@ def test_approve_runs_both_phases_and_records_the_approver(airflow, demo_db):
 
 
 def test_reject_stops_phase_2_and_changes_nothing(airflow, demo_db):
-    """Rejected at once, inside the race window of FIELD_NOTES: whichever way the race goes, the
+    """Rejected at once, inside the race window of docs/platform-notes.md: whichever way the race goes, the
     gate acts on the answer (a failed try's answer is reused, not asked again)."""
     airflow.set_postgres_connection("activity_db_staging", demo_db)
     _run_phase_1(airflow)
@@ -103,7 +103,7 @@ def test_reject_stops_phase_2_and_changes_nothing(airflow, demo_db):
 
     run_id = airflow.trigger(P2, CONF)
     hitl = airflow.wait_for_approval(P2, run_id, poll=0.1)
-    # Answer the moment the task is parked (the FIELD_NOTES window). An answer that lands before
+    # Answer the moment the task is parked (the docs/platform-notes.md window). An answer that lands before
     # the task is parked is stored but never resumes it (known Airflow 3.3.2 gap: docs/approvals.md).
     deadline = time.monotonic() + 60
     while airflow.task_states(P2, run_id)["switch_approval"] != "awaiting_input" and time.monotonic() < deadline:

@@ -20,7 +20,7 @@ class Background:
     ``.summary()``, ...) and re-raises whatever the thread raised."""
 
     def __init__(self, dsn: str, *, publish: str = "auto", rate: float = 60, connections: int = 3,
-                 seconds: float = 900) -> None:
+                 seconds: float = 900, **options) -> None:
         wl = pytest.importorskip("activity_migration.demo.workload", reason="demo workload generator not available")
         self.stop_event = threading.Event()
         self.report = None
@@ -29,7 +29,7 @@ class Background:
         def run() -> None:
             try:
                 self.report = wl.run_workload(dsn, seconds=seconds, rate=rate, connections=connections,
-                                              publish=publish, stop_event=self.stop_event)
+                                              publish=publish, stop_event=self.stop_event, **options)
             except BaseException as exc:  # surfaced by stop()
                 self.error = exc
 

@@ -1,4 +1,4 @@
-"""The approval gate's ledger records and its answer to the answer/park race (FIELD_NOTES).
+"""The approval gate's ledger records and its answer to the answer/park race (docs/platform-notes.md).
 
 Runs the operator's resume methods directly with a real ledger database; the full Airflow
 path (REST answer, awaiting_input, retries) is in tests/e2e/test_standalone_approvals.py.

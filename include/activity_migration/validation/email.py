@@ -1,6 +1,6 @@
 """Render the validation alert mail (subject + HTML body); sending is the adapter's job.
 
-GX's own EmailAction mail only says "failed" (FIELD_NOTES). Ours names the environment,
+GX's own EmailAction mail only says "failed" (docs/platform-notes.md). Ours names the environment,
 the suite(s) and the number of failed expectations in the subject; the body lists every
 failed expectation with its observed value, up to 5 example legacy ids, and the Data Docs
 page of the run (a local path: the docs are built offline-readable).

@@ -1,6 +1,6 @@
 """Load the hand-kept Great Expectations suites from ``expectations/*.json``.
 
-GX drops an expectation whose ``type`` it does not know with only a log line (FIELD_NOTES),
+GX drops an expectation whose ``type`` it does not know with only a log line (docs/platform-notes.md),
 so every suite is checked after loading: the number of expectations GX kept must equal the
 number in the file, else ``ConfigError`` names the suite and the dropped types. Each file has
 a fixed top-level ``"id"`` so GX never rewrites it.
