@@ -45,7 +45,8 @@ def write_counters(conn: psycopg.Connection, tables: list[str]) -> dict[str, Any
     rows = fetch_all(conn, load_sql("p5_trigger_removal/05_select_table_write_counters.sql"),
                      {"schemas": [_split(t)[0] for t in tables], "tables": [_split(t)[1] for t in tables]})
     at = rows[0]["at"] if rows else scalar(conn, "SELECT clock_timestamp()")
-    out = {f"{r['schema_name']}.{r['table_name']}": {"ins": r["n_tup_ins"], "upd": r["n_tup_upd"], "del": r["n_tup_del"]}
+    out = {f"{r['schema_name']}.{r['table_name']}": {"ins": r["n_tup_ins"], "upd": r["n_tup_upd"], "del": r["n_tup_del"],
+                                                      "mod": r["n_mod_since_analyze"], "analyzes": r["analyzes"]}
            for r in rows}
     if not conn.autocommit:
         conn.commit()
@@ -58,6 +59,23 @@ def write_count_delta(before: dict[str, Any], after: dict[str, Any]) -> dict[str
     for table, a in after["tables"].items():
         b = before["tables"].get(table, {"ins": 0, "upd": 0, "del": 0})
         out[table] = sum(int(a[k]) - int(b[k]) for k in ("ins", "upd", "del"))
+    return out
+
+
+COMMITTED_WRITES_METHOD = ("pg_stat_user_tables.n_mod_since_analyze delta: committed inserts, updates and deletes "
+                           "only (rolled-back ones add nothing); a window with an ANALYZE of the table is measured again")
+
+
+def committed_write_delta(before: dict[str, Any], after: dict[str, Any]) -> dict[str, int | None]:
+    """Committed writes per table between two ``write_counters`` snapshots; None for a table
+    analyzed in between (its counter restarted) or missing the counter (an old snapshot)."""
+    out: dict[str, int | None] = {}
+    for table, a in after["tables"].items():
+        b = before["tables"].get(table)
+        if not b or b.get("mod") is None or a.get("mod") is None or a.get("analyzes") != b.get("analyzes"):
+            out[table] = None
+        else:
+            out[table] = max(0, int(a["mod"]) - int(b["mod"]))
     return out
 
 
@@ -249,15 +267,22 @@ def logged_entity_types(conn: psycopg.Connection, cfg: MigrationConfig, tables: 
     return out
 
 
-def service_event_count(conn: psycopg.Connection, cfg: MigrationConfig, entity_types: list[str],
-                        since: str, until: str) -> int:
-    """Events the application published (source 'service') for the entity types, created in [since, until)."""
-    n = scalar(conn, sql.SQL("SELECT count(*) FROM {} WHERE source = 'service' AND entity_type = ANY(%s) "
-                             "AND created_at >= %s::timestamptz AND created_at < %s::timestamptz").format(
+def service_event_counts(conn: psycopg.Connection, cfg: MigrationConfig, entity_types: list[str],
+                         since: str, until: str) -> dict[str, int]:
+    """Events the application published (source 'service') per entity type, created in [since, until)."""
+    rows = fetch_all(conn, sql.SQL("SELECT entity_type, count(*) AS n FROM {} WHERE source = 'service' "
+                                   "AND entity_type = ANY(%s) AND created_at >= %s::timestamptz "
+                                   "AND created_at < %s::timestamptz GROUP BY 1").format(
         sql.Identifier(cfg.target_schema, cfg.target_table)), (entity_types, since, until))
     if not conn.autocommit:
         conn.commit()
-    return int(n or 0)
+    return {r["entity_type"]: int(r["n"]) for r in rows}
+
+
+def service_event_count(conn: psycopg.Connection, cfg: MigrationConfig, entity_types: list[str],
+                        since: str, until: str) -> int:
+    """Events the application published (source 'service') for the entity types, created in [since, until)."""
+    return sum(service_event_counts(conn, cfg, entity_types, since, until).values())
 
 
 def seconds_between(since: str, until: str) -> float:

@@ -227,7 +227,67 @@ def test_event_flow_without_writes_is_no_evidence(demo_db):
     assert p5.event_flow_poke(demo_db, CFG, CTX, 1, window_s=0.5, min_ratio=0.95).state == "wait"
     time.sleep(0.7)
     v = p5.event_flow_poke(demo_db, CFG, CTX, 1, window_s=0.5, min_ratio=0.95)
-    assert v.state == "wait" and "no evidence" in v.message
+    assert v.state == "wait" and "0 committed writes" in v.message and "window stays open" in v.message
+
+
+def _poll_event_flow(dsn: str, ctx: RunContext, *, window_s: float, timeout_s: float = 60, **bg) -> p5.Verdict:
+    """The event-flow sensor's pokes while the application writes, until a verdict."""
+    background = Background(dsn, **bg)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            v = p5.event_flow_poke(dsn, CFG, ctx, 1, window_s=window_s, min_ratio=0.95)
+            if v.state != "wait" or time.monotonic() > deadline:
+                return v
+            time.sleep(0.5)
+    finally:
+        assert background.stop().failed == 0
+
+
+def test_event_flow_at_a_low_rate_waits_for_enough_writes_then_passes(demo_db):
+    """A quiet application (few writes per window) and a short window: the sensor keeps the
+    window open until the sample is large enough, then passes; nothing was lost."""
+    ctx = RunContext(environment="staging", mode="demo", dag_run_id="pytest-p5-low-rate")
+    _prepare_dropped_tier(demo_db, 1, ctx=ctx)
+    v = _poll_event_flow(demo_db, ctx, window_s=2, rate=12, publish="auto")
+    assert v.state == "pass", v.message
+    assert v.figures["writes_total"] >= p5.MIN_EVENT_FLOW_WRITES
+    assert all("committed" in t["method"] for t in v.figures["tables"].values())
+
+
+def test_event_flow_names_the_table_the_application_stops_publishing_for(demo_db):
+    ctx = RunContext(environment="staging", mode="demo", dag_run_id="pytest-p5-one-table")
+    _prepare_dropped_tier(demo_db, 1, ctx=ctx)
+    v = _poll_event_flow(demo_db, ctx, window_s=4, rate=80, publish="auto", unpublished=("emails",))
+    assert v.state == "fail", v.message
+    assert v.figures["missing_tables"] == ["public.emails"] and "public.emails" in v.message
+    assert v.figures["tables"]["public.notifications"]["ratio"] >= 0.95
+
+
+def test_a_burst_of_rolled_back_application_writes_does_not_fail_the_event_flow(demo_db):
+    """Rolled-back writes are no activity: only committed writes are counted."""
+    ctx = RunContext(environment="staging", mode="demo", dag_run_id="pytest-p5-rollbacks")
+    _prepare_dropped_tier(demo_db, 1, ctx=ctx)
+    assert p5.event_flow_poke(demo_db, CFG, ctx, 1, window_s=4, min_ratio=0.95).state == "wait"
+    bg = Background(demo_db, publish="auto", rate=60)
+    try:
+        with psycopg.connect(demo_db) as conn:
+            for _ in range(300):       # the application's failed requests: written, then rolled back
+                conn.execute("SET LOCAL ROLE service_role")
+                conn.execute("INSERT INTO public.notifications DEFAULT VALUES")
+                conn.execute("INSERT INTO public.emails DEFAULT VALUES")
+                conn.rollback()
+        time.sleep(4.5)
+        deadline, v = time.monotonic() + 40, None
+        while time.monotonic() < deadline:
+            v = p5.event_flow_poke(demo_db, CFG, ctx, 1, window_s=4, min_ratio=0.95)
+            if v.state != "wait":
+                break
+            time.sleep(0.5)
+    finally:
+        assert bg.stop().failed == 0
+    assert v is not None and v.state == "pass", v and v.message
+    assert v.figures["writes_total"] < 600          # the 600 rolled-back rows are not in it
 
 
 def test_event_flow_counts_writes_whose_statistics_arrive_after_the_window_opened(demo_db):
