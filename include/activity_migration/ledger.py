@@ -64,11 +64,13 @@ def ensure_state_schema(conn: psycopg.Connection, cfg: MigrationConfig | None = 
     cfg = cfg or load_config()
     stmt = load_sql(STATE_SCHEMA_SQL, state=cfg.state_schema)
     mark = _DEFINITION_MARK.format(hashlib.sha256(stmt.as_string(conn).encode()).hexdigest()[:16])
-    current = scalar(conn, "SELECT obj_description(to_regnamespace(%s), 'pg_namespace')", (cfg.state_schema,))
-    if current and current.endswith(mark):
-        return
     from .privileges import lock_down_state_schema
+    # One transaction block for the check and the work: a transaction of its own when the
+    # connection is idle (committed here), a savepoint inside the caller's open transaction.
     with conn.transaction():
+        current = scalar(conn, "SELECT obj_description(to_regnamespace(%s), 'pg_namespace')", (cfg.state_schema,))
+        if current and current.endswith(mark):
+            return
         with conn.cursor() as cur:
             cur.execute(stmt)
         lock_down_state_schema(conn, cfg)

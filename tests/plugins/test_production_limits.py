@@ -178,12 +178,12 @@ def _old_rehearsal(staging: str, phase: str, step: str, days_old: float) -> None
 
 def test_p5_rehearsal_max_age_is_held_to_14_days_in_production(staging_and_prod):
     staging, prod = staging_and_prod
-    _old_rehearsal(staging, "p5_trigger_removal", "tier_1_drop", days_old=20)
+    _old_rehearsal(staging, "p5_trigger_removal", "tier_1_done", days_old=20)
     dag = _dag("migration_p5_trigger_removal")
     with pytest.raises(GateClosed, match="in the last 14 days"):  # 30 asked: a 20-day-old rehearsal would pass
         _call(dag, "tier_drop_rehearsal_gate", {"environment": "production", "tier": 1,
                                                 "rehearsal_max_age_days": 30}, "manual__p5gate")
-    row = _rows(prod, "tier_1_drop_rehearsal_gate")[-1]
+    row = _rows(prod, "tier_1_done_rehearsal_gate")[-1]
     assert row["status"] == "failed" and row["details"]["max_age_days"] == 14
     assert [(c["param"], c["asked"], c["effective"]) for c in row["details"]["param_clamps"]] == [
         ("rehearsal_max_age_days", 30, 14)]
