@@ -11,7 +11,7 @@ from psycopg import sql
 
 from activity_migration import ledger
 from activity_migration.config import load_config
-from activity_migration.db import connection, scalar
+from activity_migration.db import connection
 from activity_migration.errors import GateClosed
 from activity_migration.rehearsal import (
     check_rehearsal, enforce_rehearsal, is_destructive, rehearsal_report, render_evidence_markdown)

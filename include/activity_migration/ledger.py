@@ -6,20 +6,22 @@ rehearsal gate reads the staging ledger.
 """
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
 import json
 import os
 import subprocess
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, Callable, Iterator
 
 import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from .config import MigrationConfig, load_config
-from .db import PROJECT_ROOT, fetch_all, fetch_one, load_sql, scalar
+from .db import PROJECT_ROOT, connection, fetch_all, fetch_one, load_sql, scalar
 
 STATE_SCHEMA_SQL = "p1_infrastructure/01_create_state_schema.sql"
 STATE_SCHEMA_COMMENT = "owned by activity-migration: ledger, backups, chunk ledger, quarantine, settings"
@@ -180,3 +182,43 @@ def set_setting(conn: psycopg.Connection, key: str, value: Any, *, by: str | Non
 
 def dumps(obj: Any) -> str:
     return json.dumps(obj, default=str, sort_keys=True)
+
+
+@contextlib.contextmanager
+def step(dsn: str, phase: str, name: str, ctx: RunContext | None = None, cfg: MigrationConfig | None = None,
+         details: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
+    """Record ``phase``/``name`` as started; yield a dict the body fills; then ``succeeded`` with
+    it, or ``failed`` with the error (and re-raise). The one way a step is ledgered: the phases,
+    the CLI and the Airflow tasks all use it (directly or as :func:`ledgered`)."""
+    cfg = cfg or load_config()
+    out: dict[str, Any] = dict(details or {})
+    with connection(dsn) as conn:
+        ensure_state_schema(conn, cfg)
+        row_id = record(conn, phase, name, "started", ctx, out, finished=False, cfg=cfg)
+    try:
+        yield out
+    except BaseException as exc:
+        with connection(dsn) as conn:
+            if state_schema_exists(conn, cfg):   # a rollback may have dropped it
+                finish(conn, row_id, "failed", {"error": f"{type(exc).__name__}: {exc}"[:2000]}, cfg=cfg)
+        raise
+    with connection(dsn) as conn:
+        if state_schema_exists(conn, cfg):
+            finish(conn, row_id, "succeeded", json.loads(dumps(out)), cfg=cfg)
+
+
+def ledgered(phase: str, name: str) -> Callable[[Callable[..., dict[str, Any]]], Callable[..., dict[str, Any]]]:
+    """:func:`step` as a decorator of ``fn(dsn, cfg, ctx, **kw) -> dict``: the keyword arguments are
+    the started row's details, the returned dict the succeeded row's."""
+    def deco(fn: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+        @functools.wraps(fn)
+        def wrapper(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | None = None, **kw: Any
+                    ) -> dict[str, Any]:
+            cfg = cfg or load_config()
+            ctx = ctx or RunContext()
+            with step(dsn, phase, name, ctx, cfg, dict(kw)) as out:
+                out.update(fn(dsn, cfg, ctx, **kw) or {})
+            return out
+        wrapper.step = name  # type: ignore[attr-defined]
+        return wrapper
+    return deco

@@ -21,7 +21,6 @@ The phase module (``phases/p5_trigger_removal.py``) decides what the figures mea
 from __future__ import annotations
 
 import statistics
-import time
 from datetime import datetime
 from typing import Any
 

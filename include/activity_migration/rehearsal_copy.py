@@ -43,7 +43,6 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import shutil
 import subprocess
 import time
 from dataclasses import dataclass, field

@@ -32,7 +32,6 @@ from . import catalog, ledger
 from .config import MigrationConfig, load_config
 from .db import connect, connection, fetch_all, load_sql, run_ddl_with_retry, scalar
 from .errors import MigrationError, PreflightError
-from .ledger import RunContext
 
 log = logging.getLogger(__name__)
 

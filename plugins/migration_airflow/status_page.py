@@ -31,7 +31,7 @@ from fastapi.staticfiles import StaticFiles
 from activity_migration import ledger
 from activity_migration.config import MigrationConfig, load_config
 from activity_migration.connections import ENVIRONMENT_CONN_IDS, ConnectionSpec, connection_spec
-from activity_migration.db import PROJECT_ROOT, connection, fetch_all, fetch_one, redact
+from activity_migration.db import PROJECT_ROOT, connection, fetch_all, redact
 from activity_migration.status import collect
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"

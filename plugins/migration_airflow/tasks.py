@@ -19,27 +19,11 @@ def app_db(context: dict[str, Any], **kwargs: Any) -> Iterator[psycopg.Connectio
         yield conn
 
 
-@contextlib.contextmanager
-def ledgered_step(context: dict[str, Any], phase: str, step: str, details: dict[str, Any] | None = None
-                  ) -> Iterator[dict[str, Any]]:
-    """Record ``step`` as started, then succeeded (with whatever the body put in the yielded dict) or failed.
+def ledgered_step(context: dict[str, Any], phase: str, step: str, details: dict[str, Any] | None = None):
+    """``ledger.step`` for the run's database and context (a context manager yielding the details dict)."""
+    from activity_migration.config import load_config
 
-    Needs the state schema (phase 1 creates it first thing).
-    """
-    dsn = dsn_from_context(context)
-    ctx = run_context(context)
-    out: dict[str, Any] = dict(details or {})
-    with connection(dsn) as conn:
-        ledger.ensure_state_schema(conn)
-        ledger_id = ledger.record(conn, phase, step, "started", ctx, out, finished=False)
-    try:
-        yield out
-    except BaseException as exc:
-        with connection(dsn) as conn:
-            ledger.finish(conn, ledger_id, "failed", {"error": f"{type(exc).__name__}: {exc}"[:2000]})
-        raise
-    with connection(dsn) as conn:
-        ledger.finish(conn, ledger_id, "succeeded", out)
+    return ledger.step(dsn_from_context(context), phase, step, run_context(context), load_config(), details)
 
 
 def privilege_audit_task(phase: str):

@@ -92,10 +92,10 @@ def run_nightly_check(context: dict[str, Any]) -> dict[str, Any]:
 
         dag_run = getattr(context.get("dag_run"), "run_id", None)
         detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-        sent = mail_or_log(lambda: send_alert(
-            f"activity-migration nightly check CRASHED: {type(exc).__name__}",
-            f"<p>The nightly consistency check could not run to the end (DAG run {html.escape(str(dag_run))}); "
-            f"nothing was validated.</p><pre>{html.escape(detail)}</pre>", context), "the crash")
+        subject = f"activity-migration nightly check CRASHED: {type(exc).__name__}"
+        body = (f"<p>The nightly consistency check could not run to the end (DAG run {html.escape(str(dag_run))}); "
+                f"nothing was validated.</p><pre>{html.escape(detail)}</pre>")
+        sent = mail_or_log(lambda: send_alert(subject, body, context), "the crash")
         log.error("nightly check crashed (%s): %s", sent, detail)
         raise
     log_outcome(outcome)

@@ -1,7 +1,6 @@
 """Helpers for the end-to-end tests: free ports, waiting for HTTP, headless Debian Chromium, DOM reading."""
 from __future__ import annotations
 
-import shutil
 import socket
 import subprocess
 import time

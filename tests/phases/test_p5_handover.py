@@ -13,7 +13,7 @@ import pytest
 from _forward import CFG, p1, p2
 from workload_helper import Background
 
-from activity_migration import catalog, ledger, tiers
+from activity_migration import catalog, tiers
 from activity_migration.errors import GateClosed
 from activity_migration.ledger import RunContext
 from activity_migration.phases import p5_handover, p5_trigger_removal as p5

@@ -2,7 +2,6 @@
 and what the incremental scope checks on a small and on a sampled table."""
 from __future__ import annotations
 
-import psycopg
 
 from _forward import CFG, CTX, p1, p2, p4, p5_all
 from validation.helpers import execute

@@ -3,15 +3,14 @@ from __future__ import annotations
 
 import functools
 import time
-from typing import Any, Callable
 
 import psycopg
 from psycopg import sql
 
 from .. import ledger
-from ..config import MigrationConfig, load_config
+from ..config import MigrationConfig
 from ..db import connection, fetch_one, scalar, sql_path
-from ..ledger import RunContext
+from ..ledger import RunContext, ledgered  # noqa: F401 - the phases import it from here
 
 # The parameter list shared by publish_activity (the API) and its internal writer: one SQL
 # file, filled into every function header that uses it and read here for the signature.
@@ -100,41 +99,6 @@ def dual_write_enabled(conn: psycopg.Connection, cfg: MigrationConfig) -> bool:
         return True
     d = function_def(conn, publish_identity(cfg))
     return bool(d and DUAL_WRITE_MARKER in d)
-
-
-def ledgered(phase: str, step: str) -> Callable:
-    """Record the wrapped ``fn(dsn, cfg, ctx, **kw)`` in the ledger: started, then succeeded/failed.
-
-    The function's return value (a dict) becomes the ledger row's details.
-    """
-    def deco(fn: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
-        @functools.wraps(fn)
-        def wrapper(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | None = None, **kw: Any
-                    ) -> dict[str, Any]:
-            cfg = cfg or load_config()
-            ctx = ctx or RunContext()
-            with connection(dsn) as conn:
-                ledger.ensure_state_schema(conn, cfg)
-                lid = ledger.record(conn, phase, step, "started", ctx, dict(kw), finished=False, cfg=cfg)
-            try:
-                out = fn(dsn, cfg, ctx, **kw) or {}
-            except BaseException as exc:
-                with connection(dsn) as conn:
-                    if ledger.state_schema_exists(conn, cfg):
-                        ledger.finish(conn, lid, "failed", {"error": f"{type(exc).__name__}: {exc}"[:2000]}, cfg=cfg)
-                raise
-            with connection(dsn) as conn:
-                if ledger.state_schema_exists(conn, cfg):
-                    ledger.finish(conn, lid, "succeeded", _jsonable(out), cfg=cfg)
-            return out
-        wrapper.step = step  # type: ignore[attr-defined]
-        return wrapper
-    return deco
-
-
-def _jsonable(obj: Any) -> Any:
-    import json
-    return json.loads(ledger.dumps(obj))
 
 
 # Transactions open in this database now, other than ours: (pid, virtual transaction id).

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -30,7 +29,7 @@ from .. import catalog, ledger
 from ..catalog import source_columns
 from ..config import MigrationConfig, load_config
 from ..db import (connect, connection, fetch_all, fetch_one, load_sql, run_ddl_with_retry, run_locked,
-                  run_sql_file, scalar)
+                  scalar)
 from ..errors import MigrationError, PreflightError
 from ..ledger import RunContext
 from .. import access_rules, privileges

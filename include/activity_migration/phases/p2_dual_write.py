@@ -26,12 +26,10 @@ import logging
 import re
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any
 
 import psycopg
 from psycopg import sql
-from psycopg.types.json import Jsonb
 
 from .. import catalog, ledger
 from ..catalog import source_columns
@@ -42,7 +40,7 @@ from ..ledger import RunContext
 from ..mapping import converts_from_text
 from .. import privileges
 from ._common import (DUAL_WRITE_MARKER, api_publish_identity, dual_write_enabled, events_ident, function_def,
-                      ledgered, publish_identity, publish_parameters, table_exists, wait_for_older_transactions)
+                      ledgered, publish_identity, publish_parameters, wait_for_older_transactions)
 from .p1_infrastructure import check as p1_check
 from .p2_rewrite import REWRITE_MARKER, Rewriter, replace_body
 
@@ -295,7 +293,7 @@ def switch_evidence(dsn: str, cfg: MigrationConfig, ctx: RunContext) -> dict[str
              f"- **{len(plans)}** legacy logging functions will be rewritten to call `publish_activity` "
              f"({sum(len(p.statements) for p in plans)} INSERT statements), used by **{len(triggers)}** triggers "
              f"on **{len(per_table)}** tables.",
-             f"- `publish_activity` switches to dual write (legacy row + linked event).",
+             "- `publish_activity` switches to dual write (legacy row + linked event).",
              f"- Current write rate into `{cfg.source_table}`: **{rate} rows/s**; {rows} rows before the switch "
              f"(the backfill's job).",
              f"- The switch holds `LOCK {cfg.source_table} IN SHARE MODE` for its own transaction only "

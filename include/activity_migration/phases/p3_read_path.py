@@ -52,25 +52,6 @@ APP_ROLE = "authenticated"
 CUTOFF_KEYS = ("cutoff", "backfill_cutoff", "dual_write_cutoff")
 
 
-# --------------------------------------------------------------------------- ledger helper
-@contextlib.contextmanager
-def ledgered(dsn: str, phase: str, step: str, ctx: RunContext | None, cfg: MigrationConfig,
-             details: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
-    """Record ``phase``/``step`` as started, then succeeded with the yielded dict, or failed."""
-    out: dict[str, Any] = dict(details or {})
-    with connection(dsn) as conn:
-        ledger.ensure_state_schema(conn, cfg)
-        row_id = ledger.record(conn, phase, step, "started", ctx, out, finished=False, cfg=cfg)
-    try:
-        yield out
-    except BaseException as exc:
-        with connection(dsn) as conn:
-            ledger.finish(conn, row_id, "failed", {"error": f"{type(exc).__name__}: {exc}"[:2000]}, cfg=cfg)
-        raise
-    with connection(dsn) as conn:
-        ledger.finish(conn, row_id, "succeeded", json.loads(ledger.dumps(out)), cfg=cfg)
-
-
 # --------------------------------------------------------------------------- catalog helpers
 def relation_kind(conn: psycopg.Connection, schema: str, name: str) -> str | None:
     """pg_class.relkind of ``schema.name`` ('r' table, 'v' view, ...) or None."""
@@ -218,7 +199,7 @@ def apply(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | None =
     flips it after the parity check.
     """
     cfg = cfg or load_config()
-    with ledgered(dsn, PHASE, "apply", ctx, cfg) as out:
+    with ledger.step(dsn, PHASE, "apply", ctx, cfg) as out:
         with connection(dsn) as conn:
             out["preflight"] = preflight(conn, cfg)
             source_cols = table_columns(conn, cfg.source.schema, cfg.source.table)
@@ -527,7 +508,7 @@ def set_read_source(dsn: str, value: str, cfg: MigrationConfig | None = None, ct
         raise MigrationError(f"read_source must be one of {READ_SOURCES}, got {value!r}")
     if value == "events" and not (parity_report and parity_report.get("passed")):
         raise GateClosed("read_source may be flipped to 'events' only after a passed read-path parity check")
-    with ledgered(dsn, PHASE, "switch_read_source", ctx, cfg) as out:
+    with ledger.step(dsn, PHASE, "switch_read_source", ctx, cfg) as out:
         with connection(dsn) as conn:
             before = get_read_source(conn, cfg)
             ledger.set_setting(conn, READ_SOURCE_KEY, value, by=(ctx.actor if ctx else None) or PHASE, cfg=cfg)
@@ -574,7 +555,7 @@ def rollback(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | Non
     archived): roll phase 6 back first.
     """
     cfg = cfg or load_config()
-    with ledgered(dsn, PHASE, "rollback", ctx, cfg) as out:
+    with ledger.step(dsn, PHASE, "rollback", ctx, cfg) as out:
         with connection(dsn) as conn:
             if relation_kind(conn, cfg.source.schema, cfg.source.table) == "v":
                 raise MigrationError(f"{cfg.source_table} is a view (phase 6 cleanup is applied): "
@@ -611,12 +592,8 @@ def rollback(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | Non
     return out
 
 
-def privilege_audit(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | None = None) -> dict[str, Any]:
-    """The phase's last step: every privilege on the migration's objects as privileges.py lists it."""
-    cfg = cfg or load_config()
-    with ledgered(dsn, PHASE, "privilege_audit", ctx, cfg) as out:
-        out.update(privileges.require_clean(dsn, cfg))
-    return out
+# The phase's last step: every privilege on the migration's objects as privileges.py lists it.
+privilege_audit = ledger.ledgered(PHASE, "privilege_audit")(privileges.audit_step)
 
 
 def is_applied(conn: psycopg.Connection) -> bool:

@@ -52,9 +52,8 @@ def set_publishers(conn: psycopg.Connection, cfg: MigrationConfig, tables: list[
 
 def handover(dsn: str, cfg: MigrationConfig, ctx: RunContext, tier: int) -> dict[str, Any]:
     """Tell the application to publish for the tier's tables (its triggers keep logging)."""
-    from .p5_trigger_removal import _ledgered
     tables = cfg.tier(tier).table_names
-    with _ledgered(dsn, cfg, ctx, f"tier_{tier}_handover", {"tier": tier}) as out:
+    with ledger.step(dsn, tiers.PHASE, f"tier_{tier}_handover", ctx, cfg, {"tier": tier}) as out:
         with connection(dsn) as conn:
             before = publishers(conn, cfg)
             keep = [t for t in tables if before.get(t) == "application"]   # already dropped: stays

@@ -20,12 +20,11 @@ Airflow picks up where the last poke left off. Every measurement is a row in
 """
 from __future__ import annotations
 
-import contextlib
 import html
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, Iterator
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -33,7 +32,7 @@ from psycopg.types.json import Jsonb
 
 from .. import ledger, perf, tiers
 from ..config import MigrationConfig, load_config
-from ..db import connection, fetch_all, fetch_one, scalar
+from ..db import connection, fetch_one
 from ..errors import GateClosed, MigrationError, PreflightError
 from ..ledger import RunContext
 
@@ -63,23 +62,6 @@ def _now_iso() -> str:
 
 def _t(cfg: MigrationConfig, name: str) -> sql.Identifier:
     return sql.Identifier(cfg.state_schema, name)
-
-
-@contextlib.contextmanager
-def _ledgered(dsn: str, cfg: MigrationConfig, ctx: RunContext, step: str, details: dict[str, Any] | None = None
-              ) -> Iterator[dict[str, Any]]:
-    out: dict[str, Any] = dict(details or {})
-    with connection(dsn) as conn:
-        ledger.ensure_state_schema(conn, cfg)
-        lid = ledger.record(conn, PHASE, step, "started", ctx, out, finished=False, cfg=cfg)
-    try:
-        yield out
-    except BaseException as exc:
-        with connection(dsn) as conn:
-            ledger.finish(conn, lid, "failed", {"error": f"{type(exc).__name__}: {exc}"[:2000]}, cfg=cfg)
-        raise
-    with connection(dsn) as conn:
-        ledger.finish(conn, lid, "succeeded", _jsonable(out), cfg=cfg)
 
 
 def _jsonable(obj: Any) -> Any:
@@ -128,7 +110,7 @@ def validate(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | Non
 def gate_previous_tier(dsn: str, cfg: MigrationConfig, ctx: RunContext, tier: int) -> dict[str, Any]:
     """Allow tier N only after tier N-1 is verified; ``proceed`` False when tier N is already verified."""
     cfg.tier(tier)
-    with _ledgered(dsn, cfg, ctx, f"tier_{tier}_gate", {"tier": tier}) as out:
+    with ledger.step(dsn, PHASE, f"tier_{tier}_gate", ctx, cfg, {"tier": tier}) as out:
         with connection(dsn) as conn:
             states = tiers.tier_states(conn, cfg)
         mine = (states.get(tier) or {}).get("status", "pending")
@@ -154,7 +136,7 @@ def parity_gate(dsn: str, cfg: MigrationConfig, ctx: RunContext, tier: int) -> d
 
     Production requires one; staging proceeds without one (recorded), never past a failed one.
     """
-    with _ledgered(dsn, cfg, ctx, f"tier_{tier}_parity_gate", {"tier": tier}) as out:
+    with ledger.step(dsn, PHASE, f"tier_{tier}_parity_gate", ctx, cfg, {"tier": tier}) as out:
         with connection(dsn) as conn:
             ledger.ensure_state_schema(conn, cfg)
             row = _latest_parity(conn, cfg)
@@ -204,7 +186,7 @@ def baseline(dsn: str, cfg: MigrationConfig, ctx: RunContext, tier: int, *, wind
     observed by a rolled-back insert per table: the event-flow sensor counts those. A tier
     already dropped keeps its earlier baseline (measuring now would measure the result).
     """
-    with _ledgered(dsn, cfg, ctx, f"tier_{tier}_baseline", {"tier": tier}) as out:
+    with ledger.step(dsn, PHASE, f"tier_{tier}_baseline", ctx, cfg, {"tier": tier}) as out:
         with connection(dsn) as conn:
             ledger.ensure_state_schema(conn, cfg)
             plan = tiers.plan_tier(conn, cfg, tier)
@@ -244,7 +226,7 @@ def _headline(figures: dict[str, Any]) -> float | None:
 
 def backup(dsn: str, cfg: MigrationConfig, ctx: RunContext, tier: int) -> dict[str, Any]:
     """Back up the tier's triggers and functions (idempotent; a dropped tier keeps its backup)."""
-    with _ledgered(dsn, cfg, ctx, f"tier_{tier}_backup", {"tier": tier}) as out:
+    with ledger.step(dsn, PHASE, f"tier_{tier}_backup", ctx, cfg, {"tier": tier}) as out:
         with connection(dsn) as conn:
             out.update(tiers.backup_tier(conn, cfg, tiers.plan_tier(conn, cfg, tier)))
     return out
@@ -279,7 +261,7 @@ def approval_evidence(dsn: str, cfg: MigrationConfig, ctx: RunContext, tier: int
         d = base["details"]
         lines += [f"- probe: {d.get('probe_ms')} ms per insert+delete pair (median per table, mean over tables; "
                   f"{d['probe']['writes_per_table']} pairs per table, rolled back)",
-                  f"- pg_stat_statements: " + (f"{d.get('statement_mean_ms')} ms mean over {d.get('statement_calls')} "
+                  "- pg_stat_statements: " + (f"{d.get('statement_mean_ms')} ms mean over {d.get('statement_calls')} "
                                                "application writes" if d.get("statements") else "not available"),
                   f"- application writes in the window: {d.get('writes_total')} ({d.get('writes_per_s')}/s over "
                   f"{d['window']['seconds']} s)",
@@ -311,7 +293,7 @@ def apply(dsn: str, cfg: MigrationConfig, ctx: RunContext, tier: int) -> dict[st
     """Drop the tier's logging triggers (ledger step ``tier_<n>_drop``), only after this run's
     handover showed the application publishing for every table of the tier (p5_handover)."""
     from . import p5_handover
-    with _ledgered(dsn, cfg, ctx, f"tier_{tier}_drop", {"tier": tier}) as out:
+    with ledger.step(dsn, PHASE, f"tier_{tier}_drop", ctx, cfg, {"tier": tier}) as out:
         with connection(dsn) as conn:
             plan = tiers.plan_tier(conn, cfg, tier)
             if plan.triggers:          # a re-run after the drop resumes without asking again
@@ -542,7 +524,7 @@ def judge_event_flow(dsn: str, cfg: MigrationConfig, tier: int, c0: dict, c1: di
 
 def verify(dsn: str, cfg: MigrationConfig, ctx: RunContext, tier: int) -> dict[str, Any]:
     """Record the tier as 'verified' with the measured improvement (ledger step ``tier_<n>_done``)."""
-    with _ledgered(dsn, cfg, ctx, f"tier_{tier}_done", {"tier": tier}) as out:
+    with ledger.step(dsn, PHASE, f"tier_{tier}_done", ctx, cfg, {"tier": tier}) as out:
         with connection(dsn) as conn:
             plan = tiers.plan_tier(conn, cfg, tier)
             if plan.triggers:
@@ -569,7 +551,7 @@ def rollback_tier(dsn: str, cfg: MigrationConfig, tier: int, ctx: RunContext | N
     """Recreate the tier's backed-up triggers and functions exactly; tier 'restored' (ledger step ``rollback``)."""
     ctx = ctx or RunContext()
     from .p5_handover import set_publishers
-    with _ledgered(dsn, cfg, ctx, "rollback", {"tier": tier}) as out:
+    with ledger.step(dsn, PHASE, "rollback", ctx, cfg, {"tier": tier}) as out:
         out.update(tiers.restore_tier(dsn, cfg, tier))
         with connection(dsn) as conn:
             set_publishers(conn, cfg, cfg.tier(tier).table_names, "trigger", by="rollback")
@@ -581,7 +563,7 @@ def rollback_all(dsn: str, cfg: MigrationConfig, ctx: RunContext | None = None) 
     """Restore every tier, newest first; each tier is its own transaction."""
     ctx = ctx or RunContext()
     from .p5_handover import set_publishers
-    with _ledgered(dsn, cfg, ctx, "rollback", {"tier": "all"}) as out:
+    with ledger.step(dsn, PHASE, "rollback", ctx, cfg, {"tier": "all"}) as out:
         out["tiers"] = tiers.restore_all(dsn, cfg)
         with connection(dsn) as conn:
             if ledger.state_schema_exists(conn, cfg):

@@ -40,7 +40,7 @@ from ..errors import GateClosed, MigrationError, PreflightError
 from ..ledger import RunContext
 from ._common import publish_identity, publish_parameters, wait_for_older_transactions
 from ..validation.parity import VALIDATION_VIEWS
-from .p3_read_path import _EVENT_EXPR, create_compat_view, ledgered, relation_kind, table_columns
+from .p3_read_path import _EVENT_EXPR, create_compat_view, relation_kind, table_columns
 
 log = logging.getLogger(__name__)
 
@@ -332,7 +332,7 @@ def gather_facts(dsn: str, cfg: MigrationConfig | None = None, *, max_age_hours:
 def backup(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | None = None) -> dict[str, Any]:
     """Back up publish_activity (dual-write form) and every legacy trigger function (ddl_backups, p6_cleanup)."""
     cfg = cfg or load_config()
-    with ledgered(dsn, PHASE, "backup", ctx, cfg) as out:
+    with ledger.step(dsn, PHASE, "backup", ctx, cfg) as out:
         with connection(dsn) as conn:
             if current_archive(conn, cfg):
                 out["skipped"] = "already archived: the backup of the pre-cleanup state is kept as it is"
@@ -355,7 +355,7 @@ def archive(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | None
     cfg = cfg or load_config()
     if not 0 <= int(retention_days) <= 3650:
         raise MigrationError(f"retention_days must be 0..3650, got {retention_days!r}")
-    with ledgered(dsn, PHASE, "archive", ctx, cfg) as out:
+    with ledger.step(dsn, PHASE, "archive", ctx, cfg) as out:
         with connection(dsn) as conn:
             existing = current_archive(conn, cfg)
             if existing:
@@ -421,7 +421,7 @@ def archive(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | None
 def checksum(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | None = None) -> dict[str, Any]:
     """Record row count and checksum of the current archive (once; re-runs compare instead)."""
     cfg = cfg or load_config()
-    with ledgered(dsn, PHASE, "checksum", ctx, cfg) as out:
+    with ledger.step(dsn, PHASE, "checksum", ctx, cfg) as out:
         with connection(dsn) as conn:
             arch = current_archive(conn, cfg)
             if not arch or arch["deleted_at"]:
@@ -441,7 +441,7 @@ def drop_legacy_functions(dsn: str, cfg: MigrationConfig | None = None, ctx: Run
                           ) -> dict[str, Any]:
     """Drop the legacy trigger functions backed up in the ``backup`` step. Idempotent."""
     cfg = cfg or load_config()
-    with ledgered(dsn, PHASE, "drop_legacy_functions", ctx, cfg) as out:
+    with ledger.step(dsn, PHASE, "drop_legacy_functions", ctx, cfg) as out:
         with connection(dsn) as conn:
             idents = [r["identity"] for r in fetch_all(conn, sql.SQL(
                 "SELECT identity FROM {} WHERE phase = %s AND object_type = 'function' AND identity <> %s "
@@ -557,7 +557,7 @@ def delete_archive(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext
     of the archive against events finds no difference (:func:`verify_archive`).
     """
     cfg = cfg or load_config()
-    with ledgered(dsn, PHASE, "delete_archive", ctx, cfg) as out:
+    with ledger.step(dsn, PHASE, "delete_archive", ctx, cfg) as out:
         with connection(dsn) as conn:
             facts = check_archive_deletion(conn, cfg, force=force)
             arch = current_archive(conn, cfg)
@@ -582,12 +582,8 @@ def delete_archive(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext
     return out
 
 
-def privilege_audit(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | None = None) -> dict[str, Any]:
-    """The phase's last step: every privilege on the migration's objects as privileges.py lists it."""
-    cfg = cfg or load_config()
-    with ledgered(dsn, PHASE, "privilege_audit", ctx, cfg) as out:
-        out.update(privileges.require_clean(dsn, cfg))
-    return out
+# The phase's last step: every privilege on the migration's objects as privileges.py lists it.
+privilege_audit = ledger.ledgered(PHASE, "privilege_audit")(privileges.audit_step)
 
 
 # --------------------------------------------------------------------------- rollback
@@ -629,7 +625,7 @@ def rollback(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | Non
     record) instead of finding "archive missing".
     """
     cfg = cfg or load_config()
-    with ledgered(dsn, PHASE, "rollback", ctx, cfg) as out:
+    with ledger.step(dsn, PHASE, "rollback", ctx, cfg) as out:
         with connection(dsn) as conn:
             arch = current_archive(conn, cfg)
             if arch is None:

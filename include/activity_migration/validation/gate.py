@@ -1,7 +1,6 @@
 """Gates on recorded validation results (phase 5 before each tier, phase 6 before cleanup)."""
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 import psycopg

@@ -10,7 +10,6 @@ a fixed top-level ``"id"`` so GX never rewrites it.
 from __future__ import annotations
 
 import json
-import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
