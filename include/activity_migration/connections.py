@@ -131,18 +131,32 @@ def connection_spec(conn_id: str) -> ConnectionSpec:
     return spec
 
 
-def resolve_dsn(conn_id: str = PRODUCTION_CONN_ID, *, start_embedded: bool = True) -> str:
-    """A libpq DSN for ``conn_id``; starts the embedded server when the entry says so."""
-    spec = connection_spec(conn_id)
-    if spec.conn_type not in ("postgres", "postgresql"):
-        raise ConfigError(f"connection {conn_id!r} has conn_type {spec.conn_type!r}; a postgres connection is required")
-    if spec.embedded and start_embedded:
-        from .embedded import EmbeddedPostgres
+DEFAULT_EMBEDDED_PORT = 55432
 
-        server = EmbeddedPostgres(port=spec.port or 55432)
+
+def embedded_server(spec: ConnectionSpec) -> Any:
+    """The project's private Postgres an ``embedded`` entry points at (not started)."""
+    from .embedded import EmbeddedPostgres
+
+    return EmbeddedPostgres(port=spec.port or DEFAULT_EMBEDDED_PORT)
+
+
+def dsn_of(spec: ConnectionSpec, *, start_embedded: bool = True) -> str:
+    """A libpq DSN for a connection; an ``embedded`` entry starts that server (and creates the
+    database) first. The one place a connection becomes a DSN: CLI, DAG tasks, status page."""
+    if spec.conn_type not in ("postgres", "postgresql"):
+        raise ConfigError(f"connection {spec.conn_id!r} has conn_type {spec.conn_type!r}; a postgres connection "
+                          "is required")
+    if spec.embedded and start_embedded:
+        server = embedded_server(spec)
         server.start()
         return server.ensure_database(spec.schema or "postgres")
     return spec.libpq_dsn()
+
+
+def resolve_dsn(conn_id: str = PRODUCTION_CONN_ID, *, start_embedded: bool = True) -> str:
+    """A libpq DSN for ``conn_id`` (environment variable, else airflow_settings.yaml): :func:`dsn_of`."""
+    return dsn_of(connection_spec(conn_id), start_embedded=start_embedded)
 
 
 def dsn_for_environment(environment: str) -> str:

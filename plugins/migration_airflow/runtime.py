@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from activity_migration.connections import ENVIRONMENT_CONN_IDS, ConnectionSpec, resolve_dsn
+from activity_migration.connections import ENVIRONMENT_CONN_IDS, ConnectionSpec, dsn_of, resolve_dsn
 from activity_migration.errors import ConfigError
 from activity_migration.ledger import RunContext
 from activity_migration.run_rules import known_user, log_clamp, production_params
@@ -38,13 +38,7 @@ def dsn_for_conn_id(conn_id: str) -> str:
         return resolve_dsn(conn_id)
     spec = ConnectionSpec(conn_id, conn.conn_type or "postgres", conn.host, conn.port, conn.login, conn.password,
                           conn.schema, dict(conn.extra_dejson or {}))
-    if spec.embedded:
-        from activity_migration.embedded import EmbeddedPostgres
-
-        server = EmbeddedPostgres(port=spec.port or 55432)
-        server.start()
-        return server.ensure_database(spec.schema or "postgres")
-    return spec.libpq_dsn()
+    return dsn_of(spec)
 
 
 def raw_params(context: dict[str, Any]) -> dict[str, Any]:

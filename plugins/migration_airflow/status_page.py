@@ -30,7 +30,7 @@ from fastapi.staticfiles import StaticFiles
 
 from activity_migration import ledger
 from activity_migration.config import MigrationConfig, load_config
-from activity_migration.connections import ENVIRONMENT_CONN_IDS, ConnectionSpec, connection_spec
+from activity_migration.connections import ENVIRONMENT_CONN_IDS, connection_spec, dsn_of
 from activity_migration.db import PROJECT_ROOT, connection, fetch_all, redact
 from activity_migration.status import collect
 
@@ -46,20 +46,9 @@ PendingApprovals = Callable[[], list[dict[str, Any]]]
 # --------------------------------------------------------------------------- facts
 
 
-def dsn_from_spec(spec: ConnectionSpec) -> str:
-    """libpq DSN of a connection; an ``embedded`` entry starts the project's Postgres (as the CLI does)."""
-    if spec.embedded:
-        from activity_migration.embedded import EmbeddedPostgres
-
-        server = EmbeddedPostgres(port=spec.port or 55432)
-        server.start()
-        return server.ensure_database(spec.schema or "postgres")
-    return spec.libpq_dsn()
-
-
 def core_dsn_resolver(environment: str) -> str:
     """The environment's DSN from ``AIRFLOW_CONN_*`` or airflow_settings.yaml (no Airflow needed)."""
-    return dsn_from_spec(connection_spec(ENVIRONMENT_CONN_IDS[environment]))
+    return dsn_of(connection_spec(ENVIRONMENT_CONN_IDS[environment]))
 
 
 def _iso(value: Any) -> Any:

@@ -3,13 +3,12 @@ from __future__ import annotations
 
 import argparse
 
-from ..connections import PRODUCTION_CONN_ID, connection_spec
+from ..connections import PRODUCTION_CONN_ID, connection_spec, embedded_server
 from ..embedded import EmbeddedPostgres
 
 
 def _server(args: argparse.Namespace) -> EmbeddedPostgres:
-    spec = connection_spec(args.conn_id)
-    return EmbeddedPostgres(port=spec.port or 55432)
+    return embedded_server(connection_spec(args.conn_id))
 
 
 def _run(args: argparse.Namespace) -> int:
