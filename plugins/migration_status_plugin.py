@@ -19,8 +19,7 @@ URL_PREFIX = "/migration-status"
 
 
 def _airflow_dsn(environment: str) -> str:
-    from activity_migration.connections import ENVIRONMENT_CONN_IDS, ConnectionSpec, connection_spec
-    from migration_airflow.status_page import dsn_from_spec
+    from activity_migration.connections import ENVIRONMENT_CONN_IDS, ConnectionSpec, connection_spec, dsn_of
 
     conn_id = ENVIRONMENT_CONN_IDS[environment]
     try:
@@ -31,7 +30,7 @@ def _airflow_dsn(environment: str) -> str:
                               dict(c.extra_dejson or {}))
     except Exception:  # not known to Airflow: the project's own lookup (airflow_settings.yaml)
         spec = connection_spec(conn_id)
-    return dsn_from_spec(spec)
+    return dsn_of(spec)
 
 
 def _build_app():
