@@ -47,12 +47,10 @@ PHASE = "p1_infrastructure"
 
 
 def _run(step: str, context: dict[str, Any]) -> dict[str, Any]:
-    from activity_migration.config import load_config
     from activity_migration.phases import p1_infrastructure
-    from migration_airflow.runtime import dsn_from_context, run_context
+    from migration_airflow.runtime import run_step
 
-    fn = {f.step: f for f in p1_infrastructure.STEPS}[step]
-    return fn(dsn_from_context(context), load_config(), run_context(context))
+    return run_step(p1_infrastructure.STEPS, step, context)
 
 
 @dag(dag_id="migration_p1_infrastructure", doc_md=__doc__, schedule=None, catchup=False, max_active_runs=1,

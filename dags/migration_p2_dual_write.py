@@ -45,12 +45,10 @@ PHASE = "p2_dual_write"
 
 
 def _run(step: str, context: dict[str, Any]) -> dict[str, Any]:
-    from activity_migration.config import load_config
     from activity_migration.phases import p2_dual_write
-    from migration_airflow.runtime import dsn_from_context, run_context
+    from migration_airflow.runtime import run_step
 
-    fn = {f.step: f for f in p2_dual_write.STEPS}[step]
-    return fn(dsn_from_context(context), load_config(), run_context(context))
+    return run_step(p2_dual_write.STEPS, step, context)
 
 
 @dag(dag_id="migration_p2_dual_write", doc_md=__doc__, schedule=None, catchup=False, max_active_runs=1,

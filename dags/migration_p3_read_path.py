@@ -42,10 +42,9 @@ PHASE = "p3_read_path"
 
 
 def _args(context: dict[str, Any]) -> tuple[str, Any, Any]:
-    from activity_migration.config import load_config
-    from migration_airflow.runtime import dsn_from_context, run_context
+    from migration_airflow.runtime import task_inputs
 
-    return dsn_from_context(context), load_config(), run_context(context)
+    return task_inputs(context).core
 
 
 def _parity_settings(context: dict[str, Any]):

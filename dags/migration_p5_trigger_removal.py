@@ -54,23 +54,24 @@ from migration_airflow.dag_defaults import APP_DB_POOL, DEFAULT_ARGS, tags
 from migration_airflow.params import common_params, limited
 from migration_airflow.sensors import TierEventFlowSensor, TierReadinessSensor, TierWriteCostSensor
 from migration_airflow.tasks import privilege_audit_task
+from migration_airflow.validation_tasks import validation_gate
 
 from activity_migration.config import load_config
 
 PHASE = "p5_trigger_removal"
 TIERS = [t.tier for t in load_config().tiers]  # the config file only: no connection at parse time
 
-try:  # the shared validation gate (another engineer's adapter); see parity_gate below
-    from migration_airflow.validation_tasks import validation_gate
-except ImportError:  # pragma: no cover - depends on what is installed
-    validation_gate = None
 
 
-def _core(context: dict[str, Any]):
-    from activity_migration.phases import p5_trigger_removal as p5
-    from migration_airflow.runtime import dsn_from_context, run_context
+def _tier_step(context: dict[str, Any], name: str, **kwargs: Any) -> Any:
+    """Call the tier step ``name`` of the core (phases.p5_trigger_removal, else p5_handover) as
+    ``fn(dsn, cfg, ctx, tier, **kwargs)`` for this run."""
+    from activity_migration.phases import p5_handover, p5_trigger_removal
+    from migration_airflow.runtime import task_inputs
 
-    return p5, dsn_from_context(context), load_config(), run_context(context), int(context["params"]["tier"])
+    i = task_inputs(context)
+    fn = getattr(p5_trigger_removal, name, None) or getattr(p5_handover, name)
+    return fn(*i.core, int(i.params["tier"]), **kwargs)
 
 
 @dag(dag_id="migration_p5_trigger_removal", doc_md=__doc__, schedule=None, catchup=False, max_active_runs=1,
@@ -104,27 +105,14 @@ def migration_p5_trigger_removal():
     @task(pool=APP_DB_POOL, doc_md="Discover the logging triggers and their tiers; stop on an unclaimed trigger "
                                    "or a claimed table without one. Changes nothing.")
     def discover(**context: Any) -> dict[str, Any]:
-        p5, dsn, cfg, ctx, tier = _core(context)
-        return p5.validate(dsn, cfg, ctx, tier=tier)
+        return _tier_step(context, "validate")
 
     @task.short_circuit(pool=APP_DB_POOL, ignore_downstream_trigger_rules=True,
                         doc_md="Tier N-1 verified? Tier N already verified: skip the rest (a green no-op).")
     def gate_previous_tier(**context: Any) -> bool:
-        p5, dsn, cfg, ctx, tier = _core(context)
-        return bool(p5.gate_previous_tier(dsn, cfg, ctx, tier)["proceed"])
+        return bool(_tier_step(context, "gate_previous_tier")["proceed"])
 
-    if validation_gate is not None:
-        parity = validation_gate(suites=["parity"], task_id="parity_gate")
-    else:
-        # PLACEHOLDER until migration_airflow.validation_tasks.validation_gate exists: read the
-        # newest stored parity result instead of running the suite.
-        @task(task_id="parity_gate", pool=APP_DB_POOL,
-              doc_md="Latest parity validation must have passed (production: must exist).")
-        def parity(**context: Any) -> dict[str, Any]:
-            p5, dsn, cfg, ctx, tier = _core(context)
-            return p5.parity_gate(dsn, cfg, ctx, tier)
-
-        parity = parity()
+    parity = validation_gate(suites=["parity"], task_id="parity_gate")
 
     @task(task_id="tier_drop_rehearsal_gate", pool=APP_DB_POOL,
           doc_md="Production only: a recent staging rehearsal of this tier at this project version that ended "
@@ -138,7 +126,10 @@ def migration_p5_trigger_removal():
         from migration_airflow.rehearsal import max_age_days_and_clamps
         from migration_airflow.runtime import dsn_for_conn_id
 
-        p5, dsn, cfg, ctx, tier = _core(context)
+        from migration_airflow.runtime import task_inputs
+
+        i = task_inputs(context)
+        dsn, ctx, tier = i.dsn, i.ctx, int(i.params["tier"])
         step = f"tier_{tier}_done"     # the staging tier must be verified, not merely dropped
         if ctx.environment != "production":
             return {"required": False, "passed": True, "reason": "staging run: this run is the rehearsal",
@@ -151,27 +142,22 @@ def migration_p5_trigger_removal():
     @task(pool=APP_DB_POOL, doc_md="Write cost of the tier's tables with the triggers in place (one sensor window "
                                    "+ a rolled-back probe), and the entity types the triggers log.")
     def baseline(**context: Any) -> dict[str, Any]:
-        p5, dsn, cfg, ctx, tier = _core(context)
         p = context["params"]
-        out = p5.baseline(dsn, cfg, ctx, tier, window_s=float(p["sensor_window_seconds"]),
-                          probe_writes=int(p["probe_writes"]))
+        out = _tier_step(context, "baseline", window_s=float(p["sensor_window_seconds"]),
+                         probe_writes=int(p["probe_writes"]))
         return {k: out.get(k) for k in ("tier", "probe_ms", "statement_mean_ms", "writes_per_s", "entity_types",
                                         "reused")}
 
     @task(pool=APP_DB_POOL, doc_md="Back up trigger and function DDL (as the catalog prints it), tgenabled, "
                                    "owner and privileges. Idempotent.")
     def backup(**context: Any) -> dict[str, Any]:
-        p5, dsn, cfg, ctx, tier = _core(context)
-        return p5.backup(dsn, cfg, ctx, tier)
+        return _tier_step(context, "backup")
 
     @task(pool=APP_DB_POOL, doc_md="Tell the application to publish for the tier's tables "
                                    "(public.activity_publisher(table) = 'application'); the triggers keep logging "
                                    "and each write still gives one event.")
     def handover(**context: Any) -> dict[str, Any]:
-        from activity_migration.phases import p5_handover
-
-        p5, dsn, cfg, ctx, tier = _core(context)
-        return p5_handover.handover(dsn, cfg, ctx, tier)
+        return _tier_step(context, "handover")
 
     readiness = TierReadinessSensor(
         task_id="readiness_sensor", pool=APP_DB_POOL,
@@ -182,14 +168,12 @@ def migration_p5_trigger_removal():
 
     @task(pool=APP_DB_POOL, doc_md="Markdown for the approver: the triggers, the baseline, the parity result.")
     def approval_evidence(**context: Any) -> str:
-        p5, dsn, cfg, ctx, tier = _core(context)
-        return p5.approval_evidence(dsn, cfg, ctx, tier)
+        return _tier_step(context, "approval_evidence")
 
     @task(pool=APP_DB_POOL, doc_md="DROP the tier's logging triggers in one transaction under lock_timeout "
                                    "(retried); unused trigger functions too. Tier -> dropped.")
     def drop(**context: Any) -> dict[str, Any]:
-        p5, dsn, cfg, ctx, tier = _core(context)
-        return p5.apply(dsn, cfg, ctx, tier)
+        return _tier_step(context, "apply")
 
     write_cost = TierWriteCostSensor(
         task_id="write_cost_sensor", pool=APP_DB_POOL,
@@ -204,18 +188,20 @@ def migration_p5_trigger_removal():
     def record_done(**context: Any) -> dict[str, Any]:
         from migration_airflow.params import record_param_clamps
 
-        p5, dsn, cfg, ctx, tier = _core(context)
-        out = p5.verify(dsn, cfg, ctx, tier)
+        out = _tier_step(context, "verify")
         # the event-flow sensor judged with min_event_ratio (params_of: production minimum 0.9)
-        record_param_clamps(context, PHASE, f"tier_{tier}_done", "min_event_ratio")
+        record_param_clamps(context, PHASE, f"tier_{out['tier']}_done", "min_event_ratio")
         return out
 
     @task(trigger_rule="one_failed", doc_md="A sensor failed: mail the figures (migration_alert_emails).")
     def alert_sensor_failure(**context: Any) -> list[str]:
         from migration_airflow.alerts import send_alert
 
-        p5, dsn, cfg, ctx, tier = _core(context)
-        subject, body = p5.failure_report(dsn, cfg, tier, ctx.dag_run_id)
+        from activity_migration.phases import p5_trigger_removal
+        from migration_airflow.runtime import task_inputs
+
+        i = task_inputs(context)
+        subject, body = p5_trigger_removal.failure_report(i.dsn, i.cfg, int(i.params["tier"]), i.ctx.dag_run_id)
         return send_alert(subject, body, context)
 
     gate = approval_gate(phase=PHASE, step="tier_drop", ledger_step="tier_{tier}_drop",

@@ -47,10 +47,9 @@ PHASE = "p6_cleanup"
 
 
 def _args(context: dict[str, Any]) -> tuple[str, Any, Any]:
-    from activity_migration.config import load_config
-    from migration_airflow.runtime import dsn_from_context, run_context
+    from migration_airflow.runtime import task_inputs
 
-    return dsn_from_context(context), load_config(), run_context(context)
+    return task_inputs(context).core
 
 
 def _params(context: dict[str, Any]) -> dict[str, Any]:

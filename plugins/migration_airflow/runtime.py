@@ -11,6 +11,7 @@ than the limit. ``param_clamps`` lists what was clamped, for the ledger.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from activity_migration.connections import ENVIRONMENT_CONN_IDS, ConnectionSpec, dsn_of, resolve_dsn
@@ -87,3 +88,29 @@ def run_context(context: dict[str, Any], actor: str | None = None) -> RunContext
     dag_run = context.get("dag_run")
     return RunContext(environment=params.get("environment", "staging"), mode=params.get("mode", "normal"),
                       dag_run_id=getattr(dag_run, "run_id", None), actor=actor)
+
+
+@dataclass(frozen=True)
+class TaskInputs:
+    """What a task hands the core: the run's database, the config, who/where, the Params (limited)."""
+    dsn: str
+    cfg: Any
+    ctx: RunContext
+    params: dict[str, Any]
+
+    @property
+    def core(self) -> tuple[str, Any, RunContext]:
+        """``(dsn, cfg, ctx)``: the first arguments of every phase step."""
+        return self.dsn, self.cfg, self.ctx
+
+
+def task_inputs(context: dict[str, Any]) -> TaskInputs:
+    from activity_migration.config import load_config
+
+    return TaskInputs(dsn_from_context(context), load_config(), run_context(context), params_of(context))
+
+
+def run_step(steps: Any, name: str, context: dict[str, Any]) -> dict[str, Any]:
+    """Run the phase step called ``name`` (a ledgered function of the phase's ``STEPS``)."""
+    fn = {f.step: f for f in steps}[name]
+    return fn(*task_inputs(context).core)

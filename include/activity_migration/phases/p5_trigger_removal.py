@@ -131,26 +131,6 @@ def gate_previous_tier(dsn: str, cfg: MigrationConfig, ctx: RunContext, tier: in
     return out
 
 
-def parity_gate(dsn: str, cfg: MigrationConfig, ctx: RunContext, tier: int) -> dict[str, Any]:
-    """Stand-in for the shared validation gate: the newest stored ``parity`` result must have passed.
-
-    Production requires one; staging proceeds without one (recorded), never past a failed one.
-    """
-    with ledger.step(dsn, PHASE, f"tier_{tier}_parity_gate", ctx, cfg, {"tier": tier}) as out:
-        with connection(dsn) as conn:
-            ledger.ensure_state_schema(conn, cfg)
-            row = _latest_parity(conn, cfg)
-        out["parity"] = None if row is None else {"success": row["success"], "run_at": row["run_at"].isoformat(),
-                                                  "environment": row["environment"]}
-        if row is not None and not row["success"]:
-            raise GateClosed(f"the latest parity validation failed (run at {row['run_at']:%Y-%m-%d %H:%M:%S}): "
-                             "fix the differences before dropping triggers")
-        if row is None and ctx.environment == "production":
-            raise GateClosed("no parity validation result recorded: run the parity suite before dropping triggers")
-        out["passed"] = True
-    return out
-
-
 # --- baseline ---------------------------------------------------------------------------------------------
 
 def _measure_window(dsn: str, tables: list[str], window_s: float, probe_writes: int) -> dict[str, Any]:

@@ -83,47 +83,19 @@ def gate_tiers_done(conn: psycopg.Connection, cfg: MigrationConfig | None = None
     return facts
 
 
-def _recent_pass_fallback(conn: psycopg.Connection, cfg: MigrationConfig, suite: str, max_age_hours: float,
-                          environment: str | None) -> dict[str, Any]:
-    """The validation gate read straight from {state}.validation_results (same rule as require_recent_pass)."""
-    where = [sql.SQL("suite = %s"), sql.SQL("scope = 'full'")]
-    params: list[Any] = [suite]
-    if environment:
-        where.append(sql.SQL("environment = %s"))
-        params.append(environment)
-    row = fetch_one(conn, sql.SQL("SELECT *, extract(epoch FROM clock_timestamp() - run_at) / 3600 AS age_h FROM {} "
-                                  "WHERE {} ORDER BY run_at DESC LIMIT 1").format(
-        _t(cfg, "validation_results"), sql.SQL(" AND ").join(where)), params)
-    if row is None:
-        raise GateClosed(f"validation suite {suite!r} has never run (full scope): run migration_consistency_nightly "
-                         f"or the phase's validation first")
-    if not row["success"]:
-        raise GateClosed(f"the newest run of validation suite {suite!r} ({row['run_at']:%Y-%m-%d %H:%M} UTC) FAILED")
-    if float(row["age_h"]) > max_age_hours:
-        raise GateClosed(f"the newest passed run of validation suite {suite!r} is {float(row['age_h']):.1f} h old, "
-                         f"older than validation_max_age_hours={max_age_hours}")
-    return {"suite": suite, "run_at": row["run_at"].isoformat(), "age_hours": round(float(row["age_h"]), 2)}
-
-
 def gate_validation(conn: psycopg.Connection, cfg: MigrationConfig | None = None, *, max_age_hours: float = 24,
                     environment: str | None = None, suites: tuple[str, ...] = VALIDATION_SUITES) -> dict[str, Any]:
     """Each suite's newest full run passed within ``max_age_hours`` (validation.require_recent_pass)."""
     cfg = cfg or load_config()
     if not 0 < float(max_age_hours) <= 24 * 30:
         raise MigrationError(f"validation_max_age_hours must be in (0, 720], got {max_age_hours!r}")
-    try:
-        from ..validation.gate import require_recent_pass
-    except ImportError:  # the validation package is not installed in this build: same rule, read directly
-        require_recent_pass = None
+    from ..validation.gate import require_recent_pass
     out = {}
     for suite in suites:
-        if require_recent_pass is not None:
-            row = require_recent_pass(conn, suite, float(max_age_hours), environment or "production", cfg=cfg)
-            age = row.get("age")
-            out[suite] = {"suite": suite, "run_at": str(row.get("run_at")), "result_id": row.get("id"),
-                          "age_hours": round(age.total_seconds() / 3600, 2) if age is not None else None}
-        else:
-            out[suite] = _recent_pass_fallback(conn, cfg, suite, float(max_age_hours), environment)
+        row = require_recent_pass(conn, suite, float(max_age_hours), environment or "production", cfg=cfg)
+        age = row.get("age")
+        out[suite] = {"suite": suite, "run_at": str(row.get("run_at")), "result_id": row.get("id"),
+                      "age_hours": round(age.total_seconds() / 3600, 2) if age is not None else None}
     return out
 
 
