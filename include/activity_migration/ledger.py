@@ -80,8 +80,9 @@ def ensure_state_schema(conn: psycopg.Connection, cfg: MigrationConfig | None = 
             sql.Identifier(cfg.state_schema), sql.Literal(f"{STATE_SCHEMA_COMMENT} {mark}")))
 
 
-def _t(cfg: MigrationConfig, table: str) -> sql.Composed:
-    return sql.Identifier(cfg.state_schema, table)
+def state_table(cfg: MigrationConfig, name: str) -> sql.Identifier:
+    """A relation of the migration's state schema, quoted (``activity_migration.phase_ledger``)."""
+    return sql.Identifier(cfg.state_schema, name)
 
 
 @dataclass
@@ -120,7 +121,7 @@ def record(conn: psycopg.Connection, phase: str, step: str, status: str, ctx: Ru
     q = sql.SQL(
         "INSERT INTO {} (phase, step, status, environment, mode, project_version, dag_run_id, actor, details, finished_at) "
         "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, CASE WHEN %s THEN clock_timestamp() END) RETURNING id"
-    ).format(_t(cfg, "phase_ledger"))
+    ).format(state_table(cfg, "phase_ledger"))
     row_id = scalar(conn, q, (phase, step, status, ctx.environment, ctx.mode, project_version(), ctx.dag_run_id,
                               actor or ctx.actor, Jsonb(details or {}), finished))
     _commit_unless_in_block(conn)
@@ -131,7 +132,7 @@ def finish(conn: psycopg.Connection, ledger_id: int, status: str, details: dict[
            cfg: MigrationConfig | None = None) -> None:
     cfg = cfg or load_config()
     q = sql.SQL("UPDATE {} SET status = %s, details = details || %s, finished_at = clock_timestamp() WHERE id = %s"
-                ).format(_t(cfg, "phase_ledger"))
+                ).format(state_table(cfg, "phase_ledger"))
     conn.execute(q, (status, Jsonb(details or {}), ledger_id))
     _commit_unless_in_block(conn)
 
@@ -149,7 +150,7 @@ def last_step(conn: psycopg.Connection, phase: str, step: str | None = None, *, 
             where.append(sql.SQL("{} = %s").format(sql.Identifier(col)))
             params.append(val)
     q = sql.SQL("SELECT * FROM {} WHERE {} ORDER BY id DESC LIMIT 1").format(
-        _t(cfg, "phase_ledger"), sql.SQL(" AND ").join(where))
+        state_table(cfg, "phase_ledger"), sql.SQL(" AND ").join(where))
     return fetch_one(conn, q, params)
 
 
@@ -157,7 +158,7 @@ def history(conn: psycopg.Connection, limit: int = 50, cfg: MigrationConfig | No
     cfg = cfg or load_config()
     if not state_schema_exists(conn, cfg):
         return []
-    q = sql.SQL("SELECT * FROM {} ORDER BY id DESC LIMIT %s").format(_t(cfg, "phase_ledger"))
+    q = sql.SQL("SELECT * FROM {} ORDER BY id DESC LIMIT %s").format(state_table(cfg, "phase_ledger"))
     return fetch_all(conn, q, (limit,))
 
 
@@ -165,7 +166,7 @@ def get_setting(conn: psycopg.Connection, key: str, default: Any = None, cfg: Mi
     cfg = cfg or load_config()
     if not state_schema_exists(conn, cfg):
         return default
-    row = fetch_one(conn, sql.SQL("SELECT value FROM {} WHERE key = %s").format(_t(cfg, "settings")), (key,))
+    row = fetch_one(conn, sql.SQL("SELECT value FROM {} WHERE key = %s").format(state_table(cfg, "settings")), (key,))
     return default if row is None else row["value"]
 
 
@@ -176,7 +177,7 @@ def set_setting(conn: psycopg.Connection, key: str, value: Any, *, by: str | Non
     q = sql.SQL(
         "INSERT INTO {} (key, value, updated_at, updated_by) VALUES (%s, %s, now(), %s) "
         "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now(), updated_by = EXCLUDED.updated_by"
-    ).format(_t(cfg, "settings"))
+    ).format(state_table(cfg, "settings"))
     conn.execute(q, (key, Jsonb(value), by))
 
 

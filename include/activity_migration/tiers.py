@@ -32,6 +32,7 @@ from . import catalog, ledger
 from .config import MigrationConfig, load_config
 from .db import connect, connection, fetch_all, load_sql, run_ddl_with_retry, scalar
 from .errors import MigrationError, PreflightError
+from .ledger import state_table
 
 log = logging.getLogger(__name__)
 
@@ -68,10 +69,6 @@ class TierPlan:
                 "improvement": self.state.get("improvement") or {}}
 
 
-def _state(cfg: MigrationConfig, table: str) -> sql.Identifier:
-    return sql.Identifier(cfg.state_schema, table)
-
-
 def _split(table: str) -> tuple[str, str]:
     schema, _, name = table.partition(".")
     return schema, name
@@ -81,7 +78,7 @@ def tier_states(conn: psycopg.Connection, cfg: MigrationConfig) -> dict[int, dic
     """Rows of ``{state}.tier_state`` by tier (empty before phase 1 created the schema)."""
     if not ledger.state_schema_exists(conn, cfg):
         return {}
-    rows = fetch_all(conn, sql.SQL("SELECT * FROM {} ORDER BY tier").format(_state(cfg, "tier_state")))
+    rows = fetch_all(conn, sql.SQL("SELECT * FROM {} ORDER BY tier").format(state_table(cfg, "tier_state")))
     return {r["tier"]: r for r in rows}
 
 
@@ -314,7 +311,7 @@ def drop_tier(dsn: str, cfg: MigrationConfig, tier: int) -> dict[str, Any]:
         "INSERT INTO {} (tier, status, updated_at) VALUES ({}, 'dropped', clock_timestamp()) "
         "ON CONFLICT (tier) DO UPDATE SET status = 'dropped', updated_at = clock_timestamp(), "
         "details = {}.details || {}::jsonb").format(
-        _state(cfg, "tier_state"), sql.Literal(tier), _state(cfg, "tier_state"),
+        state_table(cfg, "tier_state"), sql.Literal(tier), state_table(cfg, "tier_state"),
         sql.Literal(ledger.dumps({"dropped_functions": [f["qualified_identity"] for f in drop_fns],
                                   "kept_functions": [f["qualified_identity"] for f in keep_fns]}))))
     started = time.monotonic()
@@ -434,7 +431,7 @@ def restore_tier(dsn: str, cfg: MigrationConfig, tier: int) -> dict[str, Any]:
         ids = [b["identity"] for b in missing] + restored_fns
         if ids:
             conn.execute(sql.SQL("UPDATE {} SET restored_at = clock_timestamp() WHERE phase = %s AND identity = ANY(%s)"
-                                 ).format(_state(cfg, "ddl_backups")), (PHASE, ids))
+                                 ).format(state_table(cfg, "ddl_backups")), (PHASE, ids))
         if missing or status in DONE_STATUSES or status == "backed_up":
             set_tier_state(conn, cfg, tier, "restored")
         return {"tier": tier, "restored_triggers": [b["identity"] for b in missing], "restored_functions": restored_fns,

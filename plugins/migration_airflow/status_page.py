@@ -24,15 +24,15 @@ import os
 from pathlib import Path
 from typing import Any, Callable
 
-from fastapi import FastAPI, HTTPException, Query, Request
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
-from fastapi.staticfiles import StaticFiles
-
 from activity_migration import ledger
 from activity_migration.config import MigrationConfig, load_config
 from activity_migration.connections import ENVIRONMENT_CONN_IDS, connection_spec, dsn_of
 from activity_migration.db import PROJECT_ROOT, connection, fetch_all, redact
+from activity_migration.ledger import state_table
 from activity_migration.status import collect
+from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 DATA_DOCS_DIR = Path(os.environ.get("ACTIVITY_MIGRATION_DATA_DOCS", PROJECT_ROOT / "artifacts" / "data_docs"))
@@ -55,16 +55,10 @@ def _iso(value: Any) -> Any:
     return value.isoformat() if isinstance(value, (dt.datetime, dt.date)) else value
 
 
-def _table(cfg: MigrationConfig, name: str) -> Any:
-    from psycopg import sql
-
-    return sql.Identifier(cfg.state_schema, name)
-
-
 def _q(conn, cfg: MigrationConfig, text: str, *tables: str, params: tuple = ()) -> list[dict[str, Any]]:
     from psycopg import sql
 
-    return fetch_all(conn, sql.SQL(text).format(*[_table(cfg, t) for t in tables]), params)
+    return fetch_all(conn, sql.SQL(text).format(*[state_table(cfg, t) for t in tables]), params)
 
 
 def data_docs_href(path: str | None) -> str | None:
@@ -163,12 +157,11 @@ def gather(environment: str, dsn_resolver: DsnResolver, pending: PendingApproval
 
 def airflow_pending_approvals() -> list[dict[str, Any]]:
     """Approvals of migration DAGs waiting for an answer, read through Airflow's ORM (API server only)."""
-    from sqlalchemy import select
-
     from airflow.models.dagrun import DagRun
     from airflow.models.hitl import HITLDetail
     from airflow.models.taskinstance import TaskInstance
     from airflow.utils.session import create_session
+    from sqlalchemy import select
 
     with create_session() as session:
         rows = session.execute(

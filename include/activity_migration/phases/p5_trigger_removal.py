@@ -34,7 +34,7 @@ from .. import ledger, perf, tiers
 from ..config import MigrationConfig, load_config
 from ..db import connection, fetch_one
 from ..errors import GateClosed, MigrationError, PreflightError
-from ..ledger import RunContext
+from ..ledger import RunContext, state_table
 
 PHASE = tiers.PHASE
 # Below this many statements in a window, pg_stat_statements means are noise: use the probe.
@@ -60,10 +60,6 @@ def _now_iso() -> str:
     return datetime.now(timezone.utc).isoformat()
 
 
-def _t(cfg: MigrationConfig, name: str) -> sql.Identifier:
-    return sql.Identifier(cfg.state_schema, name)
-
-
 def _jsonable(obj: Any) -> Any:
     import json
     return json.loads(ledger.dumps(obj))
@@ -72,7 +68,7 @@ def _jsonable(obj: Any) -> Any:
 def _record_sample(conn: psycopg.Connection, cfg: MigrationConfig, purpose: str, tier: int, metric: str,
                    value: float | None, details: dict[str, Any], table: str | None = None) -> None:
     conn.execute(sql.SQL("INSERT INTO {} (purpose, tier, table_name, metric, value, details) "
-                         "VALUES (%s, %s, %s, %s, %s, %s)").format(_t(cfg, "perf_samples")),
+                         "VALUES (%s, %s, %s, %s, %s, %s)").format(state_table(cfg, "perf_samples")),
                  (purpose, tier, table, metric, value, Jsonb(_jsonable(details))))
 
 
@@ -80,7 +76,7 @@ def _latest_sample(conn: psycopg.Connection, cfg: MigrationConfig, purpose: str,
                    run_key: str | None = None) -> dict[str, Any] | None:
     q = sql.SQL("SELECT * FROM {} WHERE purpose = %s AND tier = %s AND metric = %s AND table_name IS NULL "
                 "AND (%s::text IS NULL OR details->>'run_key' = %s::text) ORDER BY id DESC LIMIT 1"
-                ).format(_t(cfg, "perf_samples"))
+                ).format(state_table(cfg, "perf_samples"))
     return fetch_one(conn, q, (purpose, tier, metric, run_key, run_key))
 
 
@@ -89,7 +85,7 @@ def _tier_details(conn: psycopg.Connection, cfg: MigrationConfig, tier: int, det
     conn.execute(sql.SQL(
         "INSERT INTO {} (tier, status, details) VALUES (%s, 'pending', %s) "
         "ON CONFLICT (tier) DO UPDATE SET details = {}.details || EXCLUDED.details, updated_at = clock_timestamp()"
-    ).format(_t(cfg, "tier_state"), _t(cfg, "tier_state")), (tier, Jsonb(_jsonable(details))))
+    ).format(state_table(cfg, "tier_state"), state_table(cfg, "tier_state")), (tier, Jsonb(_jsonable(details))))
 
 
 # --- discovery and gates ----------------------------------------------------------------------------------
@@ -215,7 +211,7 @@ def backup(dsn: str, cfg: MigrationConfig, ctx: RunContext, tier: int) -> dict[s
 def _latest_parity(conn: psycopg.Connection, cfg: MigrationConfig) -> dict[str, Any] | None:
     return fetch_one(conn, sql.SQL("SELECT suite, success, statistics, run_at, environment FROM {} "
                                    "WHERE suite = 'parity' ORDER BY run_at DESC LIMIT 1").format(
-        _t(cfg, "validation_results")))
+        state_table(cfg, "validation_results")))
 
 
 def approval_evidence(dsn: str, cfg: MigrationConfig, ctx: RunContext, tier: int) -> str:
@@ -294,13 +290,13 @@ def _window(conn: psycopg.Connection, cfg: MigrationConfig, tier: int, kind: str
             ) -> dict[str, Any] | None:
     return fetch_one(conn, sql.SQL("SELECT id, details FROM {} WHERE purpose = 'window' AND tier = %s AND metric = %s "
                                    "AND details->>'run_key' = %s ORDER BY id DESC LIMIT 1").format(
-        _t(cfg, "perf_samples")), (tier, kind, run_key))
+        state_table(cfg, "perf_samples")), (tier, kind, run_key))
 
 
 def _open_window(conn: psycopg.Connection, cfg: MigrationConfig, tier: int, kind: str, run_key: str,
                  snapshot: dict[str, Any]) -> None:
     conn.execute(sql.SQL("DELETE FROM {} WHERE purpose = 'window' AND tier = %s AND metric = %s "
-                         "AND details->>'run_key' = %s").format(_t(cfg, "perf_samples")), (tier, kind, run_key))
+                         "AND details->>'run_key' = %s").format(state_table(cfg, "perf_samples")), (tier, kind, run_key))
     _record_sample(conn, cfg, "window", tier, kind, None, {"run_key": run_key, **snapshot})
     conn.commit()
 
@@ -512,7 +508,7 @@ def verify(dsn: str, cfg: MigrationConfig, ctx: RunContext, tier: int) -> dict[s
             perf_row = fetch_one(conn, sql.SQL(
                 "SELECT details FROM {} WHERE purpose = 'after_drop' AND tier = %s "
                 "AND details->'comparison'->>'improvement_pct' IS NOT NULL ORDER BY id DESC LIMIT 1").format(
-                _t(cfg, "perf_samples")), (tier,))
+                state_table(cfg, "perf_samples")), (tier,))
             flow_row = _latest_sample(conn, cfg, "event_flow", tier, "event_ratio")
             improvement = dict((perf_row or {}).get("details", {}).get("comparison") or {})
             if flow_row:

@@ -37,7 +37,7 @@ from ..catalog import logging_function_oids, logging_triggers
 from ..config import MigrationConfig, load_config
 from ..db import connection, fetch_all, fetch_one, load_sql, run_sql_file, scalar
 from ..errors import GateClosed, MigrationError, PreflightError
-from ..ledger import RunContext
+from ..ledger import RunContext, state_table
 from ._common import publish_identity, publish_parameters, wait_for_older_transactions
 from ..validation.parity import VALIDATION_VIEWS
 from .p3_read_path import _EVENT_EXPR, create_compat_view, relation_kind, table_columns
@@ -49,10 +49,6 @@ VALIDATION_SUITES = ("parity", "events_integrity")
 ARCHIVE_PREFIX = "activity_logs_archive_"
 DUAL_WRITE_SETTING = "dual_write"
 P6_SETTING = "p6_cleanup"       # {"archive": name, "dual_write_before": ..., "compat_view": bool}
-
-
-def _t(cfg: MigrationConfig, name: str) -> sql.Identifier:
-    return sql.Identifier(cfg.state_schema, name)
 
 
 def run_locked(dsn: str, cfg: MigrationConfig, body: Callable[[psycopg.Connection], Any], *,
@@ -67,7 +63,7 @@ def gate_tiers_done(conn: psycopg.Connection, cfg: MigrationConfig | None = None
     """Every configured tier 'verified' in tier_state, and no logging trigger left in the catalog."""
     cfg = cfg or load_config()
     rows = {r["tier"]: r["status"] for r in fetch_all(
-        conn, sql.SQL("SELECT tier, status FROM {}").format(_t(cfg, "tier_state")))} \
+        conn, sql.SQL("SELECT tier, status FROM {}").format(state_table(cfg, "tier_state")))} \
         if ledger.state_schema_exists(conn, cfg) else {}
     not_done = {t.tier: rows.get(t.tier, "not started") for t in cfg.tiers if rows.get(t.tier) != "verified"}
     left = [t.identity for t in logging_triggers(conn, cfg)]
@@ -104,7 +100,7 @@ def quarantine_open(conn: psycopg.Connection, cfg: MigrationConfig) -> list[dict
         return []
     return fetch_all(conn, sql.SQL("SELECT reason, count(*) AS n FROM {} WHERE resolved_at IS NULL AND "
                                    "acknowledged_at IS NULL GROUP BY reason ORDER BY n DESC").format(
-        _t(cfg, "quarantine")))
+        state_table(cfg, "quarantine")))
 
 
 def gate_quarantine(conn: psycopg.Connection, cfg: MigrationConfig | None = None) -> dict[str, Any]:
@@ -117,7 +113,7 @@ def gate_quarantine(conn: psycopg.Connection, cfg: MigrationConfig | None = None
         raise GateClosed(f"cleanup refused: {total} quarantined rows are neither resolved nor acknowledged "
                          f"({by_reason}); fix them, or acknowledge with "
                          f"`activity-migration quarantine --ack --by NAME --all` (or --reason R)")
-    total = scalar(conn, sql.SQL("SELECT count(*) FROM {}").format(_t(cfg, "quarantine"))) \
+    total = scalar(conn, sql.SQL("SELECT count(*) FROM {}").format(state_table(cfg, "quarantine"))) \
         if ledger.state_schema_exists(conn, cfg) else 0
     return {"quarantined": int(total or 0), "open": 0}
 
@@ -131,7 +127,7 @@ def acknowledge_quarantine(conn: psycopg.Connection, by: str, *, reason: str | N
     if not all_rows and not reason:
         raise MigrationError("say which rows to acknowledge: --all or --reason R")
     q = sql.SQL("UPDATE {} SET acknowledged_by = %s, acknowledged_at = clock_timestamp() "
-                "WHERE resolved_at IS NULL AND acknowledged_at IS NULL").format(_t(cfg, "quarantine"))
+                "WHERE resolved_at IS NULL AND acknowledged_at IS NULL").format(state_table(cfg, "quarantine"))
     params: list[Any] = [by.strip()]
     if reason:
         q += sql.SQL(" AND reason = %s")
@@ -178,7 +174,7 @@ def legacy_functions(conn: psycopg.Connection, cfg: MigrationConfig) -> list[str
     if ledger.state_schema_exists(conn, cfg):
         for r in fetch_all(conn, sql.SQL(
                 "SELECT DISTINCT identity FROM {} WHERE phase IN ('p2_dual_write', 'p5_trigger_removal') "
-                "AND object_type = 'function'").format(_t(cfg, "ddl_backups"))):
+                "AND object_type = 'function'").format(state_table(cfg, "ddl_backups"))):
             fn = scalar(conn, "SELECT p.oid::regprocedure::text FROM pg_proc p WHERE p.oid = to_regprocedure(%s) "
                               "AND p.prorettype = 'trigger'::regtype AND NOT EXISTS "
                               "(SELECT 1 FROM pg_trigger t WHERE t.tgfoid = p.oid)", (r["identity"],))
@@ -194,7 +190,7 @@ def _backup(conn: psycopg.Connection, cfg: MigrationConfig, identity: str) -> No
         "INSERT INTO {} (phase, object_type, schema_name, object_name, identity, definition) "
         "VALUES (%s, 'function', %s, %s, %s, pg_get_functiondef(to_regprocedure(%s))) "
         "ON CONFLICT (phase, object_type, identity) DO UPDATE SET definition = EXCLUDED.definition, "
-        "taken_at = clock_timestamp(), restored_at = NULL").format(_t(cfg, "ddl_backups")),
+        "taken_at = clock_timestamp(), restored_at = NULL").format(state_table(cfg, "ddl_backups")),
         (PHASE, schema, name, identity, identity))
 
 
@@ -266,7 +262,7 @@ def current_archive(conn: psycopg.Connection, cfg: MigrationConfig) -> dict[str,
     if not ledger.state_schema_exists(conn, cfg):
         return None
     return fetch_one(conn, sql.SQL("SELECT * FROM {} WHERE restored_at IS NULL ORDER BY created_at DESC LIMIT 1")
-                     .format(_t(cfg, "archives")))
+                     .format(state_table(cfg, "archives")))
 
 
 def is_applied(conn: psycopg.Connection, cfg: MigrationConfig | None = None) -> bool:
@@ -336,7 +332,7 @@ def archive(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | None
             if relation_kind(conn, cfg.source.schema, cfg.source.table) != "r":
                 raise PreflightError(f"{cfg.source_table} is not a table: nothing to archive")
             backed_up = scalar(conn, sql.SQL("SELECT count(*) FROM {} WHERE phase = %s AND identity = %s").format(
-                _t(cfg, "ddl_backups")), (PHASE, publish_identity(cfg)))
+                state_table(cfg, "ddl_backups")), (PHASE, publish_identity(cfg)))
             if not backed_up:
                 raise PreflightError("run the p6_cleanup backup step first (publish_activity is not backed up)")
             columns = table_columns(conn, cfg.source.schema, cfg.source.table)
@@ -371,7 +367,7 @@ def archive(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | None
                 "unlinked_since = EXCLUDED.unlinked_since, created_at = clock_timestamp(), "
                 "retention_days = EXCLUDED.retention_days, restored_at = NULL, deleted_at = NULL, deleted_by = NULL, "
                 "access = EXCLUDED.access"
-            ).format(_t(cfg, "archives")), (name, cfg.source_table, since, int(retention_days), Jsonb(access)))
+            ).format(state_table(cfg, "archives")), (name, cfg.source_table, since, int(retention_days), Jsonb(access)))
             ledger.set_setting(conn, P6_SETTING, {"archive": name, "dual_write_before": dual_before,
                                                   "compat_view": bool(keep_compat_view)}, by=PHASE, cfg=cfg)
             return {"view": view, "since": since}
@@ -398,12 +394,12 @@ def checksum(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | Non
             arch = current_archive(conn, cfg)
             if not arch or arch["deleted_at"]:
                 raise MigrationError("no live archive to checksum")
-            row = fetch_one(conn, load_sql("p6_cleanup/02_checksum_archive.sql", archive=_t(cfg, arch["name"])))
+            row = fetch_one(conn, load_sql("p6_cleanup/02_checksum_archive.sql", archive=state_table(cfg, arch["name"])))
             if arch["checksum"] and arch["checksum"] != row["checksum"]:
                 raise MigrationError(f"archive {arch['name']} changed: checksum {row['checksum']} != recorded "
                                      f"{arch['checksum']}")
             conn.execute(sql.SQL("UPDATE {} SET rows = %s, checksum = %s WHERE name = %s").format(
-                _t(cfg, "archives")), (row["rows"], row["checksum"], arch["name"]))
+                state_table(cfg, "archives")), (row["rows"], row["checksum"], arch["name"]))
             conn.commit()
         out.update({"archive": arch["name"], "rows": row["rows"], "checksum": row["checksum"]})
     return out
@@ -417,7 +413,7 @@ def drop_legacy_functions(dsn: str, cfg: MigrationConfig | None = None, ctx: Run
         with connection(dsn) as conn:
             idents = [r["identity"] for r in fetch_all(conn, sql.SQL(
                 "SELECT identity FROM {} WHERE phase = %s AND object_type = 'function' AND identity <> %s "
-                "AND to_regprocedure(identity) IS NOT NULL").format(_t(cfg, "ddl_backups")),
+                "AND to_regprocedure(identity) IS NOT NULL").format(state_table(cfg, "ddl_backups")),
                 (PHASE, publish_identity(cfg)))]
             used = [i for i in idents if scalar(conn, "SELECT EXISTS (SELECT 1 FROM pg_trigger WHERE tgfoid = "
                                                      "to_regprocedure(%s))", (i,))]
@@ -508,7 +504,7 @@ def verify_archive(dsn: str, cfg: MigrationConfig, arch: dict[str, Any]) -> dict
     """Before an archive is dropped for good: its checksum still holds, and every archived row is
     in events exactly as it was (or quarantined); GateClosed naming what differs otherwise."""
     with connection(dsn) as conn:
-        now = fetch_one(conn, load_sql("p6_cleanup/02_checksum_archive.sql", archive=_t(cfg, arch["name"])))
+        now = fetch_one(conn, load_sql("p6_cleanup/02_checksum_archive.sql", archive=state_table(cfg, arch["name"])))
     if arch["checksum"] and now["checksum"] != arch["checksum"]:
         raise GateClosed(f"archive {arch['name']} changed since phase 6 recorded it: checksum {now['checksum']} "
                          f"({now['rows']} rows) != {arch['checksum']} ({arch['rows']} rows); refusing to delete it")
@@ -542,10 +538,10 @@ def delete_archive(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext
         def body(conn: psycopg.Connection) -> None:
             # The parity views read the archive (verify_archive): the next validation run recreates them.
             conn.execute(sql.SQL("DROP VIEW IF EXISTS {} CASCADE").format(
-                sql.SQL(", ").join(_t(cfg, v) for v in VALIDATION_VIEWS)))
-            conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(_t(cfg, arch["name"])))
+                sql.SQL(", ").join(state_table(cfg, v) for v in VALIDATION_VIEWS)))
+            conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(state_table(cfg, arch["name"])))
             conn.execute(sql.SQL("UPDATE {} SET deleted_at = clock_timestamp(), deleted_by = %s WHERE name = %s")
-                         .format(_t(cfg, "archives")), (who, arch["name"]))
+                         .format(state_table(cfg, "archives")), (who, arch["name"]))
 
         run_locked(dsn, cfg, body)
         facts.pop("markdown", None)
@@ -615,13 +611,13 @@ def rollback(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | Non
                 raise MigrationError(f"archive table {cfg.state_schema}.{arch['name']} is missing although not "
                                      "recorded as deleted: inspect the database before rolling back")
             pub_backup = fetch_one(conn, sql.SQL("SELECT definition FROM {} WHERE phase = %s AND object_type = "
-                                                 "'function' AND identity = %s").format(_t(cfg, "ddl_backups")),
+                                                 "'function' AND identity = %s").format(state_table(cfg, "ddl_backups")),
                                    (PHASE, publish_identity(cfg)))
             funcs = fetch_all(conn, sql.SQL("SELECT identity, definition FROM {} WHERE phase = %s AND object_type = "
-                                            "'function' AND identity <> %s ORDER BY id").format(_t(cfg, "ddl_backups")),
+                                            "'function' AND identity <> %s ORDER BY id").format(state_table(cfg, "ddl_backups")),
                               (PHASE, publish_identity(cfg)))
             if arch["checksum"] and not resumed:
-                now = fetch_one(conn, load_sql("p6_cleanup/02_checksum_archive.sql", archive=_t(cfg, arch["name"])))
+                now = fetch_one(conn, load_sql("p6_cleanup/02_checksum_archive.sql", archive=state_table(cfg, arch["name"])))
                 if now["checksum"] != arch["checksum"]:
                     raise MigrationError(f"archive {arch['name']} checksum {now['checksum']} differs from the recorded "
                                          f"{arch['checksum']}: it was changed; refusing to restore it blindly")
@@ -642,11 +638,11 @@ def rollback(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | Non
                 conn.execute(f["definition"])
             copied = _reverse_copy(conn, cfg, since)
             conn.execute(sql.SQL("UPDATE {} SET restored_at = clock_timestamp() WHERE phase = %s").format(
-                _t(cfg, "ddl_backups")), (PHASE,))
+                state_table(cfg, "ddl_backups")), (PHASE,))
             if p6.get("dual_write_before") is not None:
                 ledger.set_setting(conn, DUAL_WRITE_SETTING, p6["dual_write_before"], by="rollback", cfg=cfg)
             else:
-                conn.execute(sql.SQL("DELETE FROM {} WHERE key = %s").format(_t(cfg, "settings")),
+                conn.execute(sql.SQL("DELETE FROM {} WHERE key = %s").format(state_table(cfg, "settings")),
                              (DUAL_WRITE_SETTING,))
             # Not finished until the drain: a re-run resumes from here (see the docstring).
             ledger.set_setting(conn, P6_SETTING, dict(p6, restored_table_from=arch["name"]), by="rollback", cfg=cfg)
@@ -655,8 +651,8 @@ def rollback(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | Non
         def finish(conn: psycopg.Connection) -> int:
             again = _reverse_copy(conn, cfg, since)
             conn.execute(sql.SQL("UPDATE {} SET restored_at = clock_timestamp() WHERE name = %s").format(
-                _t(cfg, "archives")), (arch["name"],))
-            conn.execute(sql.SQL("DELETE FROM {} WHERE key = %s").format(_t(cfg, "settings")), (P6_SETTING,))
+                state_table(cfg, "archives")), (arch["name"],))
+            conn.execute(sql.SQL("DELETE FROM {} WHERE key = %s").format(state_table(cfg, "settings")), (P6_SETTING,))
             return again
 
         res = {"copied_back": 0} if resumed else run_locked(dsn, cfg, body)
