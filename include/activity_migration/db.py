@@ -125,20 +125,25 @@ _LOCK_ERRORS = (psycopg.errors.LockNotAvailable, psycopg.errors.DeadlockDetected
 
 
 def run_locked(dsn: str, body: Callable[[psycopg.Connection], Any], *, lock_timeout_ms: int = 2000,
-               attempts: int = 10, backoff_s: float = 0.5, autocommit: bool = False) -> Any:
+               attempts: int = 10, backoff_s: float = 0.5, autocommit: bool = False, what: str = "the DDL") -> Any:
     """Run ``body(conn)`` under ``lock_timeout`` on a fresh connection; retry when a lock is not granted.
 
     Online rule: DDL must never queue behind a long application transaction (and so block
     every writer that queues behind the DDL). A short ``lock_timeout`` makes it give up
     quickly instead; we wait a little and try again. ``body`` runs in one transaction that is
     committed when it returns (``autocommit=True``: each statement on its own, for
-    ``CREATE INDEX CONCURRENTLY`` and ``REFRESH … CONCURRENTLY``). Returns what ``body`` returns.
+    ``CREATE INDEX CONCURRENTLY`` and ``REFRESH … CONCURRENTLY``). The session's lock_timeout
+    is set (and committed) before ``body`` runs, so a body may commit or roll back its own
+    transactions and keep it. Returns what ``body`` returns; ``what`` names the work in the
+    error when every attempt waited too long.
     """
     last: Exception | None = None
     for attempt in range(1, attempts + 1):
         with connection(dsn, autocommit=autocommit) as conn:
             try:
                 conn.execute(sql.SQL("SET lock_timeout = {}").format(sql.Literal(f"{int(lock_timeout_ms)}ms")))
+                if not autocommit:
+                    conn.commit()
                 result = body(conn)
                 if not autocommit:
                     conn.commit()
@@ -151,7 +156,7 @@ def run_locked(dsn: str, body: Callable[[psycopg.Connection], Any], *, lock_time
                     conn.rollback()
                 time.sleep(backoff_s * attempt)
     raise MigrationError(
-        f"could not take the locks within lock_timeout={lock_timeout_ms} ms after {attempts} attempts "
+        f"{what} could not take its locks within lock_timeout={lock_timeout_ms} ms after {attempts} attempts "
         f"(a long application transaction holds them?): {last}"
     )
 

@@ -30,7 +30,7 @@ from psycopg.types.json import Jsonb
 
 from . import catalog, ledger
 from .config import MigrationConfig, load_config
-from .db import connect, connection, fetch_all, load_sql, run_ddl_with_retry, scalar
+from .db import connection, fetch_all, load_sql, run_ddl_with_retry, run_locked, scalar
 from .errors import MigrationError, PreflightError
 from .ledger import state_table
 
@@ -265,9 +265,9 @@ def _check_backups_current(conn: psycopg.Connection, cfg: MigrationConfig, facts
 
 def _can_shorten_deadlock_timeout(conn: psycopg.Connection) -> bool:
     try:
-        return bool(scalar(conn, "SELECT has_parameter_privilege('deadlock_timeout', 'SET')"))
+        with conn.transaction():
+            return bool(scalar(conn, "SELECT has_parameter_privilege('deadlock_timeout', 'SET')"))
     except psycopg.Error:  # before PostgreSQL 15: superusers only
-        conn.rollback()
         return bool(scalar(conn, "SELECT rolsuper FROM pg_roles WHERE rolname = current_user"))
 
 
@@ -325,30 +325,15 @@ def drop_tier(dsn: str, cfg: MigrationConfig, tier: int) -> dict[str, Any]:
 # --- restore ----------------------------------------------------------------------------------------------
 
 def _with_lock_retry(dsn: str, cfg: MigrationConfig, body: Callable[[psycopg.Connection], T]) -> T:
-    """Run ``body(conn)`` in one transaction under lock_timeout; retry when a lock is not granted.
+    """``db.run_locked`` with this session's ``deadlock_timeout`` short where allowed: in a lock
+    cycle with an application transaction the DDL gives way and retries, never the write."""
+    def shortened(conn: psycopg.Connection) -> T:
+        if _can_shorten_deadlock_timeout(conn):
+            conn.execute("SET LOCAL deadlock_timeout = '100ms'")
+        return body(conn)
 
-    Like ``db.run_ddl_with_retry``, for DDL whose later statements depend on what earlier
-    ones created (privileges of a recreated function).
-    """
-    last: Exception | None = None
-    for attempt in range(1, cfg.safety.ddl_attempts + 1):
-        conn = connect(dsn)
-        try:
-            conn.execute(sql.SQL("SET lock_timeout = {}").format(sql.Literal(f"{int(cfg.safety.lock_timeout_ms)}ms")))
-            if _can_shorten_deadlock_timeout(conn):
-                conn.execute("SET deadlock_timeout = '100ms'")
-            conn.commit()
-            with conn.transaction():
-                result = body(conn)
-            return result
-        except (psycopg.errors.LockNotAvailable, psycopg.errors.DeadlockDetected) as exc:
-            last = exc
-            log.warning("restore: lock not granted (attempt %s/%s); retrying", attempt, cfg.safety.ddl_attempts)
-            time.sleep(0.5 * attempt)
-        finally:
-            conn.close()
-    raise MigrationError(f"restore could not take its locks within lock_timeout={cfg.safety.lock_timeout_ms} ms "
-                         f"after {cfg.safety.ddl_attempts} attempts: {last}")
+    return run_locked(dsn, shortened, lock_timeout_ms=cfg.safety.lock_timeout_ms, attempts=cfg.safety.ddl_attempts,
+                      what="the tier's DDL")
 
 
 def _privileges(conn: psycopg.Connection, identity: str) -> list[dict]:

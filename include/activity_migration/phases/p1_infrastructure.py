@@ -19,8 +19,7 @@ removes what this phase created in application schemas and nothing else.
 from __future__ import annotations
 
 import logging
-import time
-from typing import Any
+from typing import Any, Callable
 
 import psycopg
 from psycopg import sql
@@ -28,7 +27,7 @@ from psycopg import sql
 from .. import catalog, ledger
 from ..catalog import source_columns
 from ..config import MigrationConfig, load_config
-from ..db import (connect, connection, fetch_all, fetch_one, load_sql, run_ddl_with_retry, run_locked,
+from ..db import (connection, fetch_all, fetch_one, load_sql, run_ddl_with_retry, run_locked,
                   scalar)
 from ..errors import MigrationError, PreflightError
 from ..ledger import RunContext
@@ -335,30 +334,24 @@ def build_indexes(dsn: str, cfg: MigrationConfig, ctx: RunContext, concurrent_lo
     through the lock manager, so it gets a longer lock_timeout than blocking DDL; a build
     that times out leaves an INVALID index, which the next attempt drops first.
     """
-    conn = connect(dsn, autocommit=True)
     rebuilt: list[str] = []
-    try:
+    with connection(dsn) as conn:
         stmts = split_statements(load_sql("p1_infrastructure/07_create_event_indexes.sql",
                                           events=events_ident(cfg)).as_string(conn))
-        for stmt in stmts:
-            for attempt in range(1, cfg.safety.ddl_attempts + 1):
-                for name in _invalid_indexes(conn, cfg):
-                    log.warning("dropping INVALID index %s (left by a failed concurrent build)", name)
-                    conn.execute(sql.SQL("SET lock_timeout = {}").format(
-                        sql.Literal(f"{concurrent_lock_timeout_ms}ms")))
-                    conn.execute(sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(
-                        sql.Identifier(cfg.target_schema, name)))
-                    rebuilt.append(name)
-                try:
-                    conn.execute(sql.SQL("SET lock_timeout = {}").format(sql.Literal(f"{concurrent_lock_timeout_ms}ms")))
-                    conn.execute(stmt)
-                    break
-                except (psycopg.errors.LockNotAvailable, psycopg.errors.DeadlockDetected) as exc:
-                    if attempt == cfg.safety.ddl_attempts:
-                        raise MigrationError(f"index build could not finish after {attempt} attempts: {exc}") from None
-                    time.sleep(0.5 * attempt)
-    finally:
-        conn.close()
+
+    def build(stmt: str) -> Callable[[psycopg.Connection], None]:
+        def body(conn: psycopg.Connection) -> None:
+            for name in _invalid_indexes(conn, cfg):
+                log.warning("dropping INVALID index %s (left by a failed concurrent build)", name)
+                conn.execute(sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(
+                    sql.Identifier(cfg.target_schema, name)))
+                rebuilt.append(name)
+            conn.execute(stmt)
+        return body
+
+    for stmt in stmts:
+        run_locked(dsn, build(stmt), lock_timeout_ms=concurrent_lock_timeout_ms, attempts=cfg.safety.ddl_attempts,
+                   autocommit=True, what="an index build")
     return {"indexes": list(INDEX_NAMES), "rebuilt_invalid": rebuilt}
 
 

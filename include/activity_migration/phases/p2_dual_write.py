@@ -34,7 +34,7 @@ from psycopg import sql
 from .. import catalog, ledger
 from ..catalog import source_columns
 from ..config import MigrationConfig, load_config
-from ..db import connect, connection, fetch_all, fetch_one, load_sql, scalar
+from ..db import connect, connection, fetch_all, fetch_one, load_sql, run_locked, scalar
 from ..errors import MigrationError, PreflightError
 from ..ledger import RunContext
 from ..mapping import converts_from_text
@@ -336,103 +336,93 @@ def _dual_write_ddl(conn: psycopg.Connection, cfg: MigrationConfig) -> sql.Compo
 @ledgered(PHASE, "switch")
 def switch(dsn: str, cfg: MigrationConfig, ctx: RunContext) -> dict[str, Any]:
     """Swap in dual write atomically and record the cutoff. Re-running after success changes nothing."""
-    for attempt in range(1, cfg.safety.ddl_attempts + 1):
-        try:
-            return _switch_once(dsn, cfg, ctx)
-        except (psycopg.errors.LockNotAvailable, psycopg.errors.DeadlockDetected) as exc:
-            log.warning("switch: lock not granted within %s ms (attempt %s/%s): %s", cfg.safety.lock_timeout_ms,
-                        attempt, cfg.safety.ddl_attempts, exc)
-            time.sleep(0.5 * attempt)
-    raise MigrationError(f"the switch could not lock {cfg.source_table} within lock_timeout="
-                         f"{cfg.safety.lock_timeout_ms} ms after {cfg.safety.ddl_attempts} attempts "
-                         f"(a long application transaction is writing it?)")
+    return run_locked(dsn, lambda conn: _switch_once(conn, dsn, cfg, ctx), lock_timeout_ms=cfg.safety.lock_timeout_ms,
+                      attempts=cfg.safety.ddl_attempts,
+                      what=f"the switch (LOCK {cfg.source_table} IN SHARE MODE; a long application transaction "
+                           "is writing it?)")
 
 
-def _switch_once(dsn: str, cfg: MigrationConfig, ctx: RunContext) -> dict[str, Any]:
+def _switch_once(conn: psycopg.Connection, dsn: str, cfg: MigrationConfig, ctx: RunContext) -> dict[str, Any]:
     source = sql.Identifier(cfg.source.schema, cfg.source.table)
-    with connection(dsn) as conn:
-        plans = plan(conn, cfg)
-        backups = _backups(conn, cfg)
-        missing = [p.identity for p in plans if p.identity not in backups]
-        if missing or publish_identity(cfg) not in backups:
-            raise MigrationError(f"no backup for {missing or [publish_identity(cfg)]}: run the backup step first")
-        # Switched = the dual_write setting with a cutoff (both written by the locked switch). Not
-        # publish_activity's body: it is dual-write already after the first step of an interrupted run.
-        already = bool((ledger.get_setting(conn, "dual_write", {}, cfg=cfg) or {}).get("enabled")) \
-            and ledger.get_setting(conn, "cutoff", cfg=cfg) is not None
-        pending = [p for p in plans if function_def(conn, p.identity) != p.new_def]
-        publish_ddl = _dual_write_ddl(conn, cfg)
-        conn.rollback()
-        if already and not pending:
-            return {"already_switched": True, "functions": len(plans),
-                    "cutoff": ledger.get_setting(conn, "cutoff", cfg=cfg)}
-        key_type = source_columns(conn, cfg)[cfg.source.key]["type"]
-        publish_is_dual = DUAL_WRITE_MARKER in (function_def(conn, publish_identity(cfg)) or "")
-        conn.rollback()
-        if not publish_is_dual:
-            # publish_activity's dual-write body first, on its own, then a drain: from then on a
-            # session that can see a rewritten trigger body (installed below) has processed this
-            # change too, so no trigger ever reaches the events-only body (its legacy row would
-            # be lost). Until the triggers are rewritten, only the application calls
-            # publish_activity; its rows get linked events, which the backfill skips.
-            conn.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(
-                sql.Literal(f"{cfg.safety.lock_timeout_ms}ms")))
-            conn.execute(publish_ddl)
-            conn.commit()
-            if not wait_for_older_transactions(dsn, SWITCH_DRAIN_TIMEOUT_S):
-                raise MigrationError(
-                    f"switch: publish_activity writes both systems now, but a transaction open at that moment is still "
-                    f"running after {SWITCH_DRAIN_TIMEOUT_S:.0f} s; the triggers were not rewritten. Re-run the switch.")
-        conn.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(f"{cfg.safety.lock_timeout_ms}ms")))
-        side: psycopg.Connection | None = None
-        cutoff: dict[str, Any] | None = None
-        if not already:
-            # SHARE conflicts with the writers' ROW EXCLUSIVE: every in-flight write of the source
-            # table finishes before, every new one waits until this commits. Rows committed before
-            # have no event (backfill), rows after are written by the new functions.
-            conn.execute(sql.SQL("LOCK TABLE {} IN SHARE MODE").format(source))
-            row = fetch_one(conn, sql.SQL("SELECT clock_timestamp() AS cutoff_at, pg_export_snapshot() AS snap, "
-                                          "{} AS max_key").format(
-                sql.SQL("(SELECT max({}) FROM {})").format(sql.Identifier(cfg.source.key), source)
-                if key_type in _INTEGER_KEYS else sql.SQL("NULL")))
-            side = connect(dsn)
-            side.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            side.execute("SET TRANSACTION SNAPSHOT %s" % sql.Literal(row["snap"]).as_string(side))
-            cutoff = {"cutoff_at": row["cutoff_at"].isoformat(), "locked_at": row["cutoff_at"].isoformat(),
-                      "switched_at": None, "max_key": row["max_key"], "rows_before": None, "key_type": key_type,
-                      "dag_run_id": ctx.dag_run_id}
+    plans = plan(conn, cfg)
+    backups = _backups(conn, cfg)
+    missing = [p.identity for p in plans if p.identity not in backups]
+    if missing or publish_identity(cfg) not in backups:
+        raise MigrationError(f"no backup for {missing or [publish_identity(cfg)]}: run the backup step first")
+    # Switched = the dual_write setting with a cutoff (both written by the locked switch). Not
+    # publish_activity's body: it is dual-write already after the first step of an interrupted run.
+    already = bool((ledger.get_setting(conn, "dual_write", {}, cfg=cfg) or {}).get("enabled")) \
+        and ledger.get_setting(conn, "cutoff", cfg=cfg) is not None
+    pending = [p for p in plans if function_def(conn, p.identity) != p.new_def]
+    publish_ddl = _dual_write_ddl(conn, cfg)
+    conn.rollback()
+    if already and not pending:
+        return {"already_switched": True, "functions": len(plans),
+                "cutoff": ledger.get_setting(conn, "cutoff", cfg=cfg)}
+    key_type = source_columns(conn, cfg)[cfg.source.key]["type"]
+    publish_is_dual = DUAL_WRITE_MARKER in (function_def(conn, publish_identity(cfg)) or "")
+    conn.rollback()
+    if not publish_is_dual:
+        # publish_activity's dual-write body first, on its own, then a drain: from then on a
+        # session that can see a rewritten trigger body (installed below) has processed this
+        # change too, so no trigger ever reaches the events-only body (its legacy row would
+        # be lost). Until the triggers are rewritten, only the application calls
+        # publish_activity; its rows get linked events, which the backfill skips.
         conn.execute(publish_ddl)
-        # The rewritten bodies run as their owners: those that cannot reach the internal writer
-        # yet get exactly that (never an API role: write_path_roles refuses them), recorded so
-        # the privilege audit expects it.
-        roles = write_path_roles(conn, cfg, pending)
-        for stmt in privileges.write_path_grants(cfg, roles):
-            conn.execute(stmt)
-        if roles:
-            known = ledger.get_setting(conn, privileges.WRITE_PATH_ROLES_SETTING, [], cfg=cfg) or []
-            ledger.set_setting(conn, privileges.WRITE_PATH_ROLES_SETTING, sorted(set(known) | set(roles)),
-                               by=PHASE, cfg=cfg)
-        for p in pending:
-            conn.execute(p.new_def)
-        if cutoff is not None:
-            ledger.set_setting(conn, "cutoff", cutoff, by=ctx.actor or ctx.dag_run_id or "p2_dual_write", cfg=cfg)
-            ledger.set_setting(conn, "dual_write", {"enabled": True, "since": cutoff["cutoff_at"]},
-                               by=ctx.actor or ctx.dag_run_id or "p2_dual_write", cfg=cfg)
         conn.commit()
-        if side is not None and cutoff is not None:
-            # A writer already inside an old trigger body when the switch committed finishes with
-            # it (its row has no event); its transaction started before this instant, so every
-            # such row has created_at (= now() of its transaction) before cutoff_at.
-            switched = scalar(conn, "SELECT clock_timestamp()")
-            conn.rollback()
-            cutoff["cutoff_at"] = cutoff["switched_at"] = switched.isoformat()
-            try:
-                cutoff["rows_before"] = int(scalar(side, sql.SQL("SELECT count(*) FROM {}").format(source)))
-                side.rollback()
-            finally:
-                side.close()
-            ledger.set_setting(conn, "cutoff", cutoff, by=ctx.actor or ctx.dag_run_id or "p2_dual_write", cfg=cfg)
-            conn.commit()
+        if not wait_for_older_transactions(dsn, SWITCH_DRAIN_TIMEOUT_S):
+            raise MigrationError(
+                f"switch: publish_activity writes both systems now, but a transaction open at that moment is still "
+                f"running after {SWITCH_DRAIN_TIMEOUT_S:.0f} s; the triggers were not rewritten. Re-run the switch.")
+    side: psycopg.Connection | None = None
+    cutoff: dict[str, Any] | None = None
+    if not already:
+        # SHARE conflicts with the writers' ROW EXCLUSIVE: every in-flight write of the source
+        # table finishes before, every new one waits until this commits. Rows committed before
+        # have no event (backfill), rows after are written by the new functions.
+        conn.execute(sql.SQL("LOCK TABLE {} IN SHARE MODE").format(source))
+        row = fetch_one(conn, sql.SQL("SELECT clock_timestamp() AS cutoff_at, pg_export_snapshot() AS snap, "
+                                      "{} AS max_key").format(
+            sql.SQL("(SELECT max({}) FROM {})").format(sql.Identifier(cfg.source.key), source)
+            if key_type in _INTEGER_KEYS else sql.SQL("NULL")))
+        side = connect(dsn)
+        side.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        side.execute("SET TRANSACTION SNAPSHOT %s" % sql.Literal(row["snap"]).as_string(side))
+        cutoff = {"cutoff_at": row["cutoff_at"].isoformat(), "locked_at": row["cutoff_at"].isoformat(),
+                  "switched_at": None, "max_key": row["max_key"], "rows_before": None, "key_type": key_type,
+                  "dag_run_id": ctx.dag_run_id}
+    conn.execute(publish_ddl)
+    # The rewritten bodies run as their owners: those that cannot reach the internal writer
+    # yet get exactly that (never an API role: write_path_roles refuses them), recorded so
+    # the privilege audit expects it.
+    roles = write_path_roles(conn, cfg, pending)
+    for stmt in privileges.write_path_grants(cfg, roles):
+        conn.execute(stmt)
+    if roles:
+        known = ledger.get_setting(conn, privileges.WRITE_PATH_ROLES_SETTING, [], cfg=cfg) or []
+        ledger.set_setting(conn, privileges.WRITE_PATH_ROLES_SETTING, sorted(set(known) | set(roles)),
+                           by=PHASE, cfg=cfg)
+    for p in pending:
+        conn.execute(p.new_def)
+    if cutoff is not None:
+        ledger.set_setting(conn, "cutoff", cutoff, by=ctx.actor or ctx.dag_run_id or "p2_dual_write", cfg=cfg)
+        ledger.set_setting(conn, "dual_write", {"enabled": True, "since": cutoff["cutoff_at"]},
+                           by=ctx.actor or ctx.dag_run_id or "p2_dual_write", cfg=cfg)
+    conn.commit()
+    if side is not None and cutoff is not None:
+        # A writer already inside an old trigger body when the switch committed finishes with
+        # it (its row has no event); its transaction started before this instant, so every
+        # such row has created_at (= now() of its transaction) before cutoff_at.
+        switched = scalar(conn, "SELECT clock_timestamp()")
+        conn.rollback()
+        cutoff["cutoff_at"] = cutoff["switched_at"] = switched.isoformat()
+        try:
+            cutoff["rows_before"] = int(scalar(side, sql.SQL("SELECT count(*) FROM {}").format(source)))
+            side.rollback()
+        finally:
+            side.close()
+        ledger.set_setting(conn, "cutoff", cutoff, by=ctx.actor or ctx.dag_run_id or "p2_dual_write", cfg=cfg)
+        conn.commit()
     return {"functions_rewritten": [p.identity for p in pending], "cutoff": cutoff, "already_switched": already}
 
 
@@ -575,41 +565,33 @@ def _restore_backups(dsn: str, cfg: MigrationConfig, ctx: RunContext, *, publish
     (``publish=True``); the catalog must then print each backup byte for byte."""
     state = sql.Identifier(cfg.state_schema)
     pub = publish_identity(cfg)
-    for attempt in range(1, cfg.safety.ddl_attempts + 1):
-        try:
-            with connection(dsn) as conn:
-                backups = [b for b in _backups(conn, cfg).values()
-                           if b["restored_at"] is None and (b["identity"] == pub) == publish]
-                conn.rollback()
-                conn.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(
-                    sql.Literal(f"{cfg.safety.lock_timeout_ms}ms")))
-                restored = []
-                for b in sorted(backups, key=lambda b: b["id"]):
-                    if scalar(conn, "SELECT to_regprocedure(%s) IS NULL", (b["identity"],)) and b["identity"] != pub:
-                        log.warning("%s no longer exists; recreating it from the backup", b["identity"])
-                    conn.execute(b["definition"])
-                    conn.execute(sql.SQL("UPDATE {}.ddl_backups SET restored_at = clock_timestamp() WHERE id = %s")
-                                 .format(state), (b["id"],))
-                    restored.append(b["identity"])
-                if publish:
-                    now = scalar(conn, "SELECT clock_timestamp()")
-                    ledger.set_setting(conn, "dual_write", {"enabled": False, "disabled_at": now.isoformat()},
-                                       by=ctx.actor or ctx.dag_run_id or "rollback", cfg=cfg)
-                    cutoff = ledger.get_setting(conn, "cutoff", cfg=cfg)
-                    if cutoff:
-                        cutoff = dict(cutoff, rolled_back_at=now.isoformat())
-                        ledger.set_setting(conn, "cutoff", cutoff, by=ctx.actor or ctx.dag_run_id or "rollback",
-                                           cfg=cfg)
-                mismatched = [b["identity"] for b in backups if function_def(conn, b["identity"]) != b["definition"]]
-                if mismatched:
-                    conn.rollback()
-                    raise MigrationError(f"after restoring, the catalog does not print the backup for {mismatched}")
-                conn.commit()
-                return restored
-        except (psycopg.errors.LockNotAvailable, psycopg.errors.DeadlockDetected) as exc:
-            log.warning("rollback: lock not granted (attempt %s): %s", attempt, exc)
-            time.sleep(0.5 * attempt)
-    raise MigrationError(f"phase 2 rollback could not take its locks after {cfg.safety.ddl_attempts} attempts")
+
+    def body(conn: psycopg.Connection) -> list[str]:
+        backups = [b for b in _backups(conn, cfg).values()
+                   if b["restored_at"] is None and (b["identity"] == pub) == publish]
+        restored = []
+        for b in sorted(backups, key=lambda b: b["id"]):
+            if scalar(conn, "SELECT to_regprocedure(%s) IS NULL", (b["identity"],)) and b["identity"] != pub:
+                log.warning("%s no longer exists; recreating it from the backup", b["identity"])
+            conn.execute(b["definition"])
+            conn.execute(sql.SQL("UPDATE {}.ddl_backups SET restored_at = clock_timestamp() WHERE id = %s")
+                         .format(state), (b["id"],))
+            restored.append(b["identity"])
+        if publish:
+            now = scalar(conn, "SELECT clock_timestamp()")
+            by = ctx.actor or ctx.dag_run_id or "rollback"
+            ledger.set_setting(conn, "dual_write", {"enabled": False, "disabled_at": now.isoformat()}, by=by, cfg=cfg)
+            cutoff = ledger.get_setting(conn, "cutoff", cfg=cfg)
+            if cutoff:
+                ledger.set_setting(conn, "cutoff", dict(cutoff, rolled_back_at=now.isoformat()), by=by, cfg=cfg)
+        mismatched = [b["identity"] for b in backups if function_def(conn, b["identity"]) != b["definition"]]
+        if mismatched:
+            conn.rollback()
+            raise MigrationError(f"after restoring, the catalog does not print the backup for {mismatched}")
+        return restored
+
+    return run_locked(dsn, body, lock_timeout_ms=cfg.safety.lock_timeout_ms, attempts=cfg.safety.ddl_attempts,
+                      what="the phase 2 rollback")
 
 
 def _rollback(dsn: str, cfg: MigrationConfig, ctx: RunContext, *, drain_timeout_s: float = 60.0) -> dict[str, Any]:
