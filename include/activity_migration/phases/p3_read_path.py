@@ -32,7 +32,8 @@ from psycopg import sql
 
 from .. import ledger, privileges
 from ..config import MigrationConfig, load_config
-from ..db import connection, fetch_all, fetch_one, run_ddl_with_retry, run_sql_file, scalar, server_version_num
+from ..db import (connection, fetch_all, fetch_one, run_ddl_with_retry, run_locked, run_sql_file, scalar,
+                  server_version_num)
 from ..errors import GateClosed, MigrationError, PreflightError
 from ..ledger import RunContext
 
@@ -219,16 +220,18 @@ def apply(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | None =
                            attempts=cfg.safety.ddl_attempts)
         out["index"] = f"{cfg.target_schema}.{FEED_INDEX}"
         # Functions and the view touch no application table: one short transaction.
-        with connection(dsn) as conn:
-            conn.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(f"{cfg.safety.lock_timeout_ms}ms")))
+        def read_path(conn: psycopg.Connection) -> dict[str, Any]:
             run_sql_file(conn, "p3_read_path/02_create_event_feed.sql", events=events,
                          events_name=sql.Literal(cfg.target))
-            out["compat_view"] = create_compat_view(conn, cfg, "public", COMPAT_VIEW, source_cols)
+            view = create_compat_view(conn, cfg, "public", COMPAT_VIEW, source_cols)
             run_sql_file(conn, "p3_read_path/04_create_read_source.sql", state=cfg.state_schema)
             privileges.apply_grants(conn, cfg, "event_feed", "activity_read_source")
             if ledger.get_setting(conn, READ_SOURCE_KEY, None, cfg=cfg) is None:
                 ledger.set_setting(conn, READ_SOURCE_KEY, "activity_logs", by=PHASE, cfg=cfg)
-            conn.commit()
+            return view
+
+        out["compat_view"] = run_locked(dsn, read_path, lock_timeout_ms=cfg.safety.lock_timeout_ms,
+                                        attempts=cfg.safety.ddl_attempts, what="the read path's functions and view")
         out["feed_function"] = FEED_FUNCTION
         out["read_source_function"] = READ_SOURCE_FUNCTION
         out["realtime"] = setup_realtime(dsn, cfg)
