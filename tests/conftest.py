@@ -28,7 +28,7 @@ os.environ["AIRFLOW__CORE__PLUGINS_FOLDER"] = str(ROOT / "plugins")
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "False")
 
-from activity_migration.embedded import EmbeddedPostgres, port_is_open  # noqa: E402
+from activity_migration.embedded import EmbeddedPostgres, port_is_open  # noqa: E402 - after the environment above
 
 TEST_DEMO_ROWS = int(os.environ.get("TEST_DEMO_ROWS", "3000"))
 
@@ -104,10 +104,11 @@ def demo_db(pg_admin_dsn, demo_template):
 @pytest.fixture
 def smtp_sink():
     """A real SMTP server on loopback (aiosmtpd); yields (host, port, messages)."""
-    from aiosmtpd.controller import Controller
+    import socket
     from email import message_from_bytes
     from email.policy import default as default_policy
-    import socket
+
+    from aiosmtpd.controller import Controller
 
     messages: list = []
 

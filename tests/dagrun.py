@@ -11,6 +11,7 @@ The Airflow environment itself (a private, migrated SQLite home) is the session 
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -46,10 +47,29 @@ def dags_test(env: dict[str, str], dag_id: str, conf: dict | None = None, *, sta
     if production_dsn:
         run_env["AIRFLOW_CONN_ACTIVITY_DB"] = conn_uri(production_dsn)
     full_conf = {"mode": "demo", **(conf or {})}
-    return subprocess.run([AIRFLOW, "dags", "test", dag_id, "-c", json.dumps(full_conf)], env=run_env, cwd=ROOT,
+    before = last_run(run_env, dag_id)
+    proc = subprocess.run([AIRFLOW, "dags", "test", dag_id, "-c", json.dumps(full_conf)], env=run_env, cwd=ROOT,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout)
+    after = last_run(run_env, dag_id)
+    # Airflow's own record of the run this call made (None: it made none)
+    proc.dag_run_state = after[1] if after and after != before else None  # type: ignore[attr-defined]
+    return proc
+
+
+def last_run(env: dict[str, str], dag_id: str) -> tuple[int, str] | None:
+    """(id, state) of the newest run of ``dag_id`` in the metadata database of ``env`` (SQLite)."""
+    url = env.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "")
+    if not url.startswith("sqlite:///"):
+        raise RuntimeError(f"the test Airflow home must use SQLite, got {url!r}")
+    path = url[len("sqlite:///"):]
+    if not Path(path).exists():
+        return None
+    with sqlite3.connect(path) as db:
+        row = db.execute("SELECT id, state FROM dag_run WHERE dag_id = ? ORDER BY id DESC LIMIT 1",
+                         (dag_id,)).fetchone()
+    return (int(row[0]), str(row[1])) if row else None
 
 
 def dags_test_succeeded(proc: subprocess.CompletedProcess) -> bool:
-    """The run exited 0 and Airflow reported the DAG run as successful."""
-    return proc.returncode == 0 and "state=success" in proc.stdout
+    """Airflow recorded the DAG run as successful (its state in the metadata database)."""
+    return getattr(proc, "dag_run_state", None) == "success"

@@ -23,9 +23,8 @@ import uuid
 from pathlib import Path
 
 import psycopg
-from psycopg.types.json import Jsonb
-
 from app_load import AppLoad, told_to_publish
+from psycopg.types.json import Jsonb
 
 SCHEMA_SQL = r"""
 DO $$ BEGIN

@@ -6,7 +6,6 @@ import dataclasses
 
 import psycopg
 import pytest
-
 from activity_migration import access_rules
 from activity_migration.config import Security, load_config
 from activity_migration.errors import PreflightError

@@ -5,7 +5,6 @@ import copy
 
 import pytest
 import yaml
-
 from activity_migration.config import DEFAULT_CONFIG_PATH, load_config, parse_config
 from activity_migration.errors import ConfigError
 

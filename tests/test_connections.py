@@ -4,8 +4,13 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from activity_migration.connections import connection_spec, dsn_for_environment, resolve_dsn, settings_pools, settings_variables
+from activity_migration.connections import (
+    connection_spec,
+    dsn_for_environment,
+    resolve_dsn,
+    settings_pools,
+    settings_variables,
+)
 from activity_migration.db import connect, redact
 from activity_migration.errors import ConfigError, MigrationError
 

@@ -7,7 +7,6 @@ import uuid
 from pathlib import Path
 
 import psycopg
-
 from activity_migration.embedded import EmbeddedPostgres, port_is_open
 
 

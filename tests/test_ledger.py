@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import psycopg
 import pytest
-
 from activity_migration import ledger
 from activity_migration.errors import ConfigError
 

@@ -3,9 +3,8 @@ policy for the probe role, empty tables. The probe must still measure (another f
 role) or say why it could not, and entity types must still be observed, not guessed."""
 from __future__ import annotations
 
-import psycopg
-
 import foreign_app
+import psycopg
 from activity_migration import perf
 from activity_migration.config import parse_config
 

@@ -7,15 +7,19 @@ of the process); the DAG-level test at the bottom runs the real p2 DAG in both e
 from __future__ import annotations
 
 import pytest
-from psycopg import sql
-
 from activity_migration import ledger
 from activity_migration.config import load_config
 from activity_migration.db import connection
 from activity_migration.errors import GateClosed
 from activity_migration.rehearsal import (
-    check_rehearsal, enforce_rehearsal, is_destructive, rehearsal_report, render_evidence_markdown)
-from dagrun import ROOT, dags_test
+    check_rehearsal,
+    enforce_rehearsal,
+    is_destructive,
+    rehearsal_report,
+    render_evidence_markdown,
+)
+from dagrun import ROOT, dags_test, dags_test_succeeded
+from psycopg import sql
 from testdb import create_database, drop_database
 
 STAGING = ledger.RunContext(environment="staging", mode="normal", dag_run_id="manual__stg_1")
@@ -287,8 +291,8 @@ def test_rehearsal_report_shows_both_ledgers(two_dbs, version):
 # Through the DAGs: the gate is wired in front of every destructive step, and it works under
 # `airflow dags test` with two databases (staging and production connections from env vars).
 
-import os  # noqa: E402
-from pathlib import Path  # noqa: E402
+import os
+from pathlib import Path
 
 # Override to try a DAG change before it lands (e.g. a copy of dags/ with the gate wired in).
 DAGS_DIR = Path(os.environ.get("REHEARSAL_TEST_DAGS_FOLDER", ROOT / "dags"))
@@ -351,12 +355,12 @@ def test_p2_production_run_needs_a_staging_run_of_the_same_dag(p2_gate_wired, ai
         assert switched is None  # nothing destructive ran in production
 
         rehearsal = _p2_dags_test(airflow_env, "staging", staging, prod)
-        assert rehearsal.returncode == 0, rehearsal.stdout[-6000:]
+        assert dags_test_succeeded(rehearsal), rehearsal.stdout[-6000:]
         with connection(staging) as conn:
             assert ledger.last_step(conn, "p2_dual_write", "switch", status="succeeded", environment="staging")
 
         second = _p2_dags_test(airflow_env, "production", staging, prod)
-        assert second.returncode == 0, second.stdout[-6000:]
+        assert dags_test_succeeded(second), second.stdout[-6000:]
         with connection(prod) as conn:
             gate = ledger.last_step(conn, "p2_dual_write", "switch_rehearsal_gate")
             switched = ledger.last_step(conn, "p2_dual_write", "switch", status="succeeded")

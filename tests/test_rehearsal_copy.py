@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import pytest
-
 from activity_migration import catalog
 from activity_migration.cli import main as cli_main
 from activity_migration.db import connection, fetch_all, scalar

@@ -6,22 +6,17 @@ the workload must see no failed transaction.
 """
 from __future__ import annotations
 
-import sys
 import time
-from pathlib import Path
 
 import psycopg
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent / "phases"))
-from catalog_snapshot import diff, snapshot  # noqa: E402
-from _forward import CFG, CTX, p1, p2, p4, p5_all  # noqa: E402
-from workload_helper import Background  # noqa: E402
-
-from activity_migration import ledger, rollback  # noqa: E402
-from activity_migration.errors import ConfigError, GateClosed  # noqa: E402
-from activity_migration.phases import p3_read_path as p3, p6_cleanup as p6  # noqa: E402
+from _forward import CFG, CTX, p1, p2, p4, p5_all
+from activity_migration import ledger, rollback
+from activity_migration.errors import ConfigError, GateClosed
+from activity_migration.phases import p3_read_path as p3
+from activity_migration.phases import p6_cleanup as p6
+from catalog_snapshot import diff, snapshot
+from workload_helper import Background
 
 
 def _logs(dsn: str) -> tuple[int, set[str]]:

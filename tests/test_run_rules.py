@@ -6,13 +6,18 @@ import logging
 
 import psycopg
 import pytest
-
 from activity_migration import run_rules
 from activity_migration.errors import ConfigError
 from activity_migration.ledger import RunContext
 from activity_migration.run_rules import (
-    PRODUCTION_LIMITS, approvers_for, four_eyes, limit_description, parse_approvers, production_params,
-    require_demo_allowed)
+    PRODUCTION_LIMITS,
+    approvers_for,
+    four_eyes,
+    limit_description,
+    parse_approvers,
+    production_params,
+    require_demo_allowed,
+)
 
 DEMO_PROD = RunContext(environment="production", mode="demo")
 DEMO_STAGING = RunContext(environment="staging", mode="demo")

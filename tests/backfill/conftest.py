@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import psycopg
 import pytest
-from psycopg import sql
-
 from activity_migration.config import load_config
 from activity_migration.db import load_sql
+from psycopg import sql
 
 KEY_COLUMNS = {
     "uuid": "id uuid PRIMARY KEY DEFAULT gen_random_uuid()",

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import psycopg
 import pytest
-
 from activity_migration.backfill.copier import run_worker
 from activity_migration.backfill.options import BackfillParams
 from activity_migration.config import load_config

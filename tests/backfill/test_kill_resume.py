@@ -16,7 +16,6 @@ import sys
 import time
 
 import psycopg
-
 from activity_migration.config import load_config
 from activity_migration.phases import p4_backfill
 

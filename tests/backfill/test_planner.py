@@ -4,7 +4,6 @@ from __future__ import annotations
 import uuid
 
 import psycopg
-
 from activity_migration.backfill import planner
 from activity_migration.config import load_config
 

@@ -6,7 +6,6 @@ import time
 
 import psycopg
 import pytest
-
 from activity_migration import metrics
 from activity_migration.backfill.copier import run_worker
 from activity_migration.backfill.options import BackfillParams

@@ -6,7 +6,6 @@ import threading
 import time
 
 import psycopg
-
 from activity_migration.backfill.options import BackfillParams
 from activity_migration.config import load_config
 from activity_migration.demo.workload import run_workload

@@ -15,10 +15,10 @@ import subprocess
 import sys
 import time
 
-import psycopg
-
 import foreign_app
-from app_checks import scalar as _scalar, zero_loss as _zero_loss
+import psycopg
+from app_checks import scalar as _scalar
+from app_checks import zero_loss as _zero_loss
 from catalog_snapshot import diff, snapshot
 from dagrun import ROOT, dags_test, dags_test_succeeded
 

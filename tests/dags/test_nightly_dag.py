@@ -1,8 +1,8 @@
 """migration_consistency_nightly under `airflow dags test` (subprocess): mail on failure, none on success."""
 from __future__ import annotations
 
-# tests/ is on sys.path (it has no __init__.py): the DAG-run helpers and the validation test helpers.
-from dagrun import dags_test
+# tests/ is on the test path (pyproject's pytest pythonpath): the DAG-run and validation helpers.
+from dagrun import dags_test, dags_test_succeeded
 from validation.helpers import create_source, execute, migrated_db
 
 DAG_ID = "migration_consistency_nightly"
@@ -26,7 +26,7 @@ def test_nightly_passes_silently_then_mails_on_failure(airflow_env, fresh_db, sm
     messages = smtp_sink[2]
 
     ok = _dags_test(airflow_env, dsn, smtp_sink)
-    assert ok.returncode == 0, ok.stdout[-6000:]
+    assert dags_test_succeeded(ok), ok.stdout[-6000:]
     # first nightly: no earlier pass, so the incremental run checks everything; all suites pass
     assert sorted(_results(dsn)) == sorted([(s, "full", True) for s in ("events_integrity", "parity", "quarantine")])
     assert messages == []
@@ -65,7 +65,7 @@ def test_a_crash_of_the_nightly_check_sends_an_alert_naming_the_error(airflow_en
     dsn = migrated_db(fresh_db, rows=200)
     execute(dsn, "ALTER TABLE activity_migration.validation_results RENAME TO validation_results_gone")
     run = _dags_test(airflow_env, dsn, smtp_sink)
-    assert run.returncode != 0 or "state=failed" in run.stdout
+    assert run.dag_run_state == "failed"
     messages = smtp_sink[2]
     assert len(messages) == 1, run.stdout[-3000:]
     msg = messages[0]["message"]
@@ -77,6 +77,6 @@ def test_nightly_skips_when_events_does_not_exist(airflow_env, fresh_db, smtp_si
     create_source(fresh_db, rows=10)
     run = _dags_test(airflow_env, fresh_db, smtp_sink)
     out = run.stdout
-    assert run.returncode == 0, out[-3000:]
+    assert dags_test_succeeded(run), out[-3000:]
     assert "skipping the consistency check" in out
     assert smtp_sink[2] == []

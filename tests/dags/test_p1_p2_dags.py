@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import psycopg
-
 from dagrun import dags_test, dags_test_succeeded
 
 

@@ -3,14 +3,9 @@
 person: its routing is checked directly instead)."""
 from __future__ import annotations
 
-import sys
-
 import psycopg
-
+from _forward import p1, p2, p4, p5_all, record_validation
 from dagrun import ROOT, conn_uri, dags_test, dags_test_succeeded
-
-sys.path.insert(0, str(ROOT / "tests" / "phases"))
-from _forward import p1, p2, p4, p5_all, record_validation  # noqa: E402
 
 
 def _dag(dag_id: str):

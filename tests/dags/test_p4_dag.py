@@ -3,7 +3,6 @@ database with phases 1 and 2 applied: plan, two mapped workers, zero-loss check,
 from __future__ import annotations
 
 import psycopg
-
 from activity_migration.config import load_config
 from activity_migration.ledger import RunContext
 from activity_migration.phases import p1_infrastructure, p2_dual_write

@@ -5,18 +5,12 @@ plays the (upgraded) application in a thread while the subprocess runs.
 """
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import psycopg
-
 from activity_migration import catalog, ledger, tiers
 from activity_migration.config import load_config
 from activity_migration.ledger import RunContext
-from dagrun import dags_test
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "phases"))
-from workload_helper import Background  # noqa: E402
+from dagrun import dags_test, dags_test_succeeded
+from workload_helper import Background
 
 CFG = load_config()
 DAG_ID = "migration_p5_trigger_removal"
@@ -40,7 +34,7 @@ def test_tier_1_runs_end_to_end_in_demo_mode_with_the_app_writing(airflow_env, d
         report = bg.stop()
     (tmp_path / "dags_test.log").write_text(out.stdout)
     log = f"full log: {tmp_path / 'dags_test.log'}\n" + out.stdout[-8000:]
-    assert out.returncode == 0, log
+    assert dags_test_succeeded(out), log
     assert report.failed == 0, report.summary()
 
     with psycopg.connect(demo_db) as conn:
@@ -61,7 +55,7 @@ def test_tier_1_runs_end_to_end_in_demo_mode_with_the_app_writing(airflow_env, d
 
     # A second run of the same tier is a green no-op (gate short-circuits everything after it).
     again = dags_test(airflow_env, DAG_ID, CONF, staging_dsn=demo_db, extra_env=ALERTS)
-    assert again.returncode == 0, again.stdout[-6000:]
+    assert dags_test_succeeded(again), again.stdout[-6000:]
     with psycopg.connect(demo_db) as conn:
         assert tiers.tier_states(conn, CFG)[1]["status"] == "verified"
         gate = ledger.last_step(conn, "p5_trigger_removal", "tier_1_gate", cfg=CFG)

@@ -9,7 +9,6 @@ import sys
 import time
 
 import psycopg
-
 import staff_app
 from app_checks import scalar, zero_loss
 from catalog_snapshot import diff, snapshot

@@ -7,12 +7,17 @@ import uuid
 
 import psycopg
 import pytest
-
 from activity_migration import catalog
 from activity_migration.config import load_config
-from activity_migration.demo.app import (APP_TABLES, CONDITIONAL_TRIGGERS, EXTRA_HISTORY_ENTITY_TYPES,
-                                         LOGGING_TRIGGER_COUNTS, SEED_MARKER, STATEMENT_LEVEL_TRIGGERS,
-                                         UPDATED_AT_TABLES)
+from activity_migration.demo.app import (
+    APP_TABLES,
+    CONDITIONAL_TRIGGERS,
+    EXTRA_HISTORY_ENTITY_TYPES,
+    LOGGING_TRIGGER_COUNTS,
+    SEED_MARKER,
+    STATEMENT_LEVEL_TRIGGERS,
+    UPDATED_AT_TABLES,
+)
 from activity_migration.demo.seed import seed
 from activity_migration.errors import MigrationError
 

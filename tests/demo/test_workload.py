@@ -6,7 +6,6 @@ import time
 
 import psycopg
 import pytest
-
 from activity_migration.demo import workload
 from activity_migration.demo.app import APP_TABLES
 from activity_migration.demo.workload import run_workload

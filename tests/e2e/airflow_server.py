@@ -19,7 +19,6 @@ from urllib.parse import quote
 
 import psycopg
 import requests
-
 from e2e_helpers import ROOT, free_port, wait_http
 
 BIN = Path(sys.executable).parent
@@ -36,8 +35,11 @@ class AirflowServer:
         self.env = self._build_env()
 
     def _build_env(self) -> dict[str, str]:
-        sys.path.insert(0, str(ROOT / "scripts"))
-        import airflow_env
+        import importlib.util
+
+        spec = importlib.util.spec_from_file_location("airflow_env", ROOT / "scripts" / "airflow_env.py")
+        airflow_env = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(airflow_env)
 
         env = {k: v for k, v in os.environ.items()
                if not k.startswith("AIRFLOW_CONN_ACTIVITY_DB") and not k.startswith("AIRFLOW__")}

@@ -10,10 +10,8 @@ import time
 
 import pytest
 import requests
-
 from activity_migration.config import load_config
 from activity_migration.db import connection, fetch_all
-
 from airflow_server import AirflowServer
 
 pytestmark = pytest.mark.slow

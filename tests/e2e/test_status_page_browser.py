@@ -12,16 +12,14 @@ import subprocess
 import sys
 
 import pytest
-from psycopg.types.json import Jsonb
-
 from activity_migration import ledger
 from activity_migration.backfill.planner import PLAN_SETTING
 from activity_migration.config import load_config
 from activity_migration.db import connection, scalar
 from activity_migration.status import collect
-
 from dagrun import conn_uri
 from e2e_helpers import ROOT, DomIndex, free_port, wait_http
+from psycopg.types.json import Jsonb
 
 pytestmark = pytest.mark.slow
 

@@ -4,7 +4,6 @@ The workload thread they run beside the phases is ``workload_helper.Background``
 from __future__ import annotations
 
 import psycopg
-
 from activity_migration import tiers
 from activity_migration.config import load_config
 from activity_migration.ledger import RunContext

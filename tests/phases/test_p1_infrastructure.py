@@ -2,23 +2,17 @@
 from __future__ import annotations
 
 import json
-import sys
 import uuid
-from pathlib import Path
 
 import psycopg
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from catalog_snapshot import diff, snapshot  # noqa: E402
-
-from activity_migration import ledger  # noqa: E402
-from activity_migration.config import load_config  # noqa: E402
-from activity_migration.errors import PreflightError  # noqa: E402
-from activity_migration.phases import p1_infrastructure as p1  # noqa: E402
-from activity_migration.phases import p2_dual_write as p2  # noqa: E402
-
-from workload_helper import background_workload  # noqa: E402
+from activity_migration import ledger
+from activity_migration.config import load_config
+from activity_migration.errors import PreflightError
+from activity_migration.phases import p1_infrastructure as p1
+from activity_migration.phases import p2_dual_write as p2
+from catalog_snapshot import diff, snapshot
+from workload_helper import background_workload
 
 CFG = load_config()
 

@@ -6,9 +6,7 @@ import threading
 import time
 
 import psycopg
-
 from _forward import CFG, CTX, p1
-
 from activity_migration.phases import p1_infrastructure
 
 PUBLISH = ("SELECT public.publish_activity(p_event_type => 'project.updated', p_entity_type => 'project', "

@@ -2,22 +2,16 @@
 from __future__ import annotations
 
 import dataclasses
-import sys
-from pathlib import Path
 
 import psycopg
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from catalog_snapshot import diff, snapshot  # noqa: E402
-
-from activity_migration import ledger  # noqa: E402
-from activity_migration.config import Security, load_config  # noqa: E402
-from activity_migration.phases import p1_infrastructure as p1  # noqa: E402
-from activity_migration.phases import p2_dual_write as p2  # noqa: E402
-from activity_migration.phases.p2_rewrite import UnrewritableFunction  # noqa: E402
-
-from workload_helper import background_workload  # noqa: E402
+from activity_migration import ledger
+from activity_migration.config import Security, load_config
+from activity_migration.phases import p1_infrastructure as p1
+from activity_migration.phases import p2_dual_write as p2
+from activity_migration.phases.p2_rewrite import UnrewritableFunction
+from catalog_snapshot import diff, snapshot
+from workload_helper import background_workload
 
 CFG = load_config()
 
@@ -132,9 +126,8 @@ def test_unrewritable_function_stops_before_any_change(p1_db):
 
 
 def test_integer_keys_record_max_key(pg_admin_dsn):
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from testdb import create_database, drop_database
     from legacy_app import create_legacy_app
+    from testdb import create_database, drop_database
 
     name, dsn = create_database(pg_admin_dsn, prefix="amt_p2int")
     try:

@@ -1,23 +1,17 @@
 """Phase 3 on a real Postgres with the seeded demo app: feed, RLS, parity gate, read source, rollback, plan."""
 from __future__ import annotations
 
-import sys
 import time
 import uuid
-from pathlib import Path
 
 import psycopg
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from _forward import CFG, CTX, p1, p2, p4  # noqa: E402
-from workload_helper import Background  # noqa: E402
-from catalog_snapshot import diff, snapshot  # noqa: E402
-
-from activity_migration import ledger  # noqa: E402
-from activity_migration.errors import GateClosed  # noqa: E402
-from activity_migration.phases import p3_read_path as p3  # noqa: E402
+from _forward import CFG, CTX, p1, p2, p4
+from activity_migration import ledger
+from activity_migration.errors import GateClosed
+from activity_migration.phases import p3_read_path as p3
+from catalog_snapshot import diff, snapshot
+from workload_helper import Background
 
 
 @pytest.fixture(scope="module")

@@ -9,14 +9,13 @@ import uuid
 
 import psycopg
 import pytest
-
 from _forward import CFG, p1, p2
-from workload_helper import Background
-
 from activity_migration import catalog, tiers
 from activity_migration.errors import GateClosed
 from activity_migration.ledger import RunContext
-from activity_migration.phases import p5_handover, p5_trigger_removal as p5
+from activity_migration.phases import p5_handover
+from activity_migration.phases import p5_trigger_removal as p5
+from workload_helper import Background
 
 CTX = RunContext(environment="staging", mode="demo", dag_run_id="pytest-handover")
 TIER1_TYPES = ["notification", "bulk_operation", "email"]

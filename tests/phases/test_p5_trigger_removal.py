@@ -11,18 +11,13 @@ from datetime import timedelta
 
 import psycopg
 import pytest
-
 from activity_migration import catalog, ledger, perf, tiers
 from activity_migration.config import load_config
 from activity_migration.errors import GateClosed, PreflightError
 from activity_migration.ledger import RunContext
 from activity_migration.phases import p5_trigger_removal as p5
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from catalog_snapshot import diff, snapshot  # noqa: E402
-from workload_helper import Background  # noqa: E402
+from catalog_snapshot import diff, snapshot
+from workload_helper import Background
 
 CFG = load_config()
 CTX = RunContext(environment="staging", mode="demo", dag_run_id="pytest-p5")

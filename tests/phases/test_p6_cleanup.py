@@ -1,22 +1,18 @@
 """Phase 6 on a real Postgres with the seeded demo app: gates refuse, archive/restore keeps every row."""
 from __future__ import annotations
 
-import sys
 import time
 import uuid
-from pathlib import Path
 
 import psycopg
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _forward import CFG, CTX, p1, p2, p4, p5_all, record_validation  # noqa: E402
-from workload_helper import Background  # noqa: E402
-
-from activity_migration import ledger  # noqa: E402
-from activity_migration.cli import main as cli  # noqa: E402
-from activity_migration.errors import GateClosed  # noqa: E402
-from activity_migration.phases import p3_read_path as p3, p6_cleanup as p6  # noqa: E402
+from _forward import CFG, CTX, p1, p2, p4, p5_all, record_validation
+from activity_migration import ledger
+from activity_migration.cli import main as cli
+from activity_migration.errors import GateClosed
+from activity_migration.phases import p3_read_path as p3
+from activity_migration.phases import p6_cleanup as p6
+from workload_helper import Background
 
 
 def test_tiers_gate_refuses_until_every_tier_is_verified_and_no_logging_trigger_is_left(demo_db):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import psycopg
 import pytest
-
 from activity_migration.config import load_config
 from activity_migration.phases import p1_infrastructure as p1
 from activity_migration.phases import p2_dual_write as p2

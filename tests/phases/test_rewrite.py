@@ -2,10 +2,19 @@
 from __future__ import annotations
 
 import pytest
-
 from activity_migration.config import load_config
-from activity_migration.phases.p2_rewrite import REWRITE_MARKER, Rewriter, UnrewritableFunction, replace_body
-from activity_migration.sqltext import significant, split_statements, split_top_level, tokenize
+from activity_migration.phases.p2_rewrite import (
+    REWRITE_MARKER,
+    Rewriter,
+    UnrewritableFunction,
+    replace_body,
+)
+from activity_migration.sqltext import (
+    significant,
+    split_statements,
+    split_top_level,
+    tokenize,
+)
 
 
 @pytest.fixture(scope="module")

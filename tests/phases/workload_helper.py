@@ -3,7 +3,7 @@
 The demo workload generator (``activity_migration.demo.workload.run_workload``) plays the app
 as ``authenticated`` users; with ``publish="auto"`` it publishes events itself for tables that no
 longer have logging triggers. Import with ``from workload_helper import Background`` (tests/phases
-is on sys.path for the tests in it; other tests insert it, as they do for ``_forward``).
+is on the test path: pyproject's pytest ``pythonpath``).
 """
 from __future__ import annotations
 

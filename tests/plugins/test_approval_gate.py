@@ -9,11 +9,9 @@ from datetime import datetime, timezone
 from types import SimpleNamespace
 
 import pytest
-
 from activity_migration import ledger
 from activity_migration.db import connection, fetch_all
 from migration_airflow.approval import LedgerApprovalOperator
-
 
 
 def conn_uri(dsn: str) -> str:

@@ -10,7 +10,6 @@ from types import SimpleNamespace
 
 import psycopg
 import pytest
-
 from activity_migration import ledger
 from activity_migration.db import connection, fetch_all
 from activity_migration.errors import ConfigError
@@ -19,7 +18,6 @@ from dagrun import conn_uri
 
 def _gate_tasks():
     from airflow.sdk import DAG
-
     from migration_airflow.approval import approval_gate
 
     with DAG("demo_rule_test", schedule=None) as dag:

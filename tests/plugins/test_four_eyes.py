@@ -11,12 +11,11 @@ from datetime import datetime, timezone
 from types import SimpleNamespace
 
 import pytest
-
 from activity_migration import ledger
 from activity_migration.db import connection, fetch_all
 from activity_migration.errors import GateClosed
-from migration_airflow.approval import LedgerApprovalOperator
 from dagrun import conn_uri
+from migration_airflow.approval import LedgerApprovalOperator
 
 
 @pytest.fixture

@@ -12,13 +12,12 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from psycopg import sql
-
 from activity_migration import ledger
 from activity_migration.config import load_config
 from activity_migration.db import connection, fetch_all
 from activity_migration.errors import ConfigError, GateClosed
 from dagrun import ROOT, conn_uri
+from psycopg import sql
 from testdb import create_database, drop_database
 
 DAGS = Path(ROOT) / "dags"

@@ -12,14 +12,14 @@ import uuid
 
 import psycopg
 import pytest
-from psycopg import sql
-
 from _forward import CFG, CTX, p1, p2, p4, p5_all
-from security.attacks import Attempt, call, run, run_all
+from activity_migration.phases import p3_read_path as p3
+from activity_migration.phases import p6_cleanup as p6
+from activity_migration.phases._common import PUBLISH_ARGS
+from psycopg import sql
 from testdb import create_database, drop_database
 
-from activity_migration.phases import p3_read_path as p3, p6_cleanup as p6
-from activity_migration.phases._common import PUBLISH_ARGS
+from security.attacks import Attempt, call, run, run_all
 
 STATE = CFG.state_schema
 API = ("anon", "authenticated", "service_role")

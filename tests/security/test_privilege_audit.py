@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import psycopg
 import pytest
-
 from _forward import CFG, CTX, p1, p2
-from dagrun import dags_test
-
 from activity_migration import privileges
 from activity_migration.errors import MigrationError
+from dagrun import dags_test
 
 
 def _audit(dsn: str) -> dict:
@@ -67,7 +65,7 @@ def test_a_planted_grant_fails_the_phase_3_dag_at_its_audit(demo_db, airflow_env
     with psycopg.connect(demo_db, autocommit=True) as conn:
         conn.execute("GRANT SELECT ON public.events TO anon")
     proc = dags_test(airflow_env, "migration_p3_read_path", {"environment": "staging"}, staging_dsn=demo_db)
-    assert proc.returncode != 0 or "state=failed" in proc.stdout
+    assert proc.dag_run_state == "failed"
     assert "privilege audit failed" in proc.stdout and "anon has SELECT on table public.events" in proc.stdout
     with psycopg.connect(demo_db) as conn:
         row = conn.execute("SELECT status FROM activity_migration.phase_ledger WHERE phase = 'p3_read_path' "

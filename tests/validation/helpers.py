@@ -6,7 +6,6 @@ go to the quarantine), standing in for the real backfill so the suites have data
 from __future__ import annotations
 
 import psycopg
-
 from activity_migration.config import load_config
 from activity_migration.ledger import RunContext
 

@@ -2,13 +2,12 @@
 and what the incremental scope checks on a small and on a sampled table."""
 from __future__ import annotations
 
-
 from _forward import CFG, CTX, p1, p2, p4, p5_all
-from validation.helpers import execute
-
 from activity_migration.ledger import RunContext
 from activity_migration.phases import p6_cleanup as p6
 from activity_migration.validation.runner import run_suites
+
+from validation.helpers import execute
 
 ALL = ["events_integrity", "parity", "quarantine"]
 STAGING = RunContext(environment="staging", dag_run_id="pytest-after-cleanup")

@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import pytest
-
+from activity_migration.config import load_config
 from activity_migration.db import connection
 from activity_migration.errors import GateClosed
 from activity_migration.ledger import RunContext
 from activity_migration.validation.gate import require_recent_pass
 from activity_migration.validation.report import validation_section
-from activity_migration.config import load_config
 from activity_migration.validation.runner import run_suites
 
 from .helpers import execute

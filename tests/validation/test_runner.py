@@ -3,7 +3,6 @@ and the alert mail that arrives (through Airflow's SmtpNotifier, loopback sink) 
 from __future__ import annotations
 
 import pytest
-
 from activity_migration.ledger import RunContext
 from activity_migration.validation import datadocs
 from activity_migration.validation.email import render_alert

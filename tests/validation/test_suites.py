@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from activity_migration.errors import ConfigError
 from activity_migration.validation.suites import SUITES, load_suite, read_suite
 
