@@ -17,7 +17,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, unquote, urlparse, parse_qsl
+from urllib.parse import parse_qsl, quote, unquote, urlparse
 
 import yaml
 

@@ -71,7 +71,13 @@ def api_objects(cfg: MigrationConfig, *, security_invoker_views: bool = True) ->
     user_and_service = (("authenticated", "EXECUTE"), ("service_role", "EXECUTE"))
     view_readers = (("authenticated", "SELECT"), ("service_role", "SELECT")) if security_invoker_views \
         else (("service_role", "SELECT"),)
-    from .phases._common import ACTOR_VIEW, API_PUBLISH, DAILY_VIEW, HELPER_SIGNATURES, PUBLISH_ARGS
+    from .phases._common import (
+        ACTOR_VIEW,
+        API_PUBLISH,
+        DAILY_VIEW,
+        HELPER_SIGNATURES,
+        PUBLISH_ARGS,
+    )
     objs = [
         ObjectGrants("events", "table", t, cfg.target_table,
                      grants=(("authenticated", "SELECT"), ("service_role", "SELECT, INSERT, UPDATE, DELETE"))),

@@ -12,8 +12,8 @@ import json
 from psycopg import sql
 
 from ..config import load_config
-from ..ledger import state_schema_exists
 from ..db import connection, fetch_all
+from ..ledger import state_schema_exists
 from ..phases.p6_cleanup import acknowledge_quarantine, quarantine_open
 from ._common import add_database_args, database_dsn
 

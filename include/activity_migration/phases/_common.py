@@ -88,6 +88,12 @@ def function_def(conn: psycopg.Connection, identity: str) -> str | None:
     return row["d"] if row else None
 
 
+def relation_kind(conn: psycopg.Connection, schema: str, name: str) -> str | None:
+    """pg_class.relkind of ``schema.name`` ('r' table, 'v' view, ...) or None."""
+    return scalar(conn, "SELECT c.relkind::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                        "WHERE n.nspname = %s AND c.relname = %s", (schema, name))
+
+
 def table_exists(conn: psycopg.Connection, schema: str, table: str) -> bool:
     return scalar(conn, "SELECT to_regclass(format('%%I.%%I', %s::text, %s::text)) IS NOT NULL", (schema, table)) is True
 

@@ -25,114 +25,45 @@ from __future__ import annotations
 import logging
 import re
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
 from psycopg import sql
 
-from .. import catalog, ledger
+from .. import catalog, ledger, privileges
 from ..catalog import source_columns
 from ..config import MigrationConfig, load_config
 from ..db import connect, connection, fetch_all, fetch_one, load_sql, run_locked, scalar
 from ..errors import MigrationError, PreflightError
 from ..ledger import RunContext
 from ..mapping import converts_from_text
-from .. import privileges
-from ._common import (DUAL_WRITE_MARKER, api_publish_identity, dual_write_enabled, events_ident, function_def,
-                      ledgered, publish_identity, publish_parameters, wait_for_older_transactions)
+from ._common import (
+    DUAL_WRITE_MARKER,
+    api_publish_identity,
+    dual_write_enabled,
+    events_ident,
+    function_def,
+    ledgered,
+    publish_identity,
+    publish_parameters,
+    wait_for_older_transactions,
+)
 from .p1_infrastructure import check as p1_check
-from .p2_rewrite import REWRITE_MARKER, Rewriter, replace_body
+from .p2_plan import (
+    PHASE,
+    _backups,
+    _candidate_functions,
+    body_of,
+    plan,
+    write_path_roles,
+)
+from .p2_rewrite import REWRITE_MARKER, Rewriter
+from .p2_rollback import rollback  # noqa: F401 - the phase's rollback (rollback.py calls it here)
 
 log = logging.getLogger(__name__)
 
-PHASE = "p2_dual_write"
 SWITCH_DRAIN_TIMEOUT_S = 60.0
 _INTEGER_KEYS = {"smallint", "integer", "bigint"}
-
-
-# ---------------------------------------------------------------------------- plan
-@dataclass
-class FunctionPlan:
-    identity: str               # regprocedure text
-    original_def: str           # pg_get_functiondef before phase 2 (backup or current)
-    new_def: str                # the rewritten definition
-    statements: list[str]       # the INSERT statements it replaces
-    triggers: list[str] = field(default_factory=list)   # schema.table.trigger using it
-    tables: list[str] = field(default_factory=list)
-
-
-def body_of(definition: str) -> str:
-    """The body (prosrc) inside a pg_get_functiondef text."""
-    m = re.search(r"\bAS (\$[A-Za-z_0-9]*\$)", definition)
-    if not m:
-        raise MigrationError("cannot find the body of a function definition (no AS $tag$)")
-    tag = m.group(1)
-    end = definition.rfind(tag)
-    if end <= m.end():
-        raise MigrationError("cannot find the end of a function body")
-    return definition[m.end():end]
-
-
-def _language_of(definition: str) -> str:
-    m = re.search(r"\bLANGUAGE (\w+)", definition)
-    return m.group(1).lower() if m else "plpgsql"
-
-
-def _backups(conn: psycopg.Connection, cfg: MigrationConfig) -> dict[str, dict[str, Any]]:
-    if not ledger.state_schema_exists(conn, cfg):
-        return {}
-    rows = fetch_all(conn, sql.SQL("SELECT * FROM {}.ddl_backups WHERE phase = %s AND object_type = 'function'")
-                     .format(sql.Identifier(cfg.state_schema)), (PHASE,))
-    return {r["identity"]: r for r in rows}
-
-
-def _candidate_functions(conn: psycopg.Connection, cfg: MigrationConfig) -> list[str]:
-    """Logging functions (not ours) whose current body names the source table."""
-    oids = sorted(catalog.logging_function_oids(conn, cfg))
-    rows = fetch_all(conn, """
-        SELECT p.oid::regprocedure::text AS identity, p.prosrc FROM pg_proc p WHERE p.oid = ANY(%s)""", (oids,))
-    pattern = re.compile(r"\b" + re.escape(cfg.source.table) + r"\b", re.IGNORECASE)
-    return sorted(r["identity"] for r in rows if r["prosrc"] and pattern.search(r["prosrc"]))
-
-
-def plan(conn: psycopg.Connection, cfg: MigrationConfig) -> list[FunctionPlan]:
-    """What the switch will install: one FunctionPlan per function that writes the source table.
-
-    Rewrites start from the original definition: the backup when the catalog already holds
-    a rewritten body (phase 2 ran), the catalog otherwise. Raises UnrewritableFunction.
-    """
-    backups = _backups(conn, cfg)
-    identities = set(_candidate_functions(conn, cfg))
-    identities |= {i for i, b in backups.items() if b["restored_at"] is None and i != publish_identity(cfg)
-                   and scalar(conn, "SELECT to_regprocedure(%s) IS NOT NULL", (i,))}
-    rewriter = Rewriter(cfg, column_types=source_columns(conn, cfg))
-    triggers = catalog.logging_triggers(conn, cfg)
-    plans = []
-    for identity in sorted(identities):
-        current = function_def(conn, identity)
-        if current is None:
-            continue
-        if REWRITE_MARKER in current:
-            if identity not in backups:
-                raise PreflightError(f"{identity} holds a rewritten body but has no backup in "
-                                     f"{cfg.state_schema}.ddl_backups: cannot know its original")
-            original = backups[identity]["definition"]
-        else:
-            original = current
-        body = body_of(original)
-        rw = rewriter.rewrite(identity, body, _language_of(original))
-        if not rw.changed:
-            continue  # reads the source table only
-        users = [t for t in triggers if _same_function(conn, t.function_identity, identity)]
-        plans.append(FunctionPlan(identity=identity, original_def=original,
-                                  new_def=replace_body(original, body, rw.new_body), statements=rw.statements,
-                                  triggers=[t.identity for t in users], tables=sorted({t.table for t in users})))
-    return plans
-
-
-def _same_function(conn: psycopg.Connection, a: str, b: str) -> bool:
-    return a == b or bool(scalar(conn, "SELECT to_regprocedure(%s) = to_regprocedure(%s)", (a, b)))
 
 
 # ---------------------------------------------------------------------------- preflight / backup
@@ -162,53 +93,6 @@ def preflight(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | No
             "write_path_roles_to_grant": write_path,
             "triggers_via_rewritten_functions": len(covered), "triggers_calling_rewritten_helpers": indirect,
             "tables": sorted({t.table for t in triggers}), "dual_write_enabled": dual_write_enabled_dsn(dsn, cfg)}
-
-
-# How each rewritten function reaches the internal writer: as its owner (SECURITY DEFINER) or
-# as whoever fires the trigger (SECURITY INVOKER). API roles may never execute the writer.
-_FUNCTION_RUNNERS = """
-SELECT p.oid::regprocedure::text AS identity, p.prosecdef AS definer, pg_get_userbyid(p.proowner) AS role
-FROM pg_proc p
-WHERE p.oid = ANY(ARRAY(SELECT to_regprocedure(x) FROM unnest(%(identities)s::text[]) x))
-"""
-# Roles that may write the legacy table today (what a SECURITY INVOKER logging function needs).
-_LEGACY_WRITERS = """
-SELECT r.rolname AS role FROM pg_roles r
-WHERE has_table_privilege(r.oid, to_regclass(%(source)s), 'INSERT') AND r.rolname !~ '^pg_'
-"""
-_MAY_WRITE = """
-SELECT r.rolsuper OR (has_schema_privilege(r.oid, %(state)s, 'USAGE')
-                      AND has_function_privilege(r.oid, to_regprocedure(%(writer)s), 'EXECUTE')) AS ok
-FROM pg_roles r WHERE r.rolname = %(role)s
-"""
-
-
-def write_path_roles(conn: psycopg.Connection, cfg: MigrationConfig, plans: list[FunctionPlan]) -> list[str]:
-    """Roles the rewritten functions run as that need a grant on the internal writer.
-
-    A SECURITY DEFINER function runs as its owner; a SECURITY INVOKER one as whoever may write
-    the legacy table today. Raises PreflightError when that would be an API role (it may never
-    execute the writer: a person decides, docs/security.md).
-    """
-    rows = fetch_all(conn, _FUNCTION_RUNNERS, {"identities": [p.identity for p in plans]})
-    runners = {r["role"] for r in rows if r["definer"]}
-    problems = [f"{r['identity']} is owned by the API role {r['role']}" for r in rows
-                if r["definer"] and r["role"] in privileges.API_ROLES]
-    invoker = [r["identity"] for r in rows if not r["definer"]]
-    if invoker:
-        writers = {r["role"] for r in fetch_all(conn, _LEGACY_WRITERS, {"source": cfg.source_table})}
-        api_writers = sorted(writers & set(privileges.API_ROLES))
-        if api_writers:
-            problems.append(f"SECURITY INVOKER functions {invoker} run as the caller, and the API roles "
-                            f"{api_writers} may write {cfg.source_table} today (make each SECURITY DEFINER, owned "
-                            f"by a server role, after checking what else it does)")
-        runners |= writers
-    if problems:
-        raise PreflightError("the rewritten logging functions reach the internal writer, which no API role may "
-                             "execute: " + "; ".join(problems))
-    return sorted(role for role in runners
-                  if not scalar(conn, _MAY_WRITE, {"state": cfg.state_schema, "writer": publish_identity(cfg),
-                                                   "role": role}))
 
 
 def dual_write_enabled_dsn(dsn: str, cfg: MigrationConfig) -> bool:
@@ -532,92 +416,6 @@ def apply(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | None =
     cfg = cfg or load_config()
     ctx = ctx or RunContext()
     return {fn.step: fn(dsn, cfg, ctx) for fn in STEPS}
-
-
-# ---------------------------------------------------------------------------- rollback
-def rollback(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | None = None) -> dict[str, Any]:
-    """Restore every function phase 2 replaced from its backup; dual write off; events kept.
-
-    Two transactions under lock_timeout (retried) with a drain between them (see
-    :func:`_rollback`: the legacy functions, then publish_activity once no transaction that
-    could still run a rewritten body is left). Afterwards each function's
-    ``pg_get_functiondef`` equals its backup, or the rollback fails loudly.
-    """
-    cfg = cfg or load_config()
-    ctx = ctx or RunContext()
-    with connection(dsn) as conn:
-        ledger.ensure_state_schema(conn, cfg)
-        lid = ledger.record(conn, PHASE, "rollback", "started", ctx, finished=False, cfg=cfg)
-    try:
-        details = _rollback(dsn, cfg, ctx)
-    except BaseException as exc:
-        with connection(dsn) as conn:
-            ledger.finish(conn, lid, "failed", {"error": f"{type(exc).__name__}: {exc}"[:2000]}, cfg=cfg)
-        raise
-    with connection(dsn) as conn:
-        ledger.finish(conn, lid, "succeeded", details, cfg=cfg)
-    return details
-
-
-def _restore_backups(dsn: str, cfg: MigrationConfig, ctx: RunContext, *, publish: bool) -> list[str]:
-    """One transaction under lock_timeout (retried): restore the unrestored backups of the legacy
-    functions (``publish=False``) or of publish_activity with the dual-write settings off
-    (``publish=True``); the catalog must then print each backup byte for byte."""
-    state = sql.Identifier(cfg.state_schema)
-    pub = publish_identity(cfg)
-
-    def body(conn: psycopg.Connection) -> list[str]:
-        backups = [b for b in _backups(conn, cfg).values()
-                   if b["restored_at"] is None and (b["identity"] == pub) == publish]
-        restored = []
-        for b in sorted(backups, key=lambda b: b["id"]):
-            if scalar(conn, "SELECT to_regprocedure(%s) IS NULL", (b["identity"],)) and b["identity"] != pub:
-                log.warning("%s no longer exists; recreating it from the backup", b["identity"])
-            conn.execute(b["definition"])
-            conn.execute(sql.SQL("UPDATE {}.ddl_backups SET restored_at = clock_timestamp() WHERE id = %s")
-                         .format(state), (b["id"],))
-            restored.append(b["identity"])
-        if publish:
-            now = scalar(conn, "SELECT clock_timestamp()")
-            by = ctx.actor or ctx.dag_run_id or "rollback"
-            ledger.set_setting(conn, "dual_write", {"enabled": False, "disabled_at": now.isoformat()}, by=by, cfg=cfg)
-            cutoff = ledger.get_setting(conn, "cutoff", cfg=cfg)
-            if cutoff:
-                ledger.set_setting(conn, "cutoff", dict(cutoff, rolled_back_at=now.isoformat()), by=by, cfg=cfg)
-        mismatched = [b["identity"] for b in backups if function_def(conn, b["identity"]) != b["definition"]]
-        if mismatched:
-            conn.rollback()
-            raise MigrationError(f"after restoring, the catalog does not print the backup for {mismatched}")
-        return restored
-
-    return run_locked(dsn, body, lock_timeout_ms=cfg.safety.lock_timeout_ms, attempts=cfg.safety.ddl_attempts,
-                      what="the phase 2 rollback")
-
-
-def _rollback(dsn: str, cfg: MigrationConfig, ctx: RunContext, *, drain_timeout_s: float = 60.0) -> dict[str, Any]:
-    """Legacy functions first, drain, then publish_activity: never "rewritten trigger + phase-1 publish".
-
-    A writer inside a rewritten trigger body calls publish_activity later in the same statement,
-    and PostgreSQL does not pin function definitions for a statement: if both were swapped in
-    one transaction, a trigger that started with the rewritten body (``PERFORM
-    publish_activity``) could, after any lock it takes next (a lookup in another table), call
-    the phase-1 publish_activity, which writes the event only: its legacy row would be lost.
-    So: (1) the original legacy bodies (they INSERT into the legacy table themselves) while
-    publish_activity still dual-writes, which is right for both the old and the new trigger
-    bodies; (2) wait until every transaction open at that commit has ended (a later one sees
-    only the original bodies); (3) publish_activity back to its phase-1 body, dual write off.
-    Killed or timed out between the steps, a re-run resumes: restored backups are skipped,
-    the drain is repeated (cheap) before step 3.
-    """
-    functions = _restore_backups(dsn, cfg, ctx, publish=False)
-    if not wait_for_older_transactions(dsn, drain_timeout_s):
-        raise MigrationError(
-            f"phase 2 rollback: the legacy trigger functions are restored, but a transaction that was open then "
-            f"is still running after {drain_timeout_s:.0f} s; publish_activity keeps writing both systems "
-            f"until it ends. Re-run the rollback (it resumes with the publish_activity step).")
-    publish = _restore_backups(dsn, cfg, ctx, publish=True)
-    return {"restored": functions + publish, "events_kept": True,
-            "order": "legacy functions, drain of older transactions, publish_activity"}
 
 
 # ---------------------------------------------------------------------------- status

@@ -30,8 +30,17 @@ from dataclasses import dataclass, field
 from ..config import MigrationConfig
 from ..errors import MigrationError
 from ..mapping import CONVERTERS, converts_from_text
-from ..sqltext import (Token, TokenizeError, at_depth_zero, matching_paren, quote_ident, significant, span_text,
-                       split_top_level, tokenize)
+from ..sqltext import (
+    Token,
+    TokenizeError,
+    at_depth_zero,
+    matching_paren,
+    quote_ident,
+    significant,
+    span_text,
+    split_top_level,
+    tokenize,
+)
 
 REWRITE_MARKER = "-- activity-migration p2_dual_write: rewritten to call publish_activity"
 

@@ -28,6 +28,7 @@ from ..config import MigrationConfig
 from ..db import connection, fetch_all, load_sql, scalar
 from ..errors import GateClosed, PreflightError
 from ..ledger import RunContext
+from .p5_sensors import Verdict, _latest_sample, _record_sample, _windowed
 
 PUBLISHERS_SETTING = "publishers"
 PUBLISHER_STATES = ("trigger", "handover", "application")
@@ -98,7 +99,6 @@ def readiness_poke(dsn: str, cfg: MigrationConfig, ctx: RunContext, tier: int, *
     ratio for two windows in a row (the first window after the handover may catch an application
     that had not read the setting yet). A failure hands the tables back to the triggers.
     """
-    from .p5_trigger_removal import Verdict, _latest_sample, _record_sample, _windowed
     tables = cfg.tier(tier).table_names
     run_key = ctx.dag_run_id or "manual"
     with connection(dsn) as conn:
@@ -153,7 +153,6 @@ def readiness_poke(dsn: str, cfg: MigrationConfig, ctx: RunContext, tier: int, *
 def readiness_summary(conn: psycopg.Connection, cfg: MigrationConfig, tier: int, run_key: str | None
                       ) -> dict[str, Any] | None:
     """The passing readiness window of this run (for the approval's evidence), or None."""
-    from .p5_trigger_removal import _latest_sample
     row = _latest_sample(conn, cfg, "readiness", tier, "coverage", run_key)
     return row["details"] if row else None
 

@@ -87,8 +87,8 @@ def cache_templates() -> None:
     global _TEMPLATE_CACHE
     if _TEMPLATE_CACHE is not None:
         return
-    from jinja2 import BytecodeCache
     from great_expectations.render.view import view as gx_view
+    from jinja2 import BytecodeCache
 
     class _MemoryBytecodeCache(BytecodeCache):
         def __init__(self) -> None:

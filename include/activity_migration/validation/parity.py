@@ -32,7 +32,15 @@ from psycopg import sql
 from .. import privileges
 from ..catalog import source_columns
 from ..config import MigrationConfig
-from ..db import connection, fetch_all, fetch_one, load_sql, run_ddl_with_retry, run_sql_file, scalar
+from ..db import (
+    connection,
+    fetch_all,
+    fetch_one,
+    load_sql,
+    run_ddl_with_retry,
+    run_sql_file,
+    scalar,
+)
 from ..errors import ConfigError, PreflightError
 from ..mapping import NORMALISED_TEXT, event_field_exprs, normalised
 

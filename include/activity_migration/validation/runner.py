@@ -29,7 +29,7 @@ from psycopg.types.json import Jsonb
 
 from .. import ledger
 from ..config import MigrationConfig, load_config
-from ..db import connect, scalar, redact
+from ..db import connect, redact, scalar
 from ..errors import MigrationError, PreflightError
 from ..ledger import RunContext
 from . import datadocs, parity
