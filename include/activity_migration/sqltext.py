@@ -42,107 +42,122 @@ _PARAM = re.compile(r"\$\d+")
 _OP_CHARS = set("+-*/<>=~!@#%^&|`?:")
 
 
+def _end_of_space(src: str, i: int) -> int:
+    while i < len(src) and src[i].isspace():
+        i += 1
+    return i
+
+
+def _end_of_line_comment(src: str, i: int) -> int:
+    j = src.find("\n", i)
+    return len(src) if j < 0 else j + 1
+
+
+def _end_of_block_comment(src: str, i: int) -> int:
+    start, n = i, len(src)
+    depth, i = 1, i + 2
+    while i < n and depth:
+        if src.startswith("/*", i):
+            depth, i = depth + 1, i + 2
+        elif src.startswith("*/", i):
+            depth, i = depth - 1, i + 2
+        else:
+            i += 1
+    if depth:
+        raise TokenizeError(f"unterminated block comment starting at offset {start}")
+    return i
+
+
+def _end_of_escape_string(src: str, i: int) -> int:
+    start, n = i, len(src)
+    i += 2
+    while True:
+        if i >= n:
+            raise TokenizeError(f"unterminated E'' string starting at offset {start}")
+        if src[i] == "\\":
+            i += 2
+        elif src[i] == "'":
+            if i + 1 < n and src[i + 1] == "'":
+                i += 2
+            else:
+                return i + 1
+        else:
+            i += 1
+
+
+def _end_of_quoted(src: str, i: int, quote: str, what: str) -> int:
+    """End of a '…' string or "…" identifier starting at ``i`` (a doubled quote is literal)."""
+    start, n = i, len(src)
+    i += 1
+    while True:
+        j = src.find(quote, i)
+        if j < 0:
+            raise TokenizeError(f"unterminated {what} starting at offset {start}")
+        if j + 1 < n and src[j + 1] == quote:
+            i = j + 2
+            continue
+        return j + 1
+
+
+def _scan_dollar(src: str, i: int) -> tuple[int, str]:
+    """A dollar-quoted body, a ``$1`` parameter, or a lone ``$`` operator."""
+    m = _DOLLAR_TAG.match(src, i)
+    p = _PARAM.match(src, i)
+    if p:
+        return p.end(), "param"
+    if m:
+        tag = m.group(0)
+        j = src.find(tag, m.end())
+        if j < 0:
+            raise TokenizeError(f"unterminated dollar quote {tag} starting at offset {i}")
+        return j + len(tag), "dollar"
+    return i + 1, "op"
+
+
+def _end_while(src: str, i: int, accept) -> int:
+    while i < len(src) and accept(src[i]):
+        i += 1
+    return i
+
+
+def _is_word_char(ch: str) -> bool:
+    return ch.isalnum() or ch in "_$" or ord(ch) > 127
+
+
+def _scan(src: str, i: int) -> tuple[int, str]:
+    """(end, kind) of the token starting at ``i``."""
+    c = src[i]
+    if c.isspace():
+        return _end_of_space(src, i), "ws"
+    if src.startswith("--", i):
+        return _end_of_line_comment(src, i), "comment"
+    if src.startswith("/*", i):
+        return _end_of_block_comment(src, i), "comment"
+    if c in "eE" and src.startswith("'", i + 1):
+        return _end_of_escape_string(src, i), "string"
+    if c == "'":
+        return _end_of_quoted(src, i, "'", "string"), "string"
+    if c == '"':
+        return _end_of_quoted(src, i, '"', "quoted identifier"), "qident"
+    if c == "$":
+        return _scan_dollar(src, i)
+    if c.isalpha() or c == "_" or ord(c) > 127:
+        return _end_while(src, i, _is_word_char), "word"
+    if c.isdigit():
+        return _end_while(src, i, lambda ch: ch.isalnum() or ch == "."), "number"
+    if c in "(),;[].":
+        return i + 1, "punct"
+    return max(_end_while(src, i, _OP_CHARS.__contains__), i + 1), "op"
+
+
 def tokenize(src: str) -> list[Token]:
     """Split SQL or PL/pgSQL text into tokens; the concatenation of all token texts is ``src``."""
     out: list[Token] = []
-    i, n = 0, len(src)
-    while i < n:
-        c = src[i]
-        start = i
-        if c.isspace():
-            while i < n and src[i].isspace():
-                i += 1
-            kind = "ws"
-        elif src.startswith("--", i):
-            j = src.find("\n", i)
-            i = n if j < 0 else j + 1
-            kind = "comment"
-        elif src.startswith("/*", i):
-            depth, i = 1, i + 2
-            while i < n and depth:
-                if src.startswith("/*", i):
-                    depth, i = depth + 1, i + 2
-                elif src.startswith("*/", i):
-                    depth, i = depth - 1, i + 2
-                else:
-                    i += 1
-            if depth:
-                raise TokenizeError(f"unterminated block comment starting at offset {start}")
-            kind = "comment"
-        elif c in "eE" and i + 1 < n and src[i + 1] == "'":
-            i += 2
-            while True:
-                if i >= n:
-                    raise TokenizeError(f"unterminated E'' string starting at offset {start}")
-                if src[i] == "\\":
-                    i += 2
-                elif src[i] == "'":
-                    if i + 1 < n and src[i + 1] == "'":
-                        i += 2
-                    else:
-                        i += 1
-                        break
-                else:
-                    i += 1
-            kind = "string"
-        elif c == "'":
-            i += 1
-            while True:
-                j = src.find("'", i)
-                if j < 0:
-                    raise TokenizeError(f"unterminated string starting at offset {start}")
-                if j + 1 < n and src[j + 1] == "'":
-                    i = j + 2
-                    continue
-                i = j + 1
-                break
-            kind = "string"
-        elif c == '"':
-            i += 1
-            while True:
-                j = src.find('"', i)
-                if j < 0:
-                    raise TokenizeError(f"unterminated quoted identifier starting at offset {start}")
-                if j + 1 < n and src[j + 1] == '"':
-                    i = j + 2
-                    continue
-                i = j + 1
-                break
-            kind = "qident"
-        elif c == "$":
-            m = _DOLLAR_TAG.match(src, i)
-            p = _PARAM.match(src, i)
-            if m and not p:
-                tag = m.group(0)
-                j = src.find(tag, m.end())
-                if j < 0:
-                    raise TokenizeError(f"unterminated dollar quote {tag} starting at offset {start}")
-                i = j + len(tag)
-                kind = "dollar"
-            elif p:
-                i = p.end()
-                kind = "param"
-            else:
-                i += 1
-                kind = "op"
-        elif c.isalpha() or c == "_" or ord(c) > 127:
-            while i < n and (src[i].isalnum() or src[i] in "_$" or ord(src[i]) > 127):
-                i += 1
-            kind = "word"
-        elif c.isdigit():
-            while i < n and (src[i].isalnum() or src[i] == "."):
-                i += 1
-            kind = "number"
-        elif c in "(),;[].":
-            i += 1
-            kind = "punct"
-        else:
-            while i < n and src[i] in _OP_CHARS:
-                i += 1
-            if i == start:
-                i += 1
-            kind = "op"
-        out.append(Token(kind, src[start:i], start, i))
+    i = 0
+    while i < len(src):
+        end, kind = _scan(src, i)
+        out.append(Token(kind, src[i:end], i, end))
+        i = end
     return out
 
 
