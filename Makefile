@@ -1,6 +1,7 @@
 # The two set-up commands of the README:
 #   make demo   venv + install + embedded Postgres + seed + every migration DAG, in order, + report
 #   make test   venv + install + a Postgres to test against + the whole test suite
+#   make lint   ruff (format, rules) and mypy, as CI runs them before the tests
 SHELL := /bin/bash
 PY ?= python3
 VENV := .venv
@@ -9,7 +10,7 @@ STAMP := $(VENV)/.installed
 DEMO_ROWS ?= 200000
 PYTEST_ARGS ?=
 
-.PHONY: demo test airflow venv benchmarks embedded-stop clean contract
+.PHONY: demo test lint airflow venv benchmarks embedded-stop clean contract
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -26,6 +27,12 @@ demo: $(STAMP)
 test: $(STAMP)
 	@bash scripts/ensure_test_tools.sh
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The style held by tools (docs/style.md): formatting, lint rules incl. Airflow 3's AIR3xx, types.
+lint: $(STAMP)
+	$(BIN)/ruff format --check include plugins dags tests scripts benchmarks
+	$(BIN)/ruff check include plugins dags tests scripts benchmarks
+	$(BIN)/mypy
 
 airflow: $(STAMP)
 	bash scripts/run_airflow.sh standalone

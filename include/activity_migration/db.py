@@ -76,7 +76,7 @@ def sql_path(relative: str) -> Path:
     return path
 
 
-def load_sql(relative: str, **identifiers: Any) -> sql.Composable:
+def load_sql(relative: str, **identifiers: Any) -> sql.Composed:
     """Load ``include/sql/<relative>``; ``{name}`` placeholders are filled with ``identifiers``.
 
     Values passed as ``str`` become quoted identifiers; pass ``sql.SQL``/``sql.Literal``/
