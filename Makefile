@@ -28,7 +28,7 @@ test: $(STAMP)
 	@bash scripts/ensure_test_tools.sh
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# The style held by tools (docs/style.md): formatting, lint rules incl. Airflow 3's AIR3xx, types.
+# The style held by tools (docs/architecture.md, "Style"): formatting, lint rules incl. Airflow 3's AIR3xx, types.
 lint: $(STAMP)
 	$(BIN)/ruff format --check include plugins dags tests scripts benchmarks
 	$(BIN)/ruff check include plugins dags tests scripts benchmarks
