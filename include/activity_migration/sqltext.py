@@ -205,26 +205,28 @@ def at_depth_zero(toks: list[Token], start: int = 0, end: int | None = None):
     """``(index, token)`` for each token of ``toks[start:end]`` outside parentheses and brackets."""
     depth = 0
     for j in range(start, len(toks) if end is None else end):
-        t = toks[j]
-        if t.kind == "punct" and t.text in "([":
-            depth += 1
-        elif t.kind == "punct" and t.text in ")]":
-            depth -= 1
-        elif depth == 0:
-            yield j, t
+        step = _nesting(toks[j])
+        depth += step
+        if not step and depth == 0:
+            yield j, toks[j]
 
 
 def matching_paren(sig: list[Token], open_idx: int) -> int:
+    """Index of the bracket closing the one at ``open_idx``, or -1."""
     depth = 0
     for k in range(open_idx, len(sig)):
-        t = sig[k]
-        if t.kind == "punct" and t.text in "([":
-            depth += 1
-        elif t.kind == "punct" and t.text in ")]":
-            depth -= 1
-            if depth == 0:
-                return k
+        step = _nesting(sig[k])
+        depth += step
+        if step < 0 and depth == 0:
+            return k
     return -1
+
+
+def _nesting(t: Token) -> int:
+    """+1 for an opening bracket, -1 for a closing one, else 0."""
+    if t.kind != "punct":
+        return 0
+    return 1 if t.text in "([" else -1 if t.text in ")]" else 0
 
 
 def span_text(src: str, toks: list[Token]) -> str:
