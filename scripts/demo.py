@@ -7,8 +7,11 @@
 3. For staging, then production: runs every migration DAG that exists, in order, with
    ``airflow dags test`` in demo mode (approvals skipped and recorded as such), while the
    workload generator plays the application's writes against that database.
-4. Prints a report: both ledgers side by side, the workload's figures (failed transactions
-   must be 0: the migration is online), and the final status.
+4. Prints a summary that fits one screen (rows backfilled, quarantined by reason, the
+   application's transactions ok/failed, approvals skipped, time per phase, per environment)
+   and writes the full report (both ledgers side by side, workload detail, final status) to
+   ``.local/demo-logs/report.md``. Failed application transactions must be 0: the migration
+   is online.
 
 Non-interactive; exit code 0 only when every run succeeded and no app transaction failed.
 A database that is not embedded is never reset: point the connections at real databases
@@ -100,6 +103,41 @@ def run_dag(env: dict[str, str], dag_id: str, conf: dict, environment: str) -> t
     return ok, time.monotonic() - started, log_path
 
 
+def print_summary(dsns: dict[str, str], workloads: dict[str, object],
+                  phase_seconds: dict[str, dict[str, float]]) -> None:
+    """The last screen: what happened, per environment, in a few figures (fits in 40 lines)."""
+    from activity_migration.run_summary import migration_counts, phase_times_table, summary_table
+
+    figures: dict[str, dict] = {}
+    for environment, dsn in dsns.items():
+        report = workloads.get(environment)
+        figures[environment] = dict(migration_counts(dsn), phase_seconds=phase_seconds.get(environment, {}),
+                                    tx_ok=getattr(report, "ok", 0), tx_failed=getattr(report, "failed", 0))
+    print("\n== summary")
+    print("\n".join(summary_table(figures)))
+    print()
+    print("\n".join(phase_times_table(figures)))
+
+
+def write_full_report(dsns: dict[str, str], workloads: dict[str, object], last: str) -> Path:
+    """Both ledgers side by side, the workload detail and the status page's text, in one file."""
+    from activity_migration.rehearsal import rehearsal_report
+
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    path = LOG_DIR / "report.md"
+    parts = ["# Demo report\n"]
+    if len(dsns) == 2:
+        parts += ["## Ledgers, staging beside production\n", rehearsal_report(dsns["staging"], dsns["production"])]
+    for environment, report in workloads.items():
+        if report is not None:
+            parts += [f"\n## Workload on {environment}\n", "```", report.summary(), "```"]
+    status = subprocess.run([str(ROOT / ".venv" / "bin" / "activity-migration"), "status", "--dsn", dsns[last]],
+                            capture_output=True, text=True, check=False)
+    parts += [f"\n## Status of {last}\n", "```", status.stdout.rstrip(), status.stderr.rstrip(), "```"]
+    path.write_text("\n".join(parts) + "\n")
+    return path
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run the whole migration on the embedded demo databases.")
     parser.add_argument("--rows", type=int, default=200_000, help="rows of activity history to seed (default 200000)")
@@ -130,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     workloads: dict[str, object] = {}
+    phase_seconds: dict[str, dict[str, float]] = {e: {} for e in environments}
     failures = []
     for environment in environments:
         print(f"== {environment}: running the migration DAGs (logs in {LOG_DIR.relative_to(ROOT)}/)")
@@ -140,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
                     continue
                 ok, seconds, log_path = run_dag(env, dag_id, conf, environment)
                 print(f"   {'ok' if ok else 'FAILED':<8} {label:<42} {seconds:6.1f} s")
+                phase_seconds[environment][label] = seconds
                 if not ok:
                     failures.append((environment, label, log_path))
                     tail = log_path.read_text().splitlines()[-25:]
@@ -149,20 +189,10 @@ def main(argv: list[str] | None = None) -> int:
         if failures:
             break
 
-    print("\n== report")
-    try:
-        from activity_migration.rehearsal import rehearsal_report
-
-        if len(dsns) == 2:
-            print(rehearsal_report(dsns["staging"], dsns["production"]))
-    except ImportError:
-        pass
-    for environment, report in workloads.items():
-        if report is not None:
-            print(f"   workload on {environment}: {report.summary() if hasattr(report, 'summary') else report}")
+    report_path = write_full_report(dsns, workloads, environments[-1])
+    print_summary(dsns, workloads, phase_seconds)
+    print(f"\n   full report (both ledgers, workload detail, status): {report_path.relative_to(ROOT)}")
     bad_tx = sum(getattr(r, "failed", 0) for r in workloads.values() if r is not None)
-    last = environments[-1]
-    subprocess.run([str(ROOT / ".venv" / "bin" / "activity-migration"), "status", "--dsn", dsns[last]], check=False)
     if failures:
         print(f"\nDEMO FAILED at {failures[0][0]} / {failures[0][1]}: see {failures[0][2]}")
         return 1
