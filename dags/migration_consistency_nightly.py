@@ -42,8 +42,11 @@ from migration_airflow.params import common_params
 
 @dag(
     dag_id="migration_consistency_nightly",
+    description="Nightly: compare the legacy log (or its archive) with events; emails on failure.",
     doc_md=__doc__,
     schedule="0 3 * * *",
+    # A check nobody unpaused never runs: this one starts unpaused (the phase DAGs stay paused).
+    is_paused_upon_creation=False,
     start_date=datetime(2025, 1, 1),
     catchup=False,
     max_active_runs=1,

@@ -53,7 +53,9 @@ def _run(step: str, context: dict[str, Any]) -> dict[str, Any]:
     return run_step(p1_infrastructure.STEPS, step, context)
 
 
-@dag(dag_id="migration_p1_infrastructure", doc_md=__doc__, schedule=None, catchup=False, max_active_runs=1,
+@dag(dag_id="migration_p1_infrastructure",
+     description="Phase 1: create the events table, publish_activity and the state schema; changes no application behaviour.",
+     doc_md=__doc__, schedule=None, catchup=False, max_active_runs=1,
      default_args=DEFAULT_ARGS, tags=tags("phase-1"), params=common_params())
 def migration_p1_infrastructure():
     @task(pool=APP_DB_POOL, doc_md="Version, privileges, roles, auth.uid(), source table and columns, nothing "

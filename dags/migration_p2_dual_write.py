@@ -51,7 +51,9 @@ def _run(step: str, context: dict[str, Any]) -> dict[str, Any]:
     return run_step(p2_dual_write.STEPS, step, context)
 
 
-@dag(dag_id="migration_p2_dual_write", doc_md=__doc__, schedule=None, catchup=False, max_active_runs=1,
+@dag(dag_id="migration_p2_dual_write",
+     description="Phase 2: make the logging functions write events too (dual write) and record the backfill cutoff.",
+     doc_md=__doc__, schedule=None, catchup=False, max_active_runs=1,
      default_args=DEFAULT_ARGS, tags=tags("phase-2"), params=common_params())
 def migration_p2_dual_write():
     @task(pool=APP_DB_POOL, doc_md="Phase 1 complete, key default, every logging function rewritable. "

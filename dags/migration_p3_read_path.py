@@ -55,7 +55,9 @@ def _parity_settings(context: dict[str, Any]):
                           pages=int(p["parity_pages"]), page_size=int(p["parity_page_size"]))
 
 
-@dag(dag_id="migration_p3_read_path", doc_md=__doc__, schedule=None, catchup=False, max_active_runs=1,
+@dag(dag_id="migration_p3_read_path",
+     description="Phase 3: build the event feed, check it against the legacy log, switch the read source.",
+     doc_md=__doc__, schedule=None, catchup=False, max_active_runs=1,
      default_args=DEFAULT_ARGS, tags=tags("phase-3"),
      params=common_params(
          parity_top_users=Param(20, type="integer", minimum=0, maximum=1000, title="Parity: top users",

@@ -92,7 +92,9 @@ def _inputs(context: dict[str, Any]):
     return dsn_from_context(context), load_config(), BackfillParams.from_mapping(params_of(context))
 
 
-@dag(dag_id="migration_p4_backfill", doc_md=__doc__, schedule=None, catchup=False, max_active_runs=1,
+@dag(dag_id="migration_p4_backfill",
+     description="Phase 4: copy the history before the cutoff into events, in chunks, throttled on load.",
+     doc_md=__doc__, schedule=None, catchup=False, max_active_runs=1,
      default_args=DEFAULT_ARGS, tags=tags("phase-4"), params=PARAMS)
 def migration_p4_backfill():
     @task(doc_md="Preflight (phase 1 objects, cutoff), then plan the chunks or reuse the plan; returns the worker "

@@ -74,7 +74,9 @@ def _tier_step(context: dict[str, Any], name: str, **kwargs: Any) -> Any:
     return fn(*i.core, int(i.params["tier"]), **kwargs)
 
 
-@dag(dag_id="migration_p5_trigger_removal", doc_md=__doc__, schedule=None, catchup=False, max_active_runs=1,
+@dag(dag_id="migration_p5_trigger_removal",
+     description="Phase 5: remove one tier of legacy logging triggers, after a handover check and an approval.",
+     doc_md=__doc__, schedule=None, catchup=False, max_active_runs=1,
      default_args=DEFAULT_ARGS, tags=tags("phase-5"),
      params=common_params(
          tier=Param(TIERS[0], type="integer", enum=TIERS, title="Tier",

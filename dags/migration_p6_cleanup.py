@@ -86,7 +86,9 @@ def _gate(context: dict[str, Any], step: str, fn_name: str, *, clamped: tuple[st
     return facts
 
 
-@dag(dag_id="migration_p6_cleanup", doc_md=__doc__, schedule=None, catchup=False, max_active_runs=1,
+@dag(dag_id="migration_p6_cleanup",
+     description="Phase 6: archive the legacy log and remove what is left of it, after validations and approval.",
+     doc_md=__doc__, schedule=None, catchup=False, max_active_runs=1,
      default_args=DEFAULT_ARGS, tags=tags("phase-6"),
      params=common_params(
          validation_max_age_hours=limited("validation_max_age_hours", 24, type="number", exclusiveMinimum=0,

@@ -64,7 +64,9 @@ def _undo_task(phase: str):
     return undo
 
 
-@dag(dag_id="migration_rollback", doc_md=__doc__, schedule=None, catchup=False, max_active_runs=1,
+@dag(dag_id="migration_rollback",
+     description="Undo phases, newest first, back to a chosen state (every phase can be rolled back until the archive is deleted).",
+     doc_md=__doc__, schedule=None, catchup=False, max_active_runs=1,
      default_args=DEFAULT_ARGS, tags=tags("rollback"),
      params=common_params(
          to_phase=Param("before_p6", type="string", enum=TARGETS, title="Return to",

@@ -52,6 +52,13 @@ def test_dag_file_imports_cleanly(dag_file, forbid_parse_time_access):
         assert dag_id == dag_file.stem, f"{dag_file.name}: DAG id {dag_id} should match the file name"
         assert "activity-migration" in dag.tags, f"{dag_id} lacks the activity-migration tag"
         assert dag.doc_md and len(dag.doc_md) > 80, f"{dag_id} needs doc_md saying what it does and how to roll back"
+        # The DAG list shows the description under the id: one line saying what the DAG does.
+        assert dag.description and 20 < len(dag.description) <= 200, f"{dag_id} needs a one-line description"
+        # Phase DAGs start paused (nothing runs by accident); the nightly check starts unpaused,
+        # or its schedule never fires until someone finds it.
+        scheduled = dag.schedule is not None
+        assert dag.is_paused_upon_creation is (False if scheduled else None), (
+            f"{dag_id}: paused at creation should be {not scheduled}")
         # Retries by default (every task is idempotent); a gate may opt out explicitly (a failed
         # validation must not mail twice), which shows as retries=0 on that task alone.
         assert (dag.default_args or {}).get("retries", 0) >= 1, f"{dag_id} has no default retries"
