@@ -31,6 +31,19 @@ setup() {
     "$AIRFLOW" dags reserialize >/dev/null 2>&1 || echo "warning: airflow dags reserialize failed (see airflow dags list-import-errors)" >&2
 }
 
+stop_group() {
+    local pgid="$1"
+    echo "stopping Airflow (process group $pgid)" >&2
+    kill -TERM -- "-$pgid" 2>/dev/null || exit 0
+    for _ in $(seq 30); do
+        kill -0 -- "-$pgid" 2>/dev/null || exit 0
+        sleep 0.5
+    done
+    echo "still running after 15 s: KILL" >&2
+    kill -KILL -- "-$pgid" 2>/dev/null || true
+    exit 0
+}
+
 cmd="${1:-standalone}"
 shift || true
 case "$cmd" in
@@ -45,8 +58,15 @@ case "$cmd" in
         echo "Airflow UI: $AIRFLOW__API__BASE_URL  (user admin, password in $AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE)"
         echo "Migration status page: $AIRFLOW__API__BASE_URL/migration-status/"
         cd "$ROOT"
-        # exec: Ctrl-C (SIGINT) reaches airflow standalone itself, which stops its children.
-        exec "$AIRFLOW" standalone "$@"
+        # airflow standalone stops its children one at a time on Ctrl-C and was seen to linger
+        # more than 25 s with defunct children. So it runs in a process group of its own, and
+        # Ctrl-C or a TERM to this script stops the whole group: TERM, then KILL after 15 s.
+        set -m
+        "$AIRFLOW" standalone "$@" &
+        airflow_pid=$!
+        set +m
+        trap 'stop_group "$airflow_pid"' INT TERM
+        wait "$airflow_pid" || true
         ;;
     dags-test)
         dag_id="${1:?usage: run_airflow.sh dags-test DAG_ID [CONF_JSON]}"
