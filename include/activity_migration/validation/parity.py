@@ -42,7 +42,13 @@ from .parity_objects import (
     ensure_validation_objects,
     validation_index_names,
 )
-from .parity_scope import Scope, estimated_source_rows, new_source_rows, sample_budget, sample_range
+from .parity_scope import (
+    Scope,
+    estimated_source_rows,
+    new_source_rows,
+    sample_budget,
+    sample_range,
+)
 
 __all__ = [
     "COUNT_CHECKS", "KEY_TYPES", "MISMATCH_FIELDS", "ROW_CHECKS", "VALIDATION_TABLES", "VALIDATION_VIEWS",

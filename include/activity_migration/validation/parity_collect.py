@@ -20,7 +20,12 @@ from psycopg import sql
 
 from ..config import MigrationConfig
 from ..db import connection, fetch_all, fetch_one, load_sql, run_sql_file, scalar
-from .parity_identifiers import COUNT_CHECKS, MISMATCH_FIELDS, ROW_CHECKS, view_identifiers
+from .parity_identifiers import (
+    COUNT_CHECKS,
+    MISMATCH_FIELDS,
+    ROW_CHECKS,
+    view_identifiers,
+)
 from .parity_scope import Scope, estimated_source_rows
 
 # Which source column (config.source.columns key) feeds each mismatch field.

@@ -17,6 +17,7 @@ from psycopg import sql
 from ..config import MigrationConfig
 from ..db import fetch_one, scalar
 
+
 @dataclass
 class Scope:
     """What a run covers. ``since``/``lo``/``hi`` are None in the full scope.
