@@ -48,7 +48,7 @@ from psycopg import sql
 
 from activity_migration import ledger
 from activity_migration.config import load_config
-from activity_migration.db import connection, fetch_all
+from activity_migration.db import connection, fetch_all, load_sql
 from activity_migration.errors import GateClosed
 from activity_migration.run_rules import (
     ALLOW_SELF_APPROVAL_IN_STAGING_VARIABLE, APPROVERS_VARIABLE, approvers_for, clamps_markdown, four_eyes,
@@ -172,9 +172,8 @@ class LedgerApprovalOperator(ApprovalOperator):
             cfg = load_config()
             if not ledger.state_schema_exists(conn, cfg):
                 return False
-            rows = fetch_all(conn, sql.SQL("SELECT details->>'responded_at' AS at FROM {} WHERE phase = %s AND "
-                                           "step = %s AND dag_run_id = %s").format(
-                                               sql.Identifier(cfg.state_schema, "phase_ledger")),
+            rows = fetch_all(conn, load_sql("airflow_ui/02_read_approval_answers.sql",
+                                            ledger=sql.Identifier(cfg.state_schema, "phase_ledger")),
                              (self.phase, f"{self.ledger_step(context)}_approval", getattr(dag_run, "run_id", None)))
         for row in rows:
             try:

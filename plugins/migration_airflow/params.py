@@ -55,7 +55,7 @@ def record_param_clamps(context: dict[str, Any], phase: str, step: str, *names: 
     from psycopg.types.json import Jsonb
 
     from activity_migration.config import load_config
-    from activity_migration.db import connection, scalar
+    from activity_migration.db import connection, load_sql, scalar
 
     from .runtime import dsn_from_context, param_clamps
 
@@ -66,9 +66,7 @@ def record_param_clamps(context: dict[str, Any], phase: str, step: str, *names: 
     table = sql.Identifier(cfg.state_schema, "phase_ledger")
     run_id = getattr(context.get("dag_run"), "run_id", None)
     with connection(dsn_from_context(context)) as conn:
-        row_id = scalar(conn, sql.SQL(
-            "UPDATE {t} SET details = coalesce(details, '{{}}'::jsonb) || jsonb_build_object('param_clamps', %s::jsonb) "
-            "WHERE id = (SELECT max(id) FROM {t} WHERE phase = %s AND step = %s AND dag_run_id IS NOT DISTINCT FROM %s) "
-            "RETURNING id").format(t=table), (Jsonb(clamps), phase, step, run_id))
+        row_id = scalar(conn, load_sql("airflow_ui/01_record_param_clamps.sql", ledger=table),
+                        (Jsonb(clamps), phase, step, run_id))
         conn.commit()
     return row_id

@@ -27,7 +27,7 @@ from typing import Any, Callable
 from activity_migration import ledger
 from activity_migration.config import MigrationConfig, load_config
 from activity_migration.connections import ENVIRONMENT_CONN_IDS, connection_spec, dsn_of
-from activity_migration.db import PROJECT_ROOT, connection, fetch_all, redact
+from activity_migration.db import PROJECT_ROOT, connection, fetch_all, load_sql, redact
 from activity_migration.ledger import state_table
 from activity_migration.status import collect
 from fastapi import FastAPI, HTTPException, Query, Request
@@ -89,16 +89,12 @@ def overview(conn, cfg: MigrationConfig) -> dict[str, Any]:
     """The facts at the top of the page, read straight from the state schema."""
     if not ledger.state_schema_exists(conn, cfg):
         return {"state_schema_exists": False}
-    last_validation = _q(conn, cfg, """
-        SELECT suite, scope, success, statistics, data_docs_path, environment, run_at
-        FROM {} ORDER BY run_at DESC, id DESC LIMIT 1""", "validation_results")
+    last_validation = fetch_all(conn, load_sql("airflow_ui/03_read_last_validation_result.sql",
+                                               results=state_table(cfg, "validation_results")))
     if last_validation:
         last_validation[0]["data_docs_href"] = data_docs_href(last_validation[0]["data_docs_path"])
-    quarantine = _q(conn, cfg, """
-        SELECT count(*) AS total,
-               count(*) FILTER (WHERE resolved_at IS NULL) AS open,
-               count(*) FILTER (WHERE resolved_at IS NULL AND acknowledged_at IS NULL) AS unacknowledged
-        FROM {}""", "quarantine")[0]
+    quarantine = fetch_all(conn, load_sql("airflow_ui/04_summarize_quarantine.sql",
+                                          quarantine=state_table(cfg, "quarantine")))[0]
     tiers = _q(conn, cfg, "SELECT tier, status, updated_at FROM {} ORDER BY tier", "tier_state")
     settings = _q(conn, cfg, "SELECT key, value, updated_at, updated_by FROM {} ORDER BY key", "settings")
     history = ledger.history(conn, 25, cfg)

@@ -11,7 +11,7 @@ import html
 import json
 from typing import Any
 
-from .runner import ValidationOutcome
+from .outcomes import ValidationOutcome
 
 MAX_EXAMPLES = 5
 

@@ -7,7 +7,7 @@ import psycopg
 from psycopg import sql
 
 from ..config import MigrationConfig, load_config
-from ..db import fetch_one
+from ..db import fetch_one, load_sql
 from ..errors import GateClosed
 
 
@@ -26,10 +26,9 @@ def require_recent_pass(conn: psycopg.Connection, suite: str, max_age_hours: flo
     if scope:
         where.append(sql.SQL("scope = %s"))
         params.append(scope)
-    row = fetch_one(conn, sql.SQL(
-        "SELECT id, suite, scope, success, run_at, data_docs_path, failures, project_version, "
-        "clock_timestamp() - run_at AS age FROM {} WHERE {} ORDER BY run_at DESC, id DESC LIMIT 1").format(
-        sql.Identifier(cfg.state_schema, "validation_results"), sql.SQL(" AND ").join(where)), params)
+    row = fetch_one(conn, load_sql("validation/23_read_newest_validation_result.sql",
+                                   results=sql.Identifier(cfg.state_schema, "validation_results"),
+                                   conditions=sql.SQL(" AND ").join(where)), params)
     what = f"suite {suite!r}" + (f" ({scope} scope)" if scope else "") + f" in {environment}"
     if row is None:
         raise GateClosed(f"validation gate closed: no recorded result of {what}; run the suite first "
@@ -53,9 +52,7 @@ def newest_results(conn: psycopg.Connection, environment: str | None = None, cfg
     from ..db import fetch_all
 
     cfg = cfg or load_config()
-    q = sql.SQL("SELECT DISTINCT ON (suite, scope, environment) id, suite, scope, environment, success, run_at, "
-                "jsonb_array_length(failures) AS failed, data_docs_path, statistics FROM {} "
-                + ("WHERE environment = %s " if environment else "")
-                + "ORDER BY suite, scope, environment, run_at DESC").format(
-        sql.Identifier(cfg.state_schema, "validation_results"))
+    q = load_sql("validation/24_list_newest_validation_results.sql",
+                 results=sql.Identifier(cfg.state_schema, "validation_results"),
+                 filter=sql.SQL("WHERE environment = %s" if environment else ""))
     return fetch_all(conn, q, (environment,) if environment else None)
