@@ -5,7 +5,8 @@ import pytest
 from activity_migration import catalog
 from activity_migration.cli import main as cli_main
 from activity_migration.db import connection, fetch_all, scalar
-from activity_migration.rehearsal_copy import _FKS_SQL, CopyRefused, rehearsal_copy
+from activity_migration.rehearsal_copy import CopyRefused, rehearsal_copy
+from activity_migration.rehearsal_copy_catalog import FOREIGN_KEYS_SQL as _FKS_SQL
 
 SCHEMAS = ["public", "auth"]
 

@@ -57,8 +57,8 @@ _DEFINITION_MARK = "[definition sha256:{}]"
 
 
 def ensure_state_schema(conn: psycopg.Connection, cfg: MigrationConfig | None = None) -> None:
-    """Create the state schema and tables if missing, or bring them up to this version's
-    definition, locked down (no grant to anyone, row level security on every table).
+    """Make sure the state schema and tables exist at this version's definition (made when missing,
+    brought up to date otherwise), locked down (no grant to anyone, row level security on every table).
 
     Cheap when nothing changed: the schema's comment carries a hash of the definition, and
     only a missing schema or a different hash runs the file (every ledger write calls this).
@@ -118,12 +118,10 @@ def record(conn: psycopg.Connection, phase: str, step: str, status: str, ctx: Ru
     """Append a ledger row and return its id (commits when ``conn`` is not in a transaction block)."""
     cfg = cfg or load_config()
     ctx = ctx or RunContext()
-    q = sql.SQL(
-        "INSERT INTO {} (phase, step, status, environment, mode, project_version, dag_run_id, actor, details, finished_at) "
-        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, CASE WHEN %s THEN clock_timestamp() END) RETURNING id"
-    ).format(state_table(cfg, "phase_ledger"))
-    row_id = scalar(conn, q, (phase, step, status, ctx.environment, ctx.mode, project_version(), ctx.dag_run_id,
-                              actor or ctx.actor, Jsonb(details or {}), finished))
+    q = load_sql("ledger/01_insert_ledger_row.sql", ledger=state_table(cfg, "phase_ledger"))
+    row_id = scalar(conn, q, {"phase": phase, "step": step, "status": status, "environment": ctx.environment,
+                              "mode": ctx.mode, "project_version": project_version(), "dag_run_id": ctx.dag_run_id,
+                              "actor": actor or ctx.actor, "details": Jsonb(details or {}), "finished": finished})
     _commit_unless_in_block(conn)
     return int(row_id)
 
@@ -174,11 +172,8 @@ def set_setting(conn: psycopg.Connection, key: str, value: Any, *, by: str | Non
                 cfg: MigrationConfig | None = None) -> None:
     """Upsert a setting (no commit: the caller decides the transaction, e.g. the cutoff switch)."""
     cfg = cfg or load_config()
-    q = sql.SQL(
-        "INSERT INTO {} (key, value, updated_at, updated_by) VALUES (%s, %s, now(), %s) "
-        "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now(), updated_by = EXCLUDED.updated_by"
-    ).format(state_table(cfg, "settings"))
-    conn.execute(q, (key, Jsonb(value), by))
+    q = load_sql("ledger/02_upsert_setting.sql", settings=state_table(cfg, "settings"))
+    conn.execute(q, {"key": key, "value": Jsonb(value), "updated_by": by})
 
 
 def dumps(obj: Any) -> str:

@@ -39,11 +39,11 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 import psycopg
-from psycopg import sql
 
 from . import ledger
 from .config import MigrationConfig, load_config
-from .db import PROJECT_ROOT, connection, fetch_all, fetch_one, redact
+from .db import PROJECT_ROOT, connection, fetch_all, fetch_one, load_sql, redact
+from .rehearsal_evidence import days_text, iso_utc, render_evidence_markdown, when_utc
 
 DEFAULT_MAX_AGE_DAYS = 7.0
 
@@ -79,29 +79,9 @@ def is_destructive(phase: str, step: str) -> bool:
     return bool(pattern and re.fullmatch(pattern, step))
 
 
+
 # ---------------------------------------------------------------------------------------
-# small formatting helpers
-
-
-def _iso(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return value.astimezone(timezone.utc).isoformat(timespec="seconds")
-    return str(value)
-
-
-def _when(value: Any) -> str:
-    if value is None:
-        return "?"
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-
-
-def _days(n: float) -> str:
-    n = float(n)
-    return f"{int(n)} day{'s' if int(n) != 1 else ''}" if n == int(n) else f"{n:g} days"
+# the ledger rows and the database, as evidence
 
 
 def _version_relation(recorded: str | None, current: str) -> str:
@@ -135,7 +115,7 @@ def _row_summary(row: dict[str, Any] | None) -> dict[str, Any] | None:
         "ledger_id": row["id"], "phase": row["phase"], "step": row["step"], "status": row["status"],
         "environment": row["environment"], "mode": row["mode"], "project_version": row["project_version"],
         "dag_run_id": row["dag_run_id"], "actor": row["actor"],
-        "started_at": _iso(row["started_at"]), "finished_at": _iso(row["finished_at"]),
+        "started_at": iso_utc(row["started_at"]), "finished_at": iso_utc(row["finished_at"]),
     }
 
 
@@ -147,8 +127,7 @@ def database_identity(conn: psycopg.Connection) -> dict[str, Any]:
             ident = fetch_one(conn, "SELECT system_identifier::text AS s FROM pg_control_system()")["s"]
     except psycopg.Error:
         ident = None
-    row = fetch_one(conn, "SELECT current_database() AS db, inet_server_addr()::text AS addr, "
-                          "inet_server_port() AS port")
+    row = fetch_one(conn, load_sql("rehearsal/01_select_database_identity.sql"))
     return {"system_identifier": ident, "database": row["db"], "host": conn.info.host,
             "server_addr": row["addr"], "port": row["port"] or conn.info.port}
 
@@ -184,22 +163,10 @@ def check_rehearsal(*, staging_conn: psycopg.Connection, phase: str, step: str, 
     cfg = cfg or load_config()
     max_age_days = float(max_age_days)
     gated_step, step = step, rehearsed_step(phase, step)
-    what = f"{phase}/{step}"
     normal_only = production_mode != "demo"
-    verdict: dict[str, Any] = {
-        "passed": False, "message": "", "phase": phase, "step": gated_step, "rehearsed_step": step,
-        "project_version": project_version,
-        "max_age_days": max_age_days, "checked_at": _iso(datetime.now(timezone.utc)),
-        "staging_database": None, "rehearsal": None, "newest_staging_run": None,
-        "validation_window": None, "validations": [], "validation_required": phase in VALIDATION_REQUIRED,
-        "production_mode": production_mode, "rehearsal_mode_required": "normal" if normal_only else "any",
-        "warnings": [],
-    }
-    missing = (f"no successful {'normal-mode ' if normal_only else ''}staging rehearsal of {what} at version "
-               f"{project_version} in the last {_days(max_age_days)}")
-    if project_version.endswith("-dirty"):
-        verdict["warnings"].append(f"project version {project_version} has uncommitted changes: the rehearsal "
-                                   "and this run may not run the same code")
+    verdict = _new_verdict(phase, gated_step, step, project_version, max_age_days, production_mode, normal_only)
+    missing = (f"no successful {'normal-mode ' if normal_only else ''}staging rehearsal of {phase}/{step} at "
+               f"version {project_version} in the last {days_text(max_age_days)}")
     try:
         ident = database_identity(staging_conn)
         verdict["staging_database"] = {"database": ident["database"], "system_identifier": ident["system_identifier"]}
@@ -212,78 +179,99 @@ def check_rehearsal(*, staging_conn: psycopg.Connection, phase: str, step: str, 
                               f"schema {cfg.state_schema!r} (nothing has run there yet)")
         return verdict
 
-    t_ledger = sql.Identifier(cfg.state_schema, "phase_ledger")
-    t_valid = sql.Identifier(cfg.state_schema, "validation_results")
-    max_age = sql.SQL("make_interval(secs => %s)")
-    rehearsal = fetch_one(staging_conn, sql.SQL(
-        "SELECT * FROM {} WHERE phase = %s AND step = %s AND environment = 'staging' AND status = 'succeeded' "
-        "AND project_version = %s AND coalesce(finished_at, started_at) >= now() - {} "
-        "AND (mode = 'normal' OR NOT %s) "
-        "ORDER BY coalesce(finished_at, started_at) DESC, id DESC LIMIT 1").format(t_ledger, max_age),
-        (phase, step, project_version, max_age_days * 86400, normal_only))
-
+    t_ledger = ledger.state_table(cfg, "phase_ledger")
+    rehearsal = fetch_one(staging_conn, load_sql("rehearsal/02_select_rehearsal_success.sql", ledger=t_ledger),
+                          {"phase": phase, "step": step, "project_version": project_version,
+                           "max_age_secs": max_age_days * 86400, "normal_only": normal_only})
     if rehearsal is None:
-        newest = fetch_one(staging_conn, sql.SQL(
-            "SELECT *, coalesce(finished_at, started_at) < now() - {} AS too_old FROM {} "
-            "WHERE phase = %s AND step = %s AND environment = 'staging' ORDER BY id DESC LIMIT 1"
-        ).format(max_age, t_ledger), (max_age_days * 86400, phase, step))
-        verdict["newest_staging_run"] = _row_summary(newest)
-        if newest is None:
-            other = fetch_one(staging_conn, sql.SQL(
-                "SELECT * FROM {} WHERE phase = %s AND step = %s ORDER BY id DESC LIMIT 1").format(t_ledger),
-                (phase, step))
-            if other is not None:
-                verdict["message"] = (f"{missing}; the staging database has a run of {what} recorded as "
-                                      f"environment {other['environment']!r} (not 'staging') on "
-                                      f"{_when(other['finished_at'] or other['started_at'])}: run the phase "
-                                      "there with environment=staging")
-            else:
-                verdict["message"] = f"{missing}; no staging run of {what} is recorded at all"
-            return verdict
-        reasons = []
-        if newest["project_version"] != project_version:
-            reasons.append(_version_relation(newest["project_version"], project_version))
-        if newest["status"] != "succeeded":
-            reasons.append(f"status {newest['status']}")
-        if newest["too_old"]:
-            reasons.append(f"older than {_days(max_age_days)}")
-        if normal_only and newest["mode"] != "normal":
-            reasons.append(f"mode {newest['mode']}: that staging run skipped its approvals, and a normal-mode "
-                           "production run needs a staging rehearsal in mode normal")
-        verdict["message"] = (f"{missing}; newest staging run: version {newest['project_version']} on "
-                              f"{_when(newest['finished_at'] or newest['started_at'])} ({', '.join(reasons) or 'superseded'})")
+        verdict["message"] = f"{missing}; " + _why_no_rehearsal(staging_conn, verdict, t_ledger, normal_only)
         return verdict
-
     verdict["rehearsal"] = _row_summary(rehearsal)
-    # The validations that speak for this version: same project version (or none recorded), recent.
-    start = fetch_one(staging_conn, sql.SQL("SELECT now() - {} AS s").format(max_age), (max_age_days * 86400,))["s"]
-    verdict["validation_window"] = {"from": _iso(start), "to": verdict["checked_at"],
-                                    "project_version": project_version}
-    validations = fetch_all(staging_conn, sql.SQL(
-        "SELECT DISTINCT ON (suite) id, suite, scope, success, environment, project_version, dag_run_id, run_at, "
-        "failures FROM {} WHERE run_at >= %s AND (project_version = %s OR project_version IS NULL) "
-        "ORDER BY suite, run_at DESC, id DESC").format(t_valid), (start, project_version))
+    _judge_validations(staging_conn, verdict, rehearsal, cfg)
+    return verdict
+
+
+def _new_verdict(phase: str, gated_step: str, step: str, project_version: str, max_age_days: float,
+                 production_mode: str, normal_only: bool) -> dict[str, Any]:
+    """The verdict before anything is read: not passed, no evidence yet."""
+    verdict: dict[str, Any] = {
+        "passed": False, "message": "", "phase": phase, "step": gated_step, "rehearsed_step": step,
+        "project_version": project_version,
+        "max_age_days": max_age_days, "checked_at": iso_utc(datetime.now(timezone.utc)),
+        "staging_database": None, "rehearsal": None, "newest_staging_run": None,
+        "validation_window": None, "validations": [], "validation_required": phase in VALIDATION_REQUIRED,
+        "production_mode": production_mode, "rehearsal_mode_required": "normal" if normal_only else "any",
+        "warnings": [],
+    }
+    if project_version.endswith("-dirty"):
+        verdict["warnings"].append(f"project version {project_version} has uncommitted changes: the rehearsal "
+                                   "and this run may not run the same code")
+    return verdict
+
+
+def _why_no_rehearsal(staging_conn: psycopg.Connection, verdict: dict[str, Any], t_ledger: Any,
+                      normal_only: bool) -> str:
+    """Why no staging run counts (the newest staging run, else a run recorded elsewhere); keeps the
+    newest staging run in the verdict."""
+    phase, step, version = verdict["phase"], verdict["rehearsed_step"], verdict["project_version"]
+    max_age_days = verdict["max_age_days"]
+    newest = fetch_one(staging_conn, load_sql("rehearsal/03_select_newest_staging_run.sql", ledger=t_ledger),
+                       {"max_age_secs": max_age_days * 86400, "phase": phase, "step": step})
+    verdict["newest_staging_run"] = _row_summary(newest)
+    if newest is None:
+        other = fetch_one(staging_conn, load_sql("rehearsal/06_select_newest_run.sql", ledger=t_ledger),
+                          {"phase": phase, "step": step})
+        if other is not None:
+            return (f"the staging database has a run of {phase}/{step} recorded as environment "
+                    f"{other['environment']!r} (not 'staging') on {when_utc(other['finished_at'] or other['started_at'])}"
+                    ": run the phase there with environment=staging")
+        return f"no staging run of {phase}/{step} is recorded at all"
+    reasons = []
+    if newest["project_version"] != version:
+        reasons.append(_version_relation(newest["project_version"], version))
+    if newest["status"] != "succeeded":
+        reasons.append(f"status {newest['status']}")
+    if newest["too_old"]:
+        reasons.append(f"older than {days_text(max_age_days)}")
+    if normal_only and newest["mode"] != "normal":
+        reasons.append(f"mode {newest['mode']}: that staging run skipped its approvals, and a normal-mode "
+                       "production run needs a staging rehearsal in mode normal")
+    return (f"newest staging run: version {newest['project_version']} on "
+            f"{when_utc(newest['finished_at'] or newest['started_at'])} ({', '.join(reasons) or 'superseded'})")
+
+
+def _judge_validations(staging_conn: psycopg.Connection, verdict: dict[str, Any], rehearsal: dict[str, Any],
+                       cfg: MigrationConfig) -> None:
+    """Pass or block the found rehearsal on the validations that speak for this version: same
+    project version (or none recorded), recent; sets ``passed`` and ``message``."""
+    phase, what = verdict["phase"], f"{verdict['phase']}/{verdict['rehearsed_step']}"
+    version, max_age_days = verdict["project_version"], verdict["max_age_days"]
+    start = fetch_one(staging_conn, "SELECT now() - make_interval(secs => %s) AS s", (max_age_days * 86400,))["s"]
+    verdict["validation_window"] = {"from": iso_utc(start), "to": verdict["checked_at"], "project_version": version}
+    validations = fetch_all(staging_conn, load_sql("rehearsal/04_select_newest_validations.sql",
+                                                   validations=ledger.state_table(cfg, "validation_results")),
+                            {"since": start, "project_version": version})
     verdict["validations"] = [
         {"id": v["id"], "suite": v["suite"], "scope": v["scope"], "success": v["success"],
-         "environment": v["environment"], "project_version": v["project_version"], "run_at": _iso(v["run_at"]),
+         "environment": v["environment"], "project_version": v["project_version"], "run_at": iso_utc(v["run_at"]),
          "failures": len(v["failures"] or [])}
         for v in validations]
     failed = [v for v in validations if not v["success"]]
-    rehearsed = (f"staging rehearsal of {what} at version {project_version} succeeded on "
-                 f"{_when(rehearsal['finished_at'] or rehearsal['started_at'])}")
+    rehearsed = (f"staging rehearsal of {what} at version {version} succeeded on "
+                 f"{when_utc(rehearsal['finished_at'] or rehearsal['started_at'])}")
     if failed:
-        names = ", ".join(f"{v['suite']} (run {_when(v['run_at'])})" for v in failed)
+        names = ", ".join(f"{v['suite']} (run {when_utc(v['run_at'])})" for v in failed)
         verdict["message"] = (f"{rehearsed}, but the newest staging validation of {names} at this version "
                               "failed: fix and re-validate in staging")
-        return verdict
+        return
     if not validations and phase in VALIDATION_REQUIRED:
         verdict["message"] = (f"{rehearsed}, but no validation result at this version is recorded in staging in "
-                              f"the last {_days(max_age_days)}; {phase} requires its validations to have passed there")
-        return verdict
+                              f"the last {days_text(max_age_days)}; {phase} requires its validations to have passed "
+                              "there")
+        return
     verdict["passed"] = True
     suites = ", ".join(v["suite"] for v in validations) or "none ran (none required for this phase)"
     verdict["message"] = f"{rehearsed}; validations passed: {suites}"
-    return verdict
 
 
 def check_rehearsal_dsn(staging_dsn: str, **kwargs: Any) -> dict[str, Any]:
@@ -292,6 +280,10 @@ def check_rehearsal_dsn(staging_dsn: str, **kwargs: Any) -> dict[str, Any]:
         verdict = check_rehearsal(staging_conn=conn, **kwargs)
     verdict["staging_dsn"] = redact(staging_dsn)
     return verdict
+
+
+# ---------------------------------------------------------------------------------------
+# the production gate
 
 
 def enforce_rehearsal(*, production_conn: psycopg.Connection, staging_dsn: str | Callable[[], str], phase: str,
@@ -312,14 +304,34 @@ def enforce_rehearsal(*, production_conn: psycopg.Connection, staging_dsn: str |
         ledger row's details as ``param_clamps``
     :raises GateClosed: with the verdict's message when the rehearsal is missing
     """
-    from .errors import ConfigError, GateClosed
-    from .run_rules import clamps_markdown, require_demo_allowed
+    from .errors import GateClosed
+    from .run_rules import clamps_markdown
 
     cfg = cfg or load_config()
     if ctx.environment != "production":
         return {"required": False, "passed": True, "reason": "staging run: this run is the rehearsal",
                 "phase": phase, "step": step,
                 "markdown": "**Staging rehearsal**: not required (this staging run is the rehearsal)."}
+    verdict = _production_verdict(production_conn, staging_dsn, phase, step, ctx, max_age_days, cfg)
+    if clamps:
+        verdict["param_clamps"] = list(clamps)
+    verdict["markdown"] = render_evidence_markdown(verdict)
+    if clamps:
+        verdict["markdown"] += clamps_markdown(clamps) + "\n"
+    _record_gate(production_conn, phase, step, ctx, verdict, cfg)
+    if not verdict["passed"]:
+        raise GateClosed(f"rehearsal gate of {phase}/{step} in production: {verdict['message']}")
+    return verdict
+
+
+def _production_verdict(production_conn: psycopg.Connection, staging_dsn: str | Callable[[], str], phase: str,
+                        step: str, ctx: ledger.RunContext, max_age_days: float, cfg: MigrationConfig
+                        ) -> dict[str, Any]:
+    """The verdict for a production run: the demo rule, then the staging ledger (never the
+    production database itself); a refusal or an unreachable staging database is a closed gate."""
+    from .errors import ConfigError, GateClosed
+    from .run_rules import require_demo_allowed
+
     version = ledger.project_version()
     shown = "<staging connection>"
     try:
@@ -332,29 +344,33 @@ def enforce_rehearsal(*, production_conn: psycopg.Connection, staging_dsn: str |
         shown = redact(dsn)
         with connection(dsn, autocommit=True) as stg:
             if same_database(database_identity(stg), database_identity(production_conn)):
-                verdict = {"passed": False, "phase": phase, "step": step, "project_version": version,
-                           "max_age_days": float(max_age_days), "checked_at": _iso(datetime.now(timezone.utc)),
-                           "message": f"the staging connection points at the production database itself "
-                                      f"({shown}): a rehearsal must run on a separate database"}
+                verdict = _closed_verdict(phase, step, version, max_age_days,
+                                          f"the staging connection points at the production database itself "
+                                          f"({shown}): a rehearsal must run on a separate database")
             else:
                 verdict = check_rehearsal(staging_conn=stg, phase=phase, step=step, project_version=version,
                                           max_age_days=max_age_days, cfg=cfg, production_mode=ctx.mode)
     except _Refused as exc:  # demo mode on a database without the demo seed's mark
-        verdict = {"passed": False, "phase": phase, "step": step, "project_version": version,
-                   "max_age_days": float(max_age_days), "checked_at": _iso(datetime.now(timezone.utc)),
-                   "message": str(exc)}
+        verdict = _closed_verdict(phase, step, version, max_age_days, str(exc))
     except Exception as exc:  # unreachable staging: recorded and reported like any missing rehearsal
         if isinstance(exc, GateClosed):
             raise
-        verdict = {"passed": False, "phase": phase, "step": step, "project_version": version,
-                   "max_age_days": float(max_age_days), "checked_at": _iso(datetime.now(timezone.utc)),
-                   "message": f"cannot read the staging ledger of {phase}/{step}: {exc}"}
+        verdict = _closed_verdict(phase, step, version, max_age_days,
+                                  f"cannot read the staging ledger of {phase}/{step}: {exc}")
     verdict["staging_dsn"] = shown
-    if clamps:
-        verdict["param_clamps"] = list(clamps)
-    verdict["markdown"] = render_evidence_markdown(verdict)
-    if clamps:
-        verdict["markdown"] += clamps_markdown(clamps) + "\n"
+    return verdict
+
+
+def _closed_verdict(phase: str, step: str, version: str, max_age_days: float, message: str) -> dict[str, Any]:
+    """A verdict that closes the gate before (or instead of) reading the staging ledger."""
+    return {"passed": False, "phase": phase, "step": step, "project_version": version,
+            "max_age_days": float(max_age_days), "checked_at": iso_utc(datetime.now(timezone.utc)),
+            "message": message}
+
+
+def _record_gate(production_conn: psycopg.Connection, phase: str, step: str, ctx: ledger.RunContext,
+                 verdict: dict[str, Any], cfg: MigrationConfig) -> None:
+    """Record the verdict as ``<step>_rehearsal_gate`` in the production ledger, committed."""
     if production_conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE and not production_conn.autocommit:
         production_conn.rollback()
     ledger.ensure_state_schema(production_conn, cfg)
@@ -362,9 +378,6 @@ def enforce_rehearsal(*, production_conn: psycopg.Connection, staging_dsn: str |
                   ctx, verdict, cfg=cfg)
     if not production_conn.autocommit:
         production_conn.commit()
-    if not verdict["passed"]:
-        raise GateClosed(f"rehearsal gate of {phase}/{step} in production: {verdict['message']}")
-    return verdict
 
 
 class _Refused(Exception):
@@ -372,59 +385,15 @@ class _Refused(Exception):
 
 
 # ---------------------------------------------------------------------------------------
-# rendering
-
-
-def render_evidence_markdown(verdict: dict[str, Any]) -> str:
-    """Markdown for approval bodies and reports: the verdict, the rehearsal, the validations."""
-    if verdict.get("required") is False:
-        return f"**Staging rehearsal**: not required ({verdict.get('reason', 'staging run')})."
-    mark = "PASSED" if verdict.get("passed") else "NOT MET"
-    lines = [f"**Staging rehearsal {mark}** for `{verdict.get('phase')}/{verdict.get('step')}` "
-             f"at version `{verdict.get('project_version')}` (limit {_days(verdict.get('max_age_days', 0))})",
-             "", verdict.get("message", "")]
-    if verdict.get("rehearsed_step") and verdict["rehearsed_step"] != verdict.get("step"):
-        lines += ["", f"- `{verdict['step']}` is rehearsed by the staging success of `{verdict['rehearsed_step']}`"]
-    db = verdict.get("staging_database") or {}
-    if db:
-        lines += ["", f"- staging database: `{db.get('database')}`"
-                      + (f" (cluster {db['system_identifier']})" if db.get("system_identifier") else "")]
-    r = verdict.get("rehearsal")
-    if r:
-        lines.append(f"- rehearsal: ledger #{r['ledger_id']}, run `{r['dag_run_id']}`, mode {r['mode']}, "
-                     f"finished {_when(r['finished_at'] or r['started_at'])}")
-    if verdict.get("rehearsal_mode_required") == "normal":
-        lines.append("- production runs in mode normal: only a staging rehearsal in mode normal counts")
-    n = verdict.get("newest_staging_run")
-    if n:
-        lines.append(f"- newest staging run: version `{n['project_version']}`, status {n['status']}, "
-                     f"{_when(n['finished_at'] or n['started_at'])}")
-    vals = verdict.get("validations") or []
-    if vals:
-        lines += ["", "| suite | result | run at | version |", "|---|---|---|---|"]
-        lines += [f"| {v['suite']} | {'passed' if v['success'] else 'FAILED'} | {_when(v['run_at'])} | "
-                  f"{v.get('project_version') or ''} |" for v in vals]
-    elif r:
-        lines.append("- staging validations at this version: none")
-    for w in verdict.get("warnings") or []:
-        lines.append(f"- warning: {w}")
-    return "\n".join(lines).strip() + "\n"
-
-
-_REPORT_SQL = """
-SELECT DISTINCT ON (phase, step) phase, step, status, project_version, mode,
-       coalesce(finished_at, started_at) AS at, id,
-       min(started_at) OVER (PARTITION BY phase, step) AS first_at
-FROM {} WHERE environment = %s ORDER BY phase, step, id DESC
-"""
+# both ledgers side by side
 
 
 def _ledger_latest(dsn: str, environment: str, cfg: MigrationConfig) -> dict[tuple[str, str], dict[str, Any]]:
     with connection(dsn, autocommit=True) as conn:
         if not ledger.state_schema_exists(conn, cfg):
             return {}
-        rows = fetch_all(conn, sql.SQL(_REPORT_SQL).format(sql.Identifier(cfg.state_schema, "phase_ledger")),
-                         (environment,))
+        rows = fetch_all(conn, load_sql("rehearsal/05_select_latest_ledger_rows.sql",
+                                        ledger=ledger.state_table(cfg, "phase_ledger")), (environment,))
     return {(r["phase"], r["step"]): r for r in rows}
 
 
@@ -449,7 +418,7 @@ def rehearsal_report(staging_dsn: str, production_dsn: str, cfg: MigrationConfig
     def cells(r: dict[str, Any] | None) -> str:
         if r is None:
             return "– | | "
-        return f"{r['status']}{' (demo)' if r['mode'] == 'demo' else ''} | {r['project_version'] or ''} | {_when(r['at'])}"
+        return f"{r['status']}{' (demo)' if r['mode'] == 'demo' else ''} | {r['project_version'] or ''} | {when_utc(r['at'])}"
 
     lines = ["| phase | step | staging | version | when | production | version | when |",
              "|---|---|---|---|---|---|---|---|"]
