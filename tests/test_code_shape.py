@@ -18,8 +18,7 @@ MAX_FUNCTION_LINES = 60
 _SQL_START = re.compile(
     r"^\s*\(?\s*(SELECT|INSERT|UPDATE|DELETE|CREATE|ALTER|DROP|GRANT|REVOKE|WITH|COMMENT\s+ON|LOCK|"
     r"TRUNCATE|REFRESH|ANALYZE|VACUUM|COPY|EXPLAIN)\b",
-    re.IGNORECASE,
-)
+)  # case-sensitive: the project writes SQL keywords in capitals, prose ("Copy the …") is not SQL
 
 
 def _sources() -> list[Path]:
