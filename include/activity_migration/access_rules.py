@@ -25,7 +25,7 @@ import psycopg
 from psycopg import sql
 
 from .config import MigrationConfig
-from .db import fetch_all, scalar
+from .db import fetch_all, load_sql, scalar
 from .errors import PreflightError
 from .sqltext import quote_ident, significant, tokenize
 
@@ -38,17 +38,7 @@ EVENT_EXPRESSIONS = {
     "action": "(substr({q}event_type, strpos({q}event_type, '.') + 1))",
 }
 POLICY_PREFIX = "events_"
-_LEGACY_POLICIES = """
-SELECT p.polname AS name, p.polpermissive AS permissive,
-       CASE p.polcmd WHEN 'r' THEN 'SELECT' WHEN 'a' THEN 'INSERT' WHEN 'w' THEN 'UPDATE' WHEN 'd' THEN 'DELETE'
-                     ELSE 'ALL' END AS command,
-       ARRAY(SELECT CASE WHEN r = 0 THEN 'public' ELSE quote_ident(pg_get_userbyid(r)) END
-             FROM unnest(p.polroles) r ORDER BY 1) AS roles,
-       pg_get_expr(p.polqual, p.polrelid) AS using_expr,
-       pg_get_expr(p.polwithcheck, p.polrelid) AS check_expr
-FROM pg_policy p WHERE p.polrelid = to_regclass(%s)
-ORDER BY p.polname
-"""
+_LEGACY_POLICIES = "privileges/03_select_legacy_policies.sql"
 
 
 @dataclass(frozen=True)
@@ -160,14 +150,13 @@ def plan(conn: psycopg.Connection, cfg: MigrationConfig) -> AccessPlan:
     policies: list[EventPolicy] = []
     untranslatable: list[str] = []
     if not legacy_rls:
-        readers = [r["rolname"] for r in fetch_all(
-            conn, "SELECT rolname FROM pg_roles WHERE rolname IN ('anon', 'authenticated', 'service_role') "
-                  "AND has_table_privilege(oid, to_regclass(%s), 'SELECT') ORDER BY 1", (source,))]
+        readers = [r["rolname"] for r in fetch_all(conn, load_sql("privileges/04_select_legacy_readers.sql"),
+                                                   (source,))]
         if readers:
             policies.append(EventPolicy(_name("legacy_unrestricted"), "(no row level security)", "SELECT", True,
                                         tuple(quote_ident(r) for r in readers), "true", None, "no legacy RLS"))
         return AccessPlan(tuple(policies), (), legacy_rls)
-    for p in fetch_all(conn, _LEGACY_POLICIES, (source,)):
+    for p in fetch_all(conn, load_sql(_LEGACY_POLICIES), (source,)):
         if p["name"] in configured:
             using = configured[p["name"]]
             policies.append(EventPolicy(_name(p["name"]), p["name"], p["command"], p["permissive"], tuple(p["roles"]),
@@ -208,6 +197,5 @@ def require_plan(conn: psycopg.Connection, cfg: MigrationConfig) -> AccessPlan:
 
 def existing_policies(conn: psycopg.Connection, cfg: MigrationConfig) -> dict[str, dict[str, Any]]:
     """The policies on ``events`` now, as pg_policies prints them."""
-    return {r["policyname"]: r for r in fetch_all(
-        conn, "SELECT policyname, permissive, roles::text[] AS roles, cmd, qual, with_check FROM pg_policies "
-              "WHERE schemaname = %s AND tablename = %s", (cfg.target_schema, cfg.target_table))}
+    return {r["policyname"]: r for r in fetch_all(conn, load_sql("privileges/05_select_event_policies.sql"),
+                                                  (cfg.target_schema, cfg.target_table))}

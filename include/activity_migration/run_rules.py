@@ -26,6 +26,7 @@ from typing import Any, Iterable, Mapping
 
 import psycopg
 
+from .db import load_sql
 from .errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -36,8 +37,7 @@ log = logging.getLogger(__name__)
 # What ``activity-migration seed`` writes as the comment of schema auth (demo.app.SEED_MARKER is
 # "activity-migration demo seed v1"); matched as a substring so a later seed version still counts.
 DEMO_SEED_MARK = "activity-migration demo seed"
-DEMO_SEED_MARK_SQL = ("SELECT coalesce(obj_description(to_regnamespace('auth'), 'pg_namespace'), '') "
-                      "LIKE '%%' || %s || '%%'")
+DEMO_SEED_MARK_SQL = "privileges/06_select_demo_seed_mark.sql"
 
 
 def describe_database(conn: psycopg.Connection) -> str:
@@ -50,7 +50,7 @@ def describe_database(conn: psycopg.Connection) -> str:
 
 def is_demo_seeded(conn: psycopg.Connection) -> bool:
     """Does the database carry the demo seed's mark (the comment on schema ``auth``)?"""
-    row = conn.execute(DEMO_SEED_MARK_SQL, (DEMO_SEED_MARK,)).fetchone()
+    row = conn.execute(load_sql(DEMO_SEED_MARK_SQL), (DEMO_SEED_MARK,)).fetchone()
     return bool(row and row[0])
 
 

@@ -9,7 +9,7 @@ from psycopg import sql
 
 from .. import ledger
 from ..config import MigrationConfig
-from ..db import connection, fetch_one, scalar, sql_path
+from ..db import connection, fetch_one, load_sql, scalar, sql_path
 from ..ledger import RunContext, ledgered  # noqa: F401 - the phases import it from here
 
 # The parameter list shared by publish_activity (the API) and its internal writer: one SQL
@@ -90,8 +90,7 @@ def function_def(conn: psycopg.Connection, identity: str) -> str | None:
 
 def relation_kind(conn: psycopg.Connection, schema: str, name: str) -> str | None:
     """pg_class.relkind of ``schema.name`` ('r' table, 'v' view, ...) or None."""
-    return scalar(conn, "SELECT c.relkind::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-                        "WHERE n.nspname = %s AND c.relname = %s", (schema, name))
+    return scalar(conn, load_sql("p1_infrastructure/15_select_relation_kind.sql"), (schema, name))
 
 
 def table_exists(conn: psycopg.Connection, schema: str, table: str) -> bool:
@@ -107,19 +106,9 @@ def dual_write_enabled(conn: psycopg.Connection, cfg: MigrationConfig) -> bool:
     return bool(d and DUAL_WRITE_MARKER in d)
 
 
-# Transactions open in this database now, other than ours: (pid, virtual transaction id).
-# A transaction holds the lock on its own virtual xid from its start to its end, and pg_locks
-# shows those locks to every role (pg_stat_activity hides other roles' xact_start unless the
-# role has pg_read_all_stats, so a wait built on it would see nothing and return at once).
-# Autovacuum and other background workers (no user) run no application code: left out.
-_OPEN_TRANSACTIONS = """
-SELECT l.pid, l.virtualxid
-FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-WHERE l.locktype = 'virtualxid' AND l.granted AND l.mode = 'ExclusiveLock'
-  AND l.virtualxid = l.virtualtransaction AND l.pid <> pg_backend_pid()
-  AND a.datname = current_database() AND a.usesysid IS NOT NULL
-  AND coalesce(a.backend_type, 'client backend') = 'client backend'
-"""
+# Transactions open in this database now, other than ours: (pid, virtual transaction id), from
+# pg_locks (why pg_locks and not pg_stat_activity: the file's header).
+_OPEN_TRANSACTIONS = "p2_dual_write/02_select_open_transactions.sql"
 
 
 def wait_for_older_transactions(dsn: str, timeout_s: float = 30.0, *, poll_s: float = 0.1) -> bool:
@@ -135,12 +124,13 @@ def wait_for_older_transactions(dsn: str, timeout_s: float = 30.0, *, poll_s: fl
     this (it snapshots the open transactions after the commit), and only then rely on "nobody
     runs the old bodies any more". Works for any role (pg_locks; see _OPEN_TRANSACTIONS).
     """
+    open_transactions = load_sql(_OPEN_TRANSACTIONS)
     with connection(dsn, autocommit=True) as conn:
-        pending = {(r[0], r[1]) for r in conn.execute(_OPEN_TRANSACTIONS).fetchall()}
+        pending = {(r[0], r[1]) for r in conn.execute(open_transactions).fetchall()}
         deadline = time.monotonic() + timeout_s
         while pending:
             if time.monotonic() >= deadline:
                 return False
             time.sleep(poll_s)
-            pending &= {(r[0], r[1]) for r in conn.execute(_OPEN_TRANSACTIONS).fetchall()}
+            pending &= {(r[0], r[1]) for r in conn.execute(open_transactions).fetchall()}
     return True

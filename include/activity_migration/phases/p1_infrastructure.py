@@ -64,6 +64,7 @@ from .p1_preflight import (  # noqa: F401
     REQUIRED_ROLES,
     _check_existing,
     check_customer_predicate,
+    invalid_indexes,
     legacy_key_kind,
     legacy_key_type,
     preflight,
@@ -177,13 +178,6 @@ def create_policies(dsn: str, cfg: MigrationConfig, ctx: RunContext) -> dict[str
     return {"access_rules": access.as_dict(), "replaced": current}
 
 
-def _invalid_indexes(conn: psycopg.Connection, cfg: MigrationConfig) -> list[str]:
-    return [r["name"] for r in fetch_all(conn, """
-        SELECT c.relname AS name FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
-        WHERE i.indrelid = to_regclass(format('%%I.%%I', %s::text, %s::text)) AND NOT i.indisvalid""",
-        (cfg.target_schema, cfg.target_table))]
-
-
 @ledgered(PHASE, "build_indexes")
 def build_indexes(dsn: str, cfg: MigrationConfig, ctx: RunContext, concurrent_lock_timeout_ms: int = 30000
                   ) -> dict[str, Any]:
@@ -200,7 +194,7 @@ def build_indexes(dsn: str, cfg: MigrationConfig, ctx: RunContext, concurrent_lo
 
     def build(stmt: str) -> Callable[[psycopg.Connection], None]:
         def body(conn: psycopg.Connection) -> None:
-            for name in _invalid_indexes(conn, cfg):
+            for name in invalid_indexes(conn, cfg):
                 log.warning("dropping INVALID index %s (left by a failed concurrent build)", name)
                 conn.execute(sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(
                     sql.Identifier(cfg.target_schema, name)))
@@ -246,10 +240,10 @@ def check(dsn: str, cfg: MigrationConfig | None = None) -> dict[str, Any]:
         if relation_kind(conn, cfg.source.schema, cfg.source.table) in ("r", "p"):
             wanted = {p.name for p in access_rules.plan(conn, cfg).policies}
             problems += [f"policy {p} missing (carried over from {cfg.source_table})" for p in sorted(wanted - pols)]
-        idx = {r["indexname"] for r in fetch_all(conn, "SELECT indexname FROM pg_indexes WHERE schemaname = %s "
-                                                       "AND tablename = %s", (cfg.target_schema, cfg.target_table))}
+        indexes = "SELECT indexname FROM pg_indexes WHERE schemaname = %s AND tablename = %s"
+        idx = {r["indexname"] for r in fetch_all(conn, indexes, (cfg.target_schema, cfg.target_table))}
         problems += [f"index {i} missing" for i in INDEX_NAMES if i not in idx]
-        problems += [f"index {i} is INVALID" for i in _invalid_indexes(conn, cfg)]
+        problems += [f"index {i} is INVALID" for i in invalid_indexes(conn, cfg)]
         for v in (DAILY_VIEW, ACTOR_VIEW):
             if not scalar(conn, "SELECT 1 FROM pg_matviews WHERE schemaname = %s AND matviewname = %s",
                           (cfg.target_schema, v)):
@@ -270,8 +264,7 @@ def verify(dsn: str, cfg: MigrationConfig, ctx: RunContext) -> dict[str, Any]:
     entity = sorted(cfg.categories)[0]
     with connection(dsn) as conn:
         fn = sql.Identifier(cfg.target_schema, "publish_activity")
-        event_id = scalar(conn, sql.SQL("SELECT {}(p_event_type => %s, p_entity_type => %s, p_actor_id => NULL, "
-                                        "p_payload => %s::jsonb)").format(fn),
+        event_id = scalar(conn, load_sql("p1_infrastructure/16_select_publish_probe.sql", publish=fn),
                           (f"{entity}.verify_probe", entity, '{"probe": true}'))
         found = scalar(conn, sql.SQL("SELECT count(*) FROM {} WHERE id = %s AND category = %s").format(events_ident(cfg)),
                        (event_id, cfg.categories[entity]))
@@ -338,19 +331,45 @@ def rollback(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | Non
     cfg = cfg or load_config()
     ctx = ctx or RunContext()
     with connection(dsn) as conn:
-        if dual_write_enabled(conn, cfg):
-            raise PreflightError("phase 2 (dual write) is active: roll back p2_dual_write first; dropping "
-                                 "publish_activity now would break every logging trigger")
-        callers = [t.function_identity for t in catalog.logging_triggers(conn, cfg)
-                   if "publish_activity" in (function_def(conn, t.function_identity) or "")]
-        if callers:
-            raise PreflightError(f"logging functions still call publish_activity ({sorted(set(callers))[:5]}): "
-                                 f"roll back p2_dual_write first")
+        _refuse_while_dual_write(conn, cfg)
         ledger.ensure_state_schema(conn, cfg)
         lid = ledger.record(conn, PHASE, "rollback", "started", ctx, {"drop_state": drop_state}, finished=False, cfg=cfg)
         events_exist = table_exists(conn, cfg.target_schema, cfg.target_table)
+    drops = _rollback_drops(cfg)
+    try:
+        # validation runs made views on events and an index on the source: they go first
+        validation_objects = drop_validation_objects(dsn, cfg)
+        archived = run_locked(dsn, lambda conn: _archive_and_drop(conn, cfg, events_exist, drops),
+                              lock_timeout_ms=cfg.safety.lock_timeout_ms, attempts=cfg.safety.ddl_attempts)
+    except BaseException as exc:
+        with connection(dsn) as conn:
+            ledger.finish(conn, lid, "failed", {"error": str(exc)[:2000]}, cfg=cfg)
+        raise
+    details = {"archived_events": archived, "archive": f"{cfg.state_schema}.events_rollback_archive"
+               if events_exist else None, "drop_state": drop_state, "validation_objects_dropped": validation_objects}
+    with connection(dsn) as conn:
+        ledger.finish(conn, lid, "succeeded", details, cfg=cfg)
+        if drop_state:
+            drop = sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(cfg.state_schema))
+            run_ddl_with_retry(dsn, [drop], lock_timeout_ms=cfg.safety.lock_timeout_ms, attempts=cfg.safety.ddl_attempts)
+    return details
+
+
+def _refuse_while_dual_write(conn: psycopg.Connection, cfg: MigrationConfig) -> None:
+    """PreflightError while phase 2 is on or a logging function still calls publish_activity."""
+    if dual_write_enabled(conn, cfg):
+        raise PreflightError("phase 2 (dual write) is active: roll back p2_dual_write first; dropping "
+                             "publish_activity now would break every logging trigger")
+    callers = [t.function_identity for t in catalog.logging_triggers(conn, cfg)
+               if "publish_activity" in (function_def(conn, t.function_identity) or "")]
+    if callers:
+        raise PreflightError(f"logging functions still call publish_activity ({sorted(set(callers))[:5]}): "
+                             f"roll back p2_dual_write first")
+
+
+def _rollback_drops(cfg: MigrationConfig) -> list[sql.Composable]:
+    """The DROPs of everything phase 1 created in application schemas, dependents first, events last."""
     state = sql.Identifier(cfg.state_schema)
-    ev = events_ident(cfg)
     fs = sql.Identifier(cfg.target_schema)
     drops = [sql.SQL("DROP FUNCTION IF EXISTS {}.refresh_event_analytics()").format(fs),
              sql.SQL("DROP MATERIALIZED VIEW IF EXISTS {}").format(sql.Identifier(cfg.target_schema, ACTOR_VIEW)),
@@ -363,40 +382,27 @@ def rollback(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | Non
               sql.SQL("DROP FUNCTION IF EXISTS {}.{}(" + PUBLISH_ARGS + ")").format(state, sql.Identifier(INTERNAL_PUBLISH)),
               sql.SQL("DROP FUNCTION IF EXISTS {}.customer_allowed(uuid, uuid)").format(state),
               sql.SQL("DROP FUNCTION IF EXISTS {}.is_service_caller(name)").format(state),
-              sql.SQL("DROP TABLE IF EXISTS {}").format(ev)]
+              sql.SQL("DROP TABLE IF EXISTS {}").format(events_ident(cfg))]
+    return drops
 
-    def archive_and_drop(conn: psycopg.Connection) -> int:
-        # The lock comes first: a writer that committed while the copy ran, and before the DROP
-        # got its lock, would otherwise be in neither the archive nor events. ACCESS EXCLUSIVE
-        # waits for every writer in flight; the copy then sees all they committed.
-        archived = 0
-        if events_exist:
-            conn.execute(sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(ev))
-            conn.execute(sql.SQL("CREATE TABLE IF NOT EXISTS {}.events_rollback_archive (LIKE {}, archived_at "
-                                 "timestamptz NOT NULL DEFAULT now())").format(state, ev))
-            with conn.cursor() as cur:
-                cur.execute(sql.SQL("INSERT INTO {}.events_rollback_archive SELECT e.*, now() FROM {} e")
-                            .format(state, ev))
-                archived = cur.rowcount
-            privileges.lock_down_state_schema(conn, cfg)
-        for stmt in drops:
-            conn.execute(stmt)
-        return archived
 
-    try:
-        # validation runs made views on events and an index on the source: they go first
-        validation_objects = drop_validation_objects(dsn, cfg)
-        archived = run_locked(dsn, archive_and_drop, lock_timeout_ms=cfg.safety.lock_timeout_ms,
-                              attempts=cfg.safety.ddl_attempts)
-    except BaseException as exc:
-        with connection(dsn) as conn:
-            ledger.finish(conn, lid, "failed", {"error": str(exc)[:2000]}, cfg=cfg)
-        raise
-    details = {"archived_events": archived, "archive": f"{cfg.state_schema}.events_rollback_archive"
-               if events_exist else None, "drop_state": drop_state, "validation_objects_dropped": validation_objects}
-    with connection(dsn) as conn:
-        ledger.finish(conn, lid, "succeeded", details, cfg=cfg)
-        if drop_state:
-            run_ddl_with_retry(dsn, [sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(state)],
-                               lock_timeout_ms=cfg.safety.lock_timeout_ms, attempts=cfg.safety.ddl_attempts)
-    return details
+def _archive_and_drop(conn: psycopg.Connection, cfg: MigrationConfig, events_exist: bool,
+                      drops: list[sql.Composable]) -> int:
+    """Copy events into the rollback archive (under ACCESS EXCLUSIVE), then run ``drops``; returns the rows copied."""
+    # The lock comes first: a writer that committed while the copy ran, and before the DROP
+    # got its lock, would otherwise be in neither the archive nor events. ACCESS EXCLUSIVE
+    # waits for every writer in flight; the copy then sees all they committed.
+    state = sql.Identifier(cfg.state_schema)
+    ev = events_ident(cfg)
+    archived = 0
+    if events_exist:
+        conn.execute(sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(ev))
+        conn.execute(load_sql("p1_infrastructure/17_create_events_rollback_archive.sql", state=state, events=ev))
+        with conn.cursor() as cur:
+            cur.execute(sql.SQL("INSERT INTO {}.events_rollback_archive SELECT e.*, now() FROM {} e")
+                        .format(state, ev))
+            archived = cur.rowcount
+        privileges.lock_down_state_schema(conn, cfg)
+    for stmt in drops:
+        conn.execute(stmt)
+    return archived

@@ -17,6 +17,7 @@ from ..db import (
     connection,
     fetch_all,
     fetch_one,
+    load_sql,
     scalar,
 )
 from ..errors import PreflightError
@@ -72,14 +73,17 @@ def legacy_key_type(conn: psycopg.Connection, cfg: MigrationConfig) -> str:
     return key["type"]
 
 
+def invalid_indexes(conn: psycopg.Connection, cfg: MigrationConfig) -> list[str]:
+    """The INVALID indexes on events (a failed concurrent build's leftovers)."""
+    return [r["name"] for r in fetch_all(conn, load_sql("p1_infrastructure/10_select_invalid_indexes.sql"),
+                                         (cfg.target_schema, cfg.target_table))]
+
+
 def legacy_key_kind(conn: psycopg.Connection, cfg: MigrationConfig) -> str:
     """How the source key gets its values: an identity (ALWAYS or BY DEFAULT), a sequence default,
     another default, or none. Every path that writes a key itself (the rollback of phase 6 gives
     events born after cleanup their legacy row back) works with each; said in the preflight."""
-    row = fetch_one(conn, """
-        SELECT a.attidentity AS identity, pg_get_expr(d.adbin, d.adrelid) AS default_expr
-        FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
-        WHERE a.attrelid = to_regclass(format('%%I.%%I', %s::text, %s::text)) AND a.attname = %s""",
+    row = fetch_one(conn, load_sql("p1_infrastructure/11_select_legacy_key_kind.sql"),
                     (cfg.source.schema, cfg.source.table, cfg.source.key))
     if row is None:
         return "missing"
@@ -100,62 +104,85 @@ def preflight(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | No
     cfg = cfg or load_config()
     facts: dict[str, Any] = {}
     with connection(dsn) as conn:
-        version = int(scalar(conn, "SHOW server_version_num"))
-        facts["server_version_num"] = version
-        if version < MIN_SERVER_VERSION:
-            raise PreflightError(f"PostgreSQL 14 or newer is required, the server is {scalar(conn, 'SHOW server_version')}")
-        me = fetch_one(conn, "SELECT current_user AS name, rolsuper FROM pg_roles WHERE rolname = current_user")
-        facts["user"], facts["superuser"] = me["name"], me["rolsuper"]
-        if not me["rolsuper"]:
-            if not scalar(conn, "SELECT has_database_privilege(current_database(), 'CREATE')"):
-                raise PreflightError(f"role {me['name']} lacks CREATE on the database (needed for schema {cfg.state_schema})")
-            if not scalar(conn, "SELECT has_schema_privilege(%s, 'CREATE')", (cfg.target_schema,)):
-                raise PreflightError(f"role {me['name']} lacks CREATE on schema {cfg.target_schema} (needed for {cfg.target})")
-        missing_roles = [r for r in REQUIRED_ROLES
-                         if not scalar(conn, "SELECT 1 FROM pg_roles WHERE rolname = %s", (r,))]
-        if missing_roles:
-            raise PreflightError(f"roles {missing_roles} do not exist; the RLS policies and grants need the "
-                                 f"Supabase roles {list(REQUIRED_ROLES)}")
-        if not scalar(conn, "SELECT to_regprocedure('auth.uid()') IS NOT NULL"):
-            raise PreflightError("function auth.uid() does not exist: publish_activity defaults the actor to "
-                                 "auth.uid() and the RLS policy compares with it (a Supabase database has it)")
-        # source table and columns
-        if not table_exists(conn, cfg.source.schema, cfg.source.table):
-            where = f"database {conn.info.dbname} on {conn.info.host}:{conn.info.port}"
-            raise PreflightError(f"source table {cfg.source_table} does not exist in {where} (config "
-                                 f"source.schema/table; is the run's environment the database you meant? staging "
-                                 f"uses the connection activity_db_staging, production activity_db)")
-        cols = source_columns(conn, cfg)
+        me = _check_server(conn, cfg, facts)
+        _check_source_table(conn, cfg)
         facts["legacy_key_type"] = legacy_key_type(conn, cfg)
         facts["legacy_key_kind"] = legacy_key_kind(conn, cfg)
-        for event_field, col in cfg.source.columns.items():
-            info = cols.get(col)
-            if info is None:
-                raise PreflightError(f"config maps {event_field} to {cfg.source_table}.{col}, which does not exist")
-            allowed = _FIELD_TYPES.get(event_field, set())
-            if allowed and info["type"] not in allowed and info["category"] not in allowed:
-                raise PreflightError(f"{cfg.source_table}.{col} (mapped to {event_field}) has type {info['type']}; "
-                                     f"expected one of {sorted(allowed)} (S = text types, N = numbers)")
-        # ownership of the legacy trigger functions (phase 2 replaces them)
+        _check_source_columns(conn, cfg)
         if not me["rolsuper"]:
-            not_owned = [r["f"] for r in fetch_all(conn, """
-                SELECT p.oid::regprocedure::text AS f FROM pg_proc p
-                WHERE p.oid = ANY(%s) AND NOT pg_has_role(current_user, p.proowner, 'USAGE')""",
-                (sorted(catalog.logging_function_oids(conn, cfg)),))]
-            if not_owned:
-                raise PreflightError(f"role {me['name']} neither owns nor is a member of the owner of the logging "
-                                     f"functions {not_owned}; phase 2 must replace them (superuser or owner needed)")
+            _check_logging_function_owners(conn, cfg, me["name"])
         # foreign or half-built objects of ours; the write API's customer rule
         facts.update(_check_existing(conn, cfg, facts["legacy_key_type"]))
         check_customer_predicate(conn, cfg)
-        # lock_timeout settable
-        try:
-            conn.execute(sql.SQL("SET lock_timeout = {}").format(sql.Literal(f"{cfg.safety.lock_timeout_ms}ms")))
-            facts["lock_timeout"] = scalar(conn, "SHOW lock_timeout")
-        except psycopg.Error as exc:
-            raise PreflightError(f"cannot set lock_timeout ({exc}); every DDL step relies on it") from None
+        facts["lock_timeout"] = _check_lock_timeout(conn, cfg)
         conn.rollback()
     return facts
+
+
+def _check_server(conn: psycopg.Connection, cfg: MigrationConfig, facts: dict[str, Any]) -> dict[str, Any]:
+    """Server version, the migration role's CREATE privileges, the Supabase roles, auth.uid().
+
+    Records the version and the role in ``facts``; returns the role's name and rolsuper."""
+    version = int(scalar(conn, "SHOW server_version_num"))
+    facts["server_version_num"] = version
+    if version < MIN_SERVER_VERSION:
+        raise PreflightError(f"PostgreSQL 14 or newer is required, the server is {scalar(conn, 'SHOW server_version')}")
+    me = fetch_one(conn, "SELECT current_user AS name, rolsuper FROM pg_roles WHERE rolname = current_user")
+    facts["user"], facts["superuser"] = me["name"], me["rolsuper"]
+    if not me["rolsuper"]:
+        if not scalar(conn, "SELECT has_database_privilege(current_database(), 'CREATE')"):
+            raise PreflightError(f"role {me['name']} lacks CREATE on the database (needed for schema {cfg.state_schema})")
+        if not scalar(conn, "SELECT has_schema_privilege(%s, 'CREATE')", (cfg.target_schema,)):
+            raise PreflightError(f"role {me['name']} lacks CREATE on schema {cfg.target_schema} (needed for {cfg.target})")
+    missing_roles = [r for r in REQUIRED_ROLES
+                     if not scalar(conn, "SELECT 1 FROM pg_roles WHERE rolname = %s", (r,))]
+    if missing_roles:
+        needed = f"the RLS policies and grants need the Supabase roles {list(REQUIRED_ROLES)}"
+        raise PreflightError(f"roles {missing_roles} do not exist; {needed}")
+    if not scalar(conn, "SELECT to_regprocedure('auth.uid()') IS NOT NULL"):
+        raise PreflightError("function auth.uid() does not exist: publish_activity defaults the actor to "
+                             "auth.uid() and the RLS policy compares with it (a Supabase database has it)")
+    return me
+
+
+def _check_source_table(conn: psycopg.Connection, cfg: MigrationConfig) -> None:
+    if not table_exists(conn, cfg.source.schema, cfg.source.table):
+        where = f"database {conn.info.dbname} on {conn.info.host}:{conn.info.port}"
+        raise PreflightError(f"source table {cfg.source_table} does not exist in {where} (config "
+                             f"source.schema/table; is the run's environment the database you meant? staging "
+                             f"uses the connection activity_db_staging, production activity_db)")
+
+
+def _check_source_columns(conn: psycopg.Connection, cfg: MigrationConfig) -> None:
+    """Every configured source column exists with a type its event field accepts."""
+    cols = source_columns(conn, cfg)
+    for event_field, col in cfg.source.columns.items():
+        info = cols.get(col)
+        if info is None:
+            raise PreflightError(f"config maps {event_field} to {cfg.source_table}.{col}, which does not exist")
+        allowed = _FIELD_TYPES.get(event_field, set())
+        if allowed and info["type"] not in allowed and info["category"] not in allowed:
+            raise PreflightError(f"{cfg.source_table}.{col} (mapped to {event_field}) has type {info['type']}; "
+                                 f"expected one of {sorted(allowed)} (S = text types, N = numbers)")
+
+
+def _check_logging_function_owners(conn: psycopg.Connection, cfg: MigrationConfig, user: str) -> None:
+    """A role that is not superuser owns (or is a member of the owner of) every logging function
+    (phase 2 replaces them)."""
+    not_owned = [r["f"] for r in fetch_all(conn, load_sql("p1_infrastructure/12_select_unowned_logging_functions.sql"),
+                                           (sorted(catalog.logging_function_oids(conn, cfg)),))]
+    if not_owned:
+        raise PreflightError(f"role {user} neither owns nor is a member of the owner of the logging "
+                             f"functions {not_owned}; phase 2 must replace them (superuser or owner needed)")
+
+
+def _check_lock_timeout(conn: psycopg.Connection, cfg: MigrationConfig) -> Any:
+    """lock_timeout is settable (every DDL step relies on it); returns it as the server shows it."""
+    try:
+        conn.execute(sql.SQL("SET lock_timeout = {}").format(sql.Literal(f"{cfg.safety.lock_timeout_ms}ms")))
+        return scalar(conn, "SHOW lock_timeout")
+    except psycopg.Error as exc:
+        raise PreflightError(f"cannot set lock_timeout ({exc}); every DDL step relies on it") from None
 
 
 def check_customer_predicate(conn: psycopg.Connection, cfg: MigrationConfig) -> None:
@@ -174,10 +201,8 @@ def _check_existing(conn: psycopg.Connection, cfg: MigrationConfig, key_type: st
     out: dict[str, Any] = {}
     created_by_us = ledger.last_step(conn, PHASE, "create_events_table", status="succeeded", cfg=cfg) is not None
     if table_exists(conn, cfg.target_schema, cfg.target_table):
-        cols = {r["name"]: r["type"] for r in fetch_all(conn, """
-            SELECT attname AS name, format_type(atttypid, atttypmod) AS type FROM pg_attribute
-            WHERE attrelid = to_regclass(format('%%I.%%I', %s::text, %s::text)) AND attnum > 0 AND NOT attisdropped""",
-            (cfg.target_schema, cfg.target_table))}
+        cols = {r["name"]: r["type"] for r in fetch_all(conn, load_sql("p1_infrastructure/13_select_table_columns.sql"),
+                                                        (cfg.target_schema, cfg.target_table))}
         wrong = {c: cols.get(c) for c, t in EVENT_COLUMNS.items() if cols.get(c) != t}
         if cols.get("legacy_activity_log_id") != key_type:
             wrong["legacy_activity_log_id"] = cols.get("legacy_activity_log_id")
@@ -189,15 +214,9 @@ def _check_existing(conn: psycopg.Connection, cfg: MigrationConfig, key_type: st
                                  f"it was built by something else (or the state schema was dropped). Check it, then "
                                  f"drop it or record it before running phase 1")
         out["resuming"] = True
-        invalid = [r["name"] for r in fetch_all(conn, """
-            SELECT c.relname AS name FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
-            WHERE i.indrelid = to_regclass(format('%%I.%%I', %s::text, %s::text)) AND NOT i.indisvalid""",
-            (cfg.target_schema, cfg.target_table))]
-        out["invalid_indexes"] = invalid
-    overloads = [r["f"] for r in fetch_all(conn, """
-        SELECT p.oid::regprocedure::text AS f FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-        WHERE n.nspname = %s AND p.proname = 'publish_activity' AND p.oid IS DISTINCT FROM to_regprocedure(%s)""",
-        (cfg.target_schema, api_publish_identity(cfg)))]
+        out["invalid_indexes"] = invalid_indexes(conn, cfg)
+    overloads = [r["f"] for r in fetch_all(conn, load_sql("p1_infrastructure/14_select_publish_overloads.sql"),
+                                           (cfg.target_schema, api_publish_identity(cfg)))]
     ours = function_def(conn, api_publish_identity(cfg))
     if overloads:
         raise PreflightError(f"other publish_activity functions exist ({overloads}); named-argument calls would be "

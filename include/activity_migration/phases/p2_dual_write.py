@@ -104,12 +104,7 @@ def _upsert_backup(conn: psycopg.Connection, cfg: MigrationConfig, identity: str
     m = re.match(r"^(?:(\"?[^\".]+\"?)\.)?(\"?[^\"(]+\"?)\(", identity)
     schema = (m.group(1) or "public").strip('"') if m else "public"
     name = m.group(2).strip('"') if m else identity
-    q = sql.SQL("""
-        INSERT INTO {}.ddl_backups (phase, object_type, schema_name, object_name, identity, definition)
-        VALUES (%s, 'function', %s, %s, %s, %s)
-        ON CONFLICT (phase, object_type, identity) DO UPDATE
-            SET definition = EXCLUDED.definition, taken_at = clock_timestamp(), restored_at = NULL
-        RETURNING id""").format(sql.Identifier(cfg.state_schema))
+    q = load_sql("p2_dual_write/03_upsert_ddl_backup.sql", state=cfg.state_schema)
     return int(scalar(conn, q, (PHASE, schema, name, identity, definition)))
 
 
@@ -173,9 +168,10 @@ def switch_evidence(dsn: str, cfg: MigrationConfig, ctx: RunContext) -> dict[str
     per_table: dict[str, list[str]] = {}
     for t in triggers:
         per_table.setdefault(t.table, []).append(t.trigger_name)
+    statements = f"{sum(len(p.statements) for p in plans)} INSERT statements"
     lines = [f"## Phase 2 switch: dual write ({ctx.environment})", "",
              f"- **{len(plans)}** legacy logging functions will be rewritten to call `publish_activity` "
-             f"({sum(len(p.statements) for p in plans)} INSERT statements), used by **{len(triggers)}** triggers "
+             f"({statements}), used by **{len(triggers)}** triggers "
              f"on **{len(per_table)}** tables.",
              "- `publish_activity` switches to dual write (legacy row + linked event).",
              f"- Current write rate into `{cfg.source_table}`: **{rate} rows/s**; {rows} rows before the switch "
@@ -227,12 +223,8 @@ def switch(dsn: str, cfg: MigrationConfig, ctx: RunContext) -> dict[str, Any]:
 
 
 def _switch_once(conn: psycopg.Connection, dsn: str, cfg: MigrationConfig, ctx: RunContext) -> dict[str, Any]:
-    source = sql.Identifier(cfg.source.schema, cfg.source.table)
     plans = plan(conn, cfg)
-    backups = _backups(conn, cfg)
-    missing = [p.identity for p in plans if p.identity not in backups]
-    if missing or publish_identity(cfg) not in backups:
-        raise MigrationError(f"no backup for {missing or [publish_identity(cfg)]}: run the backup step first")
+    _require_backups(conn, cfg, plans)
     # Switched = the dual_write setting with a cutoff (both written by the locked switch). Not
     # publish_activity's body: it is dual-write already after the first step of an interrupted run.
     already = bool((ledger.get_setting(conn, "dual_write", {}, cfg=cfg) or {}).get("enabled")) \
@@ -247,45 +239,13 @@ def _switch_once(conn: psycopg.Connection, dsn: str, cfg: MigrationConfig, ctx: 
     publish_is_dual = DUAL_WRITE_MARKER in (function_def(conn, publish_identity(cfg)) or "")
     conn.rollback()
     if not publish_is_dual:
-        # publish_activity's dual-write body first, on its own, then a drain: from then on a
-        # session that can see a rewritten trigger body (installed below) has processed this
-        # change too, so no trigger ever reaches the events-only body (its legacy row would
-        # be lost). Until the triggers are rewritten, only the application calls
-        # publish_activity; its rows get linked events, which the backfill skips.
-        conn.execute(publish_ddl)
-        conn.commit()
-        if not wait_for_older_transactions(dsn, SWITCH_DRAIN_TIMEOUT_S):
-            raise MigrationError(
-                f"switch: publish_activity writes both systems now, but a transaction open at that moment is still "
-                f"running after {SWITCH_DRAIN_TIMEOUT_S:.0f} s; the triggers were not rewritten. Re-run the switch.")
+        _install_publish_and_drain(conn, dsn, publish_ddl)
     side: psycopg.Connection | None = None
     cutoff: dict[str, Any] | None = None
     if not already:
-        # SHARE conflicts with the writers' ROW EXCLUSIVE: every in-flight write of the source
-        # table finishes before, every new one waits until this commits. Rows committed before
-        # have no event (backfill), rows after are written by the new functions.
-        conn.execute(sql.SQL("LOCK TABLE {} IN SHARE MODE").format(source))
-        row = fetch_one(conn, sql.SQL("SELECT clock_timestamp() AS cutoff_at, pg_export_snapshot() AS snap, "
-                                      "{} AS max_key").format(
-            sql.SQL("(SELECT max({}) FROM {})").format(sql.Identifier(cfg.source.key), source)
-            if key_type in _INTEGER_KEYS else sql.SQL("NULL")))
-        side = connect(dsn)
-        side.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-        side.execute("SET TRANSACTION SNAPSHOT %s" % sql.Literal(row["snap"]).as_string(side))
-        cutoff = {"cutoff_at": row["cutoff_at"].isoformat(), "locked_at": row["cutoff_at"].isoformat(),
-                  "switched_at": None, "max_key": row["max_key"], "rows_before": None, "key_type": key_type,
-                  "dag_run_id": ctx.dag_run_id}
+        side, cutoff = _lock_source_and_take_cutoff(conn, dsn, cfg, ctx, key_type)
     conn.execute(publish_ddl)
-    # The rewritten bodies run as their owners: those that cannot reach the internal writer
-    # yet get exactly that (never an API role: write_path_roles refuses them), recorded so
-    # the privilege audit expects it.
-    roles = write_path_roles(conn, cfg, pending)
-    for stmt in privileges.write_path_grants(cfg, roles):
-        conn.execute(stmt)
-    if roles:
-        known = ledger.get_setting(conn, privileges.WRITE_PATH_ROLES_SETTING, [], cfg=cfg) or []
-        ledger.set_setting(conn, privileges.WRITE_PATH_ROLES_SETTING, sorted(set(known) | set(roles)),
-                           by=PHASE, cfg=cfg)
+    _grant_write_path(conn, cfg, pending)
     for p in pending:
         conn.execute(p.new_def)
     if cutoff is not None:
@@ -294,36 +254,95 @@ def _switch_once(conn: psycopg.Connection, dsn: str, cfg: MigrationConfig, ctx: 
                            by=ctx.actor or ctx.dag_run_id or "p2_dual_write", cfg=cfg)
     conn.commit()
     if side is not None and cutoff is not None:
-        # A writer already inside an old trigger body when the switch committed finishes with
-        # it (its row has no event); its transaction started before this instant, so every
-        # such row has created_at (= now() of its transaction) before cutoff_at.
-        switched = scalar(conn, "SELECT clock_timestamp()")
-        conn.rollback()
-        cutoff["cutoff_at"] = cutoff["switched_at"] = switched.isoformat()
-        try:
-            cutoff["rows_before"] = int(scalar(side, sql.SQL("SELECT count(*) FROM {}").format(source)))
-            side.rollback()
-        finally:
-            side.close()
-        ledger.set_setting(conn, "cutoff", cutoff, by=ctx.actor or ctx.dag_run_id or "p2_dual_write", cfg=cfg)
-        conn.commit()
+        _record_switched_at(conn, side, cfg, ctx, cutoff)
     return {"functions_rewritten": [p.identity for p in pending], "cutoff": cutoff, "already_switched": already}
+
+
+def _require_backups(conn: psycopg.Connection, cfg: MigrationConfig, plans: list[Any]) -> None:
+    """MigrationError unless every function to rewrite and publish_activity have a backup."""
+    backups = _backups(conn, cfg)
+    missing = [p.identity for p in plans if p.identity not in backups]
+    if missing or publish_identity(cfg) not in backups:
+        raise MigrationError(f"no backup for {missing or [publish_identity(cfg)]}: run the backup step first")
+
+
+def _install_publish_and_drain(conn: psycopg.Connection, dsn: str, publish_ddl: sql.Composable) -> None:
+    """publish_activity's dual-write body first, on its own (committed), then a drain.
+
+    From then on a session that can see a rewritten trigger body (installed later) has processed
+    this change too, so no trigger ever reaches the events-only body (its legacy row would be
+    lost). Until the triggers are rewritten, only the application calls publish_activity; its
+    rows get linked events, which the backfill skips.
+    """
+    conn.execute(publish_ddl)
+    conn.commit()
+    if not wait_for_older_transactions(dsn, SWITCH_DRAIN_TIMEOUT_S):
+        raise MigrationError(
+            f"switch: publish_activity writes both systems now, but a transaction open at that moment is still "
+            f"running after {SWITCH_DRAIN_TIMEOUT_S:.0f} s; the triggers were not rewritten. Re-run the switch.")
+
+
+def _lock_source_and_take_cutoff(conn: psycopg.Connection, dsn: str, cfg: MigrationConfig, ctx: RunContext,
+                                 key_type: str) -> tuple[psycopg.Connection, dict[str, Any]]:
+    """Take the SHARE lock on the source table, read the cutoff, open a side connection on its snapshot.
+
+    SHARE conflicts with the writers' ROW EXCLUSIVE: every in-flight write of the source table
+    finishes before, every new one waits until the switch commits. Rows committed before have no
+    event (backfill), rows after are written by the new functions.
+    """
+    source = sql.Identifier(cfg.source.schema, cfg.source.table)
+    conn.execute(sql.SQL("LOCK TABLE {} IN SHARE MODE").format(source))
+    max_key = (sql.SQL("(SELECT max({}) FROM {})").format(sql.Identifier(cfg.source.key), source)
+               if key_type in _INTEGER_KEYS else sql.SQL("NULL"))
+    row = fetch_one(conn, load_sql("p2_dual_write/04_select_switch_cutoff.sql", max_key=max_key))
+    side = connect(dsn)
+    side.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+    side.execute("SET TRANSACTION SNAPSHOT %s" % sql.Literal(row["snap"]).as_string(side))
+    cutoff = {"cutoff_at": row["cutoff_at"].isoformat(), "locked_at": row["cutoff_at"].isoformat(),
+              "switched_at": None, "max_key": row["max_key"], "rows_before": None, "key_type": key_type,
+              "dag_run_id": ctx.dag_run_id}
+    return side, cutoff
+
+
+def _grant_write_path(conn: psycopg.Connection, cfg: MigrationConfig, pending: list[Any]) -> None:
+    """The rewritten bodies run as their owners: those that cannot reach the internal writer yet
+    get exactly that (never an API role: write_path_roles refuses them), recorded so the
+    privilege audit expects it."""
+    roles = write_path_roles(conn, cfg, pending)
+    for stmt in privileges.write_path_grants(cfg, roles):
+        conn.execute(stmt)
+    if roles:
+        known = ledger.get_setting(conn, privileges.WRITE_PATH_ROLES_SETTING, [], cfg=cfg) or []
+        ledger.set_setting(conn, privileges.WRITE_PATH_ROLES_SETTING, sorted(set(known) | set(roles)),
+                           by=PHASE, cfg=cfg)
+
+
+def _record_switched_at(conn: psycopg.Connection, side: psycopg.Connection, cfg: MigrationConfig,
+                        ctx: RunContext, cutoff: dict[str, Any]) -> None:
+    """The cutoff moves to the switch's commit; rows_before counted on the side connection's snapshot.
+
+    A writer already inside an old trigger body when the switch committed finishes with it (its
+    row has no event); its transaction started before this instant, so every such row has
+    created_at (= now() of its transaction) before cutoff_at.
+    """
+    switched = scalar(conn, "SELECT clock_timestamp()")
+    conn.rollback()
+    cutoff["cutoff_at"] = cutoff["switched_at"] = switched.isoformat()
+    try:
+        source = sql.Identifier(cfg.source.schema, cfg.source.table)
+        cutoff["rows_before"] = int(scalar(side, sql.SQL("SELECT count(*) FROM {}").format(source)))
+        side.rollback()
+    finally:
+        side.close()
+    ledger.set_setting(conn, "cutoff", cutoff, by=ctx.actor or ctx.dag_run_id or "p2_dual_write", cfg=cfg)
+    conn.commit()
 
 
 # ---------------------------------------------------------------------------- verify
 def _trigger_events(conn: psycopg.Connection, schema: str, table: str) -> set[str]:
-    rows = fetch_all(conn, "SELECT t.tgtype FROM pg_trigger t WHERE t.tgrelid = to_regclass(format('%%I.%%I', %s::text, "
-                           "%s::text)) AND NOT t.tgisinternal", (schema, table))
-    out: set[str] = set()
-    for r in rows:
-        tg = r["tgtype"]
-        if tg & 4:
-            out.add("INSERT")
-        if tg & 8:
-            out.add("DELETE")
-        if tg & 16:
-            out.add("UPDATE")
-    return out
+    rows = fetch_all(conn, load_sql("p2_dual_write/05_select_trigger_types.sql"), (schema, table))
+    bits = ((4, "INSERT"), (8, "DELETE"), (16, "UPDATE"))
+    return {kind for r in rows for bit, kind in bits if r["tgtype"] & bit}
 
 
 def probe_table(conn: psycopg.Connection, cfg: MigrationConfig, table: str) -> dict[str, Any]:
@@ -335,9 +354,7 @@ def probe_table(conn: psycopg.Connection, cfg: MigrationConfig, table: str) -> d
     schema, name = table.split(".", 1)
     kinds = _trigger_events(conn, schema, name)
     tbl = sql.Identifier(schema, name)
-    cols = [r["attname"] for r in fetch_all(conn, "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass "
-                                                  "AND attnum > 0 AND NOT attisdropped AND attgenerated = '' "
-                                                  "AND attidentity = '' ORDER BY attnum LIMIT 1",
+    cols = [r["attname"] for r in fetch_all(conn, load_sql("p2_dual_write/06_select_first_plain_column.sql"),
                                             (sql.Identifier(schema, name).as_string(conn),))]
     if "UPDATE" in kinds and cols:
         stmt = sql.SQL("UPDATE {t} SET {c} = {c} WHERE ctid = (SELECT ctid FROM {t} LIMIT 1)").format(

@@ -13,7 +13,7 @@ from psycopg import sql
 from .. import catalog, ledger, privileges
 from ..catalog import source_columns
 from ..config import MigrationConfig
-from ..db import fetch_all, scalar
+from ..db import fetch_all, load_sql, scalar
 from ..errors import MigrationError, PreflightError
 from ._common import (
     function_def,
@@ -65,8 +65,7 @@ def _backups(conn: psycopg.Connection, cfg: MigrationConfig) -> dict[str, dict[s
 def _candidate_functions(conn: psycopg.Connection, cfg: MigrationConfig) -> list[str]:
     """Logging functions (not ours) whose current body names the source table."""
     oids = sorted(catalog.logging_function_oids(conn, cfg))
-    rows = fetch_all(conn, """
-        SELECT p.oid::regprocedure::text AS identity, p.prosrc FROM pg_proc p WHERE p.oid = ANY(%s)""", (oids,))
+    rows = fetch_all(conn, load_sql("p2_dual_write/07_select_function_sources.sql"), (oids,))
     pattern = re.compile(r"\b" + re.escape(cfg.source.table) + r"\b", re.IGNORECASE)
     return sorted(r["identity"] for r in rows if r["prosrc"] and pattern.search(r["prosrc"]))
 
@@ -112,25 +111,11 @@ def _same_function(conn: psycopg.Connection, a: str, b: str) -> bool:
 
 # How each rewritten function reaches the internal writer: as its owner (SECURITY DEFINER) or
 # as whoever fires the trigger (SECURITY INVOKER). API roles may never execute the writer.
-_FUNCTION_RUNNERS = """
-SELECT p.oid::regprocedure::text AS identity, p.prosecdef AS definer, pg_get_userbyid(p.proowner) AS role
-FROM pg_proc p
-WHERE p.oid = ANY(ARRAY(SELECT to_regprocedure(x) FROM unnest(%(identities)s::text[]) x))
-"""
-
-
+_FUNCTION_RUNNERS = "p2_dual_write/08_select_function_runners.sql"
 # Roles that may write the legacy table today (what a SECURITY INVOKER logging function needs).
-_LEGACY_WRITERS = """
-SELECT r.rolname AS role FROM pg_roles r
-WHERE has_table_privilege(r.oid, to_regclass(%(source)s), 'INSERT') AND r.rolname !~ '^pg_'
-"""
-
-
-_MAY_WRITE = """
-SELECT r.rolsuper OR (has_schema_privilege(r.oid, %(state)s, 'USAGE')
-                      AND has_function_privilege(r.oid, to_regprocedure(%(writer)s), 'EXECUTE')) AS ok
-FROM pg_roles r WHERE r.rolname = %(role)s
-"""
+_LEGACY_WRITERS = "p2_dual_write/09_select_legacy_writers.sql"
+# Whether a role reaches the internal writer already (superuser, or USAGE and EXECUTE).
+_MAY_WRITE = "p2_dual_write/10_select_may_write.sql"
 
 
 def write_path_roles(conn: psycopg.Connection, cfg: MigrationConfig, plans: list[FunctionPlan]) -> list[str]:
@@ -140,13 +125,13 @@ def write_path_roles(conn: psycopg.Connection, cfg: MigrationConfig, plans: list
     the legacy table today. Raises PreflightError when that would be an API role (it may never
     execute the writer: a person decides, docs/security.md).
     """
-    rows = fetch_all(conn, _FUNCTION_RUNNERS, {"identities": [p.identity for p in plans]})
+    rows = fetch_all(conn, load_sql(_FUNCTION_RUNNERS), {"identities": [p.identity for p in plans]})
     runners = {r["role"] for r in rows if r["definer"]}
     problems = [f"{r['identity']} is owned by the API role {r['role']}" for r in rows
                 if r["definer"] and r["role"] in privileges.API_ROLES]
     invoker = [r["identity"] for r in rows if not r["definer"]]
     if invoker:
-        writers = {r["role"] for r in fetch_all(conn, _LEGACY_WRITERS, {"source": cfg.source_table})}
+        writers = {r["role"] for r in fetch_all(conn, load_sql(_LEGACY_WRITERS), {"source": cfg.source_table})}
         api_writers = sorted(writers & set(privileges.API_ROLES))
         if api_writers:
             problems.append(f"SECURITY INVOKER functions {invoker} run as the caller, and the API roles "
@@ -156,6 +141,7 @@ def write_path_roles(conn: psycopg.Connection, cfg: MigrationConfig, plans: list
     if problems:
         raise PreflightError("the rewritten logging functions reach the internal writer, which no API role may "
                              "execute: " + "; ".join(problems))
+    may_write = load_sql(_MAY_WRITE)
     return sorted(role for role in runners
-                  if not scalar(conn, _MAY_WRITE, {"state": cfg.state_schema, "writer": publish_identity(cfg),
+                  if not scalar(conn, may_write, {"state": cfg.state_schema, "writer": publish_identity(cfg),
                                                    "role": role}))

@@ -202,8 +202,8 @@ class Rewriter:
         if k < len(sig) and (sig[k].upper in ("SELECT", "WITH") or sig[k].text == "("):
             return self._rewrite_insert_query(identity, body, sig, ins, k, names, language, fail)
         if k >= len(sig) or sig[k].upper != "VALUES":
-            fail(ins, f"INSERT … {sig[k].text if k < len(sig) else ''} (only INSERT … VALUES and "
-                      f"INSERT … SELECT are rewritten)")
+            found = sig[k].text if k < len(sig) else ''
+            fail(ins, f"INSERT … {found} (only INSERT … VALUES and INSERT … SELECT are rewritten)")
         k += 1
         rows: list[list[list[Token]]] = []
         while True:
