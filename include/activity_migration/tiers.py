@@ -137,11 +137,8 @@ def set_tier_state(conn: psycopg.Connection, cfg: MigrationConfig, tier: int, st
 def _trigger_oids(conn: psycopg.Connection, plan: TierPlan) -> list[int]:
     if not plan.triggers:
         return []
-    rows = fetch_all(conn, """
-        SELECT t.oid FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
-        JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE (n.nspname || '.' || c.relname || '.' || t.tgname) = ANY(%s)""",
-                     ([t.identity for t in plan.triggers],))
+    rows = fetch_all(conn, load_sql("p5_trigger_removal/17_select_trigger_oids.sql"),
+                     {"identities": [t.identity for t in plan.triggers]})
     return [r["oid"] for r in rows]
 
 
@@ -230,20 +227,8 @@ def _droppable_functions(conn: psycopg.Connection, facts: dict[str, Any]) -> tup
     dropping = {t["trigger_oid"] for t in facts["triggers"]}
     drop, keep = [], []
     for f in facts["functions"]:
-        users = fetch_all(conn, """
-            SELECT 'trigger ' || n.nspname || '.' || c.relname || '.' || t.tgname AS what, t.oid
-            FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-            WHERE t.tgfoid = %(f)s
-            UNION ALL
-            SELECT pg_describe_object(d.classid, d.objid, d.objsubid), NULL
-            FROM pg_depend d
-            WHERE d.refclassid = 'pg_proc'::regclass AND d.refobjid = %(f)s
-              AND d.classid <> 'pg_trigger'::regclass
-            UNION ALL
-            SELECT 'member of ' || pg_describe_object(d.refclassid, d.refobjid, 0), NULL
-            FROM pg_depend d
-            WHERE d.classid = 'pg_proc'::regclass AND d.objid = %(f)s AND d.deptype = 'e'""",
-                           {"f": f["function_oid"]})
+        users = fetch_all(conn, load_sql("p5_trigger_removal/18_select_function_users.sql"),
+                          {"f": f["function_oid"]})
         others = [u["what"] for u in users if u["oid"] not in dropping]
         (keep if others else drop).append({**f, "kept_for": others})
     return drop, keep
@@ -272,7 +257,7 @@ def _can_shorten_deadlock_timeout(conn: psycopg.Connection) -> bool:
 
 
 def drop_tier(dsn: str, cfg: MigrationConfig, tier: int) -> dict[str, Any]:
-    """Drop every logging trigger of the tier in one transaction; record the tier as 'dropped'.
+    """In one transaction, drop every logging trigger of the tier; record the tier as 'dropped'.
 
     Needs a current backup of each trigger and function (else PreflightError). Functions no
     remaining trigger (or other object) uses are dropped too; the others are kept and named
@@ -307,13 +292,10 @@ def drop_tier(dsn: str, cfg: MigrationConfig, tier: int) -> dict[str, Any]:
             sql.Identifier(f["schema_name"], f["function_name"]), sql.SQL(f["identity_args"])))
     # Recorded in the same transaction as the drop. run_ddl_with_retry runs plain statements,
     # so the values are composed as literals (they are ours: an int and JSON we built).
-    statements.append(sql.SQL(
-        "INSERT INTO {} (tier, status, updated_at) VALUES ({}, 'dropped', clock_timestamp()) "
-        "ON CONFLICT (tier) DO UPDATE SET status = 'dropped', updated_at = clock_timestamp(), "
-        "details = {}.details || {}::jsonb").format(
-        state_table(cfg, "tier_state"), sql.Literal(tier), state_table(cfg, "tier_state"),
-        sql.Literal(ledger.dumps({"dropped_functions": [f["qualified_identity"] for f in drop_fns],
-                                  "kept_functions": [f["qualified_identity"] for f in keep_fns]}))))
+    statements.append(load_sql(
+        "p5_trigger_removal/19_record_tier_dropped.sql", state=cfg.state_schema, tier=sql.Literal(tier),
+        details=sql.Literal(ledger.dumps({"dropped_functions": [f["qualified_identity"] for f in drop_fns],
+                                          "kept_functions": [f["qualified_identity"] for f in keep_fns]}))))
     started = time.monotonic()
     run_ddl_with_retry(dsn, statements, lock_timeout_ms=cfg.safety.lock_timeout_ms, attempts=cfg.safety.ddl_attempts)
     return {"tier": tier, "dropped_triggers": [t["identity"] for t in facts["triggers"]],

@@ -10,14 +10,13 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import psycopg
-from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from .. import ledger, perf, tiers
 from ..config import MigrationConfig
-from ..db import connection, fetch_one
+from ..db import connection, fetch_one, load_sql
 from ..errors import PreflightError
-from ..ledger import RunContext, state_table
+from ..ledger import RunContext
 
 log = logging.getLogger(__name__)
 
@@ -52,17 +51,15 @@ def _jsonable(obj: Any) -> Any:
 
 def _record_sample(conn: psycopg.Connection, cfg: MigrationConfig, purpose: str, tier: int, metric: str,
                    value: float | None, details: dict[str, Any], table: str | None = None) -> None:
-    conn.execute(sql.SQL("INSERT INTO {} (purpose, tier, table_name, metric, value, details) "
-                         "VALUES (%s, %s, %s, %s, %s, %s)").format(state_table(cfg, "perf_samples")),
-                 (purpose, tier, table, metric, value, Jsonb(_jsonable(details))))
+    conn.execute(load_sql("p5_trigger_removal/10_insert_perf_sample.sql", state=cfg.state_schema),
+                 {"purpose": purpose, "tier": tier, "table_name": table, "metric": metric, "value": value,
+                  "details": Jsonb(_jsonable(details))})
 
 
 def _latest_sample(conn: psycopg.Connection, cfg: MigrationConfig, purpose: str, tier: int, metric: str,
                    run_key: str | None = None) -> dict[str, Any] | None:
-    q = sql.SQL("SELECT * FROM {} WHERE purpose = %s AND tier = %s AND metric = %s AND table_name IS NULL "
-                "AND (%s::text IS NULL OR details->>'run_key' = %s::text) ORDER BY id DESC LIMIT 1"
-                ).format(state_table(cfg, "perf_samples"))
-    return fetch_one(conn, q, (purpose, tier, metric, run_key, run_key))
+    return fetch_one(conn, load_sql("p5_trigger_removal/11_select_latest_sample.sql", state=cfg.state_schema),
+                     {"purpose": purpose, "tier": tier, "metric": metric, "run_key": run_key})
 
 
 def _measure_window(dsn: str, tables: list[str], window_s: float, probe_writes: int) -> dict[str, Any]:
@@ -101,15 +98,14 @@ def _headline(figures: dict[str, Any]) -> float | None:
 
 def _window(conn: psycopg.Connection, cfg: MigrationConfig, tier: int, kind: str, run_key: str
             ) -> dict[str, Any] | None:
-    return fetch_one(conn, sql.SQL("SELECT id, details FROM {} WHERE purpose = 'window' AND tier = %s AND metric = %s "
-                                   "AND details->>'run_key' = %s ORDER BY id DESC LIMIT 1").format(
-        state_table(cfg, "perf_samples")), (tier, kind, run_key))
+    return fetch_one(conn, load_sql("p5_trigger_removal/12_select_open_window.sql", state=cfg.state_schema),
+                     {"tier": tier, "kind": kind, "run_key": run_key})
 
 
 def _open_window(conn: psycopg.Connection, cfg: MigrationConfig, tier: int, kind: str, run_key: str,
                  snapshot: dict[str, Any]) -> None:
-    conn.execute(sql.SQL("DELETE FROM {} WHERE purpose = 'window' AND tier = %s AND metric = %s "
-                         "AND details->>'run_key' = %s").format(state_table(cfg, "perf_samples")), (tier, kind, run_key))
+    conn.execute(load_sql("p5_trigger_removal/13_delete_window.sql", state=cfg.state_schema),
+                 {"tier": tier, "kind": kind, "run_key": run_key})
     _record_sample(conn, cfg, "window", tier, kind, None, {"run_key": run_key, **snapshot})
     conn.commit()
 

@@ -24,14 +24,13 @@ import html
 from typing import Any
 
 import psycopg
-from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from .. import ledger, perf, tiers
 from ..config import MigrationConfig, load_config
-from ..db import connection, fetch_one
+from ..db import connection, fetch_one, load_sql
 from ..errors import GateClosed, MigrationError, PreflightError
-from ..ledger import RunContext, state_table
+from ..ledger import RunContext
 from .p5_sensors import (  # noqa: F401 - the sensors' entry points, here with the phase's steps
     MIN_EVENT_FLOW_WRITES,
     Verdict,
@@ -54,10 +53,8 @@ PHASE = tiers.PHASE
 
 def _tier_details(conn: psycopg.Connection, cfg: MigrationConfig, tier: int, details: dict[str, Any]) -> None:
     """Merge ``details`` into the tier's row without touching its status (creates it as 'pending')."""
-    conn.execute(sql.SQL(
-        "INSERT INTO {} (tier, status, details) VALUES (%s, 'pending', %s) "
-        "ON CONFLICT (tier) DO UPDATE SET details = {}.details || EXCLUDED.details, updated_at = clock_timestamp()"
-    ).format(state_table(cfg, "tier_state"), state_table(cfg, "tier_state")), (tier, Jsonb(_jsonable(details))))
+    conn.execute(load_sql("p5_trigger_removal/14_merge_tier_details.sql", state=cfg.state_schema),
+                 {"tier": tier, "details": Jsonb(_jsonable(details))})
 
 
 # --- discovery and gates ----------------------------------------------------------------------------------
@@ -148,9 +145,7 @@ def backup(dsn: str, cfg: MigrationConfig, ctx: RunContext, tier: int) -> dict[s
 
 
 def _latest_parity(conn: psycopg.Connection, cfg: MigrationConfig) -> dict[str, Any] | None:
-    return fetch_one(conn, sql.SQL("SELECT suite, success, statistics, run_at, environment FROM {} "
-                                   "WHERE suite = 'parity' ORDER BY run_at DESC LIMIT 1").format(
-        state_table(cfg, "validation_results")))
+    return fetch_one(conn, load_sql("p5_trigger_removal/15_select_latest_parity.sql", state=cfg.state_schema))
 
 
 def approval_evidence(dsn: str, cfg: MigrationConfig, ctx: RunContext, tier: int) -> str:
@@ -205,7 +200,7 @@ def approval_evidence(dsn: str, cfg: MigrationConfig, ctx: RunContext, tier: int
 
 
 def apply(dsn: str, cfg: MigrationConfig, ctx: RunContext, tier: int) -> dict[str, Any]:
-    """Drop the tier's logging triggers (ledger step ``tier_<n>_drop``), only after this run's
+    """Remove the tier's logging triggers (ledger step ``tier_<n>_drop``), only after this run's
     handover showed the application publishing for every table of the tier (p5_handover)."""
     from . import p5_handover
     with ledger.step(dsn, PHASE, f"tier_{tier}_drop", ctx, cfg, {"tier": tier}) as out:
@@ -235,10 +230,8 @@ def verify(dsn: str, cfg: MigrationConfig, ctx: RunContext, tier: int) -> dict[s
             plan = tiers.plan_tier(conn, cfg, tier)
             if plan.triggers:
                 raise MigrationError(f"tier {tier} still has {len(plan.triggers)} logging triggers: not dropped")
-            perf_row = fetch_one(conn, sql.SQL(
-                "SELECT details FROM {} WHERE purpose = 'after_drop' AND tier = %s "
-                "AND details->'comparison'->>'improvement_pct' IS NOT NULL ORDER BY id DESC LIMIT 1").format(
-                state_table(cfg, "perf_samples")), (tier,))
+            perf_row = fetch_one(conn, load_sql("p5_trigger_removal/16_select_latest_improvement.sql",
+                                                state=cfg.state_schema), {"tier": tier})
             flow_row = _latest_sample(conn, cfg, "event_flow", tier, "event_ratio")
             improvement = dict((perf_row or {}).get("details", {}).get("comparison") or {})
             if flow_row:

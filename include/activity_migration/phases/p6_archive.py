@@ -39,25 +39,19 @@ def _grantee(name: str) -> sql.Composable:
     return sql.SQL("PUBLIC") if name == "PUBLIC" else sql.Identifier(name)
 
 
-_OWNED_SEQUENCES = """
-SELECT s.relname AS name FROM pg_depend d JOIN pg_class s ON s.oid = d.objid
-WHERE d.refobjid = to_regclass(%s) AND d.classid = 'pg_class'::regclass AND s.relkind = 'S' AND d.deptype IN ('a', 'i')
-ORDER BY 1
-"""
-
-
 def _relation_grants(conn: psycopg.Connection, relation: sql.Identifier) -> list[dict[str, Any]]:
     rows = fetch_all(conn, load_sql("p6_cleanup/05_select_table_grants.sql"), {"table": relation.as_string(conn)})
     return [{k: g[k] for k in ("grantee", "privilege", "grantable", "column_name")} for g in rows]
 
 
 def take_access(conn: psycopg.Connection, schema: str, name: str) -> dict[str, Any]:
-    """Revoke every privilege others hold on the table (columns and its key sequence too); return
+    """Remove every privilege others hold on the table (columns and its key sequence too); return
     them to give back. The archive is a copy of personal data: nobody but its owner reads it
     (docs/security.md)."""
     table = sql.Identifier(schema, name)
     sequences = {r["name"]: _relation_grants(conn, sql.Identifier(schema, r["name"]))
-                 for r in fetch_all(conn, _OWNED_SEQUENCES, (table.as_string(conn),))}
+                 for r in fetch_all(conn, load_sql("p6_cleanup/19_select_owned_sequences.sql"),
+                                    {"table": table.as_string(conn)})}
     access = {"grants": _relation_grants(conn, table), "sequences": sequences,
               "row_security": bool(scalar(conn, "SELECT relrowsecurity FROM pg_class WHERE oid = to_regclass(%s)",
                                           (table.as_string(conn),)))}
@@ -173,7 +167,7 @@ def verify_archive(dsn: str, cfg: MigrationConfig, arch: dict[str, Any]) -> dict
 
 def delete_archive(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | None = None, *,
                    force: bool = False, by: str | None = None) -> dict[str, Any]:
-    """Drop the archive for good (after its retention, unless ``force``). Makes phase 6 irreversible.
+    """Remove the archive for good (after its retention, unless ``force``). Makes phase 6 irreversible.
 
     Checked in the same run, just before: the archive's checksum is unchanged and a full parity
     of the archive against events finds no difference (:func:`verify_archive`).

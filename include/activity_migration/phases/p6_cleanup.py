@@ -74,33 +74,23 @@ def legacy_functions(conn: psycopg.Connection, cfg: MigrationConfig) -> list[str
     """regprocedure of every legacy trigger function left: logging functions returning trigger that
     no trigger uses, plus the ones phases 2/5 backed up that still exist."""
     writers = logging_function_oids(conn, cfg)
-    rows = fetch_all(conn, """
-        SELECT p.oid, p.oid::regprocedure::text AS ident
-        FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-        WHERE p.prorettype = 'trigger'::regtype AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-          AND NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgfoid = p.oid)""")
+    rows = fetch_all(conn, load_sql("p6_cleanup/06_select_unused_trigger_functions.sql"))
     found = {r["ident"] for r in rows if r["oid"] in writers and not r["ident"].startswith(cfg.state_schema + ".")}
     if ledger.state_schema_exists(conn, cfg):
-        for r in fetch_all(conn, sql.SQL(
-                "SELECT DISTINCT identity FROM {} WHERE phase IN ('p2_dual_write', 'p5_trigger_removal') "
-                "AND object_type = 'function'").format(state_table(cfg, "ddl_backups"))):
-            fn = scalar(conn, "SELECT p.oid::regprocedure::text FROM pg_proc p WHERE p.oid = to_regprocedure(%s) "
-                              "AND p.prorettype = 'trigger'::regtype AND NOT EXISTS "
-                              "(SELECT 1 FROM pg_trigger t WHERE t.tgfoid = p.oid)", (r["identity"],))
+        for r in fetch_all(conn, load_sql("p6_cleanup/07_select_backed_up_trigger_functions.sql",
+                                          state=cfg.state_schema)):
+            fn = scalar(conn, load_sql("p6_cleanup/08_select_unused_trigger_function.sql"),
+                        {"identity": r["identity"]})
             if fn:
                 found.add(fn)
     return sorted(found)
 
 
 def _backup(conn: psycopg.Connection, cfg: MigrationConfig, identity: str) -> None:
-    schema, name = scalar(conn, "SELECT n.nspname || '|' || p.proname FROM pg_proc p JOIN pg_namespace n "
-                                "ON n.oid = p.pronamespace WHERE p.oid = to_regprocedure(%s)", (identity,)).split("|", 1)
-    conn.execute(sql.SQL(
-        "INSERT INTO {} (phase, object_type, schema_name, object_name, identity, definition) "
-        "VALUES (%s, 'function', %s, %s, %s, pg_get_functiondef(to_regprocedure(%s))) "
-        "ON CONFLICT (phase, object_type, identity) DO UPDATE SET definition = EXCLUDED.definition, "
-        "taken_at = clock_timestamp(), restored_at = NULL").format(state_table(cfg, "ddl_backups")),
-        (PHASE, schema, name, identity, identity))
+    schema, name = scalar(conn, load_sql("p6_cleanup/09_select_function_schema_and_name.sql"),
+                          {"identity": identity}).split("|", 1)
+    conn.execute(load_sql("p6_cleanup/10_upsert_function_backup.sql", state=cfg.state_schema),
+                 {"phase": PHASE, "schema_name": schema, "object_name": name, "identity": identity})
 
 
 def is_applied(conn: psycopg.Connection, cfg: MigrationConfig | None = None) -> bool:
@@ -155,6 +145,50 @@ def backup(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | None 
     return out
 
 
+def _archive_preconditions(conn: psycopg.Connection, cfg: MigrationConfig) -> tuple[list[tuple[str, str]], Any]:
+    """Refuse unless the source is a table and publish_activity is backed up; return the source's
+    columns (for the compat view) and the dual-write setting before cleanup (for the rollback)."""
+    if relation_kind(conn, cfg.source.schema, cfg.source.table) != "r":
+        raise PreflightError(f"{cfg.source_table} is not a table: nothing to archive")
+    backed_up = scalar(conn, sql.SQL("SELECT count(*) FROM {} WHERE phase = %s AND identity = %s").format(
+        state_table(cfg, "ddl_backups")), (PHASE, publish_identity(cfg)))
+    if not backed_up:
+        raise PreflightError("run the p6_cleanup backup step first (publish_activity is not backed up)")
+    return table_columns(conn, cfg.source.schema, cfg.source.table), \
+        ledger.get_setting(conn, DUAL_WRITE_SETTING, None, cfg=cfg)
+
+
+def _stop_writing(conn: psycopg.Connection, cfg: MigrationConfig) -> Any:
+    """publish_activity writes events only (phase 1's form): nothing writes the old table after this.
+    Returns the horizon: events without a legacy id from then on were born after cleanup."""
+    run_sql_file(conn, "p1_infrastructure/04_create_publish_activity_internal.sql", state=cfg.state_schema,
+                 events=sql.Identifier(cfg.target_schema, cfg.target_table), parameters=publish_parameters())
+    ledger.set_setting(conn, DUAL_WRITE_SETTING, {"enabled": False, "disabled_by": PHASE}, by=PHASE, cfg=cfg)
+    # Transactions already open may still write an event with an older created_at: the horizon covers them.
+    return scalar(conn, load_sql("p6_cleanup/11_select_writers_horizon.sql"))
+
+
+def _move_into_archive(conn: psycopg.Connection, cfg: MigrationConfig, name: str, columns: list[tuple[str, str]],
+                       since: Any, dual_before: Any, keep_compat_view: bool, retention_days: int
+                       ) -> dict[str, Any]:
+    """The table into the archive (metadata only), its access taken, the compat view, the record."""
+    run_sql_file(conn, "p6_cleanup/01_archive_source_table.sql",
+                 source=sql.Identifier(cfg.source.schema, cfg.source.table), state=cfg.state_schema,
+                 source_name=cfg.source.table, archive_name=name)
+    # Nobody but the owner reads the archive: its grants are kept for the rollback.
+    access = take_access(conn, cfg.state_schema, name)
+    privileges.lock_down_state_schema(conn, cfg)
+    # Readers of the old name keep working.
+    view = create_compat_view(conn, cfg, cfg.source.schema, cfg.source.table, columns,
+                              grants_key="legacy_name_view") if keep_compat_view else None
+    conn.execute(load_sql("p6_cleanup/12_upsert_archive_record.sql", state=cfg.state_schema),
+                 {"name": name, "source_table": cfg.source_table, "unlinked_since": since,
+                  "retention_days": int(retention_days), "access": Jsonb(access)})
+    ledger.set_setting(conn, P6_SETTING, {"archive": name, "dual_write_before": dual_before,
+                                          "compat_view": bool(keep_compat_view)}, by=PHASE, cfg=cfg)
+    return {"view": view, "since": since}
+
+
 def archive(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | None = None, *,
             keep_compat_view: bool = True, retention_days: int = 30) -> dict[str, Any]:
     """Atomically: publish_activity events-only, legacy table into the archive, compat view. Idempotent."""
@@ -167,50 +201,10 @@ def archive(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | None
             if existing:
                 out.update({"archive": existing["name"], "skipped": "already archived"})
                 return out
-            if relation_kind(conn, cfg.source.schema, cfg.source.table) != "r":
-                raise PreflightError(f"{cfg.source_table} is not a table: nothing to archive")
-            backed_up = scalar(conn, sql.SQL("SELECT count(*) FROM {} WHERE phase = %s AND identity = %s").format(
-                state_table(cfg, "ddl_backups")), (PHASE, publish_identity(cfg)))
-            if not backed_up:
-                raise PreflightError("run the p6_cleanup backup step first (publish_activity is not backed up)")
-            columns = table_columns(conn, cfg.source.schema, cfg.source.table)
-            dual_before = ledger.get_setting(conn, DUAL_WRITE_SETTING, None, cfg=cfg)
+            columns, dual_before = _archive_preconditions(conn, cfg)
         name = archive_name()
-        events = sql.Identifier(cfg.target_schema, cfg.target_table)
-
-        def stop_writing(conn: psycopg.Connection) -> Any:
-            # 1. publish_activity writes events only (phase 1's form): nothing writes the old table after this.
-            run_sql_file(conn, "p1_infrastructure/04_create_publish_activity_internal.sql", state=cfg.state_schema,
-                         events=events, parameters=publish_parameters())
-            ledger.set_setting(conn, DUAL_WRITE_SETTING, {"enabled": False, "disabled_by": PHASE}, by=PHASE, cfg=cfg)
-            # Events without a legacy id written from here on were born after cleanup; transactions
-            # already open may still write one with an older created_at: the horizon covers them.
-            return scalar(conn, "SELECT least(now(), (SELECT min(xact_start) FROM pg_stat_activity "
-                                "WHERE xact_start IS NOT NULL AND datname = current_database()))")
-
-        def move(conn: psycopg.Connection) -> dict[str, Any]:
-            # 2. the table into the archive (metadata only).
-            run_sql_file(conn, "p6_cleanup/01_archive_source_table.sql",
-                         source=sql.Identifier(cfg.source.schema, cfg.source.table), state=cfg.state_schema,
-                         source_name=cfg.source.table, archive_name=name)
-            # Nobody but the owner reads the archive: its grants are kept for the rollback.
-            access = take_access(conn, cfg.state_schema, name)
-            privileges.lock_down_state_schema(conn, cfg)
-            # 3. readers of the old name keep working.
-            view = create_compat_view(conn, cfg, cfg.source.schema, cfg.source.table, columns,
-                                      grants_key="legacy_name_view") if keep_compat_view else None
-            conn.execute(sql.SQL(
-                "INSERT INTO {} (name, source_table, unlinked_since, retention_days, access) VALUES (%s, %s, %s, %s, %s) "
-                "ON CONFLICT (name) DO UPDATE SET source_table = EXCLUDED.source_table, rows = NULL, checksum = NULL, "
-                "unlinked_since = EXCLUDED.unlinked_since, created_at = clock_timestamp(), "
-                "retention_days = EXCLUDED.retention_days, restored_at = NULL, deleted_at = NULL, deleted_by = NULL, "
-                "access = EXCLUDED.access"
-            ).format(state_table(cfg, "archives")), (name, cfg.source_table, since, int(retention_days), Jsonb(access)))
-            ledger.set_setting(conn, P6_SETTING, {"archive": name, "dual_write_before": dual_before,
-                                                  "compat_view": bool(keep_compat_view)}, by=PHASE, cfg=cfg)
-            return {"view": view, "since": since}
-
-        since = run_locked(dsn, cfg, stop_writing)
+        # 1. publish_activity events only (one short transaction).
+        since = run_locked(dsn, cfg, lambda conn: _stop_writing(conn, cfg))
         # A writer that entered the old (dual-write) publish_activity before the switch may still be
         # about to insert into the old table: renaming it now would fail that application
         # transaction. Wait until every transaction older than the switch has ended.
@@ -218,7 +212,9 @@ def archive(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | None
         if not out["writers_drained"]:
             raise MigrationError("a transaction older than the publish_activity switch is still open after 30 s; "
                                  "the table was not moved (re-run the task: the switch is idempotent)")
-        res = run_locked(dsn, cfg, move)
+        # 2. the table into the archive and 3. the compat view, in one transaction.
+        res = run_locked(dsn, cfg, lambda conn: _move_into_archive(
+            conn, cfg, name, columns, since, dual_before, keep_compat_view, retention_days))
         out.update({"archive": f"{cfg.state_schema}.{name}", "compat_view": res["view"],
                     "unlinked_since": res["since"], "publish_activity": "events only"})
     return out
@@ -249,12 +245,11 @@ def drop_legacy_functions(dsn: str, cfg: MigrationConfig | None = None, ctx: Run
     cfg = cfg or load_config()
     with ledger.step(dsn, PHASE, "drop_legacy_functions", ctx, cfg) as out:
         with connection(dsn) as conn:
-            idents = [r["identity"] for r in fetch_all(conn, sql.SQL(
-                "SELECT identity FROM {} WHERE phase = %s AND object_type = 'function' AND identity <> %s "
-                "AND to_regprocedure(identity) IS NOT NULL").format(state_table(cfg, "ddl_backups")),
-                (PHASE, publish_identity(cfg)))]
-            used = [i for i in idents if scalar(conn, "SELECT EXISTS (SELECT 1 FROM pg_trigger WHERE tgfoid = "
-                                                     "to_regprocedure(%s))", (i,))]
+            idents = [r["identity"] for r in fetch_all(
+                conn, load_sql("p6_cleanup/13_select_legacy_function_backups.sql", state=cfg.state_schema),
+                {"phase": PHASE, "publish": publish_identity(cfg)})]
+            has_trigger = load_sql("p6_cleanup/14_select_function_has_trigger.sql")
+            used = [i for i in idents if scalar(conn, has_trigger, {"identity": i})]
         if used:
             raise MigrationError(f"legacy functions still used by triggers, not dropped: {used}")
 

@@ -11,7 +11,7 @@ from psycopg import sql
 from .. import ledger
 from ..catalog import logging_triggers
 from ..config import MigrationConfig, load_config
-from ..db import fetch_all, scalar
+from ..db import fetch_all, load_sql, scalar
 from ..errors import GateClosed, MigrationError
 from ..ledger import state_table
 
@@ -61,9 +61,7 @@ def gate_validation(conn: psycopg.Connection, cfg: MigrationConfig | None = None
 def quarantine_open(conn: psycopg.Connection, cfg: MigrationConfig) -> list[dict[str, Any]]:
     if not ledger.state_schema_exists(conn, cfg):
         return []
-    return fetch_all(conn, sql.SQL("SELECT reason, count(*) AS n FROM {} WHERE resolved_at IS NULL AND "
-                                   "acknowledged_at IS NULL GROUP BY reason ORDER BY n DESC").format(
-        state_table(cfg, "quarantine")))
+    return fetch_all(conn, load_sql("p6_cleanup/17_select_open_quarantine.sql", state=cfg.state_schema))
 
 
 def gate_quarantine(conn: psycopg.Connection, cfg: MigrationConfig | None = None) -> dict[str, Any]:
@@ -89,14 +87,9 @@ def acknowledge_quarantine(conn: psycopg.Connection, by: str, *, reason: str | N
         raise MigrationError("acknowledging quarantine rows needs a name (--by)")
     if not all_rows and not reason:
         raise MigrationError("say which rows to acknowledge: --all or --reason R")
-    q = sql.SQL("UPDATE {} SET acknowledged_by = %s, acknowledged_at = clock_timestamp() "
-                "WHERE resolved_at IS NULL AND acknowledged_at IS NULL").format(state_table(cfg, "quarantine"))
-    params: list[Any] = [by.strip()]
-    if reason:
-        q += sql.SQL(" AND reason = %s")
-        params.append(reason)
     with conn.cursor() as cur:
-        cur.execute(q, params)
+        cur.execute(load_sql("p6_cleanup/18_acknowledge_quarantine.sql", state=cfg.state_schema),
+                    {"by": by.strip(), "reason": reason or None})
         n = cur.rowcount
     conn.commit()
     return n

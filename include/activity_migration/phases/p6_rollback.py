@@ -53,6 +53,70 @@ def _reverse_copy(conn: psycopg.Connection, cfg: MigrationConfig, since: Any) ->
         return cur.rowcount
 
 
+def _rollback_facts(conn: psycopg.Connection, cfg: MigrationConfig, arch: dict[str, Any]) -> dict[str, Any]:
+    """What the rollback restores, checked first: refuses when the archive was deleted, is missing
+    or changed. ``resumed``: an earlier run already put the table back (it resumes after the restore)."""
+    if arch["deleted_at"]:
+        raise GateClosed(f"cannot roll back phase 6: the archive {arch['name']} of {arch['source_table']} was "
+                         f"deleted at {arch['deleted_at']:%Y-%m-%d %H:%M} UTC by {arch['deleted_by']}; the "
+                         "legacy rows are gone (restore it from a database backup)")
+    p6 = ledger.get_setting(conn, P6_SETTING, {}, cfg=cfg) or {}
+    resumed = (p6.get("restored_table_from") == arch["name"]
+               and relation_kind(conn, cfg.state_schema, arch["name"]) is None
+               and relation_kind(conn, cfg.source.schema, cfg.source.table) == "r")
+    if not resumed and relation_kind(conn, cfg.state_schema, arch["name"]) != "r":
+        raise MigrationError(f"archive table {cfg.state_schema}.{arch['name']} is missing although not "
+                             "recorded as deleted: inspect the database before rolling back")
+    backups = {"phase": PHASE, "publish": publish_identity(cfg)}
+    pub_backup = fetch_one(conn, load_sql("p6_cleanup/15_select_publish_backup.sql", state=cfg.state_schema), backups)
+    funcs = fetch_all(conn, load_sql("p6_cleanup/16_select_function_backups.sql", state=cfg.state_schema), backups)
+    if arch["checksum"] and not resumed:
+        now = fetch_one(conn, load_sql("p6_cleanup/02_checksum_archive.sql", archive=state_table(cfg, arch["name"])))
+        if now["checksum"] != arch["checksum"]:
+            raise MigrationError(f"archive {arch['name']} checksum {now['checksum']} differs from the recorded "
+                                 f"{arch['checksum']}: it was changed; refusing to restore it blindly")
+    return {"p6": p6, "resumed": resumed, "pub_backup": pub_backup, "funcs": funcs}
+
+
+def _restore_table(conn: psycopg.Connection, cfg: MigrationConfig, arch: dict[str, Any], facts: dict[str, Any],
+                   since: Any) -> dict[str, Any]:
+    """One transaction: compat view dropped, the archive back under the legacy name with its access,
+    publish_activity and the legacy functions recreated, events born after cleanup copied back."""
+    p6 = facts["p6"]
+    kind = relation_kind(conn, cfg.source.schema, cfg.source.table)
+    if kind == "v":
+        conn.execute(sql.SQL("DROP VIEW {}").format(sql.Identifier(cfg.source.schema, cfg.source.table)))
+    elif kind is not None:
+        raise MigrationError(f"{cfg.source_table} exists as relkind {kind!r}: refusing to overwrite it")
+    run_sql_file(conn, "p6_cleanup/03_restore_archived_table.sql", state=cfg.state_schema,
+                 archive_name=arch["name"], source_name=cfg.source.table, source_schema=cfg.source.schema)
+    give_access_back(conn, cfg.source.schema, cfg.source.table, arch.get("access"))
+    if facts["pub_backup"]:
+        conn.execute(facts["pub_backup"]["definition"])
+    for f in facts["funcs"]:
+        conn.execute(f["definition"])
+    copied = _reverse_copy(conn, cfg, since)
+    conn.execute(sql.SQL("UPDATE {} SET restored_at = clock_timestamp() WHERE phase = %s").format(
+        state_table(cfg, "ddl_backups")), (PHASE,))
+    if p6.get("dual_write_before") is not None:
+        ledger.set_setting(conn, DUAL_WRITE_SETTING, p6["dual_write_before"], by="rollback", cfg=cfg)
+    else:
+        conn.execute(sql.SQL("DELETE FROM {} WHERE key = %s").format(state_table(cfg, "settings")),
+                     (DUAL_WRITE_SETTING,))
+    # Not finished until the drain: a re-run resumes from here (see rollback's docstring).
+    ledger.set_setting(conn, P6_SETTING, dict(p6, restored_table_from=arch["name"]), by="rollback", cfg=cfg)
+    return {"copied_back": copied}
+
+
+def _record_restored(conn: psycopg.Connection, cfg: MigrationConfig, arch: dict[str, Any], since: Any) -> int:
+    """After the drain: copy again, record the archive as restored, forget the phase-6 setting."""
+    again = _reverse_copy(conn, cfg, since)
+    conn.execute(sql.SQL("UPDATE {} SET restored_at = clock_timestamp() WHERE name = %s").format(
+        state_table(cfg, "archives")), (arch["name"],))
+    conn.execute(sql.SQL("DELETE FROM {} WHERE key = %s").format(state_table(cfg, "settings")), (P6_SETTING,))
+    return again
+
+
 def rollback(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | None = None, *,
              drain_timeout_s: float = 60.0) -> dict[str, Any]:
     """Undo phase 6: the archive back to ``public.activity_logs`` (compat view dropped first),
@@ -72,63 +136,10 @@ def rollback(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | Non
             if arch is None:
                 out["skipped"] = "phase 6 is not applied (no archive outstanding)"
                 return out
-            if arch["deleted_at"]:
-                raise GateClosed(f"cannot roll back phase 6: the archive {arch['name']} of {arch['source_table']} was "
-                                 f"deleted at {arch['deleted_at']:%Y-%m-%d %H:%M} UTC by {arch['deleted_by']}; the "
-                                 "legacy rows are gone (restore it from a database backup)")
-            p6 = ledger.get_setting(conn, P6_SETTING, {}, cfg=cfg) or {}
-            resumed = (p6.get("restored_table_from") == arch["name"]
-                       and relation_kind(conn, cfg.state_schema, arch["name"]) is None
-                       and relation_kind(conn, cfg.source.schema, cfg.source.table) == "r")
-            if not resumed and relation_kind(conn, cfg.state_schema, arch["name"]) != "r":
-                raise MigrationError(f"archive table {cfg.state_schema}.{arch['name']} is missing although not "
-                                     "recorded as deleted: inspect the database before rolling back")
-            pub_backup = fetch_one(conn, sql.SQL("SELECT definition FROM {} WHERE phase = %s AND object_type = "
-                                                 "'function' AND identity = %s").format(state_table(cfg, "ddl_backups")),
-                                   (PHASE, publish_identity(cfg)))
-            funcs = fetch_all(conn, sql.SQL("SELECT identity, definition FROM {} WHERE phase = %s AND object_type = "
-                                            "'function' AND identity <> %s ORDER BY id").format(state_table(cfg, "ddl_backups")),
-                              (PHASE, publish_identity(cfg)))
-            if arch["checksum"] and not resumed:
-                now = fetch_one(conn, load_sql("p6_cleanup/02_checksum_archive.sql", archive=state_table(cfg, arch["name"])))
-                if now["checksum"] != arch["checksum"]:
-                    raise MigrationError(f"archive {arch['name']} checksum {now['checksum']} differs from the recorded "
-                                         f"{arch['checksum']}: it was changed; refusing to restore it blindly")
+            facts = _rollback_facts(conn, cfg, arch)
         since = arch["unlinked_since"] or arch["created_at"]
-
-        def body(conn: psycopg.Connection) -> dict[str, Any]:
-            kind = relation_kind(conn, cfg.source.schema, cfg.source.table)
-            if kind == "v":
-                conn.execute(sql.SQL("DROP VIEW {}").format(sql.Identifier(cfg.source.schema, cfg.source.table)))
-            elif kind is not None:
-                raise MigrationError(f"{cfg.source_table} exists as relkind {kind!r}: refusing to overwrite it")
-            run_sql_file(conn, "p6_cleanup/03_restore_archived_table.sql", state=cfg.state_schema,
-                         archive_name=arch["name"], source_name=cfg.source.table, source_schema=cfg.source.schema)
-            give_access_back(conn, cfg.source.schema, cfg.source.table, arch.get("access"))
-            if pub_backup:
-                conn.execute(pub_backup["definition"])
-            for f in funcs:
-                conn.execute(f["definition"])
-            copied = _reverse_copy(conn, cfg, since)
-            conn.execute(sql.SQL("UPDATE {} SET restored_at = clock_timestamp() WHERE phase = %s").format(
-                state_table(cfg, "ddl_backups")), (PHASE,))
-            if p6.get("dual_write_before") is not None:
-                ledger.set_setting(conn, DUAL_WRITE_SETTING, p6["dual_write_before"], by="rollback", cfg=cfg)
-            else:
-                conn.execute(sql.SQL("DELETE FROM {} WHERE key = %s").format(state_table(cfg, "settings")),
-                             (DUAL_WRITE_SETTING,))
-            # Not finished until the drain: a re-run resumes from here (see the docstring).
-            ledger.set_setting(conn, P6_SETTING, dict(p6, restored_table_from=arch["name"]), by="rollback", cfg=cfg)
-            return {"copied_back": copied}
-
-        def finish(conn: psycopg.Connection) -> int:
-            again = _reverse_copy(conn, cfg, since)
-            conn.execute(sql.SQL("UPDATE {} SET restored_at = clock_timestamp() WHERE name = %s").format(
-                state_table(cfg, "archives")), (arch["name"],))
-            conn.execute(sql.SQL("DELETE FROM {} WHERE key = %s").format(state_table(cfg, "settings")), (P6_SETTING,))
-            return again
-
-        res = {"copied_back": 0} if resumed else run_locked(dsn, cfg, body)
+        res = {"copied_back": 0} if facts["resumed"] else run_locked(
+            dsn, cfg, lambda conn: _restore_table(conn, cfg, arch, facts, since))
         # A transaction that called the events-only publish_activity just before the swap may
         # commit after it: wait for every transaction open now, then copy again and record.
         if not wait_for_older_transactions(dsn, drain_timeout_s):
@@ -138,8 +149,8 @@ def rollback(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | Non
                 f"transaction open at the restore is still running after {drain_timeout_s:.0f} s (it may still "
                 f"commit an event without a legacy row; {res['copied_back'] + late} copied back so far). Re-run "
                 "the rollback: it resumes with the wait and the copy.")
-        again = run_locked(dsn, cfg, finish)
+        again = run_locked(dsn, cfg, lambda conn: _record_restored(conn, cfg, arch, since))
         out.update({"restored": cfg.source_table, "from_archive": arch["name"], "publish_activity": "dual write",
-                    "legacy_functions_recreated": [f["identity"] for f in funcs], "resumed": resumed,
-                    "events_copied_back": res["copied_back"] + again})
+                    "legacy_functions_recreated": [f["identity"] for f in facts["funcs"]],
+                    "resumed": facts["resumed"], "events_copied_back": res["copied_back"] + again})
     return out
