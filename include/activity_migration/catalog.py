@@ -15,36 +15,10 @@ from typing import Any
 import psycopg
 
 from .config import MigrationConfig, load_config
-from .db import fetch_all
+from .db import fetch_all, load_sql
 
-_TRIGGERS_SQL = """
-SELECT t.oid AS trigger_oid,
-       n.nspname AS schema_name,
-       c.relname AS table_name,
-       t.tgname AS trigger_name,
-       t.tgenabled AS enabled,
-       p.oid AS function_oid,
-       p.oid::regprocedure::text AS function_identity,
-       pn.nspname AS function_schema,
-       p.proname AS function_name,
-       pg_get_triggerdef(t.oid) AS trigger_def,
-       (t.tgtype & 1) = 1 AS row_level
-FROM pg_trigger t
-JOIN pg_class c ON c.oid = t.tgrelid
-JOIN pg_namespace n ON n.oid = c.relnamespace
-JOIN pg_proc p ON p.oid = t.tgfoid
-JOIN pg_namespace pn ON pn.oid = p.pronamespace
-WHERE NOT t.tgisinternal
-  AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-ORDER BY n.nspname, c.relname, t.tgname
-"""
-
-_FUNCTIONS_SQL = """
-SELECT p.oid AS function_oid, n.nspname AS function_schema, p.proname AS function_name, p.prosrc
-FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')
-  AND p.prokind IN ('f', 'p')
-"""
+_TRIGGERS_SQL = load_sql("catalog/01_select_user_triggers.sql")
+_FUNCTIONS_SQL = load_sql("catalog/02_select_user_functions.sql")
 
 
 @dataclass(frozen=True)
@@ -133,11 +107,5 @@ def tables_with_logging_triggers(conn: psycopg.Connection, cfg: MigrationConfig 
 
 def source_columns(conn: psycopg.Connection, cfg: MigrationConfig) -> dict[str, dict[str, Any]]:
     """The source table's columns by name: catalog type (``format_type``), type category, has a default."""
-    rows = fetch_all(conn, """
-        SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type, t.typcategory AS category,
-               a.attidentity <> '' OR pg_get_expr(d.adbin, d.adrelid) IS NOT NULL AS has_default
-        FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
-        LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
-        WHERE a.attrelid = to_regclass(format('%%I.%%I', %s::text, %s::text)) AND a.attnum > 0 AND NOT a.attisdropped
-        """, (cfg.source.schema, cfg.source.table))
+    rows = fetch_all(conn, load_sql("catalog/03_select_source_columns.sql"), (cfg.source.schema, cfg.source.table))
     return {r["name"]: r for r in rows}

@@ -16,27 +16,27 @@ from typing import Any
 
 import psycopg
 
-from .db import APPLICATION_NAME, scalar
+from .db import APPLICATION_NAME, load_sql, scalar
 
 log = logging.getLogger(__name__)
 
 OWN_SESSIONS = APPLICATION_NAME + "%"
 
+# Loaded once: the throttle samples these before every chunk.
+_ACTIVE_BACKENDS = load_sql("catalog/04_count_active_backends.sql")
+_LOCK_WAITERS = load_sql("catalog/05_count_lock_waiters.sql")
+_LONGEST_LOCK_WAIT = load_sql("catalog/06_select_longest_lock_wait.sql")
+_WRITE_STATEMENT_TIME = load_sql("catalog/07_sum_write_statement_time.sql")
+
 
 def active_backends(conn: psycopg.Connection) -> int:
     """Client backends running a statement right now, other than ours."""
-    return int(scalar(conn, """
-        SELECT count(*) FROM pg_stat_activity
-         WHERE backend_type = 'client backend' AND state = 'active'
-           AND pid <> pg_backend_pid()
-           AND coalesce(application_name, '') NOT LIKE %s""", (OWN_SESSIONS,)))
+    return int(scalar(conn, _ACTIVE_BACKENDS, (OWN_SESSIONS,)))
 
 
 def lock_waiters(conn: psycopg.Connection) -> int:
     """Sessions (any application) waiting for a heavyweight lock right now."""
-    return int(scalar(conn, """
-        SELECT count(*) FROM pg_stat_activity
-         WHERE wait_event_type = 'Lock' AND pid <> pg_backend_pid()"""))
+    return int(scalar(conn, _LOCK_WAITERS))
 
 
 def longest_lock_wait_s(conn: psycopg.Connection, *, others_only: bool = False) -> float:
@@ -44,11 +44,7 @@ def longest_lock_wait_s(conn: psycopg.Connection, *, others_only: bool = False) 
 
     :param others_only: count only sessions that are not ours (the application's waits)
     """
-    return float(scalar(conn, """
-        SELECT coalesce(max(extract(epoch FROM clock_timestamp() - l.waitstart)), 0)
-          FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-         WHERE NOT l.granted AND l.waitstart IS NOT NULL AND l.pid <> pg_backend_pid()
-           AND (NOT %s OR coalesce(a.application_name, '') NOT LIKE %s)""", (others_only, OWN_SESSIONS)) or 0.0)
+    return float(scalar(conn, _LONGEST_LOCK_WAIT, (others_only, OWN_SESSIONS)) or 0.0)
 
 
 def replication_lag_s(conn: psycopg.Connection) -> float | None:
@@ -90,12 +86,7 @@ class WriteLatencySampler:
             self.available = self._probe(conn)
         if not self.available:
             return None
-        row = conn.execute("""
-            SELECT coalesce(sum(calls), 0)::float8, coalesce(sum(total_exec_time), 0)::float8
-              FROM pg_stat_statements
-             WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
-               AND query ~* '^\\s*(insert|update|delete)\\s'
-               AND query NOT LIKE %s""", ("%" + self.state_schema + "%",)).fetchone()
+        row = conn.execute(_WRITE_STATEMENT_TIME, ("%" + self.state_schema + "%",)).fetchone()
         calls, total_ms = float(row[0]), float(row[1])
         previous, self._last = self._last, (calls, total_ms)
         if previous is None or calls <= previous[0]:

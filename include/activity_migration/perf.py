@@ -157,9 +157,7 @@ def _probe_in_transaction(cur: psycopg.Cursor, table: str, writes: int, role: st
     """Run the probe inside the caller's transaction (which must be rolled back); timings in ms."""
     if role:
         cur.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(role)))
-    cur.execute("SELECT set_config('lock_timeout', %s, true), set_config('activity_migration.probe_table', %s, true), "
-                "set_config('activity_migration.probe_writes', %s, true), "
-                "set_config('activity_migration.probe_mode', %s, true)",
+    cur.execute(load_sql("catalog/08_set_probe_settings.sql"),
                 (PROBE_LOCK_TIMEOUT, sql.Identifier(*_split(table)).as_string(cur.connection), str(int(writes)), mode))
     cur.execute(load_sql("p5_trigger_removal/08_probe_write_latency.sql"))
     cur.execute("SELECT current_setting('activity_migration.probe_result')::float8[]")
@@ -269,10 +267,9 @@ def logged_entity_types(conn: psycopg.Connection, cfg: MigrationConfig, tables: 
 def service_event_counts(conn: psycopg.Connection, cfg: MigrationConfig, entity_types: list[str],
                          since: str, until: str) -> dict[str, int]:
     """Events the application published (source 'service') per entity type, created in [since, until)."""
-    rows = fetch_all(conn, sql.SQL("SELECT entity_type, count(*) AS n FROM {} WHERE source = 'service' "
-                                   "AND entity_type = ANY(%s) AND created_at >= %s::timestamptz "
-                                   "AND created_at < %s::timestamptz GROUP BY 1").format(
-        sql.Identifier(cfg.target_schema, cfg.target_table)), (entity_types, since, until))
+    rows = fetch_all(conn, load_sql("catalog/09_count_service_events.sql",
+                                    events=sql.Identifier(cfg.target_schema, cfg.target_table)),
+                     (entity_types, since, until))
     if not conn.autocommit:
         conn.commit()
     return {r["entity_type"]: int(r["n"]) for r in rows}

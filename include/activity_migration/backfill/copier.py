@@ -1,4 +1,4 @@
-"""Copy the planned chunks: a worker loop that claims chunks until none remain.
+"""The chunk copier: a worker loop that claims chunks until none remain.
 
 One worker = one connection. Per chunk:
 
@@ -35,7 +35,7 @@ from ..mapping import event_field_exprs
 from . import progress
 from .options import BackfillParams
 from .planner import events_ident, key_type, source_ident
-from .throttle import Throttle, ThrottleAbort
+from .throttle import Throttle, ThrottleAbort, Verdict
 
 log = logging.getLogger(__name__)
 
@@ -108,10 +108,8 @@ class Statements:
         self.finish = load_sql("p4_backfill/05_finish_chunk.sql", state=cfg.state_schema)
         self.insert_chunk = load_sql("p4_backfill/06_insert_chunk.sql", state=cfg.state_schema)
         chunks = sql.Identifier(cfg.state_schema, "backfill_chunks")
-        self.release = sql.SQL("UPDATE {} SET status = %(status)s, last_error = %(error)s, claimed_by = NULL "
-                               "WHERE chunk_id = %(chunk_id)s AND claimed_by = %(worker)s").format(chunks)
-        self.orphans = sql.SQL("SELECT count(*) FROM (SELECT 1 FROM {} WHERE status IN ('pending', 'running') "
-                               "FOR UPDATE SKIP LOCKED) t").format(chunks)
+        self.release = load_sql("p4_backfill/14_release_chunk.sql", chunks=chunks)
+        self.orphans = load_sql("p4_backfill/13_count_open_chunks.sql", chunks=chunks)
 
 
 def _first_line(exc: BaseException) -> str:
@@ -134,37 +132,7 @@ def run_worker(dsn: str, cfg: MigrationConfig, worker_id: str, params: BackfillP
     started = time.monotonic()
     conn = connect(dsn, autocommit=True, application_name=worker_application_name(str(worker_id)))
     try:
-        stmts = Statements(conn, cfg)
-        throttle = Throttle(cfg, params.throttle, claimant)
-        while True:
-            if stop_event is not None and stop_event.is_set():
-                report.stopped = "stop requested"
-                break
-            verdict = throttle.wait_for_go(conn)
-            sizer.target_s = verdict.settings.chunk_target_seconds
-            if verdict.pauses and verdict.shrink:
-                report.throttle_pauses += verdict.pauses
-                report.throttled_s += verdict.paused_s
-                sizer.shrink()
-            with conn.transaction():
-                claimed = fetch_one(conn, stmts.claim, {"worker": claimant, "lease_s": params.lease_seconds})
-            if claimed is None:
-                with conn.transaction():
-                    waiting = int(conn.execute(stmts.orphans).fetchone()[0])
-                if waiting == 0:
-                    break  # every chunk is done, failed, or being copied by a live worker
-                # a chunk of a dead worker (or one just claimed): wait for its lease, then take it
-                time.sleep(min(1.0, params.lease_seconds / 2))
-                continue
-            elapsed = _copy_chunk(conn, cfg, stmts, claimant, claimed, sizer, report, params)
-            # Yield: leave the cores to the application for a while after each chunk (duty cycle).
-            pause = verdict.settings.yield_ratio * (elapsed or 0.0)
-            if pause > 0:
-                report.yielded_s += pause
-                if stop_event is not None:
-                    stop_event.wait(pause)
-                else:
-                    time.sleep(pause)
+        _claim_and_copy(conn, cfg, claimant, sizer, report, params, stop_event)
     except ThrottleAbort:
         report.stopped = "throttle abort"
         raise
@@ -184,6 +152,57 @@ def run_worker(dsn: str, cfg: MigrationConfig, worker_id: str, params: BackfillP
                              f"{cfg.state_schema}.backfill_chunks.last_error); the rest was copied. Fix the cause "
                              "and re-run: failed chunks go back to pending.")
     return report
+
+
+def _claim_and_copy(conn: psycopg.Connection, cfg: MigrationConfig, claimant: str, sizer: ChunkSizer,
+                    report: WorkerReport, params: BackfillParams, stop_event: threading.Event | None) -> None:
+    """The worker loop: wait for the throttle, claim a chunk, copy it, yield; until no chunk is left."""
+    stmts = Statements(conn, cfg)
+    throttle = Throttle(cfg, params.throttle, claimant)
+    while True:
+        if stop_event is not None and stop_event.is_set():
+            report.stopped = "stop requested"
+            return
+        verdict = _wait_for_go(conn, throttle, sizer, report)
+        with conn.transaction():
+            claimed = fetch_one(conn, stmts.claim, {"worker": claimant, "lease_s": params.lease_seconds})
+        if claimed is None:
+            if _no_chunk_left(conn, stmts):
+                return  # every chunk is done, failed, or being copied by a live worker
+            # a chunk of a dead worker (or one just claimed): wait for its lease, then take it
+            time.sleep(min(1.0, params.lease_seconds / 2))
+            continue
+        elapsed = _copy_chunk(conn, cfg, stmts, claimant, claimed, sizer, report, params)
+        # Yield: leave the cores to the application for a while after each chunk (duty cycle).
+        _yield_cores(verdict.settings.yield_ratio * (elapsed or 0.0), report, stop_event)
+
+
+def _wait_for_go(conn: psycopg.Connection, throttle: Throttle, sizer: ChunkSizer, report: WorkerReport) -> Verdict:
+    """Wait until the throttle lets the worker go; a throttled wait shrinks the chunk size."""
+    verdict = throttle.wait_for_go(conn)
+    sizer.target_s = verdict.settings.chunk_target_seconds
+    if verdict.pauses and verdict.shrink:
+        report.throttle_pauses += verdict.pauses
+        report.throttled_s += verdict.paused_s
+        sizer.shrink()
+    return verdict
+
+
+def _no_chunk_left(conn: psycopg.Connection, stmts: Statements) -> bool:
+    """True when no pending or running chunk is free to take (one short transaction)."""
+    with conn.transaction():
+        return int(conn.execute(stmts.orphans).fetchone()[0]) == 0
+
+
+def _yield_cores(pause: float, report: WorkerReport, stop_event: threading.Event | None) -> None:
+    """Sleep ``pause`` seconds (woken early by a stop request)."""
+    if pause <= 0:
+        return
+    report.yielded_s += pause
+    if stop_event is not None:
+        stop_event.wait(pause)
+    else:
+        time.sleep(pause)
 
 
 def _copy_chunk(conn: psycopg.Connection, cfg: MigrationConfig, stmts: Statements, claimant: str,

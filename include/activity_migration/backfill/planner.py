@@ -85,10 +85,7 @@ def events_ident(cfg: MigrationConfig) -> sql.Identifier:
 
 def key_type(conn: psycopg.Connection, cfg: MigrationConfig) -> str:
     """The source key's type from the catalog: uuid, bigint, integer or smallint."""
-    typ = scalar(conn, """
-        SELECT format_type(a.atttypid, a.atttypmod)
-          FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-         WHERE n.nspname = %s AND c.relname = %s AND a.attname = %s AND NOT a.attisdropped""",
+    typ = scalar(conn, load_sql("p4_backfill/09_select_key_type.sql"),
                  (cfg.source.schema, cfg.source.table, cfg.source.key))
     if typ is None:
         raise PreflightError(f"source key {cfg.source_table}.{cfg.source.key} not found in the catalog")
@@ -99,9 +96,7 @@ def key_type(conn: psycopg.Connection, cfg: MigrationConfig) -> str:
 
 
 def estimated_rows(conn: psycopg.Connection, cfg: MigrationConfig) -> int:
-    est = scalar(conn, """
-        SELECT c.reltuples::bigint FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-         WHERE n.nspname = %s AND c.relname = %s""", (cfg.source.schema, cfg.source.table))
+    est = scalar(conn, load_sql("p4_backfill/10_select_estimated_rows.sql"), (cfg.source.schema, cfg.source.table))
     if est is None or est < 0:  # never analysed: count (a one-off, keyed on the primary key)
         est = scalar(conn, sql.SQL("SELECT count(*) FROM {}").format(source_ident(cfg)))
     return int(est)
@@ -144,8 +139,7 @@ def compute_chunks(conn: psycopg.Connection, cfg: MigrationConfig, target_rows: 
 
 
 def existing_chunks(conn: psycopg.Connection, cfg: MigrationConfig) -> list[dict[str, Any]]:
-    return fetch_all(conn, sql.SQL("SELECT chunk_id, lo, hi, status, attempts, rows_copied, rows_quarantined, "
-                                   "started_at FROM {} ORDER BY chunk_id").format(state_table(cfg, "backfill_chunks")))
+    return fetch_all(conn, load_sql("p4_backfill/11_select_chunks.sql", chunks=state_table(cfg, "backfill_chunks")))
 
 
 def plan(conn: psycopg.Connection, cfg: MigrationConfig, *, target_rows: int = 20_000, replan: bool = False,
@@ -187,8 +181,7 @@ def plan(conn: psycopg.Connection, cfg: MigrationConfig, *, target_rows: int = 2
             return result
         if existing and replan and not dry_run:
             running = scalar(conn, sql.SQL("SELECT count(*) FROM {} WHERE status = 'running'").format(chunks_t))
-            unlocked = scalar(conn, sql.SQL("SELECT count(*) FROM (SELECT 1 FROM {} WHERE status = 'running' "
-                                            "FOR UPDATE SKIP LOCKED) t").format(chunks_t))
+            unlocked = scalar(conn, load_sql("p4_backfill/12_count_unlocked_running_chunks.sql", chunks=chunks_t))
             if running - unlocked > 0:
                 raise MigrationError(f"replan refused: {running - unlocked} chunk(s) are being copied right now by "
                                      "live workers; stop them (or wait) and try again")

@@ -8,7 +8,7 @@ from psycopg import sql
 
 from .. import ledger
 from ..config import MigrationConfig
-from ..db import fetch_all, fetch_one
+from ..db import fetch_all, fetch_one, load_sql
 from .planner import PLAN_SETTING
 from .throttle import SETTING_KEY as THROTTLE_SETTING
 
@@ -18,19 +18,7 @@ RATE_WINDOW_S = 300
 def snapshot(conn: psycopg.Connection, cfg: MigrationConfig) -> dict[str, Any]:
     """Chunk counts by status, rows done, total, rows/s over the last minutes, ETA in seconds."""
     chunks = sql.Identifier(cfg.state_schema, "backfill_chunks")
-    row = fetch_one(conn, sql.SQL("""
-        SELECT count(*)                                            AS chunks,
-               count(*) FILTER (WHERE status = 'done')             AS done,
-               count(*) FILTER (WHERE status = 'running')          AS running,
-               count(*) FILTER (WHERE status = 'pending')          AS pending,
-               count(*) FILTER (WHERE status = 'failed')           AS failed,
-               coalesce(sum(rows_copied), 0)::bigint               AS rows_copied,
-               coalesce(sum(rows_quarantined), 0)::bigint          AS rows_quarantined,
-               coalesce(sum(rows_copied + rows_quarantined) FILTER (
-                   WHERE finished_at > clock_timestamp() - make_interval(secs => %(w)s)), 0)::bigint AS recent_rows,
-               extract(epoch FROM max(finished_at) - min(started_at) FILTER (
-                   WHERE finished_at > clock_timestamp() - make_interval(secs => %(w)s)))::float8 AS recent_s
-          FROM {}""").format(chunks), {"w": RATE_WINDOW_S}) or {}
+    row = fetch_one(conn, load_sql("p4_backfill/15_summarize_progress.sql", chunks=chunks), {"w": RATE_WINDOW_S}) or {}
     plan = ledger.get_setting(conn, PLAN_SETTING, {}, cfg=cfg) or {}
     done_rows = int(row.get("rows_copied") or 0) + int(row.get("rows_quarantined") or 0)
     total = int(plan.get("total_rows") or 0) or done_rows
@@ -57,9 +45,8 @@ def describe(p: dict[str, Any]) -> str:
 
 
 def quarantine_by_reason(conn: psycopg.Connection, cfg: MigrationConfig) -> dict[str, int]:
-    rows = fetch_all(conn, sql.SQL("SELECT reason, count(*) AS n FROM {} WHERE resolved_at IS NULL "
-                                   "GROUP BY reason ORDER BY reason").format(sql.Identifier(cfg.state_schema,
-                                                                                            "quarantine")))
+    rows = fetch_all(conn, load_sql("p4_backfill/16_count_quarantine_by_reason.sql",
+                                    quarantine=sql.Identifier(cfg.state_schema, "quarantine")))
     return {r["reason"]: int(r["n"]) for r in rows}
 
 

@@ -29,7 +29,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("backfill", help="plan and run the phase-4 backfill with N worker threads",
-                       description="Copy activity_logs history into events in chunks (resumable: re-run to go on), "
+                       description="Copies activity_logs history into events in chunks (resumable: re-run to go on), "
                                    "then check that nothing was lost. Same code as the migration_p4_backfill DAG.")
     add_database_args(p)
     d = BackfillParams()

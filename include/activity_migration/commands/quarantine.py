@@ -12,7 +12,7 @@ import json
 from psycopg import sql
 
 from ..config import load_config
-from ..db import connection, fetch_all
+from ..db import connection, fetch_all, load_sql
 from ..ledger import state_schema_exists
 from ..phases.p6_cleanup import acknowledge_quarantine, quarantine_open
 from ._common import add_database_args, database_dsn
@@ -26,10 +26,8 @@ def _run(args: argparse.Namespace) -> int:
             print(f"acknowledged {n} quarantined rows as {args.by}" + (f" (reason {args.reason})" if args.reason else ""))
             return 0
         open_rows = quarantine_open(conn, cfg)
-        summary = fetch_all(conn, sql.SQL(
-            "SELECT reason, count(*) AS total, count(*) FILTER (WHERE acknowledged_at IS NOT NULL) AS acknowledged, "
-            "count(*) FILTER (WHERE resolved_at IS NOT NULL) AS resolved FROM {} GROUP BY reason ORDER BY total DESC"
-        ).format(sql.Identifier(cfg.state_schema, "quarantine"))) if state_schema_exists(conn, cfg) else []
+        summary = fetch_all(conn, load_sql("catalog/10_summarize_quarantine.sql", quarantine=sql.Identifier(
+            cfg.state_schema, "quarantine"))) if state_schema_exists(conn, cfg) else []
     if args.json:
         print(json.dumps({"open": open_rows, "by_reason": summary}, default=str, indent=2))
         return 0

@@ -31,7 +31,7 @@ def _run(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "rehearsal-copy", help="copy production's schema and a consistent sample of rows into an empty staging DB",
-        description="Copy the application schema (tables, functions, triggers, policies, grants, sequences, views, "
+        description="Copies the application schema (tables, functions, triggers, policies, grants, sequences, views, "
                     "publications; missing roles are created NOLOGIN) and a consistent sample of rows, including "
                     "activity_logs, from production into an EMPTY staging database, so a rehearsal exercises the "
                     "same triggers on realistic data. The migration's state schema is not copied: staging keeps "

@@ -20,6 +20,7 @@ from ..db import (
     connection,
     fetch_all,
     fetch_one,
+    load_sql,
     scalar,
 )
 from ..errors import GateClosed, MigrationError, PreflightError
@@ -32,6 +33,7 @@ PHASE = "p3_read_path"
 FEED_FUNCTION = "public.event_feed(timestamptz, uuid, int, uuid, text, text, text)"
 APP_ROLE = "authenticated"
 CUTOFF_KEYS = ("cutoff", "backfill_cutoff", "dual_write_cutoff")
+_FEED_PAGE = load_sql("p3_read_path/10_select_feed_page.sql")
 
 
 # --------------------------------------------------------------------------- read parity
@@ -89,8 +91,8 @@ def sample_users(conn: psycopg.Connection, cfg: MigrationConfig, settings: Parit
     if not actor_col:
         raise MigrationError("source.columns maps no actor_id: read parity needs the user column")
     src = sql.Identifier(cfg.source.schema, cfg.source.table)
-    top = fetch_all(conn, sql.SQL("SELECT {a}::text AS u FROM {t} WHERE {a} IS NOT NULL GROUP BY {a} "
-                                  "ORDER BY count(*) DESC, {a} LIMIT %s").format(a=sql.Identifier(actor_col), t=src),
+    actor = sql.Identifier(actor_col)
+    top = fetch_all(conn, load_sql("p3_read_path/07_select_top_actors.sql", actor=actor, source=src),
                     (settings.top_users,))
     users = [r["u"] for r in top]
     if settings.random_users:
@@ -98,8 +100,7 @@ def sample_users(conn: psycopg.Connection, cfg: MigrationConfig, settings: Parit
             rnd = fetch_all(conn, "SELECT id::text AS u FROM auth.users ORDER BY random() LIMIT %s",
                             (settings.random_users + len(users),))
         else:
-            rnd = fetch_all(conn, sql.SQL("SELECT DISTINCT {a}::text AS u FROM {t} WHERE {a} IS NOT NULL "
-                                          "ORDER BY 1 LIMIT %s").format(a=sql.Identifier(actor_col), t=src),
+            rnd = fetch_all(conn, load_sql("p3_read_path/08_select_some_actors.sql", actor=actor, source=src),
                             (settings.random_users + len(users),))
         extra = [r["u"] for r in rnd if r["u"] not in users][: settings.random_users]
         users += extra
@@ -143,20 +144,11 @@ def _old_rows(conn: psycopg.Connection, cfg: MigrationConfig, user_id: str, limi
     key, ts, actor = sql.Identifier(cfg.source.key), sql.Identifier(c["occurred_at"]), sql.Identifier(c["actor_id"])
     events = sql.Identifier(cfg.target_schema, cfg.target_table)
     ent_id = sql.SQL("a.{}").format(sql.Identifier(c["entity_id"])) if c.get("entity_id") else sql.SQL("NULL")
-    pending = sql.SQL("%(cutoff)s::timestamptz IS NOT NULL AND a.{ts} < %(cutoff)s AND NOT EXISTS "
-                      "(SELECT 1 FROM {events} e WHERE e.legacy_activity_log_id = a.{key})").format(
-        ts=ts, events=events, key=key)
     # No filter of ours: the old table's own access rules (RLS) decide what the user sees, as in
     # the application; the feed over events must show the same rows.
-    q = sql.SQL("""
-        SELECT a.{key}::text AS legacy_id, a.{ts} AS ts, a.{actor}::text AS actor,
-               a.{etype}::text AS entity_type, a.{action}::text AS action, {ent_id}::text AS entity_id,
-               ({pending}) AS pending
-        FROM {src} a
-        ORDER BY a.{ts} DESC, a.{key} DESC
-        LIMIT %(limit)s""").format(
-        key=key, ts=ts, actor=actor, etype=sql.Identifier(c["entity_type"]),
-        action=sql.Identifier(c["action"]), ent_id=ent_id, pending=pending, src=src)
+    q = load_sql("p3_read_path/09_select_old_feed_rows.sql", key=key, ts=ts, actor=actor,
+                 etype=sql.Identifier(c["entity_type"]), action=sql.Identifier(c["action"]), ent_id=ent_id,
+                 events=events, source=src)
     # Ask for more than needed so that skipping pending rows still leaves a full window.
     rows = fetch_all(conn, q, {"user": user_id, "limit": limit * 4, "cutoff": cutoff})
     for r in rows:
@@ -173,10 +165,7 @@ def _feed_rows(conn: psycopg.Connection, pages: int, page_size: int) -> tuple[li
     problems: list[str] = []
     cursor: tuple[Any, Any] = (None, None)
     for page in range(pages):
-        got = fetch_all(conn, "SELECT id::text AS event_id, id AS raw_id, legacy_activity_log_id::text AS legacy_id, "
-                              "occurred_at AS ts, actor_id::text AS actor, event_type, entity_id "
-                              "FROM public.event_feed(p_before_occurred_at => %s, p_before_id => %s, p_page_size => %s)",
-                        (cursor[0], cursor[1], page_size))
+        got = fetch_all(conn, _FEED_PAGE, (cursor[0], cursor[1], page_size))
         if len(got) > page_size:
             problems.append(f"page {page + 1} returned {len(got)} rows > page size {page_size}")
         rows.extend(got)

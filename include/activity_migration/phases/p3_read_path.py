@@ -30,6 +30,7 @@ from ..config import MigrationConfig, load_config
 from ..db import (
     connection,
     fetch_all,
+    load_sql,
     run_ddl_with_retry,
     run_locked,
     run_sql_file,
@@ -74,11 +75,7 @@ DEMO_MARKER = "activity-migration demo seed"
 # --------------------------------------------------------------------------- catalog helpers
 def table_columns(conn: psycopg.Connection, schema: str, table: str) -> list[tuple[str, str]]:
     """(name, type as format_type prints it) of a relation's live columns, in order."""
-    rows = fetch_all(conn, """
-        SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type
-        FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE n.nspname = %s AND c.relname = %s AND a.attnum > 0 AND NOT a.attisdropped
-        ORDER BY a.attnum""", (schema, table))
+    rows = fetch_all(conn, load_sql("p3_read_path/11_select_table_columns.sql"), (schema, table))
     return [(r["name"], r["type"]) for r in rows]
 
 
@@ -107,7 +104,7 @@ _EXTRA_COLUMNS = ("event_id", "event_type", "category", "source")
 
 def compat_select_list(conn: psycopg.Connection, cfg: MigrationConfig,
                        columns: list[tuple[str, str]]) -> sql.Composed:
-    """SELECT list giving ``columns`` (the old table's name/type list) from events ``e``.
+    """The SELECT list giving ``columns`` (the old table's name/type list) from events ``e``.
 
     Each old column becomes the event expression it maps to (config ``source.columns``), cast
     to the old column's type; an unmapped column is ``NULL::type``. The key is the legacy id,
@@ -136,7 +133,7 @@ def compat_select_list(conn: psycopg.Connection, cfg: MigrationConfig,
 
 def create_compat_view(conn: psycopg.Connection, cfg: MigrationConfig, view_schema: str, view_name: str,
                        columns: list[tuple[str, str]], grants_key: str = COMPAT_VIEW) -> dict[str, Any]:
-    """Create (or replace) a view in the old shape ``columns`` over events, with the grants of
+    """Creates (or replaces) a view in the old shape ``columns`` over events, with the grants of
     ``grants_key`` in privileges.py (no commit: the caller's transaction)."""
     invoker = server_version_num(conn) >= 150000
     if not invoker:
@@ -174,8 +171,8 @@ def preflight(conn: psycopg.Connection, cfg: MigrationConfig | None = None) -> d
 
 def _publication_state(conn: psycopg.Connection, cfg: MigrationConfig) -> dict[str, bool]:
     exists = bool(scalar(conn, "SELECT 1 FROM pg_publication WHERE pubname = %s", (PUBLICATION,)))
-    member = bool(scalar(conn, "SELECT 1 FROM pg_publication_tables WHERE pubname = %s AND schemaname = %s "
-                               "AND tablename = %s", (PUBLICATION, cfg.target_schema, cfg.target_table)))
+    member = bool(scalar(conn, load_sql("p3_read_path/12_select_publication_member.sql"),
+                         (PUBLICATION, cfg.target_schema, cfg.target_table)))
     return {"exists": exists, "member": member}
 
 
@@ -206,7 +203,7 @@ def setup_realtime(dsn: str, cfg: MigrationConfig) -> dict[str, Any]:
 
 
 def apply(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | None = None) -> dict[str, Any]:
-    """Create the feed, its index, the compat view, the read-source function, real time. Idempotent.
+    """Creates the feed, its index, the compat view, the read-source function, real time. Idempotent.
 
     The read source is left as it is (``activity_logs`` when unset): :func:`switch_read_source`
     flips it after the parity check.
@@ -220,10 +217,8 @@ def apply(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | None =
         # Index first, CONCURRENTLY (autocommit); a failed concurrent build leaves an INVALID
         # index that IF NOT EXISTS would keep: drop it so the retry rebuilds it.
         with connection(dsn, autocommit=True) as conn:
-            invalid = scalar(conn, "SELECT NOT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
-                                   "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relname = %s",
-                             (cfg.target_schema, FEED_INDEX))
-            if invalid:
+            valid = scalar(conn, load_sql("p3_read_path/13_select_index_valid.sql"), (cfg.target_schema, FEED_INDEX))
+            if valid is False:
                 conn.execute(sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(
                     sql.Identifier(cfg.target_schema, FEED_INDEX)))
         run_ddl_with_retry(dsn, [sql.SQL("CREATE INDEX CONCURRENTLY IF NOT EXISTS {} ON {} (occurred_at DESC, id DESC)")
@@ -287,9 +282,7 @@ def verify(dsn: str, cfg: MigrationConfig | None = None) -> dict[str, Any]:
                 problems.append(f"{fn} missing")
         if relation_kind(conn, "public", COMPAT_VIEW) != "v":
             problems.append(f"view public.{COMPAT_VIEW} missing")
-        if not scalar(conn, "SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN "
-                            "pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relname = %s",
-                      (cfg.target_schema, FEED_INDEX)):
+        if not scalar(conn, load_sql("p3_read_path/13_select_index_valid.sql"), (cfg.target_schema, FEED_INDEX)):
             problems.append(f"index {FEED_INDEX} missing or invalid")
         if not problems:
             try:

@@ -137,16 +137,11 @@ def report(dsn: str, cfg: MigrationConfig) -> dict[str, Any]:
     import pandas as pd
 
     with connection(dsn, autocommit=True) as conn:
-        q = pd.DataFrame(fetch_all(conn, sql.SQL(
-            "SELECT reason, count(*) AS rows, min(quarantined_at) AS first, max(quarantined_at) AS last FROM {} "
-            "GROUP BY reason ORDER BY rows DESC").format(sql.Identifier(cfg.state_schema, "quarantine"))),
+        q = pd.DataFrame(fetch_all(conn, load_sql("p4_backfill/17_report_quarantine.sql",
+                                                  quarantine=sql.Identifier(cfg.state_schema, "quarantine"))),
             columns=["reason", "rows", "first", "last"])
-        chunks = pd.DataFrame(fetch_all(conn, sql.SQL(
-            "SELECT status, count(*) AS chunks, sum(rows_copied) AS rows_copied, sum(rows_quarantined) AS "
-            "rows_quarantined, sum(attempts) AS attempts, "
-            "round(avg(extract(epoch FROM finished_at - started_at))::numeric, 3) AS avg_s, "
-            "round(max(extract(epoch FROM finished_at - started_at))::numeric, 3) AS max_s "
-            "FROM {} GROUP BY status ORDER BY status").format(sql.Identifier(cfg.state_schema, "backfill_chunks"))),
+        chunks = pd.DataFrame(fetch_all(conn, load_sql("p4_backfill/18_report_chunks.sql",
+                                                       chunks=sql.Identifier(cfg.state_schema, "backfill_chunks"))),
             columns=["status", "chunks", "rows_copied", "rows_quarantined", "attempts", "avg_s", "max_s"])
         prog = progress.snapshot(conn, cfg)
     log.info("quarantine by reason:\n%s", q.to_string(index=False) if len(q) else "(empty)")
@@ -176,7 +171,7 @@ verify = check_zero_loss
 
 
 def rollback(dsn: str, cfg: MigrationConfig | None = None, ctx: ledger.RunContext | None = None) -> dict[str, int]:
-    """Delete what the backfill wrote: events with source 'backfill', its quarantine rows, the plan.
+    """Remove what the backfill wrote: events with source 'backfill', its quarantine rows, the plan.
 
     Per chunk range, one short transaction each (the unique legacy-id index finds the rows).
     Events written by the dual write (source 'trigger'/'service') are never touched.
@@ -185,12 +180,8 @@ def rollback(dsn: str, cfg: MigrationConfig | None = None, ctx: ledger.RunContex
     removed = {"events": 0, "quarantine": 0, "chunks": 0}
     with connection(dsn, autocommit=True) as conn:
         stmts = copier.Statements(conn, cfg)
-        key = sql.Identifier("legacy_activity_log_id")
-        t = sql.SQL(stmts.key_type)
-        delete = sql.SQL("DELETE FROM {ev} e WHERE e.source = 'backfill' "
-                         "AND (%(lo)s::text IS NULL OR e.{k} >= %(lo)s::text::{t}) "
-                         "AND (%(hi)s::text IS NULL OR e.{k} < %(hi)s::text::{t})").format(
-            ev=planner.events_ident(cfg), k=key, t=t)
+        delete = load_sql("p4_backfill/19_delete_backfill_events.sql", events=planner.events_ident(cfg),
+                          key="legacy_activity_log_id", key_type=sql.SQL(stmts.key_type))
         chunks = planner.existing_chunks(conn, cfg) or [{"chunk_id": None, "lo": None, "hi": None}]
         for c in chunks:
             with conn.transaction():
