@@ -17,6 +17,7 @@
 
 Prints one JSON object: seconds, ratio backfill/baseline, workload p95 idle vs during, longest lock wait.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -98,6 +99,7 @@ class LockSampler(threading.Thread):
 
     def run(self) -> None:
         from activity_migration import metrics
+
         with psycopg.connect(self.dsn, autocommit=True, application_name="bench-sampler") as conn:
             while not self.stop.is_set():
                 self.longest = max(self.longest, metrics.longest_lock_wait_s(conn))
@@ -107,6 +109,7 @@ class LockSampler(threading.Thread):
 
 def workload(dsn: str, seconds: float, rate: float, stop: threading.Event | None = None):
     from activity_migration.demo.workload import run_workload
+
     return run_workload(dsn, seconds=seconds, rate=rate, connections=4, stop_event=stop)
 
 
@@ -114,7 +117,15 @@ class CliRunner:
     """``activity-migration backfill --workers N`` (the same core the DAG's mapped workers call)."""
 
     def __init__(self, dsn: str, workers: int, chunk_rows: int | None, extra: list[str]) -> None:
-        self.cmd = [str(VENV_BIN / "activity-migration"), "backfill", "--dsn", dsn, "--workers", str(workers), "--no-check"]
+        self.cmd = [
+            str(VENV_BIN / "activity-migration"),
+            "backfill",
+            "--dsn",
+            dsn,
+            "--workers",
+            str(workers),
+            "--no-check",
+        ]
         self.cmd += (["--initial-chunk-rows", str(chunk_rows)] if chunk_rows else []) + extra
         self.details: dict = {}
 
@@ -146,8 +157,11 @@ class StandaloneRunner:
         from airflow_server import AirflowServer
 
         self.dsn, self.details = dsn, {}
-        self.conf = {"mode": "demo", "max_parallel_chunks": workers,
-                     **({"initial_chunk_rows": chunk_rows} if chunk_rows else {})}
+        self.conf = {
+            "mode": "demo",
+            "max_parallel_chunks": workers,
+            **({"initial_chunk_rows": chunk_rows} if chunk_rows else {}),
+        }
         self.server = AirflowServer(Path(tempfile.mkdtemp(prefix="bench_airflow_")))
 
     def __enter__(self) -> "StandaloneRunner":
@@ -169,10 +183,16 @@ class StandaloneRunner:
         run_id = server.trigger("migration_p4_backfill", self.conf)
         state = server.wait_run("migration_p4_backfill", run_id, timeout=4 * 3600)
         elapsed = time.monotonic() - t
-        tis = server.api("GET", server.run_path("migration_p4_backfill", run_id) + "/taskInstances")["task_instances"]
-        self.details["tasks"] = {f"{ti['task_id']}[{ti.get('map_index', -1)}]": {"state": ti["state"],
-                                                                                 "duration": ti.get("duration")}
-                                 for ti in tis}
+        tis = server.api("GET", server.run_path("migration_p4_backfill", run_id) + "/taskInstances")[
+            "task_instances"
+        ]
+        self.details["tasks"] = {
+            f"{ti['task_id']}[{ti.get('map_index', -1)}]": {
+                "state": ti["state"],
+                "duration": ti.get("duration"),
+            }
+            for ti in tis
+        }
         if state != "success":
             raise SystemExit(f"DAG run ended {state}: {self.details['tasks']}; log {server.log_path}")
         return elapsed
@@ -182,12 +202,21 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rows", type=int, default=2_000_000)
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--chunk-rows", type=int, default=None, help="initial chunk rows (default: the backfill's)")
-    ap.add_argument("--chunk-target-seconds", type=float, default=None, help="cli runner only (default: the backfill's)")
-    ap.add_argument("--yield-ratio", type=float, default=None, help="cli runner only (default: the backfill's)")
+    ap.add_argument(
+        "--chunk-rows", type=int, default=None, help="initial chunk rows (default: the backfill's)"
+    )
+    ap.add_argument(
+        "--chunk-target-seconds", type=float, default=None, help="cli runner only (default: the backfill's)"
+    )
+    ap.add_argument(
+        "--yield-ratio", type=float, default=None, help="cli runner only (default: the backfill's)"
+    )
     ap.add_argument("--runner", choices=["cli", "standalone"], default="cli")
     ap.add_argument("--workload-rate", type=float, default=20.0)
-    ap.add_argument("--admin-dsn", default=os.environ.get("BENCH_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"))
+    ap.add_argument(
+        "--admin-dsn",
+        default=os.environ.get("BENCH_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"),
+    )
     ap.add_argument("--keep", action="store_true", help="keep the benchmark database")
     args = ap.parse_args()
 
@@ -207,7 +236,9 @@ def main() -> None:
             runner = CliRunner(dsn, args.workers, args.chunk_rows, extra)
         else:
             # for the record: the application alone on the box, before Airflow starts
-            result["workload_idle_without_airflow_p95_ms"] = workload(dsn, 15, args.workload_rate).latency_p95_ms
+            result["workload_idle_without_airflow_p95_ms"] = workload(
+                dsn, 15, args.workload_rate
+            ).latency_p95_ms
             runner = StandaloneRunner(dsn, args.workers, args.chunk_rows)
 
         with runner:
@@ -216,7 +247,9 @@ def main() -> None:
             sampler.start()
             stop = threading.Event()
             during: dict = {}
-            load = threading.Thread(target=lambda: during.update(r=workload(dsn, 3600, args.workload_rate, stop)))
+            load = threading.Thread(
+                target=lambda: during.update(r=workload(dsn, 3600, args.workload_rate, stop))
+            )
             load.start()
             try:
                 bf_s = runner.run()
@@ -230,19 +263,32 @@ def main() -> None:
             idle_after = workload(dsn, seconds=15, rate=args.workload_rate)
         result.update(runner.details)
         idle_p95 = (idle.latency_p95_ms + idle_after.latency_p95_ms) / 2
-        result.update(workload_idle_p95_ms=round(idle_p95, 1), workload_idle_before_p95_ms=idle.latency_p95_ms,
-                      workload_idle_after_p95_ms=idle_after.latency_p95_ms)
-        with psycopg.connect(dsn) as conn:
-            copied = conn.execute("SELECT count(*) FROM public.events WHERE source = 'backfill'").fetchone()[0]
-            chunks = conn.execute("SELECT count(*), max(extract(epoch FROM finished_at - started_at)) "
-                                  "FROM activity_migration.backfill_chunks").fetchone()
         result.update(
-            backfill_s=round(bf_s, 1), backfill_rows=copied, ratio=round(bf_s / base_s, 2),
-            chunks=chunks[0], longest_chunk_s=round(float(chunks[1] or 0), 2),
-            workload_during_p95_ms=wl.latency_p95_ms, workload_during_failed=wl.transactions_failed,
+            workload_idle_p95_ms=round(idle_p95, 1),
+            workload_idle_before_p95_ms=idle.latency_p95_ms,
+            workload_idle_after_p95_ms=idle_after.latency_p95_ms,
+        )
+        with psycopg.connect(dsn) as conn:
+            copied = conn.execute("SELECT count(*) FROM public.events WHERE source = 'backfill'").fetchone()[
+                0
+            ]
+            chunks = conn.execute(
+                "SELECT count(*), max(extract(epoch FROM finished_at - started_at)) "
+                "FROM activity_migration.backfill_chunks"
+            ).fetchone()
+        result.update(
+            backfill_s=round(bf_s, 1),
+            backfill_rows=copied,
+            ratio=round(bf_s / base_s, 2),
+            chunks=chunks[0],
+            longest_chunk_s=round(float(chunks[1] or 0), 2),
+            workload_during_p95_ms=wl.latency_p95_ms,
+            workload_during_failed=wl.transactions_failed,
             workload_during_ok=wl.transactions_ok,
             p95_ratio=round(wl.latency_p95_ms / idle_p95, 2) if idle_p95 else None,
-            longest_lock_wait_s=round(sampler.longest, 3), longest_app_lock_wait_s=round(sampler.longest_app, 3))
+            longest_lock_wait_s=round(sampler.longest, 3),
+            longest_app_lock_wait_s=round(sampler.longest_app, 3),
+        )
     finally:
         if not args.keep:
             name = psycopg.conninfo.conninfo_to_dict(dsn)["dbname"]

@@ -11,6 +11,7 @@ keeps drift (cache warm-up, autovacuum, table growth) out of the ratio.
 
 Prints one JSON object: p50/p95/mean per mode (ms) and the dual/legacy ratios.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,8 +30,10 @@ from activity_migration.ledger import RunContext
 from activity_migration.phases import p1_infrastructure as p1
 from activity_migration.phases import p2_dual_write as p2
 
-INSERT = ("INSERT INTO public.notifications (customer_id, user_id, recipient_id, kind, title, body) "
-          "VALUES (%s, %s, %s, 'info', 'Benchmark', 'one logged insert')")
+INSERT = (
+    "INSERT INTO public.notifications (customer_id, user_id, recipient_id, kind, title, body) "
+    "VALUES (%s, %s, %s, 'info', 'Benchmark', 'one logged insert')"
+)
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -41,7 +44,7 @@ def _pct(values: list[float], q: float) -> float:
 def _block(dsn: str, n: int, ids: tuple) -> list[float]:
     out = []
     with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(INSERT, ids)        # warm the plan cache of this session
+        conn.execute(INSERT, ids)  # warm the plan cache of this session
         for _ in range(n):
             t = time.perf_counter()
             conn.execute(INSERT, ids)
@@ -68,7 +71,9 @@ def main(argv: list[str] | None = None) -> int:
         p2.run_preflight(dsn, cfg, ctx)
         p2.backup(dsn, cfg, ctx)
         with psycopg.connect(dsn) as conn:
-            ids = conn.execute("SELECT customer_id, user_id, recipient_id FROM public.notifications LIMIT 1").fetchone()
+            ids = conn.execute(
+                "SELECT customer_id, user_id, recipient_id FROM public.notifications LIMIT 1"
+            ).fetchone()
         per_block = max(1, args.inserts // args.blocks)
         legacy: list[float] = []
         dual: list[float] = []
@@ -78,13 +83,23 @@ def main(argv: list[str] | None = None) -> int:
             dual += _block(dsn, per_block, ids)
             p2.rollback(dsn, cfg, ctx)
         with psycopg.connect(dsn) as conn:
-            linked = conn.execute("SELECT count(*) FROM public.events WHERE entity_type = 'notification'").fetchone()[0]
+            linked = conn.execute(
+                "SELECT count(*) FROM public.events WHERE entity_type = 'notification'"
+            ).fetchone()[0]
         res = {
-            "inserts_per_mode": len(legacy), "blocks_per_mode": args.blocks, "history_rows": args.rows,
-            "legacy_trigger_ms": {"p50": round(_pct(legacy, .5), 3), "p95": round(_pct(legacy, .95), 3),
-                                  "mean": round(statistics.fmean(legacy), 3)},
-            "dual_write_ms": {"p50": round(_pct(dual, .5), 3), "p95": round(_pct(dual, .95), 3),
-                              "mean": round(statistics.fmean(dual), 3)},
+            "inserts_per_mode": len(legacy),
+            "blocks_per_mode": args.blocks,
+            "history_rows": args.rows,
+            "legacy_trigger_ms": {
+                "p50": round(_pct(legacy, 0.5), 3),
+                "p95": round(_pct(legacy, 0.95), 3),
+                "mean": round(statistics.fmean(legacy), 3),
+            },
+            "dual_write_ms": {
+                "p50": round(_pct(dual, 0.5), 3),
+                "p95": round(_pct(dual, 0.95), 3),
+                "mean": round(statistics.fmean(dual), 3),
+            },
             "events_written_in_dual_write": linked,
         }
         res["ratio_p50"] = round(res["dual_write_ms"]["p50"] / res["legacy_trigger_ms"]["p50"], 3)

@@ -17,6 +17,7 @@ incremental / full (goal <= 0.1).
 
     .venv/bin/python benchmarks/parity_suite_vs_sql.py [--rows 2000000] [--keep]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,10 +34,9 @@ from psycopg import sql
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from validation.helpers import create_source, insert_source_rows, migrate, setup_state  # noqa: E402
-
 from activity_migration.ledger import RunContext  # noqa: E402
 from activity_migration.validation.runner import run_suites  # noqa: E402
+from validation.helpers import create_source, insert_source_rows, migrate, setup_state  # noqa: E402
 
 ROW_LEVEL = """
 SELECT count(*) FILTER (WHERE e.legacy_activity_log_id IS NULL
@@ -54,8 +54,11 @@ FROM public.activity_logs s
 FULL JOIN (SELECT * FROM public.events WHERE legacy_activity_log_id IS NOT NULL) e ON e.legacy_activity_log_id = s.id
 """
 
-WITH_COUNTS = """
-WITH rows AS (""" + ROW_LEVEL + """),
+WITH_COUNTS = (
+    """
+WITH rows AS ("""
+    + ROW_LEVEL
+    + """),
 src AS (SELECT coalesce(entity_type, '') et, (created_at AT TIME ZONE 'UTC')::date d, count(*) n
         FROM public.activity_logs GROUP BY 1, 2),
 evt AS (SELECT coalesce(entity_type, '') et, (occurred_at AT TIME ZONE 'UTC')::date d, count(*) n
@@ -64,6 +67,7 @@ cnt AS (SELECT coalesce(a.et, e.et) et, coalesce(a.d, e.d) d, coalesce(a.n, 0) s
         FROM src a FULL JOIN evt e ON e.et = a.et AND e.d = a.d)
 SELECT rows.*, (SELECT count(*) FROM cnt WHERE sn <> en) AS groups_differing FROM rows
 """
+)
 
 
 def timed(fn, repeat: int) -> list[float]:
@@ -81,7 +85,9 @@ def main() -> int:
     ap.add_argument("--rows", type=int, default=2_000_000)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--sample-ranges", type=int, default=30)
-    ap.add_argument("--sample-ratio", type=float, default=None, help="sample budget / new rows (default: the runner's)")
+    ap.add_argument(
+        "--sample-ratio", type=float, default=None, help="sample budget / new rows (default: the runner's)"
+    )
     ap.add_argument("--keep", action="store_true", help="keep the benchmark database")
     args = ap.parse_args()
 
@@ -132,8 +138,16 @@ def main() -> int:
 
         def incremental():
             extra = {} if args.sample_ratio is None else {"sample_ratio": args.sample_ratio}
-            o = run_suites(dsn, ["parity"], "incremental", ctx, docs, sample_ranges=args.sample_ranges,
-                           record=False, **extra)
+            o = run_suites(
+                dsn,
+                ["parity"],
+                "incremental",
+                ctx,
+                docs,
+                sample_ranges=args.sample_ranges,
+                record=False,
+                **extra,
+            )
             assert o.success and o.scope == "incremental", o.summary_lines()
             incs.append(o.suites["parity"].statistics)
 
@@ -144,22 +158,54 @@ def main() -> int:
         ist = incs[-1]
 
         med = statistics.median
-        print("\n=== parity suite vs hand-written SQL (median of %d; shared, noisy 2-core machine) ===" % args.repeat)
-        print(f"hand-written FULL OUTER JOIN, row-level only        : {med(q_rows):7.2f} s  {['%.2f' % x for x in q_rows]}")
-        print(f"hand-written FULL OUTER JOIN + entity/day counts     : {med(q_counts):7.2f} s  {['%.2f' % x for x in q_counts]}")
-        print(f"full parity suite (collect + GX + Data Docs)         : {med(full_runs):7.2f} s  {['%.2f' % x for x in full_runs]}")
-        print(f"   of which Postgres collect {med(d['collect_seconds'] for d in details):.2f} s "
-              f"(diff {med(d['diff_seconds'] for d in details):.2f} s, counts {med(d['count_seconds'] for d in details):.2f} s), "
-              f"GX {med(d['gx_seconds'] for d in details):.2f} s")
-        print(f"ratio suite / row-level query                        : {med(full_runs) / med(q_rows):7.2f}x  (goal <= 1.2)")
-        print(f"ratio suite / query with the same counts             : {med(full_runs) / med(q_counts):7.2f}x  (goal <= 1.2)")
-        print(f"nightly incremental after +1 % rows                  : {inc_s:7.2f} s  {['%.2f' % x for x in inc_runs]} "
-              f"(checked {ist['source_rows_checked']:,} source rows, {ist['sampled_source_rows']:,} of them sampled "
-              f"(budget {ist['sample_budget']:,}); collect {med(d['collect_seconds'] for d in incs):.2f} s "
-              f"(row-level {med(d['diff_seconds'] for d in incs):.2f} s; the whole-table counts run beside it), "
-              f"GX {med(d['gx_seconds'] for d in incs):.2f} s)")
-        print(f"full parity suite, alternating with those            : {med(full_after):7.2f} s  {['%.2f' % x for x in full_after]}")
-        print(f"ratio incremental / full suite                       : {inc_s / med(full_after):7.2f}x  (goal <= 0.1)")
+        print(
+            "\n=== parity suite vs hand-written SQL (median of %d; shared, noisy 2-core machine) ==="
+            % args.repeat
+        )
+        print(
+            f"hand-written FULL OUTER JOIN, row-level only        : {med(q_rows):7.2f} s  "
+            f"{['%.2f' % x for x in q_rows]}"
+        )
+        print(
+            f"hand-written FULL OUTER JOIN + entity/day counts     : {med(q_counts):7.2f} s  "
+            f"{['%.2f' % x for x in q_counts]}"
+        )
+        print(
+            f"full parity suite (collect + GX + Data Docs)         : {med(full_runs):7.2f} s  "
+            f"{['%.2f' % x for x in full_runs]}"
+        )
+        print(
+            f"   of which Postgres collect {med(d['collect_seconds'] for d in details):.2f} s "
+            f"(diff {med(d['diff_seconds'] for d in details):.2f} s, counts "
+            f"{med(d['count_seconds'] for d in details):.2f} s), "
+            f"GX {med(d['gx_seconds'] for d in details):.2f} s"
+        )
+        print(
+            f"ratio suite / row-level query                        : {med(full_runs) / med(q_rows):7.2f}x  "
+            "(goal <= 1.2)"
+        )
+        print(
+            f"ratio suite / query with the same counts             : {med(full_runs) / med(q_counts):7.2f}x  "
+            "(goal <= 1.2)"
+        )
+        print(
+            f"nightly incremental after +1 % rows                  : {inc_s:7.2f} s  "
+            f"{['%.2f' % x for x in inc_runs]} "
+            f"(checked {ist['source_rows_checked']:,} source rows, {ist['sampled_source_rows']:,} of them "
+            "sampled "
+            f"(budget {ist['sample_budget']:,}); collect {med(d['collect_seconds'] for d in incs):.2f} s "
+            f"(row-level {med(d['diff_seconds'] for d in incs):.2f} s; the whole-table counts run beside it), "
+            ""
+            f"GX {med(d['gx_seconds'] for d in incs):.2f} s)"
+        )
+        print(
+            f"full parity suite, alternating with those            : {med(full_after):7.2f} s  "
+            f"{['%.2f' % x for x in full_after]}"
+        )
+        print(
+            f"ratio incremental / full suite                       : {inc_s / med(full_after):7.2f}x  (goal "
+            "<= 0.1)"
+        )
     finally:
         if not args.keep:
             with psycopg.connect(args.admin_dsn, autocommit=True) as c:

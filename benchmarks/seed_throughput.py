@@ -9,6 +9,7 @@ server where a throwaway database is created, seeded, measured and dropped (``--
 leaves it). Prints rows/s over the whole seed (schema, application data, history, primary
 key and index built concurrently, ANALYZE) and for the history inserts alone.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,15 +36,20 @@ def main(argv: list[str] | None = None) -> int:
         version = conn.execute("SHOW server_version").fetchone()[0]
     dsn = psycopg.conninfo.make_conninfo(args.admin_dsn, dbname=name)
     try:
-        result = seed(dsn, rows=args.rows, key_type=args.key_type, progress=lambda line: print(f"  {line}", flush=True))
+        result = seed(
+            dsn, rows=args.rows, key_type=args.key_type, progress=lambda line: print(f"  {line}", flush=True)
+        )
     finally:
         if not args.keep:
             with psycopg.connect(args.admin_dsn, autocommit=True) as conn:
                 conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
     history_rate = args.rows / result["history_seconds"] if result["history_seconds"] else float("nan")
     print(f"PostgreSQL {version}, key type {args.key_type}, database {name}{' (kept)' if args.keep else ''}")
-    print(f"seed of {args.rows:,} rows: {result['seconds']:.1f} s, {result['rows_per_second']:,.0f} rows/s overall; "
-          f"history inserts alone {result['history_seconds']:.1f} s, {history_rate:,.0f} rows/s")
+    print(
+        f"seed of {args.rows:,} rows: {result['seconds']:.1f} s, {result['rows_per_second']:,.0f} rows/s "
+        "overall; "
+        f"history inserts alone {result['history_seconds']:.1f} s, {history_rate:,.0f} rows/s"
+    )
     return 0
 
 

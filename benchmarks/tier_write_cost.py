@@ -16,6 +16,7 @@ the server-side probe (median INSERT+DELETE pair, rolled back) before/after.
 Not a timed test: figures depend on the machine (2 cores here) and on fsync; ratios measured
 in one run are what to compare.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,18 +40,31 @@ from activity_migration.phases import p1_infrastructure, p2_dual_write  # noqa: 
 
 
 def _measure(dsn: str, tables: list[str], seconds: float, rate: float, connections: int) -> dict:
-    report = run_workload(dsn, seconds=seconds, rate=rate, connections=connections, publish="auto",
-                          tables=[t.split(".", 1)[1] for t in tables])
+    report = run_workload(
+        dsn,
+        seconds=seconds,
+        rate=rate,
+        connections=connections,
+        publish="auto",
+        tables=[t.split(".", 1)[1] for t in tables],
+    )
     with connection(dsn) as conn:
         probe = perf.probe_write_latency(conn, tables, 100)
-    return {"tps": report.achieved_rate, "p95": report.latency_p95_ms, "failed": report.failed,
-            "probe": probe["probe_ms"]}
+    return {
+        "tps": report.achieved_rate,
+        "p95": report.latency_p95_ms,
+        "failed": report.failed,
+        "probe": probe["probe_ms"],
+    }
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[1])
-    ap.add_argument("--dsn", default="postgresql://postgres@127.0.0.1:5432/postgres",
-                    help="admin DSN; a throwaway database is created and dropped")
+    ap.add_argument(
+        "--dsn",
+        default="postgresql://postgres@127.0.0.1:5432/postgres",
+        help="admin DSN; a throwaway database is created and dropped",
+    )
     ap.add_argument("--seconds", type=float, default=6.0, help="workload seconds per measurement")
     ap.add_argument("--rounds", type=int, default=2, help="before/after pairs per tier")
     ap.add_argument("--rate", type=float, default=5000.0, help="target tx/s (high: as fast as it goes)")
@@ -80,19 +94,46 @@ def main() -> int:
                 after.append(_measure(dsn, tables, args.seconds, args.rate, args.connections))
                 tiers.restore_tier(dsn, cfg, tier.tier)
             med = lambda xs, k: statistics.median(x[k] for x in xs)  # noqa: E731
-            rows.append((tier.tier, len(tables), med(before, "tps"), med(after, "tps"), med(before, "p95"),
-                         med(after, "p95"), med(before, "probe"), med(after, "probe"),
-                         sum(x["failed"] for x in before + after)))
+            rows.append(
+                (
+                    tier.tier,
+                    len(tables),
+                    med(before, "tps"),
+                    med(after, "tps"),
+                    med(before, "p95"),
+                    med(after, "p95"),
+                    med(before, "probe"),
+                    med(after, "probe"),
+                    sum(x["failed"] for x in before + after),
+                )
+            )
             print(f"tier {tier.tier} measured", file=sys.stderr, flush=True)
-        hdr = ("tier", "tables", "tx/s before", "tx/s after", "tx/s ratio", "p95 ms before", "p95 ms after",
-               "probe ms before", "probe ms after", "probe change", "failed tx")
-        print(f"\nPer tier, demo workload restricted to the tier's tables, {args.connections} connections, "
-              f"{args.seconds:g} s x {args.rounds} rounds (medians); dual-write triggers before, app publishes after\n")
+        hdr = (
+            "tier",
+            "tables",
+            "tx/s before",
+            "tx/s after",
+            "tx/s ratio",
+            "p95 ms before",
+            "p95 ms after",
+            "probe ms before",
+            "probe ms after",
+            "probe change",
+            "failed tx",
+        )
+        print(
+            f"\nPer tier, demo workload restricted to the tier's tables, {args.connections} connections, "
+            f"{args.seconds:g} s x {args.rounds} rounds (medians); dual-write triggers before, app publishes "
+            "after\n"
+        )
         print(" | ".join(hdr))
         print(" | ".join("---" for _ in hdr))
         for t, n, tb, ta, pb, pa, qb, qa, failed in rows:
-            print(f"{t} | {n} | {tb:.0f} | {ta:.0f} | {ta / tb:.2f}x | {pb:.2f} | {pa:.2f} | {qb:.3f} | {qa:.3f} | "
-                  f"{(qa / qb - 1) * 100:+.0f}% | {failed}")
+            print(
+                f"{t} | {n} | {tb:.0f} | {ta:.0f} | {ta / tb:.2f}x | {pb:.2f} | {pa:.2f} | {qb:.3f} | "
+                f"{qa:.3f} | "
+                f"{(qa / qb - 1) * 100:+.0f}% | {failed}"
+            )
     finally:
         with psycopg.connect(args.dsn, autocommit=True) as c:
             c.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))

@@ -30,6 +30,7 @@ No mail on success.
 **Rollback**: nothing to roll back (read-only on application data). To remove the helper
 objects: `DROP VIEW activity_migration.v_parity_* ...` (recreated on the next run).
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -53,19 +54,31 @@ from migration_airflow.params import common_params
     default_args=DEFAULT_ARGS,
     tags=tags("nightly", "validation"),
     params=common_params(
-        full_check=Param(False, type="boolean", title="Full check",
-                         description="Compare every row and the per entity type / per day counts instead of the "
-                                     "incremental scope (new rows + one sampled key range + whole-table counts)."),
-        sample_ranges=Param(30, type="integer", minimum=0, maximum=100000, title="Sample ranges",
-                            description="Incremental scope: the key space is cut into at least this many ranges "
-                                        "(more when a range would hold more rows than the sample budget: half "
-                                        "the new rows, at least 10,000) and one, chosen from the run date, is "
-                                        "re-checked each night; 0 = no sampling."),
+        full_check=Param(
+            False,
+            type="boolean",
+            title="Full check",
+            description="Compare every row and the per entity type / per day counts instead of the "
+            "incremental scope (new rows + one sampled key range + whole-table counts).",
+        ),
+        sample_ranges=Param(
+            30,
+            type="integer",
+            minimum=0,
+            maximum=100000,
+            title="Sample ranges",
+            description="Incremental scope: the key space is cut into at least this many ranges "
+            "(more when a range would hold more rows than the sample budget: half "
+            "the new rows, at least 10,000) and one, chosen from the run date, is "
+            "re-checked each night; 0 = no sampling.",
+        ),
     ),
 )
 def migration_consistency_nightly():
-    @task.short_circuit(task_id="systems_live",
-                        doc_md="Skip the run (with a log line) until phase 1 built events and the state schema.")
+    @task.short_circuit(
+        task_id="systems_live",
+        doc_md="Skip the run (with a log line) until phase 1 built events and the state schema.",
+    )
     def systems_live(**context) -> bool:
         from activity_migration.config import load_config
         from activity_migration.validation.parity import systems_live as live
@@ -76,14 +89,20 @@ def migration_consistency_nightly():
             state = live(conn, cfg)
         if state["target"] and state["state"]:
             return True
-        print(f"skipping the consistency check: phase 1 has not built {cfg.target} and the state schema "
-              f"{cfg.state_schema} yet (found {state})")
+        print(
+            f"skipping the consistency check: phase 1 has not built {cfg.target} and the state schema "
+            f"{cfg.state_schema} yet (found {state})"
+        )
         return False
 
-    @task(task_id="validate", retries=0,
-          doc_md="Run the suites (incremental unless full_check; every row of a small table), record the results, "
-                 "log the parity table; mail on a failed expectation and on any crash. After phase 6: events "
-                 "against the archive while it exists, then events integrity alone.")
+    @task(
+        task_id="validate",
+        retries=0,
+        doc_md="Run the suites (incremental unless full_check; every row of a small table), record the "
+        "results, "
+        "log the parity table; mail on a failed expectation and on any crash. After phase 6: events "
+        "against the archive while it exists, then events integrity alone.",
+    )
     def validate(**context) -> dict:
         from migration_airflow.validation_tasks import run_nightly_check
 

@@ -34,11 +34,13 @@ application schemas (events rows are archived into `activity_migration.events_ro
 first), keeps the state schema. Refused while dual write (phase 2) is on.
 See docs/phase-1-infrastructure.md.
 """
+
 from __future__ import annotations
 
 from typing import Any
 
 from airflow.sdk import dag, task
+
 from migration_airflow.dag_defaults import APP_DB_POOL, DEFAULT_ARGS, tags
 from migration_airflow.params import common_params
 from migration_airflow.tasks import privilege_audit_task
@@ -53,13 +55,24 @@ def _run(step: str, context: dict[str, Any]) -> dict[str, Any]:
     return run_step(p1_infrastructure.STEPS, step, context)
 
 
-@dag(dag_id="migration_p1_infrastructure",
-     description="Phase 1: create the events table, publish_activity and the state schema; changes no application behaviour.",
-     doc_md=__doc__, schedule=None, catchup=False, max_active_runs=1,
-     default_args=DEFAULT_ARGS, tags=tags("phase-1"), params=common_params())
+@dag(
+    dag_id="migration_p1_infrastructure",
+    description="Phase 1: create the events table, publish_activity and the state schema; changes no "
+    "application behaviour.",
+    doc_md=__doc__,
+    schedule=None,
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    tags=tags("phase-1"),
+    params=common_params(),
+)
 def migration_p1_infrastructure():
-    @task(pool=APP_DB_POOL, doc_md="Version, privileges, roles, auth.uid(), source table and columns, nothing "
-                                   "foreign or half-built, lock_timeout settable. Changes nothing but the ledger.")
+    @task(
+        pool=APP_DB_POOL,
+        doc_md="Version, privileges, roles, auth.uid(), source table and columns, nothing "
+        "foreign or half-built, lock_timeout settable. Changes nothing but the ledger.",
+    )
     def preflight(**context: Any) -> dict[str, Any]:
         return _run("preflight", context)
 
@@ -75,8 +88,11 @@ def migration_p1_infrastructure():
     def create_events_table(**context: Any) -> dict[str, Any]:
         return _run("create_events_table", context)
 
-    @task(pool=APP_DB_POOL, doc_md="The internal writer (left alone while dual write is on), publish_activity (the "
-                                   "API: callers publish only as themselves) and its helpers, with their grants.")
+    @task(
+        pool=APP_DB_POOL,
+        doc_md="The internal writer (left alone while dual write is on), publish_activity (the "
+        "API: callers publish only as themselves) and its helpers, with their grants.",
+    )
     def create_functions(**context: Any) -> dict[str, Any]:
         return _run("create_functions", context)
 
@@ -84,7 +100,10 @@ def migration_p1_infrastructure():
     def create_policies(**context: Any) -> dict[str, Any]:
         return _run("create_policies", context)
 
-    @task(pool=APP_DB_POOL, doc_md="CREATE INDEX CONCURRENTLY for every events index; INVALID leftovers rebuilt.")
+    @task(
+        pool=APP_DB_POOL,
+        doc_md="CREATE INDEX CONCURRENTLY for every events index; INVALID leftovers rebuilt.",
+    )
     def build_indexes(**context: Any) -> dict[str, Any]:
         return _run("build_indexes", context)
 
@@ -96,8 +115,18 @@ def migration_p1_infrastructure():
     def verify(**context: Any) -> dict[str, Any]:
         return _run("verify", context)
 
-    (preflight() >> create_state_schema() >> create_mapping_rules() >> create_events_table() >> create_functions()
-     >> create_policies() >> build_indexes() >> create_analytics() >> verify() >> privilege_audit_task(PHASE))
+    (
+        preflight()
+        >> create_state_schema()
+        >> create_mapping_rules()
+        >> create_events_table()
+        >> create_functions()
+        >> create_policies()
+        >> build_indexes()
+        >> create_analytics()
+        >> verify()
+        >> privilege_audit_task(PHASE)
+    )
 
 
 migration_p1_infrastructure()

@@ -30,11 +30,13 @@ unique), or a quarantine row with the reason when the event rules reject it.
 for byte, publish_activity to its phase-1 body, dual write off; events written meanwhile stay.
 See docs/phase-2-dual-write.md.
 """
+
 from __future__ import annotations
 
 from typing import Any
 
 from airflow.sdk import dag, task
+
 from migration_airflow.approval import approval_gate
 from migration_airflow.dag_defaults import APP_DB_POOL, DEFAULT_ARGS, tags
 from migration_airflow.params import common_params
@@ -51,13 +53,24 @@ def _run(step: str, context: dict[str, Any]) -> dict[str, Any]:
     return run_step(p2_dual_write.STEPS, step, context)
 
 
-@dag(dag_id="migration_p2_dual_write",
-     description="Phase 2: make the logging functions write events too (dual write) and record the backfill cutoff.",
-     doc_md=__doc__, schedule=None, catchup=False, max_active_runs=1,
-     default_args=DEFAULT_ARGS, tags=tags("phase-2"), params=common_params())
+@dag(
+    dag_id="migration_p2_dual_write",
+    description="Phase 2: make the logging functions write events too (dual write) and record the backfill "
+    "cutoff.",
+    doc_md=__doc__,
+    schedule=None,
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    tags=tags("phase-2"),
+    params=common_params(),
+)
 def migration_p2_dual_write():
-    @task(pool=APP_DB_POOL, doc_md="Phase 1 complete, key default, every logging function rewritable. "
-                                   "Changes nothing but the ledger.")
+    @task(
+        pool=APP_DB_POOL,
+        doc_md="Phase 1 complete, key default, every logging function rewritable. "
+        "Changes nothing but the ledger.",
+    )
     def preflight(**context: Any) -> dict[str, Any]:
         return _run("preflight", context)
 
@@ -65,22 +78,32 @@ def migration_p2_dual_write():
     def backup(**context: Any) -> dict[str, Any]:
         return _run("backup", context)
 
-    @task(pool=APP_DB_POOL, doc_md="Markdown evidence for the approver: functions/triggers per table, backup ids, "
-                                   "current write rate.")
+    @task(
+        pool=APP_DB_POOL,
+        doc_md="Markdown evidence for the approver: functions/triggers per table, backup ids, "
+        "current write rate.",
+    )
     def switch_evidence(**context: Any) -> str:
         return _run("switch_evidence", context)["markdown"]
 
-    @task(pool=APP_DB_POOL, doc_md="One transaction: dual-write publish_activity, rewritten functions, cutoff.")
+    @task(
+        pool=APP_DB_POOL, doc_md="One transaction: dual-write publish_activity, rewritten functions, cutoff."
+    )
     def switch(**context: Any) -> dict[str, Any]:
         return _run("switch", context)
 
-    @task(pool=APP_DB_POOL, doc_md="Catalog holds the rewritten bodies; rolled-back probes link exactly once.")
+    @task(
+        pool=APP_DB_POOL, doc_md="Catalog holds the rewritten bodies; rolled-back probes link exactly once."
+    )
     def verify(**context: Any) -> dict[str, Any]:
         return _run("verify", context)
 
-    gate = approval_gate(phase=PHASE, step="switch",
-                         subject="Switch {{ params.environment }} to dual write (phase 2)?",
-                         body="{{ ti.xcom_pull(task_ids='switch_evidence') }}\n\n" + rehearsal_evidence("switch"))
+    gate = approval_gate(
+        phase=PHASE,
+        step="switch",
+        subject="Switch {{ params.environment }} to dual write (phase 2)?",
+        body="{{ ti.xcom_pull(task_ids='switch_evidence') }}\n\n" + rehearsal_evidence("switch"),
+    )
     evidence = switch_evidence()
     rehearsal = rehearsal_gate(phase=PHASE, step="switch")
     preflight() >> backup() >> evidence >> rehearsal >> gate.entry

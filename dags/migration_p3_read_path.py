@@ -29,11 +29,13 @@ one setting. No DDL on application tables; no application data.
 `activity_migration.phases.p3_read_path.rollback`): read source back to `activity_logs`, and
 everything above removed. See docs/phase-3-read-path.md.
 """
+
 from __future__ import annotations
 
 from typing import Any
 
 from airflow.sdk import Param, dag, task
+
 from migration_airflow.dag_defaults import APP_DB_POOL, DEFAULT_ARGS, tags
 from migration_airflow.params import common_params
 from migration_airflow.tasks import privilege_audit_task
@@ -51,27 +53,65 @@ def _parity_settings(context: dict[str, Any]):
     from activity_migration.phases.p3_read_path import ParitySettings
 
     p = context["params"]
-    return ParitySettings(top_users=int(p["parity_top_users"]), random_users=int(p["parity_random_users"]),
-                          pages=int(p["parity_pages"]), page_size=int(p["parity_page_size"]))
+    return ParitySettings(
+        top_users=int(p["parity_top_users"]),
+        random_users=int(p["parity_random_users"]),
+        pages=int(p["parity_pages"]),
+        page_size=int(p["parity_page_size"]),
+    )
 
 
-@dag(dag_id="migration_p3_read_path",
-     description="Phase 3: build the event feed, check it against the legacy log, switch the read source.",
-     doc_md=__doc__, schedule=None, catchup=False, max_active_runs=1,
-     default_args=DEFAULT_ARGS, tags=tags("phase-3"),
-     params=common_params(
-         parity_top_users=Param(20, type="integer", minimum=0, maximum=1000, title="Parity: top users",
-                                description="How many of the actors with the most activity rows the parity check compares."),
-         parity_random_users=Param(5, type="integer", minimum=0, maximum=1000, title="Parity: random users",
-                                   description="How many random users (auth.users) the parity check adds."),
-         parity_pages=Param(3, type="integer", minimum=1, maximum=20, title="Parity: pages",
-                            description="First pages compared per user (keyset pages of the feed)."),
-         parity_page_size=Param(20, type="integer", minimum=1, maximum=200, title="Parity: page size",
-                                description="Rows per page (the feed allows 1..200)."),
-         switch_read_source=Param(True, type="boolean", title="Switch the read source to events",
-                                  description="After a passed parity check, set read_source = 'events' so the app "
-                                              "shows EventFeed. Off: build and check only."),
-     ))
+@dag(
+    dag_id="migration_p3_read_path",
+    description="Phase 3: build the event feed, check it against the legacy log, switch the read source.",
+    doc_md=__doc__,
+    schedule=None,
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    tags=tags("phase-3"),
+    params=common_params(
+        parity_top_users=Param(
+            20,
+            type="integer",
+            minimum=0,
+            maximum=1000,
+            title="Parity: top users",
+            description="How many of the actors with the most activity rows the parity check compares.",
+        ),
+        parity_random_users=Param(
+            5,
+            type="integer",
+            minimum=0,
+            maximum=1000,
+            title="Parity: random users",
+            description="How many random users (auth.users) the parity check adds.",
+        ),
+        parity_pages=Param(
+            3,
+            type="integer",
+            minimum=1,
+            maximum=20,
+            title="Parity: pages",
+            description="First pages compared per user (keyset pages of the feed).",
+        ),
+        parity_page_size=Param(
+            20,
+            type="integer",
+            minimum=1,
+            maximum=200,
+            title="Parity: page size",
+            description="Rows per page (the feed allows 1..200).",
+        ),
+        switch_read_source=Param(
+            True,
+            type="boolean",
+            title="Switch the read source to events",
+            description="After a passed parity check, set read_source = 'events' so the app "
+            "shows EventFeed. Off: build and check only.",
+        ),
+    ),
+)
 def migration_p3_read_path():
     @task(pool=APP_DB_POOL, doc_md="events and the legacy table exist, roles present. Changes nothing.")
     def preflight(**context: Any) -> dict[str, Any]:
@@ -82,22 +122,31 @@ def migration_p3_read_path():
         with connection(dsn) as conn:
             return p3_read_path.preflight(conn, cfg)
 
-    @task(pool=APP_DB_POOL, doc_md="Feed index (CONCURRENTLY), event_feed, compat view, activity_read_source(), "
-                                   "real-time publication. Idempotent.")
+    @task(
+        pool=APP_DB_POOL,
+        doc_md="Feed index (CONCURRENTLY), event_feed, compat view, activity_read_source(), "
+        "real-time publication. Idempotent.",
+    )
     def apply(**context: Any) -> dict[str, Any]:
         from activity_migration.phases import p3_read_path
 
         return p3_read_path.apply(*_args(context))
 
-    @task(pool=APP_DB_POOL, doc_md="The gate: first pages of the old query and of event_feed, as each sample user "
-                                   "under RLS, show the same activities; fails listing the differences.")
+    @task(
+        pool=APP_DB_POOL,
+        doc_md="The gate: first pages of the old query and of event_feed, as each sample user "
+        "under RLS, show the same activities; fails listing the differences.",
+    )
     def read_parity(**context: Any) -> dict[str, Any]:
         from activity_migration.phases import p3_read_path
 
         dsn, cfg, ctx = _args(context)
         return p3_read_path.require_read_parity(dsn, cfg, _parity_settings(context), ctx)
 
-    @task(pool=APP_DB_POOL, doc_md="read_source = 'events' (the app switches to EventFeed), when the Param says so.")
+    @task(
+        pool=APP_DB_POOL,
+        doc_md="read_source = 'events' (the app switches to EventFeed), when the Param says so.",
+    )
     def switch_read_source(parity: dict[str, Any], **context: Any) -> dict[str, Any]:
         from activity_migration.phases import p3_read_path
 

@@ -27,11 +27,13 @@ No DDL, no lock beyond row locks on new rows.
 **Roll back.** `migration_rollback` (or `p4_backfill.rollback`) deletes the events with
 source `backfill`, the quarantine rows and the plan; dual-written events are not touched.
 """
+
 from __future__ import annotations
 
 from typing import Any
 
 from airflow.sdk import Param, dag, task
+
 from migration_airflow.dag_defaults import APP_DB_POOL, DEFAULT_ARGS, tags
 from migration_airflow.params import common_params, limited
 
@@ -39,47 +41,115 @@ PHASE = "p4_backfill"
 
 
 def _threshold(default: float | None, title: str, description: str, maximum: float = 1e6) -> Param:
-    return Param(default, type=["null", "number"], minimum=0, maximum=maximum, title=title,
-                 description=description + " Empty = this signal is not checked. Live override: the setting "
-                                           "backfill_throttle (activity-migration backfill-throttle --set ...).")
+    return Param(
+        default,
+        type=["null", "number"],
+        minimum=0,
+        maximum=maximum,
+        title=title,
+        description=description + " Empty = this signal is not checked. Live override: the setting "
+        "backfill_throttle (activity-migration backfill-throttle --set ...).",
+    )
 
 
 PARAMS = common_params(
-    chunk_target_seconds=Param(0.5, type="number", minimum=0.1, maximum=60, title="Chunk target seconds",
-                               description="Wanted duration of one chunk transaction. Chunk sizes grow when chunks "
-                                           "are faster and shrink when slower (or throttled)."),
-    initial_chunk_rows=Param(20000, type="integer", minimum=100, maximum=1000000, title="Initial chunk rows",
-                             description="Rows per planned chunk and the first chunk size of each worker."),
-    max_parallel_chunks=Param(2, type="integer", minimum=1, maximum=32, title="Max parallel chunks",
-                              description="Workers copying at the same time (mapped tasks, limited by the "
-                                          "activity_db pool). About one per database core."),
-    lease_seconds=Param(60, type="number", minimum=1, maximum=86400, title="Claim lease (s)",
-                        description="A chunk whose worker died is taken over after this long."),
-    max_active_backends=_threshold(50, "Max active backends",
-                                   "Pause while more application sessions than this are running a statement."),
-    max_lock_waiters=_threshold(5, "Max lock waiters", "Pause while more sessions than this wait for a lock."),
-    max_replication_lag_s=_threshold(10, "Max replication lag (s)",
-                                     "Pause while a replica replays more than this far behind (only with replicas)."),
-    max_write_latency_ms=_threshold(100, "Max app write latency (ms)",
-                                    "Pause while the app's mean INSERT/UPDATE/DELETE time exceeds this "
-                                    "(needs pg_stat_statements; skipped without it)."),
+    chunk_target_seconds=Param(
+        0.5,
+        type="number",
+        minimum=0.1,
+        maximum=60,
+        title="Chunk target seconds",
+        description="Wanted duration of one chunk transaction. Chunk sizes grow when chunks "
+        "are faster and shrink when slower (or throttled).",
+    ),
+    initial_chunk_rows=Param(
+        20000,
+        type="integer",
+        minimum=100,
+        maximum=1000000,
+        title="Initial chunk rows",
+        description="Rows per planned chunk and the first chunk size of each worker.",
+    ),
+    max_parallel_chunks=Param(
+        2,
+        type="integer",
+        minimum=1,
+        maximum=32,
+        title="Max parallel chunks",
+        description="Workers copying at the same time (mapped tasks, limited by the "
+        "activity_db pool). About one per database core.",
+    ),
+    lease_seconds=Param(
+        60,
+        type="number",
+        minimum=1,
+        maximum=86400,
+        title="Claim lease (s)",
+        description="A chunk whose worker died is taken over after this long.",
+    ),
+    max_active_backends=_threshold(
+        50, "Max active backends", "Pause while more application sessions than this are running a statement."
+    ),
+    max_lock_waiters=_threshold(
+        5, "Max lock waiters", "Pause while more sessions than this wait for a lock."
+    ),
+    max_replication_lag_s=_threshold(
+        10,
+        "Max replication lag (s)",
+        "Pause while a replica replays more than this far behind (only with replicas).",
+    ),
+    max_write_latency_ms=_threshold(
+        100,
+        "Max app write latency (ms)",
+        "Pause while the app's mean INSERT/UPDATE/DELETE time exceeds this "
+        "(needs pg_stat_statements; skipped without it).",
+    ),
     critical_active_backends=_threshold(None, "Critical active backends", "Abort the workers above this."),
     critical_lock_waiters=_threshold(None, "Critical lock waiters", "Abort the workers above this."),
-    critical_replication_lag_s=_threshold(None, "Critical replication lag (s)", "Abort the workers above this."),
-    critical_write_latency_ms=_threshold(None, "Critical app write latency (ms)", "Abort the workers above this."),
-    yield_ratio=Param(0.5, type="number", minimum=0, maximum=10, title="Yield ratio",
-                      description="After each chunk a worker sleeps this many times the chunk's duration, leaving "
-                                  "the cores and the WAL to the application (0 = copy flat out). Live override: "
-                                  "the setting backfill_throttle."),
-    pause_seconds=Param(1.0, type="number", minimum=0, maximum=300, title="Pause seconds",
-                        description="How long a worker sleeps when a threshold is crossed before sampling again."),
-    dry_run=Param(False, type="boolean", title="Dry run",
-                  description="Plan and report only: write nothing, not even the plan."),
-    allow_without_cutoff=limited("allow_without_cutoff", False, type="boolean", title="Allow without cutoff",
-                                 description="Start although phase 2 recorded no cutoff. Only for tests and demos: "
-                                             "without dual write, rows written meanwhile are not covered."),
-    replan=Param(False, type="boolean", title="Re-plan",
-                 description="Throw the existing chunk plan away and plan again (copying stays idempotent)."),
+    critical_replication_lag_s=_threshold(
+        None, "Critical replication lag (s)", "Abort the workers above this."
+    ),
+    critical_write_latency_ms=_threshold(
+        None, "Critical app write latency (ms)", "Abort the workers above this."
+    ),
+    yield_ratio=Param(
+        0.5,
+        type="number",
+        minimum=0,
+        maximum=10,
+        title="Yield ratio",
+        description="After each chunk a worker sleeps this many times the chunk's duration, leaving "
+        "the cores and the WAL to the application (0 = copy flat out). Live override: "
+        "the setting backfill_throttle.",
+    ),
+    pause_seconds=Param(
+        1.0,
+        type="number",
+        minimum=0,
+        maximum=300,
+        title="Pause seconds",
+        description="How long a worker sleeps when a threshold is crossed before sampling again.",
+    ),
+    dry_run=Param(
+        False,
+        type="boolean",
+        title="Dry run",
+        description="Plan and report only: write nothing, not even the plan.",
+    ),
+    allow_without_cutoff=limited(
+        "allow_without_cutoff",
+        False,
+        type="boolean",
+        title="Allow without cutoff",
+        description="Start although phase 2 recorded no cutoff. Only for tests and demos: "
+        "without dual write, rows written meanwhile are not covered.",
+    ),
+    replan=Param(
+        False,
+        type="boolean",
+        title="Re-plan",
+        description="Throw the existing chunk plan away and plan again (copying stays idempotent).",
+    ),
 )
 
 
@@ -92,13 +162,23 @@ def _inputs(context: dict[str, Any]):
     return dsn_from_context(context), load_config(), BackfillParams.from_mapping(params_of(context))
 
 
-@dag(dag_id="migration_p4_backfill",
-     description="Phase 4: copy the history before the cutoff into events, in chunks, throttled on load.",
-     doc_md=__doc__, schedule=None, catchup=False, max_active_runs=1,
-     default_args=DEFAULT_ARGS, tags=tags("phase-4"), params=PARAMS)
+@dag(
+    dag_id="migration_p4_backfill",
+    description="Phase 4: copy the history before the cutoff into events, in chunks, throttled on load.",
+    doc_md=__doc__,
+    schedule=None,
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    tags=tags("phase-4"),
+    params=PARAMS,
+)
 def migration_p4_backfill():
-    @task(doc_md="Preflight (phase 1 objects, cutoff), then plan the chunks or reuse the plan; returns the worker "
-                 "indices to map over. Dry run: compute and log the plan, write nothing, map no worker.")
+    @task(
+        doc_md="Preflight (phase 1 objects, cutoff), then plan the chunks or reuse the plan; returns the "
+        "worker "
+        "indices to map over. Dry run: compute and log the plan, write nothing, map no worker."
+    )
     def plan(**context: Any) -> list[int]:
         from activity_migration.phases import p4_backfill
         from migration_airflow.runtime import run_context
@@ -119,8 +199,11 @@ def migration_p4_backfill():
             out.update(report)
         return report
 
-    @task(doc_md="Every source row before the cutoff (and every row without an event) is in events exactly once "
-                 "or in the quarantine; fails with the counts otherwise.")
+    @task(
+        doc_md="Every source row before the cutoff (and every row without an event) is in events exactly once "
+        ""
+        "or in the quarantine; fails with the counts otherwise."
+    )
     def check_zero_loss(**context: Any) -> dict[str, Any]:
         from activity_migration.phases import p4_backfill
         from migration_airflow.runtime import run_context
@@ -131,8 +214,12 @@ def migration_p4_backfill():
     # Beside the check, not after it: the statistics help most when a worker or the check
     # failed, and the run does not wait for a second task start. Skipped with the workers in
     # a dry run (nothing was copied).
-    @task(doc_md="Log quarantine counts by reason and chunk statistics (pandas tables); runs even when a worker "
-                 "or the zero-loss check failed.", trigger_rule="none_skipped")
+    @task(
+        doc_md="Log quarantine counts by reason and chunk statistics (pandas tables); runs even when a worker "
+        ""
+        "or the zero-loss check failed.",
+        trigger_rule="none_skipped",
+    )
     def report(**context: Any) -> dict[str, Any]:
         from activity_migration.phases import p4_backfill
 

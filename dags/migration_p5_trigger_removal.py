@@ -44,11 +44,14 @@ open for the hours five tiers with sensors would take.
 exactly as backed up (one transaction per tier, lock_timeout), tier → `restored`.
 See docs/phase-5-trigger-removal.md.
 """
+
 from __future__ import annotations
 
 from typing import Any
 
 from airflow.sdk import Param, dag, task
+
+from activity_migration.config import load_config
 from migration_airflow.approval import approval_gate
 from migration_airflow.dag_defaults import APP_DB_POOL, DEFAULT_ARGS, tags
 from migration_airflow.params import common_params, limited
@@ -56,11 +59,8 @@ from migration_airflow.sensors import TierEventFlowSensor, TierReadinessSensor, 
 from migration_airflow.tasks import privilege_audit_task
 from migration_airflow.validation_tasks import validation_gate
 
-from activity_migration.config import load_config
-
 PHASE = "p5_trigger_removal"
 TIERS = [t.tier for t in load_config().tiers]  # the config file only: no connection at parse time
-
 
 
 def _tier_step(context: dict[str, Any], name: str, **kwargs: Any) -> Any:
@@ -74,51 +74,105 @@ def _tier_step(context: dict[str, Any], name: str, **kwargs: Any) -> Any:
     return fn(*i.core, int(i.params["tier"]), **kwargs)
 
 
-@dag(dag_id="migration_p5_trigger_removal",
-     description="Phase 5: remove one tier of legacy logging triggers, after a handover check and an approval.",
-     doc_md=__doc__, schedule=None, catchup=False, max_active_runs=1,
-     default_args=DEFAULT_ARGS, tags=tags("phase-5"),
-     params=common_params(
-         tier=Param(TIERS[0], type="integer", enum=TIERS, title="Tier",
-                    description="Which tier of legacy triggers this run removes (1 = low risk ... 5 = users, "
-                                "projects, investors). Tier N starts only after tier N-1 is verified."),
-         sensor_window_seconds=Param(120, type="integer", minimum=5, maximum=3600, title="Sensor window (s)",
-                                     description="Length of one measuring window: the baseline and each sensor "
-                                                 "compare writes, write cost and events over this many seconds."),
-         max_regression_pct=Param(10, type="number", minimum=0, maximum=1000, title="Allowed write-cost regression %",
-                                  description="The write-cost sensor passes when the tier's write cost after the "
-                                              "drop is at most this many percent above the baseline."),
-         min_event_ratio=limited("min_event_ratio", 0.95, type="number", minimum=0, maximum=1,
-                                 title="Minimum events per write",
-                                 description="The event-flow sensor fails when events published for the tier's "
-                                             "entity types divided by writes to its tables is below this."),
-         sensor_timeout_minutes=Param(30, type="integer", minimum=1, maximum=1440, title="Sensor timeout (min)",
-                                      description="A sensor that has not passed after this long fails the run "
-                                                  "and sends the alert."),
-         probe_writes=Param(100, type="integer", minimum=1, maximum=10000, title="Probe writes per table",
-                            description="Single-row insert+delete pairs per table in the rolled-back probe that "
-                                        "times writes when pg_stat_statements is not available."),
-         rehearsal_max_age_days=limited("rehearsal_max_age_days", 7, type="number", minimum=0,
-                                        title="Rehearsal max age (days)",
-                                        description="The staging rehearsal of this tier (required before a "
-                                                    "production drop) must be newer than this many days."),
-     ))
+@dag(
+    dag_id="migration_p5_trigger_removal",
+    description="Phase 5: remove one tier of legacy logging triggers, after a handover check and an approval.",
+    doc_md=__doc__,
+    schedule=None,
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    tags=tags("phase-5"),
+    params=common_params(
+        tier=Param(
+            TIERS[0],
+            type="integer",
+            enum=TIERS,
+            title="Tier",
+            description="Which tier of legacy triggers this run removes (1 = low risk ... 5 = users, "
+            "projects, investors). Tier N starts only after tier N-1 is verified.",
+        ),
+        sensor_window_seconds=Param(
+            120,
+            type="integer",
+            minimum=5,
+            maximum=3600,
+            title="Sensor window (s)",
+            description="Length of one measuring window: the baseline and each sensor "
+            "compare writes, write cost and events over this many seconds.",
+        ),
+        max_regression_pct=Param(
+            10,
+            type="number",
+            minimum=0,
+            maximum=1000,
+            title="Allowed write-cost regression %",
+            description="The write-cost sensor passes when the tier's write cost after the "
+            "drop is at most this many percent above the baseline.",
+        ),
+        min_event_ratio=limited(
+            "min_event_ratio",
+            0.95,
+            type="number",
+            minimum=0,
+            maximum=1,
+            title="Minimum events per write",
+            description="The event-flow sensor fails when events published for the tier's "
+            "entity types divided by writes to its tables is below this.",
+        ),
+        sensor_timeout_minutes=Param(
+            30,
+            type="integer",
+            minimum=1,
+            maximum=1440,
+            title="Sensor timeout (min)",
+            description="A sensor that has not passed after this long fails the run and sends the alert.",
+        ),
+        probe_writes=Param(
+            100,
+            type="integer",
+            minimum=1,
+            maximum=10000,
+            title="Probe writes per table",
+            description="Single-row insert+delete pairs per table in the rolled-back probe that "
+            "times writes when pg_stat_statements is not available.",
+        ),
+        rehearsal_max_age_days=limited(
+            "rehearsal_max_age_days",
+            7,
+            type="number",
+            minimum=0,
+            title="Rehearsal max age (days)",
+            description="The staging rehearsal of this tier (required before a "
+            "production drop) must be newer than this many days.",
+        ),
+    ),
+)
 def migration_p5_trigger_removal():
-    @task(pool=APP_DB_POOL, doc_md="Discover the logging triggers and their tiers; stop on an unclaimed trigger "
-                                   "or a claimed table without one. Changes nothing.")
+    @task(
+        pool=APP_DB_POOL,
+        doc_md="Discover the logging triggers and their tiers; stop on an unclaimed trigger "
+        "or a claimed table without one. Changes nothing.",
+    )
     def discover(**context: Any) -> dict[str, Any]:
         return _tier_step(context, "validate")
 
-    @task.short_circuit(pool=APP_DB_POOL, ignore_downstream_trigger_rules=True,
-                        doc_md="Tier N-1 verified? Tier N already verified: skip the rest (a green no-op).")
+    @task.short_circuit(
+        pool=APP_DB_POOL,
+        ignore_downstream_trigger_rules=True,
+        doc_md="Tier N-1 verified? Tier N already verified: skip the rest (a green no-op).",
+    )
     def gate_previous_tier(**context: Any) -> bool:
         return bool(_tier_step(context, "gate_previous_tier")["proceed"])
 
     parity = validation_gate(suites=["parity"], task_id="parity_gate")
 
-    @task(task_id="tier_drop_rehearsal_gate", pool=APP_DB_POOL,
-          doc_md="Production only: a recent staging rehearsal of this tier at this project version that ended "
-                 "verified (tier_<n>_done: dropped and both sensors passed), not merely dropped.")
+    @task(
+        task_id="tier_drop_rehearsal_gate",
+        pool=APP_DB_POOL,
+        doc_md="Production only: a recent staging rehearsal of this tier at this project version that ended "
+        "verified (tier_<n>_done: dropped and both sensors passed), not merely dropped.",
+    )
     def rehearsal(**context: Any) -> dict[str, Any]:
         # migration_airflow.rehearsal.rehearsal_gate takes its step at parse time; our step
         # depends on the tier Param, so this is the same gate with the step read at run time.
@@ -126,65 +180,102 @@ def migration_p5_trigger_removal():
         from activity_migration.db import connection
         from activity_migration.rehearsal import enforce_rehearsal
         from migration_airflow.rehearsal import max_age_days_and_clamps
-        from migration_airflow.runtime import dsn_for_conn_id
-
-        from migration_airflow.runtime import task_inputs
+        from migration_airflow.runtime import dsn_for_conn_id, task_inputs
 
         i = task_inputs(context)
         dsn, ctx, tier = i.dsn, i.ctx, int(i.params["tier"])
-        step = f"tier_{tier}_done"     # the staging tier must be verified, not merely dropped
+        step = f"tier_{tier}_done"  # the staging tier must be verified, not merely dropped
         if ctx.environment != "production":
-            return {"required": False, "passed": True, "reason": "staging run: this run is the rehearsal",
-                    "phase": PHASE, "step": step}
+            return {
+                "required": False,
+                "passed": True,
+                "reason": "staging run: this run is the rehearsal",
+                "phase": PHASE,
+                "step": step,
+            }
         days, clamps = max_age_days_and_clamps(context)  # production: at most 14 days (run_rules)
         with connection(dsn) as prod:
-            return enforce_rehearsal(production_conn=prod, staging_dsn=lambda: dsn_for_conn_id(STAGING_CONN_ID),
-                                     phase=PHASE, step=step, ctx=ctx, max_age_days=days, clamps=clamps)
+            return enforce_rehearsal(
+                production_conn=prod,
+                staging_dsn=lambda: dsn_for_conn_id(STAGING_CONN_ID),
+                phase=PHASE,
+                step=step,
+                ctx=ctx,
+                max_age_days=days,
+                clamps=clamps,
+            )
 
-    @task(pool=APP_DB_POOL, doc_md="Write cost of the tier's tables with the triggers in place (one sensor window "
-                                   "+ a rolled-back probe), and the entity types the triggers log.")
+    @task(
+        pool=APP_DB_POOL,
+        doc_md="Write cost of the tier's tables with the triggers in place (one sensor window "
+        "+ a rolled-back probe), and the entity types the triggers log.",
+    )
     def baseline(**context: Any) -> dict[str, Any]:
         p = context["params"]
-        out = _tier_step(context, "baseline", window_s=float(p["sensor_window_seconds"]),
-                         probe_writes=int(p["probe_writes"]))
-        return {k: out.get(k) for k in ("tier", "probe_ms", "statement_mean_ms", "writes_per_s", "entity_types",
-                                        "reused")}
+        out = _tier_step(
+            context,
+            "baseline",
+            window_s=float(p["sensor_window_seconds"]),
+            probe_writes=int(p["probe_writes"]),
+        )
+        return {
+            k: out.get(k)
+            for k in ("tier", "probe_ms", "statement_mean_ms", "writes_per_s", "entity_types", "reused")
+        }
 
-    @task(pool=APP_DB_POOL, doc_md="Back up trigger and function DDL (as the catalog prints it), tgenabled, "
-                                   "owner and privileges. Idempotent.")
+    @task(
+        pool=APP_DB_POOL,
+        doc_md="Back up trigger and function DDL (as the catalog prints it), tgenabled, "
+        "owner and privileges. Idempotent.",
+    )
     def backup(**context: Any) -> dict[str, Any]:
         return _tier_step(context, "backup")
 
-    @task(pool=APP_DB_POOL, doc_md="Tell the application to publish for the tier's tables "
-                                   "(public.activity_publisher(table) = 'application'); the triggers keep logging "
-                                   "and each write still gives one event.")
+    @task(
+        pool=APP_DB_POOL,
+        doc_md="Tell the application to publish for the tier's tables "
+        "(public.activity_publisher(table) = 'application'); the triggers keep logging "
+        "and each write still gives one event.",
+    )
     def handover(**context: Any) -> dict[str, Any]:
         return _tier_step(context, "handover")
 
     readiness = TierReadinessSensor(
-        task_id="readiness_sensor", pool=APP_DB_POOL,
+        task_id="readiness_sensor",
+        pool=APP_DB_POOL,
         doc_md="Before the drop: over a window, the application published for at least min_event_ratio of the "
-               "writes the triggers logged, on every table of the tier (committed writes only). Fails when a "
-               "table stays below for two windows (the tables go back to the triggers); waits while the "
-               "evidence is thin (fewer than 20 writes, or a table without writes).")
+        ""
+        "writes the triggers logged, on every table of the tier (committed writes only). Fails when a "
+        "table stays below for two windows (the tables go back to the triggers); waits while the "
+        "evidence is thin (fewer than 20 writes, or a table without writes).",
+    )
 
-    @task(pool=APP_DB_POOL, doc_md="Markdown for the approver: the triggers, the baseline, the parity result.")
+    @task(
+        pool=APP_DB_POOL, doc_md="Markdown for the approver: the triggers, the baseline, the parity result."
+    )
     def approval_evidence(**context: Any) -> str:
         return _tier_step(context, "approval_evidence")
 
-    @task(pool=APP_DB_POOL, doc_md="DROP the tier's logging triggers in one transaction under lock_timeout "
-                                   "(retried); unused trigger functions too. Tier -> dropped.")
+    @task(
+        pool=APP_DB_POOL,
+        doc_md="DROP the tier's logging triggers in one transaction under lock_timeout "
+        "(retried); unused trigger functions too. Tier -> dropped.",
+    )
     def drop(**context: Any) -> dict[str, Any]:
         return _tier_step(context, "apply")
 
     write_cost = TierWriteCostSensor(
-        task_id="write_cost_sensor", pool=APP_DB_POOL,
+        task_id="write_cost_sensor",
+        pool=APP_DB_POOL,
         doc_md="Write cost over a window after the drop vs the baseline; waits while it regressed beyond "
-               "max_regression_pct, fails at sensor_timeout_minutes.")
+        "max_regression_pct, fails at sensor_timeout_minutes.",
+    )
     event_flow = TierEventFlowSensor(
-        task_id="event_flow_sensor", pool=APP_DB_POOL,
+        task_id="event_flow_sensor",
+        pool=APP_DB_POOL,
         doc_md="Events published for the tier's entity types per write to its tables >= min_event_ratio. "
-               "Fails at once when activity goes missing; waits while there are no writes.")
+        "Fails at once when activity goes missing; waits while there are no writes.",
+    )
 
     @task(pool=APP_DB_POOL, doc_md="Tier -> verified, with the measured improvement.")
     def record_done(**context: Any) -> dict[str, Any]:
@@ -197,22 +288,37 @@ def migration_p5_trigger_removal():
 
     @task(trigger_rule="one_failed", doc_md="A sensor failed: mail the figures (migration_alert_emails).")
     def alert_sensor_failure(**context: Any) -> list[str]:
-        from migration_airflow.alerts import send_alert
-
         from activity_migration.phases import p5_trigger_removal
+        from migration_airflow.alerts import send_alert
         from migration_airflow.runtime import task_inputs
 
         i = task_inputs(context)
-        subject, body = p5_trigger_removal.failure_report(i.dsn, i.cfg, int(i.params["tier"]), i.ctx.dag_run_id)
+        subject, body = p5_trigger_removal.failure_report(
+            i.dsn, i.cfg, int(i.params["tier"]), i.ctx.dag_run_id
+        )
         return send_alert(subject, body, context)
 
-    gate = approval_gate(phase=PHASE, step="tier_drop", ledger_step="tier_{tier}_drop",
-                         subject="Drop trigger tier {{ params.tier }} in {{ params.environment }} (phase 5)?",
-                         body="{{ ti.xcom_pull(task_ids='approval_evidence') }}")
+    gate = approval_gate(
+        phase=PHASE,
+        step="tier_drop",
+        ledger_step="tier_{tier}_drop",
+        subject="Drop trigger tier {{ params.tier }} in {{ params.environment }} (phase 5)?",
+        body="{{ ti.xcom_pull(task_ids='approval_evidence') }}",
+    )
     evidence = approval_evidence()
     dropped = drop()
-    (discover() >> gate_previous_tier() >> parity >> rehearsal() >> baseline() >> backup() >> handover()
-     >> readiness >> evidence >> gate.entry)
+    (
+        discover()
+        >> gate_previous_tier()
+        >> parity
+        >> rehearsal()
+        >> baseline()
+        >> backup()
+        >> handover()
+        >> readiness
+        >> evidence
+        >> gate.entry
+    )
     gate.then(dropped)
     dropped >> write_cost >> event_flow >> record_done() >> privilege_audit_task(PHASE)
     [readiness, write_cost, event_flow] >> alert_sensor_failure()

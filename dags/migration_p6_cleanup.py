@@ -32,11 +32,13 @@ passed unless `force`. After it, rollback to before phase 6 is impossible (recor
 again (the compat view dropped first), dual write restored, events written meanwhile copied
 back, legacy functions recreated. See docs/phase-6-cleanup.md.
 """
+
 from __future__ import annotations
 
 from typing import Any
 
 from airflow.sdk import Param, dag, task
+
 from migration_airflow.approval import approval_gate
 from migration_airflow.dag_defaults import APP_DB_POOL, DEFAULT_ARGS, tags
 from migration_airflow.params import common_params, limited
@@ -60,8 +62,9 @@ def _params(context: dict[str, Any]) -> dict[str, Any]:
     return params_of(context)
 
 
-def _gate(context: dict[str, Any], step: str, fn_name: str, *, clamped: tuple[str, ...] = (),
-          **kwargs: Any) -> dict[str, Any]:
+def _gate(
+    context: dict[str, Any], step: str, fn_name: str, *, clamped: tuple[str, ...] = (), **kwargs: Any
+) -> dict[str, Any]:
     """Run one gate function of the core, ledgered as ``<step>`` (failed = refused); the production
     clamps of the Params in ``clamped`` go into the row's details (``param_clamps``)."""
     import json
@@ -82,50 +85,99 @@ def _gate(context: dict[str, Any], step: str, fn_name: str, *, clamped: tuple[st
             conn.rollback()
             ledger.record(conn, PHASE, step, "failed", ctx, {"refused": str(exc), **clamps}, cfg=cfg)
             raise
-        ledger.record(conn, PHASE, step, "succeeded", ctx, {**json.loads(ledger.dumps(facts)), **clamps}, cfg=cfg)
+        ledger.record(
+            conn, PHASE, step, "succeeded", ctx, {**json.loads(ledger.dumps(facts)), **clamps}, cfg=cfg
+        )
     return facts
 
 
-@dag(dag_id="migration_p6_cleanup",
-     description="Phase 6: archive the legacy log and remove what is left of it, after validations and approval.",
-     doc_md=__doc__, schedule=None, catchup=False, max_active_runs=1,
-     default_args=DEFAULT_ARGS, tags=tags("phase-6"),
-     params=common_params(
-         validation_max_age_hours=limited("validation_max_age_hours", 24, type="number", exclusiveMinimum=0,
-                                          maximum=720, title="Validation max age (hours)",
-                                          description="The suites parity and events_integrity must have passed "
-                                                      "(full scope) within this many hours."),
-         keep_compat_view=Param(True, type="boolean", title="Keep a compatibility view under the old name",
-                                description="Create a view public.activity_logs in the old shape over events, so "
-                                            "readers of the old name keep working."),
-         retention_days=limited("retention_days", 30, type="integer", minimum=0, maximum=3650,
-                                title="Archive retention (days)",
-                                description="The archive may be deleted (separately approved) after this many "
-                                            "days."),
-         rehearsal_max_age_days=limited("rehearsal_max_age_days", 7, type="number", exclusiveMinimum=0, maximum=90,
-                                        title="Rehearsal max age (days)",
-                                        description="The staging rehearsal (required before a production "
-                                                    "cleanup) must be newer than this many days."),
-         delete_archive=Param(False, type="boolean", title="Delete the archive (instead of cleaning up)",
-                              description="Run only the archive deletion: a separate approval, refused before the "
-                                          "retention has passed unless force. Afterwards phase 6 cannot be rolled back."),
-         force=Param(False, type="boolean", title="Force archive deletion before its retention",
-                     description="Only with delete_archive: delete even though the retention has not passed."),
-     ))
+@dag(
+    dag_id="migration_p6_cleanup",
+    description="Phase 6: archive the legacy log and remove what is left of it, after validations and "
+    "approval.",
+    doc_md=__doc__,
+    schedule=None,
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    tags=tags("phase-6"),
+    params=common_params(
+        validation_max_age_hours=limited(
+            "validation_max_age_hours",
+            24,
+            type="number",
+            exclusiveMinimum=0,
+            maximum=720,
+            title="Validation max age (hours)",
+            description="The suites parity and events_integrity must have passed "
+            "(full scope) within this many hours.",
+        ),
+        keep_compat_view=Param(
+            True,
+            type="boolean",
+            title="Keep a compatibility view under the old name",
+            description="Create a view public.activity_logs in the old shape over events, so "
+            "readers of the old name keep working.",
+        ),
+        retention_days=limited(
+            "retention_days",
+            30,
+            type="integer",
+            minimum=0,
+            maximum=3650,
+            title="Archive retention (days)",
+            description="The archive may be deleted (separately approved) after this many days.",
+        ),
+        rehearsal_max_age_days=limited(
+            "rehearsal_max_age_days",
+            7,
+            type="number",
+            exclusiveMinimum=0,
+            maximum=90,
+            title="Rehearsal max age (days)",
+            description="The staging rehearsal (required before a production "
+            "cleanup) must be newer than this many days.",
+        ),
+        delete_archive=Param(
+            False,
+            type="boolean",
+            title="Delete the archive (instead of cleaning up)",
+            description="Run only the archive deletion: a separate approval, refused before the "
+            "retention has passed unless force. Afterwards phase 6 cannot be rolled back.",
+        ),
+        force=Param(
+            False,
+            type="boolean",
+            title="Force archive deletion before its retention",
+            description="Only with delete_archive: delete even though the retention has not passed.",
+        ),
+    ),
+)
 def migration_p6_cleanup():
     @task.branch(doc_md="Cleanup (default) or, with delete_archive, the archive deletion.")
     def choose_action(**context: Any) -> str:
         return "delete_archive_check" if context["params"]["delete_archive"] else "tiers_gate"
 
-    @task(pool=APP_DB_POOL, doc_md="Every tier verified in tier_state and no logging trigger left in the catalog.")
+    @task(
+        pool=APP_DB_POOL,
+        doc_md="Every tier verified in tier_state and no logging trigger left in the catalog.",
+    )
     def tiers_gate(**context: Any) -> dict[str, Any]:
         return _gate(context, "tiers_gate", "gate_tiers_done")
 
-    @task(pool=APP_DB_POOL, doc_md="Suites parity and events_integrity passed within validation_max_age_hours.")
+    @task(
+        pool=APP_DB_POOL, doc_md="Suites parity and events_integrity passed within validation_max_age_hours."
+    )
     def validation_gate(**context: Any) -> dict[str, Any]:
         p = _params(context)
-        return _gate(context, "validation_gate", "gate_validation", clamped=("validation_max_age_hours",),
-                     max_age_hours=float(p["validation_max_age_hours"]), environment=p["environment"])
+        return _gate(
+            context,
+            "validation_gate",
+            "gate_validation",
+            clamped=("validation_max_age_hours",),
+            max_age_hours=float(p["validation_max_age_hours"]),
+            environment=p["environment"],
+        )
 
     @task(pool=APP_DB_POOL, doc_md="No quarantined row neither resolved nor acknowledged.")
     def quarantine_gate(**context: Any) -> dict[str, Any]:
@@ -137,30 +189,46 @@ def migration_p6_cleanup():
 
         dsn, cfg, _ = _args(context)
         p = _params(context)
-        return p6_cleanup.gather_facts(dsn, cfg, max_age_hours=float(p["validation_max_age_hours"]),
-                                       environment=p["environment"], keep_compat_view=bool(p["keep_compat_view"]),
-                                       retention_days=int(p["retention_days"]))
+        return p6_cleanup.gather_facts(
+            dsn,
+            cfg,
+            max_age_hours=float(p["validation_max_age_hours"]),
+            environment=p["environment"],
+            keep_compat_view=bool(p["keep_compat_view"]),
+            retention_days=int(p["retention_days"]),
+        )
 
-    @task(pool=APP_DB_POOL, doc_md="publish_activity and the legacy trigger functions into ddl_backups (p6_cleanup).")
+    @task(
+        pool=APP_DB_POOL,
+        doc_md="publish_activity and the legacy trigger functions into ddl_backups (p6_cleanup).",
+    )
     def backup(**context: Any) -> dict[str, Any]:
         from activity_migration.phases import p6_cleanup
 
         return p6_cleanup.backup(*_args(context))
 
-    @task(pool=APP_DB_POOL, doc_md="One transaction under lock_timeout: publish_activity events-only, the table into "
-                                   "the archive, the compatibility view under the old name.")
+    @task(
+        pool=APP_DB_POOL,
+        doc_md="One transaction under lock_timeout: publish_activity events-only, the table into "
+        "the archive, the compatibility view under the old name.",
+    )
     def archive(**context: Any) -> dict[str, Any]:
         from activity_migration.phases import p6_cleanup
-
         from migration_airflow.params import record_param_clamps
 
         p = _params(context)
-        out = p6_cleanup.archive(*_args(context), keep_compat_view=bool(p["keep_compat_view"]),
-                                 retention_days=int(p["retention_days"]))
+        out = p6_cleanup.archive(
+            *_args(context),
+            keep_compat_view=bool(p["keep_compat_view"]),
+            retention_days=int(p["retention_days"]),
+        )
         record_param_clamps(context, PHASE, "archive", "retention_days")
         return out
 
-    @task(pool=APP_DB_POOL, doc_md="Row count and checksum of the archive, recorded in activity_migration.archives.")
+    @task(
+        pool=APP_DB_POOL,
+        doc_md="Row count and checksum of the archive, recorded in activity_migration.archives.",
+    )
     def checksum(**context: Any) -> dict[str, Any]:
         from activity_migration.phases import p6_cleanup
 
@@ -172,14 +240,19 @@ def migration_p6_cleanup():
 
         return p6_cleanup.drop_legacy_functions(*_args(context))
 
-    @task(pool=APP_DB_POOL, doc_md="Archive present, old name is the view (or absent), publish_activity events-only.")
+    @task(
+        pool=APP_DB_POOL,
+        doc_md="Archive present, old name is the view (or absent), publish_activity events-only.",
+    )
     def verify(**context: Any) -> dict[str, Any]:
         from activity_migration.phases import p6_cleanup
 
         dsn, cfg, _ = _args(context)
         return p6_cleanup.verify(dsn, cfg)
 
-    @task(pool=APP_DB_POOL, doc_md="Which archive would be deleted; refuses before its retention unless force.")
+    @task(
+        pool=APP_DB_POOL, doc_md="Which archive would be deleted; refuses before its retention unless force."
+    )
     def delete_archive_check(**context: Any) -> dict[str, Any]:
         from activity_migration.db import connection
         from activity_migration.phases import p6_cleanup
@@ -188,7 +261,10 @@ def migration_p6_cleanup():
         with connection(dsn) as conn:
             return p6_cleanup.check_archive_deletion(conn, cfg, force=bool(context["params"]["force"]))
 
-    @task(pool=APP_DB_POOL, doc_md="DROP the archive table for good; rollback to before phase 6 becomes impossible.")
+    @task(
+        pool=APP_DB_POOL,
+        doc_md="DROP the archive table for good; rollback to before phase 6 becomes impossible.",
+    )
     def delete_archive(**context: Any) -> dict[str, Any]:
         from activity_migration.phases import p6_cleanup
 
@@ -198,20 +274,40 @@ def migration_p6_cleanup():
     route = choose_action()
     tiers = tiers_gate()
     facts = evidence()
-    route >> tiers >> validation_gate() >> quarantine_gate() >> rehearsal_gate(phase=PHASE, step="cleanup") >> facts
+    (
+        route
+        >> tiers
+        >> validation_gate()
+        >> quarantine_gate()
+        >> rehearsal_gate(phase=PHASE, step="cleanup")
+        >> facts
+    )
     cleanup_gate = approval_gate(
-        phase=PHASE, step="cleanup",
-        subject="[{{ params.environment }}] Phase 6 cleanup: archive activity_logs and drop the old functions?",
-        body="{{ ti.xcom_pull(task_ids='evidence')['markdown'] }}")
+        phase=PHASE,
+        step="cleanup",
+        subject="[{{ params.environment }}] Phase 6 cleanup: archive activity_logs and drop the old "
+        "functions?",
+        body="{{ ti.xcom_pull(task_ids='evidence')['markdown'] }}",
+    )
     facts >> cleanup_gate.entry
-    cleanup_gate.then(backup()) >> archive() >> checksum() >> drop_legacy_functions() >> verify() >> privilege_audit_task(PHASE)
+    (
+        cleanup_gate.then(backup())
+        >> archive()
+        >> checksum()
+        >> drop_legacy_functions()
+        >> verify()
+        >> privilege_audit_task(PHASE)
+    )
 
     check = delete_archive_check()
     route >> check
     delete_gate = approval_gate(
-        phase=PHASE, step="delete_archive",
+        phase=PHASE,
+        step="delete_archive",
         subject="[{{ params.environment }}] Delete the activity_logs archive for good?",
-        body="{{ ti.xcom_pull(task_ids='delete_archive_check')['markdown'] }}\n\n" + rehearsal_evidence("delete_archive"))
+        body="{{ ti.xcom_pull(task_ids='delete_archive_check')['markdown'] }}\n\n"
+        + rehearsal_evidence("delete_archive"),
+    )
     check >> rehearsal_gate(phase=PHASE, step="delete_archive") >> delete_gate.entry
     delete_gate.then(delete_archive())
 

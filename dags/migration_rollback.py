@@ -23,21 +23,32 @@
 **Roll back the rollback.** Run the phase DAGs forward again.
 See docs/rollback.md.
 """
+
 from __future__ import annotations
 
 from typing import Any
 
 from airflow.sdk import Param, dag, task
+
 from migration_airflow.approval import approval_gate
 from migration_airflow.dag_defaults import APP_DB_POOL, DEFAULT_ARGS, tags
 from migration_airflow.params import common_params
 
-PHASES_NEWEST_FIRST = ("p6_cleanup", "p5_trigger_removal", "p4_backfill", "p3_read_path", "p2_dual_write",
-                       "p1_infrastructure")
+PHASES_NEWEST_FIRST = (
+    "p6_cleanup",
+    "p5_trigger_removal",
+    "p4_backfill",
+    "p3_read_path",
+    "p2_dual_write",
+    "p1_infrastructure",
+)
 TARGETS = ["before_p1", "before_p2", "before_p3", "before_p4", "before_p5", "before_p6"]
 TARGET_TITLES = [
-    "before phase 1 infrastructure (remove everything)", "before phase 2 dual write",
-    "before phase 3 read path", "before phase 4 backfill", "before phase 5 trigger removal",
+    "before phase 1 infrastructure (remove everything)",
+    "before phase 2 dual write",
+    "before phase 3 read path",
+    "before phase 4 backfill",
+    "before phase 5 trigger removal",
     "before phase 6 cleanup drop",
 ]
 
@@ -50,42 +61,68 @@ def _args(context: dict[str, Any]) -> tuple[str, Any, Any]:
 
 
 def _undo_task(phase: str):
-    @task(task_id=f"undo_{phase}", pool=APP_DB_POOL, retries=2,
-          doc_md=f"Roll back {phase} when the plan says it is applied (a no-op otherwise). Ledger: {phase}/rollback.")
+    @task(
+        task_id=f"undo_{phase}",
+        pool=APP_DB_POOL,
+        retries=2,
+        doc_md=f"Roll back {phase} when the plan says it is applied (a no-op otherwise). Ledger: "
+        f"{phase}/rollback.",
+    )
     def undo(plan: dict[str, Any], **context: Any) -> dict[str, Any]:
         from activity_migration import rollback
 
         if phase not in plan["to_undo"]:
             return {"phase": phase, "skipped": "not applied / not in the plan"}
         dsn, cfg, ctx = _args(context)
-        return rollback.run_phase_rollback(dsn, phase, cfg, ctx,
-                                           delete_backfilled_events=bool(plan["delete_backfilled_events"]))
+        return rollback.run_phase_rollback(
+            dsn, phase, cfg, ctx, delete_backfilled_events=bool(plan["delete_backfilled_events"])
+        )
 
     return undo
 
 
-@dag(dag_id="migration_rollback",
-     description="Undo phases, newest first, back to a chosen state (every phase can be rolled back until the archive is deleted).",
-     doc_md=__doc__, schedule=None, catchup=False, max_active_runs=1,
-     default_args=DEFAULT_ARGS, tags=tags("rollback"),
-     params=common_params(
-         to_phase=Param("before_p6", type="string", enum=TARGETS, title="Return to",
-                        values_display=dict(zip(TARGETS, TARGET_TITLES)),
-                        description="The state to return to: every applied phase from this one on is undone, "
-                                    "newest first."),
-         delete_backfilled_events=Param(False, type="boolean", title="Delete backfilled events",
-                                        description="Only when undoing phase 4: also delete the events the backfill "
-                                                    "wrote (default: keep them, they are correct data)."),
-     ))
+@dag(
+    dag_id="migration_rollback",
+    description="Undo phases, newest first, back to a chosen state (every phase can be rolled back until the "
+    "archive is deleted).",
+    doc_md=__doc__,
+    schedule=None,
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    tags=tags("rollback"),
+    params=common_params(
+        to_phase=Param(
+            "before_p6",
+            type="string",
+            enum=TARGETS,
+            title="Return to",
+            values_display=dict(zip(TARGETS, TARGET_TITLES)),
+            description="The state to return to: every applied phase from this one on is undone, "
+            "newest first.",
+        ),
+        delete_backfilled_events=Param(
+            False,
+            type="boolean",
+            title="Delete backfilled events",
+            description="Only when undoing phase 4: also delete the events the backfill "
+            "wrote (default: keep them, they are correct data).",
+        ),
+    ),
+)
 def migration_rollback():
-    @task(pool=APP_DB_POOL, doc_md="Which phases to undo (ledger + catalog), newest first; refuses the impossible.")
+    @task(
+        pool=APP_DB_POOL,
+        doc_md="Which phases to undo (ledger + catalog), newest first; refuses the impossible.",
+    )
     def plan(**context: Any) -> dict[str, Any]:
         from activity_migration import rollback
 
         dsn, cfg, ctx = _args(context)
         p = context["params"]
-        return rollback.make_plan(dsn, p["to_phase"], cfg, ctx,
-                                  delete_backfilled_events=bool(p["delete_backfilled_events"])).as_dict()
+        return rollback.make_plan(
+            dsn, p["to_phase"], cfg, ctx, delete_backfilled_events=bool(p["delete_backfilled_events"])
+        ).as_dict()
 
     @task(pool=APP_DB_POOL, doc_md="Recompute the plan: nothing from the target on may be left applied.")
     def verify(**context: Any) -> dict[str, Any]:
@@ -104,9 +141,11 @@ def migration_rollback():
 
     the_plan = plan()
     gate = approval_gate(
-        phase="rollback", step="rollback",
+        phase="rollback",
+        step="rollback",
         subject="[{{ params.environment }}] Roll the activity migration back to {{ params.to_phase }}?",
-        body="{{ ti.xcom_pull(task_ids='plan')['markdown'] }}")
+        body="{{ ti.xcom_pull(task_ids='plan')['markdown'] }}",
+    )
     the_plan >> gate.entry
     previous = None
     for phase in PHASES_NEWEST_FIRST:

@@ -7,6 +7,7 @@ standalone, a platform deployment): when the plugin loads in a process that has 
 metadata database (scheduler, API server), it creates the pool if it is missing, with the
 slot count from airflow_settings.yaml, and never changes an existing pool.
 """
+
 from __future__ import annotations
 
 import logging
@@ -43,7 +44,9 @@ def ensure_app_db_pool() -> bool:
                         description = pool.get("pool_description") or description
             except Exception:  # the settings file is optional outside this project folder
                 pass
-            Pool.create_or_update_pool(APP_DB_POOL, slots, description, include_deferred=False, session=session)
+            Pool.create_or_update_pool(
+                APP_DB_POOL, slots, description, include_deferred=False, session=session
+            )
             log.info("created Airflow pool %s with %s slots", APP_DB_POOL, slots)
             return True
     except Exception as exc:  # no metadata DB in this process (task runners, parsing): nothing to do

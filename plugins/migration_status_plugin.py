@@ -11,6 +11,7 @@ file only wires in the Airflow-aware pieces:
   reads the same ``activity_db`` / ``activity_db_staging`` the DAGs use;
 - pending approvals of migration DAGs, from Airflow's metadata (the only Airflow fact shown).
 """
+
 from __future__ import annotations
 
 from airflow.plugins_manager import AirflowPlugin
@@ -26,29 +27,42 @@ def _airflow_dsn(environment: str) -> str:
         from airflow.models.connection import Connection
 
         c = Connection.get_connection_from_secrets(conn_id)
-        spec = ConnectionSpec(conn_id, c.conn_type or "postgres", c.host, c.port, c.login, c.password, c.schema,
-                              dict(c.extra_dejson or {}))
+        spec = ConnectionSpec(
+            conn_id,
+            c.conn_type or "postgres",
+            c.host,
+            c.port,
+            c.login,
+            c.password,
+            c.schema,
+            dict(c.extra_dejson or {}),
+        )
     except Exception:  # not known to Airflow: the project's own lookup (airflow_settings.yaml)
         spec = connection_spec(conn_id)
     return dsn_of(spec)
 
 
 def _build_app():
+    from airflow.api_fastapi.core_api.security import requires_authenticated
     from fastapi import Depends
 
-    from airflow.api_fastapi.core_api.security import requires_authenticated
     from migration_airflow.status_page import airflow_pending_approvals, create_app
 
-    return create_app(dsn_resolver=_airflow_dsn, pending_approvals=airflow_pending_approvals,
-                      dependencies=[Depends(requires_authenticated())])
+    return create_app(
+        dsn_resolver=_airflow_dsn,
+        pending_approvals=airflow_pending_approvals,
+        dependencies=[Depends(requires_authenticated())],
+    )
 
 
 class MigrationStatusPlugin(AirflowPlugin):
     name = "migration_status"
     fastapi_apps = [{"app": _build_app(), "url_prefix": URL_PREFIX, "name": "Migration status"}]
-    external_views = [{
-        "name": "Migration status",
-        "href": URL_PREFIX + "/",
-        "destination": "nav",
-        "url_route": "migration-status",
-    }]
+    external_views = [
+        {
+            "name": "Migration status",
+            "href": URL_PREFIX + "/",
+            "destination": "nav",
+            "url_route": "migration-status",
+        }
+    ]

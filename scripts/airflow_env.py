@@ -20,6 +20,7 @@ Usage::
 
 No Airflow import here: this runs before Airflow is configured.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -69,9 +70,16 @@ def write_passwords_file(home: Path, user: str, password: str) -> Path:
     return path
 
 
-def build_env(*, home: Path = DEFAULT_HOME, port: int = DEFAULT_PORT, host: str = "localhost",
-              user: str = ADMIN_USER, password: str = ADMIN_PASSWORD, start_embedded: bool = True,
-              environ: dict[str, str] | None = None) -> dict[str, str]:
+def build_env(
+    *,
+    home: Path = DEFAULT_HOME,
+    port: int = DEFAULT_PORT,
+    host: str = "localhost",
+    user: str = ADMIN_USER,
+    password: str = ADMIN_PASSWORD,
+    start_embedded: bool = True,
+    environ: dict[str, str] | None = None,
+) -> dict[str, str]:
     """Every environment variable a local Airflow for this project needs (the caller exports them)."""
     home = Path(home).resolve()
     passwords = write_passwords_file(home, user, password)
@@ -81,8 +89,7 @@ def build_env(*, home: Path = DEFAULT_HOME, port: int = DEFAULT_PORT, host: str 
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_ROOT / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
-        "AIRFLOW__CORE__AUTH_MANAGER":
-            "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
+        "AIRFLOW__CORE__AUTH_MANAGER": "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{user}:admin",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
         # Workers call {base_url}/execution/: move both together (docs/platform-notes.md).
@@ -94,7 +101,8 @@ def build_env(*, home: Path = DEFAULT_HOME, port: int = DEFAULT_PORT, host: str 
         # The project's own packages, whether or not the venv has them installed editable.
         "PYTHONPATH": os.pathsep.join(
             [str(PROJECT_ROOT / "include"), str(PROJECT_ROOT / "plugins")]
-            + ([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else [])),
+            + ([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else [])
+        ),
     }
     env.update(variable_env())
     env.update(connection_env(start_embedded=start_embedded, environ=environ))
@@ -106,9 +114,19 @@ def create_pools(airflow_bin: str = "airflow", env: dict[str, str] | None = None
     from activity_migration.connections import settings_pools
 
     for pool in settings_pools():
-        subprocess.run([airflow_bin, "pools", "set", pool["pool_name"], str(pool.get("pool_slot", 1)),
-                        pool.get("pool_description", "") or ""], check=True, env=env,
-                       stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [
+                airflow_bin,
+                "pools",
+                "set",
+                pool["pool_name"],
+                str(pool.get("pool_slot", 1)),
+                pool.get("pool_description", "") or "",
+            ],
+            check=True,
+            env=env,
+            stdout=subprocess.DEVNULL,
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -116,21 +134,37 @@ def main(argv: list[str] | None = None) -> int:
     out = p.add_mutually_exclusive_group()
     out.add_argument("--shell", action="store_true", help="print `export NAME=value` lines (default)")
     out.add_argument("--json", action="store_true", help="print the environment as JSON")
-    out.add_argument("--create-pools", action="store_true",
-                     help="run `airflow pools set` for each pool (needs the environment already exported)")
-    p.add_argument("--home", type=Path, default=Path(os.environ.get("MIGRATION_AIRFLOW_HOME", DEFAULT_HOME)),
-                   help="AIRFLOW_HOME (default .local/airflow)")
-    p.add_argument("--port", type=int, default=int(os.environ.get("MIGRATION_AIRFLOW_PORT", DEFAULT_PORT)),
-                   help="API server / UI port (default 8080)")
-    p.add_argument("--password", default=os.environ.get("MIGRATION_AIRFLOW_PASSWORD", ADMIN_PASSWORD),
-                   help="password of the local admin user (default: admin)")
+    out.add_argument(
+        "--create-pools",
+        action="store_true",
+        help="run `airflow pools set` for each pool (needs the environment already exported)",
+    )
+    p.add_argument(
+        "--home",
+        type=Path,
+        default=Path(os.environ.get("MIGRATION_AIRFLOW_HOME", DEFAULT_HOME)),
+        help="AIRFLOW_HOME (default .local/airflow)",
+    )
+    p.add_argument(
+        "--port",
+        type=int,
+        default=int(os.environ.get("MIGRATION_AIRFLOW_PORT", DEFAULT_PORT)),
+        help="API server / UI port (default 8080)",
+    )
+    p.add_argument(
+        "--password",
+        default=os.environ.get("MIGRATION_AIRFLOW_PASSWORD", ADMIN_PASSWORD),
+        help="password of the local admin user (default: admin)",
+    )
     p.add_argument("--no-embedded", action="store_true", help="do not start the embedded Postgres")
     args = p.parse_args(argv)
 
     if args.create_pools:
         create_pools(os.environ.get("AIRFLOW_BIN", "airflow"))
         return 0
-    env = build_env(home=args.home, port=args.port, password=args.password, start_embedded=not args.no_embedded)
+    env = build_env(
+        home=args.home, port=args.port, password=args.password, start_embedded=not args.no_embedded
+    )
     if args.json:
         print(json.dumps(env, indent=2, sort_keys=True))
     else:

@@ -17,6 +17,7 @@ Non-interactive; exit code 0 only when every run succeeded and no app transactio
 A database that is not embedded is never reset: point the connections at real databases
 and this script refuses to seed them unless they are empty.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,8 +45,14 @@ PLAN: list[tuple[str, dict, str]] = [
     ("migration_p3_read_path", {}, "phase 3: read path + read-source switch"),
     ("migration_p4_backfill", {"max_parallel_chunks": 2}, "phase 4: backfill of history"),
     ("migration_consistency_nightly", {"full_check": True}, "consistency check (full)"),
-    *[("migration_p5_trigger_removal", {"tier": n, "sensor_window_seconds": 8, "sensor_timeout_minutes": 5},
-       f"phase 5: trigger tier {n}") for n in range(1, 6)],
+    *[
+        (
+            "migration_p5_trigger_removal",
+            {"tier": n, "sensor_window_seconds": 8, "sensor_timeout_minutes": 5},
+            f"phase 5: trigger tier {n}",
+        )
+        for n in range(1, 6)
+    ],
     ("migration_p6_cleanup", {"validation_max_age_hours": 24}, "phase 6: archive + cleanup"),
 ]
 
@@ -78,7 +85,9 @@ class BackgroundWorkload:
     def _run(self) -> None:
         from activity_migration.demo.workload import run_workload
 
-        self.report = run_workload(self.dsn, seconds=24 * 3600, rate=self.rate, connections=2, stop_event=self.stop)
+        self.report = run_workload(
+            self.dsn, seconds=24 * 3600, rate=self.rate, connections=2, stop_event=self.stop
+        )
 
     def __enter__(self) -> "BackgroundWorkload":
         self.thread.start()
@@ -96,23 +105,40 @@ def run_dag(env: dict[str, str], dag_id: str, conf: dict, environment: str) -> t
     full_conf = {"mode": "demo", "environment": environment, **conf}
     started = time.monotonic()
     with open(log_path, "w") as log:
-        proc = subprocess.run([str(ROOT / ".venv" / "bin" / "airflow"), "dags", "test", dag_id, "--conf",
-                               json.dumps(full_conf)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                              stdin=subprocess.DEVNULL)
+        proc = subprocess.run(
+            [
+                str(ROOT / ".venv" / "bin" / "airflow"),
+                "dags",
+                "test",
+                dag_id,
+                "--conf",
+                json.dumps(full_conf),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
     ok = proc.returncode == 0 and "state=failed" not in log_path.read_text()[-4000:]
     return ok, time.monotonic() - started, log_path
 
 
-def print_summary(dsns: dict[str, str], workloads: dict[str, object],
-                  phase_seconds: dict[str, dict[str, float]]) -> None:
+def print_summary(
+    dsns: dict[str, str], workloads: dict[str, object], phase_seconds: dict[str, dict[str, float]]
+) -> None:
     """The last screen: what happened, per environment, in a few figures (fits in 40 lines)."""
     from activity_migration.run_summary import migration_counts, phase_times_table, summary_table
 
     figures: dict[str, dict] = {}
     for environment, dsn in dsns.items():
         report = workloads.get(environment)
-        figures[environment] = dict(migration_counts(dsn), phase_seconds=phase_seconds.get(environment, {}),
-                                    tx_ok=getattr(report, "ok", 0), tx_failed=getattr(report, "failed", 0))
+        figures[environment] = dict(
+            migration_counts(dsn),
+            phase_seconds=phase_seconds.get(environment, {}),
+            tx_ok=getattr(report, "ok", 0),
+            tx_failed=getattr(report, "failed", 0),
+        )
     print("\n== summary")
     print("\n".join(summary_table(figures)))
     print()
@@ -127,12 +153,19 @@ def write_full_report(dsns: dict[str, str], workloads: dict[str, object], last: 
     path = LOG_DIR / "report.md"
     parts = ["# Demo report\n"]
     if len(dsns) == 2:
-        parts += ["## Ledgers, staging beside production\n", rehearsal_report(dsns["staging"], dsns["production"])]
+        parts += [
+            "## Ledgers, staging beside production\n",
+            rehearsal_report(dsns["staging"], dsns["production"]),
+        ]
     for environment, report in workloads.items():
         if report is not None:
             parts += [f"\n## Workload on {environment}\n", "```", report.summary(), "```"]
-    status = subprocess.run([str(ROOT / ".venv" / "bin" / "activity-migration"), "status", "--dsn", dsns[last]],
-                            capture_output=True, text=True, check=False)
+    status = subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "activity-migration"), "status", "--dsn", dsns[last]],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     parts += [f"\n## Status of {last}\n", "```", status.stdout.rstrip(), status.stderr.rstrip(), "```"]
     path.write_text("\n".join(parts) + "\n")
     return path
@@ -140,12 +173,15 @@ def write_full_report(dsns: dict[str, str], workloads: dict[str, object], last: 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run the whole migration on the embedded demo databases.")
-    parser.add_argument("--rows", type=int, default=200_000, help="rows of activity history to seed (default 200000)")
+    parser.add_argument(
+        "--rows", type=int, default=200_000, help="rows of activity history to seed (default 200000)"
+    )
     parser.add_argument("--rate", type=float, default=15.0, help="workload transactions/s during the phases")
     parser.add_argument("--only", choices=["staging", "production"], help="run one environment only")
     args = parser.parse_args(argv)
 
     from airflow_env import build_env  # scripts/airflow_env.py
+
     from activity_migration.demo.seed import seed
 
     environments = [args.only] if args.only else ["staging", "production"]
@@ -164,8 +200,13 @@ def main(argv: list[str] | None = None) -> int:
     from activity_migration.ledger import project_version
 
     env["ACTIVITY_MIGRATION_VERSION"] = os.environ.get("ACTIVITY_MIGRATION_VERSION") or project_version()
-    subprocess.run([str(ROOT / ".venv" / "bin" / "airflow"), "db", "migrate"], env=env, check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "airflow"), "db", "migrate"],
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
     workloads: dict[str, object] = {}
     phase_seconds: dict[str, dict[str, float]] = {e: {} for e in environments}
@@ -199,7 +240,10 @@ def main(argv: list[str] | None = None) -> int:
     if bad_tx:
         print(f"\nDEMO FAILED: {bad_tx} application transactions failed during the migration")
         return 1
-    print("\nDemo complete: every phase ran in staging, then in production, with the application writing throughout.")
+    print(
+        "\nDemo complete: every phase ran in staging, then in production, with the application writing "
+        "throughout."
+    )
     return 0
 
 

@@ -5,6 +5,7 @@ A one-off tool for the code base's own files; it changes no behaviour (adjacent 
 string to Python) and refuses to split inside an f-string's replacement field.
 Usage: python scripts/wrap_long_lines.py LIMIT FILE...
 """
+
 from __future__ import annotations
 
 import io
@@ -24,7 +25,7 @@ def _split_point(body: str, limit: int, is_f: bool) -> int | None:
     while i < len(body):
         c = body[i]
         if is_f and c in "{}":
-            if i + 1 < len(body) and body[i + 1] == c:   # {{ or }}
+            if i + 1 < len(body) and body[i + 1] == c:  # {{ or }}
                 i += 2
                 continue
             depth += 1 if c == "{" else -1
@@ -62,15 +63,17 @@ def wrap_file(path: Path, limit: int) -> int:
         if not m or t.string.startswith(m.group(1) + m.group(2) * 3):
             continue
         prefix, quote = m.group(1), m.group(2)
-        body = t.string[len(prefix) + 1:-1]
+        body = t.string[len(prefix) + 1 : -1]
         room = limit - col - len(prefix) - 2
         at = _split_point(body, room, "f" in prefix.lower())
         if at is None:
             continue
-        first, rest = body[:at + 1], body[at + 1:]
-        rest_prefix = prefix if ("f" not in prefix.lower() or "{" in rest) else prefix.replace("f", "").replace("F", "")
+        first, rest = body[: at + 1], body[at + 1 :]
+        rest_prefix = (
+            prefix if ("f" not in prefix.lower() or "{" in rest) else prefix.replace("f", "").replace("F", "")
+        )
         new = f"{prefix}{quote}{first}{quote}\n{' ' * col}{rest_prefix}{quote}{rest}{quote}"
-        lines[row - 1] = line[:col] + new + line[t.end[1]:]
+        lines[row - 1] = line[:col] + new + line[t.end[1] :]
         changed += 1
     out = []
     for line in "".join(lines).splitlines(keepends=True):

@@ -1,4 +1,5 @@
 """Checks the application-level tests share: zero loss, one scalar."""
+
 from __future__ import annotations
 
 import psycopg

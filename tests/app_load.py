@@ -7,6 +7,7 @@ the events it published itself and the log rows the request produced, trigger's 
 and optionally ``setup`` (what must exist before the threads start) and ``new_state``. Each thread calls ``one`` in a fresh transaction as ``authenticated`` with the
 JWT claims of its user (``user_of(i)``).
 """
+
 from __future__ import annotations
 
 import json
@@ -28,16 +29,18 @@ class LoadReport:
     ok: int = 0
     failed: int = 0
     published: int = 0
-    logged_dml: int = 0          # writes whose log row a trigger or the application wrote
+    logged_dml: int = 0  # writes whose log row a trigger or the application wrote
     errors: list[str] = field(default_factory=list)
 
 
 def told_to_publish(conn: psycopg.Connection, table: str) -> bool:
     """The application's question after a write to ``table`` (False before phase 1 built the function)."""
-    if not conn.execute("SELECT to_regprocedure('public.activity_publisher(text)') IS NOT NULL").fetchone()[0]:
+    if not conn.execute("SELECT to_regprocedure('public.activity_publisher(text)') IS NOT NULL").fetchone()[
+        0
+    ]:
         return False
     try:
-        with conn.transaction():   # a function dropped a moment ago (rollback) must not fail the write
+        with conn.transaction():  # a function dropped a moment ago (rollback) must not fail the write
             return bool(conn.execute(TOLD_TO_PUBLISH, (table,)).fetchone()[0])
     except psycopg.errors.UndefinedFunction:
         return False
@@ -54,7 +57,9 @@ class AppLoad:
         self.report = LoadReport()
         self.lock = threading.Lock()
         self.seed = seed
-        self.threads = [threading.Thread(target=self._run, args=(i,), daemon=True) for i in range(connections)]
+        self.threads = [
+            threading.Thread(target=self._run, args=(i,), daemon=True) for i in range(connections)
+        ]
 
     # -- what a subclass says --------------------------------------------------------------
     def user_of(self, i: int) -> uuid.UUID:
@@ -88,7 +93,7 @@ class AppLoad:
 
     def _run(self, i: int) -> None:
         rng = random.Random(self.seed + i)
-        rng.getrandbits(128)                       # the user's id (user_of) was the first draw
+        rng.getrandbits(128)  # the user's id (user_of) was the first draw
         claims = json.dumps({"sub": str(self.user_of(i)), "role": "authenticated"})
         state = self.new_state(i)
         conn = None
@@ -99,8 +104,11 @@ class AppLoad:
                     conn = psycopg.connect(self.dsn, application_name=self.application_name)
                 with conn.transaction():
                     conn.execute("SET LOCAL ROLE authenticated")
-                    conn.execute("SELECT set_config('request.jwt.claims', %s, true), "
-                                 "set_config('statement_timeout', '5s', true)", (claims,))
+                    conn.execute(
+                        "SELECT set_config('request.jwt.claims', %s, true), "
+                        "set_config('statement_timeout', '5s', true)",
+                        (claims,),
+                    )
                     published, logged = self.one(conn, rng, i, state)
                 with self.lock:
                     self.report.ok += 1

@@ -4,6 +4,7 @@ Postgres: the server on 127.0.0.1:5432 when one answers (CI machines start one),
 ``TEST_PG_DSN``, else a private embedded server started for the session. Nothing here
 mocks the database.
 """
+
 from __future__ import annotations
 
 import os
@@ -48,8 +49,11 @@ def pytest_sessionstart(session):
 def airflow_env(tmp_path_factory) -> dict[str, str]:
     """Environment for ``airflow dags test`` subprocesses: a migrated SQLite home (once per session)."""
     home = tmp_path_factory.mktemp("airflow_home")
-    env = dict(os.environ, AIRFLOW_HOME=str(home),
-               AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{home / 'airflow.db'}")
+    env = dict(
+        os.environ,
+        AIRFLOW_HOME=str(home),
+        AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=f"sqlite:///{home / 'airflow.db'}",
+    )
     _migrate_airflow_home(home, env)
     return env
 

@@ -8,6 +8,7 @@ module named ``conftest`` at a time, and tests/e2e/conftest.py replaces this dir
 The Airflow environment itself (a private, migrated SQLite home) is the session fixture
 ``airflow_env`` in tests/conftest.py; pass it as ``env``.
 """
+
 from __future__ import annotations
 
 import json
@@ -32,9 +33,16 @@ def conn_uri(dsn: str) -> str:
     return f"postgresql://{auth}@{d.get('host', '127.0.0.1')}:{d.get('port', 5432)}/{quote(str(d['dbname']), safe='')}"
 
 
-def dags_test(env: dict[str, str], dag_id: str, conf: dict | None = None, *, staging_dsn: str | None = None,
-              production_dsn: str | None = None, timeout: int = 900, extra_env: dict[str, str] | None = None
-              ) -> subprocess.CompletedProcess:
+def dags_test(
+    env: dict[str, str],
+    dag_id: str,
+    conf: dict | None = None,
+    *,
+    staging_dsn: str | None = None,
+    production_dsn: str | None = None,
+    timeout: int = 900,
+    extra_env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess:
     """Run ``airflow dags test DAG_ID -c CONF`` from the project root; stdout holds stdout and stderr.
 
     ``conf`` is merged over ``{"mode": "demo"}`` (normal mode would wait for an approval forever).
@@ -48,8 +56,15 @@ def dags_test(env: dict[str, str], dag_id: str, conf: dict | None = None, *, sta
         run_env["AIRFLOW_CONN_ACTIVITY_DB"] = conn_uri(production_dsn)
     full_conf = {"mode": "demo", **(conf or {})}
     before = last_run(run_env, dag_id)
-    proc = subprocess.run([AIRFLOW, "dags", "test", dag_id, "-c", json.dumps(full_conf)], env=run_env, cwd=ROOT,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout)
+    proc = subprocess.run(
+        [AIRFLOW, "dags", "test", dag_id, "-c", json.dumps(full_conf)],
+        env=run_env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=timeout,
+    )
     after = last_run(run_env, dag_id)
     # Airflow's own record of the run this call made (None: it made none)
     proc.dag_run_state = after[1] if after and after != before else None  # type: ignore[attr-defined]
@@ -61,12 +76,13 @@ def last_run(env: dict[str, str], dag_id: str) -> tuple[int, str] | None:
     url = env.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "")
     if not url.startswith("sqlite:///"):
         raise RuntimeError(f"the test Airflow home must use SQLite, got {url!r}")
-    path = url[len("sqlite:///"):]
+    path = url[len("sqlite:///") :]
     if not Path(path).exists():
         return None
     with sqlite3.connect(path) as db:
-        row = db.execute("SELECT id, state FROM dag_run WHERE dag_id = ? ORDER BY id DESC LIMIT 1",
-                         (dag_id,)).fetchone()
+        row = db.execute(
+            "SELECT id, state FROM dag_run WHERE dag_id = ? ORDER BY id DESC LIMIT 1", (dag_id,)
+        ).fetchone()
     return (int(row[0]), str(row[1])) if row else None
 
 

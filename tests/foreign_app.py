@@ -17,6 +17,7 @@ What differs from the demo on purpose:
 ``Load`` plays the application's writes (as ``authenticated`` with JWT claims) from a thread and,
 like the upgraded application, publishes the event itself once a table's logging triggers are gone.
 """
+
 from __future__ import annotations
 
 import json
@@ -25,8 +26,9 @@ import uuid
 from pathlib import Path
 
 import psycopg
-from app_load import AppLoad, told_to_publish
 from psycopg.types.json import Jsonb
+
+from app_load import AppLoad, told_to_publish
 
 SCHEMA_SQL = r"""
 DO $$ BEGIN
@@ -216,20 +218,42 @@ END $$;
 """
 
 # Table -> entity type its triggers log; the tiers below claim these tables.
-ENTITY_OF = {"billing.customers": "customer", "billing.invoices": "invoice", "billing.invoice_lines": "invoice_line",
-             "public.comments": "comment", "public.memberships": "membership"}
-LOGGING_TRIGGERS = 9   # customers 1, invoices 4, invoice_lines 2, comments 1, memberships 1
+ENTITY_OF = {
+    "billing.customers": "customer",
+    "billing.invoices": "invoice",
+    "billing.invoice_lines": "invoice_line",
+    "public.comments": "comment",
+    "public.memberships": "membership",
+}
+LOGGING_TRIGGERS = 9  # customers 1, invoices 4, invoice_lines 2, comments 1, memberships 1
 
 CONFIG = {
     "state_schema": "activity_migration",
-    "source": {"schema": "public", "table": "activity_logs", "key": "id",
-               "columns": {"actor_id": "actor_id", "customer_id": "org_id", "action": "action",
-                           "entity_type": "entity_type", "entity_id": "entity_id", "description": "description",
-                           "metadata": "details", "ip_address": "ip", "user_agent": "user_agent",
-                           "occurred_at": "created_at"}},
+    "source": {
+        "schema": "public",
+        "table": "activity_logs",
+        "key": "id",
+        "columns": {
+            "actor_id": "actor_id",
+            "customer_id": "org_id",
+            "action": "action",
+            "entity_type": "entity_type",
+            "entity_id": "entity_id",
+            "description": "description",
+            "metadata": "details",
+            "ip_address": "ip",
+            "user_agent": "user_agent",
+            "occurred_at": "created_at",
+        },
+    },
     "target": {"schema": "public", "table": "events"},
-    "categories": {"customer": "customer_management", "invoice": "financial", "invoice_line": "financial",
-                   "comment": "communication", "membership": "user_management"},
+    "categories": {
+        "customer": "customer_management",
+        "invoice": "financial",
+        "invoice_line": "financial",
+        "comment": "communication",
+        "membership": "user_management",
+    },
     "tiers": [
         {"tier": 1, "name": "comments", "tables": ["public.comments"]},
         {"tier": 2, "name": "people", "tables": ["public.memberships", "billing.customers"]},
@@ -237,8 +261,10 @@ CONFIG = {
     ],
     "safety": {"lock_timeout_ms": 2000, "ddl_attempts": 10},
     # a user publishes for an organisation only as a member of it
-    "security": {"customer_check": "EXISTS (SELECT 1 FROM public.memberships m WHERE m.owner_id = :actor_id "
-                                   "AND m.org_id = :customer_id)"},
+    "security": {
+        "customer_check": "EXISTS (SELECT 1 FROM public.memberships m WHERE m.owner_id = :actor_id "
+        "AND m.org_id = :customer_id)"
+    },
 }
 
 # History before the migration: ordinary rows plus two the event rules must quarantine.
@@ -299,36 +325,52 @@ class Load(AppLoad):
         # Each thread's user is a member of its organisation (the app publishes for it as such);
         # joining is a logged write like any other.
         for i in range(self.connections):
-            conn.execute("INSERT INTO public.memberships (org_id, owner_id) VALUES (%s, %s)",
-                         (self.org_of(i), self.user_of(i)))
+            conn.execute(
+                "INSERT INTO public.memberships (org_id, owner_id) VALUES (%s, %s)",
+                (self.org_of(i), self.user_of(i)),
+            )
             self.report.ok += 1
             self.report.logged_dml += 1
 
     def new_state(self, i: int) -> dict[str, list]:
         return {t: [] for t in ENTITY_OF}
 
-    def one(self, conn: psycopg.Connection, rng: random.Random, i: int, state: dict[str, list]) -> tuple[int, int]:
+    def one(
+        self, conn: psycopg.Connection, rng: random.Random, i: int, state: dict[str, list]
+    ) -> tuple[int, int]:
         org = self.org_of(i)
         table = rng.choice(list(ENTITY_OF))
         rows = state[table]
         kind = "insert" if len(rows) < 3 else rng.choice(["insert", "update", "update", "delete"])
         inserts = {
-            "billing.customers": ("INSERT INTO billing.customers (org_id, name) VALUES (%s, %s) RETURNING id",
-                                  (org, f"customer {rng.randrange(10**6)}")),
-            "billing.invoices": ("INSERT INTO billing.invoices (org_id, amount) VALUES (%s, %s) RETURNING id",
-                                 (org, rng.randrange(1, 10**5))),
-            "billing.invoice_lines": ("INSERT INTO billing.invoice_lines (invoice_id, org_id, qty) "
-                                      "VALUES (%s, %s, %s) RETURNING id", (rng.randrange(1, 99), org, 1)),
-            "public.comments": ("INSERT INTO public.comments (org_id, body) VALUES (%s, %s) RETURNING id",
-                                (org, "looks good " * rng.randrange(1, 4))),
-            "public.memberships": ("INSERT INTO public.memberships (org_id, role) VALUES (%s, %s) RETURNING id",
-                                   (org, rng.choice(["member", "admin"]))),
+            "billing.customers": (
+                "INSERT INTO billing.customers (org_id, name) VALUES (%s, %s) RETURNING id",
+                (org, f"customer {rng.randrange(10**6)}"),
+            ),
+            "billing.invoices": (
+                "INSERT INTO billing.invoices (org_id, amount) VALUES (%s, %s) RETURNING id",
+                (org, rng.randrange(1, 10**5)),
+            ),
+            "billing.invoice_lines": (
+                "INSERT INTO billing.invoice_lines (invoice_id, org_id, qty) "
+                "VALUES (%s, %s, %s) RETURNING id",
+                (rng.randrange(1, 99), org, 1),
+            ),
+            "public.comments": (
+                "INSERT INTO public.comments (org_id, body) VALUES (%s, %s) RETURNING id",
+                (org, "looks good " * rng.randrange(1, 4)),
+            ),
+            "public.memberships": (
+                "INSERT INTO public.memberships (org_id, role) VALUES (%s, %s) RETURNING id",
+                (org, rng.choice(["member", "admin"])),
+            ),
         }
         updates = {
             "billing.customers": "UPDATE billing.customers SET name = name || '.' WHERE id = %s RETURNING id",
             "billing.invoices": "UPDATE billing.invoices SET status = CASE WHEN random() < 0.5 THEN 'sent' "
-                                "ELSE status END, amount = amount + 1 WHERE id = %s RETURNING id",
-            "billing.invoice_lines": "UPDATE billing.invoice_lines SET qty = qty + 1 WHERE id = %s RETURNING id",
+            "ELSE status END, amount = amount + 1 WHERE id = %s RETURNING id",
+            "billing.invoice_lines": "UPDATE billing.invoice_lines SET qty = qty + 1 WHERE id = %s RETURNING "
+            "id",
             "public.comments": "UPDATE public.comments SET body = body || '!' WHERE id = %s RETURNING id",
             "public.memberships": "UPDATE public.memberships SET role = 'owner' WHERE id = %s RETURNING id",
         }
@@ -338,13 +380,16 @@ class Load(AppLoad):
         elif kind == "update":
             key = conn.execute(updates[table], (rng.choice(rows),)).fetchone()[0]
         else:
-            key = conn.execute(f"DELETE FROM {table} WHERE id = %s RETURNING id",
-                               (rows.pop(rng.randrange(len(rows))),)).fetchone()[0]
+            key = conn.execute(
+                f"DELETE FROM {table} WHERE id = %s RETURNING id", (rows.pop(rng.randrange(len(rows))),)
+            ).fetchone()[0]
         if told_to_publish(conn, table) or not conn.execute(_HAS_LOGGING_TRIGGER, (table,)).fetchone()[0]:
             # the upgraded application: its own event, in the same transaction as the write, once
             # phase 5 told it to (the tier's handover) or the table's triggers are gone
             action = {"insert": "created", "update": "updated", "delete": "deleted"}[kind]
-            conn.execute(_PUBLISH, (f"{ENTITY_OF[table]}.{action}", ENTITY_OF[table], str(key),
-                                    Jsonb({"via": "app"}), org))
+            conn.execute(
+                _PUBLISH,
+                (f"{ENTITY_OF[table]}.{action}", ENTITY_OF[table], str(key), Jsonb({"via": "app"}), org),
+            )
             return 1, 1
         return 0, 1

@@ -15,6 +15,7 @@ staff may read. Each trait is a class of real Supabase applications:
 ``Load`` plays staff and clients writing tickets, comments and attachments, signing in through
 the RPC, and publishing once phase 5 says so.
 """
+
 from __future__ import annotations
 
 import json
@@ -23,8 +24,9 @@ import uuid
 from pathlib import Path
 
 import psycopg
-from app_load import AppLoad, told_to_publish
 from psycopg.types.json import Jsonb
+
+from app_load import AppLoad, told_to_publish
 
 SCHEMA_SQL = r"""
 DO $$ BEGIN
@@ -116,33 +118,59 @@ CLIENTS = [uuid.UUID(int=0xC1 << 64 | n) for n in range(1, 8)]
 
 # History: tickets, comments and attachments touched over 60 days, sign-ins, a batch close, and
 # one row whose entity type the config does not know (the quarantine must take it).
-HISTORY_SQL = ["""
+HISTORY_SQL = [
+    """
 INSERT INTO public.audit_log (actor, action, object_type, object_id, details, at)
 SELECT (%(users)s::uuid[])[1 + g %% cardinality(%(users)s::uuid[])],
        (ARRAY['insert', 'update', 'delete', 'login'])[1 + g %% 4],
        CASE WHEN g %% 4 = 3 THEN 'session' ELSE (ARRAY['tickets', 'ticket_comments', 'attachments'])[1 + g %% 3] END,
        CASE WHEN g %% 4 = 3 THEN NULL ELSE 'TCK-' || g END,
        jsonb_build_object('history', g), now() - make_interval(mins => g * 7)
-FROM generate_series(1, %(rows)s) g""", """
+FROM generate_series(1, %(rows)s) g""",
+    """
 INSERT INTO public.audit_log (actor, action, object_type, object_id, at)
 VALUES (%(staff)s, 'bulk_close', 'ticket_batch', 'TCK-1,TCK-2', now() - interval '2 days'),
-       (%(staff)s, 'imported', 'legacy_thing', 'L-1', now() - interval '3 days')"""]
+       (%(staff)s, 'imported', 'legacy_thing', 'L-1', now() - interval '3 days')""",
+]
 QUARANTINED_HISTORY_ROWS = 1
 
 CONFIG = {
     "state_schema": "activity_migration",
-    "source": {"schema": "public", "table": "audit_log", "key": "id",
-               "columns": {"actor_id": "actor", "action": "action", "entity_type": "object_type",
-                           "entity_id": "object_id", "metadata": "details", "occurred_at": "at"}},
+    "source": {
+        "schema": "public",
+        "table": "audit_log",
+        "key": "id",
+        "columns": {
+            "actor_id": "actor",
+            "action": "action",
+            "entity_type": "object_type",
+            "entity_id": "object_id",
+            "metadata": "details",
+            "occurred_at": "at",
+        },
+    },
     "target": {"schema": "public", "table": "events"},
-    "categories": {"tickets": "support", "ticket_comments": "support", "attachments": "support",
-                   "session": "authentication", "ticket_batch": "support"},
+    "categories": {
+        "tickets": "support",
+        "ticket_comments": "support",
+        "attachments": "support",
+        "session": "authentication",
+        "ticket_batch": "support",
+    },
     "tiers": [
-        {"tier": 1, "name": "comments and attachments", "tables": ["public.ticket_comments", "public.attachments"]},
+        {
+            "tier": 1,
+            "name": "comments and attachments",
+            "tables": ["public.ticket_comments", "public.attachments"],
+        },
         {"tier": 2, "name": "tickets", "tables": ["public.tickets"]},
     ],
-    "security": {"user_groups": {"staff": "SELECT id FROM public.profiles WHERE role = 'staff'",
-                                 "clients": "SELECT id FROM public.profiles WHERE role = 'client'"}},
+    "security": {
+        "user_groups": {
+            "staff": "SELECT id FROM public.profiles WHERE role = 'staff'",
+            "clients": "SELECT id FROM public.profiles WHERE role = 'client'",
+        }
+    },
     "safety": {"lock_timeout_ms": 2000, "ddl_attempts": 10},
 }
 
@@ -154,8 +182,10 @@ def create(dsn: str, history_rows: int = 3000) -> None:
         conn.execute(SCHEMA_SQL)
         for u in STAFF + CLIENTS:
             conn.execute("INSERT INTO auth.users (id, email) VALUES (%s, %s)", (u, f"{u}@example.com"))
-            conn.execute("INSERT INTO public.profiles (id, role) VALUES (%s, %s)",
-                         (u, "staff" if u in STAFF else "client"))
+            conn.execute(
+                "INSERT INTO public.profiles (id, role) VALUES (%s, %s)",
+                (u, "staff" if u in STAFF else "client"),
+            )
         for stmt in HISTORY_SQL:
             conn.execute(stmt, {"users": users, "rows": int(history_rows), "staff": STAFF[0]})
         conn.execute("ANALYZE")
@@ -180,25 +210,37 @@ class Load(AppLoad):
     def new_state(self, i: int) -> dict[str, list]:
         return {"tickets": [], "ticket_comments": [], "attachments": []}
 
-    def one(self, conn: psycopg.Connection, rng: random.Random, i: int, state: dict[str, list]) -> tuple[int, int]:
+    def one(
+        self, conn: psycopg.Connection, rng: random.Random, i: int, state: dict[str, list]
+    ) -> tuple[int, int]:
         roll = rng.random()
         if roll < 0.08:
-            conn.execute("SELECT public.record_login()")            # the RPC logs itself, always
+            conn.execute("SELECT public.record_login()")  # the RPC logs itself, always
             return 0, 1
         if roll < 0.12 and len(state["tickets"]) >= 2:
-            codes = [r[0] for r in conn.execute("SELECT code FROM public.tickets WHERE code = ANY(%s) AND status <> "
-                                                "'closed'", (rng.sample(state["tickets"], 2),))]
+            codes = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT code FROM public.tickets WHERE code = ANY(%s) AND status <> 'closed'",
+                    (rng.sample(state["tickets"], 2),),
+                )
+            ]
             conn.execute("SELECT public.close_tickets(%s)", (codes,))
             published = 0
-            if codes and told_to_publish(conn, "public.tickets"):   # the RPC's updates are writes too
+            if codes and told_to_publish(conn, "public.tickets"):  # the RPC's updates are writes too
                 for code in codes:
-                    conn.execute(PUBLISH, ("tickets.update", "tickets", code, Jsonb({"via": "close_tickets"})))
+                    conn.execute(
+                        PUBLISH, ("tickets.update", "tickets", code, Jsonb({"via": "close_tickets"}))
+                    )
                 published = len(codes)
-            return published, 1 + len(codes)                        # its batch row, and one per closed ticket
+            return published, 1 + len(codes)  # its batch row, and one per closed ticket
         table = rng.choice(list(state))
         rows = state[table]
-        op = "insert" if len(rows) < 3 else rng.choice(["insert", "update", "delete"] if table != "tickets"
-                                                       else ["insert", "update"])
+        op = (
+            "insert"
+            if len(rows) < 3
+            else rng.choice(["insert", "update", "delete"] if table != "tickets" else ["insert", "update"])
+        )
         if op == "insert":
             code = f"{PREFIX[table]}-{conn.execute('SELECT nextval(%s)', ('public.codes',)).fetchone()[0]}"
             column, value = NEW_ROW[table]
@@ -217,9 +259,19 @@ class Load(AppLoad):
         return 0, 1
 
 
-PUBLISH = ("SELECT public.publish_activity(p_event_type => %s, p_entity_type => %s, p_entity_id => %s, "
-           "p_payload => %s)")
+PUBLISH = (
+    "SELECT public.publish_activity(p_event_type => %s, p_entity_type => %s, p_entity_id => %s, "
+    "p_payload => %s)"
+)
 
 PREFIX = {"tickets": "TCK", "ticket_comments": "CMT", "attachments": "ATT"}
-NEW_ROW = {"tickets": ("subject", "help"), "ticket_comments": ("body", "thanks"), "attachments": ("name", "screen.png")}
-CHANGE = {"tickets": ("subject", "help, again"), "ticket_comments": ("body", "edited"), "attachments": ("name", "v2.png")}
+NEW_ROW = {
+    "tickets": ("subject", "help"),
+    "ticket_comments": ("body", "thanks"),
+    "attachments": ("name", "screen.png"),
+}
+CHANGE = {
+    "tickets": ("subject", "help, again"),
+    "ticket_comments": ("body", "edited"),
+    "attachments": ("name", "v2.png"),
+}

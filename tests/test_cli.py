@@ -1,4 +1,5 @@
 """The ``activity-migration`` command as a user runs it: a subprocess of the installed script."""
+
 from __future__ import annotations
 
 import json
@@ -16,7 +17,9 @@ UNREACHABLE = "postgresql://x@127.0.0.1:1/db"
 
 def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    return subprocess.run([str(CLI), *args], capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=env)
+    return subprocess.run(
+        [str(CLI), *args], capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=env
+    )
 
 
 @pytest.mark.parametrize("command", ["seed", "workload", "status"])
@@ -33,27 +36,33 @@ def test_top_level_help_lists_the_commands():
         assert command in out.stdout
 
 
-@pytest.mark.parametrize("args, message", [
-    (["seed", "--rows", "-5"], "argument --rows: expected a positive integer, got -5"),
-    (["seed", "--rows", "abc"], "argument --rows: expected a positive integer, got 'abc'"),
-    (["seed", "--rows", "10", "--bogus"], "unrecognized arguments: --bogus"),
-    (["seed", "--key-type", "int"], "argument --key-type: invalid choice: 'int'"),
-    (["workload", "--rate", "0"], "argument --rate: expected a positive number, got 0"),
-    (["workload", "--connections", "x"], "argument --connections: expected a positive integer, got 'x'"),
-    (["workload", "--publish", "sometimes"], "argument --publish: invalid choice: 'sometimes'"),
-    (["no-such-command"], "invalid choice: 'no-such-command'"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["seed", "--rows", "-5"], "argument --rows: expected a positive integer, got -5"),
+        (["seed", "--rows", "abc"], "argument --rows: expected a positive integer, got 'abc'"),
+        (["seed", "--rows", "10", "--bogus"], "unrecognized arguments: --bogus"),
+        (["seed", "--key-type", "int"], "argument --key-type: invalid choice: 'int'"),
+        (["workload", "--rate", "0"], "argument --rate: expected a positive number, got 0"),
+        (["workload", "--connections", "x"], "argument --connections: expected a positive integer, got 'x'"),
+        (["workload", "--publish", "sometimes"], "argument --publish: invalid choice: 'sometimes'"),
+        (["no-such-command"], "invalid choice: 'no-such-command'"),
+    ],
+)
 def test_bad_arguments_exit_2_with_a_message(args, message):
     out = run(*args)
     assert out.returncode == 2
     assert message in out.stderr
 
 
-@pytest.mark.parametrize("args", [
-    ["seed", "--rows", "10"],
-    ["workload", "--seconds", "1", "--rate", "1"],
-    ["status"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["seed", "--rows", "10"],
+        ["workload", "--seconds", "1", "--rate", "1"],
+        ["status"],
+    ],
+)
 def test_unreachable_database_exits_2_saying_cannot_connect(args):
     out = run(*args, "--dsn", UNREACHABLE)
     assert out.returncode == 2
@@ -69,7 +78,7 @@ def test_seed_prints_rows_seconds_and_rate_and_a_reseed_adds_history(fresh_db):
 
     again = run("seed", "--dsn", fresh_db, "--rows", "100", "--json")
     assert again.returncode == 0, again.stderr
-    result = json.loads(again.stdout[again.stdout.index("{"):])
+    result = json.loads(again.stdout[again.stdout.index("{") :])
     assert result["reseeded"] is True and result["rows"] == 100
 
 
@@ -89,17 +98,43 @@ def test_workload_json_report(demo_db):
     report = json.loads(out.stdout)
     assert report["transactions_failed"] == 0 and report["transactions_ok"] > 20
     assert set(report["per_table"]) == {
-        "users", "projects", "investors", "kyc_verifications", "tokens", "allocations", "wallets", "investments",
-        "payment_plans", "payments", "subscriptions", "distributions", "templates", "configurations", "documents",
-        "notifications", "bulk_operations", "emails"}
+        "users",
+        "projects",
+        "investors",
+        "kyc_verifications",
+        "tokens",
+        "allocations",
+        "wallets",
+        "investments",
+        "payment_plans",
+        "payments",
+        "subscriptions",
+        "distributions",
+        "templates",
+        "configurations",
+        "documents",
+        "notifications",
+        "bulk_operations",
+        "emails",
+    }
     assert {"latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "achieved_rate", "errors"} <= set(report)
 
 
 def test_backfill_cli_refuses_allow_without_cutoff_in_production(capsys):
     """The command line obeys the DAG's production rule: no backfill without phase 2's cutoff."""
     from activity_migration.cli import main
-    code = main(["backfill", "--dsn", "postgresql://nobody@127.0.0.1:1/none", "--environment", "production",
-                 "--allow-without-cutoff", "--dry-run"])
+
+    code = main(
+        [
+            "backfill",
+            "--dsn",
+            "postgresql://nobody@127.0.0.1:1/none",
+            "--environment",
+            "production",
+            "--allow-without-cutoff",
+            "--dry-run",
+        ]
+    )
     assert code != 0
     assert "allow_without_cutoff" in capsys.readouterr().err
 
@@ -110,8 +145,16 @@ def test_without_connections_the_error_names_the_connection_of_the_environment_a
     import sys
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW_CONN_ACTIVITY_DB")}
-    env["ACTIVITY_MIGRATION_SETTINGS"] = str(tmp_path / "none.yaml")   # no airflow_settings.yaml either
-    run = subprocess.run([sys.executable, "-m", "activity_migration.cli", "status", "--environment", "staging"],
-                         capture_output=True, text=True, env=env, timeout=60)
+    env["ACTIVITY_MIGRATION_SETTINGS"] = str(tmp_path / "none.yaml")  # no airflow_settings.yaml either
+    run = subprocess.run(
+        [sys.executable, "-m", "activity_migration.cli", "status", "--environment", "staging"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     assert run.returncode != 0
-    assert "'activity_db_staging' is not configured" in run.stderr and "AIRFLOW_CONN_ACTIVITY_DB_STAGING" in run.stderr
+    assert (
+        "'activity_db_staging' is not configured" in run.stderr
+        and "AIRFLOW_CONN_ACTIVITY_DB_STAGING" in run.stderr
+    )

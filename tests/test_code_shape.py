@@ -30,7 +30,9 @@ def _literal_text(node: ast.AST) -> str | None:
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
         return node.value
     if isinstance(node, ast.JoinedStr):
-        return "".join(v.value for v in node.values if isinstance(v, ast.Constant) and isinstance(v.value, str))
+        return "".join(
+            v.value for v in node.values if isinstance(v, ast.Constant) and isinstance(v.value, str)
+        )
     return None
 
 
@@ -68,4 +70,6 @@ def test_module_keeps_sql_in_files_and_stays_small(path: Path):
         "move them to include/sql/<phase>/NN_verb_object.sql and load_sql() them"
     )
     assert text.count("\n") <= MAX_MODULE_LINES, f"{rel}: over {MAX_MODULE_LINES} lines; split it by job"
-    assert not long_functions(tree), f"{rel}: functions over {MAX_FUNCTION_LINES} lines: {long_functions(tree)}"
+    assert not long_functions(tree), (
+        f"{rel}: functions over {MAX_FUNCTION_LINES} lines: {long_functions(tree)}"
+    )

@@ -1,9 +1,11 @@
 """Connection lookup: environment first, then airflow_settings.yaml; secrets never logged."""
+
 from __future__ import annotations
 
 import json
 
 import pytest
+
 from activity_migration.connections import (
     connection_spec,
     dsn_for_environment,
@@ -25,15 +27,25 @@ def test_settings_file_declares_connections_pool_and_alert_variable():
 
 
 def test_environment_variable_takes_precedence(monkeypatch):
-    monkeypatch.setenv("AIRFLOW_CONN_ACTIVITY_DB", "postgresql://app:s3cr%40t@db.example:6543/prod?sslmode=require")
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_ACTIVITY_DB", "postgresql://app:s3cr%40t@db.example:6543/prod?sslmode=require"
+    )
     spec = connection_spec("activity_db")
-    assert (spec.host, spec.port, spec.login, spec.password, spec.schema) == ("db.example", 6543, "app", "s3cr@t", "prod")
+    assert (spec.host, spec.port, spec.login, spec.password, spec.schema) == (
+        "db.example",
+        6543,
+        "app",
+        "s3cr@t",
+        "prod",
+    )
     assert resolve_dsn("activity_db") == "postgresql://app:s3cr%40t@db.example:6543/prod?sslmode=require"
 
 
 def test_json_form_is_accepted(monkeypatch):
-    monkeypatch.setenv("AIRFLOW_CONN_ACTIVITY_DB_STAGING", json.dumps(
-        {"conn_type": "postgres", "host": "h", "port": 5433, "login": "u", "schema": "stg"}))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_ACTIVITY_DB_STAGING",
+        json.dumps({"conn_type": "postgres", "host": "h", "port": 5433, "login": "u", "schema": "stg"}),
+    )
     assert resolve_dsn("activity_db_staging") == "postgresql://u@h:5433/stg"
 
 
@@ -44,21 +56,24 @@ def test_unknown_connection_and_environment_are_clear_errors():
         dsn_for_environment("prod")
 
 
-@pytest.mark.parametrize("dsn, secret", [
-    ("postgresql://u:hunter2@h/db", "hunter2"),
-    ("postgresql://:hunter2@h/db", "hunter2"),                 # no user name before the password
-    ("host=h password='hunter2 with spaces' dbname=db", "with spaces"),   # a quoted value with blanks
-    ("host=h password=hun\\ ter2 dbname=db", "ter2"),          # an escaped blank
-    ("postgresql://u@h/db?password=hunter2", "hunter2"),       # the password as a URI parameter
-    ("postgresql://u:p%40hunter2@h/db?sslpassword=hunter2", "hunter2"),
-])
+@pytest.mark.parametrize(
+    "dsn, secret",
+    [
+        ("postgresql://u:hunter2@h/db", "hunter2"),
+        ("postgresql://:hunter2@h/db", "hunter2"),  # no user name before the password
+        ("host=h password='hunter2 with spaces' dbname=db", "with spaces"),  # a quoted value with blanks
+        ("host=h password=hun\\ ter2 dbname=db", "ter2"),  # an escaped blank
+        ("postgresql://u@h/db?password=hunter2", "hunter2"),  # the password as a URI parameter
+        ("postgresql://u:p%40hunter2@h/db?sslpassword=hunter2", "hunter2"),
+    ],
+)
 def test_redaction_hides_every_form_of_password(dsn, secret):
     shown = redact(dsn)
     assert secret not in shown and "***" in shown and "h" in shown
 
 
 def test_an_unparseable_connection_string_is_not_shown():
-    assert "hunter2" not in redact("host=h password='hunter2")   # unterminated quote
+    assert "hunter2" not in redact("host=h password='hunter2")  # unterminated quote
 
 
 def test_passwords_are_redacted_in_connection_errors():

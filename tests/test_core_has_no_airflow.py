@@ -1,4 +1,5 @@
 """The core package stays importable and testable without Airflow (the style, docs/architecture.md)."""
+
 from __future__ import annotations
 
 import ast

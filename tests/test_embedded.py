@@ -1,4 +1,5 @@
 """The embedded Postgres starts on loopback, serves a database and stops cleanly."""
+
 from __future__ import annotations
 
 import shutil
@@ -7,6 +8,7 @@ import uuid
 from pathlib import Path
 
 import psycopg
+
 from activity_migration.embedded import EmbeddedPostgres, port_is_open
 
 

@@ -1,8 +1,10 @@
 """The ledger and settings in the state schema, against a real Postgres."""
+
 from __future__ import annotations
 
 import psycopg
 import pytest
+
 from activity_migration import ledger
 from activity_migration.errors import ConfigError
 

@@ -1,10 +1,12 @@
 """The write probe on schemas unlike the demo: NOT NULL columns without defaults, RLS without a
 policy for the probe role, empty tables. The probe must still measure (another form, another
 role) or say why it could not, and entity types must still be observed, not guessed."""
+
 from __future__ import annotations
 
-import foreign_app
 import psycopg
+
+import foreign_app
 from activity_migration import perf
 from activity_migration.config import parse_config
 
@@ -29,9 +31,12 @@ def test_probe_falls_back_to_an_update_and_the_owner_and_reports_what_it_cannot_
     with psycopg.connect(fresh_db, autocommit=True) as conn:
         conn.execute(STRICT)
         logs_before = conn.execute("SELECT count(*) FROM public.activity_logs").fetchone()[0]
-        out = perf.probe_write_latency(conn, ["public.strict_notes", "public.comments", "public.empty_strict"], 5)
-        strict, comments, empty = (out["tables"][t] for t in ("public.strict_notes", "public.comments",
-                                                                 "public.empty_strict"))
+        out = perf.probe_write_latency(
+            conn, ["public.strict_notes", "public.comments", "public.empty_strict"], 5
+        )
+        strict, comments, empty = (
+            out["tables"][t] for t in ("public.strict_notes", "public.comments", "public.empty_strict")
+        )
         assert strict["mode"] == "update" and strict["role"] == "(session user)" and strict["n"] == 5
         assert comments["mode"] == "insert" and comments["n"] == 5
         assert empty["n"] == 0 and "update as session user" in empty["error"] and "no row" in empty["error"]

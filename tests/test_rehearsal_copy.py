@@ -1,7 +1,9 @@
 """rehearsal-copy (activity_migration.rehearsal_copy) from the seeded demo app into an empty database."""
+
 from __future__ import annotations
 
 import pytest
+
 from activity_migration import catalog
 from activity_migration.cli import main as cli_main
 from activity_migration.db import connection, fetch_all, scalar
@@ -13,24 +15,33 @@ SCHEMAS = ["public", "auth"]
 
 def triggers(dsn: str) -> dict[str, str]:
     with connection(dsn) as conn:
-        return {f"{t['schema_name']}.{t['table_name']}.{t['trigger_name']}": t["trigger_def"]
-                for t in catalog.all_triggers(conn)}
+        return {
+            f"{t['schema_name']}.{t['table_name']}.{t['trigger_name']}": t["trigger_def"]
+            for t in catalog.all_triggers(conn)
+        }
 
 
 def functions(dsn: str) -> dict[str, str]:
     with connection(dsn) as conn:
-        rows = fetch_all(conn, """
+        rows = fetch_all(
+            conn,
+            """
             SELECT p.oid::regprocedure::text AS ident, pg_get_functiondef(p.oid) AS def
             FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-            WHERE n.nspname = ANY(%s) AND p.prokind IN ('f', 'p')""", (SCHEMAS,))
+            WHERE n.nspname = ANY(%s) AND p.prokind IN ('f', 'p')""",
+            (SCHEMAS,),
+        )
     return {r["ident"]: r["def"] for r in rows}
 
 
 def policies(dsn: str) -> list[tuple]:
     with connection(dsn) as conn:
-        rows = fetch_all(conn, """
+        rows = fetch_all(
+            conn,
+            """
             SELECT schemaname, tablename, policyname, permissive, roles::text, cmd, qual, with_check
-            FROM pg_policies ORDER BY 1, 2, 3""")
+            FROM pg_policies ORDER BY 1, 2, 3""",
+        )
     return [tuple(r.values()) for r in rows]
 
 
@@ -50,8 +61,11 @@ def orphans(dsn: str) -> dict[str, int]:
         for fk in fetch_all(conn, _FKS_SQL, (SCHEMAS,)):
             cond = " AND ".join(f'p."{p}" = c."{c}"' for p, c in zip(fk["parent_cols"], fk["child_cols"]))
             nn = " AND ".join(f'c."{c}" IS NOT NULL' for c in fk["child_cols"])
-            n = scalar(conn, f'SELECT count(*) FROM "{fk["child_schema"]}"."{fk["child"]}" c WHERE {nn} AND NOT '
-                             f'EXISTS (SELECT 1 FROM "{fk["parent_schema"]}"."{fk["parent"]}" p WHERE {cond})')
+            n = scalar(
+                conn,
+                f'SELECT count(*) FROM "{fk["child_schema"]}"."{fk["child"]}" c WHERE {nn} AND NOT '
+                f'EXISTS (SELECT 1 FROM "{fk["parent_schema"]}"."{fk["parent"]}" p WHERE {cond})',
+            )
             if n:
                 out[f"{fk['child']}->{fk['parent']}"] = n
     return out
@@ -90,15 +104,28 @@ def test_refuses_non_empty_target_and_the_source(demo_db, fresh_db):
     with pytest.raises(CopyRefused, match="is the source database itself"):
         rehearsal_copy(demo_db, demo_db, sample_rows=10)
     # the same database under another spelling of its DSN is still the source
-    other = demo_db.replace("host=127.0.0.1", "host=localhost") if "host=127.0.0.1" in demo_db else demo_db + " "
+    other = (
+        demo_db.replace("host=127.0.0.1", "host=localhost") if "host=127.0.0.1" in demo_db else demo_db + " "
+    )
     with pytest.raises(CopyRefused, match="is the source database itself"):
         rehearsal_copy(demo_db, other, sample_rows=10)
     assert count(demo_db, "public.activity_logs") > 0  # the source is untouched
 
 
 def test_cli_with_sampled_app_tables_keeps_foreign_keys(demo_db, fresh_db, capsys):
-    rc = cli_main(["rehearsal-copy", "--from", demo_db, "--to", fresh_db, "--sample-rows", "200",
-                   "--max-table-rows", "20"])
+    rc = cli_main(
+        [
+            "rehearsal-copy",
+            "--from",
+            demo_db,
+            "--to",
+            fresh_db,
+            "--sample-rows",
+            "200",
+            "--max-table-rows",
+            "20",
+        ]
+    )
     out = capsys.readouterr().out
     assert rc == 0, out
     assert "public.activity_logs: 200 rows (sample)" in out
@@ -123,7 +150,9 @@ def test_workload_on_the_copy_produces_activity_rows(demo_db, fresh_db):
         assert report.failed == 0
     else:
         with connection(fresh_db) as conn:
-            conn.execute("UPDATE public.projects SET name = name || ' (staging)' "
-                         "WHERE id = (SELECT id FROM public.projects LIMIT 1)")
+            conn.execute(
+                "UPDATE public.projects SET name = name || ' (staging)' "
+                "WHERE id = (SELECT id FROM public.projects LIMIT 1)"
+            )
             conn.commit()
     assert count(fresh_db, "public.activity_logs") > before  # the copied triggers log on the copy

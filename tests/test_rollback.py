@@ -4,12 +4,14 @@ The application schemas' catalog must equal the start, no activity_logs row may 
 (rows before the run all still there; every logged write of the workload has its row), and
 the workload must see no failed transaction.
 """
+
 from __future__ import annotations
 
 import time
 
 import psycopg
 import pytest
+
 from _forward import CFG, CTX, p1, p2, p4, p5_all
 from activity_migration import ledger, rollback
 from activity_migration.errors import ConfigError, GateClosed
@@ -30,8 +32,10 @@ def _orphans(dsn: str) -> list:
     with psycopg.connect(dsn) as conn:
         return conn.execute(
             "SELECT e.event_type, e.source, e.created_at, e.legacy_activity_log_id::text FROM "
-            "activity_migration.events_rollback_archive e WHERE e.legacy_activity_log_id IS NULL OR NOT EXISTS "
-            "(SELECT 1 FROM public.activity_logs a WHERE a.id = e.legacy_activity_log_id) LIMIT 10").fetchall()
+            "activity_migration.events_rollback_archive e WHERE e.legacy_activity_log_id IS NULL OR NOT "
+            "EXISTS "
+            "(SELECT 1 FROM public.activity_logs a WHERE a.id = e.legacy_activity_log_id) LIMIT 10"
+        ).fetchall()
 
 
 def test_forward_all_phases_then_rollback_to_before_p1_restores_catalog_and_loses_nothing(demo_db):
@@ -54,15 +58,31 @@ def test_forward_all_phases_then_rollback_to_before_p1_restores_catalog_and_lose
         p6.verify(demo_db, CFG)
         time.sleep(2)  # post-cleanup writes: events only, no legacy id
         with psycopg.connect(demo_db) as conn:
-            assert conn.execute("SELECT relkind::text FROM pg_class WHERE oid = 'public.activity_logs'::regclass"
-                                ).fetchone()[0] == "v"
-            born_after = conn.execute("SELECT count(*) FROM public.events WHERE legacy_activity_log_id IS NULL"
-                                      ).fetchone()[0]
+            assert (
+                conn.execute(
+                    "SELECT relkind::text FROM pg_class WHERE oid = 'public.activity_logs'::regclass"
+                ).fetchone()[0]
+                == "v"
+            )
+            born_after = conn.execute(
+                "SELECT count(*) FROM public.events WHERE legacy_activity_log_id IS NULL"
+            ).fetchone()[0]
         plan = rollback.make_plan(demo_db, "before_p1", CFG, CTX)
-        assert plan.to_undo == ["p6_cleanup", "p5_trigger_removal", "p4_backfill", "p3_read_path",
-                                "p2_dual_write", "p1_infrastructure"], plan.markdown()
+        assert plan.to_undo == [
+            "p6_cleanup",
+            "p5_trigger_removal",
+            "p4_backfill",
+            "p3_read_path",
+            "p2_dual_write",
+            "p1_infrastructure",
+        ], plan.markdown()
         done = rollback.execute(demo_db, plan, CFG, CTX)
-        print({k: (v if not isinstance(v, dict) else {kk: str(vv)[:200] for kk, vv in v.items()}) for k, v in done.items()})
+        print(
+            {
+                k: (v if not isinstance(v, dict) else {kk: str(vv)[:200] for kk, vv in v.items()})
+                for k, v in done.items()
+            }
+        )
         time.sleep(1)
     finally:
         wl = bg.stop()
@@ -74,8 +94,14 @@ def test_forward_all_phases_then_rollback_to_before_p1_restores_catalog_and_lose
     logged = wl.total_dml - sum(wl.unpublished.values())
     assert n1 - n0 == logged, (n1 - n0, logged, wl.summary(), _orphans(demo_db))
     with psycopg.connect(demo_db) as conn:
-        for phase in ("p6_cleanup", "p5_trigger_removal", "p4_backfill", "p3_read_path", "p2_dual_write",
-                      "p1_infrastructure"):
+        for phase in (
+            "p6_cleanup",
+            "p5_trigger_removal",
+            "p4_backfill",
+            "p3_read_path",
+            "p2_dual_write",
+            "p1_infrastructure",
+        ):
             row = ledger.last_step(conn, phase, "rollback", cfg=CFG)
             assert row and row["status"] == "succeeded", phase
         again = rollback.plan(conn, "before_p1", CFG)
@@ -90,7 +116,7 @@ def test_plan_lists_only_applied_phases_and_refuses_after_archive_deletion(demo_
     with pytest.raises(ConfigError, match="to_phase must be one of"):
         rollback.make_plan(demo_db, "before_p9", CFG, CTX)
     p2(demo_db)
-    p4(demo_db)        # the archive may be deleted only when every row of it is in events
+    p4(demo_db)  # the archive may be deleted only when every row of it is in events
     p5_all(demo_db)
     p6.backup(demo_db, CFG, CTX)
     p6.archive(demo_db, CFG, CTX, retention_days=0)

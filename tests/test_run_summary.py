@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import psycopg
-from _forward import CFG, CTX, p1, p2, p4
 
+from _forward import CFG, CTX, p1, p2, p4
 from activity_migration import ledger
-from activity_migration.run_summary import format_quarantine, migration_counts, phase_times_table, summary_table
+from activity_migration.run_summary import (
+    format_quarantine,
+    migration_counts,
+    phase_times_table,
+    summary_table,
+)
 
 
 def test_counts_before_phase_1_are_empty(demo_db):
@@ -19,11 +24,16 @@ def test_counts_follow_the_backfill_the_quarantine_and_the_approvals(demo_db):
     p4(demo_db)
     with psycopg.connect(demo_db) as conn:
         ledger.record(conn, "p2_dual_write", "switch_approval", "skipped", CTX, cfg=CFG)
-        ledger.record(conn, "p5_trigger_removal", "tier_1_drop_approval", "succeeded", CTX, actor="ana", cfg=CFG)
+        ledger.record(
+            conn, "p5_trigger_removal", "tier_1_drop_approval", "succeeded", CTX, actor="ana", cfg=CFG
+        )
         legacy = conn.execute("SELECT count(*) FROM public.activity_logs").fetchone()[0]
         quarantined = conn.execute(
-            f"SELECT reason, count(*) FROM {CFG.state_schema}.quarantine GROUP BY reason").fetchall()
-        copied = conn.execute(f"SELECT sum(rows_copied) FROM {CFG.state_schema}.backfill_chunks").fetchone()[0]
+            f"SELECT reason, count(*) FROM {CFG.state_schema}.quarantine GROUP BY reason"
+        ).fetchall()
+        copied = conn.execute(f"SELECT sum(rows_copied) FROM {CFG.state_schema}.backfill_chunks").fetchone()[
+            0
+        ]
 
     counts = migration_counts(demo_db, CFG)
 
@@ -36,10 +46,17 @@ def test_counts_follow_the_backfill_the_quarantine_and_the_approvals(demo_db):
 
 def test_the_tables_name_every_figure_per_environment():
     figures = {
-        "staging": {"rows_backfilled": 1200, "events_linked": 1300, "events_published": 4,
-                    "quarantined_by_reason": {"unknown_entity_type": 3, "payload_too_large": 9},
-                    "tx_ok": 5000, "tx_failed": 0, "approvals_given": 0, "approvals_skipped": 7,
-                    "phase_seconds": {"phase 1": 30.0, "phase 4": 300.0}},
+        "staging": {
+            "rows_backfilled": 1200,
+            "events_linked": 1300,
+            "events_published": 4,
+            "quarantined_by_reason": {"unknown_entity_type": 3, "payload_too_large": 9},
+            "tx_ok": 5000,
+            "tx_failed": 0,
+            "approvals_given": 0,
+            "approvals_skipped": 7,
+            "phase_seconds": {"phase 1": 30.0, "phase 4": 300.0},
+        },
         "production": {"rows_backfilled": 1100, "phase_seconds": {"phase 1": 20.0}},
     }
     text = "\n".join(summary_table(figures))

@@ -4,6 +4,7 @@ A plain module, imported absolutely (``from testdb import create_database, drop_
 ``from conftest import ...`` breaks once tests/e2e/conftest.py has been loaded (pytest keeps one
 module named ``conftest``).
 """
+
 from __future__ import annotations
 
 import uuid
@@ -23,7 +24,9 @@ def create_database(admin_dsn: str, prefix: str = "amt", template: str | None = 
     with psycopg.connect(admin_dsn, autocommit=True) as conn:
         stmt = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
         if template:
-            stmt = sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(template))
+            stmt = sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                sql.Identifier(name), sql.Identifier(template)
+            )
         conn.execute(stmt)
     return name, dsn_for(admin_dsn, name)
 

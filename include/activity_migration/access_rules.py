@@ -16,6 +16,7 @@ A legacy table without row-level security (readable by whoever holds SELECT) giv
 one permissive policy ``USING (true)`` for the roles that could read the legacy table, so
 ``events`` shows them what the old table did.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -32,9 +33,15 @@ from .sqltext import quote_ident, significant, tokenize
 # Event column (or expression) for each mappable source field; {q} is where a qualifier goes
 # ("" or "events." when the legacy expression qualified the column, e.g. inside a sub-select).
 EVENT_EXPRESSIONS = {
-    "actor_id": "{q}actor_id", "customer_id": "{q}customer_id", "entity_type": "{q}entity_type",
-    "entity_id": "{q}entity_id", "description": "{q}description", "metadata": "{q}payload",
-    "ip_address": "{q}ip_address", "user_agent": "{q}user_agent", "occurred_at": "{q}occurred_at",
+    "actor_id": "{q}actor_id",
+    "customer_id": "{q}customer_id",
+    "entity_type": "{q}entity_type",
+    "entity_id": "{q}entity_id",
+    "description": "{q}description",
+    "metadata": "{q}payload",
+    "ip_address": "{q}ip_address",
+    "user_agent": "{q}user_agent",
+    "occurred_at": "{q}occurred_at",
     "action": "(substr({q}event_type, strpos({q}event_type, '.') + 1))",
 }
 POLICY_PREFIX = "events_"
@@ -44,6 +51,7 @@ _LEGACY_POLICIES = "privileges/03_select_legacy_policies.sql"
 @dataclass(frozen=True)
 class EventPolicy:
     """One policy to create on ``events``."""
+
     name: str
     legacy_name: str
     command: str
@@ -51,12 +59,18 @@ class EventPolicy:
     roles: tuple[str, ...]
     using: str | None
     check: str | None
-    origin: str          # translated | config | no legacy RLS
+    origin: str  # translated | config | no legacy RLS
 
     def statement(self, events: sql.Identifier) -> sql.Composable:
-        parts = [sql.SQL("CREATE POLICY {} ON {} AS {} FOR {} TO {}").format(
-            sql.Identifier(self.name), events, sql.SQL("PERMISSIVE" if self.permissive else "RESTRICTIVE"),
-            sql.SQL(self.command), sql.SQL(", ").join(sql.SQL(r) for r in self.roles))]
+        parts = [
+            sql.SQL("CREATE POLICY {} ON {} AS {} FOR {} TO {}").format(
+                sql.Identifier(self.name),
+                events,
+                sql.SQL("PERMISSIVE" if self.permissive else "RESTRICTIVE"),
+                sql.SQL(self.command),
+                sql.SQL(", ").join(sql.SQL(r) for r in self.roles),
+            )
+        ]
         if self.using is not None:
             parts.append(sql.SQL("USING ({})").format(sql.SQL(self.using)))
         if self.check is not None:
@@ -67,13 +81,26 @@ class EventPolicy:
 @dataclass(frozen=True)
 class AccessPlan:
     policies: tuple[EventPolicy, ...]
-    untranslatable: tuple[str, ...]       # "policy: why"
+    untranslatable: tuple[str, ...]  # "policy: why"
     legacy_rls: bool
 
     def as_dict(self) -> dict[str, Any]:
-        return {"legacy_rls": self.legacy_rls, "untranslatable": list(self.untranslatable),
-                "policies": [{"name": p.name, "from": p.legacy_name, "command": p.command, "roles": list(p.roles),
-                              "using": p.using, "check": p.check, "origin": p.origin} for p in self.policies]}
+        return {
+            "legacy_rls": self.legacy_rls,
+            "untranslatable": list(self.untranslatable),
+            "policies": [
+                {
+                    "name": p.name,
+                    "from": p.legacy_name,
+                    "command": p.command,
+                    "roles": list(p.roles),
+                    "using": p.using,
+                    "check": p.check,
+                    "origin": p.origin,
+                }
+                for p in self.policies
+            ],
+        }
 
 
 def column_map(cfg: MigrationConfig) -> dict[str, str]:
@@ -97,10 +124,10 @@ def translate(expr: str, cfg: MigrationConfig, legacy_columns: set[str]) -> tupl
     events_q = quote_ident(cfg.target_table) + "."
     toks = tokenize(expr)
     sig = significant(toks)
-    replace: dict[int, str] = {}          # token index in toks -> new text ('' drops it)
+    replace: dict[int, str] = {}  # token index in toks -> new text ('' drops it)
     problems: list[str] = []
     index = {id(t): i for i, t in enumerate(toks)}
-    depth_select: list[bool] = []         # per open paren: does it open a sub-select?
+    depth_select: list[bool] = []  # per open paren: does it open a sub-select?
     for k, t in enumerate(sig):
         if t.kind == "punct" and t.text == "(":
             nxt = sig[k + 1] if k + 1 < len(sig) else None
@@ -115,23 +142,24 @@ def translate(expr: str, cfg: MigrationConfig, legacy_columns: set[str]) -> tupl
             continue
         prev = sig[k - 1] if k else None
         nxt = sig[k + 1] if k + 1 < len(sig) else None
-        qualified_by_table = (prev is not None and prev.text == "." and k >= 2
-                              and sig[k - 2].ident_name() == table)
+        qualified_by_table = (
+            prev is not None and prev.text == "." and k >= 2 and sig[k - 2].ident_name() == table
+        )
         if nxt is not None and nxt.text in ("(", "."):
-            continue                      # a function, or a qualifier of something else
+            continue  # a function, or a qualifier of something else
         if prev is not None and prev.text == "." and not qualified_by_table:
-            continue                      # another relation's column
+            continue  # another relation's column
         if any(depth_select) and not qualified_by_table:
-            continue                      # inside a sub-select: its own columns
+            continue  # inside a sub-select: its own columns
         if prev is not None and prev.text == "::":
-            continue                      # a type name
+            continue  # a type name
         if name not in legacy_columns:
             continue
         if name not in mapping:
             problems.append(name)
             continue
         replace[index[id(t)]] = mapping[name].format(q=events_q if qualified_by_table else "")
-        if qualified_by_table:            # "activity_logs." goes: the qualifier is in the expression
+        if qualified_by_table:  # "activity_logs." goes: the qualifier is in the expression
             replace[index[id(sig[k - 2])]] = ""
             replace[index[id(prev)]] = ""
     if problems:
@@ -142,39 +170,81 @@ def translate(expr: str, cfg: MigrationConfig, legacy_columns: set[str]) -> tupl
 def plan(conn: psycopg.Connection, cfg: MigrationConfig) -> AccessPlan:
     """The policies ``events`` gets: the legacy table's, translated (or from the config)."""
     source = sql.Identifier(cfg.source.schema, cfg.source.table).as_string(conn)
-    legacy_rls = bool(scalar(conn, "SELECT relrowsecurity FROM pg_class WHERE oid = to_regclass(%s)", (source,)))
-    columns = {r["attname"].lower() for r in fetch_all(
-        conn, "SELECT attname FROM pg_attribute WHERE attrelid = to_regclass(%s) AND attnum > 0 AND NOT attisdropped",
-        (source,))}
+    legacy_rls = bool(
+        scalar(conn, "SELECT relrowsecurity FROM pg_class WHERE oid = to_regclass(%s)", (source,))
+    )
+    columns = {
+        r["attname"].lower()
+        for r in fetch_all(
+            conn,
+            "SELECT attname FROM pg_attribute WHERE attrelid = to_regclass(%s) AND attnum > 0 AND NOT "
+            "attisdropped",
+            (source,),
+        )
+    }
     configured = cfg.security.read_policies
     policies: list[EventPolicy] = []
     untranslatable: list[str] = []
     if not legacy_rls:
-        readers = [r["rolname"] for r in fetch_all(conn, load_sql("privileges/04_select_legacy_readers.sql"),
-                                                   (source,))]
+        readers = [
+            r["rolname"]
+            for r in fetch_all(conn, load_sql("privileges/04_select_legacy_readers.sql"), (source,))
+        ]
         if readers:
-            policies.append(EventPolicy(_name("legacy_unrestricted"), "(no row level security)", "SELECT", True,
-                                        tuple(quote_ident(r) for r in readers), "true", None, "no legacy RLS"))
+            policies.append(
+                EventPolicy(
+                    _name("legacy_unrestricted"),
+                    "(no row level security)",
+                    "SELECT",
+                    True,
+                    tuple(quote_ident(r) for r in readers),
+                    "true",
+                    None,
+                    "no legacy RLS",
+                )
+            )
         return AccessPlan(tuple(policies), (), legacy_rls)
     for p in fetch_all(conn, load_sql(_LEGACY_POLICIES), (source,)):
         if p["name"] in configured:
             using = configured[p["name"]]
-            policies.append(EventPolicy(_name(p["name"]), p["name"], p["command"], p["permissive"], tuple(p["roles"]),
-                                        using if p["using_expr"] is not None or p["command"] != "INSERT" else None,
-                                        using if p["check_expr"] is not None else None, "config"))
+            policies.append(
+                EventPolicy(
+                    _name(p["name"]),
+                    p["name"],
+                    p["command"],
+                    p["permissive"],
+                    tuple(p["roles"]),
+                    using if p["using_expr"] is not None or p["command"] != "INSERT" else None,
+                    using if p["check_expr"] is not None else None,
+                    "config",
+                )
+            )
             continue
         using, bad_u = translate(p["using_expr"], cfg, columns) if p["using_expr"] else (None, [])
         check, bad_c = translate(p["check_expr"], cfg, columns) if p["check_expr"] else (None, [])
         if bad_u or bad_c:
-            untranslatable.append(f"{p['name']}: it uses {sorted(set(bad_u + bad_c))}, which the config maps to no "
-                                  f"event column ({p['using_expr'] or p['check_expr']})")
+            untranslatable.append(
+                f"{p['name']}: it uses {sorted(set(bad_u + bad_c))}, which the config maps to no "
+                f"event column ({p['using_expr'] or p['check_expr']})"
+            )
             continue
-        policies.append(EventPolicy(_name(p["name"]), p["name"], p["command"], p["permissive"], tuple(p["roles"]),
-                                    using, check, "translated"))
+        policies.append(
+            EventPolicy(
+                _name(p["name"]),
+                p["name"],
+                p["command"],
+                p["permissive"],
+                tuple(p["roles"]),
+                using,
+                check,
+                "translated",
+            )
+        )
     unknown = sorted(set(configured) - {p.legacy_name for p in policies})
     if unknown:
-        untranslatable.append(f"config security.read_policies names policies {unknown} that "
-                              f"{cfg.source_table} does not have")
+        untranslatable.append(
+            f"config security.read_policies names policies {unknown} that {cfg.source_table} does not have"
+        )
     return AccessPlan(tuple(policies), tuple(untranslatable), legacy_rls)
 
 
@@ -190,12 +260,17 @@ def require_plan(conn: psycopg.Connection, cfg: MigrationConfig) -> AccessPlan:
             f"the access rules of {cfg.source_table} cannot all be carried over to {cfg.target}: "
             + "; ".join(p.untranslatable)
             + ". Give each as an expression over the event columns (actor_id, customer_id, entity_type, "
-              "entity_id, event_type, category, payload, ...) in the config: security.read_policies: "
-              "{<legacy policy name>: <expression>}")
+            "entity_id, event_type, category, payload, ...) in the config: security.read_policies: "
+            "{<legacy policy name>: <expression>}"
+        )
     return p
 
 
 def existing_policies(conn: psycopg.Connection, cfg: MigrationConfig) -> dict[str, dict[str, Any]]:
     """The policies on ``events`` now, as pg_policies prints them."""
-    return {r["policyname"]: r for r in fetch_all(conn, load_sql("privileges/05_select_event_policies.sql"),
-                                                  (cfg.target_schema, cfg.target_table))}
+    return {
+        r["policyname"]: r
+        for r in fetch_all(
+            conn, load_sql("privileges/05_select_event_policies.sql"), (cfg.target_schema, cfg.target_table)
+        )
+    }

@@ -6,6 +6,7 @@ the source table (``activity_logs``), calls the internal writer ``publish_activi
 or calls, directly or through other functions, a function that does. Triggers that do
 neither (an ``updated_at`` trigger) are never logging triggers and are never touched.
 """
+
 from __future__ import annotations
 
 import re
@@ -48,20 +49,37 @@ def logging_function_oids(conn: psycopg.Connection, cfg: MigrationConfig | None 
     funcs = fetch_all(conn, _FUNCTIONS_SQL)
     source = re.compile(r"\b" + re.escape(cfg.source.table) + r"\b", re.IGNORECASE)
     ours = {cfg.state_schema}
-    writers = {f["function_oid"] for f in funcs
-               if f["function_schema"] not in ours and f["prosrc"]
-               and (source.search(f["prosrc"]) or re.search(r"\bpublish_activity(?:_internal)?\s*\(", f["prosrc"], re.IGNORECASE))
-               and f["function_name"] != "publish_activity"}
+    writers = {
+        f["function_oid"]
+        for f in funcs
+        if f["function_schema"] not in ours
+        and f["prosrc"]
+        and (
+            source.search(f["prosrc"])
+            or re.search(r"\bpublish_activity(?:_internal)?\s*\(", f["prosrc"], re.IGNORECASE)
+        )
+        and f["function_name"] != "publish_activity"
+    }
     # Transitive closure: a function calling a writer logs too (e.g. a shared log_activity()).
     names = {f["function_oid"]: f["function_name"] for f in funcs}
     changed = True
     while changed:
         changed = False
         callee_names = {names[o] for o in writers}
-        pattern = re.compile(r"\b(" + "|".join(re.escape(n) for n in sorted(callee_names)) + r")\s*\(", re.IGNORECASE) \
-            if callee_names else None
+        pattern = (
+            re.compile(
+                r"\b(" + "|".join(re.escape(n) for n in sorted(callee_names)) + r")\s*\(", re.IGNORECASE
+            )
+            if callee_names
+            else None
+        )
         for f in funcs:
-            if f["function_oid"] in writers or f["function_schema"] in ours or not f["prosrc"] or pattern is None:
+            if (
+                f["function_oid"] in writers
+                or f["function_schema"] in ours
+                or not f["prosrc"]
+                or pattern is None
+            ):
                 continue
             if f["function_name"] == "publish_activity":
                 continue
@@ -80,13 +98,24 @@ def logging_triggers(conn: psycopg.Connection, cfg: MigrationConfig | None = Non
     for row in fetch_all(conn, _TRIGGERS_SQL):
         if row["function_oid"] not in writers:
             continue
-        if f"{row['schema_name']}.{row['table_name']}" in excluded_tables or row["schema_name"] == cfg.state_schema:
+        if (
+            f"{row['schema_name']}.{row['table_name']}" in excluded_tables
+            or row["schema_name"] == cfg.state_schema
+        ):
             continue
-        out.append(LoggingTrigger(
-            schema_name=row["schema_name"], table_name=row["table_name"], trigger_name=row["trigger_name"],
-            function_schema=row["function_schema"], function_name=row["function_name"],
-            function_identity=row["function_identity"], trigger_def=row["trigger_def"],
-            enabled=row["enabled"], row_level=row["row_level"]))
+        out.append(
+            LoggingTrigger(
+                schema_name=row["schema_name"],
+                table_name=row["table_name"],
+                trigger_name=row["trigger_name"],
+                function_schema=row["function_schema"],
+                function_name=row["function_name"],
+                function_identity=row["function_identity"],
+                trigger_def=row["trigger_def"],
+                enabled=row["enabled"],
+                row_level=row["row_level"],
+            )
+        )
     return out
 
 
@@ -107,5 +136,7 @@ def tables_with_logging_triggers(conn: psycopg.Connection, cfg: MigrationConfig 
 
 def source_columns(conn: psycopg.Connection, cfg: MigrationConfig) -> dict[str, dict[str, Any]]:
     """The source table's columns by name: catalog type (``format_type``), type category, has a default."""
-    rows = fetch_all(conn, load_sql("catalog/03_select_source_columns.sql"), (cfg.source.schema, cfg.source.table))
+    rows = fetch_all(
+        conn, load_sql("catalog/03_select_source_columns.sql"), (cfg.source.schema, cfg.source.table)
+    )
     return {r["name"]: r for r in rows}

@@ -4,6 +4,7 @@ Subcommands live one per module in ``activity_migration/commands/``; each module
 ``register(subparsers)`` and sets ``func`` on its parser. Errors of the migration
 (``MigrationError``) print one clear line and exit 2; bad arguments exit 2 (argparse).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,8 +21,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="activity-migration",
         description="Move a live Postgres app from trigger-based activity logging to an event table, "
-                    "online and reversibly. Database: --dsn, else the Airflow connection --conn-id "
-                    "(AIRFLOW_CONN_<ID> or airflow_settings.yaml; the embedded demo Postgres by default).")
+        "online and reversibly. Database: --dsn, else the Airflow connection --conn-id "
+        "(AIRFLOW_CONN_<ID> or airflow_settings.yaml; the embedded demo Postgres by default).",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
@@ -34,8 +36,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
     if not args.verbose:
         # GX logs dozens of INFO lines about its own internals on import; ours say what matters
         logging.getLogger("great_expectations").setLevel(logging.WARNING)

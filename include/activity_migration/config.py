@@ -4,6 +4,7 @@ Plain frozen dataclasses that validate themselves and raise ``ConfigError`` nami
 rule and the value. Loaded from ``include/config/migration.yaml`` unless
 ``ACTIVITY_MIGRATION_CONFIG`` points elsewhere.
 """
+
 from __future__ import annotations
 
 import os
@@ -22,8 +23,18 @@ DEFAULT_CONFIG_PATH = PROJECT_ROOT / "include" / "config" / "migration.yaml"
 
 # Event fields a source column can feed. ``action`` and ``metadata`` are source-side
 # names: action becomes event_type (with the entity type), metadata becomes payload.
-MAPPABLE_FIELDS = ("actor_id", "customer_id", "action", "entity_type", "entity_id", "description",
-                   "metadata", "ip_address", "user_agent", "occurred_at")
+MAPPABLE_FIELDS = (
+    "actor_id",
+    "customer_id",
+    "action",
+    "entity_type",
+    "entity_id",
+    "description",
+    "metadata",
+    "ip_address",
+    "user_agent",
+    "occurred_at",
+)
 REQUIRED_FIELDS = ("action", "entity_type", "occurred_at")
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*$")
@@ -32,7 +43,9 @@ _CATEGORY = re.compile(r"^[a-z][a-z0-9_]*$")
 
 def _ident(value: Any, what: str) -> str:
     if not isinstance(value, str) or not _IDENT.match(value) or len(value) > 63:
-        raise ConfigError(f"{what} must be a plain SQL identifier (letters, digits, _; max 63), got {value!r}")
+        raise ConfigError(
+            f"{what} must be a plain SQL identifier (letters, digits, _; max 63), got {value!r}"
+        )
     return value
 
 
@@ -60,7 +73,9 @@ class SourceConfig:
         _ident(self.key, "source.key")
         unknown = set(self.columns) - set(MAPPABLE_FIELDS)
         if unknown:
-            raise ConfigError(f"source.columns has unknown event fields {sorted(unknown)}; allowed: {list(MAPPABLE_FIELDS)}")
+            raise ConfigError(
+                f"source.columns has unknown event fields {sorted(unknown)}; allowed: {list(MAPPABLE_FIELDS)}"
+            )
         missing = [f for f in REQUIRED_FIELDS if f not in self.columns]
         if missing:
             raise ConfigError(f"source.columns must map the required fields {missing}")
@@ -98,10 +113,18 @@ class Rules:
 
     def __post_init__(self) -> None:
         if not isinstance(self.event_type_max_length, int) or not 16 <= self.event_type_max_length <= 10_000:
-            raise ConfigError(f"rules.event_type_max_length must be an integer between 16 and 10000, "
-                              f"got {self.event_type_max_length!r}")
-        if not isinstance(self.payload_max_bytes, int) or not 1024 <= self.payload_max_bytes <= 100 * 1024 * 1024:
-            raise ConfigError(f"rules.payload_max_bytes must be an integer between 1 KiB and 100 MiB, got {self.payload_max_bytes!r}")
+            raise ConfigError(
+                f"rules.event_type_max_length must be an integer between 16 and 10000, "
+                f"got {self.event_type_max_length!r}"
+            )
+        if (
+            not isinstance(self.payload_max_bytes, int)
+            or not 1024 <= self.payload_max_bytes <= 100 * 1024 * 1024
+        ):
+            raise ConfigError(
+                f"rules.payload_max_bytes must be an integer between 1 KiB and 100 MiB, got "
+                f"{self.payload_max_bytes!r}"
+            )
         try:
             re.compile(self.event_type_pattern)
         except re.error as exc:
@@ -115,7 +138,9 @@ class Safety:
 
     def __post_init__(self) -> None:
         if not 50 <= int(self.lock_timeout_ms) <= 60000:
-            raise ConfigError(f"safety.lock_timeout_ms must be between 50 and 60000, got {self.lock_timeout_ms!r}")
+            raise ConfigError(
+                f"safety.lock_timeout_ms must be between 50 and 60000, got {self.lock_timeout_ms!r}"
+            )
         if not 1 <= int(self.ddl_attempts) <= 100:
             raise ConfigError(f"safety.ddl_attempts must be between 1 and 100, got {self.ddl_attempts!r}")
 
@@ -132,6 +157,7 @@ class Security:
     the customer. It runs as the migration's role inside ``publish_activity``. Unset: a caller
     that is not the service may not name a customer at all (the safe default).
     """
+
     customer_check: str | None = None
     # legacy policy name -> its expression over the event columns, for a policy whose legacy
     # columns the mapping cannot translate (access_rules.py)
@@ -141,17 +167,21 @@ class Security:
 
     def __post_init__(self) -> None:
         for what, value in (("read_policies", self.read_policies), ("user_groups", self.user_groups)):
-            if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) and v.strip()
-                                                      for k, v in value.items()):
+            if not isinstance(value, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) and v.strip() for k, v in value.items()
+            ):
                 raise ConfigError(f"security.{what} must map names to SQL text, got {value!r}")
         c = self.customer_check
         if c is None:
             return
         if not isinstance(c, str) or not c.strip():
-            raise ConfigError(f"security.customer_check must be a SQL boolean expression or absent, got {c!r}")
+            raise ConfigError(
+                f"security.customer_check must be a SQL boolean expression or absent, got {c!r}"
+            )
         if ":customer_id" not in {f":{m}" for m in _CHECK_PLACEHOLDER.findall(c)}:
-            raise ConfigError("security.customer_check must use :customer_id (and usually :actor_id), "
-                              f"got {c!r}")
+            raise ConfigError(
+                f"security.customer_check must use :customer_id (and usually :actor_id), got {c!r}"
+            )
         if ";" in c or "$$" in c:
             raise ConfigError(f"security.customer_check must be one expression (no ';' or '$$'), got {c!r}")
 
@@ -159,7 +189,9 @@ class Security:
         """The expression with its placeholders as the parameters of ``customer_allowed($1, $2)``."""
         if self.customer_check is None:
             return "false"
-        return _CHECK_PLACEHOLDER.sub(lambda m: "$1" if m.group(1) == "customer_id" else "$2", self.customer_check)
+        return _CHECK_PLACEHOLDER.sub(
+            lambda m: "$1" if m.group(1) == "customer_id" else "$2", self.customer_check
+        )
 
 
 @dataclass(frozen=True)
@@ -222,12 +254,19 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> MigrationCon
         raise ConfigError("the migration config must be a mapping")
     try:
         src = data["source"]
-        source = SourceConfig(schema=src.get("schema", "public"), table=src["table"], key=src.get("key", "id"),
-                              columns=dict(src.get("columns") or {}))
+        source = SourceConfig(
+            schema=src.get("schema", "public"),
+            table=src["table"],
+            key=src.get("key", "id"),
+            columns=dict(src.get("columns") or {}),
+        )
         target = data.get("target") or {}
         tiers = tuple(
-            Tier(tier=t["tier"], name=str(t.get("name", f"tier {t['tier']}")),
-                 tables=tuple(_qualified(x, f"tiers[{t['tier']}].tables") for x in (t.get("tables") or ())))
+            Tier(
+                tier=t["tier"],
+                name=str(t.get("name", f"tier {t['tier']}")),
+                tables=tuple(_qualified(x, f"tiers[{t['tier']}].tables") for x in (t.get("tables") or ())),
+            )
             for t in (data.get("tiers") or ())
         )
         return MigrationConfig(

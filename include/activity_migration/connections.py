@@ -10,6 +10,7 @@ An entry whose ``conn_extra`` has ``embedded: true`` points at the project's pri
 Postgres: resolving it starts that server (and creates the database) when needed. That is
 how "no connection configured" becomes "use the embedded demo database".
 """
+
 from __future__ import annotations
 
 import json
@@ -62,8 +63,14 @@ class ConnectionSpec:
 
     def libpq_dsn(self) -> str:
         """DSN for psycopg: Airflow-only extras (``embedded``) dropped, libpq ones kept."""
-        keep = {k: v for k, v in self.extra.items() if k in ("sslmode", "sslrootcert", "options", "target_session_attrs")}
-        base = ConnectionSpec(self.conn_id, "postgres", self.host, self.port, self.login, self.password, self.schema, keep)
+        keep = {
+            k: v
+            for k, v in self.extra.items()
+            if k in ("sslmode", "sslrootcert", "options", "target_session_attrs")
+        }
+        base = ConnectionSpec(
+            self.conn_id, "postgres", self.host, self.port, self.login, self.password, self.schema, keep
+        )
         return base.uri()
 
 
@@ -73,8 +80,16 @@ def _from_uri(conn_id: str, uri: str) -> ConnectionSpec:
     extra = dict(parse_qsl(parsed.query))
     if "__extra__" in extra:
         extra = json.loads(extra["__extra__"])
-    return ConnectionSpec(conn_id, conn_type, parsed.hostname, parsed.port, unquote(parsed.username or "") or None,
-                          unquote(parsed.password or "") or None, unquote(parsed.path.lstrip("/")) or None, extra)
+    return ConnectionSpec(
+        conn_id,
+        conn_type,
+        parsed.hostname,
+        parsed.port,
+        unquote(parsed.username or "") or None,
+        unquote(parsed.password or "") or None,
+        unquote(parsed.path.lstrip("/")) or None,
+        extra,
+    )
 
 
 def _from_json(conn_id: str, text: str) -> ConnectionSpec:
@@ -82,8 +97,16 @@ def _from_json(conn_id: str, text: str) -> ConnectionSpec:
     extra = data.get("extra") or {}
     if isinstance(extra, str):
         extra = json.loads(extra) if extra.strip() else {}
-    return ConnectionSpec(conn_id, data.get("conn_type", "postgres"), data.get("host"), data.get("port"),
-                          data.get("login"), data.get("password"), data.get("schema"), extra)
+    return ConnectionSpec(
+        conn_id,
+        data.get("conn_type", "postgres"),
+        data.get("host"),
+        data.get("port"),
+        data.get("login"),
+        data.get("password"),
+        data.get("schema"),
+        extra,
+    )
 
 
 def load_settings(path: Path = SETTINGS_FILE) -> dict[str, Any]:
@@ -100,14 +123,23 @@ def settings_connections(path: Path = SETTINGS_FILE) -> dict[str, ConnectionSpec
         if isinstance(extra, str):
             extra = json.loads(extra) if extra.strip() else {}
         out[entry["conn_id"]] = ConnectionSpec(
-            entry["conn_id"], entry.get("conn_type", "postgres"), entry.get("conn_host"),
-            int(entry["conn_port"]) if entry.get("conn_port") else None, entry.get("conn_login"),
-            entry.get("conn_password"), entry.get("conn_schema"), extra)
+            entry["conn_id"],
+            entry.get("conn_type", "postgres"),
+            entry.get("conn_host"),
+            int(entry["conn_port"]) if entry.get("conn_port") else None,
+            entry.get("conn_login"),
+            entry.get("conn_password"),
+            entry.get("conn_schema"),
+            extra,
+        )
     return out
 
 
 def settings_variables(path: Path = SETTINGS_FILE) -> dict[str, str]:
-    return {v["variable_name"]: str(v.get("variable_value", "")) for v in load_settings(path).get("variables", []) or []}
+    return {
+        v["variable_name"]: str(v.get("variable_value", ""))
+        for v in load_settings(path).get("variables", []) or []
+    }
 
 
 def settings_pools(path: Path = SETTINGS_FILE) -> list[dict[str, Any]]:
@@ -126,8 +158,10 @@ def connection_spec(conn_id: str) -> ConnectionSpec:
         return _from_json(conn_id, value) if value.startswith("{") else _from_uri(conn_id, value)
     spec = settings_connections().get(conn_id)
     if spec is None:
-        raise ConfigError(f"connection {conn_id!r} is not configured: set {env_var_name(conn_id)} "
-                          f"or add it to {SETTINGS_FILE.name}")
+        raise ConfigError(
+            f"connection {conn_id!r} is not configured: set {env_var_name(conn_id)} "
+            f"or add it to {SETTINGS_FILE.name}"
+        )
     return spec
 
 
@@ -145,8 +179,9 @@ def dsn_of(spec: ConnectionSpec, *, start_embedded: bool = True) -> str:
     """A libpq DSN for a connection; an ``embedded`` entry starts that server (and creates the
     database) first. The one place a connection becomes a DSN: CLI, DAG tasks, status page."""
     if spec.conn_type not in ("postgres", "postgresql"):
-        raise ConfigError(f"connection {spec.conn_id!r} has conn_type {spec.conn_type!r}; a postgres connection "
-                          "is required")
+        raise ConfigError(
+            f"connection {spec.conn_id!r} has conn_type {spec.conn_type!r}; a postgres connection is required"
+        )
     if spec.embedded and start_embedded:
         server = embedded_server(spec)
         server.start()
@@ -163,4 +198,6 @@ def dsn_for_environment(environment: str) -> str:
     try:
         return resolve_dsn(ENVIRONMENT_CONN_IDS[environment])
     except KeyError:
-        raise ConfigError(f"environment must be one of {sorted(ENVIRONMENT_CONN_IDS)}, got {environment!r}") from None
+        raise ConfigError(
+            f"environment must be one of {sorted(ENVIRONMENT_CONN_IDS)}, got {environment!r}"
+        ) from None

@@ -5,6 +5,7 @@ is idempotent and which lock it takes. Values always travel as bound parameters;
 identifiers that vary (schema names, key types) are substituted with ``psycopg.sql``
 so they are quoted, never pasted in.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -49,12 +50,23 @@ def redact(dsn: str) -> str:
     return psycopg.conninfo.make_conninfo(**params)
 
 
-def connect(dsn: str, *, autocommit: bool = False, application_name: str = APPLICATION_NAME,
-            connect_timeout: int = 10, **kwargs: Any) -> psycopg.Connection:
+def connect(
+    dsn: str,
+    *,
+    autocommit: bool = False,
+    application_name: str = APPLICATION_NAME,
+    connect_timeout: int = 10,
+    **kwargs: Any,
+) -> psycopg.Connection:
     """Open a psycopg connection, turning a connection failure into a clear MigrationError."""
     try:
-        return psycopg.connect(dsn, autocommit=autocommit, application_name=application_name,
-                               connect_timeout=connect_timeout, **kwargs)
+        return psycopg.connect(
+            dsn,
+            autocommit=autocommit,
+            application_name=application_name,
+            connect_timeout=connect_timeout,
+            **kwargs,
+        )
     except psycopg.OperationalError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise MigrationError(f"cannot connect to the database at {redact(dsn)}: {first}") from None
@@ -92,29 +104,33 @@ def load_sql(relative: str, **identifiers: Any) -> sql.Composed:
     return sql.SQL(text).format(**parts)
 
 
-def run_sql_file(conn: psycopg.Connection, relative: str, params: Mapping[str, Any] | None = None,
-                 **identifiers: Any) -> None:
+def run_sql_file(
+    conn: psycopg.Connection, relative: str, params: Mapping[str, Any] | None = None, **identifiers: Any
+) -> None:
     """Execute a (multi-statement) SQL file on ``conn``."""
     stmt = load_sql(relative, **identifiers)
     with conn.cursor() as cur:
         cur.execute(stmt, params)
 
 
-def fetch_all(conn: psycopg.Connection, query: str | sql.Composable,
-              params: Mapping[str, Any] | tuple | None = None) -> list[dict[str, Any]]:
+def fetch_all(
+    conn: psycopg.Connection, query: str | sql.Composable, params: Mapping[str, Any] | tuple | None = None
+) -> list[dict[str, Any]]:
     with conn.cursor(row_factory=dict_row) as cur:
         cur.execute(query, params)
         return cur.fetchall() if cur.description else []
 
 
-def fetch_one(conn: psycopg.Connection, query: str | sql.Composable,
-              params: Mapping[str, Any] | tuple | None = None) -> dict[str, Any] | None:
+def fetch_one(
+    conn: psycopg.Connection, query: str | sql.Composable, params: Mapping[str, Any] | tuple | None = None
+) -> dict[str, Any] | None:
     rows = fetch_all(conn, query, params)
     return rows[0] if rows else None
 
 
-def scalar(conn: psycopg.Connection, query: str | sql.Composable,
-           params: Mapping[str, Any] | tuple | None = None) -> Any:
+def scalar(
+    conn: psycopg.Connection, query: str | sql.Composable, params: Mapping[str, Any] | tuple | None = None
+) -> Any:
     with conn.cursor() as cur:
         cur.execute(query, params)
         row = cur.fetchone()
@@ -124,8 +140,16 @@ def scalar(conn: psycopg.Connection, query: str | sql.Composable,
 _LOCK_ERRORS = (psycopg.errors.LockNotAvailable, psycopg.errors.DeadlockDetected)
 
 
-def run_locked(dsn: str, body: Callable[[psycopg.Connection], Any], *, lock_timeout_ms: int = 2000,
-               attempts: int = 10, backoff_s: float = 0.5, autocommit: bool = False, what: str = "the DDL") -> Any:
+def run_locked(
+    dsn: str,
+    body: Callable[[psycopg.Connection], Any],
+    *,
+    lock_timeout_ms: int = 2000,
+    attempts: int = 10,
+    backoff_s: float = 0.5,
+    autocommit: bool = False,
+    what: str = "the DDL",
+) -> Any:
     """Run ``body(conn)`` under ``lock_timeout`` on a fresh connection; retry when a lock is not granted.
 
     Online rule: DDL must never queue behind a long application transaction (and so block
@@ -141,7 +165,9 @@ def run_locked(dsn: str, body: Callable[[psycopg.Connection], Any], *, lock_time
     for attempt in range(1, attempts + 1):
         with connection(dsn, autocommit=autocommit) as conn:
             try:
-                conn.execute(sql.SQL("SET lock_timeout = {}").format(sql.Literal(f"{int(lock_timeout_ms)}ms")))
+                conn.execute(
+                    sql.SQL("SET lock_timeout = {}").format(sql.Literal(f"{int(lock_timeout_ms)}ms"))
+                )
                 if not autocommit:
                     conn.commit()
                 result = body(conn)
@@ -150,8 +176,12 @@ def run_locked(dsn: str, body: Callable[[psycopg.Connection], Any], *, lock_time
                 return result
             except _LOCK_ERRORS as exc:
                 last = exc
-                log.warning("lock not granted within %s ms (attempt %s/%s); retrying", lock_timeout_ms, attempt,
-                            attempts)
+                log.warning(
+                    "lock not granted within %s ms (attempt %s/%s); retrying",
+                    lock_timeout_ms,
+                    attempt,
+                    attempts,
+                )
                 if not autocommit and not conn.closed:
                     conn.rollback()
                 time.sleep(backoff_s * attempt)
@@ -161,17 +191,31 @@ def run_locked(dsn: str, body: Callable[[psycopg.Connection], Any], *, lock_time
     )
 
 
-def run_ddl_with_retry(dsn: str, statements: list[sql.Composable | str], *, lock_timeout_ms: int = 2000,
-                       attempts: int = 10, backoff_s: float = 0.5, transactional: bool = True) -> None:
+def run_ddl_with_retry(
+    dsn: str,
+    statements: list[sql.Composable | str],
+    *,
+    lock_timeout_ms: int = 2000,
+    attempts: int = 10,
+    backoff_s: float = 0.5,
+    transactional: bool = True,
+) -> None:
     """Run ``statements`` with :func:`run_locked`: in one transaction, or (``transactional=False``)
     each on its own in autocommit."""
+
     def body(conn: psycopg.Connection) -> None:
         with conn.cursor() as cur:
             for stmt in statements:
                 cur.execute(stmt)
 
-    run_locked(dsn, body, lock_timeout_ms=lock_timeout_ms, attempts=attempts, backoff_s=backoff_s,
-               autocommit=not transactional)
+    run_locked(
+        dsn,
+        body,
+        lock_timeout_ms=lock_timeout_ms,
+        attempts=attempts,
+        backoff_s=backoff_s,
+        autocommit=not transactional,
+    )
 
 
 def server_version_num(conn: psycopg.Connection) -> int:

@@ -8,6 +8,7 @@ demo server) and is stopped with ``activity-migration embedded stop``.
 PostgreSQL refuses to run as root; when we are root the server runs as the ``postgres``
 system user (or a ``pgembedded`` user we create), and owns only its data folder.
 """
+
 from __future__ import annotations
 
 import logging
@@ -30,7 +31,10 @@ SUPERUSER = "postgres"
 
 
 def _find_bindir() -> Path:
-    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0)
+    candidates = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin"),
+        key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0,
+    )
     for bindir in reversed(candidates):
         if (bindir / "initdb").exists() and (bindir / "pg_ctl").exists():
             return bindir
@@ -41,9 +45,12 @@ def _find_bindir() -> Path:
             return bindir
     try:
         from pgserver._commands import POSTGRES_BIN_PATH  # type: ignore
+
         return Path(POSTGRES_BIN_PATH)
     except Exception as exc:  # pragma: no cover - depends on the machine
-        raise MigrationError("no PostgreSQL server binaries found (install postgresql, or pip install pgserver)") from exc
+        raise MigrationError(
+            "no PostgreSQL server binaries found (install postgresql, or pip install pgserver)"
+        ) from exc
 
 
 def _run_as_user() -> str | None:
@@ -112,17 +119,34 @@ class EmbeddedPostgres:
             if blocked:
                 raise MigrationError(
                     f"the embedded Postgres runs as user {_run_as_user()!r} and cannot reach {self.root}: "
-                    f"{blocked[0]} is not traversable (chmod o+x it, or set ACTIVITY_MIGRATION_EMBEDDED_DIR)")
+                    f"{blocked[0]} is not traversable (chmod o+x it, or set ACTIVITY_MIGRATION_EMBEDDED_DIR)"
+                )
         self.datadir.mkdir(parents=True, exist_ok=True)
         self._chown(self.root)
         self._chown(self.datadir)
         os.chmod(self.datadir, 0o700)
-        res = self._cmd([str(bindir / "initdb"), "-D", str(self.datadir), "-U", SUPERUSER, "--auth=trust",
-                         "--encoding=UTF8", "--locale=C"])
+        res = self._cmd(
+            [
+                str(bindir / "initdb"),
+                "-D",
+                str(self.datadir),
+                "-U",
+                SUPERUSER,
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--locale=C",
+            ]
+        )
         if res.returncode != 0:
-            raise MigrationError(f"initdb failed for the embedded Postgres in {self.datadir}: {res.stderr.strip()}")
-        preload = "pg_stat_statements" if (bindir.parent / "lib" / "pg_stat_statements.so").exists() or \
-            Path(f"/usr/lib/postgresql/{bindir.parent.name}/lib/pg_stat_statements.so").exists() else ""
+            raise MigrationError(
+                f"initdb failed for the embedded Postgres in {self.datadir}: {res.stderr.strip()}"
+            )
+        preload = (
+            "pg_stat_statements"
+            if (bindir.parent / "lib" / "pg_stat_statements.so").exists()
+            or Path(f"/usr/lib/postgresql/{bindir.parent.name}/lib/pg_stat_statements.so").exists()
+            else ""
+        )
         with open(self.datadir / "postgresql.conf", "a") as conf:
             conf.write(
                 "\n# activity-migration embedded server\n"
@@ -130,8 +154,7 @@ class EmbeddedPostgres:
                 "max_connections = 200\n"
                 "shared_buffers = 256MB\n"
                 "wal_level = logical\n"
-                "track_io_timing = on\n"
-                + (f"shared_preload_libraries = '{preload}'\n" if preload else "")
+                "track_io_timing = on\n" + (f"shared_preload_libraries = '{preload}'\n" if preload else "")
             )
 
     def start(self) -> str:
@@ -142,17 +165,33 @@ class EmbeddedPostgres:
         if port_is_open(self.host, self.port):
             raise MigrationError(
                 f"port {self.port} on {self.host} is taken by another server; the embedded Postgres needs it "
-                f"(change conn_port of activity_db in airflow_settings.yaml, or set AIRFLOW_CONN_ACTIVITY_DB)")
+                f"(change conn_port of activity_db in airflow_settings.yaml, or set AIRFLOW_CONN_ACTIVITY_DB)"
+            )
         sockdir = self.root / "sock"
         sockdir.mkdir(exist_ok=True)
         self._chown(sockdir)
         self.logfile.touch(exist_ok=True)
         self._chown(self.logfile)
-        res = self._cmd([str(_find_bindir() / "pg_ctl"), "-D", str(self.datadir), "-l", str(self.logfile), "-w",
-                         "-t", "60", "-o", f"-p {self.port} -k {sockdir}", "start"])
+        res = self._cmd(
+            [
+                str(_find_bindir() / "pg_ctl"),
+                "-D",
+                str(self.datadir),
+                "-l",
+                str(self.logfile),
+                "-w",
+                "-t",
+                "60",
+                "-o",
+                f"-p {self.port} -k {sockdir}",
+                "start",
+            ]
+        )
         if res.returncode != 0:
             tail = self.logfile.read_text().splitlines()[-5:] if self.logfile.exists() else []
-            raise MigrationError(f"embedded Postgres failed to start: {res.stderr.strip()} {' | '.join(tail)}")
+            raise MigrationError(
+                f"embedded Postgres failed to start: {res.stderr.strip()} {' | '.join(tail)}"
+            )
         for _ in range(100):
             if port_is_open(self.host, self.port):
                 break

@@ -4,6 +4,7 @@ The ledger is the source of truth for "what ran, where, when, who approved": a f
 Airflow resumes from it, ``activity-migration status`` and the status page read it, and the
 rehearsal gate reads the staging ledger.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -27,7 +28,14 @@ STATE_SCHEMA_SQL = "p1_infrastructure/01_create_state_schema.sql"
 STATE_SCHEMA_COMMENT = "owned by activity-migration: ledger, backups, chunk ledger, quarantine, settings"
 
 # Phase ids as recorded in the ledger (the DAG id without the "migration_" prefix).
-PHASES = ("p1_infrastructure", "p2_dual_write", "p3_read_path", "p4_backfill", "p5_trigger_removal", "p6_cleanup")
+PHASES = (
+    "p1_infrastructure",
+    "p2_dual_write",
+    "p3_read_path",
+    "p4_backfill",
+    "p5_trigger_removal",
+    "p6_cleanup",
+)
 
 
 @lru_cache(maxsize=1)
@@ -37,11 +45,21 @@ def project_version() -> str:
     if env:
         return env
     try:
-        out = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=PROJECT_ROOT, capture_output=True,
-                             text=True, timeout=5)
+        out = subprocess.run(
+            ["git", "rev-parse", "--short=12", "HEAD"],
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
         if out.returncode == 0 and out.stdout.strip():
-            dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=PROJECT_ROOT,
-                                   capture_output=True, text=True, timeout=5).stdout.strip()
+            dirty = subprocess.run(
+                ["git", "status", "--porcelain", "--untracked-files=no"],
+                cwd=PROJECT_ROOT,
+                capture_output=True,
+                text=True,
+                timeout=5,
+            ).stdout.strip()
             return out.stdout.strip() + ("-dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         pass
@@ -67,17 +85,23 @@ def ensure_state_schema(conn: psycopg.Connection, cfg: MigrationConfig | None = 
     stmt = load_sql(STATE_SCHEMA_SQL, state=cfg.state_schema)
     mark = _DEFINITION_MARK.format(hashlib.sha256(stmt.as_string(conn).encode()).hexdigest()[:16])
     from .privileges import lock_down_state_schema
+
     # One transaction block for the check and the work: a transaction of its own when the
     # connection is idle (committed here), a savepoint inside the caller's open transaction.
     with conn.transaction():
-        current = scalar(conn, "SELECT obj_description(to_regnamespace(%s), 'pg_namespace')", (cfg.state_schema,))
+        current = scalar(
+            conn, "SELECT obj_description(to_regnamespace(%s), 'pg_namespace')", (cfg.state_schema,)
+        )
         if current and current.endswith(mark):
             return
         with conn.cursor() as cur:
             cur.execute(stmt)
         lock_down_state_schema(conn, cfg)
-        conn.execute(sql.SQL("COMMENT ON SCHEMA {} IS {}").format(
-            sql.Identifier(cfg.state_schema), sql.Literal(f"{STATE_SCHEMA_COMMENT} {mark}")))
+        conn.execute(
+            sql.SQL("COMMENT ON SCHEMA {} IS {}").format(
+                sql.Identifier(cfg.state_schema), sql.Literal(f"{STATE_SCHEMA_COMMENT} {mark}")
+            )
+        )
 
 
 def state_table(cfg: MigrationConfig, name: str) -> sql.Identifier:
@@ -88,6 +112,7 @@ def state_table(cfg: MigrationConfig, name: str) -> sql.Identifier:
 @dataclass
 class RunContext:
     """Who/where a step runs: recorded with every ledger row."""
+
     environment: str = "production"
     mode: str = "normal"
     dag_run_id: str | None = None
@@ -95,6 +120,7 @@ class RunContext:
 
     def __post_init__(self) -> None:
         from .errors import ConfigError
+
         if self.environment not in ("staging", "production"):
             raise ConfigError(f"environment must be 'staging' or 'production', got {self.environment!r}")
         if self.mode not in ("normal", "demo"):
@@ -112,31 +138,66 @@ def _commit_unless_in_block(conn: psycopg.Connection) -> None:
         pass  # inside a transaction block: it commits (or rolls back) with the caller's work
 
 
-def record(conn: psycopg.Connection, phase: str, step: str, status: str, ctx: RunContext | None = None,
-           details: dict[str, Any] | None = None, *, actor: str | None = None, finished: bool = True,
-           cfg: MigrationConfig | None = None) -> int:
+def record(
+    conn: psycopg.Connection,
+    phase: str,
+    step: str,
+    status: str,
+    ctx: RunContext | None = None,
+    details: dict[str, Any] | None = None,
+    *,
+    actor: str | None = None,
+    finished: bool = True,
+    cfg: MigrationConfig | None = None,
+) -> int:
     """Append a ledger row and return its id (commits when ``conn`` is not in a transaction block)."""
     cfg = cfg or load_config()
     ctx = ctx or RunContext()
     q = load_sql("ledger/01_insert_ledger_row.sql", ledger=state_table(cfg, "phase_ledger"))
-    row_id = scalar(conn, q, {"phase": phase, "step": step, "status": status, "environment": ctx.environment,
-                              "mode": ctx.mode, "project_version": project_version(), "dag_run_id": ctx.dag_run_id,
-                              "actor": actor or ctx.actor, "details": Jsonb(details or {}), "finished": finished})
+    row_id = scalar(
+        conn,
+        q,
+        {
+            "phase": phase,
+            "step": step,
+            "status": status,
+            "environment": ctx.environment,
+            "mode": ctx.mode,
+            "project_version": project_version(),
+            "dag_run_id": ctx.dag_run_id,
+            "actor": actor or ctx.actor,
+            "details": Jsonb(details or {}),
+            "finished": finished,
+        },
+    )
     _commit_unless_in_block(conn)
     return int(row_id)
 
 
-def finish(conn: psycopg.Connection, ledger_id: int, status: str, details: dict[str, Any] | None = None,
-           cfg: MigrationConfig | None = None) -> None:
+def finish(
+    conn: psycopg.Connection,
+    ledger_id: int,
+    status: str,
+    details: dict[str, Any] | None = None,
+    cfg: MigrationConfig | None = None,
+) -> None:
     cfg = cfg or load_config()
-    q = sql.SQL("UPDATE {} SET status = %s, details = details || %s, finished_at = clock_timestamp() WHERE id = %s"
-                ).format(state_table(cfg, "phase_ledger"))
+    q = sql.SQL(
+        "UPDATE {} SET status = %s, details = details || %s, finished_at = clock_timestamp() WHERE id = %s"
+    ).format(state_table(cfg, "phase_ledger"))
     conn.execute(q, (status, Jsonb(details or {}), ledger_id))
     _commit_unless_in_block(conn)
 
 
-def last_step(conn: psycopg.Connection, phase: str, step: str | None = None, *, status: str | None = None,
-              environment: str | None = None, cfg: MigrationConfig | None = None) -> dict[str, Any] | None:
+def last_step(
+    conn: psycopg.Connection,
+    phase: str,
+    step: str | None = None,
+    *,
+    status: str | None = None,
+    environment: str | None = None,
+    cfg: MigrationConfig | None = None,
+) -> dict[str, Any] | None:
     """The newest ledger row for ``phase`` (and ``step``/``status``/``environment`` when given)."""
     cfg = cfg or load_config()
     if not state_schema_exists(conn, cfg):
@@ -148,11 +209,14 @@ def last_step(conn: psycopg.Connection, phase: str, step: str | None = None, *, 
             where.append(sql.SQL("{} = %s").format(sql.Identifier(col)))
             params.append(val)
     q = sql.SQL("SELECT * FROM {} WHERE {} ORDER BY id DESC LIMIT 1").format(
-        state_table(cfg, "phase_ledger"), sql.SQL(" AND ").join(where))
+        state_table(cfg, "phase_ledger"), sql.SQL(" AND ").join(where)
+    )
     return fetch_one(conn, q, params)
 
 
-def history(conn: psycopg.Connection, limit: int = 50, cfg: MigrationConfig | None = None) -> list[dict[str, Any]]:
+def history(
+    conn: psycopg.Connection, limit: int = 50, cfg: MigrationConfig | None = None
+) -> list[dict[str, Any]]:
     cfg = cfg or load_config()
     if not state_schema_exists(conn, cfg):
         return []
@@ -160,16 +224,26 @@ def history(conn: psycopg.Connection, limit: int = 50, cfg: MigrationConfig | No
     return fetch_all(conn, q, (limit,))
 
 
-def get_setting(conn: psycopg.Connection, key: str, default: Any = None, cfg: MigrationConfig | None = None) -> Any:
+def get_setting(
+    conn: psycopg.Connection, key: str, default: Any = None, cfg: MigrationConfig | None = None
+) -> Any:
     cfg = cfg or load_config()
     if not state_schema_exists(conn, cfg):
         return default
-    row = fetch_one(conn, sql.SQL("SELECT value FROM {} WHERE key = %s").format(state_table(cfg, "settings")), (key,))
+    row = fetch_one(
+        conn, sql.SQL("SELECT value FROM {} WHERE key = %s").format(state_table(cfg, "settings")), (key,)
+    )
     return default if row is None else row["value"]
 
 
-def set_setting(conn: psycopg.Connection, key: str, value: Any, *, by: str | None = None,
-                cfg: MigrationConfig | None = None) -> None:
+def set_setting(
+    conn: psycopg.Connection,
+    key: str,
+    value: Any,
+    *,
+    by: str | None = None,
+    cfg: MigrationConfig | None = None,
+) -> None:
     """Upsert a setting (no commit: the caller decides the transaction, e.g. the cutoff switch)."""
     cfg = cfg or load_config()
     q = load_sql("ledger/02_upsert_setting.sql", settings=state_table(cfg, "settings"))
@@ -181,8 +255,14 @@ def dumps(obj: Any) -> str:
 
 
 @contextlib.contextmanager
-def step(dsn: str, phase: str, name: str, ctx: RunContext | None = None, cfg: MigrationConfig | None = None,
-         details: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
+def step(
+    dsn: str,
+    phase: str,
+    name: str,
+    ctx: RunContext | None = None,
+    cfg: MigrationConfig | None = None,
+    details: dict[str, Any] | None = None,
+) -> Iterator[dict[str, Any]]:
     """Record ``phase``/``name`` as started; yield a dict the body fills; then ``succeeded`` with
     it, or ``failed`` with the error (and re-raise). The one way a step is ledgered: the phases,
     the CLI and the Airflow tasks all use it (directly or as :func:`ledgered`)."""
@@ -195,7 +275,7 @@ def step(dsn: str, phase: str, name: str, ctx: RunContext | None = None, cfg: Mi
         yield out
     except BaseException as exc:
         with connection(dsn) as conn:
-            if state_schema_exists(conn, cfg):   # a rollback may have dropped it
+            if state_schema_exists(conn, cfg):  # a rollback may have dropped it
                 finish(conn, row_id, "failed", {"error": f"{type(exc).__name__}: {exc}"[:2000]}, cfg=cfg)
         raise
     with connection(dsn) as conn:
@@ -203,18 +283,24 @@ def step(dsn: str, phase: str, name: str, ctx: RunContext | None = None, cfg: Mi
             finish(conn, row_id, "succeeded", json.loads(dumps(out)), cfg=cfg)
 
 
-def ledgered(phase: str, name: str) -> Callable[[Callable[..., dict[str, Any]]], Callable[..., dict[str, Any]]]:
+def ledgered(
+    phase: str, name: str
+) -> Callable[[Callable[..., dict[str, Any]]], Callable[..., dict[str, Any]]]:
     """:func:`step` as a decorator of ``fn(dsn, cfg, ctx, **kw) -> dict``: the keyword arguments are
     the started row's details, the returned dict the succeeded row's."""
+
     def deco(fn: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
         @functools.wraps(fn)
-        def wrapper(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | None = None, **kw: Any
-                    ) -> dict[str, Any]:
+        def wrapper(
+            dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | None = None, **kw: Any
+        ) -> dict[str, Any]:
             cfg = cfg or load_config()
             ctx = ctx or RunContext()
             with step(dsn, phase, name, ctx, cfg, dict(kw)) as out:
                 out.update(fn(dsn, cfg, ctx, **kw) or {})
             return out
+
         wrapper.step = name  # type: ignore[attr-defined]
         return wrapper
+
     return deco

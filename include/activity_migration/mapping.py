@@ -17,6 +17,7 @@ not convert ('unknown' in an ip column) must not fail a backfill chunk or, in du
 application's own write. ``conversion_reason`` names such a value (``unconvertible_<field>``)
 so the backfill quarantines the row with its original instead of copying it without the value.
 """
+
 from __future__ import annotations
 
 from psycopg import sql
@@ -25,8 +26,15 @@ from .config import MigrationConfig
 
 # event field -> SQL type its source column is cast to (a no-op when the column has the type)
 FIELD_TYPES = {
-    "actor_id": "uuid", "customer_id": "uuid", "action": "text", "entity_type": "text", "entity_id": "text",
-    "description": "text", "metadata": "jsonb", "ip_address": "inet", "user_agent": "text",
+    "actor_id": "uuid",
+    "customer_id": "uuid",
+    "action": "text",
+    "entity_type": "text",
+    "entity_id": "text",
+    "description": "text",
+    "metadata": "jsonb",
+    "ip_address": "inet",
+    "user_agent": "text",
     "occurred_at": "timestamptz",
 }
 
@@ -42,8 +50,9 @@ def converts_from_text(event_field: str, column_types: dict[str, dict] | None, c
     return bool(info) and info.get("category") == "S" and FIELD_TYPES[event_field] in CONVERTERS
 
 
-def raw_field(cfg: MigrationConfig, event_field: str, alias: str = "s",
-              column_types: dict[str, dict] | None = None) -> sql.Composable:
+def raw_field(
+    cfg: MigrationConfig, event_field: str, alias: str = "s", column_types: dict[str, dict] | None = None
+) -> sql.Composable:
     """The source column feeding ``event_field`` in the event's type (NULL when unmapped).
 
     ``column_types``: the source's columns as ``catalog.source_columns`` reads them; a character
@@ -54,18 +63,25 @@ def raw_field(cfg: MigrationConfig, event_field: str, alias: str = "s",
     if col is None:
         return sql.SQL("NULL::{}").format(sql.SQL(typ))
     if converts_from_text(event_field, column_types, col):
-        return sql.SQL("{}.{}({}::text)").format(sql.Identifier(cfg.state_schema), sql.Identifier(CONVERTERS[typ]),
-                                                 sql.Identifier(alias, col))
+        return sql.SQL("{}.{}({}::text)").format(
+            sql.Identifier(cfg.state_schema), sql.Identifier(CONVERTERS[typ]), sql.Identifier(alias, col)
+        )
     return sql.SQL("{}::{}").format(sql.Identifier(alias, col), sql.SQL(typ))
 
 
-def conversion_reason(cfg: MigrationConfig, alias: str = "s",
-                      column_types: dict[str, dict] | None = None) -> sql.Composable:
+def conversion_reason(
+    cfg: MigrationConfig, alias: str = "s", column_types: dict[str, dict] | None = None
+) -> sql.Composable:
     """``unconvertible_<field>`` for the first source value that does not convert, else NULL (text)."""
-    whens = [sql.SQL("WHEN {} IS NOT NULL AND {} IS NULL THEN {}").format(
-        sql.Identifier(alias, cfg.source.column(f)), raw_field(cfg, f, alias, column_types),
-        sql.Literal(f"unconvertible_{f}"))
-        for f in FIELD_TYPES if converts_from_text(f, column_types, cfg.source.column(f))]
+    whens = [
+        sql.SQL("WHEN {} IS NOT NULL AND {} IS NULL THEN {}").format(
+            sql.Identifier(alias, cfg.source.column(f)),
+            raw_field(cfg, f, alias, column_types),
+            sql.Literal(f"unconvertible_{f}"),
+        )
+        for f in FIELD_TYPES
+        if converts_from_text(f, column_types, cfg.source.column(f))
+    ]
     return sql.SQL("CASE {} END").format(sql.SQL(" ").join(whens)) if whens else sql.SQL("NULL::text")
 
 
@@ -83,8 +99,9 @@ def normalised(cfg: MigrationConfig, event_field: str, expr: sql.Composable) -> 
     return sql.SQL(NORMALISED_TEXT[event_field]).format(expr=expr, state=sql.Identifier(cfg.state_schema))
 
 
-def event_field_exprs(cfg: MigrationConfig, alias: str,
-                      column_types: dict[str, dict] | None) -> dict[str, sql.Composable]:
+def event_field_exprs(
+    cfg: MigrationConfig, alias: str, column_types: dict[str, dict] | None
+) -> dict[str, sql.Composable]:
     """Expressions over source row ``alias`` for every mapped field, normalised as publish_activity does.
 
     Keys are the config's field names (``metadata`` is the event's payload, ``action`` the raw

@@ -8,6 +8,7 @@ throttler.
 Our own sessions carry an application_name starting with ``activity-migration`` (see
 ``db.APPLICATION_NAME``) and are excluded: the backfill must not throttle on itself.
 """
+
 from __future__ import annotations
 
 import logging
@@ -51,7 +52,9 @@ def replication_lag_s(conn: psycopg.Connection) -> float | None:
     """The largest replay lag of any streaming replica in seconds; ``None`` without replicas."""
     if not scalar(conn, "SELECT count(*) FROM pg_stat_replication"):
         return None
-    return float(scalar(conn, "SELECT coalesce(max(extract(epoch FROM replay_lag)), 0) FROM pg_stat_replication"))
+    return float(
+        scalar(conn, "SELECT coalesce(max(extract(epoch FROM replay_lag)), 0) FROM pg_stat_replication")
+    )
 
 
 @dataclass
@@ -75,8 +78,10 @@ class WriteLatencySampler:
             with conn.transaction():
                 scalar(conn, "SELECT count(*) FROM pg_stat_statements LIMIT 1")
         except psycopg.Error as exc:
-            log.info("pg_stat_statements is installed but not usable (%s): the write-latency signal is skipped",
-                     str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
+            log.info(
+                "pg_stat_statements is installed but not usable (%s): the write-latency signal is skipped",
+                str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__,
+            )
             return False
         return True
 

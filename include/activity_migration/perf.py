@@ -18,6 +18,7 @@ Three sources, each usable alone:
 
 The phase module (``phases/p5_trigger_removal.py``) decides what the figures mean.
 """
+
 from __future__ import annotations
 
 import statistics
@@ -41,12 +42,22 @@ def _split(table: str) -> tuple[str, str]:
 def write_counters(conn: psycopg.Connection, tables: list[str]) -> dict[str, Any]:
     """Cumulative (ins, upd, del) per table and the server clock: ``{"at": datetime, "tables": {...}}``."""
     conn.execute("SELECT pg_stat_clear_snapshot()")  # else a transaction sees cached counters
-    rows = fetch_all(conn, load_sql("p5_trigger_removal/05_select_table_write_counters.sql"),
-                     {"schemas": [_split(t)[0] for t in tables], "tables": [_split(t)[1] for t in tables]})
+    rows = fetch_all(
+        conn,
+        load_sql("p5_trigger_removal/05_select_table_write_counters.sql"),
+        {"schemas": [_split(t)[0] for t in tables], "tables": [_split(t)[1] for t in tables]},
+    )
     at = rows[0]["at"] if rows else scalar(conn, "SELECT clock_timestamp()")
-    out = {f"{r['schema_name']}.{r['table_name']}": {"ins": r["n_tup_ins"], "upd": r["n_tup_upd"], "del": r["n_tup_del"],
-                                                      "mod": r["n_mod_since_analyze"], "analyzes": r["analyzes"]}
-           for r in rows}
+    out = {
+        f"{r['schema_name']}.{r['table_name']}": {
+            "ins": r["n_tup_ins"],
+            "upd": r["n_tup_upd"],
+            "del": r["n_tup_del"],
+            "mod": r["n_mod_since_analyze"],
+            "analyzes": r["analyzes"],
+        }
+        for r in rows
+    }
     if not conn.autocommit:
         conn.commit()
     return {"at": at.isoformat() if isinstance(at, datetime) else at, "tables": out}
@@ -61,8 +72,10 @@ def write_count_delta(before: dict[str, Any], after: dict[str, Any]) -> dict[str
     return out
 
 
-COMMITTED_WRITES_METHOD = ("pg_stat_user_tables.n_mod_since_analyze delta: committed inserts, updates and deletes "
-                           "only (rolled-back ones add nothing); a window with an ANALYZE of the table is measured again")
+COMMITTED_WRITES_METHOD = (
+    "pg_stat_user_tables.n_mod_since_analyze delta: committed inserts, updates and deletes "
+    "only (rolled-back ones add nothing); a window with an ANALYZE of the table is measured again"
+)
 
 
 def committed_write_delta(before: dict[str, Any], after: dict[str, Any]) -> dict[str, int | None]:
@@ -96,9 +109,11 @@ def _statement_tables(query: str, tables: list[str]) -> list[str]:
     hits = []
     for t in tables:
         schema, name = _split(t)
-        pat = (r'^\s*(/\*.*?\*/\s*)*(with\s.*?)?(insert\s+into|update(\s+only)?|delete\s+from(\s+only)?)\s+'
-               r'((' + re.escape(schema) + r'|"' + re.escape(schema) + r'")\s*\.\s*)?'
-               r'("' + re.escape(name) + r'"|' + re.escape(name) + r'\b)')
+        pat = (
+            r"^\s*(/\*.*?\*/\s*)*(with\s.*?)?(insert\s+into|update(\s+only)?|delete\s+from(\s+only)?)\s+"
+            r"((" + re.escape(schema) + r'|"' + re.escape(schema) + r'")\s*\.\s*)?'
+            r'("' + re.escape(name) + r'"|' + re.escape(name) + r"\b)"
+        )
         if re.search(pat, query, re.IGNORECASE | re.DOTALL):
             hits.append(t)
     return hits
@@ -130,12 +145,19 @@ def statement_cost_delta(before: dict | None, after: dict | None) -> dict[str, A
         per_table[t] = {"calls": int(c), "mean_ms": round(ms / c, 4) if c > 0 else None}
         calls += c
         total += ms
-    return {"calls": int(calls), "mean_ms": round(total / calls, 4) if calls > 0 else None, "tables": per_table}
+    return {
+        "calls": int(calls),
+        "mean_ms": round(total / calls, 4) if calls > 0 else None,
+        "tables": per_table,
+    }
 
 
 def _role_usable(conn: psycopg.Connection, role: str) -> bool:
-    return bool(scalar(conn, "SELECT pg_has_role(current_user, oid, 'MEMBER') FROM pg_roles WHERE rolname = %s",
-                       (role,)))
+    return bool(
+        scalar(
+            conn, "SELECT pg_has_role(current_user, oid, 'MEMBER') FROM pg_roles WHERE rolname = %s", (role,)
+        )
+    )
 
 
 # How the probe writes, in order of preference, per table: as the application's server
@@ -153,12 +175,21 @@ def _probe_attempts(conn: psycopg.Connection, role: str) -> list[tuple[str | Non
     return [(r, mode) for mode in PROBE_MODES for r in roles]
 
 
-def _probe_in_transaction(cur: psycopg.Cursor, table: str, writes: int, role: str | None, mode: str) -> list[float]:
+def _probe_in_transaction(
+    cur: psycopg.Cursor, table: str, writes: int, role: str | None, mode: str
+) -> list[float]:
     """Run the probe inside the caller's transaction (which must be rolled back); timings in ms."""
     if role:
         cur.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(role)))
-    cur.execute(load_sql("catalog/08_set_probe_settings.sql"),
-                (PROBE_LOCK_TIMEOUT, sql.Identifier(*_split(table)).as_string(cur.connection), str(int(writes)), mode))
+    cur.execute(
+        load_sql("catalog/08_set_probe_settings.sql"),
+        (
+            PROBE_LOCK_TIMEOUT,
+            sql.Identifier(*_split(table)).as_string(cur.connection),
+            str(int(writes)),
+            mode,
+        ),
+    )
     cur.execute(load_sql("p5_trigger_removal/08_probe_write_latency.sql"))
     cur.execute("SELECT current_setting('activity_migration.probe_result')::float8[]")
     timings = list(cur.fetchone()[0] or [])
@@ -171,8 +202,9 @@ def _first_error_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
 
 
-def probe_write_latency(conn: psycopg.Connection, tables: list[str], writes: int,
-                        role: str = PROBE_ROLE) -> dict[str, Any]:
+def probe_write_latency(
+    conn: psycopg.Connection, tables: list[str], writes: int, role: str = PROBE_ROLE
+) -> dict[str, Any]:
     """Time ``writes`` single-row writes per table, rolled back; per-table median/mean/p95 ms.
 
     Each write is timed inside the server (08_probe_write_latency.sql), so round trips do
@@ -198,23 +230,34 @@ def probe_write_latency(conn: psycopg.Connection, tables: list[str], writes: int
                 errors.append(f"{mode} as {as_role or 'session user'}: {_first_error_line(exc)}")
                 continue
             timings.sort()
-            per_table[table] = {"n": len(timings), "mode": mode, "role": as_role or "(session user)",
-                                "median_ms": round(statistics.median(timings), 4),
-                                "mean_ms": round(statistics.fmean(timings), 4),
-                                "p95_ms": round(timings[min(len(timings) - 1, int(0.95 * len(timings)))], 4)}
+            per_table[table] = {
+                "n": len(timings),
+                "mode": mode,
+                "role": as_role or "(session user)",
+                "median_ms": round(statistics.median(timings), 4),
+                "mean_ms": round(statistics.fmean(timings), 4),
+                "p95_ms": round(timings[min(len(timings) - 1, int(0.95 * len(timings)))], 4),
+            }
             break
         else:
             per_table[table] = {"n": 0, "error": "; ".join(errors)}
     medians = [v["median_ms"] for v in per_table.values() if "median_ms" in v]
-    return {"writes_per_table": writes, "role": role,
-            "probe_ms": round(statistics.fmean(medians), 4) if medians else None,
-            "tuples": {t: (2 if v.get("mode") == "insert" else 1) * v["n"] for t, v in per_table.items()},
-            "tables": per_table}
+    return {
+        "writes_per_table": writes,
+        "role": role,
+        "probe_ms": round(statistics.fmean(medians), 4) if medians else None,
+        "tuples": {t: (2 if v.get("mode") == "insert" else 1) * v["n"] for t, v in per_table.items()},
+        "tables": per_table,
+    }
 
 
 def _guess_entity_type(cfg: MigrationConfig, table: str) -> list[str]:
     name = _split(table)[1]
-    for candidate in (name, name[:-1] if name.endswith("s") else name, name[:-2] if name.endswith("es") else name):
+    for candidate in (
+        name,
+        name[:-1] if name.endswith("s") else name,
+        name[:-2] if name.endswith("es") else name,
+    ):
         if candidate in cfg.categories:
             return [candidate]
     return []
@@ -229,8 +272,13 @@ def logged_entity_types(conn: psycopg.Connection, cfg: MigrationConfig, tables: 
     that shows nothing (a conditional trigger, no form could write) falls back to the config
     category whose entity type is the table's singular name. Must run while the triggers exist.
     """
-    events_exists = bool(scalar(conn, "SELECT to_regclass(format('%%I.%%I', %s::text, %s::text)) IS NOT NULL",
-                                (cfg.target_schema, cfg.target_table)))
+    events_exists = bool(
+        scalar(
+            conn,
+            "SELECT to_regclass(format('%%I.%%I', %s::text, %s::text)) IS NOT NULL",
+            (cfg.target_schema, cfg.target_table),
+        )
+    )
     if not conn.autocommit and conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
         conn.commit()
     attempts = _probe_attempts(conn, PROBE_ROLE)
@@ -244,12 +292,18 @@ def logged_entity_types(conn: psycopg.Connection, cfg: MigrationConfig, tables: 
             try:
                 with conn.transaction(force_rollback=True), conn.cursor() as cur:
                     _probe_in_transaction(cur, table, 1, as_role, mode)
-                    cur.execute(sql.SQL("SELECT DISTINCT {}::text FROM {} WHERE xmin = pg_current_xact_id()::xid"
-                                        ).format(entity_col, source))
+                    cur.execute(
+                        sql.SQL(
+                            "SELECT DISTINCT {}::text FROM {} WHERE xmin = pg_current_xact_id()::xid"
+                        ).format(entity_col, source)
+                    )
                     found |= {r[0] for r in cur.fetchall() if r[0]}
                     if events_exists:
-                        cur.execute(sql.SQL("SELECT DISTINCT entity_type FROM {} WHERE xmin = pg_current_xact_id()::xid"
-                                            ).format(sql.Identifier(cfg.target_schema, cfg.target_table)))
+                        cur.execute(
+                            sql.SQL(
+                                "SELECT DISTINCT entity_type FROM {} WHERE xmin = pg_current_xact_id()::xid"
+                            ).format(sql.Identifier(cfg.target_schema, cfg.target_table))
+                        )
                         found |= {r[0] for r in cur.fetchall() if r[0]}
             except psycopg.Error as exc:
                 errors.append(f"{mode} as {as_role or 'session user'}: {_first_error_line(exc)}")
@@ -264,19 +318,25 @@ def logged_entity_types(conn: psycopg.Connection, cfg: MigrationConfig, tables: 
     return out
 
 
-def service_event_counts(conn: psycopg.Connection, cfg: MigrationConfig, entity_types: list[str],
-                         since: str, until: str) -> dict[str, int]:
+def service_event_counts(
+    conn: psycopg.Connection, cfg: MigrationConfig, entity_types: list[str], since: str, until: str
+) -> dict[str, int]:
     """Events the application published (source 'service') per entity type, created in [since, until)."""
-    rows = fetch_all(conn, load_sql("catalog/09_count_service_events.sql",
-                                    events=sql.Identifier(cfg.target_schema, cfg.target_table)),
-                     (entity_types, since, until))
+    rows = fetch_all(
+        conn,
+        load_sql(
+            "catalog/09_count_service_events.sql", events=sql.Identifier(cfg.target_schema, cfg.target_table)
+        ),
+        (entity_types, since, until),
+    )
     if not conn.autocommit:
         conn.commit()
     return {r["entity_type"]: int(r["n"]) for r in rows}
 
 
-def service_event_count(conn: psycopg.Connection, cfg: MigrationConfig, entity_types: list[str],
-                        since: str, until: str) -> int:
+def service_event_count(
+    conn: psycopg.Connection, cfg: MigrationConfig, entity_types: list[str], since: str, until: str
+) -> int:
     """Events the application published (source 'service') for the entity types, created in [since, until)."""
     return sum(service_event_counts(conn, cfg, entity_types, since, until).values())
 

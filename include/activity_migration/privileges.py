@@ -11,6 +11,7 @@ anyone (``include/sql/privileges/01_lock_down_state_schema.sql``).
 :func:`audit` reads the catalog and compares every privilege on an object the migration owns
 with this list; the phases run it as their last step and fail on any difference.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -29,18 +30,19 @@ _REVOKE_FROM = sql.SQL("PUBLIC, anon, authenticated, service_role")
 # Names of the API objects phase 3 creates (p3_read_path.py uses the same ones).
 FEED_FUNCTION_ARGS = "timestamp with time zone, uuid, integer, uuid, text, text, text"
 COMPAT_VIEW = "activity_logs_compat"
-PUBLISHER_FUNCTION = "activity_publisher"     # which side logs a table: 'trigger' or 'application' (phase 5)
+PUBLISHER_FUNCTION = "activity_publisher"  # which side logs a table: 'trigger' or 'application' (phase 5)
 
 
 @dataclass(frozen=True)
 class ObjectGrants:
     """One object and the privileges each role holds on it (the owner aside)."""
-    key: str                         # short name used by callers: "events", "publish_activity", ...
-    kind: str                        # "table" (tables, views, materialized views) | "function"
+
+    key: str  # short name used by callers: "events", "publish_activity", ...
+    kind: str  # "table" (tables, views, materialized views) | "function"
     schema: str
     name: str
-    args: str | None = None          # function argument types as the catalog prints them
-    grants: tuple[tuple[str, str], ...] = ()   # (role, "SELECT, INSERT")
+    args: str | None = None  # function argument types as the catalog prints them
+    grants: tuple[tuple[str, str], ...] = ()  # (role, "SELECT, INSERT")
 
     @property
     def identity(self) -> str:
@@ -50,11 +52,18 @@ class ObjectGrants:
 
     def statements(self) -> list[sql.Composable]:
         """REVOKE everything from PUBLIC and the API roles, then GRANT exactly the list."""
-        target = (sql.SQL("FUNCTION {}({})").format(sql.Identifier(self.schema, self.name), sql.SQL(self.args or ""))
-                  if self.kind == "function" else sql.SQL("TABLE {}").format(sql.Identifier(self.schema, self.name)))
+        target = (
+            sql.SQL("FUNCTION {}({})").format(
+                sql.Identifier(self.schema, self.name), sql.SQL(self.args or "")
+            )
+            if self.kind == "function"
+            else sql.SQL("TABLE {}").format(sql.Identifier(self.schema, self.name))
+        )
         out: list[sql.Composable] = [sql.SQL("REVOKE ALL ON {} FROM {}").format(target, _REVOKE_FROM)]
         for role, privileges in self.grants:
-            out.append(sql.SQL("GRANT {} ON {} TO {}").format(sql.SQL(privileges), target, sql.Identifier(role)))
+            out.append(
+                sql.SQL("GRANT {} ON {} TO {}").format(sql.SQL(privileges), target, sql.Identifier(role))
+            )
         return out
 
     def expected(self) -> set[tuple[str, str, str]]:
@@ -69,8 +78,11 @@ def api_objects(cfg: MigrationConfig, *, security_invoker_views: bool = True) ->
     """
     t, s = cfg.target_schema, cfg.source.schema
     user_and_service = (("authenticated", "EXECUTE"), ("service_role", "EXECUTE"))
-    view_readers = (("authenticated", "SELECT"), ("service_role", "SELECT")) if security_invoker_views \
+    view_readers = (
+        (("authenticated", "SELECT"), ("service_role", "SELECT"))
+        if security_invoker_views
         else (("service_role", "SELECT"),)
+    )
     from .phases._common import (
         ACTOR_VIEW,
         API_PUBLISH,
@@ -78,18 +90,34 @@ def api_objects(cfg: MigrationConfig, *, security_invoker_views: bool = True) ->
         HELPER_SIGNATURES,
         PUBLISH_ARGS,
     )
+
     objs = [
-        ObjectGrants("events", "table", t, cfg.target_table,
-                     grants=(("authenticated", "SELECT"), ("service_role", "SELECT, INSERT, UPDATE, DELETE"))),
+        ObjectGrants(
+            "events",
+            "table",
+            t,
+            cfg.target_table,
+            grants=(("authenticated", "SELECT"), ("service_role", "SELECT, INSERT, UPDATE, DELETE")),
+        ),
         ObjectGrants("publish_activity", "function", t, API_PUBLISH, PUBLISH_ARGS, user_and_service),
-        *[ObjectGrants(name, "function", t, name, args,
-                       (("service_role", "EXECUTE"),) if name == "refresh_event_analytics" else user_and_service)
-          for name, args in HELPER_SIGNATURES.items()],
+        *[
+            ObjectGrants(
+                name,
+                "function",
+                t,
+                name,
+                args,
+                (("service_role", "EXECUTE"),) if name == "refresh_event_analytics" else user_and_service,
+            )
+            for name, args in HELPER_SIGNATURES.items()
+        ],
         ObjectGrants(DAILY_VIEW, "table", t, DAILY_VIEW, grants=(("service_role", "SELECT"),)),
         ObjectGrants(ACTOR_VIEW, "table", t, ACTOR_VIEW, grants=(("service_role", "SELECT"),)),
         ObjectGrants(PUBLISHER_FUNCTION, "function", t, PUBLISHER_FUNCTION, "text", user_and_service),
         ObjectGrants("event_feed", "function", "public", "event_feed", FEED_FUNCTION_ARGS, user_and_service),
-        ObjectGrants("activity_read_source", "function", "public", "activity_read_source", "", user_and_service),
+        ObjectGrants(
+            "activity_read_source", "function", "public", "activity_read_source", "", user_and_service
+        ),
         ObjectGrants(COMPAT_VIEW, "table", "public", COMPAT_VIEW, grants=view_readers),
         # Phase 6's view under the legacy table's name (only while it is a view of ours).
         ObjectGrants("legacy_name_view", "table", s, cfg.source.table, grants=view_readers),
@@ -122,14 +150,23 @@ def write_path_grants(cfg: MigrationConfig, roles: Iterable[str]) -> list[sql.Co
     internal writer (the rewritten bodies run as them): USAGE on the state schema and EXECUTE on
     the writer. Never an API role (phase 2 refuses those owners before it gets here)."""
     from .phases._common import INTERNAL_PUBLISH, PUBLISH_ARGS
+
     out: list[sql.Composable] = []
     for role in sorted(set(roles)):
         if role in API_ROLES:
             raise MigrationError(f"refusing to grant the internal write path to the API role {role}")
-        out.append(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(sql.Identifier(cfg.state_schema),
-                                                                 sql.Identifier(role)))
-        out.append(sql.SQL("GRANT EXECUTE ON FUNCTION {}({}) TO {}").format(
-            sql.Identifier(cfg.state_schema, INTERNAL_PUBLISH), sql.SQL(PUBLISH_ARGS), sql.Identifier(role)))
+        out.append(
+            sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(
+                sql.Identifier(cfg.state_schema), sql.Identifier(role)
+            )
+        )
+        out.append(
+            sql.SQL("GRANT EXECUTE ON FUNCTION {}({}) TO {}").format(
+                sql.Identifier(cfg.state_schema, INTERNAL_PUBLISH),
+                sql.SQL(PUBLISH_ARGS),
+                sql.Identifier(role),
+            )
+        )
     return out
 
 
@@ -140,6 +177,7 @@ def expected_privileges(conn: psycopg.Connection, cfg: MigrationConfig) -> set[t
     """(object, grantee, privilege) the migration means to exist: the API list and the write path."""
     from . import ledger
     from .phases._common import publish_identity
+
     objs = api_objects(cfg, security_invoker_views=server_version_num(conn) >= 150000)
     out: set[tuple[str, str, str]] = set()
     for o in objs.values():
@@ -153,11 +191,18 @@ def expected_privileges(conn: psycopg.Connection, cfg: MigrationConfig) -> set[t
 def granted_privileges(conn: psycopg.Connection, cfg: MigrationConfig) -> list[dict[str, Any]]:
     """Every privilege anyone but the owner holds on an object the migration owns (catalog)."""
     objs = api_objects(cfg)
-    return fetch_all(conn, load_sql("privileges/02_select_granted_privileges.sql"), {
-        "state": cfg.state_schema,
-        "relations": [o.identity for o in objs.values() if o.kind == "table" and o.key != "legacy_name_view"]
-                     + _legacy_name_view(conn, cfg),
-        "functions": [o.identity for o in objs.values() if o.kind == "function"]})
+    return fetch_all(
+        conn,
+        load_sql("privileges/02_select_granted_privileges.sql"),
+        {
+            "state": cfg.state_schema,
+            "relations": [
+                o.identity for o in objs.values() if o.kind == "table" and o.key != "legacy_name_view"
+            ]
+            + _legacy_name_view(conn, cfg),
+            "functions": [o.identity for o in objs.values() if o.kind == "function"],
+        },
+    )
 
 
 def _legacy_name_view(conn: psycopg.Connection, cfg: MigrationConfig) -> list[str]:
@@ -180,13 +225,20 @@ def audit(conn: psycopg.Connection, cfg: MigrationConfig) -> dict[str, Any]:
         key = (r["object"], r["grantee"], r["privilege"])
         seen.add(key)
         if key not in expected or r["grantable"]:
-            extra.append(f"{r['grantee']} has {r['privilege']}{' WITH GRANT OPTION' if r['grantable'] else ''} "
-                         f"on {r['kind']} {r['object']}")
+            extra.append(
+                f"{r['grantee']} has {r['privilege']}{' WITH GRANT OPTION' if r['grantable'] else ''} "
+                f"on {r['kind']} {r['object']}"
+            )
     existing = _existing_objects(conn, cfg, {o for o, _, _ in expected})
     missing = [f"{g} lacks {p} on {o}" for o, g, p in sorted(expected - seen) if o in existing]
-    return {"objects_checked": len(present_objects | existing), "privileges_seen": len(rows),
-            "extra": extra, "missing": missing, "rls_off": rls_off,
-            "passed": not (extra or missing or rls_off)}
+    return {
+        "objects_checked": len(present_objects | existing),
+        "privileges_seen": len(rows),
+        "extra": extra,
+        "missing": missing,
+        "rls_off": rls_off,
+        "passed": not (extra or missing or rls_off),
+    }
 
 
 def _existing_objects(conn: psycopg.Connection, cfg: MigrationConfig, identities: set[str]) -> set[str]:
@@ -212,10 +264,17 @@ def require_clean(dsn: str, cfg: MigrationConfig) -> dict[str, Any]:
     with connection(dsn) as conn:
         result = audit(conn, cfg)
     if not result["passed"]:
-        problems = result["extra"] + result["missing"] + [f"row level security is off on {t}" for t in result["rls_off"]]
-        raise MigrationError(f"privilege audit failed ({len(problems)} differences from the grant list in "
-                             f"activity_migration/privileges.py; docs/security.md): " + "; ".join(problems[:20])
-                             + (" …" if len(problems) > 20 else ""))
+        problems = (
+            result["extra"]
+            + result["missing"]
+            + [f"row level security is off on {t}" for t in result["rls_off"]]
+        )
+        raise MigrationError(
+            f"privilege audit failed ({len(problems)} differences from the grant list in "
+            f"activity_migration/privileges.py; docs/security.md): "
+            + "; ".join(problems[:20])
+            + (" …" if len(problems) > 20 else "")
+        )
     return result
 
 

@@ -31,6 +31,7 @@ Which steps are gated (the destructive step's ledger step, as the phases record 
 evidence...), recorded in the production ledger by the Airflow gate and rendered for
 approval bodies by ``render_evidence_markdown``.
 """
+
 from __future__ import annotations
 
 import re
@@ -79,7 +80,6 @@ def is_destructive(phase: str, step: str) -> bool:
     return bool(pattern and re.fullmatch(pattern, step))
 
 
-
 # ---------------------------------------------------------------------------------------
 # the ledger rows and the database, as evidence
 
@@ -95,12 +95,14 @@ def _version_relation(recorded: str | None, current: str) -> str:
     a, b = commit(recorded), commit(current)
     if re.fullmatch(r"[0-9a-f]{6,40}", a) and re.fullmatch(r"[0-9a-f]{6,40}", b):
         try:
-            out = subprocess.run(["git", "merge-base", "--is-ancestor", a, b], cwd=PROJECT_ROOT,
-                                 capture_output=True, timeout=5)
+            out = subprocess.run(
+                ["git", "merge-base", "--is-ancestor", a, b], cwd=PROJECT_ROOT, capture_output=True, timeout=5
+            )
             if out.returncode == 0 and a != b:
                 return "older project version"
-            back = subprocess.run(["git", "merge-base", "--is-ancestor", b, a], cwd=PROJECT_ROOT,
-                                  capture_output=True, timeout=5)
+            back = subprocess.run(
+                ["git", "merge-base", "--is-ancestor", b, a], cwd=PROJECT_ROOT, capture_output=True, timeout=5
+            )
             if back.returncode == 0 and a != b:
                 return "newer project version"
         except (OSError, subprocess.SubprocessError):
@@ -112,10 +114,17 @@ def _row_summary(row: dict[str, Any] | None) -> dict[str, Any] | None:
     if row is None:
         return None
     return {
-        "ledger_id": row["id"], "phase": row["phase"], "step": row["step"], "status": row["status"],
-        "environment": row["environment"], "mode": row["mode"], "project_version": row["project_version"],
-        "dag_run_id": row["dag_run_id"], "actor": row["actor"],
-        "started_at": iso_utc(row["started_at"]), "finished_at": iso_utc(row["finished_at"]),
+        "ledger_id": row["id"],
+        "phase": row["phase"],
+        "step": row["step"],
+        "status": row["status"],
+        "environment": row["environment"],
+        "mode": row["mode"],
+        "project_version": row["project_version"],
+        "dag_run_id": row["dag_run_id"],
+        "actor": row["actor"],
+        "started_at": iso_utc(row["started_at"]),
+        "finished_at": iso_utc(row["finished_at"]),
     }
 
 
@@ -128,8 +137,13 @@ def database_identity(conn: psycopg.Connection) -> dict[str, Any]:
     except psycopg.Error:
         ident = None
     row = fetch_one(conn, load_sql("rehearsal/01_select_database_identity.sql"))
-    return {"system_identifier": ident, "database": row["db"], "host": conn.info.host,
-            "server_addr": row["addr"], "port": row["port"] or conn.info.port}
+    return {
+        "system_identifier": ident,
+        "database": row["db"],
+        "host": conn.info.host,
+        "server_addr": row["addr"],
+        "port": row["port"] or conn.info.port,
+    }
 
 
 def same_database(a: dict[str, Any], b: dict[str, Any]) -> bool:
@@ -146,9 +160,16 @@ def same_database(a: dict[str, Any], b: dict[str, Any]) -> bool:
 # the check
 
 
-def check_rehearsal(*, staging_conn: psycopg.Connection, phase: str, step: str, project_version: str,
-                    max_age_days: float = DEFAULT_MAX_AGE_DAYS, cfg: MigrationConfig | None = None,
-                    production_mode: str = "normal") -> dict[str, Any]:
+def check_rehearsal(
+    *,
+    staging_conn: psycopg.Connection,
+    phase: str,
+    step: str,
+    project_version: str,
+    max_age_days: float = DEFAULT_MAX_AGE_DAYS,
+    cfg: MigrationConfig | None = None,
+    production_mode: str = "normal",
+) -> dict[str, Any]:
     """Decide whether ``phase``/``step`` was rehearsed in staging; never raises for a missing rehearsal.
 
     :param staging_conn: connection to the STAGING application database (its ledger is read)
@@ -164,25 +185,42 @@ def check_rehearsal(*, staging_conn: psycopg.Connection, phase: str, step: str, 
     max_age_days = float(max_age_days)
     gated_step, step = step, rehearsed_step(phase, step)
     normal_only = production_mode != "demo"
-    verdict = _new_verdict(phase, gated_step, step, project_version, max_age_days, production_mode, normal_only)
-    missing = (f"no successful {'normal-mode ' if normal_only else ''}staging rehearsal of {phase}/{step} at "
-               f"version {project_version} in the last {days_text(max_age_days)}")
+    verdict = _new_verdict(
+        phase, gated_step, step, project_version, max_age_days, production_mode, normal_only
+    )
+    missing = (
+        f"no successful {'normal-mode ' if normal_only else ''}staging rehearsal of {phase}/{step} at "
+        f"version {project_version} in the last {days_text(max_age_days)}"
+    )
     try:
         ident = database_identity(staging_conn)
-        verdict["staging_database"] = {"database": ident["database"], "system_identifier": ident["system_identifier"]}
+        verdict["staging_database"] = {
+            "database": ident["database"],
+            "system_identifier": ident["system_identifier"],
+        }
     except psycopg.Error as exc:
         verdict["message"] = f"{missing}; the staging database could not be read: {exc}"
         return verdict
 
     if not ledger.state_schema_exists(staging_conn, cfg):
-        verdict["message"] = (f"{missing}; the staging database {ident['database']!r} has no migration state "
-                              f"schema {cfg.state_schema!r} (nothing has run there yet)")
+        verdict["message"] = (
+            f"{missing}; the staging database {ident['database']!r} has no migration state "
+            f"schema {cfg.state_schema!r} (nothing has run there yet)"
+        )
         return verdict
 
     t_ledger = ledger.state_table(cfg, "phase_ledger")
-    rehearsal = fetch_one(staging_conn, load_sql("rehearsal/02_select_rehearsal_success.sql", ledger=t_ledger),
-                          {"phase": phase, "step": step, "project_version": project_version,
-                           "max_age_secs": max_age_days * 86400, "normal_only": normal_only})
+    rehearsal = fetch_one(
+        staging_conn,
+        load_sql("rehearsal/02_select_rehearsal_success.sql", ledger=t_ledger),
+        {
+            "phase": phase,
+            "step": step,
+            "project_version": project_version,
+            "max_age_secs": max_age_days * 86400,
+            "normal_only": normal_only,
+        },
+    )
     if rehearsal is None:
         verdict["message"] = f"{missing}; " + _why_no_rehearsal(staging_conn, verdict, t_ledger, normal_only)
         return verdict
@@ -191,40 +229,69 @@ def check_rehearsal(*, staging_conn: psycopg.Connection, phase: str, step: str, 
     return verdict
 
 
-def _new_verdict(phase: str, gated_step: str, step: str, project_version: str, max_age_days: float,
-                 production_mode: str, normal_only: bool) -> dict[str, Any]:
+def _new_verdict(
+    phase: str,
+    gated_step: str,
+    step: str,
+    project_version: str,
+    max_age_days: float,
+    production_mode: str,
+    normal_only: bool,
+) -> dict[str, Any]:
     """The verdict before anything is read: not passed, no evidence yet."""
     verdict: dict[str, Any] = {
-        "passed": False, "message": "", "phase": phase, "step": gated_step, "rehearsed_step": step,
+        "passed": False,
+        "message": "",
+        "phase": phase,
+        "step": gated_step,
+        "rehearsed_step": step,
         "project_version": project_version,
-        "max_age_days": max_age_days, "checked_at": iso_utc(datetime.now(timezone.utc)),
-        "staging_database": None, "rehearsal": None, "newest_staging_run": None,
-        "validation_window": None, "validations": [], "validation_required": phase in VALIDATION_REQUIRED,
-        "production_mode": production_mode, "rehearsal_mode_required": "normal" if normal_only else "any",
+        "max_age_days": max_age_days,
+        "checked_at": iso_utc(datetime.now(timezone.utc)),
+        "staging_database": None,
+        "rehearsal": None,
+        "newest_staging_run": None,
+        "validation_window": None,
+        "validations": [],
+        "validation_required": phase in VALIDATION_REQUIRED,
+        "production_mode": production_mode,
+        "rehearsal_mode_required": "normal" if normal_only else "any",
         "warnings": [],
     }
     if project_version.endswith("-dirty"):
-        verdict["warnings"].append(f"project version {project_version} has uncommitted changes: the rehearsal "
-                                   "and this run may not run the same code")
+        verdict["warnings"].append(
+            f"project version {project_version} has uncommitted changes: the rehearsal "
+            "and this run may not run the same code"
+        )
     return verdict
 
 
-def _why_no_rehearsal(staging_conn: psycopg.Connection, verdict: dict[str, Any], t_ledger: Any,
-                      normal_only: bool) -> str:
+def _why_no_rehearsal(
+    staging_conn: psycopg.Connection, verdict: dict[str, Any], t_ledger: Any, normal_only: bool
+) -> str:
     """Why no staging run counts (the newest staging run, else a run recorded elsewhere); keeps the
     newest staging run in the verdict."""
     phase, step, version = verdict["phase"], verdict["rehearsed_step"], verdict["project_version"]
     max_age_days = verdict["max_age_days"]
-    newest = fetch_one(staging_conn, load_sql("rehearsal/03_select_newest_staging_run.sql", ledger=t_ledger),
-                       {"max_age_secs": max_age_days * 86400, "phase": phase, "step": step})
+    newest = fetch_one(
+        staging_conn,
+        load_sql("rehearsal/03_select_newest_staging_run.sql", ledger=t_ledger),
+        {"max_age_secs": max_age_days * 86400, "phase": phase, "step": step},
+    )
     verdict["newest_staging_run"] = _row_summary(newest)
     if newest is None:
-        other = fetch_one(staging_conn, load_sql("rehearsal/06_select_newest_run.sql", ledger=t_ledger),
-                          {"phase": phase, "step": step})
+        other = fetch_one(
+            staging_conn,
+            load_sql("rehearsal/06_select_newest_run.sql", ledger=t_ledger),
+            {"phase": phase, "step": step},
+        )
         if other is not None:
-            return (f"the staging database has a run of {phase}/{step} recorded as environment "
-                    f"{other['environment']!r} (not 'staging') on {when_utc(other['finished_at'] or other['started_at'])}"
-                    ": run the phase there with environment=staging")
+            return (
+                f"the staging database has a run of {phase}/{step} recorded as environment "
+                f"{other['environment']!r} (not 'staging') on "
+                f"{when_utc(other['finished_at'] or other['started_at'])}"
+                ": run the phase there with environment=staging"
+            )
         return f"no staging run of {phase}/{step} is recorded at all"
     reasons = []
     if newest["project_version"] != version:
@@ -234,40 +301,70 @@ def _why_no_rehearsal(staging_conn: psycopg.Connection, verdict: dict[str, Any],
     if newest["too_old"]:
         reasons.append(f"older than {days_text(max_age_days)}")
     if normal_only and newest["mode"] != "normal":
-        reasons.append(f"mode {newest['mode']}: that staging run skipped its approvals, and a normal-mode "
-                       "production run needs a staging rehearsal in mode normal")
-    return (f"newest staging run: version {newest['project_version']} on "
-            f"{when_utc(newest['finished_at'] or newest['started_at'])} ({', '.join(reasons) or 'superseded'})")
+        reasons.append(
+            f"mode {newest['mode']}: that staging run skipped its approvals, and a normal-mode "
+            "production run needs a staging rehearsal in mode normal"
+        )
+    return (
+        f"newest staging run: version {newest['project_version']} on "
+        f"{when_utc(newest['finished_at'] or newest['started_at'])} ({', '.join(reasons) or 'superseded'})"
+    )
 
 
-def _judge_validations(staging_conn: psycopg.Connection, verdict: dict[str, Any], rehearsal: dict[str, Any],
-                       cfg: MigrationConfig) -> None:
+def _judge_validations(
+    staging_conn: psycopg.Connection, verdict: dict[str, Any], rehearsal: dict[str, Any], cfg: MigrationConfig
+) -> None:
     """Pass or block the found rehearsal on the validations that speak for this version: same
     project version (or none recorded), recent; sets ``passed`` and ``message``."""
     phase, what = verdict["phase"], f"{verdict['phase']}/{verdict['rehearsed_step']}"
     version, max_age_days = verdict["project_version"], verdict["max_age_days"]
-    start = fetch_one(staging_conn, "SELECT now() - make_interval(secs => %s) AS s", (max_age_days * 86400,))["s"]
-    verdict["validation_window"] = {"from": iso_utc(start), "to": verdict["checked_at"], "project_version": version}
-    validations = fetch_all(staging_conn, load_sql("rehearsal/04_select_newest_validations.sql",
-                                                   validations=ledger.state_table(cfg, "validation_results")),
-                            {"since": start, "project_version": version})
+    start = fetch_one(staging_conn, "SELECT now() - make_interval(secs => %s) AS s", (max_age_days * 86400,))[
+        "s"
+    ]
+    verdict["validation_window"] = {
+        "from": iso_utc(start),
+        "to": verdict["checked_at"],
+        "project_version": version,
+    }
+    validations = fetch_all(
+        staging_conn,
+        load_sql(
+            "rehearsal/04_select_newest_validations.sql",
+            validations=ledger.state_table(cfg, "validation_results"),
+        ),
+        {"since": start, "project_version": version},
+    )
     verdict["validations"] = [
-        {"id": v["id"], "suite": v["suite"], "scope": v["scope"], "success": v["success"],
-         "environment": v["environment"], "project_version": v["project_version"], "run_at": iso_utc(v["run_at"]),
-         "failures": len(v["failures"] or [])}
-        for v in validations]
+        {
+            "id": v["id"],
+            "suite": v["suite"],
+            "scope": v["scope"],
+            "success": v["success"],
+            "environment": v["environment"],
+            "project_version": v["project_version"],
+            "run_at": iso_utc(v["run_at"]),
+            "failures": len(v["failures"] or []),
+        }
+        for v in validations
+    ]
     failed = [v for v in validations if not v["success"]]
-    rehearsed = (f"staging rehearsal of {what} at version {version} succeeded on "
-                 f"{when_utc(rehearsal['finished_at'] or rehearsal['started_at'])}")
+    rehearsed = (
+        f"staging rehearsal of {what} at version {version} succeeded on "
+        f"{when_utc(rehearsal['finished_at'] or rehearsal['started_at'])}"
+    )
     if failed:
         names = ", ".join(f"{v['suite']} (run {when_utc(v['run_at'])})" for v in failed)
-        verdict["message"] = (f"{rehearsed}, but the newest staging validation of {names} at this version "
-                              "failed: fix and re-validate in staging")
+        verdict["message"] = (
+            f"{rehearsed}, but the newest staging validation of {names} at this version "
+            "failed: fix and re-validate in staging"
+        )
         return
     if not validations and phase in VALIDATION_REQUIRED:
-        verdict["message"] = (f"{rehearsed}, but no validation result at this version is recorded in staging in "
-                              f"the last {days_text(max_age_days)}; {phase} requires its validations to have passed "
-                              "there")
+        verdict["message"] = (
+            f"{rehearsed}, but no validation result at this version is recorded in staging in "
+            f"the last {days_text(max_age_days)}; {phase} requires its validations to have passed "
+            "there"
+        )
         return
     verdict["passed"] = True
     suites = ", ".join(v["suite"] for v in validations) or "none ran (none required for this phase)"
@@ -286,11 +383,17 @@ def check_rehearsal_dsn(staging_dsn: str, **kwargs: Any) -> dict[str, Any]:
 # the production gate
 
 
-def enforce_rehearsal(*, production_conn: psycopg.Connection, staging_dsn: str | Callable[[], str], phase: str,
-                      step: str,
-                      ctx: ledger.RunContext, max_age_days: float = DEFAULT_MAX_AGE_DAYS,
-                      cfg: MigrationConfig | None = None,
-                      clamps: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def enforce_rehearsal(
+    *,
+    production_conn: psycopg.Connection,
+    staging_dsn: str | Callable[[], str],
+    phase: str,
+    step: str,
+    ctx: ledger.RunContext,
+    max_age_days: float = DEFAULT_MAX_AGE_DAYS,
+    cfg: MigrationConfig | None = None,
+    clamps: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     """The production gate: check, record ``<step>_rehearsal_gate`` in the production ledger, raise if not met.
 
     In a staging run nothing is checked (that run IS the rehearsal). A staging connection that
@@ -309,9 +412,14 @@ def enforce_rehearsal(*, production_conn: psycopg.Connection, staging_dsn: str |
 
     cfg = cfg or load_config()
     if ctx.environment != "production":
-        return {"required": False, "passed": True, "reason": "staging run: this run is the rehearsal",
-                "phase": phase, "step": step,
-                "markdown": "**Staging rehearsal**: not required (this staging run is the rehearsal)."}
+        return {
+            "required": False,
+            "passed": True,
+            "reason": "staging run: this run is the rehearsal",
+            "phase": phase,
+            "step": step,
+            "markdown": "**Staging rehearsal**: not required (this staging run is the rehearsal).",
+        }
     verdict = _production_verdict(production_conn, staging_dsn, phase, step, ctx, max_age_days, cfg)
     if clamps:
         verdict["param_clamps"] = list(clamps)
@@ -324,9 +432,15 @@ def enforce_rehearsal(*, production_conn: psycopg.Connection, staging_dsn: str |
     return verdict
 
 
-def _production_verdict(production_conn: psycopg.Connection, staging_dsn: str | Callable[[], str], phase: str,
-                        step: str, ctx: ledger.RunContext, max_age_days: float, cfg: MigrationConfig
-                        ) -> dict[str, Any]:
+def _production_verdict(
+    production_conn: psycopg.Connection,
+    staging_dsn: str | Callable[[], str],
+    phase: str,
+    step: str,
+    ctx: ledger.RunContext,
+    max_age_days: float,
+    cfg: MigrationConfig,
+) -> dict[str, Any]:
     """The verdict for a production run: the demo rule, then the staging ledger (never the
     production database itself); a refusal or an unreachable staging database is a closed gate."""
     from .errors import ConfigError, GateClosed
@@ -344,38 +458,73 @@ def _production_verdict(production_conn: psycopg.Connection, staging_dsn: str | 
         shown = redact(dsn)
         with connection(dsn, autocommit=True) as stg:
             if same_database(database_identity(stg), database_identity(production_conn)):
-                verdict = _closed_verdict(phase, step, version, max_age_days,
-                                          f"the staging connection points at the production database itself "
-                                          f"({shown}): a rehearsal must run on a separate database")
+                verdict = _closed_verdict(
+                    phase,
+                    step,
+                    version,
+                    max_age_days,
+                    f"the staging connection points at the production database itself "
+                    f"({shown}): a rehearsal must run on a separate database",
+                )
             else:
-                verdict = check_rehearsal(staging_conn=stg, phase=phase, step=step, project_version=version,
-                                          max_age_days=max_age_days, cfg=cfg, production_mode=ctx.mode)
+                verdict = check_rehearsal(
+                    staging_conn=stg,
+                    phase=phase,
+                    step=step,
+                    project_version=version,
+                    max_age_days=max_age_days,
+                    cfg=cfg,
+                    production_mode=ctx.mode,
+                )
     except _Refused as exc:  # demo mode on a database without the demo seed's mark
         verdict = _closed_verdict(phase, step, version, max_age_days, str(exc))
     except Exception as exc:  # unreachable staging: recorded and reported like any missing rehearsal
         if isinstance(exc, GateClosed):
             raise
-        verdict = _closed_verdict(phase, step, version, max_age_days,
-                                  f"cannot read the staging ledger of {phase}/{step}: {exc}")
+        verdict = _closed_verdict(
+            phase, step, version, max_age_days, f"cannot read the staging ledger of {phase}/{step}: {exc}"
+        )
     verdict["staging_dsn"] = shown
     return verdict
 
 
 def _closed_verdict(phase: str, step: str, version: str, max_age_days: float, message: str) -> dict[str, Any]:
     """A verdict that closes the gate before (or instead of) reading the staging ledger."""
-    return {"passed": False, "phase": phase, "step": step, "project_version": version,
-            "max_age_days": float(max_age_days), "checked_at": iso_utc(datetime.now(timezone.utc)),
-            "message": message}
+    return {
+        "passed": False,
+        "phase": phase,
+        "step": step,
+        "project_version": version,
+        "max_age_days": float(max_age_days),
+        "checked_at": iso_utc(datetime.now(timezone.utc)),
+        "message": message,
+    }
 
 
-def _record_gate(production_conn: psycopg.Connection, phase: str, step: str, ctx: ledger.RunContext,
-                 verdict: dict[str, Any], cfg: MigrationConfig) -> None:
+def _record_gate(
+    production_conn: psycopg.Connection,
+    phase: str,
+    step: str,
+    ctx: ledger.RunContext,
+    verdict: dict[str, Any],
+    cfg: MigrationConfig,
+) -> None:
     """Record the verdict as ``<step>_rehearsal_gate`` in the production ledger, committed."""
-    if production_conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE and not production_conn.autocommit:
+    if (
+        production_conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE
+        and not production_conn.autocommit
+    ):
         production_conn.rollback()
     ledger.ensure_state_schema(production_conn, cfg)
-    ledger.record(production_conn, phase, f"{step}_rehearsal_gate", "succeeded" if verdict["passed"] else "failed",
-                  ctx, verdict, cfg=cfg)
+    ledger.record(
+        production_conn,
+        phase,
+        f"{step}_rehearsal_gate",
+        "succeeded" if verdict["passed"] else "failed",
+        ctx,
+        verdict,
+        cfg=cfg,
+    )
     if not production_conn.autocommit:
         production_conn.commit()
 
@@ -392,8 +541,13 @@ def _ledger_latest(dsn: str, environment: str, cfg: MigrationConfig) -> dict[tup
     with connection(dsn, autocommit=True) as conn:
         if not ledger.state_schema_exists(conn, cfg):
             return {}
-        rows = fetch_all(conn, load_sql("rehearsal/05_select_latest_ledger_rows.sql",
-                                        ledger=ledger.state_table(cfg, "phase_ledger")), (environment,))
+        rows = fetch_all(
+            conn,
+            load_sql(
+                "rehearsal/05_select_latest_ledger_rows.sql", ledger=ledger.state_table(cfg, "phase_ledger")
+            ),
+            (environment,),
+        )
     return {(r["phase"], r["step"]): r for r in rows}
 
 
@@ -420,8 +574,10 @@ def rehearsal_report(staging_dsn: str, production_dsn: str, cfg: MigrationConfig
             return "– | | "
         return f"{r['status']}{' (demo)' if r['mode'] == 'demo' else ''} | {r['project_version'] or ''} | {when_utc(r['at'])}"
 
-    lines = ["| phase | step | staging | version | when | production | version | when |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| phase | step | staging | version | when | production | version | when |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for key in keys:
         lines.append(f"| {key[0]} | {key[1]} | {cells(staging.get(key))} | {cells(production.get(key))} |")
     if not keys:

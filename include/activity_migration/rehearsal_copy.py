@@ -38,6 +38,7 @@ Not copied: the state schema, subscriptions, tablespaces, large objects, data of
 and unlogged-in-name-only objects (foreign tables keep their definition), role passwords
 and LOGIN rights, cluster settings, extensions' own data.
 """
+
 from __future__ import annotations
 
 import time
@@ -96,16 +97,20 @@ class CopyReport:
         return next((t.rows for t in self.tables if t.table == table), 0) - self.pruned.get(table, 0)
 
     def render(self) -> str:
-        lines = [f"rehearsal-copy {self.source} -> {self.target} ({self.seconds:.1f} s, {self.pg_dump})",
-                 f"schemas: {', '.join(self.schemas)}",
-                 f"roles created (NOLOGIN): {', '.join(self.roles_created) or 'none (all exist on the target)'}"]
+        lines = [
+            f"rehearsal-copy {self.source} -> {self.target} ({self.seconds:.1f} s, {self.pg_dump})",
+            f"schemas: {', '.join(self.schemas)}",
+            f"roles created (NOLOGIN): {', '.join(self.roles_created) or 'none (all exist on the target)'}",
+        ]
         lines.append("tables:")
         for t in self.tables:
             pruned = self.pruned.get(t.table, 0)
             extra = f", {pruned} removed as orphans" if pruned else ""
             lines.append(f"  {t.table}: {t.rows - pruned} rows ({t.how}{extra})")
-        lines.append(f"sequences set: {self.sequences}; materialized views refreshed: "
-                     f"{', '.join(self.matviews) or 'none'}")
+        lines.append(
+            f"sequences set: {self.sequences}; materialized views refreshed: "
+            f"{', '.join(self.matviews) or 'none'}"
+        )
         lines += [f"warning: {w}" for w in self.warnings]
         return "\n".join(lines)
 
@@ -126,19 +131,32 @@ def resolve_endpoint(value: str) -> str:
 
 
 def _check_target(src: psycopg.Connection, tgt: psycopg.Connection, source_dsn: str, target_dsn: str) -> None:
-    if source_dsn.strip() == target_dsn.strip() or same_database(database_identity(src), database_identity(tgt)):
-        raise CopyRefused(f"the target {redact(target_dsn)} is the source database itself: "
-                          "rehearsal-copy needs a separate, empty staging database")
+    if source_dsn.strip() == target_dsn.strip() or same_database(
+        database_identity(src), database_identity(tgt)
+    ):
+        raise CopyRefused(
+            f"the target {redact(target_dsn)} is the source database itself: "
+            "rehearsal-copy needs a separate, empty staging database"
+        )
     found = target_contents(tgt)
     if found:
-        raise CopyRefused(f"the target {redact(target_dsn)} is not empty (it has {', '.join(found[:5])}"
-                          f"{', …' if len(found) > 5 else ''}): rehearsal-copy only fills an empty database; "
-                          "create a new one (CREATE DATABASE …) or drop it first")
+        raise CopyRefused(
+            f"the target {redact(target_dsn)} is not empty (it has {', '.join(found[:5])}"
+            f"{', …' if len(found) > 5 else ''}): rehearsal-copy only fills an empty database; "
+            "create a new one (CREATE DATABASE …) or drop it first"
+        )
 
 
-def rehearsal_copy(source_dsn: str, target_dsn: str, *, sample_rows: int, max_table_rows: int = DEFAULT_MAX_TABLE_ROWS,
-                   publications: bool = True, cfg: MigrationConfig | None = None,
-                   progress: Callable[[str], None] | None = None) -> CopyReport:
+def rehearsal_copy(
+    source_dsn: str,
+    target_dsn: str,
+    *,
+    sample_rows: int,
+    max_table_rows: int = DEFAULT_MAX_TABLE_ROWS,
+    publications: bool = True,
+    cfg: MigrationConfig | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> CopyReport:
     """Fill ``target_dsn`` with the application schema and a consistent sample of rows of ``source_dsn``.
 
     :param sample_rows: how many rows of the source table (activity_logs) to copy
@@ -148,7 +166,9 @@ def rehearsal_copy(source_dsn: str, target_dsn: str, *, sample_rows: int, max_ta
     """
     cfg = cfg or load_config()
     if sample_rows < 0 or max_table_rows < 1:
-        raise MigrationError(f"sample_rows must be >= 0 and max_table_rows >= 1, got {sample_rows}, {max_table_rows}")
+        raise MigrationError(
+            f"sample_rows must be >= 0 and max_table_rows >= 1, got {sample_rows}, {max_table_rows}"
+        )
     say = progress or (lambda _msg: None)
     started = time.monotonic()
     report = CopyReport(source=redact(source_dsn), target=redact(target_dsn))
@@ -163,7 +183,9 @@ def rehearsal_copy(source_dsn: str, target_dsn: str, *, sample_rows: int, max_ta
         say("roles")
         create_missing_roles(src, tgt, schemas, report)
         say("schema (pg_dump | psql)")
-        dump_schema(source_dsn, target_dsn, snapshot, schemas, server_major, cfg, keep_owners, publications, report)
+        dump_schema(
+            source_dsn, target_dsn, snapshot, schemas, server_major, cfg, keep_owners, publications, report
+        )
         _load_rows(src, tgt, schemas, cfg, sample_rows, max_table_rows, say, report)
         src.rollback()
         refresh_matviews(src, tgt, schemas, report)
@@ -191,13 +213,23 @@ def _target_keeps_owners(tgt: psycopg.Connection, report: CopyReport) -> bool:
     me = fetch_one(tgt, "SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
     keep_owners = bool(me["rolsuper"])
     if not keep_owners:
-        report.warnings.append("the target user is not a superuser: objects are owned by it (pg_dump --no-owner), "
-                               "so owner-dependent behaviour (RLS bypass of owners, SECURITY DEFINER) may differ")
+        report.warnings.append(
+            "the target user is not a superuser: objects are owned by it (pg_dump --no-owner), "
+            "so owner-dependent behaviour (RLS bypass of owners, SECURITY DEFINER) may differ"
+        )
     return keep_owners
 
 
-def _load_rows(src: psycopg.Connection, tgt: psycopg.Connection, schemas: list[str], cfg: MigrationConfig,
-               sample_rows: int, max_table_rows: int, say: Callable[[str], None], report: CopyReport) -> None:
+def _load_rows(
+    src: psycopg.Connection,
+    tgt: psycopg.Connection,
+    schemas: list[str],
+    cfg: MigrationConfig,
+    sample_rows: int,
+    max_table_rows: int,
+    say: Callable[[str], None],
+    report: CopyReport,
+) -> None:
     """Every table's rows, orphan pruning and sequence values, in one target transaction that
     fires no trigger (``session_replication_role = replica``)."""
     tables = copyable_tables(src, schemas)
@@ -207,9 +239,11 @@ def _load_rows(src: psycopg.Connection, tgt: psycopg.Connection, schemas: list[s
         try:
             tgt.execute("SET LOCAL session_replication_role = replica")
         except psycopg.errors.InsufficientPrivilege:
-            raise MigrationError("the target user may not SET session_replication_role (needs superuser, or "
-                                 "GRANT SET ON PARAMETER session_replication_role): without it the load would "
-                                 "fire the logging triggers") from None
+            raise MigrationError(
+                "the target user may not SET session_replication_role (needs superuser, or "
+                "GRANT SET ON PARAMETER session_replication_role): without it the load would "
+                "fire the logging triggers"
+            ) from None
         for t in tables:
             name = f"{t['schema']}.{t['name']}"
             select, how = table_select(src, t, cfg, sample_rows, max_table_rows)

@@ -1,5 +1,6 @@
 """What rehearsal-copy reads from the catalogs: the schemas to copy, whether the target is
 empty, the tables and their foreign keys, and a fingerprint of the code objects."""
+
 from __future__ import annotations
 
 import hashlib
@@ -16,8 +17,9 @@ FOREIGN_KEYS_SQL = load_sql("rehearsal/12_select_foreign_keys.sql")
 
 def application_schemas(conn: psycopg.Connection, cfg: MigrationConfig) -> list[str]:
     """Every schema but the system ones, the temporary ones and the state schema."""
-    rows = fetch_all(conn, load_sql("rehearsal/07_select_application_schemas.sql"),
-                     {"state_schema": cfg.state_schema})
+    rows = fetch_all(
+        conn, load_sql("rehearsal/07_select_application_schemas.sql"), {"state_schema": cfg.state_schema}
+    )
     return [r["nspname"] for r in rows]
 
 
@@ -39,5 +41,7 @@ def foreign_keys(conn: psycopg.Connection, schemas: list[str]) -> list[dict[str,
 
 def fingerprint(conn: psycopg.Connection, schemas: list[str]) -> str:
     """A digest of the triggers, functions and policies of ``schemas`` (for quick comparisons)."""
-    rows = fetch_all(conn, load_sql("rehearsal/15_select_definitions_to_fingerprint.sql"), {"schemas": schemas})
+    rows = fetch_all(
+        conn, load_sql("rehearsal/15_select_definitions_to_fingerprint.sql"), {"schemas": schemas}
+    )
     return hashlib.sha256("\n".join(f"{r['k']}:{r['d']}" for r in rows).encode()).hexdigest()

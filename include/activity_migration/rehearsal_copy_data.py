@@ -1,6 +1,7 @@
 """The rows half of rehearsal-copy: what each table's copy selects (the sample, the linked
 events, whole or sampled other tables), streaming it, pruning rows the sample orphaned,
 sequences, materialized views and statistics on the target."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
@@ -16,8 +17,13 @@ if TYPE_CHECKING:
     from .rehearsal_copy import CopyReport
 
 
-def table_select(src: psycopg.Connection, table: dict[str, Any], cfg: MigrationConfig, sample_rows: int,
-                 max_table_rows: int) -> tuple[sql.Composable, str]:
+def table_select(
+    src: psycopg.Connection,
+    table: dict[str, Any],
+    cfg: MigrationConfig,
+    sample_rows: int,
+    max_table_rows: int,
+) -> tuple[sql.Composable, str]:
     """The SELECT that copies ``table`` and how (``sample``, ``linked`` or ``whole``).
 
     The source table: ``sample_rows`` rows in md5-of-key order (stable within the snapshot);
@@ -37,22 +43,34 @@ def table_select(src: psycopg.Connection, table: dict[str, Any], cfg: MigrationC
     if name == cfg.target and "legacy_activity_log_id" in cols:
         src_ident = sql.Identifier(cfg.source.schema, cfg.source.table)
         return sql.SQL("{} WHERE legacy_activity_log_id::text IN (SELECT {}::text FROM {} {})").format(
-            base, key, src_ident, sample_order), "linked"
+            base, key, src_ident, sample_order
+        ), "linked"
     # counted, not estimated (reltuples can be stale), but never beyond the limit
-    size = scalar(src, sql.SQL("SELECT count(*) FROM (SELECT 1 FROM {}{} LIMIT {}) s").format(
-        only, ident, sql.Literal(max_table_rows + 1)))
+    size = scalar(
+        src,
+        sql.SQL("SELECT count(*) FROM (SELECT 1 FROM {}{} LIMIT {}) s").format(
+            only, ident, sql.Literal(max_table_rows + 1)
+        ),
+    )
     if size > max_table_rows:
         return sql.SQL("{} ORDER BY random() LIMIT {}").format(base, sql.Literal(max_table_rows)), "sample"
     return base, "whole"
 
 
-def stream_rows(src: psycopg.Connection, tgt: psycopg.Connection, select: sql.Composable, table: sql.Composable,
-                columns: list[str]) -> int:
+def stream_rows(
+    src: psycopg.Connection,
+    tgt: psycopg.Connection,
+    select: sql.Composable,
+    table: sql.Composable,
+    columns: list[str],
+) -> int:
     """``COPY (select) TO STDOUT`` on the source into ``COPY table FROM STDIN`` on the target; rows copied."""
     cols = sql.SQL(", ").join(sql.Identifier(c) for c in columns)
     with src.cursor() as scur, tgt.cursor() as tcur:
-        with scur.copy(sql.SQL("COPY ({}) TO STDOUT").format(select)) as out, \
-                tcur.copy(sql.SQL("COPY {} ({}) FROM STDIN").format(table, cols)) as into:
+        with (
+            scur.copy(sql.SQL("COPY ({}) TO STDOUT").format(select)) as out,
+            tcur.copy(sql.SQL("COPY {} ({}) FROM STDIN").format(table, cols)) as into,
+        ):
             for chunk in out:
                 into.write(chunk)
         return max(tcur.rowcount, 0)
@@ -69,30 +87,43 @@ def prune_orphans(tgt: psycopg.Connection, schemas: list[str], sampled: set[str]
             child = f"{fk['child_schema']}.{fk['child']}"
             if parent not in dirty:
                 continue
-            not_null = sql.SQL(" AND ").join(sql.SQL("c.{} IS NOT NULL").format(sql.Identifier(c))
-                                             for c in fk["child_cols"])
-            match = sql.SQL(" AND ").join(sql.SQL("p.{} = c.{}").format(sql.Identifier(p), sql.Identifier(c))
-                                          for p, c in zip(fk["parent_cols"], fk["child_cols"]))
+            not_null = sql.SQL(" AND ").join(
+                sql.SQL("c.{} IS NOT NULL").format(sql.Identifier(c)) for c in fk["child_cols"]
+            )
+            match = sql.SQL(" AND ").join(
+                sql.SQL("p.{} = c.{}").format(sql.Identifier(p), sql.Identifier(c))
+                for p, c in zip(fk["parent_cols"], fk["child_cols"])
+            )
             with tgt.cursor() as cur:
-                cur.execute(sql.SQL("DELETE FROM {} c WHERE {} AND NOT EXISTS (SELECT 1 FROM {} p WHERE {})").format(
-                    sql.Identifier(fk["child_schema"], fk["child"]), not_null,
-                    sql.Identifier(fk["parent_schema"], fk["parent"]), match))
+                cur.execute(
+                    sql.SQL("DELETE FROM {} c WHERE {} AND NOT EXISTS (SELECT 1 FROM {} p WHERE {})").format(
+                        sql.Identifier(fk["child_schema"], fk["child"]),
+                        not_null,
+                        sql.Identifier(fk["parent_schema"], fk["parent"]),
+                        match,
+                    )
+                )
                 if cur.rowcount > 0:
                     report.pruned[child] = report.pruned.get(child, 0) + cur.rowcount
                     changed.add(child)
         dirty = changed
 
 
-def copy_sequence_values(src: psycopg.Connection, tgt: psycopg.Connection, schemas: list[str],
-                         report: CopyReport) -> None:
+def copy_sequence_values(
+    src: psycopg.Connection, tgt: psycopg.Connection, schemas: list[str], report: CopyReport
+) -> None:
     """Set every used sequence of ``schemas`` on the target to the source's value."""
     for seq in fetch_all(src, load_sql("rehearsal/13_select_sequence_values.sql"), {"schemas": schemas}):
-        tgt.execute("SELECT setval(%s::regclass, %s, true)",
-                    (sql.Identifier(seq["schemaname"], seq["sequencename"]).as_string(tgt), seq["last_value"]))
+        tgt.execute(
+            "SELECT setval(%s::regclass, %s, true)",
+            (sql.Identifier(seq["schemaname"], seq["sequencename"]).as_string(tgt), seq["last_value"]),
+        )
         report.sequences += 1
 
 
-def refresh_matviews(src: psycopg.Connection, tgt: psycopg.Connection, schemas: list[str], report: CopyReport) -> None:
+def refresh_matviews(
+    src: psycopg.Connection, tgt: psycopg.Connection, schemas: list[str], report: CopyReport
+) -> None:
     """Refresh on the target the materialized views populated on the source (bases first)."""
     views = fetch_all(src, load_sql("rehearsal/14_select_populated_matviews.sql"), {"schemas": schemas})
     pending = list(views)
@@ -100,7 +131,9 @@ def refresh_matviews(src: psycopg.Connection, tgt: psycopg.Connection, schemas: 
         failed = []
         for v in pending:
             try:
-                tgt.execute(sql.SQL("REFRESH MATERIALIZED VIEW {}").format(sql.Identifier(v["schema"], v["name"])))
+                tgt.execute(
+                    sql.SQL("REFRESH MATERIALIZED VIEW {}").format(sql.Identifier(v["schema"], v["name"]))
+                )
                 report.matviews.append(f"{v['schema']}.{v['name']}")
             except psycopg.Error:
                 failed.append(v)
@@ -109,7 +142,9 @@ def refresh_matviews(src: psycopg.Connection, tgt: psycopg.Connection, schemas: 
             break
         pending = failed
     for v in pending:
-        report.warnings.append(f"materialized view {v['schema']}.{v['name']} could not be refreshed on the target")
+        report.warnings.append(
+            f"materialized view {v['schema']}.{v['name']} could not be refreshed on the target"
+        )
 
 
 def analyze_copied_tables(tgt: psycopg.Connection, report: CopyReport) -> None:

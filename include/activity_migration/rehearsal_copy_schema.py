@@ -1,6 +1,7 @@
 """The schema half of rehearsal-copy: the roles the copied objects name, created on the target,
 then ``pg_dump --schema-only | psql`` in one target transaction, with client binaries new
 enough for the source server."""
+
 from __future__ import annotations
 
 import os
@@ -63,8 +64,10 @@ def find_client(name: str, server_major: int) -> tuple[Path, int]:
     usable = sorted(((m == server_major, m, p) for p, m in found.items() if m >= server_major), reverse=True)
     if not usable:
         have = ", ".join(f"{p} ({m})" for p, m in found.items()) or "none"
-        raise MigrationError(f"{name} {server_major} or newer is needed for a PostgreSQL {server_major} source; "
-                             f"found: {have}. Install postgresql-client-{server_major} (or newer).")
+        raise MigrationError(
+            f"{name} {server_major} or newer is needed for a PostgreSQL {server_major} source; "
+            f"found: {have}. Install postgresql-client-{server_major} (or newer)."
+        )
     return usable[0][2], usable[0][1]
 
 
@@ -82,8 +85,9 @@ def _client_env(dsn: str) -> tuple[str, dict[str, str]]:
 # roles
 
 
-def create_missing_roles(src: psycopg.Connection, tgt: psycopg.Connection, schemas: list[str],
-                         report: CopyReport) -> None:
+def create_missing_roles(
+    src: psycopg.Connection, tgt: psycopg.Connection, schemas: list[str], report: CopyReport
+) -> None:
     """Every role the copied objects name that the target cluster lacks is created NOLOGIN; the
     memberships that involve a role created here are copied."""
     needed = fetch_all(src, load_sql("rehearsal/09_select_referenced_roles.sql"), {"schemas": schemas})
@@ -91,16 +95,21 @@ def create_missing_roles(src: psycopg.Connection, tgt: psycopg.Connection, schem
     me = fetch_one(tgt, "SELECT rolsuper, rolcreaterole FROM pg_roles WHERE rolname = current_user")
     missing = [r for r in needed if r["rolname"] not in existing]
     if missing and not (me["rolsuper"] or me["rolcreaterole"]):
-        raise MigrationError("the target lacks the roles " + ", ".join(r["rolname"] for r in missing)
-                             + " and the target user may not create roles (needs CREATEROLE): create them first")
+        raise MigrationError(
+            "the target lacks the roles "
+            + ", ".join(r["rolname"] for r in missing)
+            + " and the target user may not create roles (needs CREATEROLE): create them first"
+        )
     for r in missing:
         opts = ["NOLOGIN", "INHERIT" if r["rolinherit"] else "NOINHERIT"]
         if r["rolbypassrls"]:
             if me["rolsuper"]:
                 opts.append("BYPASSRLS")
             else:
-                report.warnings.append(f"role {r['rolname']} has BYPASSRLS in the source; only a superuser may "
-                                       "grant it, so the copy's role does not")
+                report.warnings.append(
+                    f"role {r['rolname']} has BYPASSRLS in the source; only a superuser may "
+                    "grant it, so the copy's role does not"
+                )
         try:
             with tgt.transaction():
                 tgt.execute(sql.SQL("CREATE ROLE {} " + " ".join(opts)).format(sql.Identifier(r["rolname"])))
@@ -111,15 +120,26 @@ def create_missing_roles(src: psycopg.Connection, tgt: psycopg.Connection, schem
     for m in fetch_all(src, load_sql("rehearsal/10_select_role_memberships.sql"), {"roles": names}):
         if m["member"] in report.roles_created or m["role"] in report.roles_created:
             with tgt.transaction():
-                tgt.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(m["role"]), sql.Identifier(m["member"])))
+                tgt.execute(
+                    sql.SQL("GRANT {} TO {}").format(sql.Identifier(m["role"]), sql.Identifier(m["member"]))
+                )
 
 
 # ---------------------------------------------------------------------------------------
 # the schema
 
 
-def dump_schema(source_dsn: str, target_dsn: str, snapshot: str, schemas: list[str], server_major: int,
-                cfg: MigrationConfig, keep_owners: bool, publications: bool, report: CopyReport) -> None:
+def dump_schema(
+    source_dsn: str,
+    target_dsn: str,
+    snapshot: str,
+    schemas: list[str],
+    server_major: int,
+    cfg: MigrationConfig,
+    keep_owners: bool,
+    publications: bool,
+    report: CopyReport,
+) -> None:
     """``pg_dump --schema-only`` of the source at ``snapshot``, loaded by ``psql --single-transaction``."""
     pg_dump, major = find_client("pg_dump", server_major)
     # psql must understand what this pg_dump writes (e.g. \restrict in recent minor releases): its sibling.
@@ -129,18 +149,32 @@ def dump_schema(source_dsn: str, target_dsn: str, snapshot: str, schemas: list[s
     report.pg_dump = f"pg_dump {major} at {pg_dump}"
     src_dsn, src_env = _client_env(source_dsn)
     tgt_dsn, tgt_env = _client_env(target_dsn)
-    cmd = [str(pg_dump), "--schema-only", "--no-subscriptions", "--no-tablespaces", f"--snapshot={snapshot}",
-           f"--exclude-schema={cfg.state_schema}", f"--dbname={src_dsn}"]
+    cmd = [
+        str(pg_dump),
+        "--schema-only",
+        "--no-subscriptions",
+        "--no-tablespaces",
+        f"--snapshot={snapshot}",
+        f"--exclude-schema={cfg.state_schema}",
+        f"--dbname={src_dsn}",
+    ]
     if not keep_owners:
         cmd.append("--no-owner")
     if not publications:
         cmd.append("--no-publications")
     dump = subprocess.run(cmd, capture_output=True, env=src_env)
     if dump.returncode != 0:
-        raise MigrationError(f"pg_dump of the source schema failed: {dump.stderr.decode(errors='replace').strip()[-2000:]}")
-    load = subprocess.run([str(psql), "-X", "-q", "-v", "ON_ERROR_STOP=1", "--single-transaction",
-                           f"--dbname={tgt_dsn}"], input=dump.stdout, capture_output=True, env=tgt_env)
+        raise MigrationError(
+            f"pg_dump of the source schema failed: {dump.stderr.decode(errors='replace').strip()[-2000:]}"
+        )
+    load = subprocess.run(
+        [str(psql), "-X", "-q", "-v", "ON_ERROR_STOP=1", "--single-transaction", f"--dbname={tgt_dsn}"],
+        input=dump.stdout,
+        capture_output=True,
+        env=tgt_env,
+    )
     if load.returncode != 0:
-        raise MigrationError("loading the schema into the target failed (nothing of it was kept: one transaction): "
-                             + load.stderr.decode(errors="replace").strip()[-2000:])
-
+        raise MigrationError(
+            "loading the schema into the target failed (nothing of it was kept: one transaction): "
+            + load.stderr.decode(errors="replace").strip()[-2000:]
+        )

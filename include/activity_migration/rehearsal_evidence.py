@@ -1,5 +1,6 @@
 """The rehearsal verdict as people read it: Markdown for approval bodies and reports, and the
 date and duration wording it (and the verdict's messages) use."""
+
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -35,30 +36,46 @@ def render_evidence_markdown(verdict: dict[str, Any]) -> str:
     if verdict.get("required") is False:
         return f"**Staging rehearsal**: not required ({verdict.get('reason', 'staging run')})."
     mark = "PASSED" if verdict.get("passed") else "NOT MET"
-    lines = [f"**Staging rehearsal {mark}** for `{verdict.get('phase')}/{verdict.get('step')}` "
-             f"at version `{verdict.get('project_version')}` (limit {days_text(verdict.get('max_age_days', 0))})",
-             "", verdict.get("message", "")]
+    lines = [
+        f"**Staging rehearsal {mark}** for `{verdict.get('phase')}/{verdict.get('step')}` "
+        f"at version `{verdict.get('project_version')}` (limit {days_text(verdict.get('max_age_days', 0))})",
+        "",
+        verdict.get("message", ""),
+    ]
     if verdict.get("rehearsed_step") and verdict["rehearsed_step"] != verdict.get("step"):
-        lines += ["", f"- `{verdict['step']}` is rehearsed by the staging success of `{verdict['rehearsed_step']}`"]
+        lines += [
+            "",
+            f"- `{verdict['step']}` is rehearsed by the staging success of `{verdict['rehearsed_step']}`",
+        ]
     db = verdict.get("staging_database") or {}
     if db:
-        lines += ["", f"- staging database: `{db.get('database')}`"
-                      + (f" (cluster {db['system_identifier']})" if db.get("system_identifier") else "")]
+        lines += [
+            "",
+            f"- staging database: `{db.get('database')}`"
+            + (f" (cluster {db['system_identifier']})" if db.get("system_identifier") else ""),
+        ]
     r = verdict.get("rehearsal")
     if r:
-        lines.append(f"- rehearsal: ledger #{r['ledger_id']}, run `{r['dag_run_id']}`, mode {r['mode']}, "
-                     f"finished {when_utc(r['finished_at'] or r['started_at'])}")
+        lines.append(
+            f"- rehearsal: ledger #{r['ledger_id']}, run `{r['dag_run_id']}`, mode {r['mode']}, "
+            f"finished {when_utc(r['finished_at'] or r['started_at'])}"
+        )
     if verdict.get("rehearsal_mode_required") == "normal":
         lines.append("- production runs in mode normal: only a staging rehearsal in mode normal counts")
     n = verdict.get("newest_staging_run")
     if n:
-        lines.append(f"- newest staging run: version `{n['project_version']}`, status {n['status']}, "
-                     f"{when_utc(n['finished_at'] or n['started_at'])}")
+        lines.append(
+            f"- newest staging run: version `{n['project_version']}`, status {n['status']}, "
+            f"{when_utc(n['finished_at'] or n['started_at'])}"
+        )
     vals = verdict.get("validations") or []
     if vals:
         lines += ["", "| suite | result | run at | version |", "|---|---|---|---|"]
-        lines += [f"| {v['suite']} | {'passed' if v['success'] else 'FAILED'} | {when_utc(v['run_at'])} | "
-                  f"{v.get('project_version') or ''} |" for v in vals]
+        lines += [
+            f"| {v['suite']} | {'passed' if v['success'] else 'FAILED'} | {when_utc(v['run_at'])} | "
+            f"{v.get('project_version') or ''} |"
+            for v in vals
+        ]
     elif r:
         lines.append("- staging validations at this version: none")
     for w in verdict.get("warnings") or []:

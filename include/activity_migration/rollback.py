@@ -15,6 +15,7 @@ the state schema first).
 
 Refused, with the reason: undoing phase 6 after its archive was deleted.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -53,17 +54,18 @@ TARGET_TITLES = {
     "before_p6": "before phase 6 (cleanup drop): activity_logs restored from the archive",
 }
 WHAT = {
-    "p6_cleanup": "restore public.activity_logs from the archive (compat view dropped first), publish_activity "
-                  "dual write again, events written after cleanup copied back, legacy functions recreated",
+    "p6_cleanup": "restore public.activity_logs from the archive (compat view dropped first), "
+    "publish_activity "
+    "dual write again, events written after cleanup copied back, legacy functions recreated",
     "p5_trigger_removal": "recreate every dropped legacy trigger and function from the phase-5 backups",
     "p4_backfill": "keep the backfilled events (correct data)",
     "p3_read_path": "read source back to activity_logs; drop event_feed, activity_logs_compat, "
-                    "activity_read_source(), the feed index, realtime membership added by phase 3",
+    "activity_read_source(), the feed index, realtime membership added by phase 3",
     "p2_dual_write": "restore the original legacy trigger functions from the phase-2 backup; dual write off "
-                     "(events kept)",
+    "(events kept)",
     # Prose, not SQL: joined with + so that no line reads as the start of a statement.
-    "p1_infrastructure": "drop events (rows archived in the state schema first), publish_activity and helpers, "
-                         + "policies, indexes, analytics views",
+    "p1_infrastructure": "drop events (rows archived in the state schema first), publish_activity and "
+    "helpers, " + "policies, indexes, analytics views",
 }
 
 
@@ -123,7 +125,9 @@ def _ledger_applied(conn: psycopg.Connection, cfg: MigrationConfig, phase: str) 
     """
     if not ledger.state_schema_exists(conn, cfg):
         return False
-    return bool(scalar(conn, load_sql("rollback/01_select_phase_applied.sql", state=cfg.state_schema), {"p": phase}))
+    return bool(
+        scalar(conn, load_sql("rollback/01_select_phase_applied.sql", state=cfg.state_schema), {"p": phase})
+    )
 
 
 def _catalog_evidence(conn: psycopg.Connection, cfg: MigrationConfig, phase: str) -> dict[str, Any]:
@@ -133,39 +137,74 @@ def _catalog_evidence(conn: psycopg.Connection, cfg: MigrationConfig, phase: str
     events_exist = bool(scalar(conn, "SELECT to_regclass(%s) IS NOT NULL", (cfg.target,)))
     if phase == "p6_cleanup":
         from .phases import p6_cleanup
+
         arch = p6_cleanup.current_archive(conn, cfg)
-        return {"archive": arch["name"] if arch else None,
-                "archive_deleted": bool(arch and arch["deleted_at"]), "applied": arch is not None}
+        return {
+            "archive": arch["name"] if arch else None,
+            "archive_deleted": bool(arch and arch["deleted_at"]),
+            "applied": arch is not None,
+        }
     if phase == "p5_trigger_removal":
-        rows = fetch_all(conn, sql.SQL("SELECT tier, status FROM {} ORDER BY tier").format(st("tier_state"))) \
-            if state else []
+        rows = (
+            fetch_all(conn, sql.SQL("SELECT tier, status FROM {} ORDER BY tier").format(st("tier_state")))
+            if state
+            else []
+        )
         removed = [r["tier"] for r in rows if r["status"] in ("backed_up", "dropped", "verified")]
         return {"tiers_not_restored": removed, "applied": bool(removed)}
     if phase == "p4_backfill":
-        n = scalar(conn, sql.SQL("SELECT count(*) FROM {} WHERE source = 'backfill'").format(
-            sql.Identifier(cfg.target_schema, cfg.target_table))) if events_exist else 0
-        chunks = scalar(conn, sql.SQL("SELECT count(*) FROM {}").format(st("backfill_chunks"))) if state else 0
+        n = (
+            scalar(
+                conn,
+                sql.SQL("SELECT count(*) FROM {} WHERE source = 'backfill'").format(
+                    sql.Identifier(cfg.target_schema, cfg.target_table)
+                ),
+            )
+            if events_exist
+            else 0
+        )
+        chunks = (
+            scalar(conn, sql.SQL("SELECT count(*) FROM {}").format(st("backfill_chunks"))) if state else 0
+        )
         return {"backfilled_events": int(n or 0), "chunks": int(chunks or 0), "applied": bool(n or chunks)}
     if phase == "p3_read_path":
         from .phases import p3_read_path
-        return {"feed_objects": p3_read_path.is_applied(conn),
-                "read_source": p3_read_path.get_read_source(conn, cfg) if state else "activity_logs",
-                "applied": p3_read_path.is_applied(conn)}
+
+        return {
+            "feed_objects": p3_read_path.is_applied(conn),
+            "read_source": p3_read_path.get_read_source(conn, cfg) if state else "activity_logs",
+            "applied": p3_read_path.is_applied(conn),
+        }
     if phase == "p2_dual_write":
         from .phases._common import dual_write_enabled
+
         on = dual_write_enabled(conn, cfg) if state else False
-        pending = scalar(conn, sql.SQL("SELECT count(*) FROM {} WHERE phase = 'p2_dual_write' AND restored_at IS NULL")
-                         .format(st("ddl_backups"))) if state else 0
+        pending = (
+            scalar(
+                conn,
+                sql.SQL(
+                    "SELECT count(*) FROM {} WHERE phase = 'p2_dual_write' AND restored_at IS NULL"
+                ).format(st("ddl_backups")),
+            )
+            if state
+            else 0
+        )
         return {"dual_write": on, "unrestored_backups": int(pending or 0), "applied": bool(on or pending)}
     if phase == "p1_infrastructure":
         from .phases._common import publish_identity
+
         pub = bool(scalar(conn, "SELECT to_regprocedure(%s) IS NOT NULL", (publish_identity(cfg),)))
         return {"events_table": events_exist, "publish_activity": pub, "applied": events_exist or pub}
     raise ConfigError(f"unknown phase {phase!r}")
 
 
-def plan(conn: psycopg.Connection, to_phase: str, cfg: MigrationConfig | None = None, *,
-         delete_backfilled_events: bool = False) -> RollbackPlan:
+def plan(
+    conn: psycopg.Connection,
+    to_phase: str,
+    cfg: MigrationConfig | None = None,
+    *,
+    delete_backfilled_events: bool = False,
+) -> RollbackPlan:
     """Which phase rollbacks run, newest first, and whether the rollback is possible at all."""
     cfg = cfg or load_config()
     if to_phase not in TARGETS:
@@ -181,41 +220,73 @@ def plan(conn: psycopg.Connection, to_phase: str, cfg: MigrationConfig | None = 
         if phase == "p4_backfill" and delete_backfilled_events:
             action = "delete the backfilled events (source 'backfill'), its quarantine rows and chunk plan"
         if phase == "p6_cleanup" and ev.get("archive_deleted"):
-            refused = (f"phase 6 cannot be undone: its archive {ev['archive']} was deleted (the legacy rows are gone "
-                       f"from this database; restore from a database backup). Roll back to nothing earlier than "
-                       f"phase 6, or restore the archive first.")
+            refused = (
+                f"phase 6 cannot be undone: its archive {ev['archive']} was deleted (the legacy rows are gone "
+                ""
+                f"from this database; restore from a database backup). Roll back to nothing earlier than "
+                f"phase 6, or restore the archive first."
+            )
         steps.append(PhaseStep(phase=phase, applied=applied, evidence=ev, action=action))
     if to_phase == "before_p1":
         notes.append("The state schema (ledger, backups, archives of rolled-back events) is kept.")
-    return RollbackPlan(to_phase=to_phase, steps=tuple(steps), delete_backfilled_events=delete_backfilled_events,
-                        refused=refused, notes=tuple(notes))
+    return RollbackPlan(
+        to_phase=to_phase,
+        steps=tuple(steps),
+        delete_backfilled_events=delete_backfilled_events,
+        refused=refused,
+        notes=tuple(notes),
+    )
 
 
-def make_plan(dsn: str, to_phase: str, cfg: MigrationConfig | None = None, ctx: RunContext | None = None, *,
-              delete_backfilled_events: bool = False, record: bool = True) -> RollbackPlan:
+def make_plan(
+    dsn: str,
+    to_phase: str,
+    cfg: MigrationConfig | None = None,
+    ctx: RunContext | None = None,
+    *,
+    delete_backfilled_events: bool = False,
+    record: bool = True,
+) -> RollbackPlan:
     """:func:`plan` on a DSN; records it (phase ``rollback``, step ``plan``); GateClosed when refused."""
     cfg = cfg or load_config()
     with connection(dsn) as conn:
         p = plan(conn, to_phase, cfg, delete_backfilled_events=delete_backfilled_events)
         conn.commit()
         if record and ledger.state_schema_exists(conn, cfg):
-            ledger.record(conn, PHASE, "plan", "failed" if p.refused else "succeeded", ctx, p.as_dict(), cfg=cfg)
+            ledger.record(
+                conn, PHASE, "plan", "failed" if p.refused else "succeeded", ctx, p.as_dict(), cfg=cfg
+            )
     if p.refused:
         raise GateClosed(p.refused)
     return p
 
 
-def run_phase_rollback(dsn: str, phase: str, cfg: MigrationConfig | None = None, ctx: RunContext | None = None, *,
-                       delete_backfilled_events: bool = False) -> dict[str, Any]:
+def run_phase_rollback(
+    dsn: str,
+    phase: str,
+    cfg: MigrationConfig | None = None,
+    ctx: RunContext | None = None,
+    *,
+    delete_backfilled_events: bool = False,
+) -> dict[str, Any]:
     """Undo one phase by calling its module's rollback (each records itself in the ledger)."""
     cfg = cfg or load_config()
     ctx = ctx or RunContext()
     if phase == "p4_backfill" and not delete_backfilled_events:
         with connection(dsn) as conn:
             ev = _catalog_evidence(conn, cfg, phase)
-            ledger.record(conn, phase, "rollback", "succeeded", ctx,
-                          {"kept_backfilled_events": ev["backfilled_events"],
-                           "reason": "backfilled events are correct copies of activity_logs rows; kept"}, cfg=cfg)
+            ledger.record(
+                conn,
+                phase,
+                "rollback",
+                "succeeded",
+                ctx,
+                {
+                    "kept_backfilled_events": ev["backfilled_events"],
+                    "reason": "backfilled events are correct copies of activity_logs rows; kept",
+                },
+                cfg=cfg,
+            )
         return {"kept_backfilled_events": ev["backfilled_events"]}
     module = _phase_module(phase)
     if phase == "p5_trigger_removal":
@@ -223,8 +294,9 @@ def run_phase_rollback(dsn: str, phase: str, cfg: MigrationConfig | None = None,
     return module.rollback(dsn, cfg, ctx)
 
 
-def execute(dsn: str, the_plan: RollbackPlan, cfg: MigrationConfig | None = None,
-            ctx: RunContext | None = None) -> dict[str, Any]:
+def execute(
+    dsn: str, the_plan: RollbackPlan, cfg: MigrationConfig | None = None, ctx: RunContext | None = None
+) -> dict[str, Any]:
     """Run every applied step of the plan, newest phase first (stops at the first failure)."""
     cfg = cfg or load_config()
     if the_plan.refused:
@@ -232,13 +304,20 @@ def execute(dsn: str, the_plan: RollbackPlan, cfg: MigrationConfig | None = None
     done: dict[str, Any] = {}
     for phase in the_plan.to_undo:
         log.info("rolling back %s", phase)
-        done[phase] = run_phase_rollback(dsn, phase, cfg, ctx,
-                                         delete_backfilled_events=the_plan.delete_backfilled_events)
+        done[phase] = run_phase_rollback(
+            dsn, phase, cfg, ctx, delete_backfilled_events=the_plan.delete_backfilled_events
+        )
     return done
 
 
-def rollback_to(dsn: str, to_phase: str, cfg: MigrationConfig | None = None, ctx: RunContext | None = None, *,
-                delete_backfilled_events: bool = False) -> dict[str, Any]:
+def rollback_to(
+    dsn: str,
+    to_phase: str,
+    cfg: MigrationConfig | None = None,
+    ctx: RunContext | None = None,
+    *,
+    delete_backfilled_events: bool = False,
+) -> dict[str, Any]:
     """Plan and execute (no approval: the DAG puts one between the two)."""
     p = make_plan(dsn, to_phase, cfg, ctx, delete_backfilled_events=delete_backfilled_events)
     return {"plan": p.as_dict(), "done": execute(dsn, p, cfg, ctx)}

@@ -16,6 +16,7 @@ Three rules, shared by every DAG (the Airflow side calls them; this module impor
    and never by the user who triggered the run; staging allows a self-approval unless told not
    to.
 """
+
 from __future__ import annotations
 
 import json
@@ -68,7 +69,9 @@ def require_demo_allowed(conn: psycopg.Connection, ctx: Any) -> None:
         f"mode=demo refused on {describe_database(conn)} (environment {getattr(ctx, 'environment', '?')}): "
         "demo mode skips the human approvals and is allowed only on a database carrying the demo seed's mark "
         "(COMMENT ON SCHEMA auth IS 'activity-migration demo seed v1', written by `activity-migration seed`); "
-        "this database has no such mark. Trigger the run with mode=normal and approve in Required Actions.")
+        ""
+        "this database has no such mark. Trigger the run with mode=normal and approve in Required Actions."
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -113,21 +116,40 @@ class RefusedParam:
 
 
 # The one table of production limits (issue 16). Staging is unchanged.
-PRODUCTION_LIMITS: dict[str, ParamLimit] = {lim.param: lim for lim in (
-    ParamLimit("min_event_ratio", "min", 0.9, "",
-               "the event-flow sensor must not pass a tier whose activity partly went missing"),
-    ParamLimit("rehearsal_max_age_days", "max", 14, "days",
-               "the staging rehearsal must be recent", positive=True),
-    ParamLimit("retention_days", "min", 7, "days",
-               "the archive may not be deleted without force right after cleanup"),
-    ParamLimit("validation_max_age_hours", "max", 48, "hours",
-               "cleanup needs a recent full validation"),
-)}
+PRODUCTION_LIMITS: dict[str, ParamLimit] = {
+    lim.param: lim
+    for lim in (
+        ParamLimit(
+            "min_event_ratio",
+            "min",
+            0.9,
+            "",
+            "the event-flow sensor must not pass a tier whose activity partly went missing",
+        ),
+        ParamLimit(
+            "rehearsal_max_age_days", "max", 14, "days", "the staging rehearsal must be recent", positive=True
+        ),
+        ParamLimit(
+            "retention_days",
+            "min",
+            7,
+            "days",
+            "the archive may not be deleted without force right after cleanup",
+        ),
+        ParamLimit("validation_max_age_hours", "max", 48, "hours", "cleanup needs a recent full validation"),
+    )
+}
 
-PRODUCTION_REFUSED: dict[str, RefusedParam] = {r.param: r for r in (
-    RefusedParam("allow_without_cutoff", True,
-                 "without the cutoff phase 2 records, rows written during the backfill are not covered"),
-)}
+PRODUCTION_REFUSED: dict[str, RefusedParam] = {
+    r.param: r
+    for r in (
+        RefusedParam(
+            "allow_without_cutoff",
+            True,
+            "without the cutoff phase 2 records, rows written during the backfill are not covered",
+        ),
+    )
+}
 
 
 def _num(value: float) -> str:
@@ -149,8 +171,9 @@ def _truthy(value: Any) -> bool:
     return bool(value)
 
 
-def clamp_value(environment: str, param: str, value: Any, *, source: str = "Param"
-                ) -> tuple[Any, dict[str, Any] | None]:
+def clamp_value(
+    environment: str, param: str, value: Any, *, source: str = "Param"
+) -> tuple[Any, dict[str, Any] | None]:
     """One value under the production rule of ``param``: ``(effective, clamp or None)``.
 
     ``None`` (unset) passes unchanged: the caller's fallback (a Variable, a default) is clamped
@@ -164,8 +187,10 @@ def clamp_value(environment: str, param: str, value: Any, *, source: str = "Para
     refused = PRODUCTION_REFUSED.get(param)
     if refused is not None:
         if value is not None and _truthy(value) == _truthy(refused.value):
-            raise ConfigError(f"{param}={value!r} ({source}) is refused in production: {refused.why}. "
-                              f"Run without {param}, or in staging.")
+            raise ConfigError(
+                f"{param}={value!r} ({source}) is refused in production: {refused.why}. "
+                f"Run without {param}, or in staging."
+            )
         return value, None
     limit = PRODUCTION_LIMITS.get(param)
     if limit is None or value is None or value == "":
@@ -177,22 +202,35 @@ def clamp_value(environment: str, param: str, value: Any, *, source: str = "Para
     if math.isnan(number):
         raise ConfigError(f"{param} ({source}) must be a number, got {value!r}")
     if limit.positive and number <= 0:
-        raise ConfigError(f"{param}={_num(number)} ({source}) is refused in production: it must be more than 0 "
-                          f"and at most {_num(limit.limit)} {limit.unit}".rstrip())
+        raise ConfigError(
+            f"{param}={_num(number)} ({source}) is refused in production: it must be more than 0 "
+            f"and at most {_num(limit.limit)} {limit.unit}".rstrip()
+        )
     if not limit.weaker(number):
         return value, None
-    effective = type(value)(limit.limit) if isinstance(value, (int, float)) and not isinstance(value, bool) \
+    effective = (
+        type(value)(limit.limit)
+        if isinstance(value, (int, float)) and not isinstance(value, bool)
         else limit.limit
-    clamp = {"param": param, "asked": value, "limit": limit.limit, "effective": effective,
-             "rule": f"production {'minimum' if limit.bound == 'min' else 'maximum'}", "source": source}
+    )
+    clamp = {
+        "param": param,
+        "asked": value,
+        "limit": limit.limit,
+        "effective": effective,
+        "rule": f"production {'minimum' if limit.bound == 'min' else 'maximum'}",
+        "source": source,
+    }
     return effective, clamp
 
 
 def clamp_message(clamp: Mapping[str, Any]) -> str:
     """``min_event_ratio=0.5 asked (Param) is below the production minimum 0.9: using 0.9``."""
     side = "below" if clamp["rule"].endswith("minimum") else "above"
-    return (f"{clamp['param']}={clamp['asked']!r} asked ({clamp.get('source', 'Param')}) is {side} the "
-            f"{clamp['rule']} {_num(clamp['limit'])}: using {clamp['effective']!r}")
+    return (
+        f"{clamp['param']}={clamp['asked']!r} asked ({clamp.get('source', 'Param')}) is {side} the "
+        f"{clamp['rule']} {_num(clamp['limit'])}: using {clamp['effective']!r}"
+    )
 
 
 def log_clamp(clamp: Mapping[str, Any], logger: logging.Logger | None = None) -> None:
@@ -200,8 +238,9 @@ def log_clamp(clamp: Mapping[str, Any], logger: logging.Logger | None = None) ->
     (logger or log).warning("production limit: %s", clamp_message(clamp))
 
 
-def production_params(environment: str, params: Mapping[str, Any], *, log_clamps: bool = True
-                      ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def production_params(
+    environment: str, params: Mapping[str, Any], *, log_clamps: bool = True
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The run's Params with the production limits applied: ``(effective_params, clamps)``.
 
     Each clamp is ``{"param", "asked", "limit", "effective", "rule", "source"}`` and is logged as a
@@ -226,8 +265,11 @@ def production_params(environment: str, params: Mapping[str, Any], *, log_clamps
 
 def clamps_markdown(clamps: Iterable[Mapping[str, Any]]) -> str:
     """One Markdown line per clamp, for approval bodies and evidence ('' when none)."""
-    lines = [f"- **production limit**: `{c['param']}` asked {c['asked']!r} ({c.get('source', 'Param')}), "
-             f"used {c['effective']!r} ({c['rule']})" for c in clamps]
+    lines = [
+        f"- **production limit**: `{c['param']}` asked {c['asked']!r} ({c.get('source', 'Param')}), "
+        f"used {c['effective']!r} ({c['rule']})"
+        for c in clamps
+    ]
     return "\n".join(lines)
 
 
@@ -258,12 +300,14 @@ def parse_approvers(value: Any) -> list[dict[str, str]]:
         text = text.strip()
         if not text:
             return []
-        if text[0] in "[{\"":
+        if text[0] in '[{"':
             try:
                 items = json.loads(text)
             except ValueError as exc:
-                raise ConfigError(f"Airflow Variable {APPROVERS_VARIABLE} is not valid JSON ({exc}): {text[:200]!r}; "
-                                  'use ["alice", "bob"], [{"id": "alice", "name": "Alice"}] or "alice, bob"') from None
+                raise ConfigError(
+                    f"Airflow Variable {APPROVERS_VARIABLE} is not valid JSON ({exc}): {text[:200]!r}; "
+                    'use ["alice", "bob"], [{"id": "alice", "name": "Alice"}] or "alice, bob"'
+                ) from None
         else:
             items = [p for p in text.replace(";", ",").split(",")]
     if isinstance(items, (str, dict)):
@@ -280,8 +324,10 @@ def parse_approvers(value: Any) -> list[dict[str, str]]:
         elif isinstance(item, (int,)) and not isinstance(item, bool):
             uid = name = str(item)
         else:
-            raise ConfigError(f"Airflow Variable {APPROVERS_VARIABLE}: entry {item!r} is neither a user id nor an "
-                              'object {"id": ..., "name": ...}')
+            raise ConfigError(
+                f"Airflow Variable {APPROVERS_VARIABLE}: entry {item!r} is neither a user id nor an "
+                'object {"id": ..., "name": ...}'
+            )
         if uid and uid not in seen:
             seen.add(uid)
             out.append({"id": uid, "name": name})
@@ -323,8 +369,15 @@ def allow_self_approval(environment: str, staging_setting: Any = None) -> bool:
     return _truthy(staging_setting)
 
 
-def four_eyes(*, environment: str, responder: Any, triggering_user_name: Any, approved: bool,
-              staging_setting: Any = None, approvers: list[dict[str, str]] | None = None) -> dict[str, Any]:
+def four_eyes(
+    *,
+    environment: str,
+    responder: Any,
+    triggering_user_name: Any,
+    approved: bool,
+    staging_setting: Any = None,
+    approvers: list[dict[str, str]] | None = None,
+) -> dict[str, Any]:
     """May this answer stand? ``{"allowed", "self_approval", "responder", "triggering_user", "note", "refused"}``.
 
     A Reject always stands (it only stops the run). An Approve is refused (``refused`` says why)
@@ -339,21 +392,35 @@ def four_eyes(*, environment: str, responder: Any, triggering_user_name: Any, ap
     and ``note`` says so (for the ledger).
     """
     trigger = known_user(triggering_user_name)
-    verdict: dict[str, Any] = {"allowed": True, "self_approval": False, "responder": user_label(responder),
-                               "triggering_user": trigger, "note": None, "refused": None}
+    verdict: dict[str, Any] = {
+        "allowed": True,
+        "self_approval": False,
+        "responder": user_label(responder),
+        "triggering_user": trigger,
+        "note": None,
+        "refused": None,
+    }
     if not approved:
         if trigger and same_user(responder, trigger):
             verdict["note"] = "rejected by the user who triggered the run (a rejection only stops the run)"
         return verdict
-    if environment == "production" and approvers is not None \
-            and not any(same_user(responder, a["id"]) or same_user(responder, a["name"]) for a in approvers):
-        verdict.update(allowed=False, refused="responder is not an approver",
-                       note=f"approval by {user_label(responder)} refused: not listed in the Airflow Variable "
-                            f"{APPROVERS_VARIABLE} (production approvals are answered only by the users listed there)")
+    if (
+        environment == "production"
+        and approvers is not None
+        and not any(same_user(responder, a["id"]) or same_user(responder, a["name"]) for a in approvers)
+    ):
+        verdict.update(
+            allowed=False,
+            refused="responder is not an approver",
+            note=f"approval by {user_label(responder)} refused: not listed in the Airflow Variable "
+            f"{APPROVERS_VARIABLE} (production approvals are answered only by the users listed there)",
+        )
         return verdict
     if trigger is None:
-        verdict["note"] = ("triggering user unknown (scheduled run, `airflow dags test` or a run without a user): "
-                           "the approver could not be compared with who triggered the run")
+        verdict["note"] = (
+            "triggering user unknown (scheduled run, `airflow dags test` or a run without a user): "
+            "the approver could not be compared with who triggered the run"
+        )
         if triggering_user_name:
             verdict["triggering_user_recorded"] = str(triggering_user_name)
         return verdict
@@ -361,12 +428,20 @@ def four_eyes(*, environment: str, responder: Any, triggering_user_name: Any, ap
         return verdict
     verdict["self_approval"] = True
     if allow_self_approval(environment, staging_setting):
-        verdict["note"] = (f"self-approval allowed in {environment} (Airflow Variable "
-                           f"{ALLOW_SELF_APPROVAL_IN_STAGING_VARIABLE} is not false)")
+        verdict["note"] = (
+            f"self-approval allowed in {environment} (Airflow Variable "
+            f"{ALLOW_SELF_APPROVAL_IN_STAGING_VARIABLE} is not false)"
+        )
         return verdict
-    why = ("never in production" if environment == "production"
-           else f"Airflow Variable {ALLOW_SELF_APPROVAL_IN_STAGING_VARIABLE} is false")
-    verdict.update(allowed=False, refused="self-approval refused",
-                   note=f"self-approval refused: {user_label(responder)} triggered this {environment} run and may "
-                        f"not approve it (four eyes: {why}); another approver must answer")
+    why = (
+        "never in production"
+        if environment == "production"
+        else f"Airflow Variable {ALLOW_SELF_APPROVAL_IN_STAGING_VARIABLE} is false"
+    )
+    verdict.update(
+        allowed=False,
+        refused="self-approval refused",
+        note=f"self-approval refused: {user_label(responder)} triggered this {environment} run and may "
+        f"not approve it (four eyes: {why}); another approver must answer",
+    )
     return verdict

@@ -20,8 +20,11 @@ def migration_counts(dsn: str, cfg: MigrationConfig | None = None) -> dict[str, 
     with connection(dsn) as conn:
         if not state_schema_exists(conn, cfg):
             return {}
-        query = load_sql("summary/01_select_migration_counts.sql", state=cfg.state_schema,
-                         events=sql.Identifier(cfg.target_schema, cfg.target_table))
+        query = load_sql(
+            "summary/01_select_migration_counts.sql",
+            state=cfg.state_schema,
+            events=sql.Identifier(cfg.target_schema, cfg.target_table),
+        )
         return fetch_one(conn, query) or {}
 
 
@@ -44,16 +47,33 @@ def summary_table(per_environment: dict[str, dict[str, Any]]) -> list[str]:
     envs = list(per_environment)
     rows: list[tuple[str, list[str]]] = [
         ("history rows backfilled", [f"{e.get('rows_backfilled', 0):,}" for e in per_environment.values()]),
-        ("events linked to the legacy log", [f"{e.get('events_linked', 0):,}" for e in per_environment.values()]),
-        ("events published by the app only", [f"{e.get('events_published', 0):,}" for e in per_environment.values()]),
-        ("quarantined (by reason)", [format_quarantine(e.get("quarantined_by_reason") or {})
-                                     for e in per_environment.values()]),
-        ("app transactions ok / failed", [f"{e.get('tx_ok', 0):,} / {e.get('tx_failed', 0):,}"
-                                          for e in per_environment.values()]),
-        ("approvals given / skipped (demo)", [f"{e.get('approvals_given', 0)} / {e.get('approvals_skipped', 0)}"
-                                              for e in per_environment.values()]),
-        ("time, all phases", [_minutes(sum((e.get("phase_seconds") or {}).values()))
-                              for e in per_environment.values()]),
+        (
+            "events linked to the legacy log",
+            [f"{e.get('events_linked', 0):,}" for e in per_environment.values()],
+        ),
+        (
+            "events published by the app only",
+            [f"{e.get('events_published', 0):,}" for e in per_environment.values()],
+        ),
+        (
+            "quarantined (by reason)",
+            [format_quarantine(e.get("quarantined_by_reason") or {}) for e in per_environment.values()],
+        ),
+        (
+            "app transactions ok / failed",
+            [f"{e.get('tx_ok', 0):,} / {e.get('tx_failed', 0):,}" for e in per_environment.values()],
+        ),
+        (
+            "approvals given / skipped (demo)",
+            [
+                f"{e.get('approvals_given', 0)} / {e.get('approvals_skipped', 0)}"
+                for e in per_environment.values()
+            ],
+        ),
+        (
+            "time, all phases",
+            [_minutes(sum((e.get("phase_seconds") or {}).values())) for e in per_environment.values()],
+        ),
     ]
     lines = ["| | " + " | ".join(envs) + " |", "|---" * (len(envs) + 1) + "|"]
     lines += [f"| {label} | " + " | ".join(cells) + " |" for label, cells in rows]
@@ -68,8 +88,10 @@ def phase_times_table(per_environment: dict[str, dict[str, Any]]) -> list[str]:
         labels += [label for label in (e.get("phase_seconds") or {}) if label not in labels]
     lines = ["| phase | " + " | ".join(envs) + " |", "|---" * (len(envs) + 1) + "|"]
     for label in labels:
-        cells = [_minutes(e["phase_seconds"][label]) if label in (e.get("phase_seconds") or {}) else "–"
-                 for e in per_environment.values()]
+        cells = [
+            _minutes(e["phase_seconds"][label]) if label in (e.get("phase_seconds") or {}) else "–"
+            for e in per_environment.values()
+        ]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return lines
 

@@ -5,6 +5,7 @@ legacy RLS expressions in phase 1) or composes identifiers into text the catalog
 The tokenizer keeps every character (the concatenation of all token texts is the input), so
 a rewrite can replace exact spans and leave the rest byte for byte.
 """
+
 from __future__ import annotations
 
 import re
@@ -19,7 +20,7 @@ class TokenizeError(MigrationError):
 
 @dataclass(frozen=True)
 class Token:
-    kind: str   # ws, comment, string, dollar, qident, word, number, param, punct, op
+    kind: str  # ws, comment, string, dollar, qident, word, number, param, punct, op
     text: str
     start: int
     end: int
@@ -191,7 +192,7 @@ def split_statements(src: str) -> list[str]:
         elif t.kind == "punct" and t.text in ")]":
             depth -= 1
         elif t.kind == "punct" and t.text == ";" and depth == 0:
-            stmt = src[cur_start:t.start]
+            stmt = src[cur_start : t.start]
             if significant(tokenize(stmt)):
                 out.append(stmt.strip())
             cur_start = t.end
@@ -230,7 +231,7 @@ def _nesting(t: Token) -> int:
 
 
 def span_text(src: str, toks: list[Token]) -> str:
-    return src[toks[0].start:toks[-1].end] if toks else ""
+    return src[toks[0].start : toks[-1].end] if toks else ""
 
 
 def quote_ident(name: str) -> str:

@@ -3,6 +3,7 @@
 Each section is a function ``(conn, cfg) -> dict`` named in ``SECTIONS``; a section that
 fails is reported as such, never hides the others. Phases add their section here.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -32,10 +33,21 @@ def phases_section(conn: psycopg.Connection, cfg: MigrationConfig) -> dict[str, 
     phases = {}
     for phase in ledger.PHASES:
         row = ledger.last_step(conn, phase, cfg=cfg)
-        phases[phase] = None if row is None else {
-            "step": row["step"], "status": row["status"], "environment": row["environment"], "mode": row["mode"],
-            "actor": row["actor"], "at": (row["finished_at"] or row["started_at"]).isoformat()}
-    current = next((p for p in reversed(ledger.PHASES) if phases[p] and phases[p]["status"] == "succeeded"), None)
+        phases[phase] = (
+            None
+            if row is None
+            else {
+                "step": row["step"],
+                "status": row["status"],
+                "environment": row["environment"],
+                "mode": row["mode"],
+                "actor": row["actor"],
+                "at": (row["finished_at"] or row["started_at"]).isoformat(),
+            }
+        )
+    current = next(
+        (p for p in reversed(ledger.PHASES) if phases[p] and phases[p]["status"] == "succeeded"), None
+    )
     return {"current_phase": current, "phases": phases}
 
 

@@ -4,6 +4,7 @@ Recipients come from the Airflow Variable ``migration_alert_emails`` (comma sepa
 Every alert names the environment it is about. Sending failures are raised, not
 swallowed: an alert that could not be sent must fail the task that tried.
 """
+
 from __future__ import annotations
 
 import os
@@ -26,7 +27,9 @@ def alert_recipients() -> list[str]:
         value = settings_variables().get(ALERT_VARIABLE, "")
     recipients = [r.strip() for r in str(value).replace(";", ",").split(",") if r.strip()]
     if not recipients:
-        raise ValueError(f"no alert recipients: set the Airflow Variable {ALERT_VARIABLE} (comma-separated addresses)")
+        raise ValueError(
+            f"no alert recipients: set the Airflow Variable {ALERT_VARIABLE} (comma-separated addresses)"
+        )
     return recipients
 
 
@@ -49,8 +52,9 @@ def ensure_smtp_connection(conn_id: str) -> None:
         os.environ.setdefault(env_var_name(conn_id), spec.uri())
 
 
-def send_alert(subject: str, html_content: str, context: dict[str, Any] | None = None,
-               smtp_conn_id: str = "smtp_default") -> list[str]:
+def send_alert(
+    subject: str, html_content: str, context: dict[str, Any] | None = None, smtp_conn_id: str = "smtp_default"
+) -> list[str]:
     """Send one alert mail; returns the recipients."""
     from airflow.providers.smtp.notifications.smtp import SmtpNotifier
 

@@ -33,6 +33,7 @@ to the users of the Airflow Variable ``migration_approvers`` minus the user who 
 Staging allows a self-approval unless the Variable ``migration_allow_self_approval_in_staging``
 is false.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -43,7 +44,6 @@ from airflow.providers.standard.operators.hitl import ApprovalOperator, HITLOper
 from airflow.sdk import task
 from airflow.sdk.exceptions import AirflowFailException
 from airflow.triggers.base import BaseTrigger, TriggerEvent
-
 from psycopg import sql
 
 from activity_migration import ledger
@@ -51,8 +51,15 @@ from activity_migration.config import load_config
 from activity_migration.db import connection, fetch_all, load_sql
 from activity_migration.errors import GateClosed
 from activity_migration.run_rules import (
-    ALLOW_SELF_APPROVAL_IN_STAGING_VARIABLE, APPROVERS_VARIABLE, approvers_for, clamps_markdown, four_eyes,
-    parse_approvers, require_demo_allowed, user_label)
+    ALLOW_SELF_APPROVAL_IN_STAGING_VARIABLE,
+    APPROVERS_VARIABLE,
+    approvers_for,
+    clamps_markdown,
+    four_eyes,
+    parse_approvers,
+    require_demo_allowed,
+    user_label,
+)
 
 from .runtime import dsn_from_context, param_clamps, run_context, triggering_user
 
@@ -96,7 +103,9 @@ class LedgerApprovalOperator(ApprovalOperator):
         self.assign_approvers(context)  # fail at once (before any deferral) when nobody may answer
         if (getattr(context["ti"], "try_number", 1) or 1) > 1:
             # Only the triggerer may read a task's HITL detail: look there before asking again.
-            self.defer(trigger=EarlierAnswerTrigger(ti_id=str(context["ti"].id)), method_name="resume_after_lookup")
+            self.defer(
+                trigger=EarlierAnswerTrigger(ti_id=str(context["ti"].id)), method_name="resume_after_lookup"
+            )
         return self._ask(context)
 
     def _ask(self, context):  # noqa: ANN001
@@ -121,18 +130,26 @@ class LedgerApprovalOperator(ApprovalOperator):
                     f"four eyes: no approvers for this production approval. Set the Airflow Variable "
                     f"{APPROVERS_VARIABLE} to the users who may approve (a JSON list of user ids, e.g. "
                     '["alice", "bob"], or of {"id": ..., "name": ...} objects, or "alice, bob"; for the '
-                    "simple auth manager the id is the username), then clear this task.")
+                    "simple auth manager the id is the username), then clear this task."
+                )
             allowed = approvers_for(approvers, trigger)
             if not allowed:
                 raise AirflowFailException(
-                    f"four eyes: the Airflow Variable {APPROVERS_VARIABLE} lists only {trigger!r}, who triggered "
+                    f"four eyes: the Airflow Variable {APPROVERS_VARIABLE} lists only {trigger!r}, who "
+                    "triggered "
                     "this production run and may not approve it. Add another approver to the Variable, then "
-                    "clear this task.")
+                    "clear this task."
+                )
             self.assigned_users = allowed
             who = ", ".join(_user_name(u) for u in allowed)
-            lines.append(f"**Who may answer** (Variable `{APPROVERS_VARIABLE}`): {who}"
-                         + (f"; not `{trigger}`, who triggered this run (four eyes)." if trigger else
-                            "; the triggering user is unknown (scheduled run or `airflow dags test`)."))
+            lines.append(
+                f"**Who may answer** (Variable `{APPROVERS_VARIABLE}`): {who}"
+                + (
+                    f"; not `{trigger}`, who triggered this run (four eyes)."
+                    if trigger
+                    else "; the triggering user is unknown (scheduled run or `airflow dags test`)."
+                )
+            )
         clamps = param_clamps(context)
         if clamps:
             lines.append("**Production limits applied to this run's Params**:\n" + clamps_markdown(clamps))
@@ -154,14 +171,20 @@ class LedgerApprovalOperator(ApprovalOperator):
         answer = (event or {}).get("answer")
         if answer and not self._answer_in_ledger(context, datetime.fromisoformat(answer["responded_at"])):
             answer = {**answer, "responded_at": datetime.fromisoformat(answer["responded_at"])}
-            self.log.warning("Reusing the answer %s given by %s at %s to an earlier try: the scheduler failed "
-                             "that try before it could act on it (answer/park race), so nobody is asked again.",
-                             answer["chosen_options"], _user_name(answer["responded_by_user"]),
-                             answer["responded_at"])
+            self.log.warning(
+                "Reusing the answer %s given by %s at %s to an earlier try: the scheduler failed "
+                "that try before it could act on it (answer/park race), so nobody is asked again.",
+                answer["chosen_options"],
+                _user_name(answer["responded_by_user"]),
+                answer["responded_at"],
+            )
             return self.execute_complete(context, answer)
         if answer:
-            self.log.info("the earlier answer (%s by %s) was acted on already: asking again",
-                          answer["chosen_options"], _user_name(answer["responded_by_user"]))
+            self.log.info(
+                "the earlier answer (%s by %s) was acted on already: asking again",
+                answer["chosen_options"],
+                _user_name(answer["responded_by_user"]),
+            )
         if event and event.get("error"):
             self.log.info("no earlier answer to reuse (%s)", event["error"])
         return self._ask(context)
@@ -172,9 +195,14 @@ class LedgerApprovalOperator(ApprovalOperator):
             cfg = load_config()
             if not ledger.state_schema_exists(conn, cfg):
                 return False
-            rows = fetch_all(conn, load_sql("airflow_ui/02_read_approval_answers.sql",
-                                            ledger=sql.Identifier(cfg.state_schema, "phase_ledger")),
-                             (self.phase, f"{self.ledger_step(context)}_approval", getattr(dag_run, "run_id", None)))
+            rows = fetch_all(
+                conn,
+                load_sql(
+                    "airflow_ui/02_read_approval_answers.sql",
+                    ledger=sql.Identifier(cfg.state_schema, "phase_ledger"),
+                ),
+                (self.phase, f"{self.ledger_step(context)}_approval", getattr(dag_run, "run_id", None)),
+            )
         for row in rows:
             try:
                 if abs((datetime.fromisoformat(row["at"]) - responded_at).total_seconds()) < 0.001:
@@ -194,9 +222,12 @@ class LedgerApprovalOperator(ApprovalOperator):
             self._record(context, result, verdict, status="failed")
             raise GateClosed(
                 f"{self.phase}/{self.ledger_step(context)} approval: {verdict['note']} (triggering user "
-                f"{verdict['triggering_user']!r}, responder {verdict['responder']!r}). The answer is not used; a "
-                f"retry asks again (once retries are used up, clear the task). Answer as another user listed in "
-                f"the Airflow Variable {APPROVERS_VARIABLE}.")
+                f"{verdict['triggering_user']!r}, responder {verdict['responder']!r}). The answer is not "
+                "used; a "
+                f"retry asks again (once retries are used up, clear the task). Answer as another user listed "
+                "in "
+                f"the Airflow Variable {APPROVERS_VARIABLE}."
+            )
         self._record(context, result, verdict)
         return super().execute_complete(context=context, event=event)
 
@@ -208,26 +239,45 @@ class LedgerApprovalOperator(ApprovalOperator):
             try:
                 approvers = parse_approvers(_variable(APPROVERS_VARIABLE))
             except Exception as exc:  # unreadable or malformed: nobody counts as an approver (fail closed)
-                self.log.warning("cannot read the Variable %s (%s): no answer can stand", APPROVERS_VARIABLE, exc)
+                self.log.warning(
+                    "cannot read the Variable %s (%s): no answer can stand", APPROVERS_VARIABLE, exc
+                )
                 approvers = []
         else:
             try:
                 staging_setting = _variable(ALLOW_SELF_APPROVAL_IN_STAGING_VARIABLE)
             except Exception as exc:  # unreadable: the documented default (allowed in staging)
-                self.log.warning("cannot read the Variable %s (%s): self-approval in staging allowed (default)",
-                                 ALLOW_SELF_APPROVAL_IN_STAGING_VARIABLE, exc)
+                self.log.warning(
+                    "cannot read the Variable %s (%s): self-approval in staging allowed (default)",
+                    ALLOW_SELF_APPROVAL_IN_STAGING_VARIABLE,
+                    exc,
+                )
         chosen = (result.get("chosen_options") or ["?"])[0]
-        return four_eyes(environment=ctx.environment, responder=result.get("responded_by_user"),
-                         triggering_user_name=getattr(context.get("dag_run"), "triggering_user_name", None),
-                         approved=chosen == self.APPROVE, staging_setting=staging_setting, approvers=approvers)
+        return four_eyes(
+            environment=ctx.environment,
+            responder=result.get("responded_by_user"),
+            triggering_user_name=getattr(context.get("dag_run"), "triggering_user_name", None),
+            approved=chosen == self.APPROVE,
+            staging_setting=staging_setting,
+            approvers=approvers,
+        )
 
-    def _record(self, context, result, verdict: dict[str, Any] | None = None,  # noqa: ANN001
-                status: str | None = None) -> None:
+    def _record(
+        self,
+        context,
+        result,
+        verdict: dict[str, Any] | None = None,  # noqa: ANN001
+        status: str | None = None,
+    ) -> None:
         chosen = (result.get("chosen_options") or ["?"])[0]
         approver = _user_name(result.get("responded_by_user"))
         status = status or ("succeeded" if chosen == self.APPROVE else "rejected")
-        details: dict[str, Any] = {"chosen": chosen, "responded_at": _iso(result.get("responded_at")),
-                                   "subject": self.subject, "responder": result.get("responded_by_user")}
+        details: dict[str, Any] = {
+            "chosen": chosen,
+            "responded_at": _iso(result.get("responded_at")),
+            "subject": self.subject,
+            "responder": result.get("responded_by_user"),
+        }
         if verdict is not None:
             details["triggering_user"] = verdict["triggering_user"]
             details["four_eyes"] = {k: v for k, v in verdict.items() if k not in ("responder",)}
@@ -237,9 +287,17 @@ class LedgerApprovalOperator(ApprovalOperator):
         if clamps:
             details["param_clamps"] = clamps
         with connection(dsn_from_context(context)) as conn:
-            ledger.record(conn, self.phase, f"{self.ledger_step(context)}_approval", status,
-                          run_context(context, approver), details)
-        shown = {"succeeded": "approved", "rejected": "REJECTED"}.get(status, f"REFUSED ({details.get('refused')})")
+            ledger.record(
+                conn,
+                self.phase,
+                f"{self.ledger_step(context)}_approval",
+                status,
+                run_context(context, approver),
+                details,
+            )
+        shown = {"succeeded": "approved", "rejected": "REJECTED"}.get(
+            status, f"REFUSED ({details.get('refused')})"
+        )
         self.log.info("%s %s by %s", self.ledger_step(context), shown, approver)
 
 
@@ -256,9 +314,8 @@ class EarlierAnswerTrigger(BaseTrigger):
     async def run(self):  # noqa: ANN201 - AsyncIterator[TriggerEvent]
         from uuid import UUID
 
-        from asgiref.sync import sync_to_async
-
         from airflow.sdk.execution_time.hitl import get_hitl_detail_content_detail
+        from asgiref.sync import sync_to_async
 
         try:
             resp = await sync_to_async(get_hitl_detail_content_detail)(ti_id=UUID(self.ti_id))
@@ -269,10 +326,16 @@ class EarlierAnswerTrigger(BaseTrigger):
             yield TriggerEvent({"answer": None})
             return
         user = resp.responded_by_user
-        yield TriggerEvent({"answer": {
-            "chosen_options": list(resp.chosen_options), "params_input": dict(resp.params_input or {}),
-            "responded_at": resp.responded_at.isoformat(),
-            "responded_by_user": user.model_dump() if hasattr(user, "model_dump") else user}})
+        yield TriggerEvent(
+            {
+                "answer": {
+                    "chosen_options": list(resp.chosen_options),
+                    "params_input": dict(resp.params_input or {}),
+                    "responded_at": resp.responded_at.isoformat(),
+                    "responded_by_user": user.model_dump() if hasattr(user, "model_dump") else user,
+                }
+            }
+        )
 
 
 @dataclass
@@ -295,8 +358,15 @@ def ledger_step_name(step: str, context: dict[str, Any]) -> str:
     return step.format(**(context.get("params") or {})) if "{" in step else step
 
 
-def approval_gate(*, phase: str, step: str, subject: str, body: str, response_timeout: timedelta | None = None,
-                  ledger_step: str | None = None) -> ApprovalGate:
+def approval_gate(
+    *,
+    phase: str,
+    step: str,
+    subject: str,
+    body: str,
+    response_timeout: timedelta | None = None,
+    ledger_step: str | None = None,
+) -> ApprovalGate:
     """Build the route/approval/demo-skip tasks of one gate (call inside a DAG context).
 
     :param step: task id prefix (``<step>_route``, ``<step>_approval``, ``<step>_demo_approval``)
@@ -307,8 +377,11 @@ def approval_gate(*, phase: str, step: str, subject: str, body: str, response_ti
     demo_id = f"{step}_demo_approval"
     recorded = ledger_step or step
 
-    @task.branch(task_id=f"{step}_route", doc_md="Demo mode skips the human approval (recorded), and only on a "
-                                                 "database carrying the demo seed's mark; otherwise ask.")
+    @task.branch(
+        task_id=f"{step}_route",
+        doc_md="Demo mode skips the human approval (recorded), and only on a "
+        "database carrying the demo seed's mark; otherwise ask.",
+    )
     def route(**context: Any) -> str:
         ctx = run_context(context)
         if ctx.mode != "demo":
@@ -317,21 +390,35 @@ def approval_gate(*, phase: str, step: str, subject: str, body: str, response_ti
             require_demo_allowed(conn, ctx)  # ConfigError on a database without the demo seed's mark
         return demo_id
 
-    @task(task_id=demo_id, doc_md="Demo mode only (a demo-marked database): record in the ledger that this "
-                                  "approval was skipped.")
+    @task(
+        task_id=demo_id,
+        doc_md="Demo mode only (a demo-marked database): record in the ledger that this "
+        "approval was skipped.",
+    )
     def demo_approval(**context: Any) -> dict[str, str]:
         shown = context["task"].render_template(subject, context)
         ctx = run_context(context)
         with connection(dsn_from_context(context)) as conn:
             require_demo_allowed(conn, ctx)  # again here: this task alone must never skip on a real database
-            ledger.record(conn, phase, f"{ledger_step_name(recorded, context)}_approval", "skipped",
-                          run_context(context, DEMO_ACTOR), {"reason": "mode=demo: approval skipped", "subject": shown})
+            ledger.record(
+                conn,
+                phase,
+                f"{ledger_step_name(recorded, context)}_approval",
+                "skipped",
+                run_context(context, DEMO_ACTOR),
+                {"reason": "mode=demo: approval skipped", "subject": shown},
+            )
         return {"approved_by": DEMO_ACTOR}
 
-    approval = LedgerApprovalOperator(task_id=approval_id, phase=phase, step=recorded, subject=subject, body=body,
-                                      response_timeout=response_timeout,
-                                      doc_md="Approve or Reject in Required Actions. Reject stops the phase; "
-                                             "nothing after this runs.")
+    approval = LedgerApprovalOperator(
+        task_id=approval_id,
+        phase=phase,
+        step=recorded,
+        subject=subject,
+        body=body,
+        response_timeout=response_timeout,
+        doc_md="Approve or Reject in Required Actions. Reject stops the phase; nothing after this runs.",
+    )
     entry = route()
     demo = demo_approval()
     entry >> [approval, demo]

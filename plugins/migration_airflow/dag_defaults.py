@@ -1,4 +1,5 @@
 """Defaults every migration DAG uses, so they behave alike in the UI and under failure."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -8,7 +9,8 @@ APP_DB_POOL = "activity_db"
 
 TAGS_BASE = ["activity-migration"]
 
-# Every task is idempotent (invariant 2, docs/architecture.md), so a retry is always safe; a short delay lets a
+# Every task is idempotent (invariant 2, docs/architecture.md), so a retry is always safe; a short delay lets
+# a
 # transient lock or connection problem pass.
 DEFAULT_ARGS = {
     "owner": "platform",

@@ -4,6 +4,7 @@ Gate-weakening Params carry their production limit in their description (``limit
 sentence comes from the one table of limits, ``activity_migration.run_rules.PRODUCTION_LIMITS``,
 so the form says exactly what ``runtime.params_of`` enforces.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -15,20 +16,28 @@ from activity_migration.run_rules import APPROVERS_VARIABLE, limit_description
 
 def environment_param() -> Param:
     return Param(
-        "staging", type="string", enum=["staging", "production"], title="Environment",
+        "staging",
+        type="string",
+        enum=["staging", "production"],
+        title="Environment",
         description="Which application database this run touches: staging (connection activity_db_staging) "
-                    "or production (activity_db). A destructive production step requires a recent successful "
-                    "staging rehearsal of the same phase and project version; production approvals are "
-                    f"answered only by the users in the Airflow Variable {APPROVERS_VARIABLE}, never by the "
-                    "user who triggered the run.")
+        "or production (activity_db). A destructive production step requires a recent successful "
+        "staging rehearsal of the same phase and project version; production approvals are "
+        f"answered only by the users in the Airflow Variable {APPROVERS_VARIABLE}, never by the "
+        "user who triggered the run.",
+    )
 
 
 def mode_param() -> Param:
     return Param(
-        "normal", type="string", enum=["normal", "demo"], title="Mode",
+        "normal",
+        type="string",
+        enum=["normal", "demo"],
+        title="Mode",
         description="normal: every gate waits for a person to approve in the UI (Required Actions). "
-                    "demo: approvals are skipped and the skip is recorded in the ledger. Demo is refused on any "
-                    "database without the demo seed's mark (written by `activity-migration seed`).")
+        "demo: approvals are skipped and the skip is recorded in the ledger. Demo is refused on any "
+        "database without the demo seed's mark (written by `activity-migration seed`).",
+    )
 
 
 def limited(name: str, default: Any, *, description: str, **kwargs: Any) -> Param:
@@ -66,7 +75,10 @@ def record_param_clamps(context: dict[str, Any], phase: str, step: str, *names: 
     table = sql.Identifier(cfg.state_schema, "phase_ledger")
     run_id = getattr(context.get("dag_run"), "run_id", None)
     with connection(dsn_from_context(context)) as conn:
-        row_id = scalar(conn, load_sql("airflow_ui/01_record_param_clamps.sql", ledger=table),
-                        (Jsonb(clamps), phase, step, run_id))
+        row_id = scalar(
+            conn,
+            load_sql("airflow_ui/01_record_param_clamps.sql", ledger=table),
+            (Jsonb(clamps), phase, step, run_id),
+        )
         conn.commit()
     return row_id

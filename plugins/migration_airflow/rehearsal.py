@@ -18,6 +18,7 @@ the gate's ledger row (``param_clamps``).
 A production run in mode normal needs a staging rehearsal in mode normal; a demo-mode
 production run (only on a database with the demo seed's mark) may use a demo-mode one.
 """
+
 from __future__ import annotations
 
 from typing import Any, Callable
@@ -60,7 +61,9 @@ def max_age_days_and_clamps(context: dict[str, Any]) -> tuple[float, list[dict[s
     :raises ConfigError: a value that is not a number, or not > 0 in production
     """
     if raw_params(context).get("rehearsal_max_age_days") not in (None, ""):
-        return float(params_of(context)["rehearsal_max_age_days"]), param_clamps(context, "rehearsal_max_age_days")
+        return float(params_of(context)["rehearsal_max_age_days"]), param_clamps(
+            context, "rehearsal_max_age_days"
+        )
     try:
         from airflow.sdk import Variable
 
@@ -70,13 +73,17 @@ def max_age_days_and_clamps(context: dict[str, Any]) -> tuple[float, list[dict[s
     if value in (None, ""):
         return DEFAULT_MAX_AGE_DAYS, []
     environment = run_context(context).environment
-    value, clamp = clamp_value(environment, "rehearsal_max_age_days", value, source=f"Variable {MAX_AGE_VARIABLE}")
+    value, clamp = clamp_value(
+        environment, "rehearsal_max_age_days", value, source=f"Variable {MAX_AGE_VARIABLE}"
+    )
     if clamp:
         log_clamp(clamp)
     try:
         return float(value), [clamp] if clamp else []
     except (TypeError, ValueError):
-        raise ConfigError(f"Airflow Variable {MAX_AGE_VARIABLE} must be a number of days, got {value!r}") from None
+        raise ConfigError(
+            f"Airflow Variable {MAX_AGE_VARIABLE} must be a number of days, got {value!r}"
+        ) from None
 
 
 _max_age_days = max_age_days  # older name, used by the p5 DAG
@@ -95,21 +102,37 @@ def rehearsal_gate(*, phase: str, step: str | Callable[[dict[str, Any]], str], t
         raise ValueError("rehearsal_gate: pass task_id when step is computed at run time")
     shown = "<step computed at run time>" if callable(step) else step
 
-    @task(task_id=task_id or gate_task_id(step), pool=APP_DB_POOL,
-          doc_md=f"Production only: require a recent successful, validated staging rehearsal of {phase}/{shown} "
-                 "at this project version (read from the staging ledger). Staging runs pass: they are the "
-                 "rehearsal; demo mode does not skip this gate, and a normal-mode production run needs a normal-mode "
-                 "rehearsal. The verdict is recorded in the production ledger.")
+    @task(
+        task_id=task_id or gate_task_id(step),
+        pool=APP_DB_POOL,
+        doc_md=f"Production only: require a recent successful, validated staging rehearsal of {phase}/{shown} "
+        ""
+        "at this project version (read from the staging ledger). Staging runs pass: they are the "
+        "rehearsal; demo mode does not skip this gate, and a normal-mode production run needs a normal-mode "
+        "rehearsal. The verdict is recorded in the production ledger.",
+    )
     def gate(**context: Any) -> dict[str, Any]:
         ctx = run_context(context)
         step_name = step(context) if callable(step) else step
         if ctx.environment != "production":
-            return {"required": False, "passed": True, "reason": "staging run: this run is the rehearsal",
-                    "phase": phase, "step": step_name,
-                    "markdown": "**Staging rehearsal**: not required (this staging run is the rehearsal)."}
+            return {
+                "required": False,
+                "passed": True,
+                "reason": "staging run: this run is the rehearsal",
+                "phase": phase,
+                "step": step_name,
+                "markdown": "**Staging rehearsal**: not required (this staging run is the rehearsal).",
+            }
         days, clamps = max_age_days_and_clamps(context)
         with connection(dsn_from_context(context)) as prod:
-            return enforce_rehearsal(production_conn=prod, staging_dsn=lambda: dsn_for_conn_id(STAGING_CONN_ID),
-                                     phase=phase, step=step_name, ctx=ctx, max_age_days=days, clamps=clamps)
+            return enforce_rehearsal(
+                production_conn=prod,
+                staging_dsn=lambda: dsn_for_conn_id(STAGING_CONN_ID),
+                phase=phase,
+                step=step_name,
+                ctx=ctx,
+                max_age_days=days,
+                clamps=clamps,
+            )
 
     return gate()

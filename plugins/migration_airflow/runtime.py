@@ -9,6 +9,7 @@ production limits of ``activity_migration.run_rules`` (a gate-weakening value is
 limit with a WARNING; ``allow_without_cutoff=true`` is refused), so no task can use a weaker value
 than the limit. ``param_clamps`` lists what was clamped, for the ledger.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -26,7 +27,9 @@ def conn_id_for(environment: str) -> str:
     try:
         return ENVIRONMENT_CONN_IDS[environment]
     except KeyError:
-        raise ConfigError(f"environment must be one of {sorted(ENVIRONMENT_CONN_IDS)}, got {environment!r}") from None
+        raise ConfigError(
+            f"environment must be one of {sorted(ENVIRONMENT_CONN_IDS)}, got {environment!r}"
+        ) from None
 
 
 def dsn_for_conn_id(conn_id: str) -> str:
@@ -37,8 +40,16 @@ def dsn_for_conn_id(conn_id: str) -> str:
         conn = Connection.get(conn_id)
     except Exception:  # not found in Airflow (e.g. outside a task): the core's own lookup
         return resolve_dsn(conn_id)
-    spec = ConnectionSpec(conn_id, conn.conn_type or "postgres", conn.host, conn.port, conn.login, conn.password,
-                          conn.schema, dict(conn.extra_dejson or {}))
+    spec = ConnectionSpec(
+        conn_id,
+        conn.conn_type or "postgres",
+        conn.host,
+        conn.port,
+        conn.login,
+        conn.password,
+        conn.schema,
+        dict(conn.extra_dejson or {}),
+    )
     return dsn_of(spec)
 
 
@@ -86,13 +97,18 @@ def dsn_from_context(context: dict[str, Any]) -> str:
 def run_context(context: dict[str, Any], actor: str | None = None) -> RunContext:
     params = params_of(context)
     dag_run = context.get("dag_run")
-    return RunContext(environment=params.get("environment", "staging"), mode=params.get("mode", "normal"),
-                      dag_run_id=getattr(dag_run, "run_id", None), actor=actor)
+    return RunContext(
+        environment=params.get("environment", "staging"),
+        mode=params.get("mode", "normal"),
+        dag_run_id=getattr(dag_run, "run_id", None),
+        actor=actor,
+    )
 
 
 @dataclass(frozen=True)
 class TaskInputs:
     """What a task hands the core: the run's database, the config, who/where, the Params (limited)."""
+
     dsn: str
     cfg: Any
     ctx: RunContext

@@ -6,6 +6,7 @@ that answers pass / wait / fail. Windows are kept in the database, so ``mode="re
 comes from the run's Param ``sensor_timeout_minutes``; a timeout or a ``fail`` verdict fails
 the task, and the DAG's alert task mails the figures.
 """
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -49,10 +50,15 @@ class TierWriteCostSensor(_TierSensor):
         from activity_migration.phases import p5_trigger_removal as p5
 
         p = params_of(context)
-        return p5.performance_poke(dsn_from_context(context), load_config(), run_context(context), int(p["tier"]),
-                                   window_s=float(p["sensor_window_seconds"]),
-                                   max_regression_pct=float(p["max_regression_pct"]),
-                                   probe_writes=int(p["probe_writes"]))
+        return p5.performance_poke(
+            dsn_from_context(context),
+            load_config(),
+            run_context(context),
+            int(p["tier"]),
+            window_s=float(p["sensor_window_seconds"]),
+            max_regression_pct=float(p["max_regression_pct"]),
+            probe_writes=int(p["probe_writes"]),
+        )
 
 
 class TierEventFlowSensor(_TierSensor):
@@ -63,9 +69,14 @@ class TierEventFlowSensor(_TierSensor):
         from activity_migration.phases import p5_trigger_removal as p5
 
         p = params_of(context)
-        return p5.event_flow_poke(dsn_from_context(context), load_config(), run_context(context), int(p["tier"]),
-                                  window_s=float(p["sensor_window_seconds"]),
-                                  min_ratio=float(p["min_event_ratio"]))
+        return p5.event_flow_poke(
+            dsn_from_context(context),
+            load_config(),
+            run_context(context),
+            int(p["tier"]),
+            window_s=float(p["sensor_window_seconds"]),
+            min_ratio=float(p["min_event_ratio"]),
+        )
 
 
 class TierReadinessSensor(_TierSensor):
@@ -77,6 +88,11 @@ class TierReadinessSensor(_TierSensor):
         from activity_migration.phases import p5_handover
 
         p = params_of(context)
-        return p5_handover.readiness_poke(dsn_from_context(context), load_config(), run_context(context),
-                                          int(p["tier"]), window_s=float(p["sensor_window_seconds"]),
-                                          min_ratio=float(p["min_event_ratio"]))
+        return p5_handover.readiness_poke(
+            dsn_from_context(context),
+            load_config(),
+            run_context(context),
+            int(p["tier"]),
+            window_s=float(p["sensor_window_seconds"]),
+            min_ratio=float(p["min_event_ratio"]),
+        )

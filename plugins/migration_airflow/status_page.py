@@ -16,6 +16,7 @@ This module imports no Airflow (only FastAPI, which Airflow ships); the plugin p
 (connection lookup, login check, pending approvals) to :func:`create_app`. Run it alone with
 ``uvicorn --factory migration_airflow.status_page:app_from_env`` (the browser test does).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -24,15 +25,16 @@ import os
 from pathlib import Path
 from typing import Any, Callable
 
+from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+
 from activity_migration import ledger
 from activity_migration.config import MigrationConfig, load_config
 from activity_migration.connections import ENVIRONMENT_CONN_IDS, connection_spec, dsn_of
 from activity_migration.db import PROJECT_ROOT, connection, fetch_all, load_sql, redact
 from activity_migration.ledger import state_table
 from activity_migration.status import collect
-from fastapi import FastAPI, HTTPException, Query, Request
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
-from fastapi.staticfiles import StaticFiles
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 DATA_DOCS_DIR = Path(os.environ.get("ACTIVITY_MIGRATION_DATA_DOCS", PROJECT_ROOT / "artifacts" / "data_docs"))
@@ -89,12 +91,17 @@ def overview(conn, cfg: MigrationConfig) -> dict[str, Any]:
     """The facts at the top of the page, read straight from the state schema."""
     if not ledger.state_schema_exists(conn, cfg):
         return {"state_schema_exists": False}
-    last_validation = fetch_all(conn, load_sql("airflow_ui/03_read_last_validation_result.sql",
-                                               results=state_table(cfg, "validation_results")))
+    last_validation = fetch_all(
+        conn,
+        load_sql(
+            "airflow_ui/03_read_last_validation_result.sql", results=state_table(cfg, "validation_results")
+        ),
+    )
     if last_validation:
         last_validation[0]["data_docs_href"] = data_docs_href(last_validation[0]["data_docs_path"])
-    quarantine = fetch_all(conn, load_sql("airflow_ui/04_summarize_quarantine.sql",
-                                          quarantine=state_table(cfg, "quarantine")))[0]
+    quarantine = fetch_all(
+        conn, load_sql("airflow_ui/04_summarize_quarantine.sql", quarantine=state_table(cfg, "quarantine"))
+    )[0]
     tiers = _q(conn, cfg, "SELECT tier, status, updated_at FROM {} ORDER BY tier", "tier_state")
     settings = _q(conn, cfg, "SELECT key, value, updated_at, updated_by FROM {} ORDER BY key", "settings")
     history = ledger.history(conn, 25, cfg)
@@ -107,8 +114,26 @@ def overview(conn, cfg: MigrationConfig) -> dict[str, Any]:
         "tiers_done": sum(1 for t in tiers if t["status"] in ("dropped", "verified")),
         "tiers_total": len(cfg_tiers(cfg)) or len(tiers),
         "settings": _jsonable(settings),
-        "ledger": _jsonable([{k: r[k] for k in ("id", "phase", "step", "status", "environment", "mode", "actor",
-                                                "dag_run_id", "started_at", "finished_at")} for r in history]),
+        "ledger": _jsonable(
+            [
+                {
+                    k: r[k]
+                    for k in (
+                        "id",
+                        "phase",
+                        "step",
+                        "status",
+                        "environment",
+                        "mode",
+                        "actor",
+                        "dag_run_id",
+                        "started_at",
+                        "finished_at",
+                    )
+                }
+                for r in history
+            ]
+        ),
     }
 
 
@@ -122,7 +147,10 @@ def _jsonable(value: Any) -> Any:
 
 def gather(environment: str, dsn_resolver: DsnResolver, pending: PendingApprovals | None) -> dict[str, Any]:
     """Everything the page shows for ``environment``; a database error is reported, not raised."""
-    out: dict[str, Any] = {"environment": environment, "collected_at": dt.datetime.now(dt.timezone.utc).isoformat()}
+    out: dict[str, Any] = {
+        "environment": environment,
+        "collected_at": dt.datetime.now(dt.timezone.utc).isoformat(),
+    }
     try:
         dsn = dsn_resolver(environment)
         out["database"] = redact(dsn)
@@ -161,16 +189,34 @@ def airflow_pending_approvals() -> list[dict[str, Any]]:
 
     with create_session() as session:
         rows = session.execute(
-            select(HITLDetail.subject, HITLDetail.created_at, TaskInstance.dag_id, TaskInstance.run_id,
-                   TaskInstance.task_id, TaskInstance.map_index, TaskInstance.state, DagRun.conf)
+            select(
+                HITLDetail.subject,
+                HITLDetail.created_at,
+                TaskInstance.dag_id,
+                TaskInstance.run_id,
+                TaskInstance.task_id,
+                TaskInstance.map_index,
+                TaskInstance.state,
+                DagRun.conf,
+            )
             .join(TaskInstance, HITLDetail.ti_id == TaskInstance.id)
             .join(DagRun, (DagRun.dag_id == TaskInstance.dag_id) & (DagRun.run_id == TaskInstance.run_id))
             .where(HITLDetail.responded_at.is_(None), TaskInstance.dag_id.like("migration_%"))
             .order_by(HITLDetail.created_at)
         ).all()
-    return [{"dag_id": r.dag_id, "run_id": r.run_id, "task_id": r.task_id, "map_index": r.map_index,
-             "state": str(r.state), "subject": r.subject, "asked_at": _iso(r.created_at),
-             "environment": (r.conf or {}).get("environment", "staging")} for r in rows]
+    return [
+        {
+            "dag_id": r.dag_id,
+            "run_id": r.run_id,
+            "task_id": r.task_id,
+            "map_index": r.map_index,
+            "state": str(r.state),
+            "subject": r.subject,
+            "asked_at": _iso(r.created_at),
+            "environment": (r.conf or {}).get("environment", "staging"),
+        }
+        for r in rows
+    ]
 
 
 # --------------------------------------------------------------------------- HTML
@@ -190,28 +236,46 @@ def _fmt_seconds(seconds: Any) -> str:
 def _templates():
     import jinja2
 
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(STATIC_DIR)), autoescape=True,
-                             undefined=jinja2.ChainableUndefined)
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(STATIC_DIR)), autoescape=True, undefined=jinja2.ChainableUndefined
+    )
     env.filters["duration"] = _fmt_seconds
     env.filters["when"] = lambda v: (str(v).replace("T", " ")[:19] + " UTC") if v else ""
-    env.filters["pretty"] = lambda v: json.dumps(v, default=str) if isinstance(v, (dict, list)) else ("" if v is None else str(v))
+    env.filters["pretty"] = lambda v: (
+        json.dumps(v, default=str) if isinstance(v, (dict, list)) else ("" if v is None else str(v))
+    )
     return env
 
 
 def render_html(data: dict[str, Any], base: str) -> str:
     sections = data.get("sections") or {}
-    phases = (sections.get("phases") or {})
+    phases = sections.get("phases") or {}
     extra_sections = {k: v for k, v in sections.items() if k != "phases"}
-    return _templates().get_template("status_page.html").render(
-        data=data, base=base.rstrip("/"), environments=ENVIRONMENTS, phases=phases,
-        phase_ids=ledger.PHASES, ov=data.get("overview") or {}, extra_sections=extra_sections)
+    return (
+        _templates()
+        .get_template("status_page.html")
+        .render(
+            data=data,
+            base=base.rstrip("/"),
+            environments=ENVIRONMENTS,
+            phases=phases,
+            phase_ids=ledger.PHASES,
+            ov=data.get("overview") or {},
+            extra_sections=extra_sections,
+        )
+    )
 
 
 # --------------------------------------------------------------------------- app
 
 
-def create_app(*, dsn_resolver: DsnResolver = core_dsn_resolver, pending_approvals: PendingApprovals | None = None,
-               dependencies: list[Any] | None = None, airflow_ui_base: str = "") -> FastAPI:
+def create_app(
+    *,
+    dsn_resolver: DsnResolver = core_dsn_resolver,
+    pending_approvals: PendingApprovals | None = None,
+    dependencies: list[Any] | None = None,
+    airflow_ui_base: str = "",
+) -> FastAPI:
     """Build the FastAPI app.
 
     :param dsn_resolver: environment name -> libpq DSN of that environment's application database
@@ -219,20 +283,29 @@ def create_app(*, dsn_resolver: DsnResolver = core_dsn_resolver, pending_approva
     :param dependencies: FastAPI dependencies for every route (the plugin passes Airflow's login check)
     :param airflow_ui_base: prefix of Airflow UI links (Required Actions), "" when mounted in Airflow
     """
-    app = FastAPI(title="Activity migration status", dependencies=dependencies or [], docs_url=None,
-                  redoc_url=None, openapi_url=None)
+    app = FastAPI(
+        title="Activity migration status",
+        dependencies=dependencies or [],
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
 
     def _env(env: str | None) -> str:
         env = env or DEFAULT_ENVIRONMENT
         if env not in ENVIRONMENTS:
-            raise HTTPException(status_code=400, detail=f"env must be one of {list(ENVIRONMENTS)}, got {env!r}")
+            raise HTTPException(
+                status_code=400, detail=f"env must be one of {list(ENVIRONMENTS)}, got {env!r}"
+            )
         return env
 
     def _base(request: Request) -> str:
         return request.scope.get("root_path", "") or ""
 
     @app.get("/", response_class=HTMLResponse)
-    def page(request: Request, env: str | None = Query(None, description="staging or production")) -> HTMLResponse:
+    def page(
+        request: Request, env: str | None = Query(None, description="staging or production")
+    ) -> HTMLResponse:
         data = gather(_env(env), dsn_resolver, pending_approvals)
         data["airflow_ui_base"] = airflow_ui_base
         return HTMLResponse(render_html(data, _base(request)))

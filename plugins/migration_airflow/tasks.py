@@ -1,4 +1,5 @@
 """Small helpers the thin DAG files share: open the run's database and ledger a step."""
+
 from __future__ import annotations
 
 import contextlib
@@ -33,10 +34,13 @@ def privilege_audit_task(phase: str):
 
     from .dag_defaults import APP_DB_POOL
 
-    @task(task_id="privilege_audit", pool=APP_DB_POOL,
-          doc_md="Read-only: compare the ACL of every object the migration owns (state schema, events, API "
-                 "functions, views) with the grant list in activity_migration/privileges.py; fail on any extra "
-                 "or missing grant and on a state table without row level security.")
+    @task(
+        task_id="privilege_audit",
+        pool=APP_DB_POOL,
+        doc_md="Read-only: compare the ACL of every object the migration owns (state schema, events, API "
+        "functions, views) with the grant list in activity_migration/privileges.py; fail on any extra "
+        "or missing grant and on a state table without row level security.",
+    )
     def privilege_audit(**context: Any) -> dict[str, Any]:
         from activity_migration.config import load_config
         from activity_migration.privileges import require_clean

@@ -6,6 +6,7 @@ runs the suites now (full scope) against the run's environment, records the resu
 ``<state>.validation_results``, mails the alert (``migration_airflow.alerts.send_alert``) when
 an expectation fails and then fails the task (``GateClosed``), so nothing downstream runs.
 """
+
 from __future__ import annotations
 
 import logging
@@ -21,11 +22,21 @@ log = logging.getLogger(__name__)
 def outcome_to_xcom(outcome: Any) -> dict[str, Any]:
     """A small JSON-able summary of a ValidationOutcome (XCom, approval bodies)."""
     return {
-        "success": outcome.success, "scope": outcome.scope, "environment": outcome.environment,
-        "failed_suites": outcome.failed_suites, "failed_expectations": len(outcome.failed_expectations),
+        "success": outcome.success,
+        "scope": outcome.scope,
+        "environment": outcome.environment,
+        "failed_suites": outcome.failed_suites,
+        "failed_expectations": len(outcome.failed_expectations),
         "data_docs_path": outcome.data_docs_path,
-        "suites": {n: {"success": s.success, "result_id": s.result_id, "data_docs_page": s.data_docs_page,
-                       "failed": [f"{r.check}: {r.observed}" for r in s.failed]} for n, s in outcome.suites.items()},
+        "suites": {
+            n: {
+                "success": s.success,
+                "result_id": s.result_id,
+                "data_docs_page": s.data_docs_page,
+                "failed": [f"{r.check}: {r.observed}" for r in s.failed],
+            }
+            for n, s in outcome.suites.items()
+        },
         "statistics": {k: v for k, v in outcome.statistics.items()},
     }
 
@@ -38,7 +49,9 @@ def log_outcome(outcome: Any) -> None:
         log.info("%s", line)
     parity = outcome.suites.get("parity")
     if parity and parity.statistics.get("entity_type_counts"):
-        log.info("parity counts per entity type:\n%s", entity_type_table(parity.statistics["entity_type_counts"]))
+        log.info(
+            "parity counts per entity type:\n%s", entity_type_table(parity.statistics["entity_type_counts"])
+        )
 
 
 def alert_on_failure(outcome: Any, context: dict[str, Any]) -> list[str]:
@@ -82,10 +95,14 @@ def run_nightly_check(context: dict[str, Any]) -> dict[str, Any]:
     params = context["params"]
     logical = context.get("logical_date") or context.get("data_interval_end")
     try:
-        outcome = run_suites(dsn_from_context(context), suites=list(ALL_SUITES),
-                             scope="full" if params.get("full_check") else "incremental", ctx=run_context(context),
-                             sample_ranges=int(params.get("sample_ranges", 30)),
-                             run_date=logical.date() if logical else date.today())
+        outcome = run_suites(
+            dsn_from_context(context),
+            suites=list(ALL_SUITES),
+            scope="full" if params.get("full_check") else "incremental",
+            ctx=run_context(context),
+            sample_ranges=int(params.get("sample_ranges", 30)),
+            run_date=logical.date() if logical else date.today(),
+        )
     except Exception as exc:
         import html
         import traceback
@@ -93,21 +110,27 @@ def run_nightly_check(context: dict[str, Any]) -> dict[str, Any]:
         dag_run = getattr(context.get("dag_run"), "run_id", None)
         detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
         subject = f"activity-migration nightly check CRASHED: {type(exc).__name__}"
-        body = (f"<p>The nightly consistency check could not run to the end (DAG run {html.escape(str(dag_run))}); "
-                f"nothing was validated.</p><pre>{html.escape(detail)}</pre>")
+        body = (
+            f"<p>The nightly consistency check could not run to the end (DAG run "
+            f"{html.escape(str(dag_run))}); "
+            f"nothing was validated.</p><pre>{html.escape(detail)}</pre>"
+        )
         sent = mail_or_log(lambda: send_alert(subject, body, context), "the crash")
         log.error("nightly check crashed (%s): %s", sent, detail)
         raise
     log_outcome(outcome)
     if not outcome.success:
         sent = mail_or_log(lambda: alert_on_failure(outcome, context), "the failed validation")
-        raise GateClosed(f"consistency check failed: {len(outcome.failed_expectations)} failed expectation(s) "
-                         f"in {outcome.failed_suites}; {sent}; Data Docs: {outcome.data_docs_path}")
+        raise GateClosed(
+            f"consistency check failed: {len(outcome.failed_expectations)} failed expectation(s) "
+            f"in {outcome.failed_suites}; {sent}; Data Docs: {outcome.data_docs_path}"
+        )
     return outcome_to_xcom(outcome)
 
 
-def validation_gate(suites: Sequence[str] = ("parity",), task_id: str | None = None,
-                    max_age_hours: float | None = None):
+def validation_gate(
+    suites: Sequence[str] = ("parity",), task_id: str | None = None, max_age_hours: float | None = None
+):
     """Build the gate task (call inside a DAG context); returns its XComArg.
 
     :param suites: suites to run now, full scope (``parity``, ``events_integrity``, ``quarantine``)
@@ -118,9 +141,13 @@ def validation_gate(suites: Sequence[str] = ("parity",), task_id: str | None = N
     names = list(suites)
     tid = task_id or "validate_" + "_".join(names)
 
-    @task(task_id=tid, retries=0,
-          doc_md=f"Validation gate: run the {', '.join(names)} suite(s) now (full scope), record the result, mail "
-                 "the alert and fail when any expectation fails. Data Docs: artifacts/data_docs/<environment>/.")
+    @task(
+        task_id=tid,
+        retries=0,
+        doc_md=f"Validation gate: run the {', '.join(names)} suite(s) now (full scope), record the result, "
+        "mail "
+        "the alert and fail when any expectation fails. Data Docs: artifacts/data_docs/<environment>/.",
+    )
     def gate(**context: Any) -> dict[str, Any]:
         from activity_migration.db import connection
         from activity_migration.errors import GateClosed
@@ -141,8 +168,10 @@ def validation_gate(suites: Sequence[str] = ("parity",), task_id: str | None = N
         log_outcome(outcome)
         if not outcome.success:
             sent = mail_or_log(lambda: alert_on_failure(outcome, context), "the failed validation")
-            raise GateClosed(f"validation failed: {len(outcome.failed_expectations)} failed expectation(s) in "
-                             f"{outcome.failed_suites}; {sent}; Data Docs: {outcome.data_docs_path}")
+            raise GateClosed(
+                f"validation failed: {len(outcome.failed_expectations)} failed expectation(s) in "
+                f"{outcome.failed_suites}; {sent}; Data Docs: {outcome.data_docs_path}"
+            )
         return outcome_to_xcom(outcome)
 
     return gate()

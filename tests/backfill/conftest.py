@@ -5,13 +5,15 @@ permissive shape, uuid or bigint key) seeded in SQL with N valid rows, then the 
 phase 1 the backfill needs (state schema, mapping rules filled from the config, the events
 table) by running phase 1's SQL files. Bad rows are added by the tests themselves.
 """
+
 from __future__ import annotations
 
 import psycopg
 import pytest
+from psycopg import sql
+
 from activity_migration.config import load_config
 from activity_migration.db import load_sql
-from psycopg import sql
 
 KEY_COLUMNS = {
     "uuid": "id uuid PRIMARY KEY DEFAULT gen_random_uuid()",
@@ -28,16 +30,28 @@ def setup_phase1(dsn: str, key_type: str = "uuid") -> None:
             conn.execute(load_sql("p1_infrastructure/01_create_state_schema.sql", state=cfg.state_schema))
             conn.execute(load_sql("p1_infrastructure/02_create_mapping_rules.sql", state=cfg.state_schema))
             with conn.cursor() as cur:
-                cur.executemany(sql.SQL("INSERT INTO {}.entity_categories VALUES (%s, %s) ON CONFLICT DO NOTHING")
-                                .format(state), sorted(cfg.categories.items()))
+                cur.executemany(
+                    sql.SQL("INSERT INTO {}.entity_categories VALUES (%s, %s) ON CONFLICT DO NOTHING").format(
+                        state
+                    ),
+                    sorted(cfg.categories.items()),
+                )
             r = cfg.rules
-            conn.execute(sql.SQL("INSERT INTO {}.mapping_rules VALUES (true, %s, %s::timestamptz, %s::interval, %s) "
-                                 "ON CONFLICT DO NOTHING").format(state),
-                         (r.payload_max_bytes, r.occurred_at_min, r.occurred_at_max_future, r.event_type_pattern))
-            conn.execute(load_sql("p1_infrastructure/03_create_events_table.sql",
-                                  events=sql.Identifier(cfg.target_schema, cfg.target_table),
-                                  legacy_key_type=sql.SQL(key_type),
-                                  legacy_key_unique=f"{cfg.target_table}_legacy_activity_log_id_key"))
+            conn.execute(
+                sql.SQL(
+                    "INSERT INTO {}.mapping_rules VALUES (true, %s, %s::timestamptz, %s::interval, %s) "
+                    "ON CONFLICT DO NOTHING"
+                ).format(state),
+                (r.payload_max_bytes, r.occurred_at_min, r.occurred_at_max_future, r.event_type_pattern),
+            )
+            conn.execute(
+                load_sql(
+                    "p1_infrastructure/03_create_events_table.sql",
+                    events=sql.Identifier(cfg.target_schema, cfg.target_table),
+                    legacy_key_type=sql.SQL(key_type),
+                    legacy_key_unique=f"{cfg.target_table}_legacy_activity_log_id_key",
+                )
+            )
 
 
 def seed_source(dsn: str, rows: int, key_type: str = "uuid") -> None:
@@ -45,12 +59,15 @@ def seed_source(dsn: str, rows: int, key_type: str = "uuid") -> None:
     cfg = load_config()
     entity_types = sorted(cfg.categories)
     with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(sql.SQL("""
+        conn.execute(
+            sql.SQL("""
             CREATE TABLE IF NOT EXISTS public.activity_logs (
                 {key_column}, user_id uuid, customer_id uuid, action text, entity_type text, entity_id text,
                 description text, metadata jsonb DEFAULT '{{}}'::jsonb, ip_address inet, user_agent text,
-                created_at timestamptz DEFAULT now())""").format(key_column=sql.SQL(KEY_COLUMNS[key_type])))
-        conn.execute("""
+                created_at timestamptz DEFAULT now())""").format(key_column=sql.SQL(KEY_COLUMNS[key_type]))
+        )
+        conn.execute(
+            """
             INSERT INTO public.activity_logs (user_id, customer_id, action, entity_type, entity_id, description,
                                               metadata, ip_address, user_agent, created_at)
             SELECT gen_random_uuid(), gen_random_uuid(),
@@ -58,7 +75,9 @@ def seed_source(dsn: str, rows: int, key_type: str = "uuid") -> None:
                    (%(types)s::text[])[1 + i %% cardinality(%(types)s::text[])],
                    'e-' || i, 'row ' || i, jsonb_build_object('i', i, 'note', 'history'),
                    '10.0.0.1'::inet, 'pytest', now() - make_interval(mins => i)
-              FROM generate_series(1, %(n)s) AS i""", {"types": entity_types, "n": rows})
+              FROM generate_series(1, %(n)s) AS i""",
+            {"types": entity_types, "n": rows},
+        )
         conn.execute("ANALYZE public.activity_logs")
 
 
@@ -77,7 +96,8 @@ def backfill_db(fresh_db):
 def counts(dsn: str) -> dict:
     cfg = load_config()
     with psycopg.connect(dsn, autocommit=True) as conn:
-        row = conn.execute(sql.SQL("""
+        row = conn.execute(
+            sql.SQL("""
             SELECT (SELECT count(*) FROM public.activity_logs) AS source,
                    (SELECT count(*) FROM {ev}) AS events,
                    (SELECT count(DISTINCT legacy_activity_log_id) FROM {ev}) AS distinct_legacy,
@@ -88,8 +108,18 @@ def counts(dsn: str) -> dict:
                    (SELECT coalesce(sum(rows_copied), 0) FROM {st}.backfill_chunks WHERE status = 'done') AS ledger_copied,
                    (SELECT count(*) FROM {ev} WHERE source = 'backfill') AS backfill_events,
                    (SELECT count(*) FROM {st}.backfill_chunks WHERE status <> 'done') AS chunks_not_done
-        """).format(ev=sql.Identifier(cfg.target_schema, cfg.target_table), st=sql.Identifier(cfg.state_schema))
+        """).format(
+                ev=sql.Identifier(cfg.target_schema, cfg.target_table), st=sql.Identifier(cfg.state_schema)
+            )
         ).fetchone()
-        names = ["source", "events", "distinct_legacy", "quarantined", "missing", "ledger_copied",
-                 "backfill_events", "chunks_not_done"]
+        names = [
+            "source",
+            "events",
+            "distinct_legacy",
+            "quarantined",
+            "missing",
+            "ledger_copied",
+            "backfill_events",
+            "chunks_not_done",
+        ]
         return dict(zip(names, [int(v) for v in row]))

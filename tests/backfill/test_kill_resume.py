@@ -6,6 +6,7 @@ so a chunk left 'running' by a dead worker is taken over quickly. When a run com
 being killed, the state is checked, the backfill rolled back, and the killing goes on, so
 at least 20 kills land while rows are being copied.
 """
+
 from __future__ import annotations
 
 import os
@@ -16,6 +17,7 @@ import sys
 import time
 
 import psycopg
+
 from activity_migration.config import load_config
 from activity_migration.phases import p4_backfill
 
@@ -27,17 +29,41 @@ KILLS = 22
 
 def _cli(dsn: str) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "activity_migration.cli", "backfill", "--dsn", dsn, "--workers", "2",
-         "--lease-seconds", "1", "--initial-chunk-rows", "1500", "--chunk-target-seconds", "0.5",
-         "--allow-without-cutoff", "--environment", "staging", "--no-check"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-m",
+            "activity_migration.cli",
+            "backfill",
+            "--dsn",
+            dsn,
+            "--workers",
+            "2",
+            "--lease-seconds",
+            "1",
+            "--initial-chunk-rows",
+            "1500",
+            "--chunk-target-seconds",
+            "0.5",
+            "--allow-without-cutoff",
+            "--environment",
+            "staging",
+            "--no-check",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _terminate(dsn: str) -> int:
     with psycopg.connect(dsn, autocommit=True, application_name="killer") as conn:
-        return len(conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                                "WHERE datname = current_database() "
-                                "AND application_name LIKE 'activity-migration backfill%'").fetchall())
+        return len(
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() "
+                "AND application_name LIKE 'activity-migration backfill%'"
+            ).fetchall()
+        )
 
 
 def _assert_consistent(dsn: str) -> dict:
@@ -47,10 +73,12 @@ def _assert_consistent(dsn: str) -> dict:
     with psycopg.connect(dsn) as conn:
         q_ledger, q_rows = conn.execute(
             "SELECT (SELECT coalesce(sum(rows_quarantined), 0) FROM activity_migration.backfill_chunks "
-            "WHERE status = 'done'), (SELECT count(*) FROM activity_migration.quarantine)").fetchone()
+            "WHERE status = 'done'), (SELECT count(*) FROM activity_migration.quarantine)"
+        ).fetchone()
         assert q_ledger == q_rows, f"chunk ledger says {q_ledger} quarantined, quarantine holds {q_rows}"
-        chunks = conn.execute("SELECT lo, hi FROM activity_migration.backfill_chunks "
-                              "ORDER BY lo NULLS FIRST").fetchall()
+        chunks = conn.execute(
+            "SELECT lo, hi FROM activity_migration.backfill_chunks ORDER BY lo NULLS FIRST"
+        ).fetchall()
     if chunks:  # ranges stay contiguous through splits: open ends, each hi is the next lo
         assert chunks[0][0] is None and chunks[-1][1] is None
         los = sorted((lo for lo, _ in chunks[1:]), key=_keyorder)
@@ -66,10 +94,14 @@ def _keyorder(v: str):
 def test_random_kills_lose_and_duplicate_nothing(fresh_db):
     dsn = make_backfill_db(fresh_db, ROWS, "uuid")
     with psycopg.connect(dsn, autocommit=True) as conn:  # a few bad rows, so the quarantine is in play
-        conn.execute("INSERT INTO public.activity_logs (action, entity_type, created_at, metadata) "
-                     "SELECT 'created', 'spaceship', now(), '{}' FROM generate_series(1, 25)")
-        conn.execute("INSERT INTO public.activity_logs (action, entity_type, created_at, metadata) "
-                     "SELECT 'created', 'user', now(), '[1]' FROM generate_series(1, 25)")
+        conn.execute(
+            "INSERT INTO public.activity_logs (action, entity_type, created_at, metadata) "
+            "SELECT 'created', 'spaceship', now(), '{}' FROM generate_series(1, 25)"
+        )
+        conn.execute(
+            "INSERT INTO public.activity_logs (action, entity_type, created_at, metadata) "
+            "SELECT 'created', 'user', now(), '[1]' FROM generate_series(1, 25)"
+        )
     rng = random.Random(int(os.environ.get("KILL_SEED", "4242")))
     kills = {"sigkill": 0, "terminate": 0}
     completions = 0
@@ -105,7 +137,7 @@ def test_random_kills_lose_and_duplicate_nothing(fresh_db):
         if killed:
             kills[mode] += 1
         _assert_consistent(dsn)
-        if proc.returncode == 0:                 # completed before the kill: check, roll back, go on
+        if proc.returncode == 0:  # completed before the kill: check, roll back, go on
             completions += 1
             c = _assert_consistent(dsn)
             assert c["missing"] == 0 and c["chunks_not_done"] == 0

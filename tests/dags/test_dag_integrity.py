@@ -1,5 +1,6 @@
 """DAG integrity: every file imports, has tags and retries, and touches no connection,
 Variable or database while being parsed. Parametrized by file so a failure names it."""
+
 from __future__ import annotations
 
 import os
@@ -10,8 +11,14 @@ import pytest
 DAGS_DIR = Path(__file__).resolve().parents[2] / "dags"
 DAG_FILES = sorted(p for p in DAGS_DIR.glob("*.py") if not p.name.startswith("_"))
 EXPECTED_DAG_IDS = {
-    "migration_p1_infrastructure", "migration_p2_dual_write", "migration_p3_read_path", "migration_p4_backfill",
-    "migration_p5_trigger_removal", "migration_p6_cleanup", "migration_rollback", "migration_consistency_nightly",
+    "migration_p1_infrastructure",
+    "migration_p2_dual_write",
+    "migration_p3_read_path",
+    "migration_p4_backfill",
+    "migration_p5_trigger_removal",
+    "migration_p6_cleanup",
+    "migration_rollback",
+    "migration_consistency_nightly",
 }
 
 
@@ -28,6 +35,7 @@ def forbid_parse_time_access(monkeypatch):
     def refuse(what):
         def _raise(*args, **kwargs):
             raise ParseTimeAccess(f"{what} accessed at parse time")
+
         return _raise
 
     monkeypatch.setattr(psycopg, "connect", refuse("psycopg.connect"))
@@ -51,19 +59,24 @@ def test_dag_file_imports_cleanly(dag_file, forbid_parse_time_access):
         dag = bag.get_dag(dag_id)
         assert dag_id == dag_file.stem, f"{dag_file.name}: DAG id {dag_id} should match the file name"
         assert "activity-migration" in dag.tags, f"{dag_id} lacks the activity-migration tag"
-        assert dag.doc_md and len(dag.doc_md) > 80, f"{dag_id} needs doc_md saying what it does and how to roll back"
+        assert dag.doc_md and len(dag.doc_md) > 80, (
+            f"{dag_id} needs doc_md saying what it does and how to roll back"
+        )
         # The DAG list shows the description under the id: one line saying what the DAG does.
         assert dag.description and 20 < len(dag.description) <= 200, f"{dag_id} needs a one-line description"
         # Phase DAGs start paused (nothing runs by accident); the nightly check starts unpaused,
         # or its schedule never fires until someone finds it.
         scheduled = dag.schedule is not None
         assert dag.is_paused_upon_creation is (False if scheduled else None), (
-            f"{dag_id}: paused at creation should be {not scheduled}")
+            f"{dag_id}: paused at creation should be {not scheduled}"
+        )
         # Retries by default (every task is idempotent); a gate may opt out explicitly (a failed
         # validation must not mail twice), which shows as retries=0 on that task alone.
         assert (dag.default_args or {}).get("retries", 0) >= 1, f"{dag_id} has no default retries"
         no_retry = [t.task_id for t in dag.tasks if not t.retries]
-        assert len(no_retry) <= max(2, len(dag.tasks) // 3), f"{dag_id}: too many tasks without retries: {no_retry}"
+        assert len(no_retry) <= max(2, len(dag.tasks) // 3), (
+            f"{dag_id}: too many tasks without retries: {no_retry}"
+        )
         assert "environment" in dag.params, f"{dag_id} lacks the environment Param"
 
 

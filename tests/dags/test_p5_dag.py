@@ -3,9 +3,11 @@
 The sensors need application writes during their windows, so the demo workload generator
 plays the (upgraded) application in a thread while the subprocess runs.
 """
+
 from __future__ import annotations
 
 import psycopg
+
 from activity_migration import catalog, ledger, tiers
 from activity_migration.config import load_config
 from activity_migration.ledger import RunContext
@@ -15,8 +17,15 @@ from workload_helper import Background
 CFG = load_config()
 DAG_ID = "migration_p5_trigger_removal"
 ALERTS = {"AIRFLOW_VAR_MIGRATION_ALERT_EMAILS": "dba@localhost"}
-CONF = {"tier": 1, "mode": "demo", "environment": "staging", "sensor_window_seconds": 6, "probe_writes": 30,
-        "sensor_timeout_minutes": 3, "max_regression_pct": 50}
+CONF = {
+    "tier": 1,
+    "mode": "demo",
+    "environment": "staging",
+    "sensor_window_seconds": 6,
+    "probe_writes": 30,
+    "sensor_timeout_minutes": 3,
+    "max_regression_pct": 50,
+}
 
 
 def test_tier_1_runs_end_to_end_in_demo_mode_with_the_app_writing(airflow_env, demo_db, tmp_path):
@@ -42,15 +51,16 @@ def test_tier_1_runs_end_to_end_in_demo_mode_with_the_app_writing(airflow_env, d
         remaining = {t.table for t in catalog.logging_triggers(conn, CFG)}
         drop = ledger.last_step(conn, "p5_trigger_removal", "tier_1_drop", cfg=CFG)
         approval = ledger.last_step(conn, "p5_trigger_removal", "tier_1_drop_approval", cfg=CFG)
-        flow = conn.execute("SELECT count(*) FROM activity_migration.perf_samples "
-                            "WHERE purpose = 'event_flow' AND tier = 1").fetchone()[0]
+        flow = conn.execute(
+            "SELECT count(*) FROM activity_migration.perf_samples WHERE purpose = 'event_flow' AND tier = 1"
+        ).fetchone()[0]
     assert state["status"] == "verified", log
     assert "improvement_pct" in state["improvement"] and state["improvement"]["event_ratio"] >= 0.95
     assert not remaining & set(CFG.tier(1).table_names)
     assert len(remaining) == 15  # tiers 2..5 untouched
     assert drop["status"] == "succeeded"
     assert approval["status"] == "skipped" and approval["mode"] == "demo"
-    assert approval["details"]["subject"].startswith("Drop trigger tier 1 in staging")   # rendered, per tier
+    assert approval["details"]["subject"].startswith("Drop trigger tier 1 in staging")  # rendered, per tier
     assert flow >= 1
 
     # A second run of the same tier is a green no-op (gate short-circuits everything after it).

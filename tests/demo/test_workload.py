@@ -1,4 +1,5 @@
 """The workload generator on a real Postgres: pacing, counts, publishing where triggers are gone."""
+
 from __future__ import annotations
 
 import threading
@@ -6,6 +7,7 @@ import time
 
 import psycopg
 import pytest
+
 from activity_migration.demo import workload
 from activity_migration.demo.app import APP_TABLES
 from activity_migration.demo.workload import run_workload
@@ -39,6 +41,7 @@ def _log_count(dsn: str) -> int:
 
 def _drop_logging_triggers(dsn: str, table: str) -> int:
     from activity_migration import catalog
+
     with psycopg.connect(dsn, autocommit=True) as conn:
         triggers = [t for t in catalog.logging_triggers(conn) if t.table_name == table]
         for t in triggers:
@@ -52,7 +55,10 @@ def test_runs_at_the_target_rate_without_failures_and_logs_every_dml_once(demo_d
     assert report.failed == 0, report.errors
     assert report.ok >= 0.8 * 80 * 3
     assert 60 <= report.achieved_rate <= 100
-    assert report.latency_p50_ms is not None and report.latency_p50_ms <= report.latency_p95_ms <= report.latency_p99_ms
+    assert (
+        report.latency_p50_ms is not None
+        and report.latency_p50_ms <= report.latency_p95_ms <= report.latency_p99_ms
+    )
     kinds = {k: sum(c[k] for c in report.per_table.values()) for k in ("inserts", "updates", "deletes")}
     assert all(kinds.values()), kinds
     assert report.total_dml == report.ok - report.noops
@@ -73,32 +79,47 @@ def test_publishes_events_itself_once_a_tables_triggers_are_gone(demo_db, publis
         conn.execute(STAND_IN)
     assert _drop_logging_triggers(demo_db, "notifications") == 4
     before = _log_count(demo_db)
-    report = run_workload(demo_db, seconds=3, rate=60, connections=2, publish=publish, tables=NOTIFICATIONS_HEAVY)
+    report = run_workload(
+        demo_db, seconds=3, rate=60, connections=2, publish=publish, tables=NOTIFICATIONS_HEAVY
+    )
     assert report.failed == 0, report.errors
     notifications = sum(report.per_table["notifications"].values())
     assert notifications > 20
     with psycopg.connect(demo_db) as conn:
-        calls = conn.execute("SELECT event_type, entity_type, entity_id, payload, actor_id, customer_id, source, "
-                             "host(ip_address), user_agent FROM public.publish_calls").fetchall()
-        exists = conn.execute("SELECT count(*) FROM public.notifications WHERE id::text = ANY(%s)",
-                              ([c[2] for c in calls],)).fetchone()[0]
-    # The other tables still log through their triggers; notifications only through the app (auto) or not at all.
+        calls = conn.execute(
+            "SELECT event_type, entity_type, entity_id, payload, actor_id, customer_id, source, "
+            "host(ip_address), user_agent FROM public.publish_calls"
+        ).fetchall()
+        exists = conn.execute(
+            "SELECT count(*) FROM public.notifications WHERE id::text = ANY(%s)", ([c[2] for c in calls],)
+        ).fetchone()[0]
+    # The other tables still log through their triggers; notifications only through the app (auto) or not at
+    # all.
     assert _log_count(demo_db) - before == report.total_dml - notifications
     if publish == "auto":
         assert report.published["notifications"] == notifications == len(calls)
         assert sum(report.published.values()) == notifications
-        assert {c[0] for c in calls} <= {"notification.created", "notification.updated", "notification.read",
-                                         "notification.deleted"}
+        assert {c[0] for c in calls} <= {
+            "notification.created",
+            "notification.updated",
+            "notification.read",
+            "notification.deleted",
+        }
         assert {c[1] for c in calls} == {"notification"} and {c[6] for c in calls} == {"service"}
         assert all(c[4] and c[5] and c[7] and c[8] and isinstance(c[3], dict) for c in calls)
-        assert exists >= report.per_table["notifications"]["inserts"] - report.per_table["notifications"]["deletes"]
+        assert (
+            exists
+            >= report.per_table["notifications"]["inserts"] - report.per_table["notifications"]["deletes"]
+        )
     else:
         assert calls == [] and sum(report.published.values()) == 0
 
 
 def test_without_publish_activity_the_lost_events_are_counted(demo_db):
     _drop_logging_triggers(demo_db, "notifications")
-    report = run_workload(demo_db, seconds=2, rate=40, connections=1, publish="auto", tables=NOTIFICATIONS_HEAVY)
+    report = run_workload(
+        demo_db, seconds=2, rate=40, connections=1, publish="auto", tables=NOTIFICATIONS_HEAVY
+    )
     assert report.failed == 0, report.errors
     assert report.unpublished["notifications"] == sum(report.per_table["notifications"].values()) > 0
 
@@ -106,7 +127,9 @@ def test_without_publish_activity_the_lost_events_are_counted(demo_db):
 def test_waits_on_ddl_locks_and_counts_timeouts_as_failures_without_stopping(demo_db, monkeypatch):
     monkeypatch.setattr(workload, "STATEMENT_TIMEOUT", "1s")
     result: dict = {}
-    thread = threading.Thread(target=lambda: result.update(r=run_workload(demo_db, seconds=5, rate=40, connections=2)))
+    thread = threading.Thread(
+        target=lambda: result.update(r=run_workload(demo_db, seconds=5, rate=40, connections=2))
+    )
     thread.start()
     time.sleep(1)
     with psycopg.connect(demo_db) as conn:  # a long ACCESS EXCLUSIVE lock, as careless DDL would take
@@ -123,10 +146,13 @@ def test_waits_on_ddl_locks_and_counts_timeouts_as_failures_without_stopping(dem
 def test_refuses_an_unseeded_database_and_bad_arguments(fresh_db):
     with pytest.raises(MigrationError, match="not seeded"):
         run_workload(fresh_db, seconds=1, rate=1)
-    for kwargs, message in [({"seconds": 0, "rate": 1}, "seconds"), ({"seconds": 1, "rate": -1}, "rate"),
-                            ({"seconds": 1, "rate": 1, "connections": 0}, "connections"),
-                            ({"seconds": 1, "rate": 1, "publish": "sometimes"}, "publish"),
-                            ({"seconds": 1, "rate": 1, "tables": ["planets"]}, "tables")]:
+    for kwargs, message in [
+        ({"seconds": 0, "rate": 1}, "seconds"),
+        ({"seconds": 1, "rate": -1}, "rate"),
+        ({"seconds": 1, "rate": 1, "connections": 0}, "connections"),
+        ({"seconds": 1, "rate": 1, "publish": "sometimes"}, "publish"),
+        ({"seconds": 1, "rate": 1, "tables": ["planets"]}, "tables"),
+    ]:
         with pytest.raises(MigrationError, match=message):
             run_workload(fresh_db, **kwargs)
     with pytest.raises(MigrationError, match="cannot connect"):

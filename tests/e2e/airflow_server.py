@@ -6,6 +6,7 @@ environment scripts/airflow_env.py builds, minus the application connections: te
 DB, so one server can serve several test databases). Stopped with SIGINT to its process group
 (docs/platform-notes.md: standalone ignores SIGTERM for its children).
 """
+
 from __future__ import annotations
 
 import os
@@ -41,10 +42,14 @@ class AirflowServer:
         airflow_env = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(airflow_env)
 
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith("AIRFLOW_CONN_ACTIVITY_DB") and not k.startswith("AIRFLOW__")}
-        built = airflow_env.build_env(home=self.home, port=self.port, host="127.0.0.1", start_embedded=False,
-                                      environ={})
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("AIRFLOW_CONN_ACTIVITY_DB") and not k.startswith("AIRFLOW__")
+        }
+        built = airflow_env.build_env(
+            home=self.home, port=self.port, host="127.0.0.1", start_embedded=False, environ={}
+        )
         built = {k: v for k, v in built.items() if not k.startswith("AIRFLOW_CONN_ACTIVITY_DB")}
         env.update(built)
         env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
@@ -57,13 +62,30 @@ class AirflowServer:
 
     # ------------------------------------------------------------------ lifecycle
     def start(self, timeout: float = 120) -> None:
-        subprocess.run([str(BIN / "airflow"), "db", "migrate"], env=self.env, check=True, cwd=ROOT,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        subprocess.run([sys.executable, str(ROOT / "scripts" / "airflow_env.py"), "--create-pools"],
-                       env={**self.env, "AIRFLOW_BIN": str(BIN / "airflow")}, check=True, cwd=ROOT)
+        subprocess.run(
+            [str(BIN / "airflow"), "db", "migrate"],
+            env=self.env,
+            check=True,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        subprocess.run(
+            [sys.executable, str(ROOT / "scripts" / "airflow_env.py"), "--create-pools"],
+            env={**self.env, "AIRFLOW_BIN": str(BIN / "airflow")},
+            check=True,
+            cwd=ROOT,
+        )
         log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen([str(BIN / "airflow"), "standalone"], env=self.env, cwd=ROOT, stdout=log,
-                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        self.proc = subprocess.Popen(
+            [str(BIN / "airflow"), "standalone"],
+            env=self.env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         wait_http(self.base + "/api/v2/version", timeout, ok=(200,), proc=self.proc)
 
     def stop(self) -> None:
@@ -95,7 +117,9 @@ class AirflowServer:
     @property
     def token(self) -> str:
         if self._token is None:
-            r = requests.post(self.base + "/auth/token", json={"username": "admin", "password": "admin"}, timeout=90)
+            r = requests.post(
+                self.base + "/auth/token", json={"username": "admin", "password": "admin"}, timeout=90
+            )
             r.raise_for_status()
             self._token = r.json()["access_token"]
         return self._token
@@ -105,8 +129,13 @@ class AirflowServer:
         attempts = 3 if method == "GET" else 1
         for attempt in range(attempts):
             try:
-                r = requests.request(method, self.base + path, headers={"Authorization": f"Bearer {self.token}"},
-                                     timeout=90, **kw)
+                r = requests.request(
+                    method,
+                    self.base + path,
+                    headers={"Authorization": f"Bearer {self.token}"},
+                    timeout=90,
+                    **kw,
+                )
                 break
             except (requests.ConnectionError, requests.Timeout):
                 if attempt == attempts - 1:
@@ -118,11 +147,20 @@ class AirflowServer:
 
     def set_postgres_connection(self, conn_id: str, dsn: str) -> None:
         d = psycopg.conninfo.conninfo_to_dict(dsn)
-        body = {"connection_id": conn_id, "conn_type": "postgres", "host": d.get("host", "127.0.0.1"),
-                "port": int(d.get("port", 5432)), "login": d.get("user", "postgres"),
-                "password": d.get("password"), "schema": d["dbname"]}
-        r = requests.get(self.base + f"/api/v2/connections/{conn_id}",
-                         headers={"Authorization": f"Bearer {self.token}"}, timeout=90)
+        body = {
+            "connection_id": conn_id,
+            "conn_type": "postgres",
+            "host": d.get("host", "127.0.0.1"),
+            "port": int(d.get("port", 5432)),
+            "login": d.get("user", "postgres"),
+            "password": d.get("password"),
+            "schema": d["dbname"],
+        }
+        r = requests.get(
+            self.base + f"/api/v2/connections/{conn_id}",
+            headers={"Authorization": f"Bearer {self.token}"},
+            timeout=90,
+        )
         if r.status_code == 404:
             self.api("POST", "/api/v2/connections", expect=(201,), json=body)
         else:
@@ -131,8 +169,11 @@ class AirflowServer:
     def wait_for_dag(self, dag_id: str, timeout: float = 120) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            r = requests.get(self.base + f"/api/v2/dags/{dag_id}", headers={"Authorization": f"Bearer {self.token}"},
-                             timeout=90)
+            r = requests.get(
+                self.base + f"/api/v2/dags/{dag_id}",
+                headers={"Authorization": f"Bearer {self.token}"},
+                timeout=90,
+            )
             if r.status_code == 200:
                 return
             time.sleep(1)
@@ -159,15 +200,22 @@ class AirflowServer:
             if state in ("success", "failed"):
                 return state
             time.sleep(1)
-        raise AssertionError(f"{dag_id} {run_id} still {state} after {timeout:.0f} s; tasks: "
-                             f"{self.task_states(dag_id, run_id)}\n{self.log_tail()}")
+        raise AssertionError(
+            f"{dag_id} {run_id} still {state} after {timeout:.0f} s; tasks: "
+            f"{self.task_states(dag_id, run_id)}\n{self.log_tail()}"
+        )
 
     def pending_approvals(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
         data = self.api("GET", "/api/v2/dags/~/dagRuns/~/hitlDetails", params={"response_received": "false"})
-        return [h for h in data["hitl_details"]
-                if h["task_instance"]["dag_id"] == dag_id and h["task_instance"]["dag_run_id"] == run_id]
+        return [
+            h
+            for h in data["hitl_details"]
+            if h["task_instance"]["dag_id"] == dag_id and h["task_instance"]["dag_run_id"] == run_id
+        ]
 
-    def wait_for_approval(self, dag_id: str, run_id: str, timeout: float = 420, poll: float = 1.0) -> dict[str, Any]:
+    def wait_for_approval(
+        self, dag_id: str, run_id: str, timeout: float = 420, poll: float = 1.0
+    ) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             pending = self.pending_approvals(dag_id, run_id)
@@ -175,14 +223,20 @@ class AirflowServer:
                 return pending[0]
             state = self.api("GET", self.run_path(dag_id, run_id))["state"]
             if state in ("success", "failed"):
-                raise AssertionError(f"{dag_id} {run_id} ended {state} without asking for approval; tasks: "
-                                     f"{self.task_states(dag_id, run_id)}")
+                raise AssertionError(
+                    f"{dag_id} {run_id} ended {state} without asking for approval; tasks: "
+                    f"{self.task_states(dag_id, run_id)}"
+                )
             time.sleep(poll)
-        raise AssertionError(f"no approval asked by {dag_id} {run_id} within {timeout:.0f} s; tasks: "
-                             f"{self.task_states(dag_id, run_id)}")
+        raise AssertionError(
+            f"no approval asked by {dag_id} {run_id} within {timeout:.0f} s; tasks: "
+            f"{self.task_states(dag_id, run_id)}"
+        )
 
     def answer(self, hitl: dict[str, Any], option: str) -> dict[str, Any]:
         ti = hitl["task_instance"]
-        path = (self.run_path(ti["dag_id"], ti["dag_run_id"])
-                + f"/taskInstances/{ti['task_id']}/{ti.get('map_index', -1)}/hitlDetails")
+        path = (
+            self.run_path(ti["dag_id"], ti["dag_run_id"])
+            + f"/taskInstances/{ti['task_id']}/{ti.get('map_index', -1)}/hitlDetails"
+        )
         return self.api("PATCH", path, json={"chosen_options": [option], "params_input": {}})

@@ -1,4 +1,5 @@
 """Helpers for the end-to-end tests: free ports, waiting for HTTP, headless Debian Chromium, DOM reading."""
+
 from __future__ import annotations
 
 import socket
@@ -12,9 +13,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
 # docs/platform-notes.md: without the background-networking flags Chromium floods the closed network.
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                  "--disable-dev-shm-usage", "--hide-scrollbars"]
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--hide-scrollbars",
+]
 
 
 def free_port() -> int:
@@ -68,7 +78,6 @@ class Chromium:
         self._run([f"--screenshot={path}", f"--window-size={size}", "--virtual-time-budget=3000", url])
         assert path.exists() and path.stat().st_size > 10_000, f"screenshot {path} missing or empty"
         return path
-
 
 
 class DomIndex(HTMLParser):

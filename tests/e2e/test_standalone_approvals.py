@@ -4,15 +4,17 @@ One server for the module (SQLite metadata, a private AIRFLOW_HOME); each test p
 staging connection at its own fresh demo database. The approver waits a few seconds after
 the approval appears, as a person would (docs/platform-notes.md race), then answers through the REST API.
 """
+
 from __future__ import annotations
 
 import time
 
 import pytest
 import requests
+from airflow_server import AirflowServer
+
 from activity_migration.config import load_config
 from activity_migration.db import connection, fetch_all
-from airflow_server import AirflowServer
 
 pytestmark = pytest.mark.slow
 
@@ -36,22 +38,31 @@ def airflow(tmp_path_factory):
 def _run_phase_1(airflow: AirflowServer) -> None:
     run_id = airflow.trigger(P1, CONF)
     state = airflow.wait_run(P1, run_id)
-    assert state == "success", f"phase 1 ended {state}: {airflow.task_states(P1, run_id)}\n{airflow.log_tail()}"
+    assert state == "success", (
+        f"phase 1 ended {state}: {airflow.task_states(P1, run_id)}\n{airflow.log_tail()}"
+    )
 
 
 def _ledger(dsn: str, run_id: str) -> list[dict]:
     cfg = load_config()
     with connection(dsn) as conn:
-        return fetch_all(conn, f'SELECT phase, step, status, actor, mode, details FROM "{cfg.state_schema}".phase_ledger '
-                               "WHERE dag_run_id = %s ORDER BY id", (run_id,))
+        return fetch_all(
+            conn,
+            f'SELECT phase, step, status, actor, mode, details FROM "{cfg.state_schema}".phase_ledger '
+            "WHERE dag_run_id = %s ORDER BY id",
+            (run_id,),
+        )
 
 
 def _public_function_defs(dsn: str) -> dict[str, str]:
     """Every function in public (the logging trigger functions and publish_activity), as the catalog prints it."""
     with connection(dsn) as conn:
-        rows = fetch_all(conn, "SELECT p.oid::regprocedure::text AS ident, pg_get_functiondef(p.oid) AS def "
-                               "FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
-                               "WHERE n.nspname = 'public' AND p.prokind = 'f'")
+        rows = fetch_all(
+            conn,
+            "SELECT p.oid::regprocedure::text AS ident, pg_get_functiondef(p.oid) AS def "
+            "FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+            "WHERE n.nspname = 'public' AND p.prokind = 'f'",
+        )
     return {r["ident"]: r["def"] for r in rows}
 
 
@@ -104,7 +115,9 @@ def test_reject_stops_phase_2_and_changes_nothing(airflow, demo_db):
     # Answer the moment the task is parked (the docs/platform-notes.md window). An answer that lands before
     # the task is parked is stored but never resumes it (known Airflow 3.3.2 gap: docs/approvals.md).
     deadline = time.monotonic() + 60
-    while airflow.task_states(P2, run_id)["switch_approval"] != "awaiting_input" and time.monotonic() < deadline:
+    while (
+        airflow.task_states(P2, run_id)["switch_approval"] != "awaiting_input" and time.monotonic() < deadline
+    ):
         time.sleep(0.05)
     airflow.answer(hitl, "Reject")
 
@@ -117,7 +130,9 @@ def test_reject_stops_phase_2_and_changes_nothing(airflow, demo_db):
     assert _public_function_defs(demo_db) == before, "a rejected switch must not rewrite any function"
     rows = _ledger(demo_db, run_id)
     approval = [r for r in rows if r["step"] == "switch_approval"]
-    assert len(approval) == 1 and approval[0]["status"] == "rejected" and approval[0]["actor"] == "admin", rows
+    assert len(approval) == 1 and approval[0]["status"] == "rejected" and approval[0]["actor"] == "admin", (
+        rows
+    )
     assert approval[0]["details"].get("responded_at")
     assert not airflow.pending_approvals(P2, run_id), "the person must not be asked a second time"
     assert not any(r["step"] == "switch" for r in rows), rows

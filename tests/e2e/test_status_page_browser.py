@@ -4,6 +4,7 @@ The database holds a known migration state (ledger rows, quarantine, backfill ch
 a validation result with Data Docs); the test reads the rendered DOM and compares it with
 what the database says, and keeps a screenshot in artifacts/screenshots/status_page.png.
 """
+
 from __future__ import annotations
 
 import os
@@ -12,14 +13,15 @@ import subprocess
 import sys
 
 import pytest
+from e2e_helpers import ROOT, DomIndex, free_port, wait_http
+from psycopg.types.json import Jsonb
+
 from activity_migration import ledger
 from activity_migration.backfill.planner import PLAN_SETTING
 from activity_migration.config import load_config
 from activity_migration.db import connection, scalar
 from activity_migration.status import collect
 from dagrun import conn_uri
-from e2e_helpers import ROOT, DomIndex, free_port, wait_http
-from psycopg.types.json import Jsonb
 
 pytestmark = pytest.mark.slow
 
@@ -37,18 +39,30 @@ def _seed_state(dsn: str) -> None:
         ledger.record(conn, "p2_dual_write", "switch", "succeeded", ctx, actor="admin")
         ledger.record(conn, "p4_backfill", "copy", "started", ctx, finished=False)
         with conn.transaction():
-            conn.execute(f'INSERT INTO "{s}".quarantine (legacy_id, reason, original_row, resolved_at) VALUES '
-                         "('a', 'unknown entity_type', '{}', NULL), ('b', 'null created_at', '{}', NULL), "
-                         "('c', 'unknown entity_type', '{}', now())")
-            conn.execute(f'INSERT INTO "{s}".backfill_chunks (lo, hi, status, rows_copied, started_at, finished_at) '
-                         "VALUES ('0', '100', 'done', 1000, now() - interval '20 s', now() - interval '10 s'), "
-                         "('100', '200', 'done', 1000, now() - interval '10 s', now()), "
-                         "('200', '300', 'pending', 0, NULL, NULL), ('300', NULL, 'pending', 0, NULL, NULL)")
-            conn.execute(f'INSERT INTO "{s}".tier_state (tier, status) VALUES (1, %s), (2, %s), (3, %s)',
-                         ("verified", "dropped", "backed_up"))
-            conn.execute(f'INSERT INTO "{s}".validation_results (suite, success, statistics, data_docs_path, environment) '
-                         "VALUES ('parity', true, %s, %s, 'staging')",
-                         (Jsonb({"evaluated_expectations": 6, "successful_expectations": 6}), "browser_test/index.html"))
+            conn.execute(
+                f'INSERT INTO "{s}".quarantine (legacy_id, reason, original_row, resolved_at) VALUES '
+                "('a', 'unknown entity_type', '{}', NULL), ('b', 'null created_at', '{}', NULL), "
+                "('c', 'unknown entity_type', '{}', now())"
+            )
+            conn.execute(
+                f'INSERT INTO "{s}".backfill_chunks (lo, hi, status, rows_copied, started_at, finished_at) '
+                "VALUES ('0', '100', 'done', 1000, now() - interval '20 s', now() - interval '10 s'), "
+                "('100', '200', 'done', 1000, now() - interval '10 s', now()), "
+                "('200', '300', 'pending', 0, NULL, NULL), ('300', NULL, 'pending', 0, NULL, NULL)"
+            )
+            conn.execute(
+                f'INSERT INTO "{s}".tier_state (tier, status) VALUES (1, %s), (2, %s), (3, %s)',
+                ("verified", "dropped", "backed_up"),
+            )
+            conn.execute(
+                f'INSERT INTO "{s}".validation_results (suite, success, statistics, data_docs_path, '
+                "environment) "
+                "VALUES ('parity', true, %s, %s, 'staging')",
+                (
+                    Jsonb({"evaluated_expectations": 6, "successful_expectations": 6}),
+                    "browser_test/index.html",
+                ),
+            )
             ledger.set_setting(conn, PLAN_SETTING, {"total_rows": 4000}, cfg=cfg)
 
 
@@ -57,16 +71,36 @@ def status_server(fresh_db, tmp_path):
     _seed_state(fresh_db)
     docs = tmp_path / "data_docs"
     (docs / "browser_test").mkdir(parents=True)
-    (docs / "browser_test" / "index.html").write_text("<html><body><h1 id='gx'>Parity suite: 6 of 6 passed</h1></body></html>")
+    (docs / "browser_test" / "index.html").write_text(
+        "<html><body><h1 id='gx'>Parity suite: 6 of 6 passed</h1></body></html>"
+    )
     port = free_port()
     # Production deliberately points at nothing: the page must say so, not crash (and no test
     # starts the embedded server as a side effect).
-    env = {**os.environ, "AIRFLOW_CONN_ACTIVITY_DB_STAGING": conn_uri(fresh_db), "ACTIVITY_MIGRATION_DATA_DOCS": str(docs),
-           "AIRFLOW_CONN_ACTIVITY_DB": f"postgresql://postgres@127.0.0.1:{free_port()}/nothing_here"}
+    env = {
+        **os.environ,
+        "AIRFLOW_CONN_ACTIVITY_DB_STAGING": conn_uri(fresh_db),
+        "ACTIVITY_MIGRATION_DATA_DOCS": str(docs),
+        "AIRFLOW_CONN_ACTIVITY_DB": f"postgresql://postgres@127.0.0.1:{free_port()}/nothing_here",
+    }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "migration_airflow.status_page:app_from_env",
-         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-        env=env, cwd=ROOT, start_new_session=True)
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "migration_airflow.status_page:app_from_env",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+        cwd=ROOT,
+        start_new_session=True,
+    )
     try:
         wait_http(f"http://127.0.0.1:{port}/static/status_page.css", 30, proc=proc)
         yield f"http://127.0.0.1:{port}", fresh_db
@@ -86,7 +120,9 @@ def test_status_page_shows_the_database_state(status_server, chromium):
     with connection(dsn) as conn:
         status = collect(conn, cfg)
         ledger_rows = ledger.history(conn, 25, cfg)
-        open_quarantine = scalar(conn, f'SELECT count(*) FROM "{cfg.state_schema}".quarantine WHERE resolved_at IS NULL')
+        open_quarantine = scalar(
+            conn, f'SELECT count(*) FROM "{cfg.state_schema}".quarantine WHERE resolved_at IS NULL'
+        )
 
     assert "error" not in dom.by_id, dom.by_id.get("error")
     assert dom.by_id["current-phase"] == status["phases"]["current_phase"] == "p2_dual_write"

@@ -1,9 +1,11 @@
 """Helpers shared by the phase 3 / phase 6 / rollback tests: drive phases forward, record validations.
 
 The workload thread they run beside the phases is ``workload_helper.Background``."""
+
 from __future__ import annotations
 
 import psycopg
+
 from activity_migration import tiers
 from activity_migration.config import load_config
 from activity_migration.ledger import RunContext
@@ -14,16 +16,19 @@ CTX = RunContext(environment="staging", mode="demo", dag_run_id="pytest-p3-p6-ro
 
 def p1(dsn: str) -> None:
     from activity_migration.phases import p1_infrastructure
+
     p1_infrastructure.apply(dsn, CFG, CTX)
 
 
 def p2(dsn: str) -> None:
     from activity_migration.phases import p2_dual_write
+
     p2_dual_write.apply(dsn, CFG, CTX)
 
 
 def p4(dsn: str) -> None:
     from activity_migration.phases import p4_backfill
+
     p4_backfill.apply(dsn, CFG, CTX)
 
 
@@ -39,9 +44,12 @@ def p5_all(dsn: str, *, verified: bool = True) -> None:
                 conn.commit()
 
 
-def record_validation(dsn: str, suite: str, success: bool, age_hours: float = 0.0,
-                      environment: str = "staging") -> None:
+def record_validation(
+    dsn: str, suite: str, success: bool, age_hours: float = 0.0, environment: str = "staging"
+) -> None:
     with psycopg.connect(dsn) as conn:
-        conn.execute(f"INSERT INTO {CFG.state_schema}.validation_results (suite, scope, success, environment, run_at) "
-                     "VALUES (%s, 'full', %s, %s, clock_timestamp() - make_interval(secs => %s))",
-                     (suite, success, environment, age_hours * 3600))
+        conn.execute(
+            f"INSERT INTO {CFG.state_schema}.validation_results (suite, scope, success, environment, run_at) "
+            "VALUES (%s, 'full', %s, %s, clock_timestamp() - make_interval(secs => %s))",
+            (suite, success, environment, age_hours * 3600),
+        )

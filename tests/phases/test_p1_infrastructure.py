@@ -1,4 +1,5 @@
 """Phase 1 on a seeded demo database (real Postgres): build, re-run, RLS, validation, rollback."""
+
 from __future__ import annotations
 
 import json
@@ -6,6 +7,7 @@ import uuid
 
 import psycopg
 import pytest
+
 from activity_migration import ledger
 from activity_migration.config import load_config
 from activity_migration.errors import PreflightError
@@ -33,13 +35,19 @@ def test_apply_is_idempotent_and_rollback_restores_the_catalog(demo_db, tmp_path
         assert diff(once, twice) == {}
         # a validation run leaves views on events and an index on activity_logs: the rollback removes them
         from activity_migration.validation.runner import run_suites
+
         run_suites(demo_db, ["events_integrity"], data_docs_dir=tmp_path, cfg=CFG)
         p1.rollback(demo_db, CFG)
     assert wl["report"].failed == 0
     assert diff(before, snapshot(demo_db)) == {}
     with psycopg.connect(demo_db) as conn:
-        steps = [r[0] for r in conn.execute("SELECT step FROM activity_migration.phase_ledger WHERE phase = "
-                                            "'p1_infrastructure' AND status = 'succeeded' ORDER BY id")]
+        steps = [
+            r[0]
+            for r in conn.execute(
+                "SELECT step FROM activity_migration.phase_ledger WHERE phase = "
+                "'p1_infrastructure' AND status = 'succeeded' ORDER BY id"
+            )
+        ]
     assert steps.count("verify") == 2 and steps[-1] == "rollback"
 
 
@@ -53,37 +61,69 @@ def test_indexes_valid_and_analytics_refresh(p1_db):
     with psycopg.connect(p1_db) as conn:
         names = {r[0] for r in conn.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'events'")}
         assert set(p1.INDEX_NAMES) <= names
-        assert conn.execute("SELECT count(*) FROM pg_index WHERE indrelid = 'public.events'::regclass "
-                            "AND NOT indisvalid").fetchone()[0] == 0
+        assert (
+            conn.execute(
+                "SELECT count(*) FROM pg_index WHERE indrelid = 'public.events'::regclass AND NOT indisvalid"
+            ).fetchone()[0]
+            == 0
+        )
         for i in range(3):
-            conn.execute("SELECT public.publish_activity(p_event_type => 'payment.created', p_entity_type => 'payment', "
-                         "p_actor_id => %s, p_description => 'wire transfer received')", (str(uuid.uuid4()),))
+            conn.execute(
+                "SELECT public.publish_activity(p_event_type => 'payment.created', p_entity_type => "
+                "'payment', "
+                "p_actor_id => %s, p_description => 'wire transfer received')",
+                (str(uuid.uuid4()),),
+            )
         conn.execute("SELECT public.refresh_event_analytics()")
         assert conn.execute("SELECT sum(events) FROM public.event_daily_counts").fetchone()[0] == 3
-        assert conn.execute("SELECT count(*) FROM public.events WHERE (to_tsvector('simple'::regconfig, "
-                            "coalesce(description, '')) || jsonb_to_tsvector('simple'::regconfig, payload, "
-                            "'[\"string\"]'::jsonb)) @@ to_tsquery('simple', 'wire')").fetchone()[0] == 3
+        assert (
+            conn.execute(
+                "SELECT count(*) FROM public.events WHERE (to_tsvector('simple'::regconfig, "
+                "coalesce(description, '')) || jsonb_to_tsvector('simple'::regconfig, payload, "
+                "'[\"string\"]'::jsonb)) @@ to_tsquery('simple', 'wire')"
+            ).fetchone()[0]
+            == 3
+        )
 
 
 def test_invalid_index_is_dropped_and_rebuilt(p1_db):
     with psycopg.connect(p1_db, autocommit=True) as conn:
-        conn.execute("UPDATE pg_index SET indisvalid = false WHERE indexrelid = 'public.events_entity_idx'::regclass")
+        conn.execute(
+            "UPDATE pg_index SET indisvalid = false WHERE indexrelid = 'public.events_entity_idx'::regclass"
+        )
     p1.build_indexes(p1_db, CFG)
     with psycopg.connect(p1_db) as conn:
-        assert conn.execute("SELECT indisvalid FROM pg_index WHERE indexrelid = "
-                            "'public.events_entity_idx'::regclass").fetchone()[0] is True
+        assert (
+            conn.execute(
+                "SELECT indisvalid FROM pg_index WHERE indexrelid = 'public.events_entity_idx'::regclass"
+            ).fetchone()[0]
+            is True
+        )
 
 
 BAD_INPUTS = [
     ({"p_event_type": "Payment Created", "p_entity_type": "payment"}, "invalid_event_type"),
-    ({"p_event_type": "payment.created", "p_entity_type": "payment", "p_payload": "[1, 2]"}, "payload_not_object"),
-    ({"p_event_type": "payment.created", "p_entity_type": "payment",
-      "p_payload": json.dumps({"x": "y" * 1_100_000})}, "payload_too_large"),
+    (
+        {"p_event_type": "payment.created", "p_entity_type": "payment", "p_payload": "[1, 2]"},
+        "payload_not_object",
+    ),
+    (
+        {
+            "p_event_type": "payment.created",
+            "p_entity_type": "payment",
+            "p_payload": json.dumps({"x": "y" * 1_100_000}),
+        },
+        "payload_too_large",
+    ),
     ({"p_event_type": "spaceship.created", "p_entity_type": "spaceship"}, "unknown_entity_type"),
-    ({"p_event_type": "payment.created", "p_entity_type": "payment", "p_occurred_at": "1990-01-01"},
-     "occurred_at_out_of_range"),
-    ({"p_event_type": "payment.created", "p_entity_type": "payment", "p_occurred_at": "2999-01-01"},
-     "occurred_at_out_of_range"),
+    (
+        {"p_event_type": "payment.created", "p_entity_type": "payment", "p_occurred_at": "1990-01-01"},
+        "occurred_at_out_of_range",
+    ),
+    (
+        {"p_event_type": "payment.created", "p_entity_type": "payment", "p_occurred_at": "2999-01-01"},
+        "occurred_at_out_of_range",
+    ),
     ({"p_event_type": "payment.cre\x07ated", "p_entity_type": "payment"}, "broken_text"),
     ({"p_event_type": "payment.created", "p_entity_type": "payment", "p_source": "robot"}, "invalid_source"),
 ]
@@ -104,19 +144,33 @@ def test_publish_activity_rejects_bad_input_and_writes_nothing(p1_db, args, reas
 def test_publish_activity_sanitizes_and_helpers_work(p1_db):
     uid = str(uuid.uuid4())
     with psycopg.connect(p1_db) as conn:
-        conn.execute("SELECT public.publish_activity(p_event_type => ' payment.created ', p_entity_type => 'payment', "
-                     "p_actor_id => %s, p_description => E'  paid\\x01 in full\\x1f  ')", (uid,))
+        conn.execute(
+            "SELECT public.publish_activity(p_event_type => ' payment.created ', p_entity_type => 'payment', "
+            "p_actor_id => %s, p_description => E'  paid\\x01 in full\\x1f  ')",
+            (uid,),
+        )
         conn.execute("SELECT public.publish_auth_event('login', %s, '10.0.0.1', 'ua', false)", (uid,))
         conn.execute("SELECT public.publish_batch_operation('user_import', 25, %s)", (uid,))
-        conn.execute("SELECT public.publish_entity_change('payment_plan', 'p1', 'updated', "
-                     "'{\"status\": \"draft\", \"amount\": 5}', '{\"status\": \"active\", \"amount\": 5}', %s)", (uid,))
-        rows = {r[0]: r[1:] for r in conn.execute(
-            "SELECT event_type, category, description, payload, source FROM public.events ORDER BY occurred_at")}
+        conn.execute(
+            "SELECT public.publish_entity_change('payment_plan', 'p1', 'updated', "
+            '\'{"status": "draft", "amount": 5}\', \'{"status": "active", "amount": 5}\', %s)',
+            (uid,),
+        )
+        rows = {
+            r[0]: r[1:]
+            for r in conn.execute(
+                "SELECT event_type, category, description, payload, source FROM public.events ORDER BY "
+                "occurred_at"
+            )
+        }
     assert rows["payment.created"][1] == "paid in full" and rows["payment.created"][3] == "service"
     assert rows["auth.login"][0] == "authentication" and rows["auth.login"][2] == {"success": False}
     assert rows["bulk_operation.user_import"][2]["item_count"] == 25
-    assert rows["payment_plan.updated"][2] == {"changed_fields": ["status"], "old": {"status": "draft"},
-                                               "new": {"status": "active"}}
+    assert rows["payment_plan.updated"][2] == {
+        "changed_fields": ["status"],
+        "old": {"status": "draft"},
+        "new": {"status": "active"},
+    }
 
 
 def test_rls_authenticated_sees_only_own_events_and_anon_none(p1_db):
@@ -124,8 +178,12 @@ def test_rls_authenticated_sees_only_own_events_and_anon_none(p1_db):
     with psycopg.connect(p1_db) as conn:
         for a in actors:
             for _ in range(3):
-                conn.execute("SELECT public.publish_activity(p_event_type => 'token.minted', p_entity_type => 'token', "
-                             "p_actor_id => %s)", (a,))
+                conn.execute(
+                    "SELECT public.publish_activity(p_event_type => 'token.minted', p_entity_type => 'token', "
+                    ""
+                    "p_actor_id => %s)",
+                    (a,),
+                )
         conn.commit()
         for a in actors + [str(uuid.uuid4())]:
             with conn.transaction():
@@ -134,12 +192,16 @@ def test_rls_authenticated_sees_only_own_events_and_anon_none(p1_db):
                 conn.execute("SELECT set_config('request.jwt.claim.sub', %s, true)", (a,))
                 seen = {str(r[0]) for r in conn.execute("SELECT actor_id FROM public.events")}
                 assert seen <= {a}
-                assert len(conn.execute("SELECT 1 FROM public.events").fetchall()) == (3 if a in actors else 0)
+                assert len(conn.execute("SELECT 1 FROM public.events").fetchall()) == (
+                    3 if a in actors else 0
+                )
                 # an authenticated user cannot write events directly, only through publish_activity
                 with pytest.raises(psycopg.errors.InsufficientPrivilege):
                     with conn.transaction():
-                        conn.execute("INSERT INTO public.events (event_type, category, entity_type, source, "
-                                     "occurred_at) VALUES ('token.x', 'token', 'token', 'service', now())")
+                        conn.execute(
+                            "INSERT INTO public.events (event_type, category, entity_type, source, "
+                            "occurred_at) VALUES ('token.x', 'token', 'token', 'service', now())"
+                        )
         with conn.transaction():
             conn.execute("SET LOCAL ROLE anon")
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
@@ -156,7 +218,9 @@ def test_rls_authenticated_sees_only_own_events_and_anon_none(p1_db):
 def test_preflight_names_each_problem(demo_db):
     with psycopg.connect(demo_db, autocommit=True) as conn:
         conn.execute("ALTER TABLE public.activity_logs RENAME COLUMN user_agent TO ua")
-    with pytest.raises(PreflightError, match=r"user_agent to public.activity_logs.user_agent, which does not exist"):
+    with pytest.raises(
+        PreflightError, match=r"user_agent to public.activity_logs.user_agent, which does not exist"
+    ):
         p1.preflight(demo_db, CFG)
     with psycopg.connect(demo_db, autocommit=True) as conn:
         conn.execute("ALTER TABLE public.activity_logs RENAME COLUMN ua TO user_agent")
@@ -172,8 +236,10 @@ def test_preflight_names_each_problem(demo_db):
 
 def test_preflight_refuses_a_foreign_events_table(demo_db):
     with psycopg.connect(demo_db, autocommit=True) as conn:
-        key = conn.execute("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = "
-                           "'public.activity_logs'::regclass AND attname = 'id'").fetchone()[0]
+        key = conn.execute(
+            "SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = "
+            "'public.activity_logs'::regclass AND attname = 'id'"
+        ).fetchone()[0]
         conn.execute(f"""CREATE TABLE public.events (id uuid, event_type text, category text, actor_id uuid,
             customer_id uuid, entity_type text, entity_id text, description text, payload jsonb, source text,
             legacy_activity_log_id {key}, ip_address inet, user_agent text, occurred_at timestamptz,
@@ -185,7 +251,9 @@ def test_preflight_refuses_a_foreign_events_table(demo_db):
 def test_rollback_refused_while_dual_write_is_on(p1_db):
     p2.apply(p1_db, CFG)
     with psycopg.connect(p1_db) as conn:
-        conn.execute("SELECT public.publish_activity(p_event_type => 'token.minted', p_entity_type => 'token')")
+        conn.execute(
+            "SELECT public.publish_activity(p_event_type => 'token.minted', p_entity_type => 'token')"
+        )
         conn.commit()
     with pytest.raises(PreflightError, match="roll back p2_dual_write first"):
         p1.rollback(p1_db, CFG)
@@ -193,6 +261,11 @@ def test_rollback_refused_while_dual_write_is_on(p1_db):
     p1.rollback(p1_db, CFG)
     with psycopg.connect(p1_db) as conn:
         # events written meanwhile were archived, not silently lost
-        assert conn.execute("SELECT count(*) FROM activity_migration.events_rollback_archive "
-                            "WHERE event_type = 'token.minted'").fetchone()[0] == 1
+        assert (
+            conn.execute(
+                "SELECT count(*) FROM activity_migration.events_rollback_archive "
+                "WHERE event_type = 'token.minted'"
+            ).fetchone()[0]
+            == 1
+        )
         assert conn.execute("SELECT to_regclass('public.events')").fetchone()[0] is None

@@ -1,4 +1,5 @@
 """Phase 3 on a real Postgres with the seeded demo app: feed, RLS, parity gate, read source, rollback, plan."""
+
 from __future__ import annotations
 
 import time
@@ -6,6 +7,7 @@ import uuid
 
 import psycopg
 import pytest
+
 from _forward import CFG, CTX, p1, p2, p4
 from activity_migration import ledger
 from activity_migration.errors import GateClosed
@@ -51,14 +53,22 @@ def test_feed_shows_the_same_first_pages_as_the_old_query_for_sample_users(migra
 
 def test_feed_never_returns_another_users_rows_and_anon_gets_nothing(migrated):
     with psycopg.connect(migrated) as conn:
-        users = [r[0] for r in conn.execute("SELECT DISTINCT user_id::text FROM public.activity_logs "
-                                            "WHERE user_id IS NOT NULL LIMIT 15")]
+        users = [
+            r[0]
+            for r in conn.execute(
+                "SELECT DISTINCT user_id::text FROM public.activity_logs WHERE user_id IS NOT NULL LIMIT 15"
+            )
+        ]
         conn.commit()
         seen_total = 0
         for u in users + [str(uuid.uuid4())]:
             with _as_user(conn, u):
-                rows = conn.execute("SELECT actor_id::text FROM public.event_feed(p_page_size => 200)").fetchall()
-                compat = conn.execute("SELECT DISTINCT user_id::text FROM public.activity_logs_compat").fetchall()
+                rows = conn.execute(
+                    "SELECT actor_id::text FROM public.event_feed(p_page_size => 200)"
+                ).fetchall()
+                compat = conn.execute(
+                    "SELECT DISTINCT user_id::text FROM public.activity_logs_compat"
+                ).fetchall()
             assert {r[0] for r in rows} <= {u}, f"user {u} saw events of {set(r[0] for r in rows) - {u}}"
             assert {r[0] for r in compat} <= {u}
             seen_total += len(rows)
@@ -72,9 +82,13 @@ def test_feed_never_returns_another_users_rows_and_anon_gets_nothing(migrated):
 def test_page_size_is_bounded_and_cursor_needs_both_parts(migrated):
     with psycopg.connect(migrated, autocommit=True) as conn:
         for bad in (0, 201, None):
-            with pytest.raises(psycopg.errors.InvalidParameterValue, match="p_page_size must be between 1 and 200"):
+            with pytest.raises(
+                psycopg.errors.InvalidParameterValue, match="p_page_size must be between 1 and 200"
+            ):
                 conn.execute("SELECT * FROM public.event_feed(p_page_size => %s)", (bad,))
-        with pytest.raises(psycopg.errors.InvalidParameterValue, match="p_before_id needs p_before_occurred_at"):
+        with pytest.raises(
+            psycopg.errors.InvalidParameterValue, match="p_before_id needs p_before_occurred_at"
+        ):
             conn.execute("SELECT * FROM public.event_feed(p_before_id => gen_random_uuid())")
         assert len(conn.execute("SELECT * FROM public.event_feed(p_page_size => 200)").fetchall()) == 200
 
@@ -83,7 +97,9 @@ def test_keyset_pages_are_disjoint_ordered_and_filters_apply(migrated):
     with psycopg.connect(migrated, autocommit=True) as conn:
         seen, cursor, last = set(), (None, None), None
         for _ in range(5):
-            page = conn.execute("SELECT occurred_at, id, category FROM public.event_feed(%s, %s, 50)", cursor).fetchall()
+            page = conn.execute(
+                "SELECT occurred_at, id, category FROM public.event_feed(%s, %s, 50)", cursor
+            ).fetchall()
             for r in page:
                 assert r[1] not in seen
                 assert last is None or (r[0], r[1]) < last
@@ -91,11 +107,17 @@ def test_keyset_pages_are_disjoint_ordered_and_filters_apply(migrated):
                 last = (r[0], r[1])
             cursor = (page[-1][0], page[-1][1])
         cat = conn.execute("SELECT category FROM public.events LIMIT 1").fetchone()[0]
-        cats = {r[0] for r in conn.execute("SELECT category FROM public.event_feed(p_category => %s)", (cat,))}
+        cats = {
+            r[0] for r in conn.execute("SELECT category FROM public.event_feed(p_category => %s)", (cat,))
+        }
         assert cats == {cat}
-        ent = conn.execute("SELECT entity_type, entity_id FROM public.events WHERE entity_id IS NOT NULL LIMIT 1").fetchone()
-        rows = conn.execute("SELECT entity_type, entity_id FROM public.event_feed(p_entity_type => %s, p_entity_id => %s)",
-                            ent).fetchall()
+        ent = conn.execute(
+            "SELECT entity_type, entity_id FROM public.events WHERE entity_id IS NOT NULL LIMIT 1"
+        ).fetchone()
+        rows = conn.execute(
+            "SELECT entity_type, entity_id FROM public.event_feed(p_entity_type => %s, p_entity_id => %s)",
+            ent,
+        ).fetchall()
         assert rows and set(rows) == {ent}
 
 
@@ -109,9 +131,11 @@ def test_parity_fails_listing_the_differences_and_blocks_the_switch(demo_db):
     p3.require_read_parity(demo_db, CFG, p3.ParitySettings(top_users=3, random_users=0), CTX)
     migrated = demo_db
     with psycopg.connect(migrated) as conn:
-        uid, legacy = conn.execute("SELECT user_id::text, id::text FROM public.activity_logs WHERE user_id = "
-                                   "(SELECT user_id FROM public.activity_logs WHERE user_id IS NOT NULL GROUP BY 1 "
-                                   "ORDER BY count(*) DESC LIMIT 1) ORDER BY created_at DESC, id DESC LIMIT 1").fetchone()
+        uid, legacy = conn.execute(
+            "SELECT user_id::text, id::text FROM public.activity_logs WHERE user_id = "
+            "(SELECT user_id FROM public.activity_logs WHERE user_id IS NOT NULL GROUP BY 1 "
+            "ORDER BY count(*) DESC LIMIT 1) ORDER BY created_at DESC, id DESC LIMIT 1"
+        ).fetchone()
         conn.execute("DELETE FROM public.events WHERE legacy_activity_log_id = %s::uuid", (legacy,))
         conn.commit()
     with pytest.raises(GateClosed, match=f"user {uid}: missing in feed \\['{legacy}'\\]"):
@@ -131,8 +155,10 @@ def test_read_source_switch_is_read_by_the_app_and_rollback_removes_everything(d
     with psycopg.connect(demo_db) as conn:
         with _as_user(conn, str(uuid.uuid4())):
             assert conn.execute("SELECT public.activity_read_source()").fetchone()[0] == "activity_logs"
-        pub = conn.execute("SELECT count(*) FROM pg_publication_tables WHERE pubname = 'supabase_realtime' "
-                           "AND tablename = 'events'").fetchone()[0]
+        pub = conn.execute(
+            "SELECT count(*) FROM pg_publication_tables WHERE pubname = 'supabase_realtime' "
+            "AND tablename = 'events'"
+        ).fetchone()[0]
     assert pub == 1, "the demo database gets the supabase_realtime publication with events in it"
     report = p3.require_read_parity(demo_db, CFG, p3.ParitySettings(top_users=5, random_users=2), CTX)
     p3.set_read_source(demo_db, "events", CFG, CTX, parity_report=report)
@@ -167,7 +193,9 @@ def test_feed_plan_is_an_index_scan_on_200k_events(demo_db):
                    '{}'::jsonb, 'service', now() - make_interval(secs => g)
             FROM generate_series(1, 200000) g,
                  (SELECT array_agg(gen_random_uuid()) AS ids FROM generate_series(1, 300)) u""")
-        uid, cid = conn.execute("SELECT actor_id::text, customer_id::text FROM public.events LIMIT 1").fetchone()
+        uid, cid = conn.execute(
+            "SELECT actor_id::text, customer_id::text FROM public.events LIMIT 1"
+        ).fetchone()
         conn.commit()
         conn.autocommit = True
         conn.execute("VACUUM ANALYZE public.events")
@@ -181,12 +209,21 @@ def test_feed_plan_is_an_index_scan_on_200k_events(demo_db):
         conn.autocommit = False
         with _as_user(conn, uid):
             first = _function_plans(conn, "SELECT occurred_at, id FROM public.event_feed(p_page_size => 50)")
-            last = conn.execute("SELECT occurred_at, id FROM public.event_feed(p_page_size => 50)").fetchall()[-1]
+            last = conn.execute(
+                "SELECT occurred_at, id FROM public.event_feed(p_page_size => 50)"
+            ).fetchall()[-1]
             nxt = _function_plans(conn, "SELECT * FROM public.event_feed(%s, %s, 50)", last)
         with conn.transaction(force_rollback=True):
-            by_customer = _function_plans(conn, "SELECT * FROM public.event_feed(p_customer_id => %s)", (cid,))
+            by_customer = _function_plans(
+                conn, "SELECT * FROM public.event_feed(p_customer_id => %s)", (cid,)
+            )
             unfiltered = _function_plans(conn, "SELECT * FROM public.event_feed()")
-    for name, plans in (("own feed", first), ("next page", nxt), ("customer", by_customer), ("all", unfiltered)):
+    for name, plans in (
+        ("own feed", first),
+        ("next page", nxt),
+        ("customer", by_customer),
+        ("all", unfiltered),
+    ):
         inner = "\n".join(p for p in plans if "public.events" in p or "events e" in p)
         assert "Index Scan" in inner or "Index Only Scan" in inner, f"{name}: {inner or plans}"
         assert "Seq Scan" not in inner, f"{name}: {inner}"

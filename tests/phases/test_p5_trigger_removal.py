@@ -4,6 +4,7 @@ Every test uses its own copy of the demo database. Tests that need application t
 the demo workload generator (the upgraded application: with ``publish="auto"`` it publishes
 events itself for tables that no longer have logging triggers).
 """
+
 from __future__ import annotations
 
 import time
@@ -11,6 +12,7 @@ from datetime import timedelta
 
 import psycopg
 import pytest
+
 from activity_migration import catalog, ledger, perf, tiers
 from activity_migration.config import load_config
 from activity_migration.errors import GateClosed, PreflightError
@@ -38,6 +40,7 @@ def _phase2(dsn: str) -> None:
 
 # --- discovery --------------------------------------------------------------------------------------------
 
+
 def test_discovery_finds_all_64_demo_triggers_each_in_its_tier(demo_db):
     with psycopg.connect(demo_db) as conn:
         plans = tiers.plan_tiers(conn, CFG)
@@ -47,8 +50,11 @@ def test_discovery_finds_all_64_demo_triggers_each_in_its_tier(demo_db):
     for n, p in plans.items():
         assert all(CFG.tier_of_table(t.table) == n for t in p.triggers)
     found = {t.identity for p in plans.values() for t in p.triggers}
-    updated_at = {f"{r['schema_name']}.{r['table_name']}.{r['trigger_name']}" for r in every_trigger
-                  if r["function_name"] == "set_updated_at"}
+    updated_at = {
+        f"{r['schema_name']}.{r['table_name']}.{r['trigger_name']}"
+        for r in every_trigger
+        if r["function_name"] == "set_updated_at"
+    }
     assert updated_at, "the demo has set_updated_at triggers"
     assert not updated_at & found, "an updated_at trigger was taken for a logging trigger"
 
@@ -73,11 +79,14 @@ def test_unclaimed_logging_trigger_stops_the_plan_naming_it(demo_db):
 def test_claimed_table_without_logging_triggers_stops_the_plan(demo_db):
     with psycopg.connect(demo_db, autocommit=True) as conn:
         conn.execute("DROP TRIGGER wallets_activity ON public.wallets")
-        with pytest.raises(PreflightError, match=r"tier 4 claims table public\.wallets, which has no logging trigger"):
+        with pytest.raises(
+            PreflightError, match=r"tier 4 claims table public\.wallets, which has no logging trigger"
+        ):
             tiers.plan_tiers(conn, CFG)
 
 
 # --- backup, drop, restore --------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("form", ["legacy", "dual_write"])
 def test_drop_then_restore_each_tier_leaves_the_catalog_identical(demo_db, form):
@@ -114,9 +123,13 @@ def test_drop_refuses_without_a_current_backup(demo_db):
     with psycopg.connect(demo_db, autocommit=True) as conn:  # the definition changes after the backup
         conn.execute("ALTER TABLE public.templates DISABLE TRIGGER templates_activity")
         conn.execute("ALTER TABLE public.templates ENABLE TRIGGER templates_activity")
-        conn.execute("CREATE OR REPLACE TRIGGER templates_activity AFTER INSERT ON public.templates "
-                     "FOR EACH ROW EXECUTE FUNCTION public.log_template_activity()")
-    with pytest.raises(PreflightError, match="no current backup for trigger public.templates.templates_activity"):
+        conn.execute(
+            "CREATE OR REPLACE TRIGGER templates_activity AFTER INSERT ON public.templates "
+            "FOR EACH ROW EXECUTE FUNCTION public.log_template_activity()"
+        )
+    with pytest.raises(
+        PreflightError, match="no current backup for trigger public.templates.templates_activity"
+    ):
         tiers.drop_tier(demo_db, CFG, 2)
     with psycopg.connect(demo_db) as conn:
         assert len(tiers.plan_tier(conn, CFG, 2).triggers) == 7  # nothing dropped
@@ -143,7 +156,10 @@ def test_compare_write_cost_passes_improvement_and_waits_on_regression():
 
 # --- sensors with the application running ----------------------------------------------------------------
 
-def _hand_over(dsn: str, tier: int, ctx: RunContext = CTX, *, window_s: float = 3.0, timeout_s: float = 60) -> dict:
+
+def _hand_over(
+    dsn: str, tier: int, ctx: RunContext = CTX, *, window_s: float = 3.0, timeout_s: float = 60
+) -> dict:
     """The tier's handover with the upgraded application writing (it publishes once told): poll
     the readiness sensor until it passes, as the DAG's sensor does."""
     from activity_migration.phases import p5_handover
@@ -162,14 +178,15 @@ def _hand_over(dsn: str, tier: int, ctx: RunContext = CTX, *, window_s: float = 
         assert bg.stop().failed == 0
 
 
-def _prepare_dropped_tier(dsn: str, tier: int, *, window_s: float = 2, probe_writes: int = 20,
-                          ctx: RunContext = CTX) -> dict:
+def _prepare_dropped_tier(
+    dsn: str, tier: int, *, window_s: float = 2, probe_writes: int = 20, ctx: RunContext = CTX
+) -> dict:
     """Phases 1-2, then the tier's baseline, backup, handover (passed) and drop."""
     from activity_migration.phases._common import dual_write_enabled
 
     with psycopg.connect(dsn) as conn:
         dual = ledger.state_schema_exists(conn, CFG) and dual_write_enabled(conn, CFG)
-    if not dual:          # the handover is measured during dual write
+    if not dual:  # the handover is measured during dual write
         _phase1(dsn)
         _phase2(dsn)
     base = p5.baseline(dsn, CFG, ctx, tier, window_s=window_s, probe_writes=probe_writes)
@@ -198,8 +215,10 @@ def test_event_flow_sensor_fails_without_publishing_restores_the_tier_and_passes
     assert missing.state == "fail", missing.message
     assert missing.figures["writes_total"] > 0 and missing.figures["events"] == 0
     assert "activity went missing" in missing.message and "restored from the backup" in missing.message
-    with psycopg.connect(demo_db) as conn:   # the triggers are back at once, the drop is recorded as failed
-        assert len([t for t in catalog.logging_triggers(conn, CFG) if t.table in CFG.tier(1).table_names]) == 13
+    with psycopg.connect(demo_db) as conn:  # the triggers are back at once, the drop is recorded as failed
+        assert (
+            len([t for t in catalog.logging_triggers(conn, CFG) if t.table in CFG.tier(1).table_names]) == 13
+        )
         assert tiers.tier_states(conn, CFG)[1]["status"] == "restored"
         assert ledger.last_step(conn, "p5_trigger_removal", "tier_1_drop", cfg=CFG)["status"] == "failed"
 
@@ -225,7 +244,9 @@ def test_event_flow_without_writes_is_no_evidence(demo_db):
     assert v.state == "wait" and "0 committed writes" in v.message and "window stays open" in v.message
 
 
-def _poll_event_flow(dsn: str, ctx: RunContext, *, window_s: float, timeout_s: float = 60, **bg) -> p5.Verdict:
+def _poll_event_flow(
+    dsn: str, ctx: RunContext, *, window_s: float, timeout_s: float = 60, **bg
+) -> p5.Verdict:
     """The event-flow sensor's pokes while the application writes, until a verdict."""
     background = Background(dsn, **bg)
     try:
@@ -267,7 +288,7 @@ def test_a_burst_of_rolled_back_application_writes_does_not_fail_the_event_flow(
     bg = Background(demo_db, publish="auto", rate=60)
     try:
         with psycopg.connect(demo_db) as conn:
-            for _ in range(300):       # the application's failed requests: written, then rolled back
+            for _ in range(300):  # the application's failed requests: written, then rolled back
                 conn.execute("SET LOCAL ROLE service_role")
                 conn.execute("INSERT INTO public.notifications DEFAULT VALUES")
                 conn.execute("INSERT INTO public.emails DEFAULT VALUES")
@@ -282,7 +303,7 @@ def test_a_burst_of_rolled_back_application_writes_does_not_fail_the_event_flow(
     finally:
         assert bg.stop().failed == 0
     assert v is not None and v.state == "pass", v and v.message
-    assert v.figures["writes_total"] < 600          # the 600 rolled-back rows are not in it
+    assert v.figures["writes_total"] < 600  # the 600 rolled-back rows are not in it
 
 
 def test_event_flow_counts_writes_whose_statistics_arrive_after_the_window_opened(demo_db):
@@ -297,8 +318,12 @@ def test_event_flow_counts_writes_whose_statistics_arrive_after_the_window_opene
     with psycopg.connect(demo_db) as conn:  # the upgraded app: each write publishes its event
         conn.execute("SET ROLE service_role")
         for _ in range(5):
-            entity_id = conn.execute("INSERT INTO public.notifications DEFAULT VALUES RETURNING id::text").fetchone()[0]
-            conn.execute("SELECT public.publish_activity('notification.created', 'notification', %s)", (entity_id,))
+            entity_id = conn.execute(
+                "INSERT INTO public.notifications DEFAULT VALUES RETURNING id::text"
+            ).fetchone()[0]
+            conn.execute(
+                "SELECT public.publish_activity('notification.created', 'notification', %s)", (entity_id,)
+            )
         written_at = conn.execute("SELECT now()").fetchone()[0]
         conn.commit()
     time.sleep(1.2)  # the counters arrive
@@ -306,8 +331,9 @@ def test_event_flow_counts_writes_whose_statistics_arrive_after_the_window_opene
         c1 = perf.write_counters(conn, tables)
     # the window "opened" 1 s after the writes, before their counters were flushed
     late_open = dict(c0, at=(written_at + timedelta(seconds=1)).isoformat())
-    verdict = p5.judge_event_flow(demo_db, CFG, 1, late_open, c1, ["notification", "bulk_operation", "email"],
-                                  0.95, "late-stats")
+    verdict = p5.judge_event_flow(
+        demo_db, CFG, 1, late_open, c1, ["notification", "bulk_operation", "email"], 0.95, "late-stats"
+    )
     assert verdict.figures["writes_total"] == 5
     assert verdict.state == "pass", verdict.message
     assert verdict.figures["events"] == 5
@@ -315,7 +341,10 @@ def test_event_flow_counts_writes_whose_statistics_arrive_after_the_window_opene
 
 def test_write_cost_sensor_measures_the_drop_and_record_done_stores_it(demo_db):
     _prepare_dropped_tier(demo_db, 5, window_s=0.5, probe_writes=60)
-    assert p5.performance_poke(demo_db, CFG, CTX, 5, window_s=0.5, max_regression_pct=50, probe_writes=60).state == "wait"
+    assert (
+        p5.performance_poke(demo_db, CFG, CTX, 5, window_s=0.5, max_regression_pct=50, probe_writes=60).state
+        == "wait"
+    )
     time.sleep(0.6)
     v = p5.performance_poke(demo_db, CFG, CTX, 5, window_s=0.5, max_regression_pct=50, probe_writes=60)
     assert v.state == "pass", v.message
@@ -327,7 +356,11 @@ def test_write_cost_sensor_measures_the_drop_and_record_done_stores_it(demo_db):
         section = p5.tiers_section(conn, CFG)
         drop_row = ledger.last_step(conn, "p5_trigger_removal", "tier_5_drop", cfg=CFG)
     assert st["status"] == "verified"
-    assert st["improvement"]["improvement_pct"] == done["improvement"]["improvement_pct"] == v.figures["improvement_pct"]
+    assert (
+        st["improvement"]["improvement_pct"]
+        == done["improvement"]["improvement_pct"]
+        == v.figures["improvement_pct"]
+    )
     assert section["tiers"]["tier_5"]["status"] == "verified"
     assert drop_row["status"] == "succeeded"
 
@@ -363,16 +396,24 @@ def test_sensor_failure_alert_mail_carries_the_figures(demo_db, smtp_sink, monke
         conn.execute("SET ROLE service_role")
         conn.execute("INSERT INTO public.notifications DEFAULT VALUES")
         conn.commit()
-    c0 = {"at": "2000-01-01T00:00:00+00:00", "tables": {t: {"ins": 0, "upd": 0, "del": 0} for t in CFG.tier(1).table_names}}
+    c0 = {
+        "at": "2000-01-01T00:00:00+00:00",
+        "tables": {t: {"ins": 0, "upd": 0, "del": 0} for t in CFG.tier(1).table_names},
+    }
     time.sleep(1.2)
     with psycopg.connect(demo_db, autocommit=True) as conn:
         c1 = perf.write_counters(conn, CFG.tier(1).table_names)
-    verdict = p5.judge_event_flow(demo_db, CFG, 1, c0, c1, ["notification", "bulk_operation", "email"], 0.95, "alert")
+    verdict = p5.judge_event_flow(
+        demo_db, CFG, 1, c0, c1, ["notification", "bulk_operation", "email"], 0.95, "alert"
+    )
     assert verdict.state == "fail"
     subject, body = p5.failure_report(demo_db, CFG, 1, "alert")
     assert "tier 1" in subject and "events / writes" in body and "<td>0.0</td>" in body
 
-    monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", f"smtp://{host}:{port}?disable_ssl=true&disable_tls=true&from_email=migration@localhost")
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_SMTP_DEFAULT",
+        f"smtp://{host}:{port}?disable_ssl=true&disable_tls=true&from_email=migration@localhost",
+    )
     monkeypatch.setenv("AIRFLOW_VAR_MIGRATION_ALERT_EMAILS", "dba@localhost")
     from migration_airflow.alerts import send_alert
 

@@ -1,4 +1,5 @@
 """Phase 6 on a real Postgres with the seeded demo app: gates refuse, archive/restore keeps every row."""
+
 from __future__ import annotations
 
 import time
@@ -6,6 +7,7 @@ import uuid
 
 import psycopg
 import pytest
+
 from _forward import CFG, CTX, p1, p2, p4, p5_all, record_validation
 from activity_migration import ledger
 from activity_migration.cli import main as cli
@@ -57,9 +59,11 @@ def test_validation_gate_refuses_missing_failed_and_stale_results(demo_db):
 def test_quarantine_gate_refuses_open_rows_until_acknowledged_with_the_cli(demo_db, capsys):
     p1(demo_db)
     with psycopg.connect(demo_db) as conn:
-        conn.execute("INSERT INTO activity_migration.quarantine (legacy_id, reason, original_row) VALUES "
-                     "(%s, 'unknown_entity_type', '{}'), (%s, 'broken_text', '{}')",
-                     (str(uuid.uuid4()), str(uuid.uuid4())))
+        conn.execute(
+            "INSERT INTO activity_migration.quarantine (legacy_id, reason, original_row) VALUES "
+            "(%s, 'unknown_entity_type', '{}'), (%s, 'broken_text', '{}')",
+            (str(uuid.uuid4()), str(uuid.uuid4())),
+        )
         conn.commit()
         with pytest.raises(GateClosed, match="2 quarantined rows are neither resolved nor acknowledged"):
             p6.gate_quarantine(conn, CFG)
@@ -82,8 +86,10 @@ def test_cleanup_archives_under_load_and_rollback_restores_every_row(demo_db):
     p3.apply(demo_db, CFG, CTX)
     p5_all(demo_db)
     with psycopg.connect(demo_db) as conn:
-        pub_before = conn.execute("SELECT pg_get_functiondef('public.publish_activity(text, text, text, jsonb, uuid, "
-                                  "uuid, text, text, timestamptz, inet, text, text)'::regprocedure)").fetchone()[0]
+        pub_before = conn.execute(
+            "SELECT pg_get_functiondef('public.publish_activity(text, text, text, jsonb, uuid, "
+            "uuid, text, text, timestamptz, inet, text, text)'::regprocedure)"
+        ).fetchone()[0]
         ids_before = {r[0] for r in conn.execute("SELECT id FROM public.activity_logs")}
     bg = Background(demo_db, rate=60)
     try:
@@ -96,12 +102,16 @@ def test_cleanup_archives_under_load_and_rollback_restores_every_row(demo_db):
         time.sleep(2)
         facts = p6.verify(demo_db, CFG)
         with psycopg.connect(demo_db) as conn:
-            arch_rows = conn.execute(f"SELECT count(*) FROM activity_migration.{facts['archive']}").fetchone()[0]
-            born_after = conn.execute("SELECT count(*) FROM public.events WHERE legacy_activity_log_id IS NULL"
-                                      ).fetchone()[0]
+            arch_rows = conn.execute(
+                f"SELECT count(*) FROM activity_migration.{facts['archive']}"
+            ).fetchone()[0]
+            born_after = conn.execute(
+                "SELECT count(*) FROM public.events WHERE legacy_activity_log_id IS NULL"
+            ).fetchone()[0]
             # the compat view under the old name: as a user, only own rows
-            uid = conn.execute("SELECT actor_id::text FROM public.events WHERE actor_id IS NOT NULL LIMIT 1"
-                               ).fetchone()[0]
+            uid = conn.execute(
+                "SELECT actor_id::text FROM public.events WHERE actor_id IS NOT NULL LIMIT 1"
+            ).fetchone()[0]
             left_after_cleanup = p6.legacy_functions(conn, CFG)
             conn.commit()
             with p3.as_app_user(conn, uid):
@@ -119,13 +129,27 @@ def test_cleanup_archives_under_load_and_rollback_restores_every_row(demo_db):
     assert born_after > 0 and seen == {uid} and left_after_cleanup == []
     assert back["events_copied_back"] >= born_after
     with psycopg.connect(demo_db) as conn:
-        assert conn.execute("SELECT relkind::text FROM pg_class WHERE oid = 'public.activity_logs'::regclass"
-                            ).fetchone()[0] == "r"
+        assert (
+            conn.execute(
+                "SELECT relkind::text FROM pg_class WHERE oid = 'public.activity_logs'::regclass"
+            ).fetchone()[0]
+            == "r"
+        )
         ids_after = {r[0] for r in conn.execute("SELECT id FROM public.activity_logs")}
         assert ids_before <= ids_after
-        assert conn.execute("SELECT count(*) FROM public.events WHERE legacy_activity_log_id IS NULL").fetchone()[0] == 0
-        assert conn.execute("SELECT pg_get_functiondef('public.publish_activity(text, text, text, jsonb, uuid, uuid, "
-                            "text, text, timestamptz, inet, text, text)'::regprocedure)").fetchone()[0] == pub_before
+        assert (
+            conn.execute(
+                "SELECT count(*) FROM public.events WHERE legacy_activity_log_id IS NULL"
+            ).fetchone()[0]
+            == 0
+        )
+        assert (
+            conn.execute(
+                "SELECT pg_get_functiondef('public.publish_activity(text, text, text, jsonb, uuid, uuid, "
+                "text, text, timestamptz, inet, text, text)'::regprocedure)"
+            ).fetchone()[0]
+            == pub_before
+        )
         for ident in dropped:
             assert conn.execute("SELECT to_regprocedure(%s) IS NOT NULL", (ident,)).fetchone()[0], ident
         assert ledger.last_step(conn, "p6_cleanup", "rollback", cfg=CFG)["status"] == "succeeded"
@@ -134,7 +158,7 @@ def test_cleanup_archives_under_load_and_rollback_restores_every_row(demo_db):
 def test_archive_deletion_after_force_makes_rollback_impossible(demo_db):
     p1(demo_db)
     p2(demo_db)
-    p4(demo_db)        # the archive may be deleted only when every row of it is in events
+    p4(demo_db)  # the archive may be deleted only when every row of it is in events
     p5_all(demo_db)
     p6.backup(demo_db, CFG, CTX)
     p6.archive(demo_db, CFG, CTX, keep_compat_view=False)
@@ -162,20 +186,29 @@ def test_archive_deletion_refused_when_one_archived_row_differs_from_its_event(d
     p6.archive(demo_db, CFG, CTX, retention_days=0, keep_compat_view=False)
     p6.checksum(demo_db, CFG, CTX)
     with psycopg.connect(demo_db) as conn:
-        tampered = conn.execute("UPDATE public.events SET description = 'changed after cleanup' WHERE id = "
-                                "(SELECT id FROM public.events WHERE legacy_activity_log_id IS NOT NULL "
-                                "ORDER BY id LIMIT 1) RETURNING legacy_activity_log_id").fetchone()[0]
+        tampered = conn.execute(
+            "UPDATE public.events SET description = 'changed after cleanup' WHERE id = "
+            "(SELECT id FROM public.events WHERE legacy_activity_log_id IS NOT NULL "
+            "ORDER BY id LIMIT 1) RETURNING legacy_activity_log_id"
+        ).fetchone()[0]
         conn.commit()
-    with pytest.raises(GateClosed, match=r"and events differ.*mismatch\.description: 1 \(e\.g\. " + str(tampered)):
+    with pytest.raises(
+        GateClosed, match=r"and events differ.*mismatch\.description: 1 \(e\.g\. " + str(tampered)
+    ):
         p6.delete_archive(demo_db, CFG, CTX, by="pytest")
     with psycopg.connect(demo_db) as conn:
         arch = p6.current_archive(conn, CFG)
         assert arch["deleted_at"] is None
-        assert conn.execute("SELECT to_regclass(%s) IS NOT NULL", (f"activity_migration.{arch['name']}",)).fetchone()[0]
+        assert conn.execute(
+            "SELECT to_regclass(%s) IS NOT NULL", (f"activity_migration.{arch['name']}",)
+        ).fetchone()[0]
         # put it back: now the same deletion goes through
-        conn.execute("UPDATE public.events e SET description = a.description FROM activity_migration."
-                     + arch["name"] + " a WHERE a.id = e.legacy_activity_log_id AND e.legacy_activity_log_id = %s",
-                     (tampered,))
+        conn.execute(
+            "UPDATE public.events e SET description = a.description FROM activity_migration."
+            + arch["name"]
+            + " a WHERE a.id = e.legacy_activity_log_id AND e.legacy_activity_log_id = %s",
+            (tampered,),
+        )
         conn.commit()
     out = p6.delete_archive(demo_db, CFG, CTX, by="pytest")
     assert out["verified"]["parity"]["failing"] == [] and out["verified"]["checksum_now"] == out["checksum"]
@@ -191,8 +224,10 @@ def test_archive_deletion_refused_when_the_archive_changed(demo_db):
     p6.checksum(demo_db, CFG, CTX)
     with psycopg.connect(demo_db) as conn:
         name = p6.current_archive(conn, CFG)["name"]
-        conn.execute(f"DELETE FROM activity_migration.{name} WHERE id = (SELECT id FROM activity_migration.{name} "
-                     "ORDER BY id LIMIT 1)")
+        conn.execute(
+            f"DELETE FROM activity_migration.{name} WHERE id = (SELECT id FROM activity_migration.{name} "
+            "ORDER BY id LIMIT 1)"
+        )
         conn.commit()
     with pytest.raises(GateClosed, match="changed since phase 6 recorded it"):
         p6.delete_archive(demo_db, CFG, CTX, by="pytest")
@@ -205,10 +240,14 @@ def test_archived_table_keeps_no_grant_and_the_rollback_gives_every_grant_back(d
     p2(demo_db)
     p5_all(demo_db)
     with psycopg.connect(demo_db, autocommit=True) as conn:
-        conn.execute("GRANT SELECT (action, created_at) ON public.activity_logs TO anon")   # a column grant too
-        before = conn.execute("SELECT relacl::text, relrowsecurity, (SELECT array_agg(attacl::text ORDER BY attnum) "
-                              "FROM pg_attribute WHERE attrelid = c.oid AND attacl IS NOT NULL) "
-                              "FROM pg_class c WHERE oid = 'public.activity_logs'::regclass").fetchone()
+        conn.execute(
+            "GRANT SELECT (action, created_at) ON public.activity_logs TO anon"
+        )  # a column grant too
+        before = conn.execute(
+            "SELECT relacl::text, relrowsecurity, (SELECT array_agg(attacl::text ORDER BY attnum) "
+            "FROM pg_attribute WHERE attrelid = c.oid AND attacl IS NOT NULL) "
+            "FROM pg_class c WHERE oid = 'public.activity_logs'::regclass"
+        ).fetchone()
     assert "authenticated" in before[0]
     p6.backup(demo_db, CFG, CTX)
     p6.archive(demo_db, CFG, CTX)
@@ -219,13 +258,16 @@ def test_archived_table_keeps_no_grant_and_the_rollback_gives_every_grant_back(d
             "WHERE c.oid = %s::regclass AND a.grantee <> c.relowner "
             "UNION SELECT DISTINCT pg_get_userbyid(a.grantee) FROM pg_attribute t, aclexplode(t.attacl) a "
             "WHERE t.attrelid = %s::regclass AND t.attacl IS NOT NULL",
-            (f"activity_migration.{name}", f"activity_migration.{name}")).fetchall()
+            (f"activity_migration.{name}", f"activity_migration.{name}"),
+        ).fetchall()
     assert grantees == []
     p6.rollback(demo_db, CFG, CTX)
     with psycopg.connect(demo_db) as conn:
-        after = conn.execute("SELECT relacl::text, relrowsecurity, (SELECT array_agg(attacl::text ORDER BY attnum) "
-                             "FROM pg_attribute WHERE attrelid = c.oid AND attacl IS NOT NULL) "
-                             "FROM pg_class c WHERE oid = 'public.activity_logs'::regclass").fetchone()
+        after = conn.execute(
+            "SELECT relacl::text, relrowsecurity, (SELECT array_agg(attacl::text ORDER BY attnum) "
+            "FROM pg_attribute WHERE attrelid = c.oid AND attacl IS NOT NULL) "
+            "FROM pg_class c WHERE oid = 'public.activity_logs'::regclass"
+        ).fetchone()
     assert after == before
 
 
@@ -253,14 +295,20 @@ def test_rollback_of_phase_6_with_an_identity_key_generated_always(fresh_db, tmp
     p6.backup(fresh_db, cfg, CTX)
     p6.archive(fresh_db, cfg, CTX)
     p6.checksum(fresh_db, cfg, CTX)
-    with psycopg.connect(fresh_db) as conn:   # an event born after cleanup (the service publishes)
+    with psycopg.connect(fresh_db) as conn:  # an event born after cleanup (the service publishes)
         conn.execute("SELECT public.publish_activity('comment.created', 'comment', 'after-cleanup')")
         conn.commit()
     out = p6.rollback(fresh_db, cfg, CTX)
     assert out["events_copied_back"] == 1
     with psycopg.connect(fresh_db) as conn:
-        new_id = conn.execute("SELECT id FROM public.activity_logs WHERE entity_id = 'after-cleanup'").fetchone()[0]
-        assert conn.execute("SELECT legacy_activity_log_id FROM public.events WHERE entity_id = 'after-cleanup'"
-                            ).fetchone()[0] == new_id
+        new_id = conn.execute(
+            "SELECT id FROM public.activity_logs WHERE entity_id = 'after-cleanup'"
+        ).fetchone()[0]
+        assert (
+            conn.execute(
+                "SELECT legacy_activity_log_id FROM public.events WHERE entity_id = 'after-cleanup'"
+            ).fetchone()[0]
+            == new_id
+        )
         conn.execute("INSERT INTO public.activity_logs (action, entity_type) VALUES ('created', 'comment')")
         assert conn.execute("SELECT max(id) FROM public.activity_logs").fetchone()[0] > new_id

@@ -5,6 +5,7 @@ as ``authenticated`` users; with ``publish="auto"`` it publishes events itself f
 longer have logging triggers. Import with ``from workload_helper import Background`` (tests/phases
 is on the test path: pyproject's pytest ``pythonpath``).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -19,17 +20,34 @@ class Background:
     """The workload generator in a thread until ``stop()``, which returns its report (``.failed``,
     ``.summary()``, ...) and re-raises whatever the thread raised."""
 
-    def __init__(self, dsn: str, *, publish: str = "auto", rate: float = 60, connections: int = 3,
-                 seconds: float = 900, **options) -> None:
-        wl = pytest.importorskip("activity_migration.demo.workload", reason="demo workload generator not available")
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        publish: str = "auto",
+        rate: float = 60,
+        connections: int = 3,
+        seconds: float = 900,
+        **options,
+    ) -> None:
+        wl = pytest.importorskip(
+            "activity_migration.demo.workload", reason="demo workload generator not available"
+        )
         self.stop_event = threading.Event()
         self.report = None
         self.error: BaseException | None = None
 
         def run() -> None:
             try:
-                self.report = wl.run_workload(dsn, seconds=seconds, rate=rate, connections=connections,
-                                              publish=publish, stop_event=self.stop_event, **options)
+                self.report = wl.run_workload(
+                    dsn,
+                    seconds=seconds,
+                    rate=rate,
+                    connections=connections,
+                    publish=publish,
+                    stop_event=self.stop_event,
+                    **options,
+                )
             except BaseException as exc:  # surfaced by stop()
                 self.error = exc
 

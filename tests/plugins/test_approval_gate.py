@@ -3,12 +3,14 @@
 Runs the operator's resume methods directly with a real ledger database; the full Airflow
 path (REST answer, awaiting_input, retries) is in tests/e2e/test_standalone_approvals.py.
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timezone
 from types import SimpleNamespace
 
 import pytest
+
 from activity_migration import ledger
 from activity_migration.db import connection, fetch_all
 from migration_airflow.approval import LedgerApprovalOperator
@@ -30,26 +32,46 @@ def gate_db(fresh_db, monkeypatch):
 
 
 def _operator() -> LedgerApprovalOperator:
-    return LedgerApprovalOperator(task_id="switch_approval", phase="p2_dual_write", step="switch",
-                                  subject="Switch?", body="evidence")
+    return LedgerApprovalOperator(
+        task_id="switch_approval", phase="p2_dual_write", step="switch", subject="Switch?", body="evidence"
+    )
 
 
 def _context(op, run_id="manual__race"):
-    ti = SimpleNamespace(id="01a209d9-f4c8-776f-aba7-51158ed77c75", try_number=2, task_id=op.task_id,
-                         map_index=-1, xcom_push=lambda *a, **k: None)
-    return {"params": {"environment": "staging", "mode": "normal"}, "dag_run": SimpleNamespace(run_id=run_id),
-            "ti": ti, "task_instance": ti, "task": op}
+    ti = SimpleNamespace(
+        id="01a209d9-f4c8-776f-aba7-51158ed77c75",
+        try_number=2,
+        task_id=op.task_id,
+        map_index=-1,
+        xcom_push=lambda *a, **k: None,
+    )
+    return {
+        "params": {"environment": "staging", "mode": "normal"},
+        "dag_run": SimpleNamespace(run_id=run_id),
+        "ti": ti,
+        "task_instance": ti,
+        "task": op,
+    }
 
 
 def _answer(option: str, at: datetime) -> dict:
-    return {"answer": {"chosen_options": [option], "params_input": {}, "responded_at": at.isoformat(),
-                       "responded_by_user": {"id": "alice", "name": "alice"}}}
+    return {
+        "answer": {
+            "chosen_options": [option],
+            "params_input": {},
+            "responded_at": at.isoformat(),
+            "responded_by_user": {"id": "alice", "name": "alice"},
+        }
+    }
 
 
 def _approval_rows(dsn: str) -> list[dict]:
     with connection(dsn) as conn:
-        return fetch_all(conn, "SELECT status, actor, details FROM activity_migration.phase_ledger "
-                               "WHERE step = 'switch_approval' ORDER BY id")
+        return fetch_all(
+            conn,
+            "SELECT status, actor, details FROM activity_migration.phase_ledger "
+            "WHERE step = 'switch_approval' ORDER BY id",
+        )
 
 
 def test_a_retry_acts_on_an_answer_no_try_acted_on(gate_db):
@@ -95,7 +117,9 @@ def test_reject_is_recorded_before_downstream_is_skipped(gate_db):
     with pytest.raises(DownstreamTasksSkipped):  # the task SDK skips downstream by raising
         op.resume_after_lookup(_context(op), _answer("Reject", at))
     rows = _approval_rows(gate_db)
-    assert [(r["status"], r["actor"], r["details"]["chosen"]) for r in rows] == [("rejected", "alice", "Reject")]
+    assert [(r["status"], r["actor"], r["details"]["chosen"]) for r in rows] == [
+        ("rejected", "alice", "Reject")
+    ]
 
 
 def _ask_again(op, event):

@@ -4,12 +4,14 @@ The gate's route and demo-approval tasks are called directly with a real databas
 the run's connection: an unmarked database (``fresh_db``) refuses, the seeded demo database
 (``demo_db``) skips and records the skip, in either environment.
 """
+
 from __future__ import annotations
 
 from types import SimpleNamespace
 
 import psycopg
 import pytest
+
 from activity_migration import ledger
 from activity_migration.db import connection, fetch_all
 from activity_migration.errors import ConfigError
@@ -18,16 +20,22 @@ from dagrun import conn_uri
 
 def _gate_tasks():
     from airflow.sdk import DAG
+
     from migration_airflow.approval import approval_gate
 
     with DAG("demo_rule_test", schedule=None) as dag:
-        approval_gate(phase="p2_dual_write", step="switch", subject="Switch {{ params.environment }}?", body="b")
+        approval_gate(
+            phase="p2_dual_write", step="switch", subject="Switch {{ params.environment }}?", body="b"
+        )
     return dag.get_task("switch_route"), dag.get_task("switch_demo_approval")
 
 
 def _context(task, environment: str) -> dict:
-    return {"params": {"environment": environment, "mode": "demo"}, "task": task,
-            "dag_run": SimpleNamespace(run_id=f"manual__demo_{environment}", triggering_user_name="alice")}
+    return {
+        "params": {"environment": environment, "mode": "demo"},
+        "task": task,
+        "dag_run": SimpleNamespace(run_id=f"manual__demo_{environment}", triggering_user_name="alice"),
+    }
 
 
 def _point_connections_at(monkeypatch, dsn: str) -> None:
@@ -39,8 +47,11 @@ def _skips(dsn: str) -> list[dict]:
     with connection(dsn) as conn:
         if not ledger.state_schema_exists(conn):
             return []
-        return fetch_all(conn, "SELECT status, environment, mode, actor FROM activity_migration.phase_ledger "
-                               "WHERE step = 'switch_approval'")
+        return fetch_all(
+            conn,
+            "SELECT status, environment, mode, actor FROM activity_migration.phase_ledger "
+            "WHERE step = 'switch_approval'",
+        )
 
 
 @pytest.mark.parametrize("environment", ["production", "staging"])

@@ -5,12 +5,14 @@ HITL write captured (who the request is assigned to), ``execute_complete`` with 
 API would deliver, ``resume_after_lookup`` for the retry path. Variables come from
 ``AIRFLOW_VAR_*`` (Airflow's own environment lookup).
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timezone
 from types import SimpleNamespace
 
 import pytest
+
 from activity_migration import ledger
 from activity_migration.db import connection, fetch_all
 from activity_migration.errors import GateClosed
@@ -31,28 +33,46 @@ def gate_db(fresh_db, monkeypatch):
 
 
 def _operator() -> LedgerApprovalOperator:
-    return LedgerApprovalOperator(task_id="switch_approval", phase="p2_dual_write", step="switch",
-                                  subject="Switch?", body="evidence")
+    return LedgerApprovalOperator(
+        task_id="switch_approval", phase="p2_dual_write", step="switch", subject="Switch?", body="evidence"
+    )
 
 
-def _context(op, *, environment="production", triggered_by="alice", try_number=1, run_id="manual__4eyes",
-             params=None):
-    ti = SimpleNamespace(id="01a209d9-f4c8-776f-aba7-51158ed77c75", try_number=try_number, task_id=op.task_id,
-                         map_index=-1, xcom_push=lambda *a, **k: None)
-    return {"params": {"environment": environment, "mode": "normal", **(params or {})},
-            "dag_run": SimpleNamespace(run_id=run_id, triggering_user_name=triggered_by),
-            "ti": ti, "task_instance": ti, "task": op}
+def _context(
+    op, *, environment="production", triggered_by="alice", try_number=1, run_id="manual__4eyes", params=None
+):
+    ti = SimpleNamespace(
+        id="01a209d9-f4c8-776f-aba7-51158ed77c75",
+        try_number=try_number,
+        task_id=op.task_id,
+        map_index=-1,
+        xcom_push=lambda *a, **k: None,
+    )
+    return {
+        "params": {"environment": environment, "mode": "normal", **(params or {})},
+        "dag_run": SimpleNamespace(run_id=run_id, triggering_user_name=triggered_by),
+        "ti": ti,
+        "task_instance": ti,
+        "task": op,
+    }
 
 
 def _event(option: str, by: str, at: datetime) -> dict:
-    return {"chosen_options": [option], "params_input": {}, "responded_at": at,
-            "responded_by_user": {"id": by, "name": by}}
+    return {
+        "chosen_options": [option],
+        "params_input": {},
+        "responded_at": at,
+        "responded_by_user": {"id": by, "name": by},
+    }
 
 
 def _rows(dsn: str) -> list[dict]:
     with connection(dsn) as conn:
-        return fetch_all(conn, "SELECT status, actor, details FROM activity_migration.phase_ledger "
-                               "WHERE step = 'switch_approval' ORDER BY id")
+        return fetch_all(
+            conn,
+            "SELECT status, actor, details FROM activity_migration.phase_ledger "
+            "WHERE step = 'switch_approval' ORDER BY id",
+        )
 
 
 def _ask(op, context) -> list[dict]:
@@ -72,7 +92,9 @@ def _ask(op, context) -> list[dict]:
 
 
 def test_production_request_is_assigned_to_the_approvers_minus_the_triggering_user(gate_db, monkeypatch):
-    monkeypatch.setenv("AIRFLOW_VAR_MIGRATION_APPROVERS", '["alice", {"id": "bob", "name": "Bob B."}, "carol"]')
+    monkeypatch.setenv(
+        "AIRFLOW_VAR_MIGRATION_APPROVERS", '["alice", {"id": "bob", "name": "Bob B."}, "carol"]'
+    )
     op = _operator()
     calls = _ask(op, _context(op, triggered_by="alice"))
     assert calls[0]["assigned_users"] == [{"id": "bob", "name": "Bob B."}, {"id": "carol", "name": "carol"}]
@@ -131,7 +153,11 @@ def test_self_approval_in_production_is_refused_recorded_and_never_reused(gate_d
     result = op.execute_complete(_context(op, triggered_by="alice"), _event("Approve", "bob", later))
     assert result["chosen_options"] == ["Approve"]
     last = _rows(gate_db)[-1]
-    assert (last["status"], last["actor"], last["details"]["triggering_user"]) == ("succeeded", "bob", "alice")
+    assert (last["status"], last["actor"], last["details"]["triggering_user"]) == (
+        "succeeded",
+        "bob",
+        "alice",
+    )
     assert last["details"]["four_eyes"]["allowed"] is True
 
 
@@ -142,14 +168,17 @@ def test_an_approval_by_someone_not_listed_is_refused_in_production(gate_db, mon
     with pytest.raises(GateClosed, match="not listed in the Airflow Variable migration_approvers"):
         op.execute_complete(_context(op, triggered_by="alice"), _event("Approve", "mallory", at))
     assert [(r["status"], r["details"]["refused"]) for r in _rows(gate_db)] == [
-        ("failed", "responder is not an approver")]
+        ("failed", "responder is not an approver")
+    ]
 
 
 def test_unknown_triggering_user_is_said_in_the_ledger(gate_db, monkeypatch):
     monkeypatch.setenv("AIRFLOW_VAR_MIGRATION_APPROVERS", '["bob"]')
     op = _operator()
-    op.execute_complete(_context(op, triggered_by=None), _event("Approve", "bob",
-                                                                 datetime(2026, 12, 7, 12, tzinfo=timezone.utc)))
+    op.execute_complete(
+        _context(op, triggered_by=None),
+        _event("Approve", "bob", datetime(2026, 12, 7, 12, tzinfo=timezone.utc)),
+    )
     row = _rows(gate_db)[0]
     assert row["status"] == "succeeded" and row["details"]["triggering_user"] is None
     assert "triggering user unknown" in row["details"]["four_eyes"]["note"]
@@ -158,14 +187,18 @@ def test_unknown_triggering_user_is_said_in_the_ledger(gate_db, monkeypatch):
 def test_staging_self_approval_allowed_unless_the_variable_says_false(gate_db, monkeypatch):
     op = _operator()
     at = datetime(2026, 12, 7, 13, tzinfo=timezone.utc)
-    op.execute_complete(_context(op, environment="staging", triggered_by="alice"), _event("Approve", "alice", at))
+    op.execute_complete(
+        _context(op, environment="staging", triggered_by="alice"), _event("Approve", "alice", at)
+    )
     row = _rows(gate_db)[0]
     assert row["status"] == "succeeded" and row["details"]["four_eyes"]["self_approval"] is True
 
     monkeypatch.setenv("AIRFLOW_VAR_MIGRATION_ALLOW_SELF_APPROVAL_IN_STAGING", "false")
     with pytest.raises(GateClosed, match="migration_allow_self_approval_in_staging is false"):
-        op.execute_complete(_context(op, environment="staging", triggered_by="alice", run_id="manual__2"),
-                            _event("Approve", "alice", datetime(2026, 12, 7, 14, tzinfo=timezone.utc)))
+        op.execute_complete(
+            _context(op, environment="staging", triggered_by="alice", run_id="manual__2"),
+            _event("Approve", "alice", datetime(2026, 12, 7, 14, tzinfo=timezone.utc)),
+        )
     assert _rows(gate_db)[-1]["status"] == "failed"
 
 

@@ -4,6 +4,7 @@ Each attempt runs in its own transaction (rolled back) as the role PostgREST wou
 (``SET LOCAL ROLE``) with the JWT claims of a signed-in user or none (anon). An attempt *got
 through* when it raised no error and, for a read, returned what the caller must not see.
 """
+
 from __future__ import annotations
 
 import json
@@ -17,13 +18,13 @@ from psycopg import sql
 @dataclass
 class Attempt:
     name: str
-    role: str                        # anon | authenticated | service_role
+    role: str  # anon | authenticated | service_role
     statement: sql.Composable | str
     params: tuple | dict | None = None
-    as_user: str | None = None       # JWT sub (None: not signed in)
+    as_user: str | None = None  # JWT sub (None: not signed in)
     # A read that raised no error got through when this says so about its rows (default: any row).
     leaked: Callable[[list[tuple]], bool] = field(default=lambda rows: bool(rows))
-    write: bool = False              # a write got through when it raised no error
+    write: bool = False  # a write got through when it raised no error
 
 
 @dataclass
@@ -62,5 +63,7 @@ def run_all(conn: psycopg.Connection, attempts: list[Attempt]) -> tuple[list[Out
 
 def call(function: str, **kwargs: Any) -> tuple[sql.Composable, dict[str, Any]]:
     """``SELECT <function>(p_x => %(p_x)s, …)`` with named arguments."""
-    args = sql.SQL(", ").join(sql.SQL("{} => {}").format(sql.Identifier(k), sql.Placeholder(k)) for k in kwargs)
+    args = sql.SQL(", ").join(
+        sql.SQL("{} => {}").format(sql.Identifier(k), sql.Placeholder(k)) for k in kwargs
+    )
     return sql.SQL("SELECT {}({})").format(sql.SQL(function), args), kwargs

@@ -1,9 +1,11 @@
 """The privilege audit: it reads the catalog only, and fails a phase on any grant the migration
 did not mean (privileges.py is the one list), on a missing one, and on a state table without RLS."""
+
 from __future__ import annotations
 
 import psycopg
 import pytest
+
 from _forward import CFG, CTX, p1, p2
 from activity_migration import privileges
 from activity_migration.errors import MigrationError
@@ -17,18 +19,23 @@ def _audit(dsn: str) -> dict:
 
 def test_audit_passes_after_phase_1_under_supabase_default_privileges(demo_db):
     with psycopg.connect(demo_db) as conn:
-        defaults = conn.execute("SELECT count(*) FROM pg_default_acl d JOIN pg_namespace n ON n.oid = d.defaclnamespace "
-                                "WHERE n.nspname = 'public'").fetchone()[0]
+        defaults = conn.execute(
+            "SELECT count(*) FROM pg_default_acl d JOIN pg_namespace n ON n.oid = d.defaclnamespace "
+            "WHERE n.nspname = 'public'"
+        ).fetchone()[0]
     assert defaults == 3, "the demo base carries Supabase's default privileges (tables, functions, sequences)"
     p1(demo_db)
     result = _audit(demo_db)
     assert result["passed"], result
     with psycopg.connect(demo_db) as conn:
         # what the defaults would have granted, and the migration revoked
-        assert not conn.execute("SELECT has_function_privilege('anon', 'public.refresh_event_analytics()', 'EXECUTE')"
-                                ).fetchone()[0]
+        assert not conn.execute(
+            "SELECT has_function_privilege('anon', 'public.refresh_event_analytics()', 'EXECUTE')"
+        ).fetchone()[0]
         assert not conn.execute("SELECT has_table_privilege('anon', 'public.events', 'SELECT')").fetchone()[0]
-        assert not conn.execute("SELECT has_table_privilege('authenticated', 'public.events', 'TRUNCATE')").fetchone()[0]
+        assert not conn.execute(
+            "SELECT has_table_privilege('authenticated', 'public.events', 'TRUNCATE')"
+        ).fetchone()[0]
 
 
 def test_audit_names_each_planted_grant_a_missing_grant_and_rls_turned_off(demo_db):
@@ -40,18 +47,22 @@ def test_audit_names_each_planted_grant_a_missing_grant_and_rls_turned_off(demo_
         conn.execute("GRANT EXECUTE ON FUNCTION public.refresh_event_analytics() TO anon")
         conn.execute("GRANT EXECUTE ON FUNCTION activity_migration.sanitize_text(text) TO PUBLIC")
         conn.execute("GRANT SELECT ON public.event_daily_counts TO authenticated")
-        conn.execute("REVOKE EXECUTE ON FUNCTION public.publish_activity(text, text, text, jsonb, uuid, uuid, text, "
-                     "text, timestamptz, inet, text, text) FROM authenticated")
+        conn.execute(
+            "REVOKE EXECUTE ON FUNCTION public.publish_activity(text, text, text, jsonb, uuid, uuid, text, "
+            "text, timestamptz, inet, text, text) FROM authenticated"
+        )
         conn.execute("ALTER TABLE activity_migration.ddl_backups DISABLE ROW LEVEL SECURITY")
     result = _audit(demo_db)
     assert not result["passed"]
     extra = "\n".join(result["extra"])
-    for planted in ("anon has USAGE on schema activity_migration",
-                    "authenticated has SELECT on table activity_migration.quarantine",
-                    "anon has SELECT on column activity_migration.quarantine.reason",
-                    "anon has EXECUTE on function public.refresh_event_analytics()",
-                    "PUBLIC has EXECUTE on function activity_migration.sanitize_text(text)",
-                    "authenticated has SELECT on materialized view public.event_daily_counts"):
+    for planted in (
+        "anon has USAGE on schema activity_migration",
+        "authenticated has SELECT on table activity_migration.quarantine",
+        "anon has SELECT on column activity_migration.quarantine.reason",
+        "anon has EXECUTE on function public.refresh_event_analytics()",
+        "PUBLIC has EXECUTE on function activity_migration.sanitize_text(text)",
+        "authenticated has SELECT on materialized view public.event_daily_counts",
+    ):
         assert planted in extra, (planted, extra)
     assert any("authenticated lacks EXECUTE on public.publish_activity(" in m for m in result["missing"])
     assert result["rls_off"] == ["activity_migration.ddl_backups"]
@@ -68,17 +79,22 @@ def test_a_planted_grant_fails_the_phase_3_dag_at_its_audit(demo_db, airflow_env
     assert proc.dag_run_state == "failed"
     assert "privilege audit failed" in proc.stdout and "anon has SELECT on table public.events" in proc.stdout
     with psycopg.connect(demo_db) as conn:
-        row = conn.execute("SELECT status FROM activity_migration.phase_ledger WHERE phase = 'p3_read_path' "
-                           "AND step = 'privilege_audit' ORDER BY id DESC LIMIT 1").fetchone()
+        row = conn.execute(
+            "SELECT status FROM activity_migration.phase_ledger WHERE phase = 'p3_read_path' "
+            "AND step = 'privilege_audit' ORDER BY id DESC LIMIT 1"
+        ).fetchone()
     assert row == ("failed",)
 
 
 def test_the_archive_of_phase_1_rollback_is_locked_down_too(demo_db):
     p1(demo_db)
     from activity_migration.phases import p1_infrastructure
+
     p1_infrastructure.rollback(demo_db, CFG, CTX)
     with psycopg.connect(demo_db) as conn:
-        acl = conn.execute("SELECT relacl::text, relrowsecurity FROM pg_class "
-                           "WHERE oid = 'activity_migration.events_rollback_archive'::regclass").fetchone()
+        acl = conn.execute(
+            "SELECT relacl::text, relrowsecurity FROM pg_class "
+            "WHERE oid = 'activity_migration.events_rollback_archive'::regclass"
+        ).fetchone()
     assert acl[1] is True and (acl[0] is None or "anon" not in acl[0] and "authenticated" not in acl[0])
     assert _audit(demo_db)["extra"] == []

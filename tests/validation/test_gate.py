@@ -1,7 +1,9 @@
 """require_recent_pass: the gate phases 5 and 6 read before destructive steps."""
+
 from __future__ import annotations
 
 import pytest
+
 from activity_migration.config import load_config
 from activity_migration.db import connection
 from activity_migration.errors import GateClosed
@@ -21,9 +23,11 @@ def test_gate_blocks_on_missing_failed_and_stale_results(migrated, tmp_path):
     with connection(migrated) as conn:
         ok = require_recent_pass(conn, "parity", 24, "staging")
         assert ok["success"] and ok["age_hours"] < 1
-        with pytest.raises(GateClosed, match="no recorded result"):       # other environment
+        with pytest.raises(GateClosed, match="no recorded result"):  # other environment
             require_recent_pass(conn, "parity", 24, "production")
-    execute(migrated, "UPDATE activity_migration.validation_results SET run_at = run_at - interval '30 hours'")
+    execute(
+        migrated, "UPDATE activity_migration.validation_results SET run_at = run_at - interval '30 hours'"
+    )
     with connection(migrated) as conn:
         with pytest.raises(GateClosed, match=r"older than the allowed 24 h"):
             require_recent_pass(conn, "parity", 24, "staging")
@@ -41,9 +45,13 @@ def test_gate_blocks_on_missing_failed_and_stale_results(migrated, tmp_path):
 def test_incremental_pass_does_not_open_a_full_gate(migrated, tmp_path):
     ctx = RunContext(environment="staging")
     run_suites(migrated, ["parity"], "full", ctx, tmp_path)
-    execute(migrated, "UPDATE activity_migration.validation_results SET run_at = run_at - interval '30 hours'")
-    assert run_suites(migrated, ["parity"], "incremental", ctx, tmp_path,
-                      full_check_below_rows=0).scope == "incremental"
+    execute(
+        migrated, "UPDATE activity_migration.validation_results SET run_at = run_at - interval '30 hours'"
+    )
+    assert (
+        run_suites(migrated, ["parity"], "incremental", ctx, tmp_path, full_check_below_rows=0).scope
+        == "incremental"
+    )
     with connection(migrated) as conn:
         with pytest.raises(GateClosed, match="older than"):
             require_recent_pass(conn, "parity", 24, "staging")

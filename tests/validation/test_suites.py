@@ -1,9 +1,11 @@
 """The suite files load with every expectation (GX silently drops unknown types)."""
+
 from __future__ import annotations
 
 import json
 
 import pytest
+
 from activity_migration.errors import ConfigError
 from activity_migration.validation.suites import SUITES, load_suite, read_suite
 
@@ -28,6 +30,20 @@ def test_misspelled_expectation_type_is_refused(tmp_path):
 
 
 def test_parity_suite_covers_every_mapped_field():
-    fields = {e["meta"].get("field") for e in read_suite("parity").data["expectations"] if e["meta"].get("check") == "mismatch"}
-    assert fields == {"actor_id", "customer_id", "event_type", "entity_type", "entity_id", "description", "payload",
-                      "ip_address", "user_agent", "occurred_at"}
+    fields = {
+        e["meta"].get("field")
+        for e in read_suite("parity").data["expectations"]
+        if e["meta"].get("check") == "mismatch"
+    }
+    assert fields == {
+        "actor_id",
+        "customer_id",
+        "event_type",
+        "entity_type",
+        "entity_id",
+        "description",
+        "payload",
+        "ip_address",
+        "user_agent",
+        "occurred_at",
+    }

@@ -14,6 +14,7 @@ A kill at any moment leaves either nothing or everything of a chunk. Python move
 Chunk sizes adapt to ``chunk_target_seconds``: grow when a chunk was fast, shrink when slow
 or throttled.
 """
+
 from __future__ import annotations
 
 import logging
@@ -98,12 +99,18 @@ class Statements:
         upper = sql.SQL("(%(hi)s::text IS NULL OR s.{k} < %(hi)s::text::{t})").format(k=key, t=ktype)
         rng = sql.SQL("{} AND {}").format(lower, upper)
         cols = event_field_exprs(cfg, "s", source_columns(conn, cfg))
-        common = {"state": cfg.state_schema, "source": source_ident(cfg), "key": cfg.source.key,
-                  "events": events_ident(cfg), "range": rng}
+        common = {
+            "state": cfg.state_schema,
+            "source": source_ident(cfg),
+            "key": cfg.source.key,
+            "events": events_ident(cfg),
+            "range": rng,
+        }
         self.claim = load_sql("p4_backfill/01_claim_chunk.sql", state=cfg.state_schema)
         self.lock = load_sql("p4_backfill/02_lock_claimed_chunk.sql", state=cfg.state_schema)
-        self.split = load_sql("p4_backfill/03_find_split_key.sql", source=common["source"], key=cfg.source.key,
-                              range=rng)
+        self.split = load_sql(
+            "p4_backfill/03_find_split_key.sql", source=common["source"], key=cfg.source.key, range=rng
+        )
         self.copy = load_sql("p4_backfill/04_copy_range.sql", **common, **cols)
         self.finish = load_sql("p4_backfill/05_finish_chunk.sql", state=cfg.state_schema)
         self.insert_chunk = load_sql("p4_backfill/06_insert_chunk.sql", state=cfg.state_schema)
@@ -117,8 +124,13 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def run_worker(dsn: str, cfg: MigrationConfig, worker_id: str, params: BackfillParams,
-               stop_event: threading.Event | None = None) -> WorkerReport:
+def run_worker(
+    dsn: str,
+    cfg: MigrationConfig,
+    worker_id: str,
+    params: BackfillParams,
+    stop_event: threading.Event | None = None,
+) -> WorkerReport:
     """Claim and copy chunks until none remain; return what this worker did.
 
     Raises ``ThrottleAbort`` on a critical load signal, ``MigrationError`` when its connection
@@ -127,8 +139,12 @@ def run_worker(dsn: str, cfg: MigrationConfig, worker_id: str, params: BackfillP
     """
     claimant = f"{worker_id}@{socket.gethostname()}:{os.getpid()}"
     report = WorkerReport(worker_id=str(worker_id))
-    sizer = ChunkSizer(params.initial_chunk_rows, params.throttle.chunk_target_seconds, params.min_chunk_rows,
-                       params.max_chunk_rows)
+    sizer = ChunkSizer(
+        params.initial_chunk_rows,
+        params.throttle.chunk_target_seconds,
+        params.min_chunk_rows,
+        params.max_chunk_rows,
+    )
     started = time.monotonic()
     conn = connect(dsn, autocommit=True, application_name=worker_application_name(str(worker_id)))
     try:
@@ -138,9 +154,10 @@ def run_worker(dsn: str, cfg: MigrationConfig, worker_id: str, params: BackfillP
         raise
     except psycopg.OperationalError as exc:
         report.stopped = "connection lost"
-        raise MigrationError(f"backfill worker {worker_id} lost its database connection ({_first_line(exc)}); "
-                             f"its chunk is taken over after the lease ({params.lease_seconds:g} s) on the next run") \
-            from None
+        raise MigrationError(
+            f"backfill worker {worker_id} lost its database connection ({_first_line(exc)}); "
+            f"its chunk is taken over after the lease ({params.lease_seconds:g} s) on the next run"
+        ) from None
     finally:
         report.elapsed_s = round(time.monotonic() - started, 3)
         report.final_chunk_rows = sizer.rows
@@ -148,14 +165,23 @@ def run_worker(dsn: str, cfg: MigrationConfig, worker_id: str, params: BackfillP
             conn.close()
     log.info("worker %s finished: %s", worker_id, report.as_dict())
     if report.chunks_failed:
-        raise MigrationError(f"backfill worker {worker_id}: chunk(s) {report.chunks_failed} failed (see "
-                             f"{cfg.state_schema}.backfill_chunks.last_error); the rest was copied. Fix the cause "
-                             "and re-run: failed chunks go back to pending.")
+        raise MigrationError(
+            f"backfill worker {worker_id}: chunk(s) {report.chunks_failed} failed (see "
+            f"{cfg.state_schema}.backfill_chunks.last_error); the rest was copied. Fix the cause "
+            "and re-run: failed chunks go back to pending."
+        )
     return report
 
 
-def _claim_and_copy(conn: psycopg.Connection, cfg: MigrationConfig, claimant: str, sizer: ChunkSizer,
-                    report: WorkerReport, params: BackfillParams, stop_event: threading.Event | None) -> None:
+def _claim_and_copy(
+    conn: psycopg.Connection,
+    cfg: MigrationConfig,
+    claimant: str,
+    sizer: ChunkSizer,
+    report: WorkerReport,
+    params: BackfillParams,
+    stop_event: threading.Event | None,
+) -> None:
     """The worker loop: wait for the throttle, claim a chunk, copy it, yield; until no chunk is left."""
     stmts = Statements(conn, cfg)
     throttle = Throttle(cfg, params.throttle, claimant)
@@ -177,7 +203,9 @@ def _claim_and_copy(conn: psycopg.Connection, cfg: MigrationConfig, claimant: st
         _yield_cores(verdict.settings.yield_ratio * (elapsed or 0.0), report, stop_event)
 
 
-def _wait_for_go(conn: psycopg.Connection, throttle: Throttle, sizer: ChunkSizer, report: WorkerReport) -> Verdict:
+def _wait_for_go(
+    conn: psycopg.Connection, throttle: Throttle, sizer: ChunkSizer, report: WorkerReport
+) -> Verdict:
     """Wait until the throttle lets the worker go; a throttled wait shrinks the chunk size."""
     verdict = throttle.wait_for_go(conn)
     sizer.target_s = verdict.settings.chunk_target_seconds
@@ -205,41 +233,65 @@ def _yield_cores(pause: float, report: WorkerReport, stop_event: threading.Event
         time.sleep(pause)
 
 
-def _copy_chunk(conn: psycopg.Connection, cfg: MigrationConfig, stmts: Statements, claimant: str,
-                claimed: dict[str, Any], sizer: ChunkSizer, report: WorkerReport, params: BackfillParams
-                ) -> float | None:
+def _copy_chunk(
+    conn: psycopg.Connection,
+    cfg: MigrationConfig,
+    stmts: Statements,
+    claimant: str,
+    claimed: dict[str, Any],
+    sizer: ChunkSizer,
+    report: WorkerReport,
+    params: BackfillParams,
+) -> float | None:
     """Copy one claimed chunk; returns its duration in seconds (None when nothing was copied)."""
     chunk_id, lo, hi = claimed["chunk_id"], claimed["lo"], claimed["hi"]
     t0 = time.monotonic()
     timeout_ms = int(max(60.0, 30 * sizer.target_s) * 1000)
     try:
         with conn.transaction():
-            conn.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(f"{cfg.safety.lock_timeout_ms}ms")))
+            conn.execute(
+                sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(f"{cfg.safety.lock_timeout_ms}ms"))
+            )
             conn.execute(sql.SQL("SET LOCAL statement_timeout = {}").format(sql.Literal(f"{timeout_ms}ms")))
             if fetch_one(conn, stmts.lock, {"chunk_id": chunk_id, "worker": claimant}) is None:
                 log.info("chunk %s was taken over by another worker; skipping it", chunk_id)
                 return None
             # keyset probe: does the range hold more than 1.5x the chunk size? then cut it at the chunk size
-            probe = fetch_one(conn, stmts.split, {"lo": lo, "hi": hi, "limit_rows_plus_one": int(sizer.rows * 1.5) + 1})
+            probe = fetch_one(
+                conn, stmts.split, {"lo": lo, "hi": hi, "limit_rows_plus_one": int(sizer.rows * 1.5) + 1}
+            )
             rows_seen = 0 if probe is None else int(probe["rows_seen"])
             new_hi = hi
             if rows_seen > sizer.rows * 1.5:
-                cut = fetch_one(conn, stmts.split, {"lo": lo, "hi": hi, "limit_rows_plus_one": sizer.rows + 1})
+                cut = fetch_one(
+                    conn, stmts.split, {"lo": lo, "hi": hi, "limit_rows_plus_one": sizer.rows + 1}
+                )
                 new_hi = cut["split_key"]
                 conn.execute(stmts.insert_chunk, {"lo": new_hi, "hi": hi})
                 report.chunks_split += 1
                 rows_seen = sizer.rows
             counts = fetch_one(conn, stmts.copy, {"lo": lo, "hi": new_hi, "chunk_id": chunk_id})
             copied, quarantined = int(counts["rows_copied"]), int(counts["rows_quarantined"])
-            conn.execute(stmts.finish, {"chunk_id": chunk_id, "rows_copied": copied, "rows_quarantined": quarantined,
-                                        "hi": new_hi})
+            conn.execute(
+                stmts.finish,
+                {"chunk_id": chunk_id, "rows_copied": copied, "rows_quarantined": quarantined, "hi": new_hi},
+            )
     except psycopg.errors.QueryCanceled as exc:
         # statement_timeout or lock_timeout: give the chunk back, smaller next time
         sizer.shrink()
         with conn.transaction():
-            conn.execute(stmts.release, {"status": "pending", "error": _first_line(exc)[:500], "chunk_id": chunk_id,
-                                         "worker": claimant})
-        log.warning("chunk %s gave up (%s); released, chunk size now %s rows", chunk_id, _first_line(exc), sizer.rows)
+            conn.execute(
+                stmts.release,
+                {
+                    "status": "pending",
+                    "error": _first_line(exc)[:500],
+                    "chunk_id": chunk_id,
+                    "worker": claimant,
+                },
+            )
+        log.warning(
+            "chunk %s gave up (%s); released, chunk size now %s rows", chunk_id, _first_line(exc), sizer.rows
+        )
         return None
     except psycopg.OperationalError:
         raise
@@ -247,8 +299,15 @@ def _copy_chunk(conn: psycopg.Connection, cfg: MigrationConfig, stmts: Statement
         if conn.closed or conn.broken:
             raise
         with conn.transaction():
-            conn.execute(stmts.release, {"status": "failed", "error": _first_line(exc)[:2000], "chunk_id": chunk_id,
-                                         "worker": claimant})
+            conn.execute(
+                stmts.release,
+                {
+                    "status": "failed",
+                    "error": _first_line(exc)[:2000],
+                    "chunk_id": chunk_id,
+                    "worker": claimant,
+                },
+            )
         report.chunks_failed.append(int(chunk_id))
         log.error("chunk %s [%s, %s) failed: %s", chunk_id, lo, hi, _first_line(exc))
         return None
@@ -258,6 +317,15 @@ def _copy_chunk(conn: psycopg.Connection, cfg: MigrationConfig, stmts: Statement
     report.rows_copied += copied
     report.rows_quarantined += quarantined
     p = progress.snapshot(conn, cfg)
-    log.info("chunk %s [%s, %s): %s copied, %s quarantined in %.2f s | %s | next chunk %s rows",
-             chunk_id, lo or "-inf", new_hi or "+inf", copied, quarantined, elapsed, progress.describe(p), sizer.rows)
+    log.info(
+        "chunk %s [%s, %s): %s copied, %s quarantined in %.2f s | %s | next chunk %s rows",
+        chunk_id,
+        lo or "-inf",
+        new_hi or "+inf",
+        copied,
+        quarantined,
+        elapsed,
+        progress.describe(p),
+        sizer.rows,
+    )
     return elapsed

@@ -1,4 +1,5 @@
 """The backfill's run parameters (DAG Params, CLI flags), validated in one place."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
@@ -43,7 +44,9 @@ class BackfillParams:
         for name, (lo, hi) in BOUNDS.items():
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
-                raise ConfigError(f"backfill parameter {name} must be between {lo:g} and {hi:g}, got {value!r}")
+                raise ConfigError(
+                    f"backfill parameter {name} must be between {lo:g} and {hi:g}, got {value!r}"
+                )
 
     @property
     def min_chunk_rows(self) -> int:

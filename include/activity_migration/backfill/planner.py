@@ -16,6 +16,7 @@ Planning is idempotent: an existing plan is reused (failed chunks go back to pen
 is replaced only when none of its chunks has started yet, when it is complete and rows
 without an event remain, or on an explicit ``replan``.
 """
+
 from __future__ import annotations
 
 import logging
@@ -85,18 +86,25 @@ def events_ident(cfg: MigrationConfig) -> sql.Identifier:
 
 def key_type(conn: psycopg.Connection, cfg: MigrationConfig) -> str:
     """The source key's type from the catalog: uuid, bigint, integer or smallint."""
-    typ = scalar(conn, load_sql("p4_backfill/09_select_key_type.sql"),
-                 (cfg.source.schema, cfg.source.table, cfg.source.key))
+    typ = scalar(
+        conn,
+        load_sql("p4_backfill/09_select_key_type.sql"),
+        (cfg.source.schema, cfg.source.table, cfg.source.key),
+    )
     if typ is None:
         raise PreflightError(f"source key {cfg.source_table}.{cfg.source.key} not found in the catalog")
     if typ not in KEY_TYPES:
-        raise PreflightError(f"source key {cfg.source_table}.{cfg.source.key} has type {typ}; the backfill "
-                             f"supports {sorted(KEY_TYPES)}")
+        raise PreflightError(
+            f"source key {cfg.source_table}.{cfg.source.key} has type {typ}; the backfill "
+            f"supports {sorted(KEY_TYPES)}"
+        )
     return KEY_TYPES[typ]
 
 
 def estimated_rows(conn: psycopg.Connection, cfg: MigrationConfig) -> int:
-    est = scalar(conn, load_sql("p4_backfill/10_select_estimated_rows.sql"), (cfg.source.schema, cfg.source.table))
+    est = scalar(
+        conn, load_sql("p4_backfill/10_select_estimated_rows.sql"), (cfg.source.schema, cfg.source.table)
+    )
     if est is None or est < 0:  # never analysed: count (a one-off, keyed on the primary key)
         est = scalar(conn, sql.SQL("SELECT count(*) FROM {}").format(source_ident(cfg)))
     return int(est)
@@ -104,8 +112,18 @@ def estimated_rows(conn: psycopg.Connection, cfg: MigrationConfig) -> int:
 
 def count_scope(conn: psycopg.Connection, cfg: MigrationConfig) -> int:
     """Source rows without an event and not quarantined: what the backfill still has to do."""
-    return int(scalar(conn, load_sql("p4_backfill/07_count_scope.sql", source=source_ident(cfg),
-                                     key=cfg.source.key, events=events_ident(cfg), state=cfg.state_schema)))
+    return int(
+        scalar(
+            conn,
+            load_sql(
+                "p4_backfill/07_count_scope.sql",
+                source=source_ident(cfg),
+                key=cfg.source.key,
+                events=events_ident(cfg),
+                state=cfg.state_schema,
+            ),
+        )
+    )
 
 
 def uuid_boundaries(k: int) -> list[str]:
@@ -124,26 +142,40 @@ def integer_boundaries(lo: int, hi: int, k: int) -> list[str]:
     return [str(lo + i * step) for i in range(1, k) if lo + i * step <= hi]
 
 
-def compute_chunks(conn: psycopg.Connection, cfg: MigrationConfig, target_rows: int) -> tuple[str, int, list[Chunk]]:
+def compute_chunks(
+    conn: psycopg.Connection, cfg: MigrationConfig, target_rows: int
+) -> tuple[str, int, list[Chunk]]:
     ktype = key_type(conn, cfg)
     est = estimated_rows(conn, cfg)
     k = max(1, math.ceil(est / max(1, target_rows)))
     if ktype == "uuid":
         bounds = uuid_boundaries(k)
     else:
-        row = fetch_all(conn, sql.SQL("SELECT min({k})::bigint AS lo, max({k})::bigint AS hi FROM {t}").format(
-            k=sql.Identifier(cfg.source.key), t=source_ident(cfg)))[0]
+        row = fetch_all(
+            conn,
+            sql.SQL("SELECT min({k})::bigint AS lo, max({k})::bigint AS hi FROM {t}").format(
+                k=sql.Identifier(cfg.source.key), t=source_ident(cfg)
+            ),
+        )[0]
         bounds = [] if row["lo"] is None else integer_boundaries(int(row["lo"]), int(row["hi"]), k)
     edges: list[str | None] = [None, *bounds, None]
     return ktype, est, [Chunk(edges[i], edges[i + 1]) for i in range(len(edges) - 1)]
 
 
 def existing_chunks(conn: psycopg.Connection, cfg: MigrationConfig) -> list[dict[str, Any]]:
-    return fetch_all(conn, load_sql("p4_backfill/11_select_chunks.sql", chunks=state_table(cfg, "backfill_chunks")))
+    return fetch_all(
+        conn, load_sql("p4_backfill/11_select_chunks.sql", chunks=state_table(cfg, "backfill_chunks"))
+    )
 
 
-def plan(conn: psycopg.Connection, cfg: MigrationConfig, *, target_rows: int = 20_000, replan: bool = False,
-         dry_run: bool = False) -> Plan:
+def plan(
+    conn: psycopg.Connection,
+    cfg: MigrationConfig,
+    *,
+    target_rows: int = 20_000,
+    replan: bool = False,
+    dry_run: bool = False,
+) -> Plan:
     """Return the chunk plan, writing it to the chunk ledger unless one is reused or ``dry_run``.
 
     :param replan: replace an existing plan even when some of its chunks ran (refused while a
@@ -158,7 +190,9 @@ def plan(conn: psycopg.Connection, cfg: MigrationConfig, *, target_rows: int = 2
             conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"{cfg.state_schema}.backfill_plan",))
         existing = existing_chunks(conn, cfg)
         scope = count_scope(conn, cfg)
-        done_before = sum(int(c["rows_copied"]) + int(c["rows_quarantined"]) for c in existing if c["status"] == "done")
+        done_before = sum(
+            int(c["rows_copied"]) + int(c["rows_quarantined"]) for c in existing if c["status"] == "done"
+        )
         started = [c for c in existing if c["attempts"] > 0 or c["status"] != "pending"]
         finished = bool(existing) and all(c["status"] == "done" for c in existing)
         if finished and scope > 0 and not replan:
@@ -168,26 +202,54 @@ def plan(conn: psycopg.Connection, cfg: MigrationConfig, *, target_rows: int = 2
             replan = True
         if existing and started and not replan:
             ktype = key_type(conn, cfg)
-            result = Plan(ktype, tuple(Chunk(c["lo"], c["hi"]) for c in existing), estimated_rows(conn, cfg), scope,
-                          done_before, target_rows, reused=True, written=False, planned_at=now)
+            result = Plan(
+                ktype,
+                tuple(Chunk(c["lo"], c["hi"]) for c in existing),
+                estimated_rows(conn, cfg),
+                scope,
+                done_before,
+                target_rows,
+                reused=True,
+                written=False,
+                planned_at=now,
+            )
             if not dry_run:
-                n = conn.execute(sql.SQL("UPDATE {} SET status = 'pending' WHERE status = 'failed'").format(chunks_t)
-                                 ).rowcount
+                n = conn.execute(
+                    sql.SQL("UPDATE {} SET status = 'pending' WHERE status = 'failed'").format(chunks_t)
+                ).rowcount
                 if n:
                     log.info("reusing the existing plan: %s failed chunk(s) back to pending", n)
                 _save_plan_setting(conn, cfg, result)
-            log.info("reusing the existing chunk plan (%s chunks, %s done)", len(existing),
-                     sum(1 for c in existing if c["status"] == "done"))
+            log.info(
+                "reusing the existing chunk plan (%s chunks, %s done)",
+                len(existing),
+                sum(1 for c in existing if c["status"] == "done"),
+            )
             return result
         if existing and replan and not dry_run:
-            running = scalar(conn, sql.SQL("SELECT count(*) FROM {} WHERE status = 'running'").format(chunks_t))
-            unlocked = scalar(conn, load_sql("p4_backfill/12_count_unlocked_running_chunks.sql", chunks=chunks_t))
+            running = scalar(
+                conn, sql.SQL("SELECT count(*) FROM {} WHERE status = 'running'").format(chunks_t)
+            )
+            unlocked = scalar(
+                conn, load_sql("p4_backfill/12_count_unlocked_running_chunks.sql", chunks=chunks_t)
+            )
             if running - unlocked > 0:
-                raise MigrationError(f"replan refused: {running - unlocked} chunk(s) are being copied right now by "
-                                     "live workers; stop them (or wait) and try again")
+                raise MigrationError(
+                    f"replan refused: {running - unlocked} chunk(s) are being copied right now by "
+                    "live workers; stop them (or wait) and try again"
+                )
         ktype, est, chunks = compute_chunks(conn, cfg, target_rows)
-        result = Plan(ktype, tuple(chunks), est, scope, 0, target_rows, reused=False, written=not dry_run,
-                      planned_at=now)
+        result = Plan(
+            ktype,
+            tuple(chunks),
+            est,
+            scope,
+            0,
+            target_rows,
+            reused=False,
+            written=not dry_run,
+            planned_at=now,
+        )
         if dry_run:
             return result
         conn.execute(sql.SQL("DELETE FROM {}").format(chunks_t))
@@ -195,7 +257,9 @@ def plan(conn: psycopg.Connection, cfg: MigrationConfig, *, target_rows: int = 2
         with conn.cursor() as cur:
             cur.executemany(insert, [{"lo": c.lo, "hi": c.hi} for c in chunks])
         _save_plan_setting(conn, cfg, result)
-    log.info("planned %s chunks over %s keys (about %s rows, %s still to copy)", len(chunks), ktype, est, scope)
+    log.info(
+        "planned %s chunks over %s keys (about %s rows, %s still to copy)", len(chunks), ktype, est, scope
+    )
     return result
 
 

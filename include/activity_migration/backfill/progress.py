@@ -1,4 +1,5 @@
 """Backfill progress from the chunk ledger: rows done / total, rate, ETA; the status section."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -18,18 +19,27 @@ RATE_WINDOW_S = 300
 def snapshot(conn: psycopg.Connection, cfg: MigrationConfig) -> dict[str, Any]:
     """Chunk counts by status, rows done, total, rows/s over the last minutes, ETA in seconds."""
     chunks = sql.Identifier(cfg.state_schema, "backfill_chunks")
-    row = fetch_one(conn, load_sql("p4_backfill/15_summarize_progress.sql", chunks=chunks), {"w": RATE_WINDOW_S}) or {}
+    row = (
+        fetch_one(
+            conn, load_sql("p4_backfill/15_summarize_progress.sql", chunks=chunks), {"w": RATE_WINDOW_S}
+        )
+        or {}
+    )
     plan = ledger.get_setting(conn, PLAN_SETTING, {}, cfg=cfg) or {}
     done_rows = int(row.get("rows_copied") or 0) + int(row.get("rows_quarantined") or 0)
     total = int(plan.get("total_rows") or 0) or done_rows
     rate = (float(row["recent_rows"]) / row["recent_s"]) if row.get("recent_s") else None
     remaining = max(0, total - done_rows)
     return {
-        "chunks": int(row.get("chunks") or 0), "chunks_done": int(row.get("done") or 0),
-        "chunks_running": int(row.get("running") or 0), "chunks_pending": int(row.get("pending") or 0),
+        "chunks": int(row.get("chunks") or 0),
+        "chunks_done": int(row.get("done") or 0),
+        "chunks_running": int(row.get("running") or 0),
+        "chunks_pending": int(row.get("pending") or 0),
         "chunks_failed": int(row.get("failed") or 0),
-        "rows_copied": int(row.get("rows_copied") or 0), "rows_quarantined": int(row.get("rows_quarantined") or 0),
-        "rows_done": done_rows, "rows_total": total,
+        "rows_copied": int(row.get("rows_copied") or 0),
+        "rows_quarantined": int(row.get("rows_quarantined") or 0),
+        "rows_done": done_rows,
+        "rows_total": total,
         "percent": round(100.0 * done_rows / total, 1) if total else (100.0 if row.get("chunks") else 0.0),
         "rows_per_s": round(rate, 1) if rate else None,
         "eta_s": round(remaining / rate, 1) if rate and remaining else (0.0 if not remaining else None),
@@ -39,14 +49,21 @@ def snapshot(conn: psycopg.Connection, cfg: MigrationConfig) -> dict[str, Any]:
 def describe(p: dict[str, Any]) -> str:
     rate = f"{p['rows_per_s']:.0f} rows/s" if p.get("rows_per_s") else "rate n/a"
     eta = f"ETA {p['eta_s']:.0f} s" if p.get("eta_s") is not None else "ETA n/a"
-    return (f"progress {p['rows_done']}/{p['rows_total']} rows ({p['percent']}%), "
-            f"chunks {p['chunks_done']}/{p['chunks']} done, {p['chunks_running']} running, "
-            f"{p['chunks_failed']} failed, {rate}, {eta}")
+    return (
+        f"progress {p['rows_done']}/{p['rows_total']} rows ({p['percent']}%), "
+        f"chunks {p['chunks_done']}/{p['chunks']} done, {p['chunks_running']} running, "
+        f"{p['chunks_failed']} failed, {rate}, {eta}"
+    )
 
 
 def quarantine_by_reason(conn: psycopg.Connection, cfg: MigrationConfig) -> dict[str, int]:
-    rows = fetch_all(conn, load_sql("p4_backfill/16_count_quarantine_by_reason.sql",
-                                    quarantine=sql.Identifier(cfg.state_schema, "quarantine")))
+    rows = fetch_all(
+        conn,
+        load_sql(
+            "p4_backfill/16_count_quarantine_by_reason.sql",
+            quarantine=sql.Identifier(cfg.state_schema, "quarantine"),
+        ),
+    )
     return {r["reason"]: int(r["n"]) for r in rows}
 
 
@@ -57,8 +74,19 @@ def backfill_section(conn: psycopg.Connection, cfg: MigrationConfig) -> dict[str
     p = snapshot(conn, cfg)
     if not p["chunks"]:
         return {"state": "not planned yet"}
-    state = ("done" if p["chunks_done"] == p["chunks"] else "failed chunks" if p["chunks_failed"]
-             else "copying" if p["chunks_running"] else "planned / stopped")
-    return {"state": state, "progress": describe(p), **p,
-            "quarantine_by_reason": quarantine_by_reason(conn, cfg),
-            "throttle_overrides": ledger.get_setting(conn, THROTTLE_SETTING, {}, cfg=cfg)}
+    state = (
+        "done"
+        if p["chunks_done"] == p["chunks"]
+        else "failed chunks"
+        if p["chunks_failed"]
+        else "copying"
+        if p["chunks_running"]
+        else "planned / stopped"
+    )
+    return {
+        "state": state,
+        "progress": describe(p),
+        **p,
+        "quarantine_by_reason": quarantine_by_reason(conn, cfg),
+        "throttle_overrides": ledger.get_setting(conn, THROTTLE_SETTING, {}, cfg=cfg),
+    }

@@ -17,6 +17,7 @@ operator can change them while the copy runs (``activity-migration backfill-thro
 
 Every pause and abort is recorded in ``{state}.perf_samples`` (purpose ``throttle``).
 """
+
 from __future__ import annotations
 
 import logging
@@ -78,7 +79,9 @@ class ThrottleSettings:
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
                 raise ConfigError(f"throttle setting {f.name} must be a number >= 0, got {value!r}")
         if not 0.1 <= self.chunk_target_seconds <= 60:
-            raise ConfigError(f"chunk_target_seconds must be between 0.1 and 60, got {self.chunk_target_seconds!r}")
+            raise ConfigError(
+                f"chunk_target_seconds must be between 0.1 and 60, got {self.chunk_target_seconds!r}"
+            )
         if not 0 <= self.pause_seconds <= 300:
             raise ConfigError(f"pause_seconds must be between 0 and 300, got {self.pause_seconds!r}")
         if not 0 <= self.yield_ratio <= 10:
@@ -114,7 +117,9 @@ def _coerce(name: str, value: Any) -> Any:
         try:
             return float(v) if any(c in v for c in ".e") else int(v)
         except ValueError:
-            raise ConfigError(f"throttle setting {name} must be a number, true/false or null, got {value!r}") from None
+            raise ConfigError(
+                f"throttle setting {name} must be a number, true/false or null, got {value!r}"
+            ) from None
     return value
 
 
@@ -123,8 +128,14 @@ def read_overrides(conn: psycopg.Connection, cfg: MigrationConfig) -> dict[str, 
     return dict(value) if isinstance(value, dict) else {}
 
 
-def write_overrides(conn: psycopg.Connection, cfg: MigrationConfig, changes: Mapping[str, Any], *,
-                    by: str | None = None, clear: bool = False) -> dict[str, Any]:
+def write_overrides(
+    conn: psycopg.Connection,
+    cfg: MigrationConfig,
+    changes: Mapping[str, Any],
+    *,
+    by: str | None = None,
+    clear: bool = False,
+) -> dict[str, Any]:
     """Merge ``changes`` into the live setting (validated) and commit; returns the new overrides."""
     current = {} if clear else read_overrides(conn, cfg)
     current.update({k: _coerce(k, v) for k, v in changes.items()})
@@ -134,11 +145,16 @@ def write_overrides(conn: psycopg.Connection, cfg: MigrationConfig, changes: Map
     return current
 
 
-def record_sample(conn: psycopg.Connection, cfg: MigrationConfig, metric: str, value: float | None,
-                  details: dict[str, Any]) -> None:
+def record_sample(
+    conn: psycopg.Connection, cfg: MigrationConfig, metric: str, value: float | None, details: dict[str, Any]
+) -> None:
     with conn.transaction():
-        conn.execute(sql.SQL("INSERT INTO {} (purpose, metric, value, details) VALUES ('throttle', %s, %s, %s)")
-                     .format(sql.Identifier(cfg.state_schema, "perf_samples")), (metric, value, Jsonb(details)))
+        conn.execute(
+            sql.SQL(
+                "INSERT INTO {} (purpose, metric, value, details) VALUES ('throttle', %s, %s, %s)"
+            ).format(sql.Identifier(cfg.state_schema, "perf_samples")),
+            (metric, value, Jsonb(details)),
+        )
 
 
 @dataclass
@@ -156,8 +172,13 @@ class Throttle:
     :param worker: the worker id, recorded with every throttle sample
     """
 
-    def __init__(self, cfg: MigrationConfig, base: ThrottleSettings, worker: str,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        cfg: MigrationConfig,
+        base: ThrottleSettings,
+        worker: str,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.cfg = cfg
         self.base = base
         self.worker = worker
@@ -173,7 +194,9 @@ class Throttle:
             s = verdict.settings
             if s.paused:
                 if verdict.pauses == 0 or verdict.pauses % 30 == 0:
-                    log.warning("backfill paused by the operator (setting %s.paused=true); holding", SETTING_KEY)
+                    log.warning(
+                        "backfill paused by the operator (setting %s.paused=true); holding", SETTING_KEY
+                    )
                     record_sample(conn, self.cfg, "paused", None, {"worker": self.worker})
                 verdict.pauses += 1
                 self.sleep(max(s.pause_seconds, 0.2))
@@ -181,29 +204,61 @@ class Throttle:
                 verdict.settings = self.current(conn)
                 continue
             signals = metrics.snapshot(conn, self.latency)
-            critical = [(name, signals[name], getattr(s, crit)) for name, (_, crit) in SIGNALS.items()
-                        if signals[name] is not None and getattr(s, crit) is not None
-                        and signals[name] > getattr(s, crit)]
+            critical = [
+                (name, signals[name], getattr(s, crit))
+                for name, (_, crit) in SIGNALS.items()
+                if signals[name] is not None
+                and getattr(s, crit) is not None
+                and signals[name] > getattr(s, crit)
+            ]
             if critical:
                 name, value, limit = critical[0]
-                record_sample(conn, self.cfg, f"critical_{name}", value,
-                              {"worker": self.worker, "limit": limit, "signals": signals, "action": "abort"})
+                record_sample(
+                    conn,
+                    self.cfg,
+                    f"critical_{name}",
+                    value,
+                    {"worker": self.worker, "limit": limit, "signals": signals, "action": "abort"},
+                )
                 raise ThrottleAbort(
-                    f"backfill aborted: {name}={value:g} is above the critical threshold critical_{name}={limit:g} "
-                    f"(signals {signals}); no chunk was claimed, the copy resumes where it stopped when re-run "
-                    f"(raise the threshold with `activity-migration backfill-throttle --set critical_{name}=...`)")
-            over = [(name, signals[name], getattr(s, mx)) for name, (mx, _) in SIGNALS.items()
-                    if signals[name] is not None and getattr(s, mx) is not None and signals[name] > getattr(s, mx)]
+                    f"backfill aborted: {name}={value:g} is above the critical threshold "
+                    f"critical_{name}={limit:g} "
+                    f"(signals {signals}); no chunk was claimed, the copy resumes where it stopped when "
+                    "re-run "
+                    f"(raise the threshold with `activity-migration backfill-throttle --set "
+                    f"critical_{name}=...`)"
+                )
+            over = [
+                (name, signals[name], getattr(s, mx))
+                for name, (mx, _) in SIGNALS.items()
+                if signals[name] is not None and getattr(s, mx) is not None and signals[name] > getattr(s, mx)
+            ]
             if not over:
                 return verdict
             name, value, limit = over[0]
             verdict.pauses += 1
             verdict.shrink = True
-            record_sample(conn, self.cfg, name, value,
-                          {"worker": self.worker, "limit": limit, "signals": signals, "action": "pause",
-                           "pause_seconds": s.pause_seconds})
-            log.warning("throttling: %s=%g above max_%s=%g; pausing %.1f s and shrinking chunks",
-                        name, value, name, limit, s.pause_seconds)
+            record_sample(
+                conn,
+                self.cfg,
+                name,
+                value,
+                {
+                    "worker": self.worker,
+                    "limit": limit,
+                    "signals": signals,
+                    "action": "pause",
+                    "pause_seconds": s.pause_seconds,
+                },
+            )
+            log.warning(
+                "throttling: %s=%g above max_%s=%g; pausing %.1f s and shrinking chunks",
+                name,
+                value,
+                name,
+                limit,
+                s.pause_seconds,
+            )
             self.sleep(s.pause_seconds)
             verdict.paused_s += s.pause_seconds
             verdict.settings = self.current(conn)

@@ -1,4 +1,5 @@
 """Arguments every database-facing subcommand shares: where the database is."""
+
 from __future__ import annotations
 
 import argparse
@@ -9,16 +10,26 @@ from ..connections import ENVIRONMENT_CONN_IDS, PRODUCTION_CONN_ID, resolve_dsn
 def add_database_args(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("database")
     group.add_argument("--dsn", help="libpq connection string/URI (overrides --conn-id / --environment)")
-    group.add_argument("--conn-id", default=None,
-                       help=f"Airflow connection id (default {PRODUCTION_CONN_ID}; AIRFLOW_CONN_<ID> or airflow_settings.yaml)")
-    group.add_argument("--environment", choices=sorted(ENVIRONMENT_CONN_IDS), default=None,
-                       help="pick the connection of an environment (staging -> activity_db_staging)")
+    group.add_argument(
+        "--conn-id",
+        default=None,
+        help=f"Airflow connection id (default {PRODUCTION_CONN_ID}; AIRFLOW_CONN_<ID> or "
+        "airflow_settings.yaml)",
+    )
+    group.add_argument(
+        "--environment",
+        choices=sorted(ENVIRONMENT_CONN_IDS),
+        default=None,
+        help="pick the connection of an environment (staging -> activity_db_staging)",
+    )
 
 
 def database_dsn(args: argparse.Namespace) -> str:
     if getattr(args, "dsn", None):
         return args.dsn
-    conn_id = getattr(args, "conn_id", None) or ENVIRONMENT_CONN_IDS.get(getattr(args, "environment", None) or "production")
+    conn_id = getattr(args, "conn_id", None) or ENVIRONMENT_CONN_IDS.get(
+        getattr(args, "environment", None) or "production"
+    )
     return resolve_dsn(conn_id)
 
 

@@ -1,4 +1,5 @@
 """``activity-migration backfill``: plan and copy the history with N workers (outside Airflow)."""
+
 from __future__ import annotations
 
 import argparse
@@ -13,39 +14,72 @@ from ._common import add_database_args, database_dsn, positive_float, positive_i
 
 
 def _run(args: argparse.Namespace) -> int:
-    values = {"max_parallel_chunks": args.workers, "initial_chunk_rows": args.initial_chunk_rows,
-              "chunk_target_seconds": args.chunk_target_seconds, "lease_seconds": args.lease_seconds,
-              "yield_ratio": args.yield_ratio,
-              "dry_run": args.dry_run, "allow_without_cutoff": args.allow_without_cutoff, "replan": args.replan}
+    values = {
+        "max_parallel_chunks": args.workers,
+        "initial_chunk_rows": args.initial_chunk_rows,
+        "chunk_target_seconds": args.chunk_target_seconds,
+        "lease_seconds": args.lease_seconds,
+        "yield_ratio": args.yield_ratio,
+        "dry_run": args.dry_run,
+        "allow_without_cutoff": args.allow_without_cutoff,
+        "replan": args.replan,
+    }
     values = {k: v for k, v in values.items() if v is not None}  # unset: BackfillParams' defaults
     ctx = RunContext(environment=args.environment or "production", mode="normal", actor="cli")
-    values, _ = production_params(ctx.environment, values)   # the DAG's production rules (no cutoff bypass)
+    values, _ = production_params(ctx.environment, values)  # the DAG's production rules (no cutoff bypass)
     params = BackfillParams.from_mapping(values)
-    out = p4_backfill.apply(database_dsn(args), load_config(), ctx, params, workers=args.workers,
-                            check=not args.no_check)
+    out = p4_backfill.apply(
+        database_dsn(args), load_config(), ctx, params, workers=args.workers, check=not args.no_check
+    )
     print(json.dumps(out, indent=2, default=str))
     return 0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("backfill", help="plan and run the phase-4 backfill with N worker threads",
-                       description="Copies activity_logs history into events in chunks (resumable: re-run to go on), "
-                                   "then check that nothing was lost. Same code as the migration_p4_backfill DAG.")
+    p = sub.add_parser(
+        "backfill",
+        help="plan and run the phase-4 backfill with N worker threads",
+        description="Copies activity_logs history into events in chunks (resumable: re-run to go on), "
+        "then check that nothing was lost. Same code as the migration_p4_backfill DAG.",
+    )
     add_database_args(p)
     d = BackfillParams()
-    p.add_argument("--workers", type=positive_int, default=d.max_parallel_chunks,
-                   help=f"parallel workers (default {d.max_parallel_chunks})")
-    p.add_argument("--initial-chunk-rows", type=positive_int, default=None,
-                   help=f"planned chunk size (rows; default {d.initial_chunk_rows})")
-    p.add_argument("--chunk-target-seconds", type=positive_float, default=None,
-                   help=f"wanted duration of one chunk transaction; sizes adapt (default {d.chunk_target_seconds:g})")
-    p.add_argument("--yield-ratio", type=float, default=None,
-                   help=f"after each chunk, sleep this times its duration (default {d.throttle.yield_ratio:g})")
-    p.add_argument("--lease-seconds", type=positive_float, default=60.0,
-                   help="take over a chunk of a dead worker after this long (default 60)")
+    p.add_argument(
+        "--workers",
+        type=positive_int,
+        default=d.max_parallel_chunks,
+        help=f"parallel workers (default {d.max_parallel_chunks})",
+    )
+    p.add_argument(
+        "--initial-chunk-rows",
+        type=positive_int,
+        default=None,
+        help=f"planned chunk size (rows; default {d.initial_chunk_rows})",
+    )
+    p.add_argument(
+        "--chunk-target-seconds",
+        type=positive_float,
+        default=None,
+        help=f"wanted duration of one chunk transaction; sizes adapt (default {d.chunk_target_seconds:g})",
+    )
+    p.add_argument(
+        "--yield-ratio",
+        type=float,
+        default=None,
+        help=f"after each chunk, sleep this times its duration (default {d.throttle.yield_ratio:g})",
+    )
+    p.add_argument(
+        "--lease-seconds",
+        type=positive_float,
+        default=60.0,
+        help="take over a chunk of a dead worker after this long (default 60)",
+    )
     p.add_argument("--dry-run", action="store_true", help="plan and report only; write nothing")
-    p.add_argument("--allow-without-cutoff", action="store_true",
-                   help="start although phase 2 recorded no cutoff (tests, demos)")
+    p.add_argument(
+        "--allow-without-cutoff",
+        action="store_true",
+        help="start although phase 2 recorded no cutoff (tests, demos)",
+    )
     p.add_argument("--replan", action="store_true", help="throw the existing chunk plan away and plan again")
     p.add_argument("--no-check", action="store_true", help="skip the zero-loss check at the end")
     p.set_defaults(func=_run)

@@ -1,4 +1,5 @@
 """``activity-migration backfill-throttle``: show or change the live throttle of a running backfill."""
+
 from __future__ import annotations
 
 import argparse
@@ -38,13 +39,19 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("backfill-throttle", help="show or change the running backfill's throttle (live)",
-                       description="Thresholds and pacing in the setting 'backfill_throttle' override the run's "
-                                   "Params; workers re-read it before every chunk. Keys: "
-                                   + ", ".join(ThrottleSettings.names()) + ". Use null to switch a signal off.")
+    p = sub.add_parser(
+        "backfill-throttle",
+        help="show or change the running backfill's throttle (live)",
+        description="Thresholds and pacing in the setting 'backfill_throttle' override the run's "
+        "Params; workers re-read it before every chunk. Keys: "
+        + ", ".join(ThrottleSettings.names())
+        + ". Use null to switch a signal off.",
+    )
     add_database_args(p)
     p.add_argument("--set", type=_pair, action="append", metavar="KEY=VALUE", help="override one setting")
     p.add_argument("--pause", action="store_true", help="hold every worker before its next chunk")
     p.add_argument("--resume", action="store_true", help="let paused workers go on")
-    p.add_argument("--clear", action="store_true", help="drop every override first (back to the run's Params)")
+    p.add_argument(
+        "--clear", action="store_true", help="drop every override first (back to the run's Params)"
+    )
     p.set_defaults(func=_run)

@@ -1,4 +1,5 @@
 """``activity-migration embedded start|stop|status``: the private demo Postgres."""
+
 from __future__ import annotations
 
 import argparse
@@ -18,13 +19,19 @@ def _run(args: argparse.Namespace) -> int:
     elif args.action == "stop":
         print("stopped" if server.stop() else "not running")
     else:
-        print(f"{'running' if server.is_running() else 'stopped'} on 127.0.0.1:{server.port}, data in {server.datadir}")
+        print(
+            f"{'running' if server.is_running() else 'stopped'} on 127.0.0.1:{server.port}, data in "
+            f"{server.datadir}"
+        )
     return 0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("embedded", help="start/stop the project's private Postgres",
-                       description="Start, stop or show the embedded demo Postgres (under .local/pg).")
+    p = sub.add_parser(
+        "embedded",
+        help="start/stop the project's private Postgres",
+        description="Start, stop or show the embedded demo Postgres (under .local/pg).",
+    )
     p.add_argument("action", choices=["start", "stop", "status"])
     p.add_argument("--conn-id", default=PRODUCTION_CONN_ID, help="connection whose port the server uses")
     p.set_defaults(func=_run)

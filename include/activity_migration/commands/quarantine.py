@@ -4,6 +4,7 @@ Phase 6 refuses to clean up while a quarantined row is neither resolved nor ackn
 Acknowledging says "a person looked at these rows and accepts that they stay only in the
 quarantine (and in the archive)"; it records who and when.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,11 +24,23 @@ def _run(args: argparse.Namespace) -> int:
     with connection(database_dsn(args)) as conn:
         if args.ack:
             n = acknowledge_quarantine(conn, args.by, reason=args.reason, all_rows=args.all, cfg=cfg)
-            print(f"acknowledged {n} quarantined rows as {args.by}" + (f" (reason {args.reason})" if args.reason else ""))
+            print(
+                f"acknowledged {n} quarantined rows as {args.by}"
+                + (f" (reason {args.reason})" if args.reason else "")
+            )
             return 0
         open_rows = quarantine_open(conn, cfg)
-        summary = fetch_all(conn, load_sql("catalog/10_summarize_quarantine.sql", quarantine=sql.Identifier(
-            cfg.state_schema, "quarantine"))) if state_schema_exists(conn, cfg) else []
+        summary = (
+            fetch_all(
+                conn,
+                load_sql(
+                    "catalog/10_summarize_quarantine.sql",
+                    quarantine=sql.Identifier(cfg.state_schema, "quarantine"),
+                ),
+            )
+            if state_schema_exists(conn, cfg)
+            else []
+        )
     if args.json:
         print(json.dumps({"open": open_rows, "by_reason": summary}, default=str, indent=2))
         return 0
@@ -43,11 +56,16 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("quarantine", help="list quarantined rows, or acknowledge them (--ack) so cleanup may run",
-                       description="List the quarantine by reason (exit 1 while rows are open), or acknowledge open "
-                                   "rows: --ack --by NAME with --all or --reason R.")
+    p = sub.add_parser(
+        "quarantine",
+        help="list quarantined rows, or acknowledge them (--ack) so cleanup may run",
+        description="List the quarantine by reason (exit 1 while rows are open), or acknowledge open "
+        "rows: --ack --by NAME with --all or --reason R.",
+    )
     add_database_args(p)
-    p.add_argument("--ack", action="store_true", help="acknowledge open rows (needs --by and --all or --reason)")
+    p.add_argument(
+        "--ack", action="store_true", help="acknowledge open rows (needs --by and --all or --reason)"
+    )
     p.add_argument("--by", help="who acknowledges (recorded)")
     scope = p.add_mutually_exclusive_group()
     scope.add_argument("--all", action="store_true", help="every open row")

@@ -1,4 +1,5 @@
 """``activity-migration status``: where the migration stands, from the state schema."""
+
 from __future__ import annotations
 
 import argparse
@@ -37,8 +38,11 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("status", help="show the migration's state (phases, backfill, tiers, validation)",
-                       description="Show where the migration stands, read from the migration's state schema.")
+    p = sub.add_parser(
+        "status",
+        help="show the migration's state (phases, backfill, tiers, validation)",
+        description="Show where the migration stands, read from the migration's state schema.",
+    )
     add_database_args(p)
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_run)

@@ -1,4 +1,5 @@
 """``activity-migration tiers``: the logging triggers per tier (discovered now), tier status, restore."""
+
 from __future__ import annotations
 
 import argparse
@@ -17,18 +18,32 @@ def _print_plan(plans: dict) -> None:
         print(f"tier {p.tier}: {p.name}  [{p.status}]  {len(p.triggers)} logging triggers")
         for table in p.tables:
             trigs = [t for t in p.triggers if t.table == table]
-            print(f"  {table}: " + (", ".join(f"{t.trigger_name} -> {t.function_identity}"
-                                             + ("" if t.enabled == "O" else f" (tgenabled {t.enabled})")
-                                             for t in trigs) or "(none live)"))
+            print(
+                f"  {table}: "
+                + (
+                    ", ".join(
+                        f"{t.trigger_name} -> {t.function_identity}"
+                        + ("" if t.enabled == "O" else f" (tgenabled {t.enabled})")
+                        for t in trigs
+                    )
+                    or "(none live)"
+                )
+            )
     print(f"total: {total} logging triggers")
 
 
 def _print_status(section: dict) -> None:
     print(f"tiers verified: {section['tiers_verified']}")
     for key, t in section["tiers"].items():
-        imp = "" if t["improvement_pct"] is None else (
-            f"  improvement {t['improvement_pct']}% ({t['method']}: {t['write_ms_before']} -> {t['write_ms_after']} ms)"
-            f"  events/writes {t['event_ratio']}")
+        imp = (
+            ""
+            if t["improvement_pct"] is None
+            else (
+                f"  improvement {t['improvement_pct']}% ({t['method']}: {t['write_ms_before']} -> "
+                f"{t['write_ms_after']} ms)"
+                f"  events/writes {t['event_ratio']}"
+            )
+        )
         print(f"{key}: {t['status']:<9} {t['name']}{imp}")
 
 
@@ -40,7 +55,11 @@ def _run(args: argparse.Namespace) -> int:
     dsn = database_dsn(args)
     if args.restore:
         ctx = RunContext(environment=args.environment or "production", mode="normal", actor="cli")
-        out = p5.rollback_all(dsn, cfg, ctx) if args.restore == "all" else p5.rollback_tier(dsn, cfg, int(args.restore), ctx)
+        out = (
+            p5.rollback_all(dsn, cfg, ctx)
+            if args.restore == "all"
+            else p5.rollback_tier(dsn, cfg, int(args.restore), ctx)
+        )
         print(json.dumps(out, indent=2, default=str))
         return 0
     with connection(dsn) as conn:
@@ -57,15 +76,22 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("tiers", help="phase 5: logging triggers per tier, tier status, restore a tier",
-                       description="Show the legacy logging triggers discovered in the catalog, per tier of the "
-                                   "config (--plan, the default), or the tiers' status and measured improvement "
-                                   "(--status). --restore N|all recreates dropped tiers from their backups.")
+    p = sub.add_parser(
+        "tiers",
+        help="phase 5: logging triggers per tier, tier status, restore a tier",
+        description="Show the legacy logging triggers discovered in the catalog, per tier of the "
+        "config (--plan, the default), or the tiers' status and measured improvement "
+        "(--status). --restore N|all recreates dropped tiers from their backups.",
+    )
     add_database_args(p)
     what = p.add_mutually_exclusive_group()
     what.add_argument("--plan", action="store_true", help="logging triggers per tier (default)")
     what.add_argument("--status", action="store_true", help="tier status and measured improvement")
-    what.add_argument("--restore", metavar="N|all", choices=["all"] + [str(t.tier) for t in load_config().tiers],
-                      help="recreate the triggers and functions of tier N (or all tiers) from the backup")
+    what.add_argument(
+        "--restore",
+        metavar="N|all",
+        choices=["all"] + [str(t.tier) for t in load_config().tiers],
+        help="recreate the triggers and functions of tier N (or all tiers) from the backup",
+    )
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_run)

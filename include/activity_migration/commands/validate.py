@@ -1,4 +1,5 @@
 """``activity-migration validate``: run the validation suites and print the outcome."""
+
 from __future__ import annotations
 
 import argparse
@@ -13,10 +14,14 @@ def _run(args: argparse.Namespace) -> int:
     from ..validation.suites import ALL_SUITES
 
     environment = args.environment or "production"
-    outcome = run_suites(database_dsn(args), suites=args.suite or list(ALL_SUITES),
-                         scope="incremental" if args.incremental else "full",
-                         ctx=RunContext(environment=environment, actor="cli"), data_docs_dir=args.data_docs_dir,
-                         sample_ranges=args.sample_ranges)
+    outcome = run_suites(
+        database_dsn(args),
+        suites=args.suite or list(ALL_SUITES),
+        scope="incremental" if args.incremental else "full",
+        ctx=RunContext(environment=environment, actor="cli"),
+        data_docs_dir=args.data_docs_dir,
+        sample_ranges=args.sample_ranges,
+    )
     if args.json:
         print(json.dumps(outcome.to_dict(), indent=2, default=str))
     else:
@@ -31,18 +36,30 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("validate", help="run the Great Expectations suites (parity, integrity, quarantine)",
-                       description="Run the validation suites against the application database, record the result "
-                                   "in the state schema and build Data Docs (offline-readable). Exit 1 when an "
-                                   "expectation fails.")
+    p = sub.add_parser(
+        "validate",
+        help="run the Great Expectations suites (parity, integrity, quarantine)",
+        description="Run the validation suites against the application database, record the result "
+        "in the state schema and build Data Docs (offline-readable). Exit 1 when an "
+        "expectation fails.",
+    )
     add_database_args(p)
-    p.add_argument("--suite", action="append", choices=["parity", "events_integrity", "quarantine"],
-                   help="suite to run (repeatable; default: all)")
+    p.add_argument(
+        "--suite",
+        action="append",
+        choices=["parity", "events_integrity", "quarantine"],
+        help="suite to run (repeatable; default: all)",
+    )
     scope = p.add_mutually_exclusive_group()
     scope.add_argument("--full", action="store_true", help="full scope (default)")
-    scope.add_argument("--incremental", action="store_true",
-                       help="rows since the last successful check + one sampled key range + whole-table counts")
-    p.add_argument("--sample-ranges", type=int, default=30, help="incremental: key space cut into N ranges (default 30)")
+    scope.add_argument(
+        "--incremental",
+        action="store_true",
+        help="rows since the last successful check + one sampled key range + whole-table counts",
+    )
+    p.add_argument(
+        "--sample-ranges", type=int, default=30, help="incremental: key space cut into N ranges (default 30)"
+    )
     p.add_argument("--data-docs-dir", default=None, help="default artifacts/data_docs/<environment>/")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_run)

@@ -4,6 +4,7 @@ One place for the facts the seeder, the workload generator and the tests share. 
 tables and entity types are the ones ``include/config/migration.yaml`` claims in its tiers
 and categories (a test checks they agree).
 """
+
 from __future__ import annotations
 
 from ..errors import MigrationError
@@ -32,20 +33,42 @@ APP_TABLES: dict[str, str] = {
 
 # Legacy logging triggers per table (06_create_triggers.sql); they add up to 64.
 LOGGING_TRIGGER_COUNTS: dict[str, int] = {
-    "notifications": 4, "bulk_operations": 4, "emails": 5,
-    "templates": 1, "configurations": 2, "documents": 4,
-    "investments": 4, "payment_plans": 4, "payments": 4, "subscriptions": 4, "distributions": 4,
-    "tokens": 4, "allocations": 3, "wallets": 1,
-    "users": 5, "projects": 4, "investors": 3, "kyc_verifications": 4,
+    "notifications": 4,
+    "bulk_operations": 4,
+    "emails": 5,
+    "templates": 1,
+    "configurations": 2,
+    "documents": 4,
+    "investments": 4,
+    "payment_plans": 4,
+    "payments": 4,
+    "subscriptions": 4,
+    "distributions": 4,
+    "tokens": 4,
+    "allocations": 3,
+    "wallets": 1,
+    "users": 5,
+    "projects": 4,
+    "investors": 3,
+    "kyc_verifications": 4,
 }
 
 # Tables that also carry the NON-logging BEFORE UPDATE trigger <table>_set_updated_at.
 UPDATED_AT_TABLES: tuple[str, ...] = (
-    "users", "projects", "investors", "payment_plans", "subscriptions", "configurations", "bulk_operations",
+    "users",
+    "projects",
+    "investors",
+    "payment_plans",
+    "subscriptions",
+    "configurations",
+    "bulk_operations",
 )
 
 # Logging triggers that are statement-level (REFERENCING transition tables).
-STATEMENT_LEVEL_TRIGGERS: tuple[str, ...] = ("bulk_operations_activity_insert", "bulk_operations_activity_delete")
+STATEMENT_LEVEL_TRIGGERS: tuple[str, ...] = (
+    "bulk_operations_activity_insert",
+    "bulk_operations_activity_delete",
+)
 
 # Conditional triggers (WHEN ...) that log a special update action, and that action.
 CONDITIONAL_TRIGGERS: dict[str, str] = {

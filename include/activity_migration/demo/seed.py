@@ -18,6 +18,7 @@ Steps, each its own transaction:
 A database that is not empty and does not carry the marker is refused; a database that
 carries it gets more history (the schema, which later phases change, is left alone).
 """
+
 from __future__ import annotations
 
 import collections
@@ -69,13 +70,21 @@ def database_state(conn: psycopg.Connection) -> tuple[str, str]:
     marker = scalar(conn, "SELECT obj_description(to_regnamespace('auth'), 'pg_namespace')")
     if marker == SEED_MARKER:
         return "seeded", "carries the demo seed marker"
-    schemas = [r[0] for r in conn.execute(
-        "SELECT nspname FROM pg_namespace WHERE nspname <> ALL(%s) "
-        "AND nspname NOT LIKE 'pg\\_temp\\_%%' AND nspname NOT LIKE 'pg\\_toast\\_temp\\_%%' ORDER BY 1",
-        (list(_DEFAULT_SCHEMAS),)).fetchall()]
-    relations = [r[0] for r in conn.execute(
-        "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-        "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S') ORDER BY 1 LIMIT 5").fetchall()]
+    schemas = [
+        r[0]
+        for r in conn.execute(
+            "SELECT nspname FROM pg_namespace WHERE nspname <> ALL(%s) "
+            "AND nspname NOT LIKE 'pg\\_temp\\_%%' AND nspname NOT LIKE 'pg\\_toast\\_temp\\_%%' ORDER BY 1",
+            (list(_DEFAULT_SCHEMAS),),
+        ).fetchall()
+    ]
+    relations = [
+        r[0]
+        for r in conn.execute(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S') ORDER BY 1 LIMIT 5"
+        ).fetchall()
+    ]
     if not schemas and not relations:
         return "empty", "no tables in public, no extra schemas"
     parts = []
@@ -88,9 +97,12 @@ def database_state(conn: psycopg.Connection) -> tuple[str, str]:
 
 def activity_logs_key_type(conn: psycopg.Connection) -> str | None:
     """``uuid`` or ``bigint`` (the type of activity_logs.id), None when the table is gone."""
-    return scalar(conn, """
+    return scalar(
+        conn,
+        """
         SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
-        WHERE a.attrelid = to_regclass('public.activity_logs') AND a.attname = 'id' AND NOT a.attisdropped""")
+        WHERE a.attrelid = to_regclass('public.activity_logs') AND a.attname = 'id' AND NOT a.attisdropped""",
+    )
 
 
 def _create_schema_and_app_data(conn: psycopg.Connection, key_type: str, counts: dict[str, int]) -> None:
@@ -109,11 +121,16 @@ def _create_schema_and_app_data(conn: psycopg.Connection, key_type: str, counts:
 
 def _build_concurrently(conn: psycopg.Connection, relative: str, index_name: str) -> None:
     """Run one CREATE INDEX CONCURRENTLY file; first drop an INVALID leftover of the same name."""
-    valid = scalar(conn, "SELECT i.indisvalid FROM pg_index i WHERE i.indexrelid = to_regclass(%s)",
-                   (f"public.{index_name}",))
+    valid = scalar(
+        conn,
+        "SELECT i.indisvalid FROM pg_index i WHERE i.indexrelid = to_regclass(%s)",
+        (f"public.{index_name}",),
+    )
     if valid is False:
         log.warning("dropping the INVALID index %s left by an interrupted build", index_name)
-        conn.execute(sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(sql.Identifier("public", index_name)))
+        conn.execute(
+            sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(sql.Identifier("public", index_name))
+        )
     conn.execute(_sql_text(relative))
 
 
@@ -130,15 +147,24 @@ def build_activity_logs_keys(dsn: str, conn: psycopg.Connection) -> None:
     _build_concurrently(conn, "demo/15_create_activity_logs_feed_index.sql", _FEED_INDEX)
 
 
-def _write_history(dsn: str, conn: psycopg.Connection, choices: int, rows: int, batch_rows: int, writers: int,
-                   report: Callable[[int], None]) -> None:
+def _write_history(
+    dsn: str,
+    conn: psycopg.Connection,
+    choices: int,
+    rows: int,
+    batch_rows: int,
+    writers: int,
+    report: Callable[[int], None],
+) -> None:
     """Insert ``rows`` history rows in batches of ``batch_rows``, one transaction each.
 
     ``conn`` (whose session already holds the pool) writes, and so do ``writers - 1`` more
     connections with their own pools, taking batches from a shared queue. The first error
     stops every writer after its current batch and is raised.
     """
-    sizes = collections.deque([batch_rows] * (rows // batch_rows) + ([rows % batch_rows] if rows % batch_rows else []))
+    sizes = collections.deque(
+        [batch_rows] * (rows // batch_rows) + ([rows % batch_rows] if rows % batch_rows else [])
+    )
     extra = [connect(dsn) for _ in range(max(0, min(writers, len(sizes)) - 1))]
     lock = threading.Lock()
     errors: list[BaseException] = []
@@ -166,8 +192,10 @@ def _write_history(dsn: str, conn: psycopg.Connection, choices: int, rows: int, 
             with lock:
                 errors.append(exc)
 
-    threads = [threading.Thread(target=work, args=(c, None), name=f"seed-writer-{i + 1}", daemon=True)
-               for i, c in enumerate(extra)]
+    threads = [
+        threading.Thread(target=work, args=(c, None), name=f"seed-writer-{i + 1}", daemon=True)
+        for i, c in enumerate(extra)
+    ]
     try:
         for th in threads:
             th.start()
@@ -181,9 +209,16 @@ def _write_history(dsn: str, conn: psycopg.Connection, choices: int, rows: int, 
         raise errors[0]
 
 
-def seed(dsn: str, rows: int, *, key_type: str = "uuid", app_rows: int | dict[str, int] | None = None,
-         batch_rows: int = DEFAULT_BATCH_ROWS, writers: int = DEFAULT_WRITERS,
-         progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+def seed(
+    dsn: str,
+    rows: int,
+    *,
+    key_type: str = "uuid",
+    app_rows: int | dict[str, int] | None = None,
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+    writers: int = DEFAULT_WRITERS,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
     """Seed the demo application into ``dsn`` and add ``rows`` rows of activity history.
 
     A first seed needs an empty database; a database seeded before (it carries the marker)
@@ -219,22 +254,31 @@ def seed(dsn: str, rows: int, *, key_type: str = "uuid", app_rows: int | dict[st
             if state == "foreign":
                 raise MigrationError(
                     f"refusing to seed a non-empty database that the demo seeder did not create ({detail}); "
-                    f"seed an empty database, or one marked by an earlier seed (COMMENT ON SCHEMA auth IS '{SEED_MARKER}')")
+                    f"seed an empty database, or one marked by an earlier seed (COMMENT ON SCHEMA auth IS "
+                    f"'{SEED_MARKER}')"
+                )
             reseeded = state == "seeded"
             counts: dict[str, int] = {}
             if reseeded:
                 existing = activity_logs_key_type(conn)
                 if existing is None:
-                    raise MigrationError("the database carries the demo seed marker but public.activity_logs is gone "
-                                         "(cleaned up by phase 6?); there is nowhere to add history")
+                    raise MigrationError(
+                        "the database carries the demo seed marker but public.activity_logs is gone "
+                        "(cleaned up by phase 6?); there is nowhere to add history"
+                    )
                 if existing != key_type:
-                    say(f"activity_logs.id is {existing} in this seeded database; --key-type {key_type} is ignored")
+                    say(
+                        f"activity_logs.id is {existing} in this seeded database; --key-type {key_type} is "
+                        "ignored"
+                    )
                 key_type = existing
                 say("database already seeded: adding history only (schema and application data untouched)")
             else:
                 counts = app_row_counts(rows, app_rows)
-                say(f"creating schema, 18 tables, 64 logging triggers and application data "
-                    f"({counts['users']} users, {counts['customers']} customers, key type {key_type})")
+                say(
+                    f"creating schema, 18 tables, 64 logging triggers and application data "
+                    f"({counts['users']} users, {counts['customers']} customers, key type {key_type})"
+                )
                 _create_schema_and_app_data(conn, key_type, counts)
         schema_seconds = time.monotonic() - started
 
@@ -243,7 +287,9 @@ def seed(dsn: str, rows: int, *, key_type: str = "uuid", app_rows: int | dict[st
             conn.execute(_sql_text("demo/10_prepare_history_pool.sql"))
             choices = int(scalar(conn, "SELECT count(*) FROM pg_temp.seed_choices"))
         if choices == 0 and rows > 0:
-            raise MigrationError("the demo application has no rows to draw history from (application tables are empty)")
+            raise MigrationError(
+                "the demo application has no rows to draw history from (application tables are empty)"
+            )
         inserted = 0
         if rows:
             odd = min(ODD_ROWS, rows)
@@ -251,16 +297,30 @@ def seed(dsn: str, rows: int, *, key_type: str = "uuid", app_rows: int | dict[st
                 conn.execute(_sql_text("demo/12_insert_odd_history.sql"), {"rows": odd, "choices": choices})
             inserted += odd
         if rows > inserted:
-            _write_history(dsn, conn, choices, rows - inserted, batch_rows, writers,
-                           lambda done: say(f"history: {inserted + done:,}/{rows:,} rows "
-                                            f"({(inserted + done) / (time.monotonic() - history_started):,.0f} rows/s)"))
+            _write_history(
+                dsn,
+                conn,
+                choices,
+                rows - inserted,
+                batch_rows,
+                writers,
+                lambda done: say(
+                    f"history: {inserted + done:,}/{rows:,} rows "
+                    f"({(inserted + done) / (time.monotonic() - history_started):,.0f} rows/s)"
+                ),
+            )
         history_seconds = time.monotonic() - history_started
 
         say("building activity_logs' primary key and (user_id, created_at) index concurrently; analyzing")
         build_activity_logs_keys(dsn, conn)
-        conn.execute(sql.SQL("ANALYZE {}").format(sql.SQL(", ").join(
-            [sql.Identifier("public", "activity_logs"), sql.Identifier("auth", "users")]
-            + [sql.Identifier("public", t) for t in APP_TABLES])))
+        conn.execute(
+            sql.SQL("ANALYZE {}").format(
+                sql.SQL(", ").join(
+                    [sql.Identifier("public", "activity_logs"), sql.Identifier("auth", "users")]
+                    + [sql.Identifier("public", t) for t in APP_TABLES]
+                )
+            )
+        )
         total_rows = int(scalar(conn, "SELECT count(*) FROM public.activity_logs"))
     finally:
         conn.close()
@@ -277,6 +337,8 @@ def seed(dsn: str, rows: int, *, key_type: str = "uuid", app_rows: int | dict[st
         "app_rows": counts,
         "activity_logs_rows": total_rows,
     }
-    say(f"seeded {rows:,} history rows in {seconds:.1f} s ({result['rows_per_second'] or 0:,.0f} rows/s); "
-        f"activity_logs now holds {total_rows:,} rows")
+    say(
+        f"seeded {rows:,} history rows in {seconds:.1f} s ({result['rows_per_second'] or 0:,.0f} rows/s); "
+        f"activity_logs now holds {total_rows:,} rows"
+    )
     return result

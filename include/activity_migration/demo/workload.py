@@ -17,6 +17,7 @@ logging trigger left (a per-transaction catalog check, race-free: our DML holds 
 lock that DROP TRIGGER must wait for).
 ``publish="never"`` is the application that forgot: the event-flow sensor must notice.
 """
+
 from __future__ import annotations
 
 import json
@@ -68,11 +69,16 @@ SELECT public.publish_activity(
 """
 
 _IPS = ("203.0.113.7", "198.51.100.23", "192.0.2.44", "2001:db8::17", "203.0.113.250", "198.51.100.199")
-_AGENTS = ("Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) Safari/605.1.15", "supabase-js/2.43.4",
-           "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/126.0", "okhttp/4.12.0")
+_AGENTS = (
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) Safari/605.1.15",
+    "supabase-js/2.43.4",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/126.0",
+    "okhttp/4.12.0",
+)
 
 
 # --- what the application writes, per table ---------------------------------------------
+
 
 def _pick(*choices: Any) -> Callable[[random.Random], Any]:
     return lambda r: r.choice(choices)
@@ -106,91 +112,225 @@ class TableSpec:
         return APP_TABLES[self.table]
 
 
-SPECS: dict[str, TableSpec] = {s.table: s for s in (
-    TableSpec("users", "User",
-              {"email": lambda r: f"invitee{r.randrange(10**9)}@example.com", "full_name": _pick("Zoë Ng", "José Rossi", "Aarav Patel", "Mei Chen"),
-               "role": _pick("member", "viewer"), "status": _pick("invited")},
-              {"full_name": _pick("Zoë Ng-Berg", "José Rossi Jr", "Aarav P.", "Mei Chen 陈"), "last_sign_in_at": _now},
-              statuses=("invited", "active", "suspended", "deactivated")),
-    TableSpec("projects", "Project",
-              {"name": _text("Project"), "description": _text("Workload project"), "status": _pick("draft"),
-               "target_amount": _money(50_000, 5_000_000), "currency": _pick("USD", "EUR")},
-              {"description": _text("Updated description"), "target_amount": _money(50_000, 5_000_000)},
-              statuses=("draft", "active", "funded", "closed")),
-    TableSpec("investors", "Investor",
-              {"name": _pick("Amélie Laurent", "Kwame Mensah", "Priya Sharma"), "email": lambda r: f"inv{r.randrange(10**9)}@example.org",
-               "investor_type": _pick("individual", "institution"), "country": _pick("US", "DE", "JP"), "accredited": _pick(True, False)},
-              {"country": _pick("US", "GB", "FR", "IN"), "accredited": _pick(True, False)}),
-    TableSpec("kyc_verifications", "KYC verification",
-              {"provider": _pick("onfido", "jumio"), "status": _pick("pending")},
-              {"provider": _pick("onfido", "jumio", "persona"), "reviewed_at": _now},
-              statuses=("pending", "approved", "rejected", "expired"), parents={"investor_id": "investors"}),
-    TableSpec("tokens", "Token",
-              {"symbol": lambda r: f"WL{r.randrange(100000)}", "name": _text("Workload token"), "total_supply": lambda r: r.randrange(10**6, 10**9),
-               "status": _pick("draft")},
-              {"name": _text("Renamed token"), "contract_address": lambda r: "0x" + uuid.UUID(int=r.getrandbits(128)).hex + "00000000"},
-              statuses=("draft", "deployed", "paused", "retired"), parents={"project_id": "projects"}),
-    TableSpec("allocations", "Allocation",
-              {"amount": lambda r: r.randrange(100, 100_000), "status": _pick("pending")},
-              {"amount": lambda r: r.randrange(100, 100_000), "status": _pick("pending", "confirmed", "distributed")},
-              parents={"token_id": "tokens", "investor_id": "investors"}),
-    TableSpec("wallets", "Wallet",
-              {"address": lambda r: "0x" + uuid.UUID(int=r.getrandbits(128)).hex + "00000000", "network": _pick("ethereum", "polygon"),
-               "is_primary": _pick(False)},
-              {"is_primary": _pick(True, False), "network": _pick("ethereum", "polygon", "solana")},
-              parents={"investor_id": "investors"}),
-    TableSpec("investments", "Investment",
-              {"amount": _money(1000, 250_000), "currency": _pick("USD", "EUR"), "status": _pick("pending")},
-              {"amount": _money(1000, 250_000)},
-              statuses=("pending", "committed", "funded", "cancelled"), parents={"project_id": "projects", "investor_id": "investors"}),
-    TableSpec("payment_plans", "Payment plan",
-              {"name": _text("Plan"), "total_amount": _money(1000, 100_000), "installments": _pick(1, 3, 6, 12),
-               "frequency": _pick("monthly", "quarterly"), "status": _pick("draft")},
-              {"installments": _pick(1, 3, 6, 12, 24), "frequency": _pick("monthly", "quarterly", "once")},
-              statuses=("draft", "active", "completed", "defaulted"), parents={"investment_id": "investments"}),
-    TableSpec("payments", "Payment",
-              {"amount": _money(50, 20_000), "currency": _pick("USD", "EUR"), "method": _pick("card", "wire", "ach"),
-               "status": _pick("pending"), "external_ref": lambda r: f"pi_{r.getrandbits(64):016x}"},
-              {"external_ref": lambda r: f"pi_{r.getrandbits(64):016x}", "paid_at": _now},
-              statuses=("pending", "succeeded", "failed", "refunded"), parents={"payment_plan_id": "payment_plans"}),
-    TableSpec("subscriptions", "Subscription",
-              {"amount": _money(5000, 500_000), "status": _pick("pending")},
-              {"amount": _money(5000, 500_000), "signed_at": _now},
-              statuses=("pending", "signed", "approved", "rejected"), parents={"investor_id": "investors", "project_id": "projects"}),
-    TableSpec("distributions", "Distribution",
-              {"amount": _money(1000, 200_000), "distribution_date": lambda r: datetime.now(timezone.utc).date().isoformat(),
-               "status": _pick("scheduled")},
-              {"amount": _money(1000, 200_000)},
-              statuses=("scheduled", "processing", "paid", "cancelled"), parents={"project_id": "projects"}),
-    TableSpec("templates", "Template",
-              {"name": _text("Template"), "kind": _pick("email", "document"), "body": _pick("Hello {{name}} 👋", "Dear investor,")},
-              {"body": _pick("Updated body ✨", "Dear {{name}}, see attached."), "version": _pick(2, 3, 4)}),
-    TableSpec("configurations", "Setting",
-              {"key": lambda r: f"workload.setting.{r.randrange(10**9)}", "value": lambda r: Jsonb({"enabled": r.random() < 0.5}),
-               "description": _text("Setting")},
-              {"value": lambda r: Jsonb({"enabled": r.random() < 0.5, "limit": r.randrange(1000)})}),
-    TableSpec("documents", "Document",
-              {"title": _text("Document"), "file_path": lambda r: f"documents/workload/{r.randrange(10**9)}.pdf",
-               "mime_type": _pick("application/pdf"), "size_bytes": lambda r: r.randrange(10_000, 20_000_000), "status": _pick("uploaded")},
-              {"title": _text("Renamed document")},
-              statuses=("uploaded", "reviewed", "signed", "archived"), parents={"project_id": "projects"}),
-    TableSpec("notifications", "Notification",
-              {"kind": _pick("info", "reminder"), "title": _pick("Payment received", "New document", "Welcome 👋"), "body": _text("Notification")},
-              {"title": _pick("Reminder: action required", "Updated notice")}),
-    TableSpec("bulk_operations", "Bulk operation",
-              {"operation": _pick("import_investors", "export_payments"), "total_items": lambda r: r.randrange(10, 5000), "status": _pick("queued")},
-              {"processed_items": lambda r: r.randrange(0, 5000)},
-              statuses=("queued", "running", "completed", "failed")),
-    TableSpec("emails", "Email",
-              {"to_address": lambda r: f"recipient{r.randrange(10**9)}@example.org", "subject": _pick("Your payment was received", "Welcome aboard 🚀"),
-               "body": _text("Message"), "status": _pick("queued")},
-              {"subject": _pick("Re: your payment", "Reminder")},
-              statuses=("queued", "sent", "bounced", "failed"), parents={"template_id": "templates"}),
-)}
+SPECS: dict[str, TableSpec] = {
+    s.table: s
+    for s in (
+        TableSpec(
+            "users",
+            "User",
+            {
+                "email": lambda r: f"invitee{r.randrange(10**9)}@example.com",
+                "full_name": _pick("Zoë Ng", "José Rossi", "Aarav Patel", "Mei Chen"),
+                "role": _pick("member", "viewer"),
+                "status": _pick("invited"),
+            },
+            {
+                "full_name": _pick("Zoë Ng-Berg", "José Rossi Jr", "Aarav P.", "Mei Chen 陈"),
+                "last_sign_in_at": _now,
+            },
+            statuses=("invited", "active", "suspended", "deactivated"),
+        ),
+        TableSpec(
+            "projects",
+            "Project",
+            {
+                "name": _text("Project"),
+                "description": _text("Workload project"),
+                "status": _pick("draft"),
+                "target_amount": _money(50_000, 5_000_000),
+                "currency": _pick("USD", "EUR"),
+            },
+            {"description": _text("Updated description"), "target_amount": _money(50_000, 5_000_000)},
+            statuses=("draft", "active", "funded", "closed"),
+        ),
+        TableSpec(
+            "investors",
+            "Investor",
+            {
+                "name": _pick("Amélie Laurent", "Kwame Mensah", "Priya Sharma"),
+                "email": lambda r: f"inv{r.randrange(10**9)}@example.org",
+                "investor_type": _pick("individual", "institution"),
+                "country": _pick("US", "DE", "JP"),
+                "accredited": _pick(True, False),
+            },
+            {"country": _pick("US", "GB", "FR", "IN"), "accredited": _pick(True, False)},
+        ),
+        TableSpec(
+            "kyc_verifications",
+            "KYC verification",
+            {"provider": _pick("onfido", "jumio"), "status": _pick("pending")},
+            {"provider": _pick("onfido", "jumio", "persona"), "reviewed_at": _now},
+            statuses=("pending", "approved", "rejected", "expired"),
+            parents={"investor_id": "investors"},
+        ),
+        TableSpec(
+            "tokens",
+            "Token",
+            {
+                "symbol": lambda r: f"WL{r.randrange(100000)}",
+                "name": _text("Workload token"),
+                "total_supply": lambda r: r.randrange(10**6, 10**9),
+                "status": _pick("draft"),
+            },
+            {
+                "name": _text("Renamed token"),
+                "contract_address": lambda r: "0x" + uuid.UUID(int=r.getrandbits(128)).hex + "00000000",
+            },
+            statuses=("draft", "deployed", "paused", "retired"),
+            parents={"project_id": "projects"},
+        ),
+        TableSpec(
+            "allocations",
+            "Allocation",
+            {"amount": lambda r: r.randrange(100, 100_000), "status": _pick("pending")},
+            {
+                "amount": lambda r: r.randrange(100, 100_000),
+                "status": _pick("pending", "confirmed", "distributed"),
+            },
+            parents={"token_id": "tokens", "investor_id": "investors"},
+        ),
+        TableSpec(
+            "wallets",
+            "Wallet",
+            {
+                "address": lambda r: "0x" + uuid.UUID(int=r.getrandbits(128)).hex + "00000000",
+                "network": _pick("ethereum", "polygon"),
+                "is_primary": _pick(False),
+            },
+            {"is_primary": _pick(True, False), "network": _pick("ethereum", "polygon", "solana")},
+            parents={"investor_id": "investors"},
+        ),
+        TableSpec(
+            "investments",
+            "Investment",
+            {"amount": _money(1000, 250_000), "currency": _pick("USD", "EUR"), "status": _pick("pending")},
+            {"amount": _money(1000, 250_000)},
+            statuses=("pending", "committed", "funded", "cancelled"),
+            parents={"project_id": "projects", "investor_id": "investors"},
+        ),
+        TableSpec(
+            "payment_plans",
+            "Payment plan",
+            {
+                "name": _text("Plan"),
+                "total_amount": _money(1000, 100_000),
+                "installments": _pick(1, 3, 6, 12),
+                "frequency": _pick("monthly", "quarterly"),
+                "status": _pick("draft"),
+            },
+            {"installments": _pick(1, 3, 6, 12, 24), "frequency": _pick("monthly", "quarterly", "once")},
+            statuses=("draft", "active", "completed", "defaulted"),
+            parents={"investment_id": "investments"},
+        ),
+        TableSpec(
+            "payments",
+            "Payment",
+            {
+                "amount": _money(50, 20_000),
+                "currency": _pick("USD", "EUR"),
+                "method": _pick("card", "wire", "ach"),
+                "status": _pick("pending"),
+                "external_ref": lambda r: f"pi_{r.getrandbits(64):016x}",
+            },
+            {"external_ref": lambda r: f"pi_{r.getrandbits(64):016x}", "paid_at": _now},
+            statuses=("pending", "succeeded", "failed", "refunded"),
+            parents={"payment_plan_id": "payment_plans"},
+        ),
+        TableSpec(
+            "subscriptions",
+            "Subscription",
+            {"amount": _money(5000, 500_000), "status": _pick("pending")},
+            {"amount": _money(5000, 500_000), "signed_at": _now},
+            statuses=("pending", "signed", "approved", "rejected"),
+            parents={"investor_id": "investors", "project_id": "projects"},
+        ),
+        TableSpec(
+            "distributions",
+            "Distribution",
+            {
+                "amount": _money(1000, 200_000),
+                "distribution_date": lambda r: datetime.now(timezone.utc).date().isoformat(),
+                "status": _pick("scheduled"),
+            },
+            {"amount": _money(1000, 200_000)},
+            statuses=("scheduled", "processing", "paid", "cancelled"),
+            parents={"project_id": "projects"},
+        ),
+        TableSpec(
+            "templates",
+            "Template",
+            {
+                "name": _text("Template"),
+                "kind": _pick("email", "document"),
+                "body": _pick("Hello {{name}} 👋", "Dear investor,"),
+            },
+            {"body": _pick("Updated body ✨", "Dear {{name}}, see attached."), "version": _pick(2, 3, 4)},
+        ),
+        TableSpec(
+            "configurations",
+            "Setting",
+            {
+                "key": lambda r: f"workload.setting.{r.randrange(10**9)}",
+                "value": lambda r: Jsonb({"enabled": r.random() < 0.5}),
+                "description": _text("Setting"),
+            },
+            {"value": lambda r: Jsonb({"enabled": r.random() < 0.5, "limit": r.randrange(1000)})},
+        ),
+        TableSpec(
+            "documents",
+            "Document",
+            {
+                "title": _text("Document"),
+                "file_path": lambda r: f"documents/workload/{r.randrange(10**9)}.pdf",
+                "mime_type": _pick("application/pdf"),
+                "size_bytes": lambda r: r.randrange(10_000, 20_000_000),
+                "status": _pick("uploaded"),
+            },
+            {"title": _text("Renamed document")},
+            statuses=("uploaded", "reviewed", "signed", "archived"),
+            parents={"project_id": "projects"},
+        ),
+        TableSpec(
+            "notifications",
+            "Notification",
+            {
+                "kind": _pick("info", "reminder"),
+                "title": _pick("Payment received", "New document", "Welcome 👋"),
+                "body": _text("Notification"),
+            },
+            {"title": _pick("Reminder: action required", "Updated notice")},
+        ),
+        TableSpec(
+            "bulk_operations",
+            "Bulk operation",
+            {
+                "operation": _pick("import_investors", "export_payments"),
+                "total_items": lambda r: r.randrange(10, 5000),
+                "status": _pick("queued"),
+            },
+            {"processed_items": lambda r: r.randrange(0, 5000)},
+            statuses=("queued", "running", "completed", "failed"),
+        ),
+        TableSpec(
+            "emails",
+            "Email",
+            {
+                "to_address": lambda r: f"recipient{r.randrange(10**9)}@example.org",
+                "subject": _pick("Your payment was received", "Welcome aboard 🚀"),
+                "body": _text("Message"),
+                "status": _pick("queued"),
+            },
+            {"subject": _pick("Re: your payment", "Reminder")},
+            statuses=("queued", "sent", "bounced", "failed"),
+            parents={"template_id": "templates"},
+        ),
+    )
+}
 assert set(SPECS) == set(APP_TABLES), "every application table needs a workload spec"
 
 
 # --- the report -----------------------------------------------------------------------
+
 
 @dataclass
 class WorkloadReport:
@@ -236,14 +376,19 @@ class WorkloadReport:
     def summary(self) -> str:
         def ms(v: float | None) -> str:
             return "n/a" if v is None else f"{v:.1f}"
+
         lines = [
-            f"workload: {self.seconds:.1f} s, target {self.target_rate:g} tx/s, achieved {self.achieved_rate:.1f} tx/s "
+            f"workload: {self.seconds:.1f} s, target {self.target_rate:g} tx/s, achieved "
+            f"{self.achieved_rate:.1f} tx/s "
             f"over {self.connections} connection(s), publish={self.publish}",
             f"transactions: {self.transactions_ok} ok, {self.transactions_failed} failed; "
-            f"latency p50 {ms(self.latency_p50_ms)} ms, p95 {ms(self.latency_p95_ms)} ms, p99 {ms(self.latency_p99_ms)} ms",
+            f"latency p50 {ms(self.latency_p50_ms)} ms, p95 {ms(self.latency_p95_ms)} ms, p99 "
+            f"{ms(self.latency_p99_ms)} ms",
             f"DML: {self.total_dml} ({sum(c['inserts'] for c in self.per_table.values())} inserts, "
-            f"{sum(c['updates'] for c in self.per_table.values())} updates, {sum(c['deletes'] for c in self.per_table.values())} deletes); "
-            f"published by the app: {sum(self.published.values())}; unlogged (no trigger, no publish_activity): "
+            f"{sum(c['updates'] for c in self.per_table.values())} updates, "
+            f"{sum(c['deletes'] for c in self.per_table.values())} deletes); "
+            f"published by the app: {sum(self.published.values())}; unlogged (no trigger, no "
+            "publish_activity): "
             f"{sum(self.unpublished.values())}",
         ]
         lines += [f"error: {e}" for e in self.errors]
@@ -259,6 +404,7 @@ def _percentile(sorted_values: list[float], q: float) -> float | None:
 
 # --- the world the workload acts in -----------------------------------------------------
 
+
 @dataclass
 class _Row:
     table: str
@@ -272,33 +418,51 @@ class _Row:
 
 @dataclass
 class _World:
-    actors: list[tuple[uuid.UUID, uuid.UUID | None]]                   # (auth user id, customer id)
-    parents: dict[tuple[str, uuid.UUID | None], list[uuid.UUID]]      # (table, customer) -> ids
-    seeded: list[list[_Row]]                                          # one disjoint share per worker
+    actors: list[tuple[uuid.UUID, uuid.UUID | None]]  # (auth user id, customer id)
+    parents: dict[tuple[str, uuid.UUID | None], list[uuid.UUID]]  # (table, customer) -> ids
+    seeded: list[list[_Row]]  # one disjoint share per worker
 
 
 def _load_world(conn: psycopg.Connection, workers: int, sample_per_table: int = 400) -> _World:
-    missing = [t for t in APP_TABLES if conn.execute("SELECT to_regclass(%s)", (f"public.{t}",)).fetchone()[0] is None]
+    missing = [
+        t
+        for t in APP_TABLES
+        if conn.execute("SELECT to_regclass(%s)", (f"public.{t}",)).fetchone()[0] is None
+    ]
     if missing:
-        raise MigrationError(f"the demo application is not seeded in this database (missing tables: "
-                             f"{', '.join(missing[:3])}{', ...' if len(missing) > 3 else ''}); run `activity-migration seed` first")
-    actors = [(r[0], r[1]) for r in conn.execute(
-        "SELECT user_id, customer_id FROM public.users WHERE user_id IS NOT NULL AND id = user_id ORDER BY user_id")]
+        raise MigrationError(
+            f"the demo application is not seeded in this database (missing tables: "
+            f"{', '.join(missing[:3])}{', ...' if len(missing) > 3 else ''}); run `activity-migration seed` "
+            "first"
+        )
+    actors = [
+        (r[0], r[1])
+        for r in conn.execute(
+            "SELECT user_id, customer_id FROM public.users WHERE user_id IS NOT NULL AND id = user_id ORDER "
+            "BY user_id"
+        )
+    ]
     if not actors:
-        raise MigrationError("the demo application is not seeded in this database (public.users has no seeded users); "
-                             "run `activity-migration seed` first")
+        raise MigrationError(
+            "the demo application is not seeded in this database (public.users has no seeded users); "
+            "run `activity-migration seed` first"
+        )
     parents: dict[tuple[str, uuid.UUID | None], list[uuid.UUID]] = {}
     for table in sorted({p for s in SPECS.values() for p in s.parents.values()}):
-        for rid, cust in conn.execute(sql.SQL("SELECT id, customer_id FROM {} LIMIT 5000").format(
-                sql.Identifier("public", table))):
+        for rid, cust in conn.execute(
+            sql.SQL("SELECT id, customer_id FROM {} LIMIT 5000").format(sql.Identifier("public", table))
+        ):
             parents.setdefault((table, cust), []).append(rid)
     seeded: list[list[_Row]] = [[] for _ in range(workers)]
     i = 0
     for table, spec in SPECS.items():
         extra = {"users": ", status, role", "notifications": ", read_at IS NOT NULL"}.get(
-            table, ", status" if spec.statuses else "")
-        query = sql.SQL("SELECT id, user_id, customer_id" + extra + " FROM {} WHERE user_id IS NOT NULL "
-                        "ORDER BY random() LIMIT %s").format(sql.Identifier("public", table))
+            table, ", status" if spec.statuses else ""
+        )
+        query = sql.SQL(
+            "SELECT id, user_id, customer_id" + extra + " FROM {} WHERE user_id IS NOT NULL "
+            "ORDER BY random() LIMIT %s"
+        ).format(sql.Identifier("public", table))
         for rec in conn.execute(query, (sample_per_table,)):
             row = _Row(table, rec[0], rec[1], rec[2])
             if table == "users":
@@ -315,14 +479,16 @@ def _load_world(conn: psycopg.Connection, workers: int, sample_per_table: int = 
 
 # --- one worker -------------------------------------------------------------------------
 
+
 @dataclass
 class _Stats:
     ok: int = 0
     failed: int = 0
     noops: int = 0
     latencies: list[float] = field(default_factory=list)
-    per_table: dict[str, dict[str, int]] = field(default_factory=lambda: {
-        t: {"inserts": 0, "updates": 0, "deletes": 0} for t in APP_TABLES})
+    per_table: dict[str, dict[str, int]] = field(
+        default_factory=lambda: {t: {"inserts": 0, "updates": 0, "deletes": 0} for t in APP_TABLES}
+    )
     published: dict[str, int] = field(default_factory=lambda: {t: 0 for t in APP_TABLES})
     unpublished: dict[str, int] = field(default_factory=lambda: {t: 0 for t in APP_TABLES})
 
@@ -332,7 +498,7 @@ class _Change:
     """One planned DML and the event the application would publish for it."""
 
     table: str
-    kind: str                     # inserts | updates | deletes
+    kind: str  # inserts | updates | deletes
     actor: uuid.UUID
     customer_id: uuid.UUID | None
     statement: sql.Composable
@@ -340,14 +506,25 @@ class _Change:
     action: str
     payload: dict[str, Any]
     description: str
-    row: _Row | None = None       # the row updated/deleted (None for inserts)
+    row: _Row | None = None  # the row updated/deleted (None for inserts)
     after: Callable[[], None] | None = None  # local bookkeeping once committed
 
 
 class _Worker(threading.Thread):
-    def __init__(self, index: int, dsn: str, world: _World, interval: float, deadline: float,
-                 stop: threading.Event, publish: str, errors: list[str], errors_lock: threading.Lock,
-                 tables: list[str], unpublished: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self,
+        index: int,
+        dsn: str,
+        world: _World,
+        interval: float,
+        deadline: float,
+        stop: threading.Event,
+        publish: str,
+        errors: list[str],
+        errors_lock: threading.Lock,
+        tables: list[str],
+        unpublished: frozenset[str] = frozenset(),
+    ) -> None:
         super().__init__(name=f"workload-{index}", daemon=True)
         self.dsn, self.world, self.interval, self.deadline = dsn, world, interval, deadline
         self.tables, self.unpublished = tables, unpublished
@@ -372,8 +549,11 @@ class _Worker(threading.Thread):
         if roll < 0.15 and self.created[table]:
             return self._plan_delete(spec)
         if roll < 0.55:
-            pool = self.created[table] if (self.created[table] and r.random() < 0.5) else \
-                self.seeded[table] or self.created[table]
+            pool = (
+                self.created[table]
+                if (self.created[table] and r.random() < 0.5)
+                else self.seeded[table] or self.created[table]
+            )
             if pool:
                 return self._plan_update(spec, r.choice(pool))
         return self._plan_insert(spec)
@@ -388,13 +568,24 @@ class _Worker(threading.Thread):
         values["customer_id"], values["user_id"] = customer, actor
         cols = list(values)
         stmt = sql.SQL("INSERT INTO {} ({}) VALUES ({}) RETURNING id").format(
-            sql.Identifier("public", spec.table), sql.SQL(", ").join(map(sql.Identifier, cols)),
-            sql.SQL(", ").join(sql.Placeholder() * len(cols)))
+            sql.Identifier("public", spec.table),
+            sql.SQL(", ").join(map(sql.Identifier, cols)),
+            sql.SQL(", ").join(sql.Placeholder() * len(cols)),
+        )
         payload = {k: _jsonable(v) for k, v in values.items() if k not in ("customer_id", "user_id")}
         if spec.table == "bulk_operations":
             payload.update(row_count=1, statement_level=True)
-        return _Change(spec.table, "inserts", actor, customer, stmt, tuple(values[c] for c in cols), "created",
-                       payload, f"{spec.noun} was created")
+        return _Change(
+            spec.table,
+            "inserts",
+            actor,
+            customer,
+            stmt,
+            tuple(values[c] for c in cols),
+            "created",
+            payload,
+            f"{spec.noun} was created",
+        )
 
     def _plan_update(self, spec: TableSpec, row: _Row) -> _Change:
         r = self.rng
@@ -425,17 +616,41 @@ class _Worker(threading.Thread):
         cols = list(sets)
         stmt = sql.SQL("UPDATE {} SET {} WHERE id = %s RETURNING id").format(
             sql.Identifier("public", spec.table),
-            sql.SQL(", ").join(sql.SQL("{} = %s").format(sql.Identifier(c)) for c in cols))
-        return _Change(spec.table, "updates", row.user_id, row.customer_id, stmt, (*[sets[c] for c in cols], row.id),
-                       action, payload, f"{spec.noun} was {action.replace('_', ' ')}", row=row, after=after)
+            sql.SQL(", ").join(sql.SQL("{} = %s").format(sql.Identifier(c)) for c in cols),
+        )
+        return _Change(
+            spec.table,
+            "updates",
+            row.user_id,
+            row.customer_id,
+            stmt,
+            (*[sets[c] for c in cols], row.id),
+            action,
+            payload,
+            f"{spec.noun} was {action.replace('_', ' ')}",
+            row=row,
+            after=after,
+        )
 
     def _plan_delete(self, spec: TableSpec) -> _Change:
         row = self.created[spec.table][-1]
-        stmt = sql.SQL("DELETE FROM {} WHERE id = %s RETURNING id").format(sql.Identifier("public", spec.table))
+        stmt = sql.SQL("DELETE FROM {} WHERE id = %s RETURNING id").format(
+            sql.Identifier("public", spec.table)
+        )
         payload = {"row_count": 1, "statement_level": True} if spec.table == "bulk_operations" else {}
-        return _Change(spec.table, "deletes", row.user_id, row.customer_id, stmt, (row.id,), "deleted",
-                       payload, f"{spec.noun} was deleted", row=row,
-                       after=lambda: self.created[spec.table].remove(row))
+        return _Change(
+            spec.table,
+            "deletes",
+            row.user_id,
+            row.customer_id,
+            stmt,
+            (row.id,),
+            "deleted",
+            payload,
+            f"{spec.noun} was deleted",
+            row=row,
+            after=lambda: self.created[spec.table].remove(row),
+        )
 
     # executing -------------------------------------------------------------------
     def _connection(self) -> psycopg.Connection:
@@ -471,8 +686,12 @@ class _Worker(threading.Thread):
         outcome = "noop"
         with conn.transaction(), conn.cursor() as cur:
             cur.execute("SET LOCAL ROLE authenticated")
-            cur.execute("SELECT set_config('statement_timeout', %s, true), set_config('request.jwt.claims', %s, true), "
-                        "set_config('request.headers', %s, true)", (STATEMENT_TIMEOUT, claims, headers))
+            cur.execute(
+                "SELECT set_config('statement_timeout', %s, true), set_config('request.jwt.claims', %s, "
+                "true), "
+                "set_config('request.headers', %s, true)",
+                (STATEMENT_TIMEOUT, claims, headers),
+            )
             cur.execute(change.statement, change.params)
             returned = cur.fetchone()
             if returned is not None:
@@ -484,12 +703,20 @@ class _Worker(threading.Thread):
                     told = exists and self._told_to_publish(conn, cur, table)
                     if told or not cur.execute(_HAS_LOGGING_TRIGGER, (table,)).fetchone()[0]:
                         if exists:
-                            cur.execute(_PUBLISH, {
-                                "event_type": f"{SPECS[change.table].entity_type}.{change.action}",
-                                "entity_type": SPECS[change.table].entity_type, "entity_id": entity_id,
-                                "payload": Jsonb(change.payload), "actor_id": change.actor,
-                                "customer_id": change.customer_id, "description": change.description,
-                                "ip_address": ip, "user_agent": agent})
+                            cur.execute(
+                                _PUBLISH,
+                                {
+                                    "event_type": f"{SPECS[change.table].entity_type}.{change.action}",
+                                    "entity_type": SPECS[change.table].entity_type,
+                                    "entity_id": entity_id,
+                                    "payload": Jsonb(change.payload),
+                                    "actor_id": change.actor,
+                                    "customer_id": change.customer_id,
+                                    "description": change.description,
+                                    "ip_address": ip,
+                                    "user_agent": agent,
+                                },
+                            )
                             outcome = "published"
                         else:
                             outcome = "unlogged"
@@ -505,11 +732,19 @@ class _Worker(threading.Thread):
         elif outcome == "unlogged":
             self.stats.unpublished[change.table] += 1
         if change.kind == "inserts":
-            status = change.params[list(SPECS[change.table].columns).index("status")] \
-                if "status" in SPECS[change.table].columns else None
-            role = change.params[list(SPECS[change.table].columns).index("role")] if change.table == "users" else None
-            self.created[change.table].append(_Row(change.table, returned[0], change.actor, change.customer_id,
-                                                   status=status, role=role))
+            status = (
+                change.params[list(SPECS[change.table].columns).index("status")]
+                if "status" in SPECS[change.table].columns
+                else None
+            )
+            role = (
+                change.params[list(SPECS[change.table].columns).index("role")]
+                if change.table == "users"
+                else None
+            )
+            self.created[change.table].append(
+                _Row(change.table, returned[0], change.actor, change.customer_id, status=status, role=role)
+            )
         if change.after:
             change.after()
 
@@ -555,9 +790,17 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def run_workload(dsn: str, seconds: float, rate: float, *, connections: int = 4, publish: str = "auto",
-                 stop_event: threading.Event | None = None, tables: Sequence[str] | None = None,
-                 unpublished: Sequence[str] = ()) -> WorkloadReport:
+def run_workload(
+    dsn: str,
+    seconds: float,
+    rate: float,
+    *,
+    connections: int = 4,
+    publish: str = "auto",
+    stop_event: threading.Event | None = None,
+    tables: Sequence[str] | None = None,
+    unpublished: Sequence[str] = (),
+) -> WorkloadReport:
     """Play the application's writes for ``seconds`` at ``rate`` transactions/s in total.
 
     :param dsn: the application database (seeded by ``activity-migration seed``).
@@ -593,8 +836,22 @@ def run_workload(dsn: str, seconds: float, rate: float, *, connections: int = 4,
     errors_lock = threading.Lock()
     started = time.monotonic()
     deadline = started + seconds
-    workers = [_Worker(i, dsn, world, connections / rate, deadline, stop, publish, errors, errors_lock, chosen,
-                       frozenset(unpublished)) for i in range(connections)]
+    workers = [
+        _Worker(
+            i,
+            dsn,
+            world,
+            connections / rate,
+            deadline,
+            stop,
+            publish,
+            errors,
+            errors_lock,
+            chosen,
+            frozenset(unpublished),
+        )
+        for i in range(connections)
+    ]
     for w in workers:
         w.start()
     try:
@@ -609,8 +866,10 @@ def run_workload(dsn: str, seconds: float, rate: float, *, connections: int = 4,
     elapsed = time.monotonic() - started
 
     latencies = sorted(x for w in workers for x in w.stats.latencies)
-    per_table = {t: {k: sum(w.stats.per_table[t][k] for w in workers) for k in ("inserts", "updates", "deletes")}
-                 for t in APP_TABLES}
+    per_table = {
+        t: {k: sum(w.stats.per_table[t][k] for w in workers) for k in ("inserts", "updates", "deletes")}
+        for t in APP_TABLES
+    }
     ok = sum(w.stats.ok for w in workers)
 
     def pct(q: float) -> float | None:
@@ -618,11 +877,19 @@ def run_workload(dsn: str, seconds: float, rate: float, *, connections: int = 4,
         return None if v is None else round(v * 1000, 2)
 
     return WorkloadReport(
-        seconds=round(elapsed, 3), target_rate=float(rate), achieved_rate=round(ok / elapsed, 2) if elapsed else 0.0,
-        connections=connections, publish=publish, transactions_ok=ok,
+        seconds=round(elapsed, 3),
+        target_rate=float(rate),
+        achieved_rate=round(ok / elapsed, 2) if elapsed else 0.0,
+        connections=connections,
+        publish=publish,
+        transactions_ok=ok,
         transactions_failed=sum(w.stats.failed for w in workers),
-        latency_p50_ms=pct(0.50), latency_p95_ms=pct(0.95), latency_p99_ms=pct(0.99), errors=errors,
+        latency_p50_ms=pct(0.50),
+        latency_p95_ms=pct(0.95),
+        latency_p99_ms=pct(0.99),
+        errors=errors,
         per_table=per_table,
         published={t: sum(w.stats.published[t] for w in workers) for t in APP_TABLES},
         unpublished={t: sum(w.stats.unpublished[t] for w in workers) for t in APP_TABLES},
-        noops=sum(w.stats.noops for w in workers))
+        noops=sum(w.stats.noops for w in workers),
+    )

@@ -1,4 +1,5 @@
 """Pieces the phase modules share: ledgered steps, names of our objects, small catalog reads."""
+
 from __future__ import annotations
 
 import functools
@@ -17,8 +18,8 @@ from ..ledger import RunContext, ledgered  # noqa: F401 - the phases import it f
 PUBLISH_PARAMETERS_SQL = "common/publish_activity_parameters.sql"
 # How pg_catalog prints the types the parameter file spells short.
 _CATALOG_TYPE = {"timestamptz": "timestamp with time zone", "int": "integer", "bool": "boolean"}
-API_PUBLISH = "publish_activity"                 # in the target schema: what the application calls
-INTERNAL_PUBLISH = "publish_activity_internal"   # in the state schema: the one writer, no API role may run it
+API_PUBLISH = "publish_activity"  # in the target schema: what the application calls
+INTERNAL_PUBLISH = "publish_activity_internal"  # in the state schema: the one writer, no API role may run it
 HELPER_SIGNATURES = {
     "publish_auth_event": "text, uuid, inet, text, boolean",
     "publish_batch_operation": "text, integer, uuid, jsonb, uuid",
@@ -33,7 +34,9 @@ DUAL_WRITE_MARKER = "activity-migration p2_dual_write: publish_activity (dual wr
 @functools.lru_cache(maxsize=1)
 def _parameter_lines() -> tuple[str, ...]:
     text = sql_path(PUBLISH_PARAMETERS_SQL).read_text()
-    return tuple(line.rstrip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("--"))
+    return tuple(
+        line.rstrip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("--")
+    )
 
 
 def publish_parameters() -> sql.SQL:
@@ -75,6 +78,7 @@ def internal_publish_name(cfg: MigrationConfig) -> str:
 
 def _q(name: str) -> str:
     from ..sqltext import quote_ident
+
     return quote_ident(name)
 
 
@@ -83,8 +87,11 @@ def regprocedure_exists(conn: psycopg.Connection, identity: str) -> bool:
 
 
 def function_def(conn: psycopg.Connection, identity: str) -> str | None:
-    row = fetch_one(conn, "SELECT pg_get_functiondef(to_regprocedure(%s)) AS d WHERE to_regprocedure(%s) IS NOT NULL",
-                    (identity, identity))
+    row = fetch_one(
+        conn,
+        "SELECT pg_get_functiondef(to_regprocedure(%s)) AS d WHERE to_regprocedure(%s) IS NOT NULL",
+        (identity, identity),
+    )
     return row["d"] if row else None
 
 
@@ -94,7 +101,10 @@ def relation_kind(conn: psycopg.Connection, schema: str, name: str) -> str | Non
 
 
 def table_exists(conn: psycopg.Connection, schema: str, table: str) -> bool:
-    return scalar(conn, "SELECT to_regclass(format('%%I.%%I', %s::text, %s::text)) IS NOT NULL", (schema, table)) is True
+    return (
+        scalar(conn, "SELECT to_regclass(format('%%I.%%I', %s::text, %s::text)) IS NOT NULL", (schema, table))
+        is True
+    )
 
 
 def dual_write_enabled(conn: psycopg.Connection, cfg: MigrationConfig) -> bool:

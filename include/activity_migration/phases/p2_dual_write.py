@@ -20,6 +20,7 @@ meanwhile: first the legacy functions (publish_activity still dual-writes), then
 transaction open at that moment has ended, publish_activity's phase-1 body (a trigger caught
 between the two must never reach the events-only publish_activity with a rewritten body).
 """
+
 from __future__ import annotations
 
 import logging
@@ -72,27 +73,42 @@ def preflight(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | No
     cfg = cfg or load_config()
     p1 = p1_check(dsn, cfg)
     if not p1["ok"]:
-        raise PreflightError(f"phase 1 is not complete: {p1['problems']}; run migration_p1_infrastructure first")
+        raise PreflightError(
+            f"phase 1 is not complete: {p1['problems']}; run migration_p1_infrastructure first"
+        )
     with connection(dsn) as conn:
         cols = source_columns(conn, cfg)
         key = cols.get(cfg.source.key)
         if key is None or not key["has_default"]:
-            raise PreflightError(f"{cfg.source_table}.{cfg.source.key} has no default or identity: publish_activity "
-                                 f"cannot create legacy rows without giving the key")
+            raise PreflightError(
+                f"{cfg.source_table}.{cfg.source.key} has no default or identity: publish_activity "
+                f"cannot create legacy rows without giving the key"
+            )
         triggers = catalog.logging_triggers(conn, cfg)
         plans = plan(conn, cfg)
         covered = {t for p in plans for t in p.triggers}
         indirect = [t.identity for t in triggers if t.identity not in covered]
-        not_execute = [r for r in ("authenticated", "service_role")
-                       if not scalar(conn, "SELECT has_function_privilege(%s, to_regprocedure(%s), 'EXECUTE')",
-                                     (r, api_publish_identity(cfg)))]
+        not_execute = [
+            r
+            for r in ("authenticated", "service_role")
+            if not scalar(
+                conn,
+                "SELECT has_function_privilege(%s, to_regprocedure(%s), 'EXECUTE')",
+                (r, api_publish_identity(cfg)),
+            )
+        ]
         if not_execute:
             raise PreflightError(f"roles {not_execute} cannot EXECUTE publish_activity (re-run phase 1)")
         write_path = write_path_roles(conn, cfg, plans)
-    return {"functions": [p.identity for p in plans], "logging_triggers": len(triggers),
-            "write_path_roles_to_grant": write_path,
-            "triggers_via_rewritten_functions": len(covered), "triggers_calling_rewritten_helpers": indirect,
-            "tables": sorted({t.table for t in triggers}), "dual_write_enabled": dual_write_enabled_dsn(dsn, cfg)}
+    return {
+        "functions": [p.identity for p in plans],
+        "logging_triggers": len(triggers),
+        "write_path_roles_to_grant": write_path,
+        "triggers_via_rewritten_functions": len(covered),
+        "triggers_calling_rewritten_helpers": indirect,
+        "tables": sorted({t.table for t in triggers}),
+        "dual_write_enabled": dual_write_enabled_dsn(dsn, cfg),
+    }
 
 
 def dual_write_enabled_dsn(dsn: str, cfg: MigrationConfig) -> bool:
@@ -163,28 +179,43 @@ def switch_evidence(dsn: str, cfg: MigrationConfig, ctx: RunContext) -> dict[str
         backups = _backups(conn, cfg)
         triggers = catalog.logging_triggers(conn, cfg)
         rate = write_rate(conn, cfg)
-        rows = int(scalar(conn, sql.SQL("SELECT count(*) FROM {}").format(
-            sql.Identifier(cfg.source.schema, cfg.source.table))))
+        rows = int(
+            scalar(
+                conn,
+                sql.SQL("SELECT count(*) FROM {}").format(
+                    sql.Identifier(cfg.source.schema, cfg.source.table)
+                ),
+            )
+        )
     per_table: dict[str, list[str]] = {}
     for t in triggers:
         per_table.setdefault(t.table, []).append(t.trigger_name)
     statements = f"{sum(len(p.statements) for p in plans)} INSERT statements"
-    lines = [f"## Phase 2 switch: dual write ({ctx.environment})", "",
-             f"- **{len(plans)}** legacy logging functions will be rewritten to call `publish_activity` "
-             f"({statements}), used by **{len(triggers)}** triggers "
-             f"on **{len(per_table)}** tables.",
-             "- `publish_activity` switches to dual write (legacy row + linked event).",
-             f"- Current write rate into `{cfg.source_table}`: **{rate} rows/s**; {rows} rows before the switch "
-             f"(the backfill's job).",
-             f"- The switch holds `LOCK {cfg.source_table} IN SHARE MODE` for its own transaction only "
-             f"(lock_timeout {cfg.safety.lock_timeout_ms} ms, {cfg.safety.ddl_attempts} attempts).", "",
-             "| table | logging triggers |", "|---|---|"]
+    lines = [
+        f"## Phase 2 switch: dual write ({ctx.environment})",
+        "",
+        f"- **{len(plans)}** legacy logging functions will be rewritten to call `publish_activity` "
+        f"({statements}), used by **{len(triggers)}** triggers "
+        f"on **{len(per_table)}** tables.",
+        "- `publish_activity` switches to dual write (legacy row + linked event).",
+        f"- Current write rate into `{cfg.source_table}`: **{rate} rows/s**; {rows} rows before the switch "
+        f"(the backfill's job).",
+        f"- The switch holds `LOCK {cfg.source_table} IN SHARE MODE` for its own transaction only "
+        f"(lock_timeout {cfg.safety.lock_timeout_ms} ms, {cfg.safety.ddl_attempts} attempts).",
+        "",
+        "| table | logging triggers |",
+        "|---|---|",
+    ]
     lines += [f"| {t} | {', '.join(sorted(n))} |" for t, n in sorted(per_table.items())]
     lines += ["", "| function | backup id |", "|---|---|"]
     lines += [f"| `{p.identity}` | {backups.get(p.identity, {}).get('id', 'MISSING')} |" for p in plans]
     pub = backups.get(publish_identity(cfg))
-    lines += [f"| `{publish_identity(cfg)}` (phase-1 body) | {pub['id'] if pub else 'MISSING'} |", "",
-              "Rollback: `migration_rollback` (phase p2_dual_write) restores every backed-up definition byte for byte."]
+    lines += [
+        f"| `{publish_identity(cfg)}` (phase-1 body) | {pub['id'] if pub else 'MISSING'} |",
+        "",
+        "Rollback: `migration_rollback` (phase p2_dual_write) restores every backed-up definition byte for "
+        "byte.",
+    ]
     missing = [p.identity for p in plans if p.identity not in backups]
     if missing or not pub:
         raise MigrationError(f"backups missing for {missing or [publish_identity(cfg)]}: run the backup step")
@@ -193,10 +224,18 @@ def switch_evidence(dsn: str, cfg: MigrationConfig, ctx: RunContext) -> dict[str
 
 def _dual_write_ddl(conn: psycopg.Connection, cfg: MigrationConfig) -> sql.Composable:
     cols = source_columns(conn, cfg)
-    params = {"actor_id": "p_actor_id", "customer_id": "p_customer_id", "action": "v_action",
-              "entity_type": "p_entity_type", "entity_id": "p_entity_id", "description": "p_description",
-              "metadata": "p_payload", "ip_address": "p_ip_address", "user_agent": "p_user_agent",
-              "occurred_at": "p_occurred_at"}
+    params = {
+        "actor_id": "p_actor_id",
+        "customer_id": "p_customer_id",
+        "action": "v_action",
+        "entity_type": "p_entity_type",
+        "entity_id": "p_entity_id",
+        "description": "p_description",
+        "metadata": "p_payload",
+        "ip_address": "p_ip_address",
+        "user_agent": "p_user_agent",
+        "occurred_at": "p_occurred_at",
+    }
     names, values = [], []
     for event_field, col in cfg.source.columns.items():
         names.append(sql.Identifier(col))
@@ -206,20 +245,30 @@ def _dual_write_ddl(conn: psycopg.Connection, cfg: MigrationConfig) -> sql.Compo
             # legacy row keeps what the trigger wrote before
             value = sql.SQL("nullif(format('%s', {}), '')").format(value)
         values.append(sql.SQL("{}::{}").format(value, sql.SQL(cols[col]["type"])))
-    return load_sql("p2_dual_write/01_create_publish_activity_internal_dual_write.sql",
-                    state=cfg.state_schema, parameters=publish_parameters(), events=events_ident(cfg),
-                    source=sql.Identifier(cfg.source.schema, cfg.source.table), key=cfg.source.key,
-                    key_type=sql.SQL(cols[cfg.source.key]["type"]),
-                    legacy_columns=sql.SQL(", ").join(names), legacy_values=sql.SQL(", ").join(values))
+    return load_sql(
+        "p2_dual_write/01_create_publish_activity_internal_dual_write.sql",
+        state=cfg.state_schema,
+        parameters=publish_parameters(),
+        events=events_ident(cfg),
+        source=sql.Identifier(cfg.source.schema, cfg.source.table),
+        key=cfg.source.key,
+        key_type=sql.SQL(cols[cfg.source.key]["type"]),
+        legacy_columns=sql.SQL(", ").join(names),
+        legacy_values=sql.SQL(", ").join(values),
+    )
 
 
 @ledgered(PHASE, "switch")
 def switch(dsn: str, cfg: MigrationConfig, ctx: RunContext) -> dict[str, Any]:
     """Swap in dual write atomically and record the cutoff. Re-running after success changes nothing."""
-    return run_locked(dsn, lambda conn: _switch_once(conn, dsn, cfg, ctx), lock_timeout_ms=cfg.safety.lock_timeout_ms,
-                      attempts=cfg.safety.ddl_attempts,
-                      what=f"the switch (LOCK {cfg.source_table} IN SHARE MODE; a long application transaction "
-                           "is writing it?)")
+    return run_locked(
+        dsn,
+        lambda conn: _switch_once(conn, dsn, cfg, ctx),
+        lock_timeout_ms=cfg.safety.lock_timeout_ms,
+        attempts=cfg.safety.ddl_attempts,
+        what=f"the switch (LOCK {cfg.source_table} IN SHARE MODE; a long application transaction "
+        "is writing it?)",
+    )
 
 
 def _switch_once(conn: psycopg.Connection, dsn: str, cfg: MigrationConfig, ctx: RunContext) -> dict[str, Any]:
@@ -227,14 +276,19 @@ def _switch_once(conn: psycopg.Connection, dsn: str, cfg: MigrationConfig, ctx: 
     _require_backups(conn, cfg, plans)
     # Switched = the dual_write setting with a cutoff (both written by the locked switch). Not
     # publish_activity's body: it is dual-write already after the first step of an interrupted run.
-    already = bool((ledger.get_setting(conn, "dual_write", {}, cfg=cfg) or {}).get("enabled")) \
+    already = (
+        bool((ledger.get_setting(conn, "dual_write", {}, cfg=cfg) or {}).get("enabled"))
         and ledger.get_setting(conn, "cutoff", cfg=cfg) is not None
+    )
     pending = [p for p in plans if function_def(conn, p.identity) != p.new_def]
     publish_ddl = _dual_write_ddl(conn, cfg)
     conn.rollback()
     if already and not pending:
-        return {"already_switched": True, "functions": len(plans),
-                "cutoff": ledger.get_setting(conn, "cutoff", cfg=cfg)}
+        return {
+            "already_switched": True,
+            "functions": len(plans),
+            "cutoff": ledger.get_setting(conn, "cutoff", cfg=cfg),
+        }
     key_type = source_columns(conn, cfg)[cfg.source.key]["type"]
     publish_is_dual = DUAL_WRITE_MARKER in (function_def(conn, publish_identity(cfg)) or "")
     conn.rollback()
@@ -250,12 +304,21 @@ def _switch_once(conn: psycopg.Connection, dsn: str, cfg: MigrationConfig, ctx: 
         conn.execute(p.new_def)
     if cutoff is not None:
         ledger.set_setting(conn, "cutoff", cutoff, by=ctx.actor or ctx.dag_run_id or "p2_dual_write", cfg=cfg)
-        ledger.set_setting(conn, "dual_write", {"enabled": True, "since": cutoff["cutoff_at"]},
-                           by=ctx.actor or ctx.dag_run_id or "p2_dual_write", cfg=cfg)
+        ledger.set_setting(
+            conn,
+            "dual_write",
+            {"enabled": True, "since": cutoff["cutoff_at"]},
+            by=ctx.actor or ctx.dag_run_id or "p2_dual_write",
+            cfg=cfg,
+        )
     conn.commit()
     if side is not None and cutoff is not None:
         _record_switched_at(conn, side, cfg, ctx, cutoff)
-    return {"functions_rewritten": [p.identity for p in pending], "cutoff": cutoff, "already_switched": already}
+    return {
+        "functions_rewritten": [p.identity for p in pending],
+        "cutoff": cutoff,
+        "already_switched": already,
+    }
 
 
 def _require_backups(conn: psycopg.Connection, cfg: MigrationConfig, plans: list[Any]) -> None:
@@ -278,12 +341,16 @@ def _install_publish_and_drain(conn: psycopg.Connection, dsn: str, publish_ddl: 
     conn.commit()
     if not wait_for_older_transactions(dsn, SWITCH_DRAIN_TIMEOUT_S):
         raise MigrationError(
-            f"switch: publish_activity writes both systems now, but a transaction open at that moment is still "
-            f"running after {SWITCH_DRAIN_TIMEOUT_S:.0f} s; the triggers were not rewritten. Re-run the switch.")
+            f"switch: publish_activity writes both systems now, but a transaction open at that moment is "
+            "still "
+            f"running after {SWITCH_DRAIN_TIMEOUT_S:.0f} s; the triggers were not rewritten. Re-run the "
+            "switch."
+        )
 
 
-def _lock_source_and_take_cutoff(conn: psycopg.Connection, dsn: str, cfg: MigrationConfig, ctx: RunContext,
-                                 key_type: str) -> tuple[psycopg.Connection, dict[str, Any]]:
+def _lock_source_and_take_cutoff(
+    conn: psycopg.Connection, dsn: str, cfg: MigrationConfig, ctx: RunContext, key_type: str
+) -> tuple[psycopg.Connection, dict[str, Any]]:
     """Take the SHARE lock on the source table, read the cutoff, open a side connection on its snapshot.
 
     SHARE conflicts with the writers' ROW EXCLUSIVE: every in-flight write of the source table
@@ -292,15 +359,24 @@ def _lock_source_and_take_cutoff(conn: psycopg.Connection, dsn: str, cfg: Migrat
     """
     source = sql.Identifier(cfg.source.schema, cfg.source.table)
     conn.execute(sql.SQL("LOCK TABLE {} IN SHARE MODE").format(source))
-    max_key = (sql.SQL("(SELECT max({}) FROM {})").format(sql.Identifier(cfg.source.key), source)
-               if key_type in _INTEGER_KEYS else sql.SQL("NULL"))
+    max_key = (
+        sql.SQL("(SELECT max({}) FROM {})").format(sql.Identifier(cfg.source.key), source)
+        if key_type in _INTEGER_KEYS
+        else sql.SQL("NULL")
+    )
     row = fetch_one(conn, load_sql("p2_dual_write/04_select_switch_cutoff.sql", max_key=max_key))
     side = connect(dsn)
     side.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
     side.execute("SET TRANSACTION SNAPSHOT %s" % sql.Literal(row["snap"]).as_string(side))
-    cutoff = {"cutoff_at": row["cutoff_at"].isoformat(), "locked_at": row["cutoff_at"].isoformat(),
-              "switched_at": None, "max_key": row["max_key"], "rows_before": None, "key_type": key_type,
-              "dag_run_id": ctx.dag_run_id}
+    cutoff = {
+        "cutoff_at": row["cutoff_at"].isoformat(),
+        "locked_at": row["cutoff_at"].isoformat(),
+        "switched_at": None,
+        "max_key": row["max_key"],
+        "rows_before": None,
+        "key_type": key_type,
+        "dag_run_id": ctx.dag_run_id,
+    }
     return side, cutoff
 
 
@@ -313,12 +389,18 @@ def _grant_write_path(conn: psycopg.Connection, cfg: MigrationConfig, pending: l
         conn.execute(stmt)
     if roles:
         known = ledger.get_setting(conn, privileges.WRITE_PATH_ROLES_SETTING, [], cfg=cfg) or []
-        ledger.set_setting(conn, privileges.WRITE_PATH_ROLES_SETTING, sorted(set(known) | set(roles)),
-                           by=PHASE, cfg=cfg)
+        ledger.set_setting(
+            conn, privileges.WRITE_PATH_ROLES_SETTING, sorted(set(known) | set(roles)), by=PHASE, cfg=cfg
+        )
 
 
-def _record_switched_at(conn: psycopg.Connection, side: psycopg.Connection, cfg: MigrationConfig,
-                        ctx: RunContext, cutoff: dict[str, Any]) -> None:
+def _record_switched_at(
+    conn: psycopg.Connection,
+    side: psycopg.Connection,
+    cfg: MigrationConfig,
+    ctx: RunContext,
+    cutoff: dict[str, Any],
+) -> None:
     """The cutoff moves to the switch's commit; rows_before counted on the side connection's snapshot.
 
     A writer already inside an old trigger body when the switch committed finishes with it (its
@@ -354,11 +436,18 @@ def probe_table(conn: psycopg.Connection, cfg: MigrationConfig, table: str) -> d
     schema, name = table.split(".", 1)
     kinds = _trigger_events(conn, schema, name)
     tbl = sql.Identifier(schema, name)
-    cols = [r["attname"] for r in fetch_all(conn, load_sql("p2_dual_write/06_select_first_plain_column.sql"),
-                                            (sql.Identifier(schema, name).as_string(conn),))]
+    cols = [
+        r["attname"]
+        for r in fetch_all(
+            conn,
+            load_sql("p2_dual_write/06_select_first_plain_column.sql"),
+            (sql.Identifier(schema, name).as_string(conn),),
+        )
+    ]
     if "UPDATE" in kinds and cols:
         stmt = sql.SQL("UPDATE {t} SET {c} = {c} WHERE ctid = (SELECT ctid FROM {t} LIMIT 1)").format(
-            t=tbl, c=sql.Identifier(cols[0]))
+            t=tbl, c=sql.Identifier(cols[0])
+        )
         kind = "update"
     elif "DELETE" in kinds:
         stmt = sql.SQL("DELETE FROM {t} WHERE ctid = (SELECT ctid FROM {t} LIMIT 1)").format(t=tbl)
@@ -371,16 +460,49 @@ def probe_table(conn: psycopg.Connection, cfg: MigrationConfig, table: str) -> d
         conn.execute("SET LOCAL lock_timeout = '2s'")
         cur = conn.execute(stmt)
         affected = cur.rowcount
-        legacy = [r[0] for r in conn.execute(sql.SQL("SELECT {} FROM {} WHERE xmin = pg_current_xact_id()::xid")
-                                             .format(key, source)).fetchall()]
-        linked = scalar(conn, sql.SQL("SELECT count(*) FROM {} WHERE legacy_activity_log_id = ANY(%s)")
-                        .format(events_ident(cfg)), (legacy,)) if legacy else 0
-        quarantined = scalar(conn, sql.SQL("SELECT count(*) FROM {}.quarantine WHERE legacy_id = ANY(%s)")
-                             .format(sql.Identifier(cfg.state_schema)), ([str(x) for x in legacy],)) if legacy else 0
-        events_new = scalar(conn, sql.SQL("SELECT count(*) FROM {} WHERE xmin = pg_current_xact_id()::xid")
-                            .format(events_ident(cfg)))
-        return {"table": table, "probe": kind, "rows": affected, "legacy_rows": len(legacy), "linked_events": linked,
-                "quarantined": quarantined, "new_events": events_new}
+        legacy = [
+            r[0]
+            for r in conn.execute(
+                sql.SQL("SELECT {} FROM {} WHERE xmin = pg_current_xact_id()::xid").format(key, source)
+            ).fetchall()
+        ]
+        linked = (
+            scalar(
+                conn,
+                sql.SQL("SELECT count(*) FROM {} WHERE legacy_activity_log_id = ANY(%s)").format(
+                    events_ident(cfg)
+                ),
+                (legacy,),
+            )
+            if legacy
+            else 0
+        )
+        quarantined = (
+            scalar(
+                conn,
+                sql.SQL("SELECT count(*) FROM {}.quarantine WHERE legacy_id = ANY(%s)").format(
+                    sql.Identifier(cfg.state_schema)
+                ),
+                ([str(x) for x in legacy],),
+            )
+            if legacy
+            else 0
+        )
+        events_new = scalar(
+            conn,
+            sql.SQL("SELECT count(*) FROM {} WHERE xmin = pg_current_xact_id()::xid").format(
+                events_ident(cfg)
+            ),
+        )
+        return {
+            "table": table,
+            "probe": kind,
+            "rows": affected,
+            "legacy_rows": len(legacy),
+            "linked_events": linked,
+            "quarantined": quarantined,
+            "new_events": events_new,
+        }
     except psycopg.Error as exc:
         return {"table": table, "probe": kind, "error": f"{type(exc).__name__}: {str(exc).splitlines()[0]}"}
     finally:
@@ -405,8 +527,11 @@ def verify(dsn: str, cfg: MigrationConfig, ctx: RunContext) -> dict[str, Any]:
             if function_def(conn, p.identity) != p.new_def:
                 problems.append(f"{p.identity} does not hold its rewritten body")
         remaining = _candidate_functions(conn, cfg)
-        writers = [i for i in remaining if Rewriter(cfg).rewrite(i, body_of(function_def(conn, i) or "AS $$ $$"),
-                                                                 "plpgsql").changed]
+        writers = [
+            i
+            for i in remaining
+            if Rewriter(cfg).rewrite(i, body_of(function_def(conn, i) or "AS $$ $$"), "plpgsql").changed
+        ]
         if writers:
             problems.append(f"functions still INSERT INTO {cfg.source_table} directly: {writers}")
         conn.rollback()
@@ -416,8 +541,10 @@ def verify(dsn: str, cfg: MigrationConfig, ctx: RunContext) -> dict[str, Any]:
             if "error" in r:
                 log.warning("probe on %s could not run: %s", table, r["error"])
             elif r.get("legacy_rows") and r["linked_events"] + r["quarantined"] != r["legacy_rows"]:
-                problems.append(f"probe on {table}: {r['legacy_rows']} legacy rows but {r['linked_events']} linked "
-                                f"events and {r['quarantined']} quarantined")
+                problems.append(
+                    f"probe on {table}: {r['legacy_rows']} legacy rows but {r['linked_events']} linked "
+                    f"events and {r['quarantined']} quarantined"
+                )
     if problems:
         raise MigrationError(f"phase 2 verification failed: {problems}")
     return {"functions": len(plans), "probes": probes}
@@ -442,7 +569,15 @@ def dual_write_section(conn: psycopg.Connection, cfg: MigrationConfig) -> dict[s
         return {"dual_write": "not set up (phase 1 has not run)"}
     dw = ledger.get_setting(conn, "dual_write", {}, cfg=cfg) or {}
     cutoff = ledger.get_setting(conn, "cutoff", cfg=cfg)
-    rewritten = [b["identity"] for b in _backups(conn, cfg).values()
-                 if b["restored_at"] is None and b["identity"] != publish_identity(cfg)]
-    return {"dual_write_enabled": bool(dw.get("enabled")), "since": dw.get("since"),
-            "disabled_at": dw.get("disabled_at"), "cutoff": cutoff, "rewritten_functions": len(rewritten)}
+    rewritten = [
+        b["identity"]
+        for b in _backups(conn, cfg).values()
+        if b["restored_at"] is None and b["identity"] != publish_identity(cfg)
+    ]
+    return {
+        "dual_write_enabled": bool(dw.get("enabled")),
+        "since": dw.get("since"),
+        "disabled_at": dw.get("disabled_at"),
+        "cutoff": cutoff,
+        "rewritten_functions": len(rewritten),
+    }

@@ -1,5 +1,6 @@
 """Phase 2's plan: which legacy functions write the log, their rewritten bodies, and as whom
 they will run (the roles that need the internal writer)."""
+
 from __future__ import annotations
 
 import logging
@@ -29,11 +30,11 @@ PHASE = "p2_dual_write"
 # ---------------------------------------------------------------------------- plan
 @dataclass
 class FunctionPlan:
-    identity: str               # regprocedure text
-    original_def: str           # pg_get_functiondef before phase 2 (backup or current)
-    new_def: str                # the rewritten definition
-    statements: list[str]       # the INSERT statements it replaces
-    triggers: list[str] = field(default_factory=list)   # schema.table.trigger using it
+    identity: str  # regprocedure text
+    original_def: str  # pg_get_functiondef before phase 2 (backup or current)
+    new_def: str  # the rewritten definition
+    statements: list[str]  # the INSERT statements it replaces
+    triggers: list[str] = field(default_factory=list)  # schema.table.trigger using it
     tables: list[str] = field(default_factory=list)
 
 
@@ -46,7 +47,7 @@ def body_of(definition: str) -> str:
     end = definition.rfind(tag)
     if end <= m.end():
         raise MigrationError("cannot find the end of a function body")
-    return definition[m.end():end]
+    return definition[m.end() : end]
 
 
 def _language_of(definition: str) -> str:
@@ -57,8 +58,13 @@ def _language_of(definition: str) -> str:
 def _backups(conn: psycopg.Connection, cfg: MigrationConfig) -> dict[str, dict[str, Any]]:
     if not ledger.state_schema_exists(conn, cfg):
         return {}
-    rows = fetch_all(conn, sql.SQL("SELECT * FROM {}.ddl_backups WHERE phase = %s AND object_type = 'function'")
-                     .format(sql.Identifier(cfg.state_schema)), (PHASE,))
+    rows = fetch_all(
+        conn,
+        sql.SQL("SELECT * FROM {}.ddl_backups WHERE phase = %s AND object_type = 'function'").format(
+            sql.Identifier(cfg.state_schema)
+        ),
+        (PHASE,),
+    )
     return {r["identity"]: r for r in rows}
 
 
@@ -78,8 +84,13 @@ def plan(conn: psycopg.Connection, cfg: MigrationConfig) -> list[FunctionPlan]:
     """
     backups = _backups(conn, cfg)
     identities = set(_candidate_functions(conn, cfg))
-    identities |= {i for i, b in backups.items() if b["restored_at"] is None and i != publish_identity(cfg)
-                   and scalar(conn, "SELECT to_regprocedure(%s) IS NOT NULL", (i,))}
+    identities |= {
+        i
+        for i, b in backups.items()
+        if b["restored_at"] is None
+        and i != publish_identity(cfg)
+        and scalar(conn, "SELECT to_regprocedure(%s) IS NOT NULL", (i,))
+    }
     rewriter = Rewriter(cfg, column_types=source_columns(conn, cfg))
     triggers = catalog.logging_triggers(conn, cfg)
     plans = []
@@ -89,8 +100,10 @@ def plan(conn: psycopg.Connection, cfg: MigrationConfig) -> list[FunctionPlan]:
             continue
         if REWRITE_MARKER in current:
             if identity not in backups:
-                raise PreflightError(f"{identity} holds a rewritten body but has no backup in "
-                                     f"{cfg.state_schema}.ddl_backups: cannot know its original")
+                raise PreflightError(
+                    f"{identity} holds a rewritten body but has no backup in "
+                    f"{cfg.state_schema}.ddl_backups: cannot know its original"
+                )
             original = backups[identity]["definition"]
         else:
             original = current
@@ -99,9 +112,16 @@ def plan(conn: psycopg.Connection, cfg: MigrationConfig) -> list[FunctionPlan]:
         if not rw.changed:
             continue  # reads the source table only
         users = [t for t in triggers if _same_function(conn, t.function_identity, identity)]
-        plans.append(FunctionPlan(identity=identity, original_def=original,
-                                  new_def=replace_body(original, body, rw.new_body), statements=rw.statements,
-                                  triggers=[t.identity for t in users], tables=sorted({t.table for t in users})))
+        plans.append(
+            FunctionPlan(
+                identity=identity,
+                original_def=original,
+                new_def=replace_body(original, body, rw.new_body),
+                statements=rw.statements,
+                triggers=[t.identity for t in users],
+                tables=sorted({t.table for t in users}),
+            )
+        )
     return plans
 
 
@@ -127,21 +147,34 @@ def write_path_roles(conn: psycopg.Connection, cfg: MigrationConfig, plans: list
     """
     rows = fetch_all(conn, load_sql(_FUNCTION_RUNNERS), {"identities": [p.identity for p in plans]})
     runners = {r["role"] for r in rows if r["definer"]}
-    problems = [f"{r['identity']} is owned by the API role {r['role']}" for r in rows
-                if r["definer"] and r["role"] in privileges.API_ROLES]
+    problems = [
+        f"{r['identity']} is owned by the API role {r['role']}"
+        for r in rows
+        if r["definer"] and r["role"] in privileges.API_ROLES
+    ]
     invoker = [r["identity"] for r in rows if not r["definer"]]
     if invoker:
-        writers = {r["role"] for r in fetch_all(conn, load_sql(_LEGACY_WRITERS), {"source": cfg.source_table})}
+        writers = {
+            r["role"] for r in fetch_all(conn, load_sql(_LEGACY_WRITERS), {"source": cfg.source_table})
+        }
         api_writers = sorted(writers & set(privileges.API_ROLES))
         if api_writers:
-            problems.append(f"SECURITY INVOKER functions {invoker} run as the caller, and the API roles "
-                            f"{api_writers} may write {cfg.source_table} today (make each SECURITY DEFINER, owned "
-                            f"by a server role, after checking what else it does)")
+            problems.append(
+                f"SECURITY INVOKER functions {invoker} run as the caller, and the API roles "
+                f"{api_writers} may write {cfg.source_table} today (make each SECURITY DEFINER, owned "
+                f"by a server role, after checking what else it does)"
+            )
         runners |= writers
     if problems:
-        raise PreflightError("the rewritten logging functions reach the internal writer, which no API role may "
-                             "execute: " + "; ".join(problems))
+        raise PreflightError(
+            "the rewritten logging functions reach the internal writer, which no API role may "
+            "execute: " + "; ".join(problems)
+        )
     may_write = load_sql(_MAY_WRITE)
-    return sorted(role for role in runners
-                  if not scalar(conn, may_write, {"state": cfg.state_schema, "writer": publish_identity(cfg),
-                                                   "role": role}))
+    return sorted(
+        role
+        for role in runners
+        if not scalar(
+            conn, may_write, {"state": cfg.state_schema, "writer": publish_identity(cfg), "role": role}
+        )
+    )

@@ -22,6 +22,7 @@ source table itself, dynamic SQL through ``EXECUTE``) cannot be rewritten safely
 ``UnrewritableFunction`` names the function and the statement, and phase 2 stops before it
 changes anything.
 """
+
 from __future__ import annotations
 
 import re
@@ -54,7 +55,7 @@ class FunctionRewrite:
     identity: str
     original_body: str
     new_body: str
-    statements: list[str] = field(default_factory=list)   # the INSERT statements replaced
+    statements: list[str] = field(default_factory=list)  # the INSERT statements replaced
 
     @property
     def changed(self) -> bool:
@@ -88,8 +89,12 @@ class Rewriter:
         NULL field instead of failing the application's write, as the legacy insert never did
     """
 
-    def __init__(self, cfg: MigrationConfig, publish_function: str | None = None,
-                 column_types: dict[str, dict] | None = None) -> None:
+    def __init__(
+        self,
+        cfg: MigrationConfig,
+        publish_function: str | None = None,
+        column_types: dict[str, dict] | None = None,
+    ) -> None:
         self.cfg = cfg
         self.column_types = column_types
         self.table = cfg.source.table
@@ -148,22 +153,29 @@ class Rewriter:
             raise UnrewritableFunction(
                 f"{identity} writes {self.schema}.{self.table} in a form phase 2 cannot rewrite ({why}): "
                 f"{stmt.strip()[:400]!r}. Rewrite this function by hand to call publish_activity, "
-                f"or change it to a plain INSERT INTO {self.table} (columns) VALUES (...); then re-run phase 2.")
+                f"or change it to a plain INSERT INTO {self.table} (columns) VALUES (...); then re-run phase "
+                "2."
+            )
 
         for k, t in enumerate(sig):
-            if t.kind in ("string", "dollar") and has_execute and re.search(
-                    r"\b" + re.escape(self.table) + r"\b", t.text, re.IGNORECASE):
+            if (
+                t.kind in ("string", "dollar")
+                and has_execute
+                and re.search(r"\b" + re.escape(self.table) + r"\b", t.text, re.IGNORECASE)
+            ):
                 fail(k, "dynamic SQL through EXECUTE names the table")
             ref = self._table_ref_at(sig, k)
             if ref is None:
                 continue
             first, last = ref
-            prev = [x.upper for x in sig[max(0, first - 3):first]]
+            prev = [x.upper for x in sig[max(0, first - 3) : first]]
             a, _ = self._stmt_bounds(sig, k)
             stmt_words = {x.upper for x in sig[a:first] if x.kind == "word"}
             if prev[-2:] == ["INSERT", "INTO"]:
-                replacements.append(self._rewrite_insert(identity, body, sig, first - 2, last, language, fail))
-                statements.append(span_text(body, sig[first - 2:self._stmt_bounds(sig, k)[1]]))
+                replacements.append(
+                    self._rewrite_insert(identity, body, sig, first - 2, last, language, fail)
+                )
+                statements.append(span_text(body, sig[first - 2 : self._stmt_bounds(sig, k)[1]]))
             elif prev[-1:] == ["UPDATE"] or prev[-2:] == ["UPDATE", "ONLY"]:
                 fail(k, "UPDATE of the source table")
             elif prev[-2:] == ["DELETE", "FROM"] or prev[-3:] == ["DELETE", "FROM", "ONLY"]:
@@ -180,7 +192,9 @@ class Rewriter:
         if replacements and REWRITE_MARKER not in new_body:
             nl = "" if new_body.startswith("\n") else "\n"
             new_body = "\n" + REWRITE_MARKER + nl + new_body
-        return FunctionRewrite(identity=identity, original_body=body, new_body=new_body, statements=statements)
+        return FunctionRewrite(
+            identity=identity, original_body=body, new_body=new_body, statements=statements
+        )
 
     # -- one INSERT ---------------------------------------------------------------------
     def _rewrite_insert(self, identity, body, sig, ins, last, language, fail) -> tuple[int, int, str]:
@@ -192,7 +206,7 @@ class Rewriter:
             what = sig[k].text if k < len(sig) else "end of body"
             fail(ins, f"no column list after the table name (found {what!r})")
         close = matching_paren(sig, k)
-        columns = split_top_level(sig[k + 1:close])
+        columns = split_top_level(sig[k + 1 : close])
         names = []
         for col in columns:
             if len(col) != 1 or col[0].ident_name() is None:
@@ -202,7 +216,7 @@ class Rewriter:
         if k < len(sig) and (sig[k].upper in ("SELECT", "WITH") or sig[k].text == "("):
             return self._rewrite_insert_query(identity, body, sig, ins, k, names, language, fail)
         if k >= len(sig) or sig[k].upper != "VALUES":
-            found = sig[k].text if k < len(sig) else ''
+            found = sig[k].text if k < len(sig) else ""
             fail(ins, f"INSERT … {found} (only INSERT … VALUES and INSERT … SELECT are rewritten)")
         k += 1
         rows: list[list[list[Token]]] = []
@@ -210,33 +224,42 @@ class Rewriter:
             if k >= len(sig) or sig[k].text != "(":
                 fail(ins, "malformed VALUES list")
             close = matching_paren(sig, k)
-            rows.append(split_top_level(sig[k + 1:close]))
+            rows.append(split_top_level(sig[k + 1 : close]))
             k = close + 1
             if k < len(sig) and sig[k].text == ",":
                 k += 1
                 continue
             break
         if k < len(sig) and sig[k].text != ";":
-            fail(ins, f"the INSERT continues with {sig[k].text!r} (RETURNING / ON CONFLICT are not rewritten)")
+            fail(
+                ins, f"the INSERT continues with {sig[k].text!r} (RETURNING / ON CONFLICT are not rewritten)"
+            )
         end = sig[k].start if k < len(sig) else sig[k - 1].end
         calls = []
         for row in rows:
             if len(row) != len(names):
                 fail(ins, f"{len(names)} columns but {len(row)} values")
-            values = {col: span_text(body, toks).strip() for col, toks in zip(names, row)
-                      if not (len(toks) == 1 and toks[0].upper == "DEFAULT")}  # DEFAULT: publish's default
+            values = {
+                col: span_text(body, toks).strip()
+                for col, toks in zip(names, row)
+                if not (len(toks) == 1 and toks[0].upper == "DEFAULT")
+            }  # DEFAULT: publish's default
             calls.append(self._call(values, language, fail, ins))
         sep = ";\n    "
         return sig[ins].start, end, sep.join(calls)
 
-    def _rewrite_insert_query(self, identity, body, sig, ins, q, names, language, fail) -> tuple[int, int, str]:
+    def _rewrite_insert_query(
+        self, identity, body, sig, ins, q, names, language, fail
+    ) -> tuple[int, int, str]:
         """``INSERT INTO t (cols) <query>`` → ``PERFORM publish(…) FROM (<query>) AS _legacy_rows(cols)``."""
         _, end_idx = self._stmt_bounds(sig, ins)
         for j, t in at_depth_zero(sig, q, end_idx):
             if t.upper == "RETURNING":
                 fail(ins, "the INSERT continues with 'RETURNING' (RETURNING / ON CONFLICT are not rewritten)")
             if t.upper == "ON" and j + 1 < end_idx and sig[j + 1].upper == "CONFLICT":
-                fail(ins, "the INSERT continues with 'ON CONFLICT' (RETURNING / ON CONFLICT are not rewritten)")
+                fail(
+                    ins, "the INSERT continues with 'ON CONFLICT' (RETURNING / ON CONFLICT are not rewritten)"
+                )
         if any(self._table_ref_at(sig, j) is not None for j in range(q, end_idx)):
             fail(ins, f"the query reads {self.schema}.{self.table}, the table it writes")
         query = sig[q:end_idx]
@@ -256,20 +279,27 @@ class Rewriter:
         fields: dict[str, str] = {}
         for col, expr in values.items():
             if col == self.key:
-                continue   # the dual-write insert lets the key default fill it
+                continue  # the dual-write insert lets the key default fill it
             f = self.field_of_column.get(col)
             if f is None:
-                fail(ins, f"column {col!r} is not in the config's source.columns mapping, its value would be lost")
+                fail(
+                    ins,
+                    f"column {col!r} is not in the config's source.columns mapping, its value would be lost",
+                )
             fields[f] = expr
         for required in ("entity_type", "action"):
             if required not in fields:
                 fail(ins, f"the INSERT sets no {self.cfg.source.columns[required]} ({required})")
         ent, act = fields["entity_type"], fields["action"]
-        args = [f"p_event_type => {self.event_type_for}(({ent})::text, ({act})::text)",
-                f"p_entity_type => ({ent})::text"]
+        args = [
+            f"p_event_type => {self.event_type_for}(({ent})::text, ({act})::text)",
+            f"p_entity_type => ({ent})::text",
+        ]
         for f, (param, cast) in _PARAM_OF.items():
             if f in fields and converts_from_text(f, self.column_types, self.cfg.source.column(f)):
-                args.append(f"{param} => {quote_ident(self.cfg.state_schema)}.{CONVERTERS[cast]}(({fields[f]})::text)")
+                args.append(
+                    f"{param} => {quote_ident(self.cfg.state_schema)}.{CONVERTERS[cast]}(({fields[f]})::text)"
+                )
             elif f in fields:
                 args.append(f"{param} => ({fields[f]})::{cast}")
         if "occurred_at" in fields:
@@ -281,8 +311,22 @@ class Rewriter:
 
 
 # Top-level words that end a SELECT list (the clause after it starts).
-_SELECT_LIST_END = {"FROM", "WHERE", "GROUP", "HAVING", "WINDOW", "ORDER", "LIMIT", "OFFSET", "FETCH", "FOR",
-                    "UNION", "INTERSECT", "EXCEPT", "INTO"}
+_SELECT_LIST_END = {
+    "FROM",
+    "WHERE",
+    "GROUP",
+    "HAVING",
+    "WINDOW",
+    "ORDER",
+    "LIMIT",
+    "OFFSET",
+    "FETCH",
+    "FOR",
+    "UNION",
+    "INTERSECT",
+    "EXCEPT",
+    "INTO",
+}
 
 
 def _select_list_width(query: list[Token]) -> int | str | None:
@@ -300,8 +344,10 @@ def _select_list_width(query: list[Token]) -> int | str | None:
         k += 1
         if k < len(query) and query[k].upper == "ON" and k + 1 < len(query) and query[k + 1].text == "(":
             k = matching_paren(query, k + 1) + 1
-    end = next((j for j, t in at_depth_zero(query, k) if t.kind == "word" and t.upper in _SELECT_LIST_END),
-               len(query))
+    end = next(
+        (j for j, t in at_depth_zero(query, k) if t.kind == "word" and t.upper in _SELECT_LIST_END),
+        len(query),
+    )
     items = split_top_level(query[k:end])
     if any(item and item[-1].text == "*" for item in items):
         return "star"
@@ -316,9 +362,10 @@ def replace_body(functiondef: str, old_body: str, new_body: str) -> str:
     for m in re.finditer(r"\bAS (\$[A-Za-z_0-9]*\$)", functiondef):
         start = m.end()
         tag = m.group(1)
-        if functiondef[start:start + len(old_body)] == old_body and \
-                functiondef[start + len(old_body):].startswith(tag):
+        if functiondef[start : start + len(old_body)] == old_body and functiondef[
+            start + len(old_body) :
+        ].startswith(tag):
             if tag in new_body:
                 raise MigrationError(f"the rewritten body contains the dollar quote {tag}")
-            return functiondef[:start] + new_body + functiondef[start + len(old_body):]
+            return functiondef[:start] + new_body + functiondef[start + len(old_body) :]
     raise MigrationError("the function body was not found in its definition (catalog changed?)")

@@ -1,5 +1,6 @@
 """The rollback of phase 2: every function phase 2 replaced back from its backup, byte for byte,
 in the order that never lets a rewritten trigger reach the events-only writer; events kept."""
+
 from __future__ import annotations
 
 import logging
@@ -59,34 +60,52 @@ def _restore_backups(dsn: str, cfg: MigrationConfig, ctx: RunContext, *, publish
     pub = publish_identity(cfg)
 
     def body(conn: psycopg.Connection) -> list[str]:
-        backups = [b for b in _backups(conn, cfg).values()
-                   if b["restored_at"] is None and (b["identity"] == pub) == publish]
+        backups = [
+            b
+            for b in _backups(conn, cfg).values()
+            if b["restored_at"] is None and (b["identity"] == pub) == publish
+        ]
         restored = []
         for b in sorted(backups, key=lambda b: b["id"]):
             if scalar(conn, "SELECT to_regprocedure(%s) IS NULL", (b["identity"],)) and b["identity"] != pub:
                 log.warning("%s no longer exists; recreating it from the backup", b["identity"])
             conn.execute(b["definition"])
-            conn.execute(sql.SQL("UPDATE {}.ddl_backups SET restored_at = clock_timestamp() WHERE id = %s")
-                         .format(state), (b["id"],))
+            conn.execute(
+                sql.SQL("UPDATE {}.ddl_backups SET restored_at = clock_timestamp() WHERE id = %s").format(
+                    state
+                ),
+                (b["id"],),
+            )
             restored.append(b["identity"])
         if publish:
             now = scalar(conn, "SELECT clock_timestamp()")
             by = ctx.actor or ctx.dag_run_id or "rollback"
-            ledger.set_setting(conn, "dual_write", {"enabled": False, "disabled_at": now.isoformat()}, by=by, cfg=cfg)
+            ledger.set_setting(
+                conn, "dual_write", {"enabled": False, "disabled_at": now.isoformat()}, by=by, cfg=cfg
+            )
             cutoff = ledger.get_setting(conn, "cutoff", cfg=cfg)
             if cutoff:
-                ledger.set_setting(conn, "cutoff", dict(cutoff, rolled_back_at=now.isoformat()), by=by, cfg=cfg)
+                ledger.set_setting(
+                    conn, "cutoff", dict(cutoff, rolled_back_at=now.isoformat()), by=by, cfg=cfg
+                )
         mismatched = [b["identity"] for b in backups if function_def(conn, b["identity"]) != b["definition"]]
         if mismatched:
             conn.rollback()
             raise MigrationError(f"after restoring, the catalog does not print the backup for {mismatched}")
         return restored
 
-    return run_locked(dsn, body, lock_timeout_ms=cfg.safety.lock_timeout_ms, attempts=cfg.safety.ddl_attempts,
-                      what="the phase 2 rollback")
+    return run_locked(
+        dsn,
+        body,
+        lock_timeout_ms=cfg.safety.lock_timeout_ms,
+        attempts=cfg.safety.ddl_attempts,
+        what="the phase 2 rollback",
+    )
 
 
-def _rollback(dsn: str, cfg: MigrationConfig, ctx: RunContext, *, drain_timeout_s: float = 60.0) -> dict[str, Any]:
+def _rollback(
+    dsn: str, cfg: MigrationConfig, ctx: RunContext, *, drain_timeout_s: float = 60.0
+) -> dict[str, Any]:
     """Legacy functions first, drain, then publish_activity: never "rewritten trigger + phase-1 publish".
 
     A writer inside a rewritten trigger body calls publish_activity later in the same statement,
@@ -104,9 +123,14 @@ def _rollback(dsn: str, cfg: MigrationConfig, ctx: RunContext, *, drain_timeout_
     functions = _restore_backups(dsn, cfg, ctx, publish=False)
     if not wait_for_older_transactions(dsn, drain_timeout_s):
         raise MigrationError(
-            f"phase 2 rollback: the legacy trigger functions are restored, but a transaction that was open then "
+            f"phase 2 rollback: the legacy trigger functions are restored, but a transaction that was open "
+            "then "
             f"is still running after {drain_timeout_s:.0f} s; publish_activity keeps writing both systems "
-            f"until it ends. Re-run the rollback (it resumes with the publish_activity step).")
+            f"until it ends. Re-run the rollback (it resumes with the publish_activity step)."
+        )
     publish = _restore_backups(dsn, cfg, ctx, publish=True)
-    return {"restored": functions + publish, "events_kept": True,
-            "order": "legacy functions, drain of older transactions, publish_activity"}
+    return {
+        "restored": functions + publish,
+        "events_kept": True,
+        "order": "legacy functions, drain of older transactions, publish_activity",
+    }

@@ -1,6 +1,7 @@
 """Phase 3's gate, read-path parity: for sample users of every group, the first pages of the old
 table and of the new feed, each read as that user under its own access rules, show the same
 activities. The read source flips to events only after it passed."""
+
 from __future__ import annotations
 
 import contextlib
@@ -46,7 +47,9 @@ class ParitySettings:
 
     def __post_init__(self) -> None:
         if not 0 <= self.top_users <= 1000 or not 0 <= self.random_users <= 1000:
-            raise MigrationError(f"parity sample sizes must be 0..1000, got {self.top_users}/{self.random_users}")
+            raise MigrationError(
+                f"parity sample sizes must be 0..1000, got {self.top_users}/{self.random_users}"
+            )
         if self.top_users + self.random_users < 1:
             raise MigrationError("parity needs at least one sample user")
         if not 1 <= self.pages <= 20:
@@ -60,7 +63,14 @@ def dual_write_cutoff(conn: psycopg.Connection, cfg: MigrationConfig) -> datetim
     for key in CUTOFF_KEYS:
         value = ledger.get_setting(conn, key, None, cfg=cfg)
         if isinstance(value, dict):
-            value = next((value[k] for k in ("cutoff_at", "at", "cutoff", "occurred_at", "timestamp", "created_at") if k in value), None)
+            value = next(
+                (
+                    value[k]
+                    for k in ("cutoff_at", "at", "cutoff", "occurred_at", "timestamp", "created_at")
+                    if k in value
+                ),
+                None,
+            )
         if value:
             return scalar(conn, "SELECT %s::timestamptz", (str(value),))
     return None
@@ -70,8 +80,12 @@ def backfill_complete(conn: psycopg.Connection, cfg: MigrationConfig) -> bool:
     """True when phase 4 planned chunks and every one is done (then history must all be in events)."""
     if not ledger.state_schema_exists(conn, cfg):
         return False
-    row = fetch_one(conn, sql.SQL("SELECT count(*) AS n, count(*) FILTER (WHERE status <> 'done') AS open FROM {}")
-                    .format(sql.Identifier(cfg.state_schema, "backfill_chunks")))
+    row = fetch_one(
+        conn,
+        sql.SQL("SELECT count(*) AS n, count(*) FILTER (WHERE status <> 'done') AS open FROM {}").format(
+            sql.Identifier(cfg.state_schema, "backfill_chunks")
+        ),
+    )
     return bool(row and row["n"] and not row["open"])
 
 
@@ -80,8 +94,12 @@ def quarantined_ids(conn: psycopg.Connection, cfg: MigrationConfig) -> frozenset
     quarantine is small; a user who may read other users' rows (staff) may meet any of them."""
     if not ledger.state_schema_exists(conn, cfg):
         return frozenset()
-    rows = fetch_all(conn, sql.SQL("SELECT legacy_id FROM {} WHERE resolved_at IS NULL").format(
-        sql.Identifier(cfg.state_schema, "quarantine")))
+    rows = fetch_all(
+        conn,
+        sql.SQL("SELECT legacy_id FROM {} WHERE resolved_at IS NULL").format(
+            sql.Identifier(cfg.state_schema, "quarantine")
+        ),
+    )
     return frozenset(r["legacy_id"] for r in rows)
 
 
@@ -92,26 +110,42 @@ def sample_users(conn: psycopg.Connection, cfg: MigrationConfig, settings: Parit
         raise MigrationError("source.columns maps no actor_id: read parity needs the user column")
     src = sql.Identifier(cfg.source.schema, cfg.source.table)
     actor = sql.Identifier(actor_col)
-    top = fetch_all(conn, load_sql("p3_read_path/07_select_top_actors.sql", actor=actor, source=src),
-                    (settings.top_users,))
+    top = fetch_all(
+        conn,
+        load_sql("p3_read_path/07_select_top_actors.sql", actor=actor, source=src),
+        (settings.top_users,),
+    )
     users = [r["u"] for r in top]
     if settings.random_users:
         if relation_kind(conn, "auth", "users"):
-            rnd = fetch_all(conn, "SELECT id::text AS u FROM auth.users ORDER BY random() LIMIT %s",
-                            (settings.random_users + len(users),))
+            rnd = fetch_all(
+                conn,
+                "SELECT id::text AS u FROM auth.users ORDER BY random() LIMIT %s",
+                (settings.random_users + len(users),),
+            )
         else:
-            rnd = fetch_all(conn, load_sql("p3_read_path/08_select_some_actors.sql", actor=actor, source=src),
-                            (settings.random_users + len(users),))
+            rnd = fetch_all(
+                conn,
+                load_sql("p3_read_path/08_select_some_actors.sql", actor=actor, source=src),
+                (settings.random_users + len(users),),
+            )
         extra = [r["u"] for r in rnd if r["u"] not in users][: settings.random_users]
         users += extra
     # every group of users the access rules tell apart (config security.user_groups: staff, clients)
     for group, query in sorted(cfg.security.user_groups.items()):
         try:
-            rows = fetch_all(conn, sql.SQL("SELECT u::text AS u FROM ({}) AS g(u) ORDER BY random() LIMIT %s").format(
-                sql.SQL(query)), (max(settings.random_users, 1) + len(users),))
+            rows = fetch_all(
+                conn,
+                sql.SQL("SELECT u::text AS u FROM ({}) AS g(u) ORDER BY random() LIMIT %s").format(
+                    sql.SQL(query)
+                ),
+                (max(settings.random_users, 1) + len(users),),
+            )
         except psycopg.Error as exc:
-            raise MigrationError(f"config security.user_groups.{group} is not a query returning user ids: "
-                                 f"{str(exc).splitlines()[0]}") from None
+            raise MigrationError(
+                f"config security.user_groups.{group} is not a query returning user ids: "
+                f"{str(exc).splitlines()[0]}"
+            ) from None
         users += [r["u"] for r in rows if r["u"] and r["u"] not in users][: max(settings.random_users, 1)]
     return users
 
@@ -129,26 +163,47 @@ def as_app_user(conn: psycopg.Connection, user_id: str) -> Iterator[psycopg.Conn
     """Run the block as ``authenticated`` with JWT subject ``user_id`` (RLS applies), then roll back."""
     with conn.transaction(force_rollback=True):
         conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(APP_ROLE)))
-        conn.execute("SELECT set_config('request.jwt.claims', %s, true)",
-                     (json.dumps({"sub": user_id, "role": APP_ROLE}),))
+        conn.execute(
+            "SELECT set_config('request.jwt.claims', %s, true)",
+            (json.dumps({"sub": user_id, "role": APP_ROLE}),),
+        )
         yield conn
 
 
-def _old_rows(conn: psycopg.Connection, cfg: MigrationConfig, user_id: str, limit: int,
-              cutoff: datetime | None, *, backfill_done: bool = False,
-              quarantined: frozenset[str] = frozenset()) -> tuple[list[dict[str, Any]], int]:
+def _old_rows(
+    conn: psycopg.Connection,
+    cfg: MigrationConfig,
+    user_id: str,
+    limit: int,
+    cutoff: datetime | None,
+    *,
+    backfill_done: bool = False,
+    quarantined: frozenset[str] = frozenset(),
+) -> tuple[list[dict[str, Any]], int]:
     """First ``limit`` rows of the old query as the user. Left out (and counted): quarantined rows,
     and, while the backfill has not finished, rows before the cutoff not in events yet."""
     c = cfg.source.columns
     src = sql.Identifier(cfg.source.schema, cfg.source.table)
-    key, ts, actor = sql.Identifier(cfg.source.key), sql.Identifier(c["occurred_at"]), sql.Identifier(c["actor_id"])
+    key, ts, actor = (
+        sql.Identifier(cfg.source.key),
+        sql.Identifier(c["occurred_at"]),
+        sql.Identifier(c["actor_id"]),
+    )
     events = sql.Identifier(cfg.target_schema, cfg.target_table)
     ent_id = sql.SQL("a.{}").format(sql.Identifier(c["entity_id"])) if c.get("entity_id") else sql.SQL("NULL")
     # No filter of ours: the old table's own access rules (RLS) decide what the user sees, as in
     # the application; the feed over events must show the same rows.
-    q = load_sql("p3_read_path/09_select_old_feed_rows.sql", key=key, ts=ts, actor=actor,
-                 etype=sql.Identifier(c["entity_type"]), action=sql.Identifier(c["action"]), ent_id=ent_id,
-                 events=events, source=src)
+    q = load_sql(
+        "p3_read_path/09_select_old_feed_rows.sql",
+        key=key,
+        ts=ts,
+        actor=actor,
+        etype=sql.Identifier(c["entity_type"]),
+        action=sql.Identifier(c["action"]),
+        ent_id=ent_id,
+        events=events,
+        source=src,
+    )
     # Ask for more than needed so that skipping pending rows still leaves a full window.
     rows = fetch_all(conn, q, {"user": user_id, "limit": limit * 4, "cutoff": cutoff})
     for r in rows:
@@ -160,7 +215,9 @@ def _old_rows(conn: psycopg.Connection, cfg: MigrationConfig, user_id: str, limi
     return kept, skipped
 
 
-def _feed_rows(conn: psycopg.Connection, pages: int, page_size: int) -> tuple[list[dict[str, Any]], list[str]]:
+def _feed_rows(
+    conn: psycopg.Connection, pages: int, page_size: int
+) -> tuple[list[dict[str, Any]], list[str]]:
     rows: list[dict[str, Any]] = []
     problems: list[str] = []
     cursor: tuple[Any, Any] = (None, None)
@@ -182,15 +239,23 @@ def _feed_rows(conn: psycopg.Connection, pages: int, page_size: int) -> tuple[li
     return rows, problems
 
 
-def compare_user(conn: psycopg.Connection, cfg: MigrationConfig, user_id: str, settings: ParitySettings,
-                 cutoff: datetime | None, *, backfill_done: bool = False,
-                 quarantined: frozenset[str] = frozenset()) -> dict[str, Any]:
+def compare_user(
+    conn: psycopg.Connection,
+    cfg: MigrationConfig,
+    user_id: str,
+    settings: ParitySettings,
+    cutoff: datetime | None,
+    *,
+    backfill_done: bool = False,
+    quarantined: frozenset[str] = frozenset(),
+) -> dict[str, Any]:
     """Compare the first pages of the old table and of the feed for one user, both as that user
     (each under its own access rules: what the user saw before is what the user sees now)."""
     window = settings.pages * settings.page_size
     with as_app_user(conn, user_id):
-        old, pending = _old_rows(conn, cfg, user_id, window, cutoff, backfill_done=backfill_done,
-                                 quarantined=quarantined)
+        old, pending = _old_rows(
+            conn, cfg, user_id, window, cutoff, backfill_done=backfill_done, quarantined=quarantined
+        )
         new, problems = _feed_rows(conn, settings.pages, settings.page_size)
     # Rows tied on the timestamp at the window edge may legitimately fall on either side of it
     # (the two orders break ties by different ids): compare strictly above the edge.
@@ -205,8 +270,11 @@ def compare_user(conn: psycopg.Connection, cfg: MigrationConfig, user_id: str, s
     old_ids = {r["legacy_id"] for r in old_in}
     new_linked = {r["legacy_id"] for r in new_in if r["legacy_id"] is not None}
     # Events without a legacy id match an old row by the mapped fields.
-    unmatched_old = {(r["event_type"], r["entity_id"], r["ts"]): r["legacy_id"] for r in old_in
-                     if r["legacy_id"] not in new_linked}
+    unmatched_old = {
+        (r["event_type"], r["entity_id"], r["ts"]): r["legacy_id"]
+        for r in old_in
+        if r["legacy_id"] not in new_linked
+    }
     new_unlinked = []
     for r in new_in:
         if r["legacy_id"] is None:
@@ -218,13 +286,28 @@ def compare_user(conn: psycopg.Connection, cfg: MigrationConfig, user_id: str, s
     missing = sorted(old_ids - new_linked)
     extra = sorted(new_linked - old_ids)
     ok = not (missing or extra or new_unlinked or problems)
-    return {"user": user_id, "ok": ok, "old_rows": len(old), "feed_rows": len(new), "compared": len(old_in),
-            "pending_backfill": pending, "missing_in_feed": missing[:20], "extra_in_feed": extra[:20],
-            "unmatched_events": new_unlinked[:20], "problems": problems[:20]}
+    return {
+        "user": user_id,
+        "ok": ok,
+        "old_rows": len(old),
+        "feed_rows": len(new),
+        "compared": len(old_in),
+        "pending_backfill": pending,
+        "missing_in_feed": missing[:20],
+        "extra_in_feed": extra[:20],
+        "unmatched_events": new_unlinked[:20],
+        "problems": problems[:20],
+    }
 
 
-def read_parity(dsn: str, cfg: MigrationConfig | None = None, settings: ParitySettings | None = None,
-                ctx: RunContext | None = None, *, record: bool = True) -> dict[str, Any]:
+def read_parity(
+    dsn: str,
+    cfg: MigrationConfig | None = None,
+    settings: ParitySettings | None = None,
+    ctx: RunContext | None = None,
+    *,
+    record: bool = True,
+) -> dict[str, Any]:
     """Compare old query and feed for sample users; returns the report (``passed`` and differences).
 
     While the backfill has not finished, rows older than the phase-2 cutoff that are not in
@@ -241,19 +324,34 @@ def read_parity(dsn: str, cfg: MigrationConfig | None = None, settings: ParitySe
         users = sample_users(conn, cfg, settings)
         quarantined = quarantined_ids(conn, cfg)
         conn.commit()
-        results = [compare_user(conn, cfg, u, settings, cutoff, backfill_done=done, quarantined=quarantined)
-                   for u in users]
+        results = [
+            compare_user(conn, cfg, u, settings, cutoff, backfill_done=done, quarantined=quarantined)
+            for u in users
+        ]
     failed = [r for r in results if not r["ok"]]
-    report = {"passed": not failed, "users": len(results), "failed_users": len(failed),
-              "pages": settings.pages, "page_size": settings.page_size,
-              "cutoff": cutoff.isoformat() if cutoff else None, "backfill_complete": done,
-              "compared_rows": sum(r["compared"] for r in results),
-              "pending_backfill_rows": sum(r["pending_backfill"] for r in results),
-              "differences": failed[:10]}
+    report = {
+        "passed": not failed,
+        "users": len(results),
+        "failed_users": len(failed),
+        "pages": settings.pages,
+        "page_size": settings.page_size,
+        "cutoff": cutoff.isoformat() if cutoff else None,
+        "backfill_complete": done,
+        "compared_rows": sum(r["compared"] for r in results),
+        "pending_backfill_rows": sum(r["pending_backfill"] for r in results),
+        "differences": failed[:10],
+    }
     if record:
         with connection(dsn) as conn:
-            ledger.record(conn, PHASE, "read_parity", "succeeded" if report["passed"] else "failed", ctx,
-                          json.loads(ledger.dumps(report)), cfg=cfg)
+            ledger.record(
+                conn,
+                PHASE,
+                "read_parity",
+                "succeeded" if report["passed"] else "failed",
+                ctx,
+                json.loads(ledger.dumps(report)),
+                cfg=cfg,
+            )
     return report
 
 
@@ -272,8 +370,12 @@ def describe_differences(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def require_read_parity(dsn: str, cfg: MigrationConfig | None = None, settings: ParitySettings | None = None,
-                        ctx: RunContext | None = None) -> dict[str, Any]:
+def require_read_parity(
+    dsn: str,
+    cfg: MigrationConfig | None = None,
+    settings: ParitySettings | None = None,
+    ctx: RunContext | None = None,
+) -> dict[str, Any]:
     """The gate: run :func:`read_parity`, raise GateClosed listing the differences when it fails."""
     report = read_parity(dsn, cfg, settings, ctx)
     if not report["passed"]:

@@ -17,6 +17,7 @@ The read-source flip to ``events`` happens only after :func:`read_parity` passed
 sample users, the first pages of the old query and of the new feed, each run as that user
 under RLS, show the same activities.
 """
+
 from __future__ import annotations
 
 import logging
@@ -68,7 +69,9 @@ READ_SOURCE_FUNCTION = "public.activity_read_source()"
 READ_SOURCE_KEY = "read_source"
 READ_SOURCES = ("activity_logs", "events")
 PUBLICATION = "supabase_realtime"
-PUBLICATION_SETTING = "p3_publication"      # {"created": bool, "added": bool}: what phase 3 did, so rollback undoes only that
+PUBLICATION_SETTING = (
+    "p3_publication"  # {"created": bool, "added": bool}: what phase 3 did, so rollback undoes only that
+)
 DEMO_MARKER = "activity-migration demo seed"
 
 
@@ -102,8 +105,9 @@ _EVENT_EXPR = {
 _EXTRA_COLUMNS = ("event_id", "event_type", "category", "source")
 
 
-def compat_select_list(conn: psycopg.Connection, cfg: MigrationConfig,
-                       columns: list[tuple[str, str]]) -> sql.Composed:
+def compat_select_list(
+    conn: psycopg.Connection, cfg: MigrationConfig, columns: list[tuple[str, str]]
+) -> sql.Composed:
     """The SELECT list giving ``columns`` (the old table's name/type list) from events ``e``.
 
     Each old column becomes the event expression it maps to (config ``source.columns``), cast
@@ -131,19 +135,31 @@ def compat_select_list(conn: psycopg.Connection, cfg: MigrationConfig,
     return sql.SQL(", ").join(parts)
 
 
-def create_compat_view(conn: psycopg.Connection, cfg: MigrationConfig, view_schema: str, view_name: str,
-                       columns: list[tuple[str, str]], grants_key: str = COMPAT_VIEW) -> dict[str, Any]:
+def create_compat_view(
+    conn: psycopg.Connection,
+    cfg: MigrationConfig,
+    view_schema: str,
+    view_name: str,
+    columns: list[tuple[str, str]],
+    grants_key: str = COMPAT_VIEW,
+) -> dict[str, Any]:
     """Creates (or replaces) a view in the old shape ``columns`` over events, with the grants of
     ``grants_key`` in privileges.py (no commit: the caller's transaction)."""
     invoker = server_version_num(conn) >= 150000
     if not invoker:
-        log.warning("Postgres < 15 has no security_invoker views: %s.%s is granted to service_role only",
-                    view_schema, view_name)
-    run_sql_file(conn, "p3_read_path/03_create_compat_view.sql",
-                 view=sql.Identifier(view_schema, view_name),
-                 select_list=compat_select_list(conn, cfg, columns),
-                 events=sql.Identifier(cfg.target_schema, cfg.target_table),
-                 view_options=sql.SQL("WITH (security_invoker = true)") if invoker else sql.SQL(""))
+        log.warning(
+            "Postgres < 15 has no security_invoker views: %s.%s is granted to service_role only",
+            view_schema,
+            view_name,
+        )
+    run_sql_file(
+        conn,
+        "p3_read_path/03_create_compat_view.sql",
+        view=sql.Identifier(view_schema, view_name),
+        select_list=compat_select_list(conn, cfg, columns),
+        events=sql.Identifier(cfg.target_schema, cfg.target_table),
+        view_options=sql.SQL("WITH (security_invoker = true)") if invoker else sql.SQL(""),
+    )
     privileges.apply_grants(conn, cfg, grants_key)
     return {"view": f"{view_schema}.{view_name}", "security_invoker": invoker}
 
@@ -159,20 +175,31 @@ def preflight(conn: psycopg.Connection, cfg: MigrationConfig | None = None) -> d
     if kind is None:
         problems.append(f"{cfg.source_table} does not exist")
     if not ledger.state_schema_exists(conn, cfg):
-        problems.append(f"state schema {cfg.state_schema} does not exist: run migration_p1_infrastructure first")
+        problems.append(
+            f"state schema {cfg.state_schema} does not exist: run migration_p1_infrastructure first"
+        )
     for role in (APP_ROLE, "service_role"):
         if not scalar(conn, "SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)):
             problems.append(f"role {role} does not exist (the feed and views are granted to it)")
     if problems:
         raise PreflightError("phase 3 preflight failed: " + "; ".join(problems))
-    return {"events": cfg.target, "source": cfg.source_table, "source_kind": kind,
-            "server_version_num": server_version_num(conn)}
+    return {
+        "events": cfg.target,
+        "source": cfg.source_table,
+        "source_kind": kind,
+        "server_version_num": server_version_num(conn),
+    }
 
 
 def _publication_state(conn: psycopg.Connection, cfg: MigrationConfig) -> dict[str, bool]:
     exists = bool(scalar(conn, "SELECT 1 FROM pg_publication WHERE pubname = %s", (PUBLICATION,)))
-    member = bool(scalar(conn, load_sql("p3_read_path/12_select_publication_member.sql"),
-                         (PUBLICATION, cfg.target_schema, cfg.target_table)))
+    member = bool(
+        scalar(
+            conn,
+            load_sql("p3_read_path/12_select_publication_member.sql"),
+            (PUBLICATION, cfg.target_schema, cfg.target_table),
+        )
+    )
     return {"exists": exists, "member": member}
 
 
@@ -186,20 +213,33 @@ def setup_realtime(dsn: str, cfg: MigrationConfig) -> dict[str, Any]:
     created = bool(done.get("created")) or (mid["exists"] and not before["exists"])
     added = bool(done.get("added"))
     if mid["exists"] and not mid["member"]:
-        run_ddl_with_retry(dsn, [sql.SQL("ALTER PUBLICATION {} ADD TABLE {}").format(
-            sql.Identifier(PUBLICATION), sql.Identifier(cfg.target_schema, cfg.target_table))],
-            lock_timeout_ms=cfg.safety.lock_timeout_ms, attempts=cfg.safety.ddl_attempts)
+        run_ddl_with_retry(
+            dsn,
+            [
+                sql.SQL("ALTER PUBLICATION {} ADD TABLE {}").format(
+                    sql.Identifier(PUBLICATION), sql.Identifier(cfg.target_schema, cfg.target_table)
+                )
+            ],
+            lock_timeout_ms=cfg.safety.lock_timeout_ms,
+            attempts=cfg.safety.ddl_attempts,
+        )
         added = True
     with connection(dsn) as conn:
         ledger.set_setting(conn, PUBLICATION_SETTING, {"created": created, "added": added}, by=PHASE, cfg=cfg)
         conn.commit()
     if not mid["exists"]:
-        note = (f"no publication {PUBLICATION}: real time not configured here (Supabase creates it; "
-                "the demo creates it)")
+        note = (
+            f"no publication {PUBLICATION}: real time not configured here (Supabase creates it; "
+            "the demo creates it)"
+        )
     else:
         note = f"{cfg.target} is in publication {PUBLICATION}"
-    return {"publication_exists": mid["exists"], "publication_created_by_p3": created,
-            "events_added_by_p3": added, "note": note}
+    return {
+        "publication_exists": mid["exists"],
+        "publication_created_by_p3": created,
+        "events_added_by_p3": added,
+        "note": note,
+    }
 
 
 def apply(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | None = None) -> dict[str, Any]:
@@ -217,19 +257,36 @@ def apply(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | None =
         # Index first, CONCURRENTLY (autocommit); a failed concurrent build leaves an INVALID
         # index that IF NOT EXISTS would keep: drop it so the retry rebuilds it.
         with connection(dsn, autocommit=True) as conn:
-            valid = scalar(conn, load_sql("p3_read_path/13_select_index_valid.sql"), (cfg.target_schema, FEED_INDEX))
+            valid = scalar(
+                conn, load_sql("p3_read_path/13_select_index_valid.sql"), (cfg.target_schema, FEED_INDEX)
+            )
             if valid is False:
-                conn.execute(sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(
-                    sql.Identifier(cfg.target_schema, FEED_INDEX)))
-        run_ddl_with_retry(dsn, [sql.SQL("CREATE INDEX CONCURRENTLY IF NOT EXISTS {} ON {} (occurred_at DESC, id DESC)")
-                                 .format(sql.Identifier(FEED_INDEX), events)],
-                           transactional=False, lock_timeout_ms=cfg.safety.lock_timeout_ms,
-                           attempts=cfg.safety.ddl_attempts)
+                conn.execute(
+                    sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(
+                        sql.Identifier(cfg.target_schema, FEED_INDEX)
+                    )
+                )
+        run_ddl_with_retry(
+            dsn,
+            [
+                sql.SQL(
+                    "CREATE INDEX CONCURRENTLY IF NOT EXISTS {} ON {} (occurred_at DESC, id DESC)"
+                ).format(sql.Identifier(FEED_INDEX), events)
+            ],
+            transactional=False,
+            lock_timeout_ms=cfg.safety.lock_timeout_ms,
+            attempts=cfg.safety.ddl_attempts,
+        )
         out["index"] = f"{cfg.target_schema}.{FEED_INDEX}"
+
         # Functions and the view touch no application table: one short transaction.
         def read_path(conn: psycopg.Connection) -> dict[str, Any]:
-            run_sql_file(conn, "p3_read_path/02_create_event_feed.sql", events=events,
-                         events_name=sql.Literal(cfg.target))
+            run_sql_file(
+                conn,
+                "p3_read_path/02_create_event_feed.sql",
+                events=events,
+                events_name=sql.Literal(cfg.target),
+            )
             view = create_compat_view(conn, cfg, "public", COMPAT_VIEW, source_cols)
             run_sql_file(conn, "p3_read_path/04_create_read_source.sql", state=cfg.state_schema)
             privileges.apply_grants(conn, cfg, "event_feed", "activity_read_source")
@@ -237,8 +294,13 @@ def apply(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | None =
                 ledger.set_setting(conn, READ_SOURCE_KEY, "activity_logs", by=PHASE, cfg=cfg)
             return view
 
-        out["compat_view"] = run_locked(dsn, read_path, lock_timeout_ms=cfg.safety.lock_timeout_ms,
-                                        attempts=cfg.safety.ddl_attempts, what="the read path's functions and view")
+        out["compat_view"] = run_locked(
+            dsn,
+            read_path,
+            lock_timeout_ms=cfg.safety.lock_timeout_ms,
+            attempts=cfg.safety.ddl_attempts,
+            what="the read path's functions and view",
+        )
         out["feed_function"] = FEED_FUNCTION
         out["read_source_function"] = READ_SOURCE_FUNCTION
         out["realtime"] = setup_realtime(dsn, cfg)
@@ -252,8 +314,14 @@ def get_read_source(conn: psycopg.Connection, cfg: MigrationConfig | None = None
     return value if value in READ_SOURCES else "activity_logs"
 
 
-def set_read_source(dsn: str, value: str, cfg: MigrationConfig | None = None, ctx: RunContext | None = None,
-                    *, parity_report: dict[str, Any] | None = None) -> dict[str, Any]:
+def set_read_source(
+    dsn: str,
+    value: str,
+    cfg: MigrationConfig | None = None,
+    ctx: RunContext | None = None,
+    *,
+    parity_report: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """Set the read source. Flipping to ``events`` needs a passed parity report (the gate)."""
     cfg = cfg or load_config()
     if value not in READ_SOURCES:
@@ -263,10 +331,15 @@ def set_read_source(dsn: str, value: str, cfg: MigrationConfig | None = None, ct
     with ledger.step(dsn, PHASE, "switch_read_source", ctx, cfg) as out:
         with connection(dsn) as conn:
             before = get_read_source(conn, cfg)
-            ledger.set_setting(conn, READ_SOURCE_KEY, value, by=(ctx.actor if ctx else None) or PHASE, cfg=cfg)
+            ledger.set_setting(
+                conn, READ_SOURCE_KEY, value, by=(ctx.actor if ctx else None) or PHASE, cfg=cfg
+            )
             conn.commit()
-            seen = scalar(conn, "SELECT public.activity_read_source()") if scalar(
-                conn, "SELECT to_regprocedure(%s) IS NOT NULL", (READ_SOURCE_FUNCTION,)) else value
+            seen = (
+                scalar(conn, "SELECT public.activity_read_source()")
+                if scalar(conn, "SELECT to_regprocedure(%s) IS NOT NULL", (READ_SOURCE_FUNCTION,))
+                else value
+            )
         out.update({"from": before, "to": value, "app_reads": seen})
     return out
 
@@ -282,7 +355,9 @@ def verify(dsn: str, cfg: MigrationConfig | None = None) -> dict[str, Any]:
                 problems.append(f"{fn} missing")
         if relation_kind(conn, "public", COMPAT_VIEW) != "v":
             problems.append(f"view public.{COMPAT_VIEW} missing")
-        if not scalar(conn, load_sql("p3_read_path/13_select_index_valid.sql"), (cfg.target_schema, FEED_INDEX)):
+        if not scalar(
+            conn, load_sql("p3_read_path/13_select_index_valid.sql"), (cfg.target_schema, FEED_INDEX)
+        ):
             problems.append(f"index {FEED_INDEX} missing or invalid")
         if not problems:
             try:
@@ -308,37 +383,67 @@ def rollback(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | Non
     with ledger.step(dsn, PHASE, "rollback", ctx, cfg) as out:
         with connection(dsn) as conn:
             if relation_kind(conn, cfg.source.schema, cfg.source.table) == "v":
-                raise MigrationError(f"{cfg.source_table} is a view (phase 6 cleanup is applied): "
-                                     "roll back p6_cleanup before p3_read_path")
+                raise MigrationError(
+                    f"{cfg.source_table} is a view (phase 6 cleanup is applied): "
+                    "roll back p6_cleanup before p3_read_path"
+                )
             state = ledger.state_schema_exists(conn, cfg)
             if state:
-                ledger.set_setting(conn, READ_SOURCE_KEY, "activity_logs", by=(ctx.actor if ctx else None) or "rollback",
-                                   cfg=cfg)
+                ledger.set_setting(
+                    conn,
+                    READ_SOURCE_KEY,
+                    "activity_logs",
+                    by=(ctx.actor if ctx else None) or "rollback",
+                    cfg=cfg,
+                )
                 conn.commit()
             done = (ledger.get_setting(conn, PUBLICATION_SETTING, {}, cfg=cfg) or {}) if state else {}
             pub = _publication_state(conn, cfg)
         out["read_source"] = "activity_logs"
         stmts: list[sql.Composable] = []
         if done.get("added") and pub["member"]:
-            stmts.append(sql.SQL("ALTER PUBLICATION {} DROP TABLE {}").format(
-                sql.Identifier(PUBLICATION), sql.Identifier(cfg.target_schema, cfg.target_table)))
+            stmts.append(
+                sql.SQL("ALTER PUBLICATION {} DROP TABLE {}").format(
+                    sql.Identifier(PUBLICATION), sql.Identifier(cfg.target_schema, cfg.target_table)
+                )
+            )
         if done.get("created") and pub["exists"]:
             stmts.append(sql.SQL("DROP PUBLICATION IF EXISTS {}").format(sql.Identifier(PUBLICATION)))
         stmts.append(sql.SQL("DROP VIEW IF EXISTS {}").format(sql.Identifier("public", COMPAT_VIEW)))
-        stmts.append(sql.SQL("DROP FUNCTION IF EXISTS public.event_feed(timestamptz, uuid, int, uuid, text, text, text)"))
+        stmts.append(
+            sql.SQL(
+                "DROP FUNCTION IF EXISTS public.event_feed(timestamptz, uuid, int, uuid, text, text, text)"
+            )
+        )
         stmts.append(sql.SQL("DROP FUNCTION IF EXISTS public.activity_read_source()"))
-        run_ddl_with_retry(dsn, stmts, lock_timeout_ms=cfg.safety.lock_timeout_ms, attempts=cfg.safety.ddl_attempts)
-        run_ddl_with_retry(dsn, [sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(
-            sql.Identifier(cfg.target_schema, FEED_INDEX))], transactional=False,
-            lock_timeout_ms=cfg.safety.lock_timeout_ms, attempts=cfg.safety.ddl_attempts)
+        run_ddl_with_retry(
+            dsn, stmts, lock_timeout_ms=cfg.safety.lock_timeout_ms, attempts=cfg.safety.ddl_attempts
+        )
+        run_ddl_with_retry(
+            dsn,
+            [
+                sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(
+                    sql.Identifier(cfg.target_schema, FEED_INDEX)
+                )
+            ],
+            transactional=False,
+            lock_timeout_ms=cfg.safety.lock_timeout_ms,
+            attempts=cfg.safety.ddl_attempts,
+        )
         if state:
             with connection(dsn) as conn:
-                conn.execute(sql.SQL("DELETE FROM {} WHERE key = %s").format(
-                    sql.Identifier(cfg.state_schema, "settings")), (PUBLICATION_SETTING,))
+                conn.execute(
+                    sql.SQL("DELETE FROM {} WHERE key = %s").format(
+                        sql.Identifier(cfg.state_schema, "settings")
+                    ),
+                    (PUBLICATION_SETTING,),
+                )
                 conn.commit()
         out["removed"] = ["event_feed", "activity_read_source", f"public.{COMPAT_VIEW}", FEED_INDEX]
-        out["publication"] = {"dropped_events": bool(done.get("added") and pub["member"]),
-                              "dropped_publication": bool(done.get("created") and pub["exists"])}
+        out["publication"] = {
+            "dropped_events": bool(done.get("added") and pub["member"]),
+            "dropped_publication": bool(done.get("created") and pub["exists"]),
+        }
     return out
 
 
@@ -348,12 +453,22 @@ privilege_audit = ledger.ledgered(PHASE, "privilege_audit")(privileges.audit_ste
 
 def is_applied(conn: psycopg.Connection) -> bool:
     """Catalog evidence that phase 3 is in place (used by the rollback planner)."""
-    return bool(scalar(conn, "SELECT to_regprocedure(%s) IS NOT NULL OR to_regclass(%s) IS NOT NULL",
-                       (FEED_FUNCTION, f"public.{COMPAT_VIEW}")))
+    return bool(
+        scalar(
+            conn,
+            "SELECT to_regprocedure(%s) IS NOT NULL OR to_regclass(%s) IS NOT NULL",
+            (FEED_FUNCTION, f"public.{COMPAT_VIEW}"),
+        )
+    )
 
 
 def read_path_section(conn: psycopg.Connection, cfg: MigrationConfig) -> dict[str, Any]:
     """Status section: what the app reads, whether the feed exists, real time."""
     applied = is_applied(conn)
-    return {"read_source": get_read_source(conn, cfg) if ledger.state_schema_exists(conn, cfg) else "activity_logs",
-            "feed": "present" if applied else "absent", "realtime": _publication_state(conn, cfg)}
+    return {
+        "read_source": get_read_source(conn, cfg)
+        if ledger.state_schema_exists(conn, cfg)
+        else "activity_logs",
+        "feed": "present" if applied else "absent",
+        "realtime": _publication_state(conn, cfg),
+    }

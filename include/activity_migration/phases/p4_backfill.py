@@ -13,6 +13,7 @@ The sequence (as the DAG and ``activity-migration backfill`` run it):
 ``rollback`` removes what the backfill wrote (events with source 'backfill', the quarantine
 rows it added, the chunk plan), chunk by chunk, in short transactions.
 """
+
 from __future__ import annotations
 
 import logging
@@ -44,34 +45,53 @@ def get_cutoff(conn: psycopg.Connection, cfg: MigrationConfig) -> dict[str, Any]
 def preflight(conn: psycopg.Connection, cfg: MigrationConfig, params: BackfillParams) -> dict[str, Any]:
     """Check the backfill may start; return what it found (cutoff, key type, rules)."""
     if not ledger.state_schema_exists(conn, cfg):
-        raise PreflightError(f"state schema {cfg.state_schema} does not exist: run phase 1 (migration_p1_infrastructure)")
+        raise PreflightError(
+            f"state schema {cfg.state_schema} does not exist: run phase 1 (migration_p1_infrastructure)"
+        )
     for table in ("backfill_chunks", "quarantine", "entity_categories", "mapping_rules"):
         if not scalar(conn, "SELECT to_regclass(%s)", (f"{cfg.state_schema}.{table}",)):
-            raise PreflightError(f"{cfg.state_schema}.{table} is missing: run phase 1 (migration_p1_infrastructure)")
-    if not scalar(conn, "SELECT to_regclass(%s)", (sql.Identifier(cfg.target_schema, cfg.target_table).as_string(conn),)):
-        raise PreflightError(f"target table {cfg.target} is missing: run phase 1 (migration_p1_infrastructure)")
-    if not scalar(conn, sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(cfg.state_schema, "mapping_rules"))):
-        raise PreflightError(f"{cfg.state_schema}.mapping_rules is empty: run phase 1 (it writes the rules from config)")
-    categories = scalar(conn, sql.SQL("SELECT count(*) FROM {}").format(
-        sql.Identifier(cfg.state_schema, "entity_categories")))
+            raise PreflightError(
+                f"{cfg.state_schema}.{table} is missing: run phase 1 (migration_p1_infrastructure)"
+            )
+    if not scalar(
+        conn, "SELECT to_regclass(%s)", (sql.Identifier(cfg.target_schema, cfg.target_table).as_string(conn),)
+    ):
+        raise PreflightError(
+            f"target table {cfg.target} is missing: run phase 1 (migration_p1_infrastructure)"
+        )
+    if not scalar(
+        conn, sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(cfg.state_schema, "mapping_rules"))
+    ):
+        raise PreflightError(
+            f"{cfg.state_schema}.mapping_rules is empty: run phase 1 (it writes the rules from config)"
+        )
+    categories = scalar(
+        conn, sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(cfg.state_schema, "entity_categories"))
+    )
     if not categories:
-        raise PreflightError(f"{cfg.state_schema}.entity_categories is empty: every row would be quarantined; "
-                             "run phase 1 (it writes the categories from config)")
+        raise PreflightError(
+            f"{cfg.state_schema}.entity_categories is empty: every row would be quarantined; "
+            "run phase 1 (it writes the categories from config)"
+        )
     cutoff = get_cutoff(conn, cfg)
     if cutoff is None and not params.allow_without_cutoff:
-        raise PreflightError("no backfill cutoff recorded (setting 'cutoff'): phase 2 (migration_p2_dual_write) must "
-                             "switch to dual write first, so that rows after the cutoff already have events. "
-                             "(allow_without_cutoff=true overrides this for tests and demos.)")
+        raise PreflightError(
+            "no backfill cutoff recorded (setting 'cutoff'): phase 2 (migration_p2_dual_write) must "
+            "switch to dual write first, so that rows after the cutoff already have events. "
+            "(allow_without_cutoff=true overrides this for tests and demos.)"
+        )
     return {"cutoff": cutoff, "key_type": planner.key_type(conn, cfg), "categories": int(categories)}
 
 
-def plan(dsn: str, cfg: MigrationConfig, params: BackfillParams, ctx: ledger.RunContext | None = None
-         ) -> planner.Plan:
+def plan(
+    dsn: str, cfg: MigrationConfig, params: BackfillParams, ctx: ledger.RunContext | None = None
+) -> planner.Plan:
     """Preflight, then plan (or reuse the plan); dry_run computes and logs it, writing nothing."""
     with connection(dsn, autocommit=True) as conn:
         found = preflight(conn, cfg, params)
-        p = planner.plan(conn, cfg, target_rows=params.initial_chunk_rows, replan=params.replan,
-                         dry_run=params.dry_run)
+        p = planner.plan(
+            conn, cfg, target_rows=params.initial_chunk_rows, replan=params.replan, dry_run=params.dry_run
+        )
         summary = p.summary()
         log.info("backfill plan%s: %s", " (dry run, not written)" if params.dry_run else "", summary)
         if params.dry_run:
@@ -80,12 +100,15 @@ def plan(dsn: str, cfg: MigrationConfig, params: BackfillParams, ctx: ledger.Run
             if len(p.chunks) > 20:
                 log.info("  ... %s more chunks", len(p.chunks) - 20)
         else:
-            ledger.record(conn, PHASE, "plan", "succeeded", ctx, {**summary, "cutoff": found["cutoff"]}, cfg=cfg)
+            ledger.record(
+                conn, PHASE, "plan", "succeeded", ctx, {**summary, "cutoff": found["cutoff"]}, cfg=cfg
+            )
     return p
 
 
-def run_workers(dsn: str, cfg: MigrationConfig, params: BackfillParams, workers: int | None = None,
-                prefix: str = "w") -> list[copier.WorkerReport]:
+def run_workers(
+    dsn: str, cfg: MigrationConfig, params: BackfillParams, workers: int | None = None, prefix: str = "w"
+) -> list[copier.WorkerReport]:
     """Run N workers in threads (each with its own connection) until every chunk is done."""
     n = workers or params.max_parallel_chunks
     stop = threading.Event()
@@ -103,31 +126,48 @@ def run_workers(dsn: str, cfg: MigrationConfig, params: BackfillParams, workers:
     return reports
 
 
-def check_zero_loss(dsn: str, cfg: MigrationConfig, ctx: ledger.RunContext | None = None,
-                    params: BackfillParams | None = None) -> dict[str, Any]:
+def check_zero_loss(
+    dsn: str, cfg: MigrationConfig, ctx: ledger.RunContext | None = None, params: BackfillParams | None = None
+) -> dict[str, Any]:
     """Verify invariant 1 (docs/architecture.md) for the backfill's scope; raise ``MigrationError`` with the counts when broken."""
     with connection(dsn, autocommit=True) as conn:
         cutoff = get_cutoff(conn, cfg)
         occurred = cfg.source.column("occurred_at")
-        q = load_sql("p4_backfill/08_check_zero_loss.sql", source=planner.source_ident(cfg), key=cfg.source.key,
-                     occurred_at=sql.SQL("s.{}").format(sql.Identifier(occurred)),
-                     events=planner.events_ident(cfg), state=cfg.state_schema)
-        counts = {k: int(v) for k, v in fetch_one(conn, q, {"cutoff_at": cutoff and cutoff["cutoff_at"]}).items()}
+        q = load_sql(
+            "p4_backfill/08_check_zero_loss.sql",
+            source=planner.source_ident(cfg),
+            key=cfg.source.key,
+            occurred_at=sql.SQL("s.{}").format(sql.Identifier(occurred)),
+            events=planner.events_ident(cfg),
+            state=cfg.state_schema,
+        )
+        counts = {
+            k: int(v) for k, v in fetch_one(conn, q, {"cutoff_at": cutoff and cutoff["cutoff_at"]}).items()
+        }
         counts["quarantined_by_reason"] = progress.quarantine_by_reason(conn, cfg)
         counts["cutoff_at"] = cutoff and cutoff["cutoff_at"]
-        chunk_states = {r["status"]: int(r["n"]) for r in fetch_all(conn, sql.SQL(
-            "SELECT status, count(*) AS n FROM {} GROUP BY status").format(
-            sql.Identifier(cfg.state_schema, "backfill_chunks")))}
+        chunk_states = {
+            r["status"]: int(r["n"])
+            for r in fetch_all(
+                conn,
+                sql.SQL("SELECT status, count(*) AS n FROM {} GROUP BY status").format(
+                    sql.Identifier(cfg.state_schema, "backfill_chunks")
+                ),
+            )
+        }
         counts["chunks"] = chunk_states
         ok = counts["missing"] == 0 and counts["duplicated"] == 0 and counts["in_both"] == 0
         ledger.record(conn, PHASE, "verify", "succeeded" if ok else "failed", ctx, counts, cfg=cfg)
     if not ok:
         raise MigrationError(
-            f"zero-loss check failed: of {counts['rows_in_scope']} source rows in scope, {counts['missing']} are "
-            f"neither in events nor in the quarantine, {counts['duplicated']} legacy ids are in events more than once, "
+            f"zero-loss check failed: of {counts['rows_in_scope']} source rows in scope, {counts['missing']} "
+            "are "
+            f"neither in events nor in the quarantine, {counts['duplicated']} legacy ids are in events more "
+            "than once, "
             f"{counts['in_both']} are in events AND in the quarantine; quarantined by reason "
             f"{counts['quarantined_by_reason']}; chunks {chunk_states}. Re-run the backfill (it resumes; "
-            "replan=true re-plans) and check again.")
+            "replan=true re-plans) and check again."
+        )
     log.info("zero-loss check passed: %s", counts)
     return counts
 
@@ -137,22 +177,45 @@ def report(dsn: str, cfg: MigrationConfig) -> dict[str, Any]:
     import pandas as pd
 
     with connection(dsn, autocommit=True) as conn:
-        q = pd.DataFrame(fetch_all(conn, load_sql("p4_backfill/17_report_quarantine.sql",
-                                                  quarantine=sql.Identifier(cfg.state_schema, "quarantine"))),
-            columns=["reason", "rows", "first", "last"])
-        chunks = pd.DataFrame(fetch_all(conn, load_sql("p4_backfill/18_report_chunks.sql",
-                                                       chunks=sql.Identifier(cfg.state_schema, "backfill_chunks"))),
-            columns=["status", "chunks", "rows_copied", "rows_quarantined", "attempts", "avg_s", "max_s"])
+        q = pd.DataFrame(
+            fetch_all(
+                conn,
+                load_sql(
+                    "p4_backfill/17_report_quarantine.sql",
+                    quarantine=sql.Identifier(cfg.state_schema, "quarantine"),
+                ),
+            ),
+            columns=["reason", "rows", "first", "last"],
+        )
+        chunks = pd.DataFrame(
+            fetch_all(
+                conn,
+                load_sql(
+                    "p4_backfill/18_report_chunks.sql",
+                    chunks=sql.Identifier(cfg.state_schema, "backfill_chunks"),
+                ),
+            ),
+            columns=["status", "chunks", "rows_copied", "rows_quarantined", "attempts", "avg_s", "max_s"],
+        )
         prog = progress.snapshot(conn, cfg)
     log.info("quarantine by reason:\n%s", q.to_string(index=False) if len(q) else "(empty)")
     log.info("chunks:\n%s", chunks.to_string(index=False) if len(chunks) else "(no plan)")
     log.info("%s", progress.describe(prog))
-    return {"quarantine": q.astype(str).to_dict("records"), "chunks": chunks.astype(str).to_dict("records"),
-            "progress": prog}
+    return {
+        "quarantine": q.astype(str).to_dict("records"),
+        "chunks": chunks.astype(str).to_dict("records"),
+        "progress": prog,
+    }
 
 
-def apply(dsn: str, cfg: MigrationConfig | None = None, ctx: ledger.RunContext | None = None,
-          params: BackfillParams | None = None, workers: int | None = None, check: bool = True) -> dict[str, Any]:
+def apply(
+    dsn: str,
+    cfg: MigrationConfig | None = None,
+    ctx: ledger.RunContext | None = None,
+    params: BackfillParams | None = None,
+    workers: int | None = None,
+    check: bool = True,
+) -> dict[str, Any]:
     """Plan, copy with N workers, then check zero loss (the whole phase, outside Airflow)."""
     cfg = cfg or load_config()
     params = params or BackfillParams()
@@ -170,7 +233,9 @@ def apply(dsn: str, cfg: MigrationConfig | None = None, ctx: ledger.RunContext |
 verify = check_zero_loss
 
 
-def rollback(dsn: str, cfg: MigrationConfig | None = None, ctx: ledger.RunContext | None = None) -> dict[str, int]:
+def rollback(
+    dsn: str, cfg: MigrationConfig | None = None, ctx: ledger.RunContext | None = None
+) -> dict[str, int]:
     """Remove what the backfill wrote: events with source 'backfill', its quarantine rows, the plan.
 
     Per chunk range, one short transaction each (the unique legacy-id index finds the rows).
@@ -180,18 +245,28 @@ def rollback(dsn: str, cfg: MigrationConfig | None = None, ctx: ledger.RunContex
     removed = {"events": 0, "quarantine": 0, "chunks": 0}
     with connection(dsn, autocommit=True) as conn:
         stmts = copier.Statements(conn, cfg)
-        delete = load_sql("p4_backfill/19_delete_backfill_events.sql", events=planner.events_ident(cfg),
-                          key="legacy_activity_log_id", key_type=sql.SQL(stmts.key_type))
+        delete = load_sql(
+            "p4_backfill/19_delete_backfill_events.sql",
+            events=planner.events_ident(cfg),
+            key="legacy_activity_log_id",
+            key_type=sql.SQL(stmts.key_type),
+        )
         chunks = planner.existing_chunks(conn, cfg) or [{"chunk_id": None, "lo": None, "hi": None}]
         for c in chunks:
             with conn.transaction():
                 removed["events"] += conn.execute(delete, {"lo": c["lo"], "hi": c["hi"]}).rowcount
         with conn.transaction():
-            removed["quarantine"] = conn.execute(sql.SQL("DELETE FROM {} WHERE chunk_id IS NOT NULL").format(
-                sql.Identifier(cfg.state_schema, "quarantine"))).rowcount
-            removed["chunks"] = conn.execute(sql.SQL("DELETE FROM {}").format(
-                sql.Identifier(cfg.state_schema, "backfill_chunks"))).rowcount
-            conn.execute(sql.SQL("DELETE FROM {} WHERE key = %s").format(
-                sql.Identifier(cfg.state_schema, "settings")), (planner.PLAN_SETTING,))
+            removed["quarantine"] = conn.execute(
+                sql.SQL("DELETE FROM {} WHERE chunk_id IS NOT NULL").format(
+                    sql.Identifier(cfg.state_schema, "quarantine")
+                )
+            ).rowcount
+            removed["chunks"] = conn.execute(
+                sql.SQL("DELETE FROM {}").format(sql.Identifier(cfg.state_schema, "backfill_chunks"))
+            ).rowcount
+            conn.execute(
+                sql.SQL("DELETE FROM {} WHERE key = %s").format(sql.Identifier(cfg.state_schema, "settings")),
+                (planner.PLAN_SETTING,),
+            )
         ledger.record(conn, PHASE, "rollback", "succeeded", ctx, removed, cfg=cfg)
     return removed

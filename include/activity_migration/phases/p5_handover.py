@@ -15,6 +15,7 @@ States of a table in ``publishers``: ``trigger`` (the default: the legacy trigge
 ``handover`` (both; the application publishes, the pair gives one event), ``application``
 (the triggers are gone).
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -40,8 +41,9 @@ def publishers(conn: psycopg.Connection, cfg: MigrationConfig) -> dict[str, str]
     return dict(ledger.get_setting(conn, PUBLISHERS_SETTING, {}, cfg=cfg) or {})
 
 
-def set_publishers(conn: psycopg.Connection, cfg: MigrationConfig, tables: list[str], state: str,
-                   by: str | None = None) -> dict[str, str]:
+def set_publishers(
+    conn: psycopg.Connection, cfg: MigrationConfig, tables: list[str], state: str, by: str | None = None
+) -> dict[str, str]:
     """Tell the application who logs ``tables`` from now on (no commit: the caller's transaction)."""
     if state not in PUBLISHER_STATES:
         raise ValueError(f"publisher state must be one of {PUBLISHER_STATES}, got {state!r}")
@@ -57,40 +59,64 @@ def handover(dsn: str, cfg: MigrationConfig, ctx: RunContext, tier: int) -> dict
     with ledger.step(dsn, tiers.PHASE, f"tier_{tier}_handover", ctx, cfg, {"tier": tier}) as out:
         with connection(dsn) as conn:
             before = publishers(conn, cfg)
-            keep = [t for t in tables if before.get(t) == "application"]   # already dropped: stays
+            keep = [t for t in tables if before.get(t) == "application"]  # already dropped: stays
             set_publishers(conn, cfg, [t for t in tables if t not in keep], "handover", by=ctx.dag_run_id)
             since = scalar(conn, "SELECT clock_timestamp()")
             conn.commit()
-        out.update(tables=tables, since=since.isoformat(), already_application=keep,
-                   note="the application reads public.activity_publisher(table) = 'application' and publishes "
-                        "after its write; the triggers still log, the pair gives one event")
+        out.update(
+            tables=tables,
+            since=since.isoformat(),
+            already_application=keep,
+            note="the application reads public.activity_publisher(table) = 'application' and publishes "
+            "after its write; the triggers still log, the pair gives one event",
+        )
     return out
 
 
-def coverage(conn: psycopg.Connection, cfg: MigrationConfig, entity_types: list[str], since: str, until: str
-             ) -> dict[str, dict[str, int]]:
+def coverage(
+    conn: psycopg.Connection, cfg: MigrationConfig, entity_types: list[str], since: str, until: str
+) -> dict[str, dict[str, int]]:
     """Per entity type: writes the triggers logged in [since, until) and how many the application published."""
-    rows = fetch_all(conn, load_sql("p5_trigger_removal/09_count_publish_coverage.sql", state=cfg.state_schema,
-                                    events=sql.Identifier(cfg.target_schema, cfg.target_table)),
-                     {"types": entity_types, "from": since, "to": until})
+    rows = fetch_all(
+        conn,
+        load_sql(
+            "p5_trigger_removal/09_count_publish_coverage.sql",
+            state=cfg.state_schema,
+            events=sql.Identifier(cfg.target_schema, cfg.target_table),
+        ),
+        {"types": entity_types, "from": since, "to": until},
+    )
     return {r["entity_type"]: {"writes": int(r["writes"]), "covered": int(r["covered"])} for r in rows}
 
 
-def per_table(types_by_table: dict[str, Any], by_type: dict[str, dict[str, int]], tables: list[str]
-              ) -> dict[str, dict[str, Any]]:
+def per_table(
+    types_by_table: dict[str, Any], by_type: dict[str, dict[str, int]], tables: list[str]
+) -> dict[str, dict[str, Any]]:
     """The coverage of each table of the tier (through the entity types its triggers log)."""
     out: dict[str, dict[str, Any]] = {}
     for table in tables:
         types = (types_by_table.get(table) or {}).get("entity_types") or []
         writes = sum(by_type.get(t, {}).get("writes", 0) for t in types)
         covered = sum(by_type.get(t, {}).get("covered", 0) for t in types)
-        out[table] = {"entity_types": types, "writes": writes, "covered": covered,
-                      "ratio": round(covered / writes, 4) if writes else None}
+        out[table] = {
+            "entity_types": types,
+            "writes": writes,
+            "covered": covered,
+            "ratio": round(covered / writes, 4) if writes else None,
+        }
     return out
 
 
-def readiness_poke(dsn: str, cfg: MigrationConfig, ctx: RunContext, tier: int, *, window_s: float,
-                   min_ratio: float, min_writes: int = MIN_READINESS_WRITES) -> Any:
+def readiness_poke(
+    dsn: str,
+    cfg: MigrationConfig,
+    ctx: RunContext,
+    tier: int,
+    *,
+    window_s: float,
+    min_ratio: float,
+    min_writes: int = MIN_READINESS_WRITES,
+) -> Any:
     """During the handover: do the application's publishes cover the triggers' writes, per table?
 
     ``pass`` when, over one window, every table of the tier had trigger-logged writes and the
@@ -106,16 +132,21 @@ def readiness_poke(dsn: str, cfg: MigrationConfig, ctx: RunContext, tier: int, *
     types_by_table = state.get("entity_types_by_table") or {}
     types = sorted({t for v in types_by_table.values() for t in (v.get("entity_types") or [])})
     if not types:
-        raise PreflightError(f"tier {tier}: no entity types recorded for its triggers (the baseline step records "
-                             "them while the triggers exist); cannot measure the handover")
+        raise PreflightError(
+            f"tier {tier}: no entity types recorded for its triggers (the baseline step records "
+            "them while the triggers exist); cannot measure the handover"
+        )
 
     def snap(conn: psycopg.Connection) -> dict[str, Any]:
         return {"counters": {"at": scalar(conn, "SELECT clock_timestamp()").isoformat()}}
 
     start, end = _windowed(dsn, cfg, tier, "readiness", run_key, window_s, snap)
     if start is None:
-        return Verdict("wait", f"tier {tier}: the application was told to publish; measuring its coverage over "
-                               f"{window_s:g} s from {end['counters']['at']}")
+        return Verdict(
+            "wait",
+            f"tier {tier}: the application was told to publish; measuring its coverage over "
+            f"{window_s:g} s from {end['counters']['at']}",
+        )
     since, until = start["counters"]["at"], end["counters"]["at"]
     with connection(dsn) as conn:
         tables_cov = per_table(types_by_table, coverage(conn, cfg, types, since, until), tables)
@@ -123,51 +154,85 @@ def readiness_poke(dsn: str, cfg: MigrationConfig, ctx: RunContext, tier: int, *
     total = sum(v["writes"] for v in tables_cov.values())
     low = sorted(t for t, v in tables_cov.items() if v["writes"] and v["ratio"] < min_ratio)
     idle = sorted(t for t, v in tables_cov.items() if not v["writes"])
-    figures = {"window": {"from": since, "to": until}, "tables": tables_cov, "writes_total": total,
-               "covered_total": sum(v["covered"] for v in tables_cov.values()), "min_ratio": min_ratio,
-               "min_writes": min_writes, "low": low, "idle": idle, "run_key": run_key,
-               "method": "events the triggers logged vs the application's confirmed publishes (committed only)"}
+    figures = {
+        "window": {"from": since, "to": until},
+        "tables": tables_cov,
+        "writes_total": total,
+        "covered_total": sum(v["covered"] for v in tables_cov.values()),
+        "min_ratio": min_ratio,
+        "min_writes": min_writes,
+        "low": low,
+        "idle": idle,
+        "run_key": run_key,
+        "method": "events the triggers logged vs the application's confirmed publishes (committed only)",
+    }
     shown = ", ".join(f"{t}: {v['covered']}/{v['writes']}" for t, v in tables_cov.items())
     if low and previous and (previous["details"].get("low") or []):
-        verdict = Verdict("fail", f"tier {tier}: the application does not publish for {', '.join(low)} "
-                                  f"(published/logged: {shown}; minimum ratio {min_ratio}) in two windows in a "
-                                  "row; the triggers stay and log these tables", figures)
+        verdict = Verdict(
+            "fail",
+            f"tier {tier}: the application does not publish for {', '.join(low)} "
+            f"(published/logged: {shown}; minimum ratio {min_ratio}) in two windows in a "
+            "row; the triggers stay and log these tables",
+            figures,
+        )
     elif low:
-        verdict = Verdict("wait", f"tier {tier}: below {min_ratio} on {', '.join(low)} ({shown}); measuring one "
-                                  "more window (the application may have read the setting late)", figures)
+        verdict = Verdict(
+            "wait",
+            f"tier {tier}: below {min_ratio} on {', '.join(low)} ({shown}); measuring one "
+            "more window (the application may have read the setting late)",
+            figures,
+        )
     elif idle or total < min_writes:
-        verdict = Verdict("wait", f"tier {tier}: not enough evidence yet ({total} writes, at least {min_writes}; "
-                                  f"no writes on {', '.join(idle) or 'none'}): {shown}", figures)
+        verdict = Verdict(
+            "wait",
+            f"tier {tier}: not enough evidence yet ({total} writes, at least {min_writes}; "
+            f"no writes on {', '.join(idle) or 'none'}): {shown}",
+            figures,
+        )
     else:
-        verdict = Verdict("pass", f"tier {tier}: the application publishes for every table ({shown})", figures)
+        verdict = Verdict(
+            "pass", f"tier {tier}: the application publishes for every table ({shown})", figures
+        )
     with connection(dsn) as conn:
-        _record_sample(conn, cfg, "readiness", tier, "coverage",
-                       round(figures["covered_total"] / total, 4) if total else None,
-                       {**figures, "state": verdict.state})
+        _record_sample(
+            conn,
+            cfg,
+            "readiness",
+            tier,
+            "coverage",
+            round(figures["covered_total"] / total, 4) if total else None,
+            {**figures, "state": verdict.state},
+        )
         if verdict.state == "fail":
             set_publishers(conn, cfg, tables, "trigger", by=run_key)
         conn.commit()
     return verdict
 
 
-def readiness_summary(conn: psycopg.Connection, cfg: MigrationConfig, tier: int, run_key: str | None
-                      ) -> dict[str, Any] | None:
+def readiness_summary(
+    conn: psycopg.Connection, cfg: MigrationConfig, tier: int, run_key: str | None
+) -> dict[str, Any] | None:
     """The passing readiness window of this run (for the approval's evidence), or None."""
     row = _latest_sample(conn, cfg, "readiness", tier, "coverage", run_key)
     return row["details"] if row else None
 
 
-def require_ready(conn: psycopg.Connection, cfg: MigrationConfig, tier: int, run_key: str | None) -> dict[str, Any]:
+def require_ready(
+    conn: psycopg.Connection, cfg: MigrationConfig, tier: int, run_key: str | None
+) -> dict[str, Any]:
     """The drop's own check: this run measured the handover and it passed (GateClosed otherwise)."""
     found = readiness_summary(conn, cfg, tier, run_key)
     if not found or found.get("state") != "pass":
-        raise GateClosed(f"tier {tier} may be dropped only after the handover showed the application publishing "
-                         f"for every table of the tier in this run (latest: {found.get('state') if found else 'none'})")
+        raise GateClosed(
+            f"tier {tier} may be dropped only after the handover showed the application publishing "
+            f"for every table of the tier in this run (latest: {found.get('state') if found else 'none'})"
+        )
     return found
 
 
-def restore_on_missing_activity(dsn: str, cfg: MigrationConfig, ctx: RunContext, tier: int,
-                                figures: dict[str, Any]) -> dict[str, Any]:
+def restore_on_missing_activity(
+    dsn: str, cfg: MigrationConfig, ctx: RunContext, tier: int, figures: dict[str, Any]
+) -> dict[str, Any]:
     """Activity went missing after the drop: the tier's triggers back from the backup, at once.
 
     The tier is recorded as failed (ledger step ``tier_<n>_drop`` failed, tier_state 'restored'),
@@ -178,8 +243,13 @@ def restore_on_missing_activity(dsn: str, cfg: MigrationConfig, ctx: RunContext,
     with connection(dsn) as conn:
         set_publishers(conn, cfg, cfg.tier(tier).table_names, "handover", by=ctx.dag_run_id)
         conn.commit()
-        details = {"tier": tier, "restored_automatically": True, "reason": "activity went missing after the drop",
-                   "event_flow": figures, "restored": restored,
-                   "at": datetime.now(timezone.utc).isoformat()}
+        details = {
+            "tier": tier,
+            "restored_automatically": True,
+            "reason": "activity went missing after the drop",
+            "event_flow": figures,
+            "restored": restored,
+            "at": datetime.now(timezone.utc).isoformat(),
+        }
         ledger.record(conn, tiers.PHASE, f"tier_{tier}_drop", "failed", ctx, details, cfg=cfg)
     return details

@@ -18,6 +18,7 @@ the sensor process, so a sensor in reschedule mode (a new process per poke) or a
 Airflow picks up where the last poke left off. Every measurement is a row in
 ``perf_samples``: purpose ``baseline``, ``after_drop`` or ``event_flow``.
 """
+
 from __future__ import annotations
 
 import html
@@ -53,14 +54,18 @@ PHASE = tiers.PHASE
 
 def _tier_details(conn: psycopg.Connection, cfg: MigrationConfig, tier: int, details: dict[str, Any]) -> None:
     """Merge ``details`` into the tier's row without touching its status (creates it as 'pending')."""
-    conn.execute(load_sql("p5_trigger_removal/14_merge_tier_details.sql", state=cfg.state_schema),
-                 {"tier": tier, "details": Jsonb(_jsonable(details))})
+    conn.execute(
+        load_sql("p5_trigger_removal/14_merge_tier_details.sql", state=cfg.state_schema),
+        {"tier": tier, "details": Jsonb(_jsonable(details))},
+    )
 
 
 # --- discovery and gates ----------------------------------------------------------------------------------
 
-def validate(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | None = None,
-             tier: int | None = None) -> dict[str, Any]:
+
+def validate(
+    dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | None = None, tier: int | None = None
+) -> dict[str, Any]:
     """Discover the logging triggers and their tiers; PreflightError names any unclaimed trigger or table."""
     cfg = cfg or load_config()
     with connection(dsn) as conn:
@@ -68,8 +73,10 @@ def validate(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | Non
     if tier is not None:
         cfg.tier(tier)
         return plans[tier].as_dict()
-    return {"tiers": [p.as_dict() for p in plans.values()],
-            "triggers": sum(len(p.triggers) for p in plans.values())}
+    return {
+        "tiers": [p.as_dict() for p in plans.values()],
+        "triggers": sum(len(p.triggers) for p in plans.values()),
+    }
 
 
 def gate_previous_tier(dsn: str, cfg: MigrationConfig, ctx: RunContext, tier: int) -> dict[str, Any]:
@@ -89,18 +96,34 @@ def gate_previous_tier(dsn: str, cfg: MigrationConfig, ctx: RunContext, tier: in
             prev_status = (states.get(prev) or {}).get("status", "pending")
             out["previous_tier"] = {"tier": prev, "status": prev_status}
             if prev_status != "verified":
-                raise GateClosed(f"tier {tier} may start only after tier {prev} is verified "
-                                 f"(dropped and its sensors passed); tier {prev} is '{prev_status}'")
-        out.update(proceed=True, reason=f"tier {tier} is '{mine}'" + (
-            "; its triggers are already dropped: the run resumes with the sensors" if mine == "dropped" else ""))
+                raise GateClosed(
+                    f"tier {tier} may start only after tier {prev} is verified "
+                    f"(dropped and its sensors passed); tier {prev} is '{prev_status}'"
+                )
+        out.update(
+            proceed=True,
+            reason=f"tier {tier} is '{mine}'"
+            + (
+                "; its triggers are already dropped: the run resumes with the sensors"
+                if mine == "dropped"
+                else ""
+            ),
+        )
     return out
 
 
 # --- baseline ---------------------------------------------------------------------------------------------
 
 
-def baseline(dsn: str, cfg: MigrationConfig, ctx: RunContext, tier: int, *, window_s: float = 60,
-             probe_writes: int = 100) -> dict[str, Any]:
+def baseline(
+    dsn: str,
+    cfg: MigrationConfig,
+    ctx: RunContext,
+    tier: int,
+    *,
+    window_s: float = 60,
+    probe_writes: int = 100,
+) -> dict[str, Any]:
     """Measure the tier's write cost with its triggers in place; store it as purpose 'baseline'.
 
     Also records which entity types the tier's triggers log (``tier_state.details.entity_types``),
@@ -114,27 +137,45 @@ def baseline(dsn: str, cfg: MigrationConfig, ctx: RunContext, tier: int, *, wind
             existing = _latest_sample(conn, cfg, "baseline", tier, "write_cost")
             if plan.done or (not plan.triggers and existing):
                 if not existing:
-                    raise PreflightError(f"tier {tier} is '{plan.status}' but has no baseline: nothing to compare with")
+                    raise PreflightError(
+                        f"tier {tier} is '{plan.status}' but has no baseline: nothing to compare with"
+                    )
                 out.update(reused=True, **existing["details"])
                 return out
             entity = perf.logged_entity_types(conn, cfg, list(plan.tables))
         figures = _measure_window(dsn, list(plan.tables), window_s, probe_writes)
         entity_types = sorted({e for v in entity.values() for e in v["entity_types"]})
-        figures.update(tier=tier, run_key=ctx.dag_run_id, entity_types=entity_types, entity_types_by_table=entity,
-                       method=_method(figures), taken_at=_now_iso())
+        figures.update(
+            tier=tier,
+            run_key=ctx.dag_run_id,
+            entity_types=entity_types,
+            entity_types_by_table=entity,
+            method=_method(figures),
+            taken_at=_now_iso(),
+        )
         with connection(dsn) as conn:
             _record_sample(conn, cfg, "baseline", tier, "write_cost", _headline(figures), figures)
             for table, p in figures["probe"]["tables"].items():
                 if "median_ms" in p:
                     _record_sample(conn, cfg, "baseline", tier, "probe_median_ms", p["median_ms"], p, table)
-            _tier_details(conn, cfg, tier, {"entity_types": entity_types, "entity_types_by_table": entity,
-                                            "name": plan.name, "tables": list(plan.tables)})
+            _tier_details(
+                conn,
+                cfg,
+                tier,
+                {
+                    "entity_types": entity_types,
+                    "entity_types_by_table": entity,
+                    "name": plan.name,
+                    "tables": list(plan.tables),
+                },
+            )
             conn.commit()
         out.update(figures)
     return out
 
 
 # --- backup, evidence, drop -------------------------------------------------------------------------------
+
 
 def backup(dsn: str, cfg: MigrationConfig, ctx: RunContext, tier: int) -> dict[str, Any]:
     """Back up the tier's triggers and functions (idempotent; a dropped tier keeps its backup)."""
@@ -156,46 +197,85 @@ def approval_evidence(dsn: str, cfg: MigrationConfig, ctx: RunContext, tier: int
         parity = _latest_parity(conn, cfg)
         backed = tiers.backups(conn, cfg, "trigger", tier=tier)
         from ._common import dual_write_enabled
+
         try:
             dual = dual_write_enabled(conn, cfg)
         except psycopg.Error:
             conn.rollback()
             dual = None
-    lines = [f"### Drop tier {tier}: {plan.name}", "",
-             f"Environment **{ctx.environment}**, mode {ctx.mode}. Tables: " + ", ".join(f"`{t}`" for t in plan.tables),
-             "", f"**{len(plan.triggers)} logging triggers** (backed up: {len(backed)}):", "",
-             "| table | trigger | function | enabled |", "|---|---|---|---|"]
-    lines += [f"| `{t.table}` | `{t.trigger_name}` | `{t.function_identity}` | {t.enabled} |" for t in plan.triggers]
+    lines = [
+        f"### Drop tier {tier}: {plan.name}",
+        "",
+        f"Environment **{ctx.environment}**, mode {ctx.mode}. Tables: "
+        + ", ".join(f"`{t}`" for t in plan.tables),
+        "",
+        f"**{len(plan.triggers)} logging triggers** (backed up: {len(backed)}):",
+        "",
+        "| table | trigger | function | enabled |",
+        "|---|---|---|---|",
+    ]
+    lines += [
+        f"| `{t.table}` | `{t.trigger_name}` | `{t.function_identity}` | {t.enabled} |" for t in plan.triggers
+    ]
     lines += ["", "**Baseline** (with the triggers):", ""]
     if base:
         d = base["details"]
-        lines += [f"- probe: {d.get('probe_ms')} ms per insert+delete pair (median per table, mean over tables; "
-                  f"{d['probe']['writes_per_table']} pairs per table, rolled back)",
-                  "- pg_stat_statements: " + (f"{d.get('statement_mean_ms')} ms mean over {d.get('statement_calls')} "
-                                               "application writes" if d.get("statements") else "not available"),
-                  f"- application writes in the window: {d.get('writes_total')} ({d.get('writes_per_s')}/s over "
-                  f"{d['window']['seconds']} s)",
-                  f"- entity types these triggers log: {', '.join(d.get('entity_types') or []) or 'none observed'}"]
+        lines += [
+            f"- probe: {d.get('probe_ms')} ms per insert+delete pair (median per table, mean over tables; "
+            f"{d['probe']['writes_per_table']} pairs per table, rolled back)",
+            "- pg_stat_statements: "
+            + (
+                f"{d.get('statement_mean_ms')} ms mean over {d.get('statement_calls')} application writes"
+                if d.get("statements")
+                else "not available"
+            ),
+            f"- application writes in the window: {d.get('writes_total')} ({d.get('writes_per_s')}/s over "
+            f"{d['window']['seconds']} s)",
+            f"- entity types these triggers log: {', '.join(d.get('entity_types') or []) or 'none observed'}",
+        ]
     else:
         lines.append("- no baseline recorded")
     from .p5_handover import readiness_summary
+
     with connection(dsn) as conn:
         ready = readiness_summary(conn, cfg, tier, ctx.dag_run_id)
-    lines += ["", "**Handover** (the application publishes for these tables while the triggers still log):", ""]
+    lines += [
+        "",
+        "**Handover** (the application publishes for these tables while the triggers still log):",
+        "",
+    ]
     if ready:
-        lines += ["| table | writes the triggers logged | published by the application too |", "|---|---|---|"]
-        lines += [f"| `{t}` | {v['writes']} | {v['covered']} |" for t, v in (ready.get("tables") or {}).items()]
-        lines.append(f"\nVerdict: **{ready.get('state')}** over {ready['window']['from']} – {ready['window']['to']}")
+        lines += [
+            "| table | writes the triggers logged | published by the application too |",
+            "|---|---|---|",
+        ]
+        lines += [
+            f"| `{t}` | {v['writes']} | {v['covered']} |" for t, v in (ready.get("tables") or {}).items()
+        ]
+        lines.append(
+            f"\nVerdict: **{ready.get('state')}** over {ready['window']['from']} – {ready['window']['to']}"
+        )
     else:
         lines.append("- not measured in this run")
-    lines += ["", "**Parity** (latest `parity` validation): " + (
-        f"{'passed' if parity['success'] else 'FAILED'} at {parity['run_at']:%Y-%m-%d %H:%M:%S %Z} "
-        f"({parity['environment']})" if parity else "no parity result recorded"),
-        "", "**Dual write** (phase 2, triggers call publish_activity): " + (
-            "on" if dual else "off" if dual is False else "unknown"),
-        "", "After approval the triggers are dropped in one transaction (lock_timeout "
-        f"{cfg.safety.lock_timeout_ms} ms, retried), then the performance and event-flow sensors watch the tier. "
-        "Rollback: `migration_rollback` or `activity-migration tiers --restore` recreates them from the backup."]
+    lines += [
+        "",
+        "**Parity** (latest `parity` validation): "
+        + (
+            f"{'passed' if parity['success'] else 'FAILED'} at {parity['run_at']:%Y-%m-%d %H:%M:%S %Z} "
+            f"({parity['environment']})"
+            if parity
+            else "no parity result recorded"
+        ),
+        "",
+        "**Dual write** (phase 2, triggers call publish_activity): "
+        + ("on" if dual else "off" if dual is False else "unknown"),
+        "",
+        "After approval the triggers are dropped in one transaction (lock_timeout "
+        f"{cfg.safety.lock_timeout_ms} ms, retried), then the performance and event-flow sensors watch the "
+        "tier. "
+        "Rollback: `migration_rollback` or `activity-migration tiers --restore` recreates them from the "
+        "backup.",
+    ]
     return "\n".join(lines)
 
 
@@ -203,14 +283,17 @@ def apply(dsn: str, cfg: MigrationConfig, ctx: RunContext, tier: int) -> dict[st
     """Remove the tier's logging triggers (ledger step ``tier_<n>_drop``), only after this run's
     handover showed the application publishing for every table of the tier (p5_handover)."""
     from . import p5_handover
+
     with ledger.step(dsn, PHASE, f"tier_{tier}_drop", ctx, cfg, {"tier": tier}) as out:
         with connection(dsn) as conn:
             plan = tiers.plan_tier(conn, cfg, tier)
-            if plan.triggers:          # a re-run after the drop resumes without asking again
+            if plan.triggers:  # a re-run after the drop resumes without asking again
                 out["readiness"] = p5_handover.require_ready(conn, cfg, tier, ctx.dag_run_id)
         out.update(tiers.drop_tier(dsn, cfg, tier))
         with connection(dsn) as conn:
-            p5_handover.set_publishers(conn, cfg, cfg.tier(tier).table_names, "application", by=ctx.dag_run_id)
+            p5_handover.set_publishers(
+                conn, cfg, cfg.tier(tier).table_names, "application", by=ctx.dag_run_id
+            )
             conn.commit()
     return out
 
@@ -223,15 +306,21 @@ drop = apply
 
 # --- done, rollback, report -------------------------------------------------------------------------------
 
+
 def verify(dsn: str, cfg: MigrationConfig, ctx: RunContext, tier: int) -> dict[str, Any]:
     """Record the tier as 'verified' with the measured improvement (ledger step ``tier_<n>_done``)."""
     with ledger.step(dsn, PHASE, f"tier_{tier}_done", ctx, cfg, {"tier": tier}) as out:
         with connection(dsn) as conn:
             plan = tiers.plan_tier(conn, cfg, tier)
             if plan.triggers:
-                raise MigrationError(f"tier {tier} still has {len(plan.triggers)} logging triggers: not dropped")
-            perf_row = fetch_one(conn, load_sql("p5_trigger_removal/16_select_latest_improvement.sql",
-                                                state=cfg.state_schema), {"tier": tier})
+                raise MigrationError(
+                    f"tier {tier} still has {len(plan.triggers)} logging triggers: not dropped"
+                )
+            perf_row = fetch_one(
+                conn,
+                load_sql("p5_trigger_removal/16_select_latest_improvement.sql", state=cfg.state_schema),
+                {"tier": tier},
+            )
             flow_row = _latest_sample(conn, cfg, "event_flow", tier, "event_ratio")
             improvement = dict((perf_row or {}).get("details", {}).get("comparison") or {})
             if flow_row:
@@ -250,6 +339,7 @@ def rollback_tier(dsn: str, cfg: MigrationConfig, tier: int, ctx: RunContext | N
     """Recreate the tier's backed-up triggers and functions exactly; tier 'restored' (ledger step ``rollback``)."""
     ctx = ctx or RunContext()
     from .p5_handover import set_publishers
+
     with ledger.step(dsn, PHASE, "rollback", ctx, cfg, {"tier": tier}) as out:
         out.update(tiers.restore_tier(dsn, cfg, tier))
         with connection(dsn) as conn:
@@ -262,12 +352,14 @@ def rollback_all(dsn: str, cfg: MigrationConfig, ctx: RunContext | None = None) 
     """Restore every tier, newest first; each tier is its own transaction."""
     ctx = ctx or RunContext()
     from .p5_handover import set_publishers
+
     with ledger.step(dsn, PHASE, "rollback", ctx, cfg, {"tier": "all"}) as out:
         out["tiers"] = tiers.restore_all(dsn, cfg)
         with connection(dsn) as conn:
             if ledger.state_schema_exists(conn, cfg):
-                set_publishers(conn, cfg, [t for tier in cfg.tiers for t in tier.table_names], "trigger",
-                               by="rollback")
+                set_publishers(
+                    conn, cfg, [t for tier in cfg.tiers for t in tier.table_names], "trigger", by="rollback"
+                )
                 conn.commit()
     return out
 
@@ -278,8 +370,14 @@ rollback = rollback_all
 def failure_report(dsn: str, cfg: MigrationConfig, tier: int, run_key: str | None = None) -> tuple[str, str]:
     """Subject and HTML of the alert when a sensor of the tier fails, with the latest figures."""
     with connection(dsn) as conn:
-        rows = {p: _latest_sample(conn, cfg, p, tier, m, None if p == "baseline" else run_key)
-                for p, m in (("baseline", "write_cost"), ("after_drop", "write_cost"), ("event_flow", "event_ratio"))}
+        rows = {
+            p: _latest_sample(conn, cfg, p, tier, m, None if p == "baseline" else run_key)
+            for p, m in (
+                ("baseline", "write_cost"),
+                ("after_drop", "write_cost"),
+                ("event_flow", "event_ratio"),
+            )
+        }
     perf_d = (rows["after_drop"] or {}).get("details") or {}
     cmp_ = perf_d.get("comparison") or {}
     flow = (rows["event_flow"] or {}).get("details") or {}
@@ -297,12 +395,15 @@ def failure_report(dsn: str, cfg: MigrationConfig, tier: int, run_key: str | Non
         ("minimum ratio", flow.get("min_ratio")),
         ("entity types", ", ".join(flow.get("entity_types") or [])),
     ]
-    rows_html = "".join(f"<tr><th align='left'>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>"
-                        for k, v in items)
+    rows_html = "".join(
+        f"<tr><th align='left'>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>" for k, v in items
+    )
     subject = f"activity-migration phase 5: tier {tier} sensor failed"
-    body = (f"<p>A sensor of tier {tier} failed after its triggers were dropped. The triggers stay dropped until "
-            f"someone decides: roll the tier back with the <code>migration_rollback</code> DAG or "
-            f"<code>activity-migration tiers --restore {tier}</code>.</p><table>{rows_html}</table>")
+    body = (
+        f"<p>A sensor of tier {tier} failed after its triggers were dropped. The triggers stay dropped until "
+        f"someone decides: roll the tier back with the <code>migration_rollback</code> DAG or "
+        f"<code>activity-migration tiers --restore {tier}</code>.</p><table>{rows_html}</table>"
+    )
     return subject, body
 
 
@@ -314,9 +415,14 @@ def tiers_section(conn: psycopg.Connection, cfg: MigrationConfig) -> dict[str, A
         st = states.get(t.tier) or {}
         imp = st.get("improvement") or {}
         out[f"tier_{t.tier}"] = {
-            "name": t.name, "status": st.get("status", "pending"), "triggers": len(st.get("triggers") or []),
-            "improvement_pct": imp.get("improvement_pct"), "method": imp.get("method"),
-            "write_ms_before": imp.get("before"), "write_ms_after": imp.get("after"),
-            "event_ratio": imp.get("event_ratio")}
+            "name": t.name,
+            "status": st.get("status", "pending"),
+            "triggers": len(st.get("triggers") or []),
+            "improvement_pct": imp.get("improvement_pct"),
+            "method": imp.get("method"),
+            "write_ms_before": imp.get("before"),
+            "write_ms_after": imp.get("after"),
+            "event_ratio": imp.get("event_ratio"),
+        }
     done = [k for k, v in out.items() if v["status"] == "verified"]
     return {"tiers_verified": f"{len(done)}/{len(cfg.tiers)}", "tiers": out}

@@ -21,6 +21,7 @@ Steps (each a ledger row under phase ``p6_cleanup``):
 ``delete_archive`` (separately approved, after the retention) drops the archive for good;
 from then on :func:`rollback` refuses.
 """
+
 from __future__ import annotations
 
 import logging
@@ -68,29 +69,37 @@ from .p6_rollback import rollback  # noqa: F401
 log = logging.getLogger(__name__)
 
 
-
 # --------------------------------------------------------------------------- what to drop
 def legacy_functions(conn: psycopg.Connection, cfg: MigrationConfig) -> list[str]:
     """regprocedure of every legacy trigger function left: logging functions returning trigger that
     no trigger uses, plus the ones phases 2/5 backed up that still exist."""
     writers = logging_function_oids(conn, cfg)
     rows = fetch_all(conn, load_sql("p6_cleanup/06_select_unused_trigger_functions.sql"))
-    found = {r["ident"] for r in rows if r["oid"] in writers and not r["ident"].startswith(cfg.state_schema + ".")}
+    found = {
+        r["ident"] for r in rows if r["oid"] in writers and not r["ident"].startswith(cfg.state_schema + ".")
+    }
     if ledger.state_schema_exists(conn, cfg):
-        for r in fetch_all(conn, load_sql("p6_cleanup/07_select_backed_up_trigger_functions.sql",
-                                          state=cfg.state_schema)):
-            fn = scalar(conn, load_sql("p6_cleanup/08_select_unused_trigger_function.sql"),
-                        {"identity": r["identity"]})
+        for r in fetch_all(
+            conn, load_sql("p6_cleanup/07_select_backed_up_trigger_functions.sql", state=cfg.state_schema)
+        ):
+            fn = scalar(
+                conn,
+                load_sql("p6_cleanup/08_select_unused_trigger_function.sql"),
+                {"identity": r["identity"]},
+            )
             if fn:
                 found.add(fn)
     return sorted(found)
 
 
 def _backup(conn: psycopg.Connection, cfg: MigrationConfig, identity: str) -> None:
-    schema, name = scalar(conn, load_sql("p6_cleanup/09_select_function_schema_and_name.sql"),
-                          {"identity": identity}).split("|", 1)
-    conn.execute(load_sql("p6_cleanup/10_upsert_function_backup.sql", state=cfg.state_schema),
-                 {"phase": PHASE, "schema_name": schema, "object_name": name, "identity": identity})
+    schema, name = scalar(
+        conn, load_sql("p6_cleanup/09_select_function_schema_and_name.sql"), {"identity": identity}
+    ).split("|", 1)
+    conn.execute(
+        load_sql("p6_cleanup/10_upsert_function_backup.sql", state=cfg.state_schema),
+        {"phase": PHASE, "schema_name": schema, "object_name": name, "identity": identity},
+    )
 
 
 def is_applied(conn: psycopg.Connection, cfg: MigrationConfig | None = None) -> bool:
@@ -99,27 +108,44 @@ def is_applied(conn: psycopg.Connection, cfg: MigrationConfig | None = None) -> 
 
 
 # --------------------------------------------------------------------------- apply
-def plan(conn: psycopg.Connection, cfg: MigrationConfig, *, keep_compat_view: bool = True,
-         retention_days: int = 30) -> dict[str, Any]:
+def plan(
+    conn: psycopg.Connection, cfg: MigrationConfig, *, keep_compat_view: bool = True, retention_days: int = 30
+) -> dict[str, Any]:
     kind = relation_kind(conn, cfg.source.schema, cfg.source.table)
     arch = current_archive(conn, cfg)
-    return {"source_table": cfg.source_table, "source_kind": kind,
-            "source_rows": scalar(conn, "SELECT reltuples::bigint FROM pg_class WHERE oid = to_regclass(%s)",
-                                  (cfg.source_table,)) if kind == "r" else None,
-            "archive": arch["name"] if arch else archive_name(), "already_archived": arch is not None,
-            "legacy_functions": len(legacy_functions(conn, cfg)), "keep_compat_view": keep_compat_view,
-            "retention_days": retention_days}
+    return {
+        "source_table": cfg.source_table,
+        "source_kind": kind,
+        "source_rows": scalar(
+            conn, "SELECT reltuples::bigint FROM pg_class WHERE oid = to_regclass(%s)", (cfg.source_table,)
+        )
+        if kind == "r"
+        else None,
+        "archive": arch["name"] if arch else archive_name(),
+        "already_archived": arch is not None,
+        "legacy_functions": len(legacy_functions(conn, cfg)),
+        "keep_compat_view": keep_compat_view,
+        "retention_days": retention_days,
+    }
 
 
-def gather_facts(dsn: str, cfg: MigrationConfig | None = None, *, max_age_hours: float = 24,
-                 environment: str | None = None, keep_compat_view: bool = True,
-                 retention_days: int = 30) -> dict[str, Any]:
+def gather_facts(
+    dsn: str,
+    cfg: MigrationConfig | None = None,
+    *,
+    max_age_hours: float = 24,
+    environment: str | None = None,
+    keep_compat_view: bool = True,
+    retention_days: int = 30,
+) -> dict[str, Any]:
     """Run all three gates and return their facts (raises GateClosed at the first that refuses)."""
     cfg = cfg or load_config()
     with connection(dsn) as conn:
-        facts = {"tiers": gate_tiers_done(conn, cfg),
-                 "validation": gate_validation(conn, cfg, max_age_hours=max_age_hours, environment=environment),
-                 "quarantine": gate_quarantine(conn, cfg)}
+        facts = {
+            "tiers": gate_tiers_done(conn, cfg),
+            "validation": gate_validation(conn, cfg, max_age_hours=max_age_hours, environment=environment),
+            "quarantine": gate_quarantine(conn, cfg),
+        }
         facts.update(plan(conn, cfg, keep_compat_view=keep_compat_view, retention_days=retention_days))
     facts["markdown"] = evidence_markdown(facts)
     return facts
@@ -145,52 +171,100 @@ def backup(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | None 
     return out
 
 
-def _archive_preconditions(conn: psycopg.Connection, cfg: MigrationConfig) -> tuple[list[tuple[str, str]], Any]:
+def _archive_preconditions(
+    conn: psycopg.Connection, cfg: MigrationConfig
+) -> tuple[list[tuple[str, str]], Any]:
     """Refuse unless the source is a table and publish_activity is backed up; return the source's
     columns (for the compat view) and the dual-write setting before cleanup (for the rollback)."""
     if relation_kind(conn, cfg.source.schema, cfg.source.table) != "r":
         raise PreflightError(f"{cfg.source_table} is not a table: nothing to archive")
-    backed_up = scalar(conn, sql.SQL("SELECT count(*) FROM {} WHERE phase = %s AND identity = %s").format(
-        state_table(cfg, "ddl_backups")), (PHASE, publish_identity(cfg)))
+    backed_up = scalar(
+        conn,
+        sql.SQL("SELECT count(*) FROM {} WHERE phase = %s AND identity = %s").format(
+            state_table(cfg, "ddl_backups")
+        ),
+        (PHASE, publish_identity(cfg)),
+    )
     if not backed_up:
         raise PreflightError("run the p6_cleanup backup step first (publish_activity is not backed up)")
-    return table_columns(conn, cfg.source.schema, cfg.source.table), \
-        ledger.get_setting(conn, DUAL_WRITE_SETTING, None, cfg=cfg)
+    return table_columns(conn, cfg.source.schema, cfg.source.table), ledger.get_setting(
+        conn, DUAL_WRITE_SETTING, None, cfg=cfg
+    )
 
 
 def _stop_writing(conn: psycopg.Connection, cfg: MigrationConfig) -> Any:
     """publish_activity writes events only (phase 1's form): nothing writes the old table after this.
     Returns the horizon: events without a legacy id from then on were born after cleanup."""
-    run_sql_file(conn, "p1_infrastructure/04_create_publish_activity_internal.sql", state=cfg.state_schema,
-                 events=sql.Identifier(cfg.target_schema, cfg.target_table), parameters=publish_parameters())
+    run_sql_file(
+        conn,
+        "p1_infrastructure/04_create_publish_activity_internal.sql",
+        state=cfg.state_schema,
+        events=sql.Identifier(cfg.target_schema, cfg.target_table),
+        parameters=publish_parameters(),
+    )
     ledger.set_setting(conn, DUAL_WRITE_SETTING, {"enabled": False, "disabled_by": PHASE}, by=PHASE, cfg=cfg)
     # Transactions already open may still write an event with an older created_at: the horizon covers them.
     return scalar(conn, load_sql("p6_cleanup/11_select_writers_horizon.sql"))
 
 
-def _move_into_archive(conn: psycopg.Connection, cfg: MigrationConfig, name: str, columns: list[tuple[str, str]],
-                       since: Any, dual_before: Any, keep_compat_view: bool, retention_days: int
-                       ) -> dict[str, Any]:
+def _move_into_archive(
+    conn: psycopg.Connection,
+    cfg: MigrationConfig,
+    name: str,
+    columns: list[tuple[str, str]],
+    since: Any,
+    dual_before: Any,
+    keep_compat_view: bool,
+    retention_days: int,
+) -> dict[str, Any]:
     """The table into the archive (metadata only), its access taken, the compat view, the record."""
-    run_sql_file(conn, "p6_cleanup/01_archive_source_table.sql",
-                 source=sql.Identifier(cfg.source.schema, cfg.source.table), state=cfg.state_schema,
-                 source_name=cfg.source.table, archive_name=name)
+    run_sql_file(
+        conn,
+        "p6_cleanup/01_archive_source_table.sql",
+        source=sql.Identifier(cfg.source.schema, cfg.source.table),
+        state=cfg.state_schema,
+        source_name=cfg.source.table,
+        archive_name=name,
+    )
     # Nobody but the owner reads the archive: its grants are kept for the rollback.
     access = take_access(conn, cfg.state_schema, name)
     privileges.lock_down_state_schema(conn, cfg)
     # Readers of the old name keep working.
-    view = create_compat_view(conn, cfg, cfg.source.schema, cfg.source.table, columns,
-                              grants_key="legacy_name_view") if keep_compat_view else None
-    conn.execute(load_sql("p6_cleanup/12_upsert_archive_record.sql", state=cfg.state_schema),
-                 {"name": name, "source_table": cfg.source_table, "unlinked_since": since,
-                  "retention_days": int(retention_days), "access": Jsonb(access)})
-    ledger.set_setting(conn, P6_SETTING, {"archive": name, "dual_write_before": dual_before,
-                                          "compat_view": bool(keep_compat_view)}, by=PHASE, cfg=cfg)
+    view = (
+        create_compat_view(
+            conn, cfg, cfg.source.schema, cfg.source.table, columns, grants_key="legacy_name_view"
+        )
+        if keep_compat_view
+        else None
+    )
+    conn.execute(
+        load_sql("p6_cleanup/12_upsert_archive_record.sql", state=cfg.state_schema),
+        {
+            "name": name,
+            "source_table": cfg.source_table,
+            "unlinked_since": since,
+            "retention_days": int(retention_days),
+            "access": Jsonb(access),
+        },
+    )
+    ledger.set_setting(
+        conn,
+        P6_SETTING,
+        {"archive": name, "dual_write_before": dual_before, "compat_view": bool(keep_compat_view)},
+        by=PHASE,
+        cfg=cfg,
+    )
     return {"view": view, "since": since}
 
 
-def archive(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | None = None, *,
-            keep_compat_view: bool = True, retention_days: int = 30) -> dict[str, Any]:
+def archive(
+    dsn: str,
+    cfg: MigrationConfig | None = None,
+    ctx: RunContext | None = None,
+    *,
+    keep_compat_view: bool = True,
+    retention_days: int = 30,
+) -> dict[str, Any]:
     """Atomically: publish_activity events-only, legacy table into the archive, compat view. Idempotent."""
     cfg = cfg or load_config()
     if not 0 <= int(retention_days) <= 3650:
@@ -210,13 +284,26 @@ def archive(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | None
         # transaction. Wait until every transaction older than the switch has ended.
         out["writers_drained"] = wait_for_older_transactions(dsn)
         if not out["writers_drained"]:
-            raise MigrationError("a transaction older than the publish_activity switch is still open after 30 s; "
-                                 "the table was not moved (re-run the task: the switch is idempotent)")
+            raise MigrationError(
+                "a transaction older than the publish_activity switch is still open after 30 s; "
+                "the table was not moved (re-run the task: the switch is idempotent)"
+            )
         # 2. the table into the archive and 3. the compat view, in one transaction.
-        res = run_locked(dsn, cfg, lambda conn: _move_into_archive(
-            conn, cfg, name, columns, since, dual_before, keep_compat_view, retention_days))
-        out.update({"archive": f"{cfg.state_schema}.{name}", "compat_view": res["view"],
-                    "unlinked_since": res["since"], "publish_activity": "events only"})
+        res = run_locked(
+            dsn,
+            cfg,
+            lambda conn: _move_into_archive(
+                conn, cfg, name, columns, since, dual_before, keep_compat_view, retention_days
+            ),
+        )
+        out.update(
+            {
+                "archive": f"{cfg.state_schema}.{name}",
+                "compat_view": res["view"],
+                "unlinked_since": res["since"],
+                "publish_activity": "events only",
+            }
+        )
     return out
 
 
@@ -228,26 +315,40 @@ def checksum(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | Non
             arch = current_archive(conn, cfg)
             if not arch or arch["deleted_at"]:
                 raise MigrationError("no live archive to checksum")
-            row = fetch_one(conn, load_sql("p6_cleanup/02_checksum_archive.sql", archive=state_table(cfg, arch["name"])))
+            row = fetch_one(
+                conn, load_sql("p6_cleanup/02_checksum_archive.sql", archive=state_table(cfg, arch["name"]))
+            )
             if arch["checksum"] and arch["checksum"] != row["checksum"]:
-                raise MigrationError(f"archive {arch['name']} changed: checksum {row['checksum']} != recorded "
-                                     f"{arch['checksum']}")
-            conn.execute(sql.SQL("UPDATE {} SET rows = %s, checksum = %s WHERE name = %s").format(
-                state_table(cfg, "archives")), (row["rows"], row["checksum"], arch["name"]))
+                raise MigrationError(
+                    f"archive {arch['name']} changed: checksum {row['checksum']} != recorded "
+                    f"{arch['checksum']}"
+                )
+            conn.execute(
+                sql.SQL("UPDATE {} SET rows = %s, checksum = %s WHERE name = %s").format(
+                    state_table(cfg, "archives")
+                ),
+                (row["rows"], row["checksum"], arch["name"]),
+            )
             conn.commit()
         out.update({"archive": arch["name"], "rows": row["rows"], "checksum": row["checksum"]})
     return out
 
 
-def drop_legacy_functions(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | None = None
-                          ) -> dict[str, Any]:
+def drop_legacy_functions(
+    dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | None = None
+) -> dict[str, Any]:
     """Drop the legacy trigger functions backed up in the ``backup`` step. Idempotent."""
     cfg = cfg or load_config()
     with ledger.step(dsn, PHASE, "drop_legacy_functions", ctx, cfg) as out:
         with connection(dsn) as conn:
-            idents = [r["identity"] for r in fetch_all(
-                conn, load_sql("p6_cleanup/13_select_legacy_function_backups.sql", state=cfg.state_schema),
-                {"phase": PHASE, "publish": publish_identity(cfg)})]
+            idents = [
+                r["identity"]
+                for r in fetch_all(
+                    conn,
+                    load_sql("p6_cleanup/13_select_legacy_function_backups.sql", state=cfg.state_schema),
+                    {"phase": PHASE, "publish": publish_identity(cfg)},
+                )
+            ]
             has_trigger = load_sql("p6_cleanup/14_select_function_has_trigger.sql")
             used = [i for i in idents if scalar(conn, has_trigger, {"identity": i})]
         if used:
@@ -255,8 +356,13 @@ def drop_legacy_functions(dsn: str, cfg: MigrationConfig | None = None, ctx: Run
 
         def body(conn: psycopg.Connection) -> None:
             for ident in idents:
-                conn.execute(sql.SQL("DROP FUNCTION IF EXISTS {}").format(sql.SQL(
-                    scalar(conn, "SELECT to_regprocedure(%s)::text", (ident,)) or "pg_catalog.none()")))
+                conn.execute(
+                    sql.SQL("DROP FUNCTION IF EXISTS {}").format(
+                        sql.SQL(
+                            scalar(conn, "SELECT to_regprocedure(%s)::text", (ident,)) or "pg_catalog.none()"
+                        )
+                    )
+                )
 
         if idents:
             run_locked(dsn, cfg, body)
@@ -281,8 +387,12 @@ def verify(dsn: str, cfg: MigrationConfig | None = None) -> dict[str, Any]:
             problems.append("publish_activity still mentions the legacy table")
     if problems:
         raise MigrationError("phase 6 verify failed: " + "; ".join(problems))
-    return {"archive": arch["name"], "rows": arch["rows"], "checksum": arch["checksum"],
-            "old_name_is": {"v": "compatibility view", None: "absent"}.get(kind, kind)}
+    return {
+        "archive": arch["name"],
+        "rows": arch["rows"],
+        "checksum": arch["checksum"],
+        "old_name_is": {"v": "compatibility view", None: "absent"}.get(kind, kind),
+    }
 
 
 # The phase's last step: every privilege on the migration's objects as privileges.py lists it.
@@ -295,7 +405,13 @@ def cleanup_section(conn: psycopg.Connection, cfg: MigrationConfig) -> dict[str,
     open_rows = sum(r["n"] for r in quarantine_open(conn, cfg))
     if not arch:
         return {"archive": None, "open_quarantine": open_rows}
-    return {"archive": f"{cfg.state_schema}.{arch['name']}", "rows": arch["rows"], "checksum": arch["checksum"],
-            "created_at": arch["created_at"].isoformat(), "retention_days": arch["retention_days"],
-            "deleted_at": arch["deleted_at"].isoformat() if arch["deleted_at"] else None,
-            "reversible": arch["deleted_at"] is None, "open_quarantine": open_rows}
+    return {
+        "archive": f"{cfg.state_schema}.{arch['name']}",
+        "rows": arch["rows"],
+        "checksum": arch["checksum"],
+        "created_at": arch["created_at"].isoformat(),
+        "retention_days": arch["retention_days"],
+        "deleted_at": arch["deleted_at"].isoformat() if arch["deleted_at"] else None,
+        "reversible": arch["deleted_at"] is None,
+        "open_quarantine": open_rows,
+    }

@@ -1,5 +1,6 @@
 """Phase 6's gates: every tier verified, the validation suites passed recently, no open
 quarantine row; and the Markdown the approval shows. Each refuses naming what is missing."""
+
 from __future__ import annotations
 
 import logging
@@ -25,13 +26,22 @@ VALIDATION_SUITES = ("parity", "events_integrity")
 def gate_tiers_done(conn: psycopg.Connection, cfg: MigrationConfig | None = None) -> dict[str, Any]:
     """Every configured tier 'verified' in tier_state, and no logging trigger left in the catalog."""
     cfg = cfg or load_config()
-    rows = {r["tier"]: r["status"] for r in fetch_all(
-        conn, sql.SQL("SELECT tier, status FROM {}").format(state_table(cfg, "tier_state")))} \
-        if ledger.state_schema_exists(conn, cfg) else {}
+    rows = (
+        {
+            r["tier"]: r["status"]
+            for r in fetch_all(
+                conn, sql.SQL("SELECT tier, status FROM {}").format(state_table(cfg, "tier_state"))
+            )
+        }
+        if ledger.state_schema_exists(conn, cfg)
+        else {}
+    )
     not_done = {t.tier: rows.get(t.tier, "not started") for t in cfg.tiers if rows.get(t.tier) != "verified"}
     left = [t.identity for t in logging_triggers(conn, cfg)]
-    facts = {"tiers": {str(t.tier): rows.get(t.tier, "not started") for t in cfg.tiers},
-             "logging_triggers_left": len(left)}
+    facts = {
+        "tiers": {str(t.tier): rows.get(t.tier, "not started") for t in cfg.tiers},
+        "logging_triggers_left": len(left),
+    }
     problems = []
     if not_done:
         problems.append("tiers not verified: " + ", ".join(f"tier {k} is {v}" for k, v in not_done.items()))
@@ -42,19 +52,30 @@ def gate_tiers_done(conn: psycopg.Connection, cfg: MigrationConfig | None = None
     return facts
 
 
-def gate_validation(conn: psycopg.Connection, cfg: MigrationConfig | None = None, *, max_age_hours: float = 24,
-                    environment: str | None = None, suites: tuple[str, ...] = VALIDATION_SUITES) -> dict[str, Any]:
+def gate_validation(
+    conn: psycopg.Connection,
+    cfg: MigrationConfig | None = None,
+    *,
+    max_age_hours: float = 24,
+    environment: str | None = None,
+    suites: tuple[str, ...] = VALIDATION_SUITES,
+) -> dict[str, Any]:
     """Each suite's newest full run passed within ``max_age_hours`` (validation.require_recent_pass)."""
     cfg = cfg or load_config()
     if not 0 < float(max_age_hours) <= 24 * 30:
         raise MigrationError(f"validation_max_age_hours must be in (0, 720], got {max_age_hours!r}")
     from ..validation.gate import require_recent_pass
+
     out = {}
     for suite in suites:
         row = require_recent_pass(conn, suite, float(max_age_hours), environment or "production", cfg=cfg)
         age = row.get("age")
-        out[suite] = {"suite": suite, "run_at": str(row.get("run_at")), "result_id": row.get("id"),
-                      "age_hours": round(age.total_seconds() / 3600, 2) if age is not None else None}
+        out[suite] = {
+            "suite": suite,
+            "run_at": str(row.get("run_at")),
+            "result_id": row.get("id"),
+            "age_hours": round(age.total_seconds() / 3600, 2) if age is not None else None,
+        }
     return out
 
 
@@ -71,16 +92,27 @@ def gate_quarantine(conn: psycopg.Connection, cfg: MigrationConfig | None = None
     if open_rows:
         total = sum(r["n"] for r in open_rows)
         by_reason = ", ".join(f"{r['reason']}: {r['n']}" for r in open_rows)
-        raise GateClosed(f"cleanup refused: {total} quarantined rows are neither resolved nor acknowledged "
-                         f"({by_reason}); fix them, or acknowledge with "
-                         f"`activity-migration quarantine --ack --by NAME --all` (or --reason R)")
-    total = scalar(conn, sql.SQL("SELECT count(*) FROM {}").format(state_table(cfg, "quarantine"))) \
-        if ledger.state_schema_exists(conn, cfg) else 0
+        raise GateClosed(
+            f"cleanup refused: {total} quarantined rows are neither resolved nor acknowledged "
+            f"({by_reason}); fix them, or acknowledge with "
+            f"`activity-migration quarantine --ack --by NAME --all` (or --reason R)"
+        )
+    total = (
+        scalar(conn, sql.SQL("SELECT count(*) FROM {}").format(state_table(cfg, "quarantine")))
+        if ledger.state_schema_exists(conn, cfg)
+        else 0
+    )
     return {"quarantined": int(total or 0), "open": 0}
 
 
-def acknowledge_quarantine(conn: psycopg.Connection, by: str, *, reason: str | None = None, all_rows: bool = False,
-                           cfg: MigrationConfig | None = None) -> int:
+def acknowledge_quarantine(
+    conn: psycopg.Connection,
+    by: str,
+    *,
+    reason: str | None = None,
+    all_rows: bool = False,
+    cfg: MigrationConfig | None = None,
+) -> int:
     """Mark open quarantine rows as acknowledged by ``by`` (all, or those with ``reason``); returns the count."""
     cfg = cfg or load_config()
     if not by or not by.strip():
@@ -88,8 +120,10 @@ def acknowledge_quarantine(conn: psycopg.Connection, by: str, *, reason: str | N
     if not all_rows and not reason:
         raise MigrationError("say which rows to acknowledge: --all or --reason R")
     with conn.cursor() as cur:
-        cur.execute(load_sql("p6_cleanup/18_acknowledge_quarantine.sql", state=cfg.state_schema),
-                    {"by": by.strip(), "reason": reason or None})
+        cur.execute(
+            load_sql("p6_cleanup/18_acknowledge_quarantine.sql", state=cfg.state_schema),
+            {"by": by.strip(), "reason": reason or None},
+        )
         n = cur.rowcount
     conn.commit()
     return n
@@ -100,17 +134,30 @@ def evidence_markdown(facts: dict[str, Any]) -> str:
     lines = ["### Cleanup of the legacy activity log", ""]
     tiers = facts.get("tiers", {})
     if tiers:
-        lines.append("**Trigger tiers**: " + ", ".join(f"{k}: {v}" for k, v in tiers.get("tiers", {}).items())
-                     + f"; logging triggers left: {tiers.get('logging_triggers_left')}")
+        lines.append(
+            "**Trigger tiers**: "
+            + ", ".join(f"{k}: {v}" for k, v in tiers.get("tiers", {}).items())
+            + f"; logging triggers left: {tiers.get('logging_triggers_left')}"
+        )
     for suite, v in (facts.get("validation") or {}).items():
-        lines.append(f"**Validation `{suite}`**: passed {v.get('run_at', '')} ({v.get('age_hours', '?')} h ago)")
+        lines.append(
+            f"**Validation `{suite}`**: passed {v.get('run_at', '')} ({v.get('age_hours', '?')} h ago)"
+        )
     q = facts.get("quarantine") or {}
     lines.append(f"**Quarantine**: {q.get('quarantined', 0)} rows, {q.get('open', 0)} open")
     if facts.get("source_rows") is not None:
-        lines.append(f"**{facts.get('source_table')}**: {facts['source_rows']} rows (estimate) will be archived as "
-                     f"`{facts.get('archive')}`, kept {facts.get('retention_days')} days")
-    lines += ["", "Will: stop publish_activity writing the old table, move it into the migration schema, drop "
-              f"{facts.get('legacy_functions', '?')} legacy trigger functions (backed up), "
-              + ("create the compatibility view `public.activity_logs`." if facts.get("keep_compat_view")
-                 else "leave no object under the old name.")]
+        lines.append(
+            f"**{facts.get('source_table')}**: {facts['source_rows']} rows (estimate) will be archived as "
+            f"`{facts.get('archive')}`, kept {facts.get('retention_days')} days"
+        )
+    lines += [
+        "",
+        "Will: stop publish_activity writing the old table, move it into the migration schema, drop "
+        f"{facts.get('legacy_functions', '?')} legacy trigger functions (backed up), "
+        + (
+            "create the compatibility view `public.activity_logs`."
+            if facts.get("keep_compat_view")
+            else "leave no object under the old name."
+        ),
+    ]
     return "\n\n".join(lines)

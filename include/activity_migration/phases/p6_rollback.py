@@ -1,5 +1,6 @@
 """The rollback of phase 6: the archive back under the legacy name, dual write again, events
 born after cleanup copied back, legacy functions recreated."""
+
 from __future__ import annotations
 
 import logging
@@ -41,13 +42,20 @@ def _reverse_copy(conn: psycopg.Connection, cfg: MigrationConfig, since: Any) ->
     else:
         seq = scalar(conn, "SELECT pg_get_serial_sequence(%s, %s)", (cfg.source_table, cfg.source.key))
         if not seq:
-            raise MigrationError(f"{cfg.source_table}.{cfg.source.key} is {key_type} without a sequence: cannot give "
-                                 "post-cleanup events a legacy key")
+            raise MigrationError(
+                f"{cfg.source_table}.{cfg.source.key} is {key_type} without a sequence: cannot give "
+                "post-cleanup events a legacy key"
+            )
         new_key = sql.SQL("nextval({})").format(sql.Literal(seq))
-    stmt = load_sql("p6_cleanup/04_copy_unlinked_events_back.sql",
+    stmt = load_sql(
+        "p6_cleanup/04_copy_unlinked_events_back.sql",
         events=sql.Identifier(cfg.target_schema, cfg.target_table),
-        source=sql.Identifier(cfg.source.schema, cfg.source.table), key=sql.Identifier(cfg.source.key),
-        new_key=new_key, columns=sql.SQL(", ").join(cols), values=sql.SQL(", ").join(vals))
+        source=sql.Identifier(cfg.source.schema, cfg.source.table),
+        key=sql.Identifier(cfg.source.key),
+        new_key=new_key,
+        columns=sql.SQL(", ").join(cols),
+        values=sql.SQL(", ").join(vals),
+    )
     with conn.cursor() as cur:
         cur.execute(stmt, {"since": since})
         return cur.rowcount
@@ -57,29 +65,44 @@ def _rollback_facts(conn: psycopg.Connection, cfg: MigrationConfig, arch: dict[s
     """What the rollback restores, checked first: refuses when the archive was deleted, is missing
     or changed. ``resumed``: an earlier run already put the table back (it resumes after the restore)."""
     if arch["deleted_at"]:
-        raise GateClosed(f"cannot roll back phase 6: the archive {arch['name']} of {arch['source_table']} was "
-                         f"deleted at {arch['deleted_at']:%Y-%m-%d %H:%M} UTC by {arch['deleted_by']}; the "
-                         "legacy rows are gone (restore it from a database backup)")
+        raise GateClosed(
+            f"cannot roll back phase 6: the archive {arch['name']} of {arch['source_table']} was "
+            f"deleted at {arch['deleted_at']:%Y-%m-%d %H:%M} UTC by {arch['deleted_by']}; the "
+            "legacy rows are gone (restore it from a database backup)"
+        )
     p6 = ledger.get_setting(conn, P6_SETTING, {}, cfg=cfg) or {}
-    resumed = (p6.get("restored_table_from") == arch["name"]
-               and relation_kind(conn, cfg.state_schema, arch["name"]) is None
-               and relation_kind(conn, cfg.source.schema, cfg.source.table) == "r")
+    resumed = (
+        p6.get("restored_table_from") == arch["name"]
+        and relation_kind(conn, cfg.state_schema, arch["name"]) is None
+        and relation_kind(conn, cfg.source.schema, cfg.source.table) == "r"
+    )
     if not resumed and relation_kind(conn, cfg.state_schema, arch["name"]) != "r":
-        raise MigrationError(f"archive table {cfg.state_schema}.{arch['name']} is missing although not "
-                             "recorded as deleted: inspect the database before rolling back")
+        raise MigrationError(
+            f"archive table {cfg.state_schema}.{arch['name']} is missing although not "
+            "recorded as deleted: inspect the database before rolling back"
+        )
     backups = {"phase": PHASE, "publish": publish_identity(cfg)}
-    pub_backup = fetch_one(conn, load_sql("p6_cleanup/15_select_publish_backup.sql", state=cfg.state_schema), backups)
-    funcs = fetch_all(conn, load_sql("p6_cleanup/16_select_function_backups.sql", state=cfg.state_schema), backups)
+    pub_backup = fetch_one(
+        conn, load_sql("p6_cleanup/15_select_publish_backup.sql", state=cfg.state_schema), backups
+    )
+    funcs = fetch_all(
+        conn, load_sql("p6_cleanup/16_select_function_backups.sql", state=cfg.state_schema), backups
+    )
     if arch["checksum"] and not resumed:
-        now = fetch_one(conn, load_sql("p6_cleanup/02_checksum_archive.sql", archive=state_table(cfg, arch["name"])))
+        now = fetch_one(
+            conn, load_sql("p6_cleanup/02_checksum_archive.sql", archive=state_table(cfg, arch["name"]))
+        )
         if now["checksum"] != arch["checksum"]:
-            raise MigrationError(f"archive {arch['name']} checksum {now['checksum']} differs from the recorded "
-                                 f"{arch['checksum']}: it was changed; refusing to restore it blindly")
+            raise MigrationError(
+                f"archive {arch['name']} checksum {now['checksum']} differs from the recorded "
+                f"{arch['checksum']}: it was changed; refusing to restore it blindly"
+            )
     return {"p6": p6, "resumed": resumed, "pub_backup": pub_backup, "funcs": funcs}
 
 
-def _restore_table(conn: psycopg.Connection, cfg: MigrationConfig, arch: dict[str, Any], facts: dict[str, Any],
-                   since: Any) -> dict[str, Any]:
+def _restore_table(
+    conn: psycopg.Connection, cfg: MigrationConfig, arch: dict[str, Any], facts: dict[str, Any], since: Any
+) -> dict[str, Any]:
     """One transaction: compat view dropped, the archive back under the legacy name with its access,
     publish_activity and the legacy functions recreated, events born after cleanup copied back."""
     p6 = facts["p6"]
@@ -88,21 +111,33 @@ def _restore_table(conn: psycopg.Connection, cfg: MigrationConfig, arch: dict[st
         conn.execute(sql.SQL("DROP VIEW {}").format(sql.Identifier(cfg.source.schema, cfg.source.table)))
     elif kind is not None:
         raise MigrationError(f"{cfg.source_table} exists as relkind {kind!r}: refusing to overwrite it")
-    run_sql_file(conn, "p6_cleanup/03_restore_archived_table.sql", state=cfg.state_schema,
-                 archive_name=arch["name"], source_name=cfg.source.table, source_schema=cfg.source.schema)
+    run_sql_file(
+        conn,
+        "p6_cleanup/03_restore_archived_table.sql",
+        state=cfg.state_schema,
+        archive_name=arch["name"],
+        source_name=cfg.source.table,
+        source_schema=cfg.source.schema,
+    )
     give_access_back(conn, cfg.source.schema, cfg.source.table, arch.get("access"))
     if facts["pub_backup"]:
         conn.execute(facts["pub_backup"]["definition"])
     for f in facts["funcs"]:
         conn.execute(f["definition"])
     copied = _reverse_copy(conn, cfg, since)
-    conn.execute(sql.SQL("UPDATE {} SET restored_at = clock_timestamp() WHERE phase = %s").format(
-        state_table(cfg, "ddl_backups")), (PHASE,))
+    conn.execute(
+        sql.SQL("UPDATE {} SET restored_at = clock_timestamp() WHERE phase = %s").format(
+            state_table(cfg, "ddl_backups")
+        ),
+        (PHASE,),
+    )
     if p6.get("dual_write_before") is not None:
         ledger.set_setting(conn, DUAL_WRITE_SETTING, p6["dual_write_before"], by="rollback", cfg=cfg)
     else:
-        conn.execute(sql.SQL("DELETE FROM {} WHERE key = %s").format(state_table(cfg, "settings")),
-                     (DUAL_WRITE_SETTING,))
+        conn.execute(
+            sql.SQL("DELETE FROM {} WHERE key = %s").format(state_table(cfg, "settings")),
+            (DUAL_WRITE_SETTING,),
+        )
     # Not finished until the drain: a re-run resumes from here (see rollback's docstring).
     ledger.set_setting(conn, P6_SETTING, dict(p6, restored_table_from=arch["name"]), by="rollback", cfg=cfg)
     return {"copied_back": copied}
@@ -111,14 +146,23 @@ def _restore_table(conn: psycopg.Connection, cfg: MigrationConfig, arch: dict[st
 def _record_restored(conn: psycopg.Connection, cfg: MigrationConfig, arch: dict[str, Any], since: Any) -> int:
     """After the drain: copy again, record the archive as restored, forget the phase-6 setting."""
     again = _reverse_copy(conn, cfg, since)
-    conn.execute(sql.SQL("UPDATE {} SET restored_at = clock_timestamp() WHERE name = %s").format(
-        state_table(cfg, "archives")), (arch["name"],))
+    conn.execute(
+        sql.SQL("UPDATE {} SET restored_at = clock_timestamp() WHERE name = %s").format(
+            state_table(cfg, "archives")
+        ),
+        (arch["name"],),
+    )
     conn.execute(sql.SQL("DELETE FROM {} WHERE key = %s").format(state_table(cfg, "settings")), (P6_SETTING,))
     return again
 
 
-def rollback(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | None = None, *,
-             drain_timeout_s: float = 60.0) -> dict[str, Any]:
+def rollback(
+    dsn: str,
+    cfg: MigrationConfig | None = None,
+    ctx: RunContext | None = None,
+    *,
+    drain_timeout_s: float = 60.0,
+) -> dict[str, Any]:
     """Undo phase 6: the archive back to ``public.activity_logs`` (compat view dropped first),
     publish_activity dual-write again, events born after cleanup copied back, legacy functions
     recreated from the p6 backup. Refuses when the archive was deleted. Idempotent and resumable.
@@ -138,19 +182,33 @@ def rollback(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | Non
                 return out
             facts = _rollback_facts(conn, cfg, arch)
         since = arch["unlinked_since"] or arch["created_at"]
-        res = {"copied_back": 0} if facts["resumed"] else run_locked(
-            dsn, cfg, lambda conn: _restore_table(conn, cfg, arch, facts, since))
+        res = (
+            {"copied_back": 0}
+            if facts["resumed"]
+            else run_locked(dsn, cfg, lambda conn: _restore_table(conn, cfg, arch, facts, since))
+        )
         # A transaction that called the events-only publish_activity just before the swap may
         # commit after it: wait for every transaction open now, then copy again and record.
         if not wait_for_older_transactions(dsn, drain_timeout_s):
             late = run_locked(dsn, cfg, lambda c: _reverse_copy(c, cfg, since))
             raise MigrationError(
-                f"phase 6 rollback: {cfg.source_table} is restored and publish_activity writes both systems, but a "
-                f"transaction open at the restore is still running after {drain_timeout_s:.0f} s (it may still "
-                f"commit an event without a legacy row; {res['copied_back'] + late} copied back so far). Re-run "
-                "the rollback: it resumes with the wait and the copy.")
+                f"phase 6 rollback: {cfg.source_table} is restored and publish_activity writes both systems, "
+                "but a "
+                f"transaction open at the restore is still running after {drain_timeout_s:.0f} s (it may "
+                "still "
+                f"commit an event without a legacy row; {res['copied_back'] + late} copied back so far). "
+                "Re-run "
+                "the rollback: it resumes with the wait and the copy."
+            )
         again = run_locked(dsn, cfg, lambda conn: _record_restored(conn, cfg, arch, since))
-        out.update({"restored": cfg.source_table, "from_archive": arch["name"], "publish_activity": "dual write",
-                    "legacy_functions_recreated": [f["identity"] for f in facts["funcs"]],
-                    "resumed": facts["resumed"], "events_copied_back": res["copied_back"] + again})
+        out.update(
+            {
+                "restored": cfg.source_table,
+                "from_archive": arch["name"],
+                "publish_activity": "dual write",
+                "legacy_functions_recreated": [f["identity"] for f in facts["funcs"]],
+                "resumed": facts["resumed"],
+                "events_copied_back": res["copied_back"] + again,
+            }
+        )
     return out

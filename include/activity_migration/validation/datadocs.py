@@ -7,6 +7,7 @@ tags are removed, a small stylesheet shipped with the project
 remote logo images point at the local copy GX already writes. Collapsed sections are shown
 open, so nothing needs JavaScript.
 """
+
 from __future__ import annotations
 
 import os
@@ -20,8 +21,12 @@ STATIC_CSS = Path(__file__).resolve().parent / "static" / "datadocs.css"
 SITE_NAME = "activity_migration_local"
 
 _REMOTE_LINK = re.compile(r"<link\b[^>]*\bhref\s*=\s*[\"']https?://[^>]*>\s*", re.IGNORECASE)
-_REMOTE_SCRIPT = re.compile(r"<script\b[^>]*\bsrc\s*=\s*[\"']https?://[^>]*>\s*</script>\s*", re.IGNORECASE | re.DOTALL)
-_REMOTE_IMG = re.compile(r"(<img\b[^>]*\bsrc\s*=\s*[\"'])https?://[^\"']*?(logo-long|full_logo_dark)[^\"']*([\"'])", re.IGNORECASE)
+_REMOTE_SCRIPT = re.compile(
+    r"<script\b[^>]*\bsrc\s*=\s*[\"']https?://[^>]*>\s*</script>\s*", re.IGNORECASE | re.DOTALL
+)
+_REMOTE_IMG = re.compile(
+    r"(<img\b[^>]*\bsrc\s*=\s*[\"'])https?://[^\"']*?(logo-long|full_logo_dark)[^\"']*([\"'])", re.IGNORECASE
+)
 _CSS_IMPORT = re.compile(r"@import\s+url\([\"']?https?://[^)]*\)\s*;?", re.IGNORECASE)
 MARKER = "<!-- activity-migration: offline -->"
 REMOTE_ASSET = re.compile(r"<(?:link|script)\b[^>]*(?:href|src)\s*=\s*[\"']https?://", re.IGNORECASE)
@@ -33,9 +38,11 @@ def default_dir(environment: str) -> Path:
 
 def site_config(directory: Path) -> dict:
     """The ``data_docs_sites`` entry for GX: a filesystem site in ``directory``."""
-    return {"class_name": "SiteBuilder",
-            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(directory)},
-            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"}}
+    return {
+        "class_name": "SiteBuilder",
+        "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(directory)},
+        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+    }
 
 
 def make_offline(directory: Path, since: float | None = None) -> int:

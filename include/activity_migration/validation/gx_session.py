@@ -4,6 +4,7 @@
 validates a table asset (a view or table: pushdown, no query assets); the results are turned
 into :class:`ExpectationOutcome` rows here.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -32,10 +33,17 @@ def sqlalchemy_url(dsn: str) -> str:
     known = {k: params.pop(k, None) for k in ("user", "password", "host", "port", "dbname")}
     query = {k: str(v) for k, v in params.items() if v is not None}
     query.setdefault("application_name", "activity-migration-gx")
-    url = URL.create("postgresql+psycopg", username=known["user"], password=known["password"],
-                     host=known["host"], port=int(known["port"]) if known["port"] else None,
-                     database=known["dbname"], query=query)
+    url = URL.create(
+        "postgresql+psycopg",
+        username=known["user"],
+        password=known["password"],
+        host=known["host"],
+        port=int(known["port"]) if known["port"] else None,
+        database=known["dbname"],
+        query=query,
+    )
     return url.render_as_string(hide_password=False)
+
 
 def _asset_for(suite: str, scope: str, cfg: MigrationConfig) -> tuple[str, str, list[str]]:
     """(schema, table, index columns for examples) of the table asset a suite validates."""
@@ -59,8 +67,14 @@ def parse_result(suite: str, r: Any) -> ExpectationOutcome:
     check = meta.get("check") or etype
     if meta.get("field"):
         check = f"{check}:{meta['field']}"
-    out = ExpectationOutcome(suite=suite, type=etype, check=check, description=description,
-                             success=bool(d.get("success")), column=kwargs.get("column"))
+    out = ExpectationOutcome(
+        suite=suite,
+        type=etype,
+        check=check,
+        description=description,
+        success=bool(d.get("success")),
+        column=kwargs.get("column"),
+    )
     rows = (res.get("details") or {}).get("unexpected_rows")
     if etype == "unexpected_rows_expectation" and rows is not None:
         if suite == "parity":
@@ -73,20 +87,29 @@ def parse_result(suite: str, r: Any) -> ExpectationOutcome:
         else:
             out.observed = res.get("observed_value")
             out.failures = res.get("observed_value")
-            out.examples = [str(x.get("legacy_activity_log_id") or x.get("legacy_id") or x.get("id")) for x in rows[:EXAMPLES]]
+            out.examples = [
+                str(x.get("legacy_activity_log_id") or x.get("legacy_id") or x.get("id"))
+                for x in rows[:EXAMPLES]
+            ]
         return out
     if "unexpected_count" in res:
         out.failures = res.get("unexpected_count")
-        out.observed = {"unexpected_count": res.get("unexpected_count"), "element_count": res.get("element_count"),
-                        "unexpected_percent": round(res.get("unexpected_percent") or 0, 4),
-                        "values": [str(v) for v in (res.get("partial_unexpected_list") or [])[:EXAMPLES]]}
+        out.observed = {
+            "unexpected_count": res.get("unexpected_count"),
+            "element_count": res.get("element_count"),
+            "unexpected_percent": round(res.get("unexpected_percent") or 0, 4),
+            "values": [str(v) for v in (res.get("partial_unexpected_list") or [])[:EXAMPLES]],
+        }
         idx = res.get("partial_unexpected_index_list") or []
-        out.examples = [str(next(iter(x.values()))) if isinstance(x, dict) else str(x) for x in idx[:EXAMPLES]]
+        out.examples = [
+            str(next(iter(x.values()))) if isinstance(x, dict) else str(x) for x in idx[:EXAMPLES]
+        ]
     else:
         out.observed = res.get("observed_value")
         if "details" in res and not out.success:
             out.detail = str(res.get("details"))[:500]
     return out
+
 
 class _GxSession:
     """One ephemeral GX context per (database, Data Docs folder), kept for the life of the process.
@@ -108,11 +131,17 @@ class _GxSession:
 
         self.context = gx.get_context(mode="ephemeral")
         self.context.variables.progress_bars = ProgressBarsConfig(globally=False)
-        self.context.add_data_docs_site(site_name=datadocs.SITE_NAME, site_config=datadocs.site_config(docs_dir))
-        self.source = self.context.data_sources.add_postgres("activity_db", connection_string=sqlalchemy_url(dsn))
+        self.context.add_data_docs_site(
+            site_name=datadocs.SITE_NAME, site_config=datadocs.site_config(docs_dir)
+        )
+        self.source = self.context.data_sources.add_postgres(
+            "activity_db", connection_string=sqlalchemy_url(dsn)
+        )
         self.assets: dict[tuple[str, str], Any] = {}
         self.suites: dict[str, tuple[Any, Any]] = {}  # suite -> (file stamp, ExpectationSuite)
-        self.checkpoints: dict[tuple[str, str, str], tuple[Any, Any]] = {}  # (suite, schema, table) -> (stamp, checkpoint)
+        self.checkpoints: dict[
+            tuple[str, str, str], tuple[Any, Any]
+        ] = {}  # (suite, schema, table) -> (stamp, checkpoint)
 
     @classmethod
     def get(cls, dsn: str, docs_dir: Path) -> "_GxSession":
@@ -150,7 +179,9 @@ class _GxSession:
             return cached[1]
         asset = self.assets.get((schema, table))
         if asset is None:
-            asset = self.source.add_table_asset(name=f"{schema}.{table}", table_name=table, schema_name=schema)
+            asset = self.source.add_table_asset(
+                name=f"{schema}.{table}", table_name=table, schema_name=schema
+            )
             asset.add_batch_definition_whole_table("whole_table")
             self.assets[(schema, table)] = asset
         batch = asset.get_batch_definition("whole_table")
@@ -163,22 +194,38 @@ class _GxSession:
                 self.context.suites.delete(name)
             suite = self.context.suites.add(load_suite(name))
             self.suites[name] = (stamp, suite)
-        vd = self.context.validation_definitions.add(gx.ValidationDefinition(name=f"{tag}_validation", data=batch,
-                                                                             suite=suite))
+        vd = self.context.validation_definitions.add(
+            gx.ValidationDefinition(name=f"{tag}_validation", data=batch, suite=suite)
+        )
         if name == "parity":
             result_format: dict[str, Any] = {"result_format": "COMPLETE"}
         else:
-            result_format = {"result_format": "SUMMARY", "partial_unexpected_count": EXAMPLES,
-                             "unexpected_index_column_names": index_cols}
-        checkpoint = self.context.checkpoints.add(gx.Checkpoint(
-            name=f"{tag}_checkpoint", validation_definitions=[vd], result_format=result_format,
-            actions=[UpdateDataDocsAction(name="data_docs", site_names=[datadocs.SITE_NAME])]))
+            result_format = {
+                "result_format": "SUMMARY",
+                "partial_unexpected_count": EXAMPLES,
+                "unexpected_index_column_names": index_cols,
+            }
+        checkpoint = self.context.checkpoints.add(
+            gx.Checkpoint(
+                name=f"{tag}_checkpoint",
+                validation_definitions=[vd],
+                result_format=result_format,
+                actions=[UpdateDataDocsAction(name="data_docs", site_names=[datadocs.SITE_NAME])],
+            )
+        )
         self.checkpoints[key] = (stamp, checkpoint)
         return checkpoint
 
 
-def gx_validate(dsn: str, cfg: MigrationConfig, suites: list[str], scope: str, docs_dir: Path, run_name: str,
-                parameters: dict[str, Any]) -> dict[str, tuple[Any, str | None]]:
+def gx_validate(
+    dsn: str,
+    cfg: MigrationConfig,
+    suites: list[str],
+    scope: str,
+    docs_dir: Path,
+    run_name: str,
+    parameters: dict[str, Any],
+) -> dict[str, tuple[Any, str | None]]:
     """Run the suites with GX; returns suite -> (ExpectationSuiteValidationResult, Data Docs page path).
 
     Data Docs are built for the suites that ran only (GX's UpdateDataDocsAction renders the

@@ -2,6 +2,7 @@
 
 Plain data, in the shape the alert mail, the gates and the Airflow tasks use.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -12,6 +13,7 @@ from typing import Any
 @dataclass
 class ExpectationOutcome:
     """One expectation's verdict, in the shape the alert mail and the gates use."""
+
     suite: str
     type: str
     check: str
@@ -45,6 +47,7 @@ class SuiteOutcome:
 @dataclass
 class ValidationOutcome:
     """What ``run_suites`` returns: the verdict, per-suite details, where Data Docs are."""
+
     success: bool
     scope: str
     environment: str
@@ -68,15 +71,21 @@ class ValidationOutcome:
         return out
 
     def summary_lines(self) -> list[str]:
-        lines = [f"validation {'PASSED' if self.success else 'FAILED'} ({self.scope} scope, {self.environment})"]
+        lines = [
+            f"validation {'PASSED' if self.success else 'FAILED'} ({self.scope} scope, {self.environment})"
+        ]
         for name, s in self.suites.items():
             st = s.statistics
-            lines.append(f"  {name}: {'passed' if s.success else 'FAILED'} - "
-                         f"{st.get('successful_expectations', '?')}/{st.get('evaluated_expectations', '?')} expectations"
-                         + (f", page {s.data_docs_page}" if s.data_docs_page else ""))
+            lines.append(
+                f"  {name}: {'passed' if s.success else 'FAILED'} - "
+                f"{st.get('successful_expectations', '?')}/{st.get('evaluated_expectations', '?')} "
+                "expectations" + (f", page {s.data_docs_page}" if s.data_docs_page else "")
+            )
             for r in s.failed:
-                lines.append(f"    x {r.label}: observed {r.observed!r}"
-                             + (f", examples {', '.join(r.examples)}" if r.examples else ""))
+                lines.append(
+                    f"    x {r.label}: observed {r.observed!r}"
+                    + (f", examples {', '.join(r.examples)}" if r.examples else "")
+                )
         if self.data_docs_path:
             lines.append(f"  Data Docs: {self.data_docs_path}")
         return lines

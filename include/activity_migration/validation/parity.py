@@ -21,6 +21,7 @@ The work is split by job; this module gathers the public names:
 - ``parity_objects``: the parity views and tables, and the created_at indexes;
 - ``parity_collect``: the collection itself and the findings it stores.
 """
+
 from __future__ import annotations
 
 from .parity_collect import ParityCollection, collect
@@ -51,8 +52,25 @@ from .parity_scope import (
 )
 
 __all__ = [
-    "COUNT_CHECKS", "KEY_TYPES", "MISMATCH_FIELDS", "ROW_CHECKS", "VALIDATION_TABLES", "VALIDATION_VIEWS",
-    "ParityCollection", "Scope", "collect", "drop_validation_objects", "ensure_validation_objects",
-    "estimated_source_rows", "key_type", "mismatch_exprs", "new_source_rows", "sample_budget", "sample_range",
-    "systems_live", "table_exists", "validation_index_names", "view_identifiers",
+    "COUNT_CHECKS",
+    "KEY_TYPES",
+    "MISMATCH_FIELDS",
+    "ROW_CHECKS",
+    "VALIDATION_TABLES",
+    "VALIDATION_VIEWS",
+    "ParityCollection",
+    "Scope",
+    "collect",
+    "drop_validation_objects",
+    "ensure_validation_objects",
+    "estimated_source_rows",
+    "key_type",
+    "mismatch_exprs",
+    "new_source_rows",
+    "sample_budget",
+    "sample_range",
+    "systems_live",
+    "table_exists",
+    "validation_index_names",
+    "view_identifiers",
 ]

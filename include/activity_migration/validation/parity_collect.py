@@ -6,6 +6,7 @@ session temp tables (``parity_diff``, and in the full scope ``parity_groups`` an
 previous run's in ``<state>.parity_findings``. Only the incremental scope's whole-table
 counts may run on a second connection, beside the row-level statement.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -29,10 +30,18 @@ from .parity_identifiers import (
 from .parity_scope import Scope, estimated_source_rows
 
 # Which source column (config.source.columns key) feeds each mismatch field.
-_FIELD_SOURCE = {"actor_id": "actor_id", "customer_id": "customer_id", "event_type": "action",
-                 "entity_type": "entity_type", "entity_id": "entity_id", "description": "description",
-                 "payload": "metadata", "ip_address": "ip_address", "user_agent": "user_agent",
-                 "occurred_at": "occurred_at"}
+_FIELD_SOURCE = {
+    "actor_id": "actor_id",
+    "customer_id": "customer_id",
+    "event_type": "action",
+    "entity_type": "entity_type",
+    "entity_id": "entity_id",
+    "description": "description",
+    "payload": "metadata",
+    "ip_address": "ip_address",
+    "user_agent": "user_agent",
+    "occurred_at": "occurred_at",
+}
 
 
 @dataclass
@@ -43,8 +52,12 @@ class ParityCollection:
 
 
 def _whole_table_counts(conn: psycopg.Connection, ids: dict[str, Any]) -> dict[str, Any]:
-    return fetch_one(conn, load_sql("validation/10_count_parity_totals.sql", state=ids["state"], src=ids["src"],
-                                    events=ids["events"]))
+    return fetch_one(
+        conn,
+        load_sql(
+            "validation/10_count_parity_totals.sql", state=ids["state"], src=ids["src"], events=ids["events"]
+        ),
+    )
 
 
 def _whole_table_counts_on_own_connection(dsn: str, ids: dict[str, Any]) -> dict[str, Any]:
@@ -64,7 +77,9 @@ def _counts_beside(dsn: str | None, ids: dict[str, Any]) -> Iterator[Future | No
         yield pool.submit(_whole_table_counts_on_own_connection, dsn, ids)
 
 
-def collect(conn: psycopg.Connection, cfg: MigrationConfig, scope: Scope, dsn: str | None = None) -> ParityCollection:
+def collect(
+    conn: psycopg.Connection, cfg: MigrationConfig, scope: Scope, dsn: str | None = None
+) -> ParityCollection:
     """Compute the parity findings for ``scope`` and store them in ``<state>.parity_findings``.
 
     ``conn`` must be in autocommit mode; everything happens in one transaction, except, when
@@ -100,11 +115,17 @@ def collect(conn: psycopg.Connection, cfg: MigrationConfig, scope: Scope, dsn: s
 
         findings = _findings(cfg, diff_rows, count_findings)
         _store_findings(conn, cfg, findings, scope.name)
-    stats["diff_rows"] = int(sum(r["failures"] for r in diff_rows.values() if r["field"] == "" or r["check_name"] == "mismatch"))
+    stats["diff_rows"] = int(
+        sum(r["failures"] for r in diff_rows.values() if r["field"] == "" or r["check_name"] == "mismatch")
+    )
     stats["collect_seconds"] = round(time.perf_counter() - t0, 3)
-    return ParityCollection(findings=findings, statistics=stats,
-                            entity_type_counts=[{k: (int(v) if isinstance(v, int) else v) for k, v in r.items()}
-                                                for r in entity_counts])
+    return ParityCollection(
+        findings=findings,
+        statistics=stats,
+        entity_type_counts=[
+            {k: (int(v) if isinstance(v, int) else v) for k, v in r.items()} for r in entity_counts
+        ],
+    )
 
 
 def _collect_full_diff(conn: psycopg.Connection, ids: dict[str, Any], stats: dict[str, Any]) -> None:
@@ -119,19 +140,34 @@ def _collect_full_diff(conn: psycopg.Connection, ids: dict[str, Any], stats: dic
     conn.execute("SET LOCAL enable_sort = on")
     stats["differing_rows"] = int(scalar(conn, "SELECT coalesce(sum(differing_rows), 0) FROM parity_groups"))
     if stats["differing_rows"]:
-        run_sql_file(conn, "validation/13_collect_parity_full_diff.sql", **compare,
-                     differing_fields=ids["differing_fields"])
+        run_sql_file(
+            conn,
+            "validation/13_collect_parity_full_diff.sql",
+            **compare,
+            differing_fields=ids["differing_fields"],
+        )
 
 
-def _collect_incremental_diff(conn: psycopg.Connection, cfg: MigrationConfig, scope: Scope, ids: dict[str, Any],
-                              stats: dict[str, Any]) -> None:
+def _collect_incremental_diff(
+    conn: psycopg.Connection, cfg: MigrationConfig, scope: Scope, ids: dict[str, Any], stats: dict[str, Any]
+) -> None:
     """Incremental scope, one statement: the source side (sample + new rows, each probed in
     events by its legacy id) and the events side over the same window and key range (orphans)."""
-    inc = fetch_one(conn, load_sql("validation/03_collect_parity_incremental.sql", state=ids["state"],
-                                   events=ids["events"], src=ids["src"], key=ids["key"], key_type=ids["key_type"],
-                                   differs=ids["differs"], differing_fields=ids["differing_fields"],
-                                   compared_columns=ids["compared_columns"]),
-                    scope.params())
+    inc = fetch_one(
+        conn,
+        load_sql(
+            "validation/03_collect_parity_incremental.sql",
+            state=ids["state"],
+            events=ids["events"],
+            src=ids["src"],
+            key=ids["key"],
+            key_type=ids["key_type"],
+            differs=ids["differs"],
+            differing_fields=ids["differing_fields"],
+            compared_columns=ids["compared_columns"],
+        ),
+        scope.params(),
+    )
     stats["source_rows_checked"] = int(inc["source_rows"])
     stats["sampled_source_rows"] = int(inc["sampled_source_rows"])
     # What the sample can find: one older row that differs is in tonight's sample with
@@ -139,63 +175,99 @@ def _collect_incremental_diff(conn: psycopg.Connection, cfg: MigrationConfig, sc
     older = max(estimated_source_rows(conn, cfg) - int(scope.new_source_rows or 0), 1)
     stats["older_rows_estimated"] = older
     stats["sampled_fraction"] = round(min(1.0, stats["sampled_source_rows"] / older), 6)
-    stats["detection"] = (f"one differing older row is found tonight with probability "
-                          f"{stats['sampled_fraction']:.2%}, and within {scope.sample_ranges} nights for certain "
-                          "(every key range comes round); new rows are all checked")
+    stats["detection"] = (
+        f"one differing older row is found tonight with probability "
+        f"{stats['sampled_fraction']:.2%}, and within {scope.sample_ranges} nights for certain "
+        "(every key range comes round); new rows are all checked"
+    )
     stats["event_rows_checked"] = int(inc["event_rows"])
     stats["sample_last_key"] = inc["sample_last_key"]
 
 
-def _classify_and_summarise_diff(conn: psycopg.Connection, ids: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+def _classify_and_summarise_diff(
+    conn: psycopg.Connection, ids: dict[str, Any]
+) -> dict[tuple[str, str], dict[str, Any]]:
     """Classify the collected differences and summarise them: (check, field) -> failures, examples."""
     # A temp table has no statistics: without them the classification below may plan a
     # scan of the whole source instead of a few primary-key probes.
     conn.execute("ANALYZE parity_diff")
-    run_sql_file(conn, "validation/08_classify_parity_missing.sql", state=ids["state"], key_type=ids["key_type"])
-    return {(r["check_name"], r["field"]): r for r in fetch_all(conn, load_sql("validation/09_summarize_parity_diff.sql"))}
+    run_sql_file(
+        conn, "validation/08_classify_parity_missing.sql", state=ids["state"], key_type=ids["key_type"]
+    )
+    return {
+        (r["check_name"], r["field"]): r
+        for r in fetch_all(conn, load_sql("validation/09_summarize_parity_diff.sql"))
+    }
 
 
-def _full_scope_counts(conn: psycopg.Connection, ids: dict[str, Any]
-                       ) -> tuple[list[dict[str, Any]], dict[str, Any], dict[str, dict[str, Any]]]:
+def _full_scope_counts(
+    conn: psycopg.Connection, ids: dict[str, Any]
+) -> tuple[list[dict[str, Any]], dict[str, Any], dict[str, dict[str, Any]]]:
     """Full scope: (per entity type counts, totals, the per entity type / per day count findings),
     summed from the groups the one-pass collection left behind."""
-    run_sql_file(conn, "validation/12_summarize_parity_counts.sql", state=ids["state"], key_type=ids["key_type"])
+    run_sql_file(
+        conn, "validation/12_summarize_parity_counts.sql", state=ids["state"], key_type=ids["key_type"]
+    )
     entity_counts = fetch_all(conn, load_sql("validation/18_sum_parity_counts_by_entity_type.sql"))
     days = fetch_all(conn, load_sql("validation/19_list_parity_days_that_differ.sql"))
-    totals = {"source_rows": sum(r["source_rows"] + r["quarantined_rows"] for r in entity_counts),
-              "quarantined_rows": sum(r["quarantined_rows"] for r in entity_counts),
-              "event_rows": sum(r["event_rows"] for r in entity_counts)}
+    totals = {
+        "source_rows": sum(r["source_rows"] + r["quarantined_rows"] for r in entity_counts),
+        "quarantined_rows": sum(r["quarantined_rows"] for r in entity_counts),
+        "event_rows": sum(r["event_rows"] for r in entity_counts),
+    }
     bad_types = [r for r in entity_counts if r["source_rows"] != r["event_rows"]]
     count_findings = {
         "count_entity_type": {
             "failures": len(bad_types),
-            "examples": [f"{r['entity_type']}: source {r['source_rows']} vs events {r['event_rows']}" for r in bad_types[:5]],
-            "detail": f"{len(bad_types)} entity type(s) with different counts" if bad_types else None},
+            "examples": [
+                f"{r['entity_type']}: source {r['source_rows']} vs events {r['event_rows']}"
+                for r in bad_types[:5]
+            ],
+            "detail": f"{len(bad_types)} entity type(s) with different counts" if bad_types else None,
+        },
         "count_day": {
             "failures": len(days),
-            "examples": [f"{r['day']}: source {r['source_rows']} vs events {r['event_rows']}" for r in days[:5]],
-            "detail": f"{len(days)} day(s) with different counts" if days else None},
+            "examples": [
+                f"{r['day']}: source {r['source_rows']} vs events {r['event_rows']}" for r in days[:5]
+            ],
+            "detail": f"{len(days)} day(s) with different counts" if days else None,
+        },
     }
     return entity_counts, totals, count_findings
 
 
 def _incremental_count_findings() -> dict[str, dict[str, Any]]:
-    return {c: {"checked": False, "failures": 0, "examples": [],
-                "detail": "incremental scope: whole-table counts only (per entity type/day in full checks)"}
-            for c in ("count_entity_type", "count_day")}
+    return {
+        c: {
+            "checked": False,
+            "failures": 0,
+            "examples": [],
+            "detail": "incremental scope: whole-table counts only (per entity type/day in full checks)",
+        }
+        for c in ("count_entity_type", "count_day")
+    }
 
 
 def _count_total_finding(totals: dict[str, Any]) -> dict[str, Any]:
     expected = totals["source_rows"] - totals["quarantined_rows"]
     return {
         "failures": 0 if expected == totals["event_rows"] else 1,
-        "examples": [] if expected == totals["event_rows"] else [
-            f"source {totals['source_rows']} - quarantined {totals['quarantined_rows']} = {expected} vs events {totals['event_rows']}"],
-        "detail": f"source {totals['source_rows']}, quarantined {totals['quarantined_rows']}, linked events {totals['event_rows']}"}
+        "examples": []
+        if expected == totals["event_rows"]
+        else [
+            f"source {totals['source_rows']} - quarantined {totals['quarantined_rows']} = {expected} vs "
+            f"events {totals['event_rows']}"
+        ],
+        "detail": f"source {totals['source_rows']}, quarantined {totals['quarantined_rows']}, linked events "
+        f"{totals['event_rows']}",
+    }
 
 
-def _findings(cfg: MigrationConfig, diff_rows: dict[tuple[str, str], dict[str, Any]],
-              count_findings: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+def _findings(
+    cfg: MigrationConfig,
+    diff_rows: dict[tuple[str, str], dict[str, Any]],
+    count_findings: dict[str, dict[str, Any]],
+) -> list[dict[str, Any]]:
     """One finding per row check, per mismatch field and per count check, in that order."""
     findings = []
     for check in ROW_CHECKS:
@@ -204,29 +276,60 @@ def _findings(cfg: MigrationConfig, diff_rows: dict[tuple[str, str], dict[str, A
         if r and check == "unquarantined_bad_row":
             detail = f"rejection reasons: {r['reasons']}"
         elif r:
-            detail = {"missing": "source rows without an event and not quarantined",
-                      "orphan": "events whose legacy id does not exist in the source"}[check]
-        findings.append({"check_name": check, "field": "", "checked": True, "failures": r["failures"] if r else 0,
-                         "examples": list(r["examples"]) if r else [], "detail": detail})
+            detail = {
+                "missing": "source rows without an event and not quarantined",
+                "orphan": "events whose legacy id does not exist in the source",
+            }[check]
+        findings.append(
+            {
+                "check_name": check,
+                "field": "",
+                "checked": True,
+                "failures": r["failures"] if r else 0,
+                "examples": list(r["examples"]) if r else [],
+                "detail": detail,
+            }
+        )
     for f in MISMATCH_FIELDS:
         r = diff_rows.get(("mismatch", f))
         mapped = cfg.source.column(_FIELD_SOURCE[f]) is not None
-        findings.append({"check_name": "mismatch", "field": f, "checked": mapped,
-                         "failures": r["failures"] if r else 0, "examples": list(r["examples"]) if r else [],
-                         "detail": (f"events.{f} differs from the mapped source value" if r else
-                                    (None if mapped else f"{f} is not mapped in the config"))})
+        findings.append(
+            {
+                "check_name": "mismatch",
+                "field": f,
+                "checked": mapped,
+                "failures": r["failures"] if r else 0,
+                "examples": list(r["examples"]) if r else [],
+                "detail": (
+                    f"events.{f} differs from the mapped source value"
+                    if r
+                    else (None if mapped else f"{f} is not mapped in the config")
+                ),
+            }
+        )
     for c in COUNT_CHECKS:
         cf = count_findings[c]
-        findings.append({"check_name": c, "field": "", "checked": cf.get("checked", True), "failures": cf["failures"],
-                         "examples": cf["examples"], "detail": cf["detail"]})
+        findings.append(
+            {
+                "check_name": c,
+                "field": "",
+                "checked": cf.get("checked", True),
+                "failures": cf["failures"],
+                "examples": cf["examples"],
+                "detail": cf["detail"],
+            }
+        )
     return findings
 
 
-def _store_findings(conn: psycopg.Connection, cfg: MigrationConfig, findings: list[dict[str, Any]],
-                    scope_name: str) -> None:
+def _store_findings(
+    conn: psycopg.Connection, cfg: MigrationConfig, findings: list[dict[str, Any]], scope_name: str
+) -> None:
     """Replace the previous run's findings (in the caller's transaction)."""
     table = sql.Identifier(cfg.state_schema, "parity_findings")
     conn.execute(sql.SQL("DELETE FROM {}").format(table))
     with conn.cursor() as cur:
-        cur.executemany(load_sql("validation/20_insert_parity_finding.sql", findings=table),
-                        [{**f, "scope": scope_name} for f in findings])
+        cur.executemany(
+            load_sql("validation/20_insert_parity_finding.sql", findings=table),
+            [{**f, "scope": scope_name} for f in findings],
+        )

@@ -4,6 +4,7 @@ The identifiers of ``include/sql/validation`` (schemas, tables, the source key a
 the mapped source expressions) come from the config, all quoted; the field comparison of an
 event with its mapped source row (``mismatch_exprs``) is written once here for every file.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -17,11 +18,22 @@ from ..db import load_sql, scalar
 from ..errors import ConfigError, PreflightError
 from ..mapping import NORMALISED_TEXT, event_field_exprs, normalised
 
-MISMATCH_FIELDS = ("actor_id", "customer_id", "event_type", "entity_type", "entity_id", "description", "payload",
-                   "ip_address", "user_agent", "occurred_at")
+MISMATCH_FIELDS = (
+    "actor_id",
+    "customer_id",
+    "event_type",
+    "entity_type",
+    "entity_id",
+    "description",
+    "payload",
+    "ip_address",
+    "user_agent",
+    "occurred_at",
+)
 ROW_CHECKS = ("missing", "unquarantined_bad_row", "orphan")
 COUNT_CHECKS = ("count_total", "count_entity_type", "count_day")
 KEY_TYPES = {"uuid": "uuid", "bigint": "bigint", "integer": "integer", "smallint": "smallint"}
+
 
 def mismatch_exprs(cfg: MigrationConfig, event: str = "e", source: str = "s") -> dict[str, sql.Composable]:
     """The field comparison of an event with its mapped source row, written once for every
@@ -35,13 +47,15 @@ def mismatch_exprs(cfg: MigrationConfig, event: str = "e", source: str = "s") ->
     more than the rest of the comparison. The files evaluate ``differing_fields`` only where
     ``differs`` holds.
     """
+
     def cond(f: str) -> sql.Composable:
         ev = sql.Identifier(event, f)
         if f not in NORMALISED_TEXT:
             return sql.SQL("{} IS DISTINCT FROM {}").format(ev, sql.Identifier(source, f))
         raw = sql.Identifier(source, f"{f}_raw")
         return sql.SQL("{ev} IS DISTINCT FROM {raw} AND {ev} IS DISTINCT FROM {norm}").format(
-            ev=ev, raw=raw, norm=normalised(cfg, f, raw))
+            ev=ev, raw=raw, norm=normalised(cfg, f, raw)
+        )
 
     conds = [(f, cond(f)) for f in MISMATCH_FIELDS]
     compared = [f"{f}_raw" if f in NORMALISED_TEXT else f for f in MISMATCH_FIELDS]
@@ -49,31 +63,43 @@ def mismatch_exprs(cfg: MigrationConfig, event: str = "e", source: str = "s") ->
         # the v_parity_source columns the comparison reads (a narrow select of the view)
         "compared_columns": sql.SQL(", ").join(sql.Identifier(c) for c in compared),
         "differs": sql.SQL("({})").format(sql.SQL(" OR ").join(sql.SQL("({})").format(c) for _, c in conds)),
-        "differing_fields": sql.SQL("array_remove(ARRAY[{}]::text[], NULL)").format(sql.SQL(", ").join(
-            sql.SQL("CASE WHEN {} THEN {} END").format(c, sql.Literal(f)) for f, c in conds)),
+        "differing_fields": sql.SQL("array_remove(ARRAY[{}]::text[], NULL)").format(
+            sql.SQL(", ").join(
+                sql.SQL("CASE WHEN {} THEN {} END").format(c, sql.Literal(f)) for f, c in conds
+            )
+        ),
     }
 
+
 def table_exists(conn: psycopg.Connection, schema: str, table: str) -> bool:
-    return bool(scalar(conn, "SELECT to_regclass(%s) IS NOT NULL",
-                       (sql.Identifier(schema, table).as_string(conn),)))
+    return bool(
+        scalar(conn, "SELECT to_regclass(%s) IS NOT NULL", (sql.Identifier(schema, table).as_string(conn),))
+    )
 
 
 def systems_live(conn: psycopg.Connection, cfg: MigrationConfig) -> dict[str, bool]:
     """Whether the source and the target table exist (the nightly runs only while both do)."""
-    return {"source": table_exists(conn, cfg.source.schema, cfg.source.table),
-            "target": table_exists(conn, cfg.target_schema, cfg.target_table),
-            "state": bool(scalar(conn, "SELECT 1 FROM pg_namespace WHERE nspname = %s", (cfg.state_schema,)))}
+    return {
+        "source": table_exists(conn, cfg.source.schema, cfg.source.table),
+        "target": table_exists(conn, cfg.target_schema, cfg.target_table),
+        "state": bool(scalar(conn, "SELECT 1 FROM pg_namespace WHERE nspname = %s", (cfg.state_schema,))),
+    }
 
 
 def key_type(conn: psycopg.Connection, cfg: MigrationConfig) -> str:
     """The source key's type (uuid or an integer type), read from the catalog."""
-    typ = scalar(conn, load_sql("validation/14_read_source_key_type.sql"),
-                 (sql.Identifier(cfg.source.schema, cfg.source.table).as_string(conn), cfg.source.key))
+    typ = scalar(
+        conn,
+        load_sql("validation/14_read_source_key_type.sql"),
+        (sql.Identifier(cfg.source.schema, cfg.source.table).as_string(conn), cfg.source.key),
+    )
     if typ is None:
         raise PreflightError(f"source key {cfg.source_table}.{cfg.source.key} not found")
     if typ not in KEY_TYPES:
-        raise ConfigError(f"source key {cfg.source_table}.{cfg.source.key} has type {typ}; "
-                          f"supported key types: {sorted(KEY_TYPES)}")
+        raise ConfigError(
+            f"source key {cfg.source_table}.{cfg.source.key} has type {typ}; "
+            f"supported key types: {sorted(KEY_TYPES)}"
+        )
     return KEY_TYPES[typ]
 
 

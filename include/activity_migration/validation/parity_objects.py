@@ -3,6 +3,7 @@
 ``ensure_validation_objects`` creates them when missing or when their definition changed;
 ``drop_validation_objects`` removes them (the rollback to before phase 1).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -16,16 +17,25 @@ from ..db import fetch_one, load_sql, run_ddl_with_retry, scalar
 from .parity_identifiers import table_exists, view_identifiers
 
 # The objects 01_create_parity_views.sql creates in the state schema.
-VALIDATION_VIEWS = ("v_parity_source", "v_parity_missing", "v_parity_mismatch", "v_parity_orphans", "v_parity_counts",
-                    "v_parity_findings", "v_events_in_scope")
+VALIDATION_VIEWS = (
+    "v_parity_source",
+    "v_parity_missing",
+    "v_parity_mismatch",
+    "v_parity_orphans",
+    "v_parity_counts",
+    "v_parity_findings",
+    "v_events_in_scope",
+)
 VALIDATION_TABLES = ("parity_findings", "validation_scope")
 _DEFINITION_MARK = "[definition sha256:{}]"
 
 
 def validation_index_names(cfg: MigrationConfig) -> tuple[str, str]:
     """Names of the created_at indexes validation adds: (on the source table, on events)."""
-    return (f"{cfg.source.table}_{cfg.source.column('occurred_at')}_am_validation_idx"[:63],
-            f"{cfg.target_table}_created_at_am_validation_idx"[:63])
+    return (
+        f"{cfg.source.table}_{cfg.source.column('occurred_at')}_am_validation_idx"[:63],
+        f"{cfg.target_table}_created_at_am_validation_idx"[:63],
+    )
 
 
 def drop_validation_objects(dsn: str, cfg: MigrationConfig) -> list[str]:
@@ -36,19 +46,35 @@ def drop_validation_objects(dsn: str, cfg: MigrationConfig) -> list[str]:
     index is not the application's. The index on ``events`` goes with that table. Idempotent.
     """
     state = sql.Identifier(cfg.state_schema)
-    stmts: list[sql.Composable] = [sql.SQL("DROP VIEW IF EXISTS {} CASCADE").format(
-        sql.SQL(", ").join(sql.Identifier(cfg.state_schema, v) for v in VALIDATION_VIEWS))]
-    stmts += [sql.SQL("DROP TABLE IF EXISTS {}.{}").format(state, sql.Identifier(t)) for t in VALIDATION_TABLES]
-    run_ddl_with_retry(dsn, stmts, lock_timeout_ms=cfg.safety.lock_timeout_ms, attempts=cfg.safety.ddl_attempts)
+    stmts: list[sql.Composable] = [
+        sql.SQL("DROP VIEW IF EXISTS {} CASCADE").format(
+            sql.SQL(", ").join(sql.Identifier(cfg.state_schema, v) for v in VALIDATION_VIEWS)
+        )
+    ]
+    stmts += [
+        sql.SQL("DROP TABLE IF EXISTS {}.{}").format(state, sql.Identifier(t)) for t in VALIDATION_TABLES
+    ]
+    run_ddl_with_retry(
+        dsn, stmts, lock_timeout_ms=cfg.safety.lock_timeout_ms, attempts=cfg.safety.ddl_attempts
+    )
     source_index = validation_index_names(cfg)[0]
-    run_ddl_with_retry(dsn, [sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(
-        sql.Identifier(cfg.source.schema, source_index))], lock_timeout_ms=cfg.safety.lock_timeout_ms,
-        attempts=cfg.safety.ddl_attempts, transactional=False)
+    run_ddl_with_retry(
+        dsn,
+        [
+            sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(
+                sql.Identifier(cfg.source.schema, source_index)
+            )
+        ],
+        lock_timeout_ms=cfg.safety.lock_timeout_ms,
+        attempts=cfg.safety.ddl_attempts,
+        transactional=False,
+    )
     return [*VALIDATION_VIEWS, *VALIDATION_TABLES, f"{cfg.source.schema}.{source_index}"]
 
 
-def ensure_validation_objects(conn: psycopg.Connection, cfg: MigrationConfig, *, indexes: bool = True,
-                              dsn: str | None = None) -> bool:
+def ensure_validation_objects(
+    conn: psycopg.Connection, cfg: MigrationConfig, *, indexes: bool = True, dsn: str | None = None
+) -> bool:
     """Make sure the parity views and tables are there and current; with ``indexes``, the created_at indexes.
 
     The views are (re)created only when missing or when their SQL, rendered from the config,
@@ -58,38 +84,93 @@ def ensure_validation_objects(conn: psycopg.Connection, cfg: MigrationConfig, *,
     Returns whether the views were (re)created.
     """
     ids = view_identifiers(conn, cfg)
-    stmt = load_sql("validation/01_create_parity_views.sql",
-                    **{k: ids[k] for k in ("state", "src", "events", "key", "key_type", "actor_id", "customer_id",
-                                           "action", "entity_type", "entity_type_raw", "entity_id", "entity_id_raw", "description", "description_raw",
-                                           "payload", "ip_address", "user_agent", "user_agent_raw",
-                                           "occurred_at", "conversion_reason", "differs", "differing_fields")})
+    stmt = load_sql(
+        "validation/01_create_parity_views.sql",
+        **{
+            k: ids[k]
+            for k in (
+                "state",
+                "src",
+                "events",
+                "key",
+                "key_type",
+                "actor_id",
+                "customer_id",
+                "action",
+                "entity_type",
+                "entity_type_raw",
+                "entity_id",
+                "entity_id_raw",
+                "description",
+                "description_raw",
+                "payload",
+                "ip_address",
+                "user_agent",
+                "user_agent_raw",
+                "occurred_at",
+                "conversion_reason",
+                "differs",
+                "differing_fields",
+            )
+        },
+    )
     mark = _DEFINITION_MARK.format(hashlib.sha256(stmt.as_string(conn).encode()).hexdigest()[:16])
-    state = fetch_one(conn, load_sql("validation/15_read_parity_objects_state.sql"),
-                      {"views": list(VALIDATION_VIEWS), "tables": list(VALIDATION_TABLES), "schema": cfg.state_schema})
-    current = (state and state["present"] == len(VALIDATION_VIEWS) + len(VALIDATION_TABLES)
-               and (state["comment"] or "").endswith(mark))
+    state = fetch_one(
+        conn,
+        load_sql("validation/15_read_parity_objects_state.sql"),
+        {"views": list(VALIDATION_VIEWS), "tables": list(VALIDATION_TABLES), "schema": cfg.state_schema},
+    )
+    current = (
+        state
+        and state["present"] == len(VALIDATION_VIEWS) + len(VALIDATION_TABLES)
+        and (state["comment"] or "").endswith(mark)
+    )
     if not current:
         with conn.transaction():
-            conn.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(
-                sql.Literal(f"{cfg.safety.lock_timeout_ms}ms")))
+            conn.execute(
+                sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(f"{cfg.safety.lock_timeout_ms}ms"))
+            )
             with conn.cursor() as cur:
                 cur.execute(stmt)
-            comment = scalar(conn, "SELECT obj_description(to_regclass(%s), 'pg_class')",
-                             (sql.Identifier(cfg.state_schema, "v_parity_source").as_string(conn),)) or ""
-            conn.execute(sql.SQL("COMMENT ON VIEW {} IS {}").format(
-                sql.Identifier(cfg.state_schema, "v_parity_source"), sql.Literal(f"{comment} {mark}".strip())))
-            privileges.lock_down_state_schema(conn, cfg)   # the new tables: no grant, row level security
+            comment = (
+                scalar(
+                    conn,
+                    "SELECT obj_description(to_regclass(%s), 'pg_class')",
+                    (sql.Identifier(cfg.state_schema, "v_parity_source").as_string(conn),),
+                )
+                or ""
+            )
+            conn.execute(
+                sql.SQL("COMMENT ON VIEW {} IS {}").format(
+                    sql.Identifier(cfg.state_schema, "v_parity_source"),
+                    sql.Literal(f"{comment} {mark}".strip()),
+                )
+            )
+            privileges.lock_down_state_schema(conn, cfg)  # the new tables: no grant, row level security
     if indexes and dsn:
         source_index, events_index = validation_index_names(cfg)
         wanted = [
-            (cfg.source.schema, source_index,
-             "validation/06_create_source_created_at_index.sql", {"src": ids["src"], "column": ids["created_at"]}),
-            (cfg.target_schema, events_index,
-             "validation/07_create_events_created_at_index.sql", {"events": ids["events"]}),
+            (
+                cfg.source.schema,
+                source_index,
+                "validation/06_create_source_created_at_index.sql",
+                {"src": ids["src"], "column": ids["created_at"]},
+            ),
+            (
+                cfg.target_schema,
+                events_index,
+                "validation/07_create_events_created_at_index.sql",
+                {"events": ids["events"]},
+            ),
         ]
         for schema, index, path, parts in wanted:
             if table_exists(conn, schema, index):
                 continue  # IF NOT EXISTS would skip it too; this spares a connection and a lock wait
-            run_ddl_with_retry(dsn, [load_sql(path, index=index, **parts)], lock_timeout_ms=cfg.safety.lock_timeout_ms,
-                               attempts=cfg.safety.ddl_attempts, transactional=False)
+            run_ddl_with_retry(
+                dsn,
+                [load_sql(path, index=index, **parts)],
+                lock_timeout_ms=cfg.safety.lock_timeout_ms,
+                attempts=cfg.safety.ddl_attempts,
+                transactional=False,
+            )
     return not current

@@ -4,6 +4,7 @@ The incremental scope's inputs are read here: the source rows created since a wa
 the planner's estimate of the table's rows, the sample budget and the key range sampled
 tonight (deterministic by date, so every key comes round again).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -26,13 +27,14 @@ class Scope:
     ``budget`` older rows: the first ``budget`` keys of the key range [lo, hi) (slice
     ``sample_index`` of ``sample_ranges`` slices of the key space, chosen by date).
     """
-    name: str = "full"                 # full | incremental
-    since: dt.datetime | None = None   # source created_at / events created_at lower bound
-    lo: str | None = None              # sampled key range [lo, hi); hi None = unbounded
+
+    name: str = "full"  # full | incremental
+    since: dt.datetime | None = None  # source created_at / events created_at lower bound
+    lo: str | None = None  # sampled key range [lo, hi); hi None = unbounded
     hi: str | None = None
     sample_index: int | None = None
-    sample_ranges: int = 0             # slices the key space is cut into (>= the requested count)
-    budget: int = 0                    # at most this many rows sampled
+    sample_ranges: int = 0  # slices the key space is cut into (>= the requested count)
+    budget: int = 0  # at most this many rows sampled
     new_source_rows: int | None = None
     reason: str = ""
 
@@ -40,15 +42,31 @@ class Scope:
         return {"since": self.since, "lo": self.lo, "hi": self.hi, "budget": self.budget}
 
     def describe(self) -> dict[str, Any]:
-        return {"scope": self.name, "since": self.since.isoformat() if self.since else None, "sample_lo": self.lo,
-                "sample_hi": self.hi, "sample_index": self.sample_index, "sample_ranges": self.sample_ranges,
-                "sample_budget": self.budget, "new_source_rows": self.new_source_rows, "scope_reason": self.reason}
+        return {
+            "scope": self.name,
+            "since": self.since.isoformat() if self.since else None,
+            "sample_lo": self.lo,
+            "sample_hi": self.hi,
+            "sample_index": self.sample_index,
+            "sample_ranges": self.sample_ranges,
+            "sample_budget": self.budget,
+            "new_source_rows": self.new_source_rows,
+            "scope_reason": self.reason,
+        }
+
 
 def new_source_rows(conn: psycopg.Connection, cfg: MigrationConfig, since: dt.datetime) -> int:
     """Source rows created at or after ``since`` (an index-only range scan of the created_at index)."""
-    return int(scalar(conn, sql.SQL("SELECT count(*) FROM {t} WHERE {c} >= %s").format(
-        t=sql.Identifier(cfg.source.schema, cfg.source.table), c=sql.Identifier(cfg.source.column("occurred_at"))),
-        (since,)))
+    return int(
+        scalar(
+            conn,
+            sql.SQL("SELECT count(*) FROM {t} WHERE {c} >= %s").format(
+                t=sql.Identifier(cfg.source.schema, cfg.source.table),
+                c=sql.Identifier(cfg.source.column("occurred_at")),
+            ),
+            (since,),
+        )
+    )
 
 
 def sample_budget(new_rows: int, ratio: float, min_rows: int) -> int:
@@ -59,15 +77,25 @@ def sample_budget(new_rows: int, ratio: float, min_rows: int) -> int:
 def estimated_source_rows(conn: psycopg.Connection, cfg: MigrationConfig) -> int:
     """The planner's estimate of the source's rows (0 before the first ANALYZE: then count)."""
     ident = sql.Identifier(cfg.source.schema, cfg.source.table).as_string(conn)
-    est = scalar(conn, "SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = to_regclass(%s)", (ident,))
+    est = scalar(
+        conn, "SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = to_regclass(%s)", (ident,)
+    )
     if not est:
-        est = scalar(conn, sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(cfg.source.schema,
-                                                                                 cfg.source.table)))
+        est = scalar(
+            conn,
+            sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(cfg.source.schema, cfg.source.table)),
+        )
     return int(est or 0)
 
 
-def sample_range(conn: psycopg.Connection, cfg: MigrationConfig, ktype: str, ranges: int,
-                 run_date: dt.date, budget: int | None = None) -> tuple[str | None, str | None, int | None, int]:
+def sample_range(
+    conn: psycopg.Connection,
+    cfg: MigrationConfig,
+    ktype: str,
+    ranges: int,
+    run_date: dt.date,
+    budget: int | None = None,
+) -> tuple[str | None, str | None, int | None, int]:
     """The key range [lo, hi) sampled on ``run_date`` and the number of slices it was cut from.
 
     The key space is cut into ``max(ranges, estimated rows / budget)`` equal slices (so one
@@ -80,16 +108,26 @@ def sample_range(conn: psycopg.Connection, cfg: MigrationConfig, ktype: str, ran
         return None, None, None, 0
     slices = ranges
     if budget:
-        est = scalar(conn, "SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = to_regclass(%s)",
-                     (sql.Identifier(cfg.source.schema, cfg.source.table).as_string(conn),)) or 0
+        est = (
+            scalar(
+                conn,
+                "SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = to_regclass(%s)",
+                (sql.Identifier(cfg.source.schema, cfg.source.table).as_string(conn),),
+            )
+            or 0
+        )
         slices = max(ranges, -(-int(est) // max(1, budget)))
     i = run_date.toordinal() % slices
     if ktype == "uuid":
         lo = str(uuid.UUID(int=i * (1 << 128) // slices))
         hi = None if i == slices - 1 else str(uuid.UUID(int=(i + 1) * (1 << 128) // slices))
         return lo, hi, i, slices
-    row = fetch_one(conn, sql.SQL("SELECT min({k}) AS lo, max({k}) AS hi FROM {t}").format(
-        k=sql.Identifier(cfg.source.key), t=sql.Identifier(cfg.source.schema, cfg.source.table)))
+    row = fetch_one(
+        conn,
+        sql.SQL("SELECT min({k}) AS lo, max({k}) AS hi FROM {t}").format(
+            k=sql.Identifier(cfg.source.key), t=sql.Identifier(cfg.source.schema, cfg.source.table)
+        ),
+    )
     if not row or row["lo"] is None:
         return None, None, i, slices
     kmin, kmax = int(row["lo"]), int(row["hi"])

@@ -1,4 +1,5 @@
 """Reports with pandas: per entity type parity counts for the task log and ``status``."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -36,16 +37,35 @@ def validation_section(conn: psycopg.Connection, cfg: MigrationConfig) -> dict[s
     if not state_schema_exists(conn, cfg):
         return {"results": "state schema not created yet"}
     rows = newest_results(conn, cfg=cfg)
-    out: dict[str, Any] = {"results": [
-        {"suite": r["suite"], "scope": r["scope"], "environment": r["environment"],
-         "status": "passed" if r["success"] else "FAILED", "failed_expectations": r["failed"],
-         "at": r["run_at"].isoformat(timespec="seconds"), "data_docs": r["data_docs_path"]} for r in rows]}
-    full_parity = [r for r in rows if r["suite"] == "parity" and r["scope"] == "full"
-                   and (r["statistics"] or {}).get("entity_type_counts")]
+    out: dict[str, Any] = {
+        "results": [
+            {
+                "suite": r["suite"],
+                "scope": r["scope"],
+                "environment": r["environment"],
+                "status": "passed" if r["success"] else "FAILED",
+                "failed_expectations": r["failed"],
+                "at": r["run_at"].isoformat(timespec="seconds"),
+                "data_docs": r["data_docs_path"],
+            }
+            for r in rows
+        ]
+    }
+    full_parity = [
+        r
+        for r in rows
+        if r["suite"] == "parity"
+        and r["scope"] == "full"
+        and (r["statistics"] or {}).get("entity_type_counts")
+    ]
     if full_parity:
         newest = max(full_parity, key=lambda r: r["run_at"])
         df = entity_type_frame(newest["statistics"]["entity_type_counts"])
         out["parity_counts_by_entity_type"] = {
-            "as_of": newest["run_at"].isoformat(timespec="seconds"), "environment": newest["environment"],
-            "table": [{"entity_type": idx, **{k: int(v) for k, v in row.items()}} for idx, row in df.iterrows()]}
+            "as_of": newest["run_at"].isoformat(timespec="seconds"),
+            "environment": newest["environment"],
+            "table": [
+                {"entity_type": idx, **{k: int(v) for k, v in row.items()}} for idx, row in df.iterrows()
+            ],
+        }
     return out

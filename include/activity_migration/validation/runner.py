@@ -14,6 +14,7 @@
 
 ``great_expectations`` is imported lazily inside the functions (it costs 4-6 s).
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -49,9 +50,22 @@ from .scope_choice import (
 from .suites import check_suite_names
 
 __all__ = [
-    "DEFAULT_OVERLAP", "DEFAULT_SAMPLE_MIN_ROWS", "DEFAULT_SAMPLE_RANGES", "DEFAULT_SAMPLE_RATIO", "EXAMPLES",
-    "FULL_CHECK_BELOW_ROWS", "LOCK_KEY", "ExpectationOutcome", "SuiteOutcome", "ValidationOutcome",
-    "ValidationSource", "choose_scope", "last_checked_upto", "run_suites", "sqlalchemy_url", "validation_source",
+    "DEFAULT_OVERLAP",
+    "DEFAULT_SAMPLE_MIN_ROWS",
+    "DEFAULT_SAMPLE_RANGES",
+    "DEFAULT_SAMPLE_RATIO",
+    "EXAMPLES",
+    "FULL_CHECK_BELOW_ROWS",
+    "LOCK_KEY",
+    "ExpectationOutcome",
+    "SuiteOutcome",
+    "ValidationOutcome",
+    "ValidationSource",
+    "choose_scope",
+    "last_checked_upto",
+    "run_suites",
+    "sqlalchemy_url",
+    "validation_source",
 ]
 
 log = logging.getLogger(__name__)
@@ -71,20 +85,44 @@ def _expectation_parameters(conn: psycopg.Connection, cfg: MigrationConfig) -> d
     }
 
 
-
-def _record(conn: psycopg.Connection, cfg: MigrationConfig, outcome: SuiteOutcome, scope: str, ctx: RunContext,
-            checked_upto: dt.datetime | None, docs_page: str | None) -> int:
-    q = load_sql("validation/22_record_validation_result.sql",
-                 results=sql.Identifier(cfg.state_schema, "validation_results"))
+def _record(
+    conn: psycopg.Connection,
+    cfg: MigrationConfig,
+    outcome: SuiteOutcome,
+    scope: str,
+    ctx: RunContext,
+    checked_upto: dt.datetime | None,
+    docs_page: str | None,
+) -> int:
+    q = load_sql(
+        "validation/22_record_validation_result.sql",
+        results=sql.Identifier(cfg.state_schema, "validation_results"),
+    )
     failures = [asdict(r) for r in outcome.failed]
-    return int(scalar(conn, q, (outcome.name, scope, outcome.success, Jsonb(outcome.statistics),
-                                Jsonb(failures), docs_page, ctx.environment, ledger.project_version(), ctx.dag_run_id,
-                                checked_upto)))
+    return int(
+        scalar(
+            conn,
+            q,
+            (
+                outcome.name,
+                scope,
+                outcome.success,
+                Jsonb(outcome.statistics),
+                Jsonb(failures),
+                docs_page,
+                ctx.environment,
+                ledger.project_version(),
+                ctx.dag_run_id,
+                checked_upto,
+            ),
+        )
+    )
 
 
 @dataclass
 class _LockedRun:
     """What happened under the validation lock: the scope, the parity statistics, GX's results."""
+
     chosen: parity.Scope
     checked_upto: dt.datetime
     statistics: dict[str, dict[str, Any]]
@@ -93,16 +131,20 @@ class _LockedRun:
     docs_since: float
 
 
-def _suites_to_run(conn: psycopg.Connection, dsn: str, cfg: MigrationConfig, source: ValidationSource,
-                   names: list[str]) -> list[str]:
+def _suites_to_run(
+    conn: psycopg.Connection, dsn: str, cfg: MigrationConfig, source: ValidationSource, names: list[str]
+) -> list[str]:
     """The suites this database allows: refused when events or the state schema are missing;
     without legacy rows to compare, parity is skipped (events integrity at least)."""
     live = parity.systems_live(conn, cfg)
     missing = [k for k in ("target", "state") if not live[k]]
     if missing:
         what = {"target": cfg.target, "state": f"schema {cfg.state_schema}"}
-        raise PreflightError("cannot validate: " + ", ".join(f"{what[m]} does not exist" for m in missing)
-                             + f" (database {redact(dsn)})")
+        raise PreflightError(
+            "cannot validate: "
+            + ", ".join(f"{what[m]} does not exist" for m in missing)
+            + f" (database {redact(dsn)})"
+        )
     if source.cfg is None:
         if "parity" in names:
             log.warning("parity skipped: %s", source.note)
@@ -110,8 +152,14 @@ def _suites_to_run(conn: psycopg.Connection, dsn: str, cfg: MigrationConfig, sou
     return names
 
 
-def _collect_parity(conn: psycopg.Connection, dsn: str, scfg: MigrationConfig, chosen: parity.Scope,
-                    names: list[str], note: str) -> dict[str, dict[str, Any]]:
+def _collect_parity(
+    conn: psycopg.Connection,
+    dsn: str,
+    scfg: MigrationConfig,
+    chosen: parity.Scope,
+    names: list[str],
+    note: str,
+) -> dict[str, dict[str, Any]]:
     """Per suite statistics, with the parity collection's when parity runs."""
     statistics: dict[str, dict[str, Any]] = {n: {"compared_with": note} for n in names}
     if "parity" in names:
@@ -122,24 +170,44 @@ def _collect_parity(conn: psycopg.Connection, dsn: str, scfg: MigrationConfig, c
     return statistics
 
 
-def _validate_locked(conn: psycopg.Connection, dsn: str, cfg: MigrationConfig, source: ValidationSource,
-                     names: list[str], requested: str, ctx: RunContext, docs_dir: Path,
-                     scope_options: dict[str, Any]) -> _LockedRun:
+def _validate_locked(
+    conn: psycopg.Connection,
+    dsn: str,
+    cfg: MigrationConfig,
+    source: ValidationSource,
+    names: list[str],
+    requested: str,
+    ctx: RunContext,
+    docs_dir: Path,
+    scope_options: dict[str, Any],
+) -> _LockedRun:
     """Choose the scope, collect parity and run GX under the session advisory lock, so two
     validation runs never overwrite each other's findings."""
     scfg = source.cfg or cfg
     conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (LOCK_KEY,))
     try:
         ktype = parity.key_type(conn, scfg) if source.cfg is not None else None
-        chosen = choose_scope(conn, scfg, requested if source.live else "full", names, ctx.environment,
-                              ktype=ktype, **scope_options)
+        chosen = choose_scope(
+            conn,
+            scfg,
+            requested if source.live else "full",
+            names,
+            ctx.environment,
+            ktype=ktype,
+            **scope_options,
+        )
         if not source.live:
             chosen.reason = source.note
         checked_upto = scalar(conn, "SELECT now()")
         statistics = _collect_parity(conn, dsn, scfg, chosen, names, source.note)
-        conn.execute(sql.SQL("UPDATE {} SET since = %s").format(
-            sql.Identifier(cfg.state_schema, "validation_scope")),
-            (chosen.since if chosen.name == "incremental" else dt.datetime.min.replace(tzinfo=dt.timezone.utc),))
+        conn.execute(
+            sql.SQL("UPDATE {} SET since = %s").format(sql.Identifier(cfg.state_schema, "validation_scope")),
+            (
+                chosen.since
+                if chosen.name == "incremental"
+                else dt.datetime.min.replace(tzinfo=dt.timezone.utc),
+            ),
+        )
         parameters = _expectation_parameters(conn, cfg)
         run_name = f"{ctx.environment}-{chosen.name}"
         t_gx = time.perf_counter()
@@ -151,8 +219,9 @@ def _validate_locked(conn: psycopg.Connection, dsn: str, cfg: MigrationConfig, s
     return _LockedRun(chosen, checked_upto, statistics, gx_results, gx_seconds, docs_since)
 
 
-def _suite_outcome(conn: psycopg.Connection, cfg: MigrationConfig, name: str, run: _LockedRun, ctx: RunContext,
-                   record: bool) -> SuiteOutcome:
+def _suite_outcome(
+    conn: psycopg.Connection, cfg: MigrationConfig, name: str, run: _LockedRun, ctx: RunContext, record: bool
+) -> SuiteOutcome:
     """One suite's verdict from GX's result and the run's statistics; recorded unless ``record`` is off."""
     vr, page = run.gx_results[name]
     results = [parse_result(name, r) for r in vr.results]
@@ -161,20 +230,32 @@ def _suite_outcome(conn: psycopg.Connection, cfg: MigrationConfig, name: str, ru
     st.update({"scope": run.chosen.name, "scope_reason": run.chosen.reason, "gx_seconds": run.gx_seconds})
     if name != "parity" and run.chosen.since:
         st["since"] = run.chosen.since.isoformat()
-    so = SuiteOutcome(name=name, success=bool(vr.success), statistics=st, results=results, data_docs_page=page)
+    so = SuiteOutcome(
+        name=name, success=bool(vr.success), statistics=st, results=results, data_docs_page=page
+    )
     if record:
         so.result_id = _record(conn, cfg, so, run.chosen.name, ctx, run.checked_upto, page)
     return so
 
 
 # --------------------------------------------------------------------------- entry point
-def run_suites(dsn: str, suites: list[str] | tuple[str, ...] | None = ("parity",), scope: str = "full",
-               ctx: RunContext | None = None, data_docs_dir: str | Path | None = None, *,
-               cfg: MigrationConfig | None = None, sample_ranges: int = DEFAULT_SAMPLE_RANGES,
-               run_date: dt.date | None = None, overlap: dt.timedelta = DEFAULT_OVERLAP, record: bool = True,
-               ensure_indexes: bool = True, sample_ratio: float = DEFAULT_SAMPLE_RATIO,
-               sample_min_rows: int = DEFAULT_SAMPLE_MIN_ROWS,
-               full_check_below_rows: int = FULL_CHECK_BELOW_ROWS) -> ValidationOutcome:
+def run_suites(
+    dsn: str,
+    suites: list[str] | tuple[str, ...] | None = ("parity",),
+    scope: str = "full",
+    ctx: RunContext | None = None,
+    data_docs_dir: str | Path | None = None,
+    *,
+    cfg: MigrationConfig | None = None,
+    sample_ranges: int = DEFAULT_SAMPLE_RANGES,
+    run_date: dt.date | None = None,
+    overlap: dt.timedelta = DEFAULT_OVERLAP,
+    record: bool = True,
+    ensure_indexes: bool = True,
+    sample_ratio: float = DEFAULT_SAMPLE_RATIO,
+    sample_min_rows: int = DEFAULT_SAMPLE_MIN_ROWS,
+    full_check_below_rows: int = FULL_CHECK_BELOW_ROWS,
+) -> ValidationOutcome:
     """Run ``suites`` against the database at ``dsn`` and record one result row per suite.
 
     :param suites: names from ``expectations/`` (``parity``, ``events_integrity``, ``quarantine``)
@@ -195,9 +276,14 @@ def run_suites(dsn: str, suites: list[str] | tuple[str, ...] | None = ("parity",
     names = check_suite_names(suites)
     docs_dir = Path(data_docs_dir) if data_docs_dir else datadocs.default_dir(ctx.environment)
     docs_dir.mkdir(parents=True, exist_ok=True)
-    scope_options = {"sample_ranges": sample_ranges, "run_date": run_date or dt.date.today(), "overlap": overlap,
-                     "sample_ratio": sample_ratio, "sample_min_rows": sample_min_rows,
-                     "full_check_below_rows": full_check_below_rows}
+    scope_options = {
+        "sample_ranges": sample_ranges,
+        "run_date": run_date or dt.date.today(),
+        "overlap": overlap,
+        "sample_ratio": sample_ratio,
+        "sample_min_rows": sample_min_rows,
+        "full_check_below_rows": full_check_below_rows,
+    }
     t_start = time.perf_counter()
     conn = connect(dsn, autocommit=True)
     try:
@@ -206,14 +292,21 @@ def run_suites(dsn: str, suites: list[str] | tuple[str, ...] | None = ("parity",
         if source.cfg is not None:
             # the archive never grows: no created_at index on it (it would come back with the
             # table on a rollback), every row checked
-            parity.ensure_validation_objects(conn, source.cfg, indexes=ensure_indexes and source.live, dsn=dsn)
+            parity.ensure_validation_objects(
+                conn, source.cfg, indexes=ensure_indexes and source.live, dsn=dsn
+            )
         run = _validate_locked(conn, dsn, cfg, source, names, scope, ctx, docs_dir, scope_options)
         datadocs.make_offline(docs_dir, since=run.docs_since)
         outcomes = {name: _suite_outcome(conn, cfg, name, run, ctx, record) for name in names}
         total = round(time.perf_counter() - t_start, 3)
         return ValidationOutcome(
-            success=all(s.success for s in outcomes.values()), scope=run.chosen.name, environment=ctx.environment,
-            suites=outcomes, statistics={"seconds": total, "gx_seconds": run.gx_seconds, **run.chosen.describe()},
-            data_docs_path=str(docs_dir / "index.html"), checked_upto=run.checked_upto)
+            success=all(s.success for s in outcomes.values()),
+            scope=run.chosen.name,
+            environment=ctx.environment,
+            suites=outcomes,
+            statistics={"seconds": total, "gx_seconds": run.gx_seconds, **run.chosen.describe()},
+            data_docs_path=str(docs_dir / "index.html"),
+            checked_upto=run.checked_upto,
+        )
     finally:
         conn.close()

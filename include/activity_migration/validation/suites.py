@@ -7,6 +7,7 @@ a fixed top-level ``"id"`` so GX never rewrites it.
 
 ``great_expectations`` is imported lazily (4-6 s): nothing at import time here touches it.
 """
+
 from __future__ import annotations
 
 import json
@@ -31,6 +32,7 @@ ALL_SUITES = tuple(SUITES)
 @dataclass(frozen=True)
 class SuiteSpec:
     """A suite file as written (before GX sees it)."""
+
     name: str
     path: Path
     data: dict[str, Any]
@@ -65,7 +67,7 @@ def read_suite(name: str, directory: Path | None = None) -> SuiteSpec:
     if data.get("name") != name:
         raise ConfigError(f"suite file {path} must have name {name!r}, has {data.get('name')!r}")
     if not data.get("id"):
-        raise ConfigError(f"suite file {path} needs a fixed top-level \"id\" (uuid), or GX rewrites it")
+        raise ConfigError(f'suite file {path} needs a fixed top-level "id" (uuid), or GX rewrites it')
     if not isinstance(data.get("expectations"), list) or not data["expectations"]:
         raise ConfigError(f"suite file {path} has no expectations")
     return SuiteSpec(name=name, path=path, data=data)
@@ -82,6 +84,8 @@ def load_suite(name: str, directory: Path | None = None) -> Any:
         kept_types = {e.expectation_type for e in suite.expectations}
         dropped = sorted({t for t in spec.types if t not in kept_types})
         raise ConfigError(
-            f"suite {name} ({spec.path.name}) declares {spec.expectation_count} expectations but GX kept {kept}; "
-            f"unknown or invalid expectation types: {dropped}")
+            f"suite {name} ({spec.path.name}) declares {spec.expectation_count} expectations but GX kept "
+            f"{kept}; "
+            f"unknown or invalid expectation types: {dropped}"
+        )
     return suite
