@@ -25,8 +25,9 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from .catalog import row_security_enabled, table_columns
 from .config import MigrationConfig
-from .db import fetch_all, load_sql, scalar
+from .db import fetch_all, load_sql
 from .errors import PreflightError
 from .sqltext import quote_ident, significant, tokenize
 
@@ -170,18 +171,8 @@ def translate(expr: str, cfg: MigrationConfig, legacy_columns: set[str]) -> tupl
 def plan(conn: psycopg.Connection, cfg: MigrationConfig) -> AccessPlan:
     """The policies ``events`` gets: the legacy table's, translated (or from the config)."""
     source = sql.Identifier(cfg.source.schema, cfg.source.table).as_string(conn)
-    legacy_rls = bool(
-        scalar(conn, "SELECT relrowsecurity FROM pg_class WHERE oid = to_regclass(%s)", (source,))
-    )
-    columns = {
-        r["attname"].lower()
-        for r in fetch_all(
-            conn,
-            "SELECT attname FROM pg_attribute WHERE attrelid = to_regclass(%s) AND attnum > 0 AND NOT "
-            "attisdropped",
-            (source,),
-        )
-    }
+    legacy_rls = row_security_enabled(conn, cfg.source.schema, cfg.source.table)
+    columns = {name.lower() for name, _ in table_columns(conn, cfg.source.schema, cfg.source.table)}
     configured = cfg.security.read_policies
     policies: list[EventPolicy] = []
     untranslatable: list[str] = []

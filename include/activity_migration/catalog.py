@@ -16,7 +16,7 @@ from typing import Any
 import psycopg
 
 from .config import MigrationConfig, load_config
-from .db import fetch_all, load_sql
+from .db import fetch_all, load_sql, scalar
 
 _TRIGGERS_SQL = load_sql("catalog/01_select_user_triggers.sql")
 _FUNCTIONS_SQL = load_sql("catalog/02_select_user_functions.sql")
@@ -140,3 +140,14 @@ def source_columns(conn: psycopg.Connection, cfg: MigrationConfig) -> dict[str, 
         conn, load_sql("catalog/03_select_source_columns.sql"), (cfg.source.schema, cfg.source.table)
     )
     return {r["name"]: r for r in rows}
+
+
+def table_columns(conn: psycopg.Connection, schema: str, table: str) -> list[tuple[str, str]]:
+    """(name, type as format_type prints it) of a relation's live columns, in order."""
+    rows = fetch_all(conn, load_sql("catalog/11_select_table_columns.sql"), (schema, table))
+    return [(r["name"], r["type"]) for r in rows]
+
+
+def row_security_enabled(conn: psycopg.Connection, schema: str, table: str) -> bool:
+    """Whether the table exists and has row level security enabled."""
+    return bool(scalar(conn, load_sql("catalog/12_select_row_security.sql"), (schema, table)))

@@ -63,9 +63,8 @@ WHAT = {
     "activity_read_source(), the feed index, realtime membership added by phase 3",
     "p2_dual_write": "restore the original legacy trigger functions from the phase-2 backup; dual write off "
     "(events kept)",
-    # Prose, not SQL: joined with + so that no line reads as the start of a statement.
     "p1_infrastructure": "drop events (rows archived in the state schema first), publish_activity and "
-    "helpers, " + "policies, indexes, analytics views",
+    "helpers, policies, indexes, analytics views",
 }
 
 

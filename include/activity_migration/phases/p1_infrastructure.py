@@ -26,6 +26,7 @@ import psycopg
 from psycopg import sql
 
 from .. import access_rules, catalog, ledger, privileges
+from ..catalog import row_security_enabled
 from ..config import MigrationConfig, load_config
 from ..db import (
     connection,
@@ -298,12 +299,7 @@ def check(dsn: str, cfg: MigrationConfig | None = None) -> dict[str, Any]:
         for name, args in HELPER_SIGNATURES.items():
             if function_def(conn, f"{cfg.target_schema}.{name}({args})") is None:
                 problems.append(f"{cfg.target_schema}.{name}({args}) missing")
-        if not scalar(
-            conn,
-            "SELECT relrowsecurity FROM pg_class WHERE oid = to_regclass(format('%%I.%%I', %s::text, "
-            "%s::text))",
-            (cfg.target_schema, cfg.target_table),
-        ):
+        if not row_security_enabled(conn, cfg.target_schema, cfg.target_table):
             problems.append("row level security is not enabled on events")
         pols = set(access_rules.existing_policies(conn, cfg))
         if relation_kind(conn, cfg.source.schema, cfg.source.table) in ("r", "p"):

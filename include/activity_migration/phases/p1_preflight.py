@@ -12,7 +12,7 @@ import psycopg
 from psycopg import sql
 
 from .. import catalog, ledger
-from ..catalog import source_columns
+from ..catalog import source_columns, table_columns
 from ..config import MigrationConfig, load_config
 from ..db import (
     connection,
@@ -259,14 +259,7 @@ def _check_existing(conn: psycopg.Connection, cfg: MigrationConfig, key_type: st
         ledger.last_step(conn, PHASE, "create_events_table", status="succeeded", cfg=cfg) is not None
     )
     if table_exists(conn, cfg.target_schema, cfg.target_table):
-        cols = {
-            r["name"]: r["type"]
-            for r in fetch_all(
-                conn,
-                load_sql("p1_infrastructure/13_select_table_columns.sql"),
-                (cfg.target_schema, cfg.target_table),
-            )
-        }
+        cols = dict(table_columns(conn, cfg.target_schema, cfg.target_table))
         wrong = {c: cols.get(c) for c, t in EVENT_COLUMNS.items() if cols.get(c) != t}
         if cols.get("legacy_activity_log_id") != key_type:
             wrong["legacy_activity_log_id"] = cols.get("legacy_activity_log_id")

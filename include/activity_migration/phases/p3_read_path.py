@@ -27,10 +27,10 @@ import psycopg
 from psycopg import sql
 
 from .. import ledger, privileges
+from ..catalog import table_columns
 from ..config import MigrationConfig, load_config
 from ..db import (
     connection,
-    fetch_all,
     load_sql,
     run_ddl_with_retry,
     run_locked,
@@ -76,12 +76,6 @@ DEMO_MARKER = "activity-migration demo seed"
 
 
 # --------------------------------------------------------------------------- catalog helpers
-def table_columns(conn: psycopg.Connection, schema: str, table: str) -> list[tuple[str, str]]:
-    """(name, type as format_type prints it) of a relation's live columns, in order."""
-    rows = fetch_all(conn, load_sql("p3_read_path/11_select_table_columns.sql"), (schema, table))
-    return [(r["name"], r["type"]) for r in rows]
-
-
 def legacy_key_type(conn: psycopg.Connection, cfg: MigrationConfig) -> str:
     cols = dict(table_columns(conn, cfg.target_schema, cfg.target_table))
     if "legacy_activity_log_id" not in cols:

@@ -32,13 +32,13 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from .. import ledger, privileges
-from ..catalog import logging_function_oids
+from ..catalog import logging_function_oids, table_columns
 from ..config import MigrationConfig, load_config
 from ..db import connection, fetch_all, fetch_one, load_sql, run_sql_file, scalar
 from ..errors import MigrationError, PreflightError
 from ..ledger import RunContext, state_table
 from ._common import publish_identity, publish_parameters, wait_for_older_transactions
-from .p3_read_path import create_compat_view, relation_kind, table_columns
+from .p3_read_path import create_compat_view, relation_kind
 from .p6_archive import (  # noqa: F401
     ARCHIVE_PREFIX,
     DUAL_WRITE_SETTING,

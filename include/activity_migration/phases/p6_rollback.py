@@ -10,12 +10,13 @@ import psycopg
 from psycopg import sql
 
 from .. import ledger
+from ..catalog import table_columns
 from ..config import MigrationConfig, load_config
 from ..db import connection, fetch_all, fetch_one, load_sql, run_sql_file, scalar
 from ..errors import GateClosed, MigrationError
 from ..ledger import RunContext, state_table
 from ._common import publish_identity, wait_for_older_transactions
-from .p3_read_path import _EVENT_EXPR, relation_kind, table_columns
+from .p3_read_path import _EVENT_EXPR, relation_kind
 from .p6_archive import (
     DUAL_WRITE_SETTING,
     P6_SETTING,
