@@ -73,18 +73,18 @@ def baseline(dsn: str) -> tuple[float, int]:
         conn.execute("CHECKPOINT")
         t = time.monotonic()
         n = conn.execute("""
-            INSERT INTO public.events_baseline (event_type, category, actor_id, customer_id, entity_type, entity_id,
-                                                description, payload, source, legacy_activity_log_id, ip_address,
-                                                user_agent, occurred_at)
-            SELECT m.event_type, c.category, m.user_id, m.customer_id, m.entity_type, m.entity_id, m.description,
-                   m.payload, 'backfill', m.id, m.ip_address, m.user_agent, m.created_at
+            INSERT INTO public.events_baseline
+                   (event_type, category, actor_id, customer_id, entity_type, entity_id, description,
+                    payload, source, legacy_activity_log_id, ip_address, user_agent, occurred_at)
+            SELECT m.event_type, c.category, m.user_id, m.customer_id, m.entity_type, m.entity_id,
+                   m.description, m.payload, 'backfill', m.id, m.ip_address, m.user_agent, m.created_at
               FROM (SELECT s.*, activity_migration.event_type_for(s.entity_type, s.action) AS event_type,
                            coalesce(s.metadata, '{}'::jsonb) AS payload
                       FROM public.activity_logs s
                      WHERE NOT EXISTS (SELECT 1 FROM public.events e WHERE e.legacy_activity_log_id = s.id)) m
               JOIN activity_migration.entity_categories c ON c.entity_type = m.entity_type
-             WHERE activity_migration.event_rejection_reason(m.event_type, m.entity_type, m.payload, m.created_at,
-                                                              m.description, m.action) IS NULL
+             WHERE activity_migration.event_rejection_reason(m.event_type, m.entity_type, m.payload,
+                                                             m.created_at, m.description, m.action) IS NULL
             ON CONFLICT (legacy_activity_log_id) DO NOTHING""").rowcount
         elapsed = time.monotonic() - t
         conn.execute("DROP TABLE public.events_baseline")

@@ -41,17 +41,20 @@ from validation.helpers import create_source, insert_source_rows, migrate, setup
 ROW_LEVEL = """
 SELECT count(*) FILTER (WHERE e.legacy_activity_log_id IS NULL
                           AND NOT EXISTS (SELECT 1 FROM activity_migration.quarantine q
-                                          WHERE q.legacy_id = s.id::text AND q.resolved_at IS NULL)) AS missing,
+                                          WHERE q.legacy_id = s.id::text AND q.resolved_at IS NULL)) AS
+                                              missing,
        count(*) FILTER (WHERE s.id IS NULL) AS orphans,
        count(*) FILTER (WHERE s.id IS NOT NULL AND e.legacy_activity_log_id IS NOT NULL AND (
              e.actor_id IS DISTINCT FROM s.user_id OR e.customer_id IS DISTINCT FROM s.customer_id
           OR e.event_type IS DISTINCT FROM activity_migration.event_type_for(s.entity_type, s.action)
           OR e.entity_type IS DISTINCT FROM s.entity_type OR e.entity_id IS DISTINCT FROM s.entity_id
-          OR e.description IS DISTINCT FROM s.description OR e.payload IS DISTINCT FROM coalesce(s.metadata, '{}'::jsonb)
+          OR e.description IS DISTINCT FROM s.description OR e.payload IS DISTINCT FROM coalesce(s.metadata,
+              '{}'::jsonb)
           OR e.ip_address IS DISTINCT FROM s.ip_address OR e.user_agent IS DISTINCT FROM s.user_agent
           OR e.occurred_at IS DISTINCT FROM s.created_at)) AS mismatched
 FROM public.activity_logs s
-FULL JOIN (SELECT * FROM public.events WHERE legacy_activity_log_id IS NOT NULL) e ON e.legacy_activity_log_id = s.id
+FULL JOIN (SELECT * FROM public.events WHERE legacy_activity_log_id IS NOT NULL) e ON e.legacy_activity_log_id
+    = s.id
 """
 
 WITH_COUNTS = (
@@ -194,9 +197,8 @@ def main() -> int:
             f"(checked {ist['source_rows_checked']:,} source rows, {ist['sampled_source_rows']:,} of them "
             "sampled "
             f"(budget {ist['sample_budget']:,}); collect {med(d['collect_seconds'] for d in incs):.2f} s "
-            f"(row-level {med(d['diff_seconds'] for d in incs):.2f} s; the whole-table counts run beside it), "
-            ""
-            f"GX {med(d['gx_seconds'] for d in incs):.2f} s)"
+            f"(row-level {med(d['diff_seconds'] for d in incs):.2f} s; the whole-table counts run beside "
+            f"it), GX {med(d['gx_seconds'] for d in incs):.2f} s)"
         )
         print(
             f"full parity suite, alternating with those            : {med(full_after):7.2f} s  "

@@ -200,9 +200,8 @@ def migration_p4_backfill():
         return report
 
     @task(
-        doc_md="Every source row before the cutoff (and every row without an event) is in events exactly once "
-        ""
-        "or in the quarantine; fails with the counts otherwise."
+        doc_md="Every source row before the cutoff (and every row without an event) is in events exactly "
+        "once or in the quarantine; fails with the counts otherwise."
     )
     def check_zero_loss(**context: Any) -> dict[str, Any]:
         from activity_migration.phases import p4_backfill
@@ -215,9 +214,8 @@ def migration_p4_backfill():
     # failed, and the run does not wait for a second task start. Skipped with the workers in
     # a dry run (nothing was copied).
     @task(
-        doc_md="Log quarantine counts by reason and chunk statistics (pandas tables); runs even when a worker "
-        ""
-        "or the zero-loss check failed.",
+        doc_md="Log quarantine counts by reason and chunk statistics (pandas tables); runs even when a "
+        "worker or the zero-loss check failed.",
         trigger_rule="none_skipped",
     )
     def report(**context: Any) -> dict[str, Any]:

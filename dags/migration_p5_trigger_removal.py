@@ -76,7 +76,7 @@ def _tier_step(context: dict[str, Any], name: str, **kwargs: Any) -> Any:
 
 @dag(
     dag_id="migration_p5_trigger_removal",
-    description="Phase 5: remove one tier of legacy logging triggers, after a handover check and an approval.",
+    description="Phase 5: remove one tier of legacy logging triggers, after a handover check and approval.",
     doc_md=__doc__,
     schedule=None,
     catchup=False,
@@ -243,9 +243,8 @@ def migration_p5_trigger_removal():
     readiness = TierReadinessSensor(
         task_id="readiness_sensor",
         pool=APP_DB_POOL,
-        doc_md="Before the drop: over a window, the application published for at least min_event_ratio of the "
-        ""
-        "writes the triggers logged, on every table of the tier (committed writes only). Fails when a "
+        doc_md="Before the drop: over a window, the application published for at least min_event_ratio of "
+        "the writes the triggers logged, on every table of the tier (committed writes only). Fails when a "
         "table stays below for two windows (the tables go back to the triggers); waits while the "
         "evidence is thin (fewer than 20 writes, or a table without writes).",
     )

@@ -15,7 +15,8 @@ def zero_loss(dsn: str, log_table: str = "public.activity_logs") -> dict:
     with psycopg.connect(dsn) as conn:
         row = conn.execute(f"""
             SELECT count(*),
-                   count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM public.events e WHERE e.legacy_activity_log_id = a.id)
+                   count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM public.events e WHERE
+                       e.legacy_activity_log_id = a.id)
                                       AND NOT EXISTS (SELECT 1 FROM activity_migration.quarantine q
                                                        WHERE q.legacy_id = a.id::text)),
                    (SELECT count(*) FROM (SELECT legacy_activity_log_id FROM public.events

@@ -4,7 +4,8 @@ transactions at a shared rate until stopped, every outcome counted.
 A test application subclasses ``AppLoad`` and implements ``one(conn, rng, i, state)`` (one
 application request: its write(s) and, once told, its publish; returns ``(published, logged)``:
 the events it published itself and the log rows the request produced, trigger's or its own)
-and optionally ``setup`` (what must exist before the threads start) and ``new_state``. Each thread calls ``one`` in a fresh transaction as ``authenticated`` with the
+and optionally ``setup`` (what must exist before the threads start) and ``new_state``. Each thread calls
+    ``one`` in a fresh transaction as ``authenticated`` with the
 JWT claims of its user (``user_of(i)``).
 """
 

@@ -48,7 +48,8 @@ def snapshot(
                     conn,
                     f"""
                 SELECT c.oid::regclass::text, t.tgname, pg_get_triggerdef(t.oid), t.tgenabled
-                FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+                FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid =
+                    c.relnamespace
                 WHERE NOT t.tgisinternal AND {schema_filter}""",
                     (excluded,),
                 )
@@ -67,7 +68,8 @@ def snapshot(
                     conn,
                     f"""
                 SELECT n.nspname, c.relname, pg_get_indexdef(i.indexrelid), i.indisvalid
-                FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+                FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid =
+                    c.relnamespace
                 WHERE {schema_filter}""",
                     (excluded,),
                 )
@@ -79,8 +81,10 @@ def snapshot(
                 SELECT n.nspname, c.relname, c.relkind, c.relrowsecurity, coalesce(c.relacl::text, ''),
                        coalesce((SELECT string_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
                                         || CASE WHEN a.attnotnull THEN ' not null' ELSE '' END
-                                        || coalesce(' default ' || pg_get_expr(d.adbin, d.adrelid), ''), ', ' ORDER BY a.attnum)
-                                 FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+                                        || coalesce(' default ' || pg_get_expr(d.adbin, d.adrelid), ''), ', '
+                                            ORDER BY a.attnum)
+                                 FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND
+                                     d.adnum = a.attnum
                                  WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '')
                 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                 WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S') AND {schema_filter}""",

@@ -30,7 +30,8 @@ def conn_uri(dsn: str) -> str:
     auth = quote(str(d.get("user", "postgres")), safe="")
     if d.get("password"):
         auth += ":" + quote(str(d["password"]), safe="")
-    return f"postgresql://{auth}@{d.get('host', '127.0.0.1')}:{d.get('port', 5432)}/{quote(str(d['dbname']), safe='')}"
+    host, port, dbname = d.get("host", "127.0.0.1"), d.get("port", 5432), quote(str(d["dbname"]), safe="")
+    return f"postgresql://{auth}@{host}:{port}/{dbname}"
 
 
 def dags_test(

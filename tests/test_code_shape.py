@@ -1,4 +1,5 @@
-"""The shape rules of docs/architecture.md ("Style"), checked on the source: SQL in include/sql, small modules and functions.
+"""The shape rules of docs/architecture.md ("Style"), checked on the source: SQL in include/sql,
+small modules and functions.
 
 The demo application's simulated app code (include/activity_migration/demo/) is exempt: it plays
 an application, not the migration.

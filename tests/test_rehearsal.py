@@ -7,6 +7,9 @@ of the process); the DAG-level test at the bottom runs the real p2 DAG in both e
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 from psycopg import sql
 
@@ -360,9 +363,6 @@ def test_rehearsal_report_shows_both_ledgers(two_dbs, version):
 # ---------------------------------------------------------------------------------------
 # Through the DAGs: the gate is wired in front of every destructive step, and it works under
 # `airflow dags test` with two databases (staging and production connections from env vars).
-
-import os
-from pathlib import Path
 
 # Override to try a DAG change before it lands (e.g. a copy of dags/ with the gate wired in).
 DAGS_DIR = Path(os.environ.get("REHEARSAL_TEST_DAGS_FOLDER", ROOT / "dags"))

@@ -68,7 +68,8 @@ def seed_source(dsn: str, rows: int, key_type: str = "uuid") -> None:
         )
         conn.execute(
             """
-            INSERT INTO public.activity_logs (user_id, customer_id, action, entity_type, entity_id, description,
+            INSERT INTO public.activity_logs (user_id, customer_id, action, entity_type, entity_id,
+                description,
                                               metadata, ip_address, user_agent, created_at)
             SELECT gen_random_uuid(), gen_random_uuid(),
                    (ARRAY['created','updated','Status Changed','deleted'])[1 + i %% 4],
@@ -104,8 +105,10 @@ def counts(dsn: str) -> dict:
                    (SELECT count(*) FROM {st}.quarantine) AS quarantined,
                    (SELECT count(*) FROM public.activity_logs s WHERE NOT EXISTS
                        (SELECT 1 FROM {ev} e WHERE e.legacy_activity_log_id = s.id)
-                     AND NOT EXISTS (SELECT 1 FROM {st}.quarantine q WHERE q.legacy_id = s.id::text)) AS missing,
-                   (SELECT coalesce(sum(rows_copied), 0) FROM {st}.backfill_chunks WHERE status = 'done') AS ledger_copied,
+                     AND NOT EXISTS (SELECT 1 FROM {st}.quarantine q WHERE q.legacy_id = s.id::text)) AS
+                         missing,
+                   (SELECT coalesce(sum(rows_copied), 0) FROM {st}.backfill_chunks WHERE status = 'done') AS
+                       ledger_copied,
                    (SELECT count(*) FROM {ev} WHERE source = 'backfill') AS backfill_events,
                    (SELECT count(*) FROM {st}.backfill_chunks WHERE status <> 'done') AS chunks_not_done
         """).format(

@@ -115,7 +115,8 @@ def test_backfill_copies_good_rows_and_quarantines_each_bad_class(fresh_db, key_
         ).fetchone()[0]
         assert original["entity_type"] == "spaceship"  # the original row is kept whole
         ev = conn.execute("""
-            SELECT e.event_type, e.category, e.payload, e.source, e.occurred_at = s.created_at, e.actor_id = s.user_id,
+            SELECT e.event_type, e.category, e.payload, e.source, e.occurred_at = s.created_at, e.actor_id =
+                s.user_id,
                    e.entity_id = s.entity_id, e.ip_address = s.ip_address
               FROM public.events e JOIN public.activity_logs s ON s.id = e.legacy_activity_log_id
              WHERE s.action = 'Status Changed' AND s.entity_type = 'payment_plan' LIMIT 1""").fetchone()

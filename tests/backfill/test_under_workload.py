@@ -44,7 +44,8 @@ def test_backfill_during_workload_with_dual_write(demo_db):
             SELECT count(*),
                    count(*) FILTER (WHERE (SELECT count(*) FROM public.events e
                                             WHERE e.legacy_activity_log_id = s.id) = 1),
-                   count(*) FILTER (WHERE EXISTS (SELECT 1 FROM public.events e WHERE e.legacy_activity_log_id = s.id
+                   count(*) FILTER (WHERE EXISTS (SELECT 1 FROM public.events e WHERE e.legacy_activity_log_id
+                       = s.id
                                                     AND e.source = 'backfill'))
               FROM public.activity_logs s WHERE s.created_at >= %s""",
             (cutoff,),

@@ -26,10 +26,12 @@ CREATE FUNCTION public.publish_activity(
 RETURNS uuid LANGUAGE plpgsql SECURITY DEFINER SET search_path = public AS $$
 BEGIN
     INSERT INTO public.publish_calls VALUES (p_event_type, p_entity_type, p_entity_id, p_payload, p_actor_id,
-                                             p_customer_id, p_description, p_source, p_ip_address, p_user_agent);
+                                             p_customer_id, p_description, p_source, p_ip_address,
+                                                 p_user_agent);
     RETURN gen_random_uuid();
 END $$;
-GRANT EXECUTE ON FUNCTION public.publish_activity(text, text, text, jsonb, uuid, uuid, text, text, timestamptz, inet, text)
+GRANT EXECUTE ON FUNCTION public.publish_activity(text, text, text, jsonb, uuid, uuid, text, text,
+    timestamptz, inet, text)
     TO authenticated;
 """
 

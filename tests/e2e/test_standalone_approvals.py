@@ -55,7 +55,8 @@ def _ledger(dsn: str, run_id: str) -> list[dict]:
 
 
 def _public_function_defs(dsn: str) -> dict[str, str]:
-    """Every function in public (the logging trigger functions and publish_activity), as the catalog prints it."""
+    """Every function in public (the logging trigger functions and publish_activity), as the catalog
+    prints it."""
     with connection(dsn) as conn:
         rows = fetch_all(
             conn,

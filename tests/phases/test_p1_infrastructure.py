@@ -179,9 +179,8 @@ def test_rls_authenticated_sees_only_own_events_and_anon_none(p1_db):
         for a in actors:
             for _ in range(3):
                 conn.execute(
-                    "SELECT public.publish_activity(p_event_type => 'token.minted', p_entity_type => 'token', "
-                    ""
-                    "p_actor_id => %s)",
+                    "SELECT public.publish_activity(p_event_type => 'token.minted', p_entity_type => "
+                    "'token', p_actor_id => %s)",
                     (a,),
                 )
         conn.commit()

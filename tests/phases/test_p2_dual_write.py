@@ -57,19 +57,19 @@ def test_dual_write_exactly_once_under_load_and_byte_exact_rollback(p1_db):
             "SELECT count(*) FROM public.events WHERE legacy_activity_log_id IS NOT NULL"
         ).fetchone()[0]
         total = conn.execute("SELECT count(*) FROM public.activity_logs").fetchone()[0]
-        dangling = conn.execute("""SELECT count(*) FROM public.events e WHERE legacy_activity_log_id IS NOT NULL
-            AND NOT EXISTS (SELECT 1 FROM public.activity_logs l WHERE l.id = e.legacy_activity_log_id)""").fetchone()[
-            0
-        ]
+        dangling = conn.execute("""
+            SELECT count(*) FROM public.events e WHERE legacy_activity_log_id IS NOT NULL
+               AND NOT EXISTS (SELECT 1 FROM public.activity_logs l WHERE l.id = e.legacy_activity_log_id)
+        """).fetchone()[0]
         spurious = conn.execute(
             "SELECT count(*) FROM public.events WHERE legacy_activity_log_id = ANY(%s)", (list(before_keys),)
         ).fetchone()[0]
         quarantined = conn.execute("SELECT count(*) FROM activity_migration.quarantine").fetchone()[0]
-        mismatched = conn.execute("""SELECT count(*) FROM public.events e JOIN public.activity_logs l
-            ON l.id = e.legacy_activity_log_id WHERE e.entity_type IS DISTINCT FROM l.entity_type
-            OR e.actor_id IS DISTINCT FROM l.user_id OR e.occurred_at IS DISTINCT FROM l.created_at""").fetchone()[
-            0
-        ]
+        mismatched = conn.execute("""
+            SELECT count(*) FROM public.events e JOIN public.activity_logs l
+                ON l.id = e.legacy_activity_log_id WHERE e.entity_type IS DISTINCT FROM l.entity_type
+                OR e.actor_id IS DISTINCT FROM l.user_id OR e.occurred_at IS DISTINCT FROM l.created_at
+        """).fetchone()[0]
         assert ledger.get_setting(conn, "dual_write", cfg=CFG)["enabled"] is True
     assert spurious == 0
     assert dangling == 0 and mismatched == 0
@@ -168,8 +168,10 @@ def test_integer_keys_record_max_key(pg_admin_dsn):
         with psycopg.connect(dsn) as conn:
             conn.execute("INSERT INTO public.notes (author_id, body) VALUES (NULL, 'x')")
             conn.execute("INSERT INTO public.emails (sender_id, subject) VALUES (NULL, 'it''s, (odd)')")
-            rows = conn.execute("""SELECT l.id, e.event_type, e.legacy_activity_log_id FROM public.activity_logs l
-                LEFT JOIN public.events e ON e.legacy_activity_log_id = l.id WHERE l.id > 5 ORDER BY l.id""").fetchall()
+            rows = conn.execute("""
+                SELECT l.id, e.event_type, e.legacy_activity_log_id FROM public.activity_logs l
+                  LEFT JOIN public.events e ON e.legacy_activity_log_id = l.id WHERE l.id > 5 ORDER BY l.id
+            """).fetchall()
         assert [(r[1], r[0] == r[2]) for r in rows] == [("document.insert", True), ("email.insert", True)]
         p2.rollback(dsn, cfg)
     finally:

@@ -42,7 +42,8 @@ DECLARE
 BEGIN
     PERFORM pg_sleep(coalesce(nullif(current_setting('probe.sleep', true), '')::float8, 0));
     SELECT p.name INTO v_project FROM public.projects p WHERE p.id = NEW.project_id;
-    INSERT INTO public.activity_logs (user_id, customer_id, action, entity_type, entity_id, description, metadata)
+    INSERT INTO public.activity_logs (user_id, customer_id, action, entity_type, entity_id, description,
+        metadata)
     VALUES (auth.uid(), NEW.customer_id, 'created', 'project', NEW.id::text,
             'Note on ' || coalesce(v_project, 'no project'), '{}'::jsonb);
     RETURN NULL;

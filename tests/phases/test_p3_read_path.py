@@ -1,4 +1,5 @@
-"""Phase 3 on a real Postgres with the seeded demo app: feed, RLS, parity gate, read source, rollback, plan."""
+"""Phase 3 on a real Postgres with the seeded demo app: feed, RLS, parity gate, read source, rollback,
+plan."""
 
 from __future__ import annotations
 
@@ -187,9 +188,11 @@ def test_feed_plan_is_an_index_scan_on_200k_events(demo_db):
     p3.apply(demo_db, CFG, CTX)
     with psycopg.connect(demo_db) as conn:
         conn.execute("""
-            INSERT INTO public.events (event_type, category, actor_id, customer_id, entity_type, entity_id, payload,
+            INSERT INTO public.events (event_type, category, actor_id, customer_id, entity_type, entity_id,
+                payload,
                                        source, occurred_at)
-            SELECT 'payment.updated', 'financial', u.ids[1 + g % 300], u.ids[1 + g % 17], 'payment', (g % 5000)::text,
+            SELECT 'payment.updated', 'financial', u.ids[1 + g % 300], u.ids[1 + g % 17], 'payment', (g %
+                5000)::text,
                    '{}'::jsonb, 'service', now() - make_interval(secs => g)
             FROM generate_series(1, 200000) g,
                  (SELECT array_agg(gen_random_uuid()) AS ids FROM generate_series(1, 300)) u""")

@@ -65,7 +65,8 @@ def test_unclaimed_logging_trigger_stops_the_plan_naming_it(demo_db):
             CREATE TABLE public.audit_extras (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), note text);
             CREATE FUNCTION public.log_audit_extra() RETURNS trigger LANGUAGE plpgsql AS $$
             BEGIN
-                INSERT INTO public.activity_logs (action, entity_type, entity_id) VALUES ('created', 'audit_extra', NEW.id::text);
+                INSERT INTO public.activity_logs (action, entity_type, entity_id) VALUES ('created',
+                    'audit_extra', NEW.id::text);
                 RETURN NULL;
             END $$;
             CREATE TRIGGER audit_extras_log AFTER INSERT ON public.audit_extras

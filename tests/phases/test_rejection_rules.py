@@ -109,7 +109,8 @@ def test_rerun_replaces_the_old_five_argument_form(p1_db):
         conn.execute(f"DROP FUNCTION activity_migration.event_rejection_reason({SIX_ARGS}) CASCADE")
         conn.execute("""CREATE FUNCTION activity_migration.event_rejection_reason(
                 p_event_type text, p_entity_type text, p_payload jsonb, p_occurred_at timestamptz,
-                p_description text DEFAULT NULL) RETURNS text LANGUAGE sql STABLE AS $$ SELECT NULL::text $$""")
+                p_description text DEFAULT NULL) RETURNS text LANGUAGE sql STABLE
+                AS $$ SELECT NULL::text $$""")
         conn.execute(
             "CREATE VIEW activity_migration.v_old_dependent AS SELECT activity_migration."
             "event_rejection_reason('user.created', 'user', '{}', now(), 'd') AS reason"

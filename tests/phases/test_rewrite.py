@@ -25,7 +25,10 @@ def rw():
 
 
 def test_tokenizer_round_trips_and_respects_quotes():
-    src = "a := 'it''s, (x)'; b := $t$ ; , ( $t$; /* c, ( /* nested */ ) */ c := E'\\', ' || \"q,\"\"x\" -- tail, ("
+    src = (
+        "a := 'it''s, (x)'; b := $t$ ; , ( $t$; /* c, ( /* nested */ ) */ "
+        'c := E\'\\\', \' || "q,""x" -- tail, ('
+    )
     toks = tokenize(src)
     assert "".join(t.text for t in toks) == src
     kinds = [t.kind for t in toks]
@@ -165,7 +168,10 @@ def test_sql_language_uses_select(rw):
 
 
 def test_replace_body_swaps_only_the_body():
-    d = "CREATE OR REPLACE FUNCTION public.f()\n RETURNS trigger\n LANGUAGE plpgsql\nAS $function$\nBEGIN END\n$function$\n"
+    d = (
+        "CREATE OR REPLACE FUNCTION public.f()\n RETURNS trigger\n LANGUAGE plpgsql\n"
+        "AS $function$\nBEGIN END\n$function$\n"
+    )
     assert replace_body(d, "\nBEGIN END\n", "\nBEGIN NULL; END\n") == d.replace(
         "BEGIN END", "BEGIN NULL; END"
     )

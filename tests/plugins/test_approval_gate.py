@@ -20,7 +20,8 @@ def conn_uri(dsn: str) -> str:
     import psycopg
 
     d = psycopg.conninfo.conninfo_to_dict(dsn)
-    return f"postgresql://{d.get('user', 'postgres')}@{d.get('host', '127.0.0.1')}:{d.get('port', 5432)}/{d['dbname']}"
+    user, host, port = d.get("user", "postgres"), d.get("host", "127.0.0.1"), d.get("port", 5432)
+    return f"postgresql://{user}@{host}:{port}/{d['dbname']}"
 
 
 @pytest.fixture

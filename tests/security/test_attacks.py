@@ -143,9 +143,8 @@ def _publish_attempts(u: dict[str, str]) -> list[Attempt]:
             Attempt(
                 "insert into events directly",
                 role,
-                "INSERT INTO public.events (event_type, category, entity_type, source, occurred_at, actor_id) "
-                ""
-                "VALUES ('project.updated', 'project_management', 'project', 'trigger', now(), %s)",
+                "INSERT INTO public.events (event_type, category, entity_type, source, occurred_at, "
+                "actor_id) VALUES ('project.updated', 'project_management', 'project', 'trigger', now(), %s)",
                 (b,),
                 as_user=a,
                 write=True,

@@ -17,7 +17,8 @@ SOURCE_DDL = """
 CREATE TABLE IF NOT EXISTS public.activity_logs (
     id {key_def},
     user_id uuid, customer_id uuid, action text, entity_type text, entity_id text, description text,
-    metadata jsonb DEFAULT '{{}}'::jsonb, ip_address inet, user_agent text, created_at timestamptz DEFAULT now()
+    metadata jsonb DEFAULT '{{}}'::jsonb, ip_address inet, user_agent text, created_at timestamptz DEFAULT
+        now()
 )
 """
 
@@ -39,9 +40,8 @@ def insert_source_rows(
     conn: psycopg.Connection, rows: int, days: float = 30, newest_age: str = "1 hour"
 ) -> None:
     conn.execute(
-        "INSERT INTO public.activity_logs (user_id, customer_id, action, entity_type, entity_id, description, "
-        ""
-        "metadata, ip_address, user_agent, created_at) "
+        "INSERT INTO public.activity_logs (user_id, customer_id, action, entity_type, entity_id, "
+        "description, metadata, ip_address, user_agent, created_at) "
         "SELECT gen_random_uuid(), gen_random_uuid(), (ARRAY['Created','Updated','Status Changed'])[1 + g %% "
         "3], "
         "(%(types)s::text[])[1 + g %% %(ntypes)s], 'e-' || g, 'row ' || g, jsonb_build_object('n', g), "
@@ -77,15 +77,18 @@ WITH src AS (
       AND NOT EXISTS (SELECT 1 FROM activity_migration.quarantine q WHERE q.legacy_id = s.id::text)
       {extra}
 ), judged AS (
-    SELECT src.*, activity_migration.event_rejection_reason(et, entity_type, pl, created_at, description, action) AS reason
+    SELECT src.*, activity_migration.event_rejection_reason(et, entity_type, pl, created_at, description,
+        action) AS reason
     FROM src
 ), q AS (
     INSERT INTO activity_migration.quarantine (legacy_id, reason, original_row)
     SELECT j.id::text, j.reason, to_jsonb(j) - 'et' - 'pl' - 'reason' FROM judged j WHERE j.reason IS NOT NULL
 )
-INSERT INTO public.events (event_type, category, actor_id, customer_id, entity_type, entity_id, description, payload,
+INSERT INTO public.events (event_type, category, actor_id, customer_id, entity_type, entity_id, description,
+    payload,
                            source, legacy_activity_log_id, ip_address, user_agent, occurred_at, created_at)
-SELECT j.et, c.category, j.user_id, j.customer_id, j.entity_type, j.entity_id, j.description, j.pl, 'backfill', j.id,
+SELECT j.et, c.category, j.user_id, j.customer_id, j.entity_type, j.entity_id, j.description, j.pl,
+    'backfill', j.id,
        j.ip_address, j.user_agent, j.created_at, {created_at}
 FROM judged j JOIN activity_migration.entity_categories c ON c.entity_type = j.entity_type
 WHERE j.reason IS NULL
