@@ -12,7 +12,7 @@ import contextlib
 import logging
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping, Sequence, cast
 
 import psycopg
 from psycopg import sql
@@ -47,7 +47,7 @@ def redact(dsn: str) -> str:
     for key in _SECRET_KEYS:
         if params.get(key):
             params[key] = "***"
-    return psycopg.conninfo.make_conninfo(**params)
+    return psycopg.conninfo.make_conninfo("", **params)
 
 
 def connect(
@@ -113,26 +113,30 @@ def run_sql_file(
         cur.execute(stmt, params)
 
 
-def fetch_all(
-    conn: psycopg.Connection, query: str | sql.Composable, params: Mapping[str, Any] | tuple | None = None
-) -> list[dict[str, Any]]:
+# What the helpers below accept: text, or SQL composed with psycopg.sql (load_sql, sql.SQL(...).format).
+Query = str | sql.Composable
+Params = Mapping[str, Any] | Sequence[Any] | None
+
+
+def _executable(query: Query) -> Any:
+    """``query`` as cursor.execute types it (psycopg's stubs name SQL and Composed, not Composable)."""
+    return cast(Any, query)
+
+
+def fetch_all(conn: psycopg.Connection, query: Query, params: Params = None) -> list[dict[str, Any]]:
     with conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(query, params)
+        cur.execute(_executable(query), params)
         return cur.fetchall() if cur.description else []
 
 
-def fetch_one(
-    conn: psycopg.Connection, query: str | sql.Composable, params: Mapping[str, Any] | tuple | None = None
-) -> dict[str, Any] | None:
+def fetch_one(conn: psycopg.Connection, query: Query, params: Params = None) -> dict[str, Any] | None:
     rows = fetch_all(conn, query, params)
     return rows[0] if rows else None
 
 
-def scalar(
-    conn: psycopg.Connection, query: str | sql.Composable, params: Mapping[str, Any] | tuple | None = None
-) -> Any:
+def scalar(conn: psycopg.Connection, query: Query, params: Params = None) -> Any:
     with conn.cursor() as cur:
-        cur.execute(query, params)
+        cur.execute(_executable(query), params)
         row = cur.fetchone()
         return row[0] if row else None
 
@@ -206,7 +210,7 @@ def run_ddl_with_retry(
     def body(conn: psycopg.Connection) -> None:
         with conn.cursor() as cur:
             for stmt in statements:
-                cur.execute(stmt)
+                cur.execute(_executable(stmt))
 
     run_locked(
         dsn,
