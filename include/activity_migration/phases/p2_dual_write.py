@@ -45,7 +45,7 @@ from ._common import (
     ledgered,
     publish_identity,
 )
-from .p1_infrastructure import check as p1_check
+from .p1_verify import check as p1_check
 from .p2_plan import (
     PHASE,
     _backups,
