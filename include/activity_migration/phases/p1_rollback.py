@@ -133,8 +133,8 @@ def _rollback_drops(cfg: MigrationConfig) -> list[sql.Composable]:
 def _archive_and_drop(
     conn: psycopg.Connection, cfg: MigrationConfig, events_exist: bool, drops: list[sql.Composable]
 ) -> int:
-    """Copy events into the rollback archive (under ACCESS EXCLUSIVE), then run ``drops``; returns
-    the rows copied."""
+    """Archive the events in the rollback archive (under ACCESS EXCLUSIVE), then run ``drops``;
+    returns the rows copied."""
     # The lock comes first: a writer that committed while the copy ran, and before the DROP
     # got its lock, would otherwise be in neither the archive nor events. ACCESS EXCLUSIVE
     # waits for every writer in flight; the copy then sees all they committed.
