@@ -122,7 +122,8 @@ _OPEN_TRANSACTIONS = "p2_dual_write/02_select_open_transactions.sql"
 
 
 def wait_for_older_transactions(dsn: str, timeout_s: float = 30.0, *, poll_s: float = 0.1) -> bool:
-    """Wait until every transaction open in this database when called has ended (True), or the timeout (False).
+    """Wait until every transaction open in this database when called has ended (True), or the
+    timeout (False).
 
     The drain that makes a swap of function bodies safe for writers in flight. PostgreSQL gives a
     session no consistent view of function definitions across one statement: ``CREATE OR REPLACE

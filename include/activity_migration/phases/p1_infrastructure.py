@@ -25,37 +25,27 @@ from typing import Any, Callable
 import psycopg
 from psycopg import sql
 
-from .. import access_rules, catalog, ledger, privileges
-from ..catalog import row_security_enabled
+from .. import access_rules, ledger, privileges
 from ..config import MigrationConfig, load_config
 from ..db import (
     connection,
-    fetch_all,
     load_sql,
     run_ddl_with_retry,
     run_locked,
-    scalar,
 )
-from ..errors import MigrationError, PreflightError
 from ..ledger import RunContext
 from ..sqltext import split_statements
-from ..validation.parity import drop_validation_objects
 from ._common import (
     ACTOR_VIEW,
     API_PUBLISH,
     DAILY_VIEW,
     HELPER_SIGNATURES,
-    INTERNAL_PUBLISH,
-    PUBLISH_ARGS,
-    api_publish_identity,
     dual_write_enabled,
     events_ident,
-    function_def,
     ledgered,
     publish_identity,
     publish_parameters,
     relation_kind,
-    table_exists,
 )
 from .p1_preflight import (  # noqa: F401
     _FIELD_TYPES,
@@ -71,16 +61,10 @@ from .p1_preflight import (  # noqa: F401
     legacy_key_type,
     preflight,
 )
+from .p1_rollback import rollback  # noqa: F401 - the phase's rollback (rollback.py calls it here)
+from .p1_verify import INDEX_NAMES, verify
 
 log = logging.getLogger(__name__)
-
-INDEX_NAMES = (
-    "events_actor_occurred_idx",
-    "events_customer_occurred_idx",
-    "events_entity_idx",
-    "events_occurred_brin",
-    "events_search_idx",
-)
 
 
 # ---------------------------------------------------------------------------- steps
@@ -286,125 +270,6 @@ def create_analytics(dsn: str, cfg: MigrationConfig, ctx: RunContext) -> dict[st
     return {"materialized_views": [DAILY_VIEW, ACTOR_VIEW], "refresh_function": "refresh_event_analytics()"}
 
 
-def check(dsn: str, cfg: MigrationConfig | None = None) -> dict[str, Any]:
-    """What phase 1 should have built, and what is missing (no ledger record)."""
-    cfg = cfg or load_config()
-    problems: list[str] = []
-    with connection(dsn) as conn:
-        if not table_exists(conn, cfg.target_schema, cfg.target_table):
-            return {"ok": False, "problems": [f"{cfg.target} missing"]}
-        for ident in (publish_identity(cfg), api_publish_identity(cfg)):
-            if function_def(conn, ident) is None:
-                problems.append(f"{ident} missing")
-        for name, args in HELPER_SIGNATURES.items():
-            if function_def(conn, f"{cfg.target_schema}.{name}({args})") is None:
-                problems.append(f"{cfg.target_schema}.{name}({args}) missing")
-        if not row_security_enabled(conn, cfg.target_schema, cfg.target_table):
-            problems.append("row level security is not enabled on events")
-        pols = set(access_rules.existing_policies(conn, cfg))
-        if relation_kind(conn, cfg.source.schema, cfg.source.table) in ("r", "p"):
-            wanted = {p.name for p in access_rules.plan(conn, cfg).policies}
-            problems += [
-                f"policy {p} missing (carried over from {cfg.source_table})" for p in sorted(wanted - pols)
-            ]
-        indexes = "SELECT indexname FROM pg_indexes WHERE schemaname = %s AND tablename = %s"
-        idx = {r["indexname"] for r in fetch_all(conn, indexes, (cfg.target_schema, cfg.target_table))}
-        problems += [f"index {i} missing" for i in INDEX_NAMES if i not in idx]
-        problems += [f"index {i} is INVALID" for i in invalid_indexes(conn, cfg)]
-        for v in (DAILY_VIEW, ACTOR_VIEW):
-            if not scalar(
-                conn,
-                "SELECT 1 FROM pg_matviews WHERE schemaname = %s AND matviewname = %s",
-                (cfg.target_schema, v),
-            ):
-                problems.append(f"materialized view {v} missing")
-        for role, ident in (
-            ("anon", api_publish_identity(cfg)),
-            ("anon", publish_identity(cfg)),
-            ("authenticated", publish_identity(cfg)),
-            ("service_role", publish_identity(cfg)),
-        ):
-            if scalar(
-                conn, "SELECT has_function_privilege(%s, to_regprocedure(%s), 'EXECUTE')", (role, ident)
-            ):
-                problems.append(f"{role} may execute {ident}")
-    return {"ok": not problems, "problems": problems}
-
-
-@ledgered(PHASE, "verify")
-def verify(dsn: str, cfg: MigrationConfig, ctx: RunContext) -> dict[str, Any]:
-    """Check the built objects, then probe publish_activity and the refresh in a rolled-back transaction."""
-    result = check(dsn, cfg)
-    if not result["ok"]:
-        raise MigrationError(f"phase 1 verification failed: {result['problems']}")
-    entity = sorted(cfg.categories)[0]
-    with connection(dsn) as conn:
-        fn = sql.Identifier(cfg.target_schema, "publish_activity")
-        event_id = scalar(
-            conn,
-            load_sql("p1_infrastructure/16_select_publish_probe.sql", publish=fn),
-            (f"{entity}.verify_probe", entity, '{"probe": true}'),
-        )
-        found = scalar(
-            conn,
-            sql.SQL("SELECT count(*) FROM {} WHERE id = %s AND category = %s").format(events_ident(cfg)),
-            (event_id, cfg.categories[entity]),
-        )
-        conn.rollback()
-        if found != 1:
-            raise MigrationError(
-                "phase 1 verification failed: publish_activity did not write the probe event"
-            )
-        try:
-            conn.execute(
-                sql.SQL(
-                    "SELECT {}(p_event_type => 'Bad Type', p_entity_type => %s, p_actor_id => NULL)"
-                ).format(fn),
-                (entity,),
-            )
-            raise MigrationError(
-                "phase 1 verification failed: publish_activity accepted an invalid event type"
-            )
-        except psycopg.errors.InvalidParameterValue:
-            conn.rollback()
-        conn.execute(
-            sql.SQL("SELECT {}()").format(sql.Identifier(cfg.target_schema, "refresh_event_analytics"))
-        )
-        conn.commit()
-        impersonation = _probe_impersonation(conn, cfg, entity)
-    return {
-        "checked": "objects, publish_activity probe (rolled back), rejection, analytics refresh, "
-        "a signed-in user publishing for another user (refused)",
-        "impersonation_probe": impersonation,
-    }
-
-
-def _probe_impersonation(conn: psycopg.Connection, cfg: MigrationConfig, entity: str) -> str:
-    """As ``authenticated`` signed in as one user, publish for another: the API must refuse it."""
-    import json
-    import uuid
-
-    caller, victim = uuid.uuid4(), uuid.uuid4()
-    try:
-        conn.execute("SET LOCAL ROLE authenticated")
-    except psycopg.errors.InsufficientPrivilege:
-        conn.rollback()
-        return "not run: the migration's role may not SET ROLE authenticated"
-    conn.execute("SELECT set_config('request.jwt.claims', %s, true)", (json.dumps({"sub": str(caller)}),))
-    try:
-        conn.execute(
-            sql.SQL("SELECT {}(p_event_type => %s, p_entity_type => %s, p_actor_id => %s)").format(
-                sql.Identifier(cfg.target_schema, API_PUBLISH)
-            ),
-            (f"{entity}.verify_probe", entity, victim),
-        )
-    except psycopg.errors.InsufficientPrivilege:
-        return "refused (SQLSTATE 42501)"
-    finally:
-        conn.rollback()
-    raise MigrationError("phase 1 verification failed: a signed-in user published an event as another user")
-
-
 privilege_audit = ledgered(PHASE, "privilege_audit")(privileges.audit_step)
 
 STEPS = (
@@ -426,131 +291,3 @@ def apply(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | None =
     cfg = cfg or load_config()
     ctx = ctx or RunContext()
     return {fn.step: fn(dsn, cfg, ctx) for fn in STEPS}
-
-
-# ---------------------------------------------------------------------------- rollback
-def rollback(
-    dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | None = None, *, drop_state: bool = False
-) -> dict[str, Any]:
-    """Remove everything phase 1 created in application schemas; keep the state schema.
-
-    Refuses while dual write is on (roll phase 2 back first). Events already written are
-    copied to ``{state}.events_rollback_archive`` (created even when there are none) before the
-    table is dropped, in one transaction that first locks the table (nothing is lost, also not
-    what a writer commits while the rollback waits for its lock). ``drop_state=True`` also drops the state schema, ledger included.
-    """
-    cfg = cfg or load_config()
-    ctx = ctx or RunContext()
-    with connection(dsn) as conn:
-        _refuse_while_dual_write(conn, cfg)
-        ledger.ensure_state_schema(conn, cfg)
-        lid = ledger.record(
-            conn, PHASE, "rollback", "started", ctx, {"drop_state": drop_state}, finished=False, cfg=cfg
-        )
-        events_exist = table_exists(conn, cfg.target_schema, cfg.target_table)
-    drops = _rollback_drops(cfg)
-    try:
-        # validation runs made views on events and an index on the source: they go first
-        validation_objects = drop_validation_objects(dsn, cfg)
-        archived = run_locked(
-            dsn,
-            lambda conn: _archive_and_drop(conn, cfg, events_exist, drops),
-            lock_timeout_ms=cfg.safety.lock_timeout_ms,
-            attempts=cfg.safety.ddl_attempts,
-        )
-    except BaseException as exc:
-        with connection(dsn) as conn:
-            ledger.finish(conn, lid, "failed", {"error": str(exc)[:2000]}, cfg=cfg)
-        raise
-    details = {
-        "archived_events": archived,
-        "archive": f"{cfg.state_schema}.events_rollback_archive" if events_exist else None,
-        "drop_state": drop_state,
-        "validation_objects_dropped": validation_objects,
-    }
-    with connection(dsn) as conn:
-        ledger.finish(conn, lid, "succeeded", details, cfg=cfg)
-        if drop_state:
-            drop = sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(cfg.state_schema))
-            run_ddl_with_retry(
-                dsn, [drop], lock_timeout_ms=cfg.safety.lock_timeout_ms, attempts=cfg.safety.ddl_attempts
-            )
-    return details
-
-
-def _refuse_while_dual_write(conn: psycopg.Connection, cfg: MigrationConfig) -> None:
-    """PreflightError while phase 2 is on or a logging function still calls publish_activity."""
-    if dual_write_enabled(conn, cfg):
-        raise PreflightError(
-            "phase 2 (dual write) is active: roll back p2_dual_write first; dropping "
-            "publish_activity now would break every logging trigger"
-        )
-    callers = [
-        t.function_identity
-        for t in catalog.logging_triggers(conn, cfg)
-        if "publish_activity" in (function_def(conn, t.function_identity) or "")
-    ]
-    if callers:
-        raise PreflightError(
-            f"logging functions still call publish_activity ({sorted(set(callers))[:5]}): "
-            f"roll back p2_dual_write first"
-        )
-
-
-def _rollback_drops(cfg: MigrationConfig) -> list[sql.Composable]:
-    """The DROPs of everything phase 1 created in application schemas, dependents first, events last."""
-    state = sql.Identifier(cfg.state_schema)
-    fs = sql.Identifier(cfg.target_schema)
-    drops = [
-        sql.SQL("DROP FUNCTION IF EXISTS {}.refresh_event_analytics()").format(fs),
-        sql.SQL("DROP MATERIALIZED VIEW IF EXISTS {}").format(sql.Identifier(cfg.target_schema, ACTOR_VIEW)),
-        sql.SQL("DROP MATERIALIZED VIEW IF EXISTS {}").format(sql.Identifier(cfg.target_schema, DAILY_VIEW)),
-    ]
-    for name, args in HELPER_SIGNATURES.items():
-        if name != "refresh_event_analytics":
-            drops.append(
-                sql.SQL("DROP FUNCTION IF EXISTS {}.{}(" + args + ")").format(fs, sql.Identifier(name))
-            )
-    drops += [
-        sql.SQL("DROP FUNCTION IF EXISTS {}.{}(" + PUBLISH_ARGS + ")").format(
-            fs, sql.Identifier(API_PUBLISH)
-        ),
-        sql.SQL("DROP FUNCTION IF EXISTS {}.{}(text)").format(
-            fs, sql.Identifier(privileges.PUBLISHER_FUNCTION)
-        ),
-        sql.SQL("DROP FUNCTION IF EXISTS {}.{}(" + PUBLISH_ARGS + ")").format(
-            state, sql.Identifier(INTERNAL_PUBLISH)
-        ),
-        sql.SQL("DROP FUNCTION IF EXISTS {}.customer_allowed(uuid, uuid)").format(state),
-        sql.SQL("DROP FUNCTION IF EXISTS {}.is_service_caller(name)").format(state),
-        sql.SQL("DROP TABLE IF EXISTS {}").format(events_ident(cfg)),
-    ]
-    return drops
-
-
-def _archive_and_drop(
-    conn: psycopg.Connection, cfg: MigrationConfig, events_exist: bool, drops: list[sql.Composable]
-) -> int:
-    """Copy events into the rollback archive (under ACCESS EXCLUSIVE), then run ``drops``; returns the rows copied."""
-    # The lock comes first: a writer that committed while the copy ran, and before the DROP
-    # got its lock, would otherwise be in neither the archive nor events. ACCESS EXCLUSIVE
-    # waits for every writer in flight; the copy then sees all they committed.
-    state = sql.Identifier(cfg.state_schema)
-    ev = events_ident(cfg)
-    archived = 0
-    if events_exist:
-        conn.execute(sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(ev))
-        conn.execute(
-            load_sql("p1_infrastructure/17_create_events_rollback_archive.sql", state=state, events=ev)
-        )
-        with conn.cursor() as cur:
-            cur.execute(
-                sql.SQL("INSERT INTO {}.events_rollback_archive SELECT e.*, now() FROM {} e").format(
-                    state, ev
-                )
-            )
-            archived = cur.rowcount
-        privileges.lock_down_state_schema(conn, cfg)
-    for stmt in drops:
-        conn.execute(stmt)
-    return archived

@@ -1,4 +1,5 @@
-"""Rewrite legacy logging functions mechanically: ``INSERT INTO activity_logs … VALUES …`` → ``publish_activity``.
+"""Rewrite legacy logging functions mechanically: ``INSERT INTO activity_logs … VALUES …`` →
+``publish_activity``.
 
 The rewrite works on the function body as the catalog prints it (``prosrc``), with a small
 SQL/PL/pgSQL tokenizer that knows strings (``'…'``, ``E'…'``), dollar quotes, quoted

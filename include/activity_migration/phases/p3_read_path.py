@@ -41,6 +41,11 @@ from ..db import (
 from ..errors import GateClosed, MigrationError, PreflightError
 from ..ledger import RunContext
 from ._common import relation_kind  # noqa: F401 - p6 imports it from here
+from .p3_compat_view import (
+    _EVENT_EXPR,  # noqa: F401 - p6_rollback imports it from here
+    COMPAT_VIEW,
+    create_compat_view,
+)
 from .p3_parity import (  # noqa: F401
     APP_ROLE,
     CUTOFF_KEYS,
@@ -60,18 +65,20 @@ from .p3_parity import (  # noqa: F401
     require_read_parity,
     sample_users,
 )
+from .p3_realtime import (
+    PUBLICATION_SETTING,
+    forget_realtime_setting,
+    publication_state,
+    setup_realtime,
+    undo_realtime_statements,
+)
 
 log = logging.getLogger(__name__)
 
-COMPAT_VIEW = privileges.COMPAT_VIEW
 FEED_INDEX = "events_feed_keyset_idx"
 READ_SOURCE_FUNCTION = "public.activity_read_source()"
 READ_SOURCE_KEY = "read_source"
 READ_SOURCES = ("activity_logs", "events")
-PUBLICATION = "supabase_realtime"
-PUBLICATION_SETTING = (
-    "p3_publication"  # {"created": bool, "added": bool}: what phase 3 did, so rollback undoes only that
-)
 DEMO_MARKER = "activity-migration demo seed"
 
 
@@ -81,81 +88,6 @@ def legacy_key_type(conn: psycopg.Connection, cfg: MigrationConfig) -> str:
     if "legacy_activity_log_id" not in cols:
         raise PreflightError(f"{cfg.target} has no legacy_activity_log_id column: is phase 1 applied?")
     return cols["legacy_activity_log_id"]
-
-
-# Event expression for each mappable source field (the reverse of the phase-2/4 mapping).
-_EVENT_EXPR = {
-    "actor_id": "e.actor_id",
-    "customer_id": "e.customer_id",
-    "action": "substr(e.event_type, strpos(e.event_type, '.') + 1)",
-    "entity_type": "e.entity_type",
-    "entity_id": "e.entity_id",
-    "description": "e.description",
-    "metadata": "e.payload",
-    "ip_address": "e.ip_address",
-    "user_agent": "e.user_agent",
-    "occurred_at": "e.occurred_at",
-}
-_EXTRA_COLUMNS = ("event_id", "event_type", "category", "source")
-
-
-def compat_select_list(
-    conn: psycopg.Connection, cfg: MigrationConfig, columns: list[tuple[str, str]]
-) -> sql.Composed:
-    """The SELECT list giving ``columns`` (the old table's name/type list) from events ``e``.
-
-    Each old column becomes the event expression it maps to (config ``source.columns``), cast
-    to the old column's type; an unmapped column is ``NULL::type``. The key is the legacy id,
-    falling back to the event id for uuid keys. ``event_id``, ``event_type``, ``category``
-    and ``source`` follow, so a reader can reach the event itself.
-    """
-    reverse = {col: fieldname for fieldname, col in cfg.source.columns.items()}
-    key_is_uuid = dict(columns).get(cfg.source.key) == "uuid"
-    parts = []
-    for name, typ in columns:
-        if name == cfg.source.key:
-            expr = "coalesce(e.legacy_activity_log_id, e.id)" if key_is_uuid else "e.legacy_activity_log_id"
-        elif name in reverse:
-            expr = _EVENT_EXPR[reverse[name]]
-        else:
-            expr = "NULL"
-        # typ comes from format_type() of the catalog: a valid type name, not user input.
-        parts.append(sql.SQL("({})::{} AS {}").format(sql.SQL(expr), sql.SQL(typ), sql.Identifier(name)))
-    names = {n for n, _ in columns}
-    extra = {"event_id": "e.id", "event_type": "e.event_type", "category": "e.category", "source": "e.source"}
-    for name in _EXTRA_COLUMNS:
-        if name not in names:
-            parts.append(sql.SQL("{} AS {}").format(sql.SQL(extra[name]), sql.Identifier(name)))
-    return sql.SQL(", ").join(parts)
-
-
-def create_compat_view(
-    conn: psycopg.Connection,
-    cfg: MigrationConfig,
-    view_schema: str,
-    view_name: str,
-    columns: list[tuple[str, str]],
-    grants_key: str = COMPAT_VIEW,
-) -> dict[str, Any]:
-    """Creates (or replaces) a view in the old shape ``columns`` over events, with the grants of
-    ``grants_key`` in privileges.py (no commit: the caller's transaction)."""
-    invoker = server_version_num(conn) >= 150000
-    if not invoker:
-        log.warning(
-            "Postgres < 15 has no security_invoker views: %s.%s is granted to service_role only",
-            view_schema,
-            view_name,
-        )
-    run_sql_file(
-        conn,
-        "p3_read_path/03_create_compat_view.sql",
-        view=sql.Identifier(view_schema, view_name),
-        select_list=compat_select_list(conn, cfg, columns),
-        events=sql.Identifier(cfg.target_schema, cfg.target_table),
-        view_options=sql.SQL("WITH (security_invoker = true)") if invoker else sql.SQL(""),
-    )
-    privileges.apply_grants(conn, cfg, grants_key)
-    return {"view": f"{view_schema}.{view_name}", "security_invoker": invoker}
 
 
 # --------------------------------------------------------------------------- preflight / apply
@@ -185,57 +117,6 @@ def preflight(conn: psycopg.Connection, cfg: MigrationConfig | None = None) -> d
     }
 
 
-def _publication_state(conn: psycopg.Connection, cfg: MigrationConfig) -> dict[str, bool]:
-    exists = bool(scalar(conn, "SELECT 1 FROM pg_publication WHERE pubname = %s", (PUBLICATION,)))
-    member = bool(
-        scalar(
-            conn,
-            load_sql("p3_read_path/12_select_publication_member.sql"),
-            (PUBLICATION, cfg.target_schema, cfg.target_table),
-        )
-    )
-    return {"exists": exists, "member": member}
-
-
-def setup_realtime(dsn: str, cfg: MigrationConfig) -> dict[str, Any]:
-    """Create the demo publication if this is the demo database, then add events to it if it exists."""
-    with connection(dsn, autocommit=True) as conn:
-        before = _publication_state(conn, cfg)
-        done = ledger.get_setting(conn, PUBLICATION_SETTING, {}, cfg=cfg) or {}
-        run_sql_file(conn, "p3_read_path/06_create_demo_publication.sql")
-        mid = _publication_state(conn, cfg)
-    created = bool(done.get("created")) or (mid["exists"] and not before["exists"])
-    added = bool(done.get("added"))
-    if mid["exists"] and not mid["member"]:
-        run_ddl_with_retry(
-            dsn,
-            [
-                sql.SQL("ALTER PUBLICATION {} ADD TABLE {}").format(
-                    sql.Identifier(PUBLICATION), sql.Identifier(cfg.target_schema, cfg.target_table)
-                )
-            ],
-            lock_timeout_ms=cfg.safety.lock_timeout_ms,
-            attempts=cfg.safety.ddl_attempts,
-        )
-        added = True
-    with connection(dsn) as conn:
-        ledger.set_setting(conn, PUBLICATION_SETTING, {"created": created, "added": added}, by=PHASE, cfg=cfg)
-        conn.commit()
-    if not mid["exists"]:
-        note = (
-            f"no publication {PUBLICATION}: real time not configured here (Supabase creates it; "
-            "the demo creates it)"
-        )
-    else:
-        note = f"{cfg.target} is in publication {PUBLICATION}"
-    return {
-        "publication_exists": mid["exists"],
-        "publication_created_by_p3": created,
-        "events_added_by_p3": added,
-        "note": note,
-    }
-
-
 def apply(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | None = None) -> dict[str, Any]:
     """Creates the feed, its index, the compat view, the read-source function, real time. Idempotent.
 
@@ -247,58 +128,70 @@ def apply(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | None =
         with connection(dsn) as conn:
             out["preflight"] = preflight(conn, cfg)
             source_cols = table_columns(conn, cfg.source.schema, cfg.source.table)
-        events = sql.Identifier(cfg.target_schema, cfg.target_table)
-        # Index first, CONCURRENTLY (autocommit); a failed concurrent build leaves an INVALID
-        # index that IF NOT EXISTS would keep: drop it so the retry rebuilds it.
-        with connection(dsn, autocommit=True) as conn:
-            valid = scalar(
-                conn, load_sql("p3_read_path/13_select_index_valid.sql"), (cfg.target_schema, FEED_INDEX)
-            )
-            if valid is False:
-                conn.execute(
-                    sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(
-                        sql.Identifier(cfg.target_schema, FEED_INDEX)
-                    )
-                )
-        run_ddl_with_retry(
-            dsn,
-            [
-                sql.SQL(
-                    "CREATE INDEX CONCURRENTLY IF NOT EXISTS {} ON {} (occurred_at DESC, id DESC)"
-                ).format(sql.Identifier(FEED_INDEX), events)
-            ],
-            transactional=False,
-            lock_timeout_ms=cfg.safety.lock_timeout_ms,
-            attempts=cfg.safety.ddl_attempts,
-        )
+        _build_feed_index(dsn, cfg)
         out["index"] = f"{cfg.target_schema}.{FEED_INDEX}"
-
-        # Functions and the view touch no application table: one short transaction.
-        def read_path(conn: psycopg.Connection) -> dict[str, Any]:
-            run_sql_file(
-                conn,
-                "p3_read_path/02_create_event_feed.sql",
-                events=events,
-                events_name=sql.Literal(cfg.target),
-            )
-            view = create_compat_view(conn, cfg, "public", COMPAT_VIEW, source_cols)
-            run_sql_file(conn, "p3_read_path/04_create_read_source.sql", state=cfg.state_schema)
-            privileges.apply_grants(conn, cfg, "event_feed", "activity_read_source")
-            if ledger.get_setting(conn, READ_SOURCE_KEY, None, cfg=cfg) is None:
-                ledger.set_setting(conn, READ_SOURCE_KEY, "activity_logs", by=PHASE, cfg=cfg)
-            return view
-
-        out["compat_view"] = run_locked(
-            dsn,
-            read_path,
-            lock_timeout_ms=cfg.safety.lock_timeout_ms,
-            attempts=cfg.safety.ddl_attempts,
-            what="the read path's functions and view",
-        )
+        out["compat_view"] = _create_read_path(dsn, cfg, source_cols)
         out["feed_function"] = FEED_FUNCTION
         out["read_source_function"] = READ_SOURCE_FUNCTION
         out["realtime"] = setup_realtime(dsn, cfg)
     return out
+
+
+def _build_feed_index(dsn: str, cfg: MigrationConfig) -> None:
+    """The feed's keyset index, CONCURRENTLY (autocommit)."""
+    events = sql.Identifier(cfg.target_schema, cfg.target_table)
+    # A failed concurrent build leaves an INVALID index that IF NOT EXISTS would keep: drop it
+    # so the retry rebuilds it.
+    with connection(dsn, autocommit=True) as conn:
+        valid = scalar(
+            conn, load_sql("p3_read_path/13_select_index_valid.sql"), (cfg.target_schema, FEED_INDEX)
+        )
+        if valid is False:
+            conn.execute(
+                sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(
+                    sql.Identifier(cfg.target_schema, FEED_INDEX)
+                )
+            )
+    run_ddl_with_retry(
+        dsn,
+        [
+            sql.SQL("CREATE INDEX CONCURRENTLY IF NOT EXISTS {} ON {} (occurred_at DESC, id DESC)").format(
+                sql.Identifier(FEED_INDEX), events
+            )
+        ],
+        transactional=False,
+        lock_timeout_ms=cfg.safety.lock_timeout_ms,
+        attempts=cfg.safety.ddl_attempts,
+    )
+
+
+def _create_read_path(dsn: str, cfg: MigrationConfig, source_cols: list[tuple[str, str]]) -> dict[str, Any]:
+    """The feed function, the compat view, the read-source function and their grants; the
+    read source set to ``activity_logs`` when unset. Returns the view's description."""
+    events = sql.Identifier(cfg.target_schema, cfg.target_table)
+
+    # Functions and the view touch no application table: one short transaction.
+    def read_path(conn: psycopg.Connection) -> dict[str, Any]:
+        run_sql_file(
+            conn,
+            "p3_read_path/02_create_event_feed.sql",
+            events=events,
+            events_name=sql.Literal(cfg.target),
+        )
+        view = create_compat_view(conn, cfg, "public", COMPAT_VIEW, source_cols)
+        run_sql_file(conn, "p3_read_path/04_create_read_source.sql", state=cfg.state_schema)
+        privileges.apply_grants(conn, cfg, "event_feed", "activity_read_source")
+        if ledger.get_setting(conn, READ_SOURCE_KEY, None, cfg=cfg) is None:
+            ledger.set_setting(conn, READ_SOURCE_KEY, "activity_logs", by=PHASE, cfg=cfg)
+        return view
+
+    return run_locked(
+        dsn,
+        read_path,
+        lock_timeout_ms=cfg.safety.lock_timeout_ms,
+        attempts=cfg.safety.ddl_attempts,
+        what="the read path's functions and view",
+    )
 
 
 # --------------------------------------------------------------------------- read source
@@ -361,7 +254,7 @@ def verify(dsn: str, cfg: MigrationConfig | None = None) -> dict[str, Any]:
             except psycopg.errors.InvalidParameterValue:
                 pass
         read_source = scalar(conn, "SELECT public.activity_read_source()") if not problems else None
-        pub = _publication_state(conn, cfg)
+        pub = publication_state(conn, cfg)
     if problems:
         raise MigrationError("phase 3 verify failed: " + "; ".join(problems))
     return {"read_source": read_source, "realtime": pub}
@@ -392,53 +285,41 @@ def rollback(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | Non
                 )
                 conn.commit()
             done = (ledger.get_setting(conn, PUBLICATION_SETTING, {}, cfg=cfg) or {}) if state else {}
-            pub = _publication_state(conn, cfg)
+            pub = publication_state(conn, cfg)
         out["read_source"] = "activity_logs"
-        stmts: list[sql.Composable] = []
-        if done.get("added") and pub["member"]:
-            stmts.append(
-                sql.SQL("ALTER PUBLICATION {} DROP TABLE {}").format(
-                    sql.Identifier(PUBLICATION), sql.Identifier(cfg.target_schema, cfg.target_table)
-                )
-            )
-        if done.get("created") and pub["exists"]:
-            stmts.append(sql.SQL("DROP PUBLICATION IF EXISTS {}").format(sql.Identifier(PUBLICATION)))
-        stmts.append(sql.SQL("DROP VIEW IF EXISTS {}").format(sql.Identifier("public", COMPAT_VIEW)))
-        stmts.append(
-            sql.SQL(
-                "DROP FUNCTION IF EXISTS public.event_feed(timestamptz, uuid, int, uuid, text, text, text)"
-            )
-        )
-        stmts.append(sql.SQL("DROP FUNCTION IF EXISTS public.activity_read_source()"))
-        run_ddl_with_retry(
-            dsn, stmts, lock_timeout_ms=cfg.safety.lock_timeout_ms, attempts=cfg.safety.ddl_attempts
-        )
-        run_ddl_with_retry(
-            dsn,
-            [
-                sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(
-                    sql.Identifier(cfg.target_schema, FEED_INDEX)
-                )
-            ],
-            transactional=False,
-            lock_timeout_ms=cfg.safety.lock_timeout_ms,
-            attempts=cfg.safety.ddl_attempts,
-        )
+        _drop_read_path(dsn, cfg, undo_realtime_statements(cfg, done, pub))
         if state:
-            with connection(dsn) as conn:
-                conn.execute(
-                    sql.SQL("DELETE FROM {} WHERE key = %s").format(
-                        sql.Identifier(cfg.state_schema, "settings")
-                    ),
-                    (PUBLICATION_SETTING,),
-                )
-                conn.commit()
+            forget_realtime_setting(dsn, cfg)
         out["removed"] = ["event_feed", "activity_read_source", f"public.{COMPAT_VIEW}", FEED_INDEX]
         out["publication"] = {
             "dropped_events": bool(done.get("added") and pub["member"]),
             "dropped_publication": bool(done.get("created") and pub["exists"]),
         }
     return out
+
+
+def _drop_read_path(dsn: str, cfg: MigrationConfig, realtime_undo: list[sql.Composable]) -> None:
+    """``realtime_undo``, the view and the functions in one transaction, then the index CONCURRENTLY."""
+    stmts = list(realtime_undo)
+    stmts.append(sql.SQL("DROP VIEW IF EXISTS {}").format(sql.Identifier("public", COMPAT_VIEW)))
+    stmts.append(
+        sql.SQL("DROP FUNCTION IF EXISTS public.event_feed(timestamptz, uuid, int, uuid, text, text, text)")
+    )
+    stmts.append(sql.SQL("DROP FUNCTION IF EXISTS public.activity_read_source()"))
+    run_ddl_with_retry(
+        dsn, stmts, lock_timeout_ms=cfg.safety.lock_timeout_ms, attempts=cfg.safety.ddl_attempts
+    )
+    run_ddl_with_retry(
+        dsn,
+        [
+            sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(
+                sql.Identifier(cfg.target_schema, FEED_INDEX)
+            )
+        ],
+        transactional=False,
+        lock_timeout_ms=cfg.safety.lock_timeout_ms,
+        attempts=cfg.safety.ddl_attempts,
+    )
 
 
 # The phase's last step: every privilege on the migration's objects as privileges.py lists it.
@@ -464,5 +345,5 @@ def read_path_section(conn: psycopg.Connection, cfg: MigrationConfig) -> dict[st
         if ledger.state_schema_exists(conn, cfg)
         else "activity_logs",
         "feed": "present" if applied else "absent",
-        "realtime": _publication_state(conn, cfg),
+        "realtime": publication_state(conn, cfg),
     }

@@ -129,7 +129,8 @@ def run_workers(
 def check_zero_loss(
     dsn: str, cfg: MigrationConfig, ctx: ledger.RunContext | None = None, params: BackfillParams | None = None
 ) -> dict[str, Any]:
-    """Verify invariant 1 (docs/architecture.md) for the backfill's scope; raise ``MigrationError`` with the counts when broken."""
+    """Verify invariant 1 (docs/architecture.md) for the backfill's scope; raise ``MigrationError``
+    with the counts when broken."""
     with connection(dsn, autocommit=True) as conn:
         cutoff = get_cutoff(conn, cfg)
         occurred = cfg.source.column("occurred_at")

@@ -37,8 +37,8 @@ from ..config import MigrationConfig, load_config
 from ..db import connection, fetch_all, fetch_one, load_sql, run_sql_file, scalar
 from ..errors import MigrationError, PreflightError
 from ..ledger import RunContext, state_table
-from ._common import publish_identity, publish_parameters, wait_for_older_transactions
-from .p3_read_path import create_compat_view, relation_kind
+from ._common import publish_identity, publish_parameters, relation_kind, wait_for_older_transactions
+from .p3_compat_view import create_compat_view
 from .p6_archive import (  # noqa: F401
     ARCHIVE_PREFIX,
     DUAL_WRITE_SETTING,
@@ -152,7 +152,8 @@ def gather_facts(
 
 
 def backup(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | None = None) -> dict[str, Any]:
-    """Back up publish_activity (dual-write form) and every legacy trigger function (ddl_backups, p6_cleanup)."""
+    """Back up publish_activity (dual-write form) and every legacy trigger function (ddl_backups,
+    p6_cleanup)."""
     cfg = cfg or load_config()
     with ledger.step(dsn, PHASE, "backup", ctx, cfg) as out:
         with connection(dsn) as conn:

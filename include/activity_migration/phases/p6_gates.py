@@ -113,7 +113,8 @@ def acknowledge_quarantine(
     all_rows: bool = False,
     cfg: MigrationConfig | None = None,
 ) -> int:
-    """Mark open quarantine rows as acknowledged by ``by`` (all, or those with ``reason``); returns the count."""
+    """Mark open quarantine rows as acknowledged by ``by`` (all, or those with ``reason``); returns
+    the count."""
     cfg = cfg or load_config()
     if not by or not by.strip():
         raise MigrationError("acknowledging quarantine rows needs a name (--by)")
