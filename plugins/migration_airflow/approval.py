@@ -160,13 +160,14 @@ class LedgerApprovalOperator(ApprovalOperator):
         return self.assigned_users
 
     def resume_after_lookup(self, context, event):  # noqa: ANN001 - Airflow signature
-        """Act on an earlier try's answer that no try acted on (the race in docs/platform-notes.md), else ask again.
+        """Act on an earlier try's answer that no try acted on, else ask again.
 
-        Airflow keeps one HITL detail per task instance and wipes its response when a new try
-        asks again. If a try failed after the person answered but before ``execute_complete``
-        ran, the answer is still there when the retry starts and the ledger has no row for it:
-        act on it, so the person is not asked twice. An answer that was acted on (ledger row
-        with the same ``responded_at``, e.g. before a deliberate clear) is asked again as usual.
+        The race in docs/platform-notes.md: Airflow keeps one HITL detail per task instance and
+        wipes its response when a new try asks again. If a try failed after the person answered
+        but before ``execute_complete`` ran, the answer is still there when the retry starts and
+        the ledger has no row for it: act on it, so the person is not asked twice. An answer that
+        was acted on (ledger row with the same ``responded_at``, e.g. before a deliberate clear)
+        is asked again as usual.
         """
         answer = (event or {}).get("answer")
         if answer and not self._answer_in_ledger(context, datetime.fromisoformat(answer["responded_at"])):
@@ -376,6 +377,25 @@ def approval_gate(
     approval_id = f"{step}_approval"
     demo_id = f"{step}_demo_approval"
     recorded = ledger_step or step
+    route = _route_task(step, approval_id, demo_id)
+    demo_approval = _demo_approval_task(demo_id, phase, recorded, subject)
+    approval = LedgerApprovalOperator(
+        task_id=approval_id,
+        phase=phase,
+        step=recorded,
+        subject=subject,
+        body=body,
+        response_timeout=response_timeout,
+        doc_md="Approve or Reject in Required Actions. Reject stops the phase; nothing after this runs.",
+    )
+    entry = route()
+    demo = demo_approval()
+    entry >> [approval, demo]
+    return ApprovalGate(entry=entry, exits=[approval, demo])
+
+
+def _route_task(step: str, approval_id: str, demo_id: str) -> Any:
+    """The gate's branch task: ask (``approval_id``), or skip in demo mode (``demo_id``)."""
 
     @task.branch(
         task_id=f"{step}_route",
@@ -389,6 +409,12 @@ def approval_gate(
         with connection(dsn_from_context(context)) as conn:
             require_demo_allowed(conn, ctx)  # ConfigError on a database without the demo seed's mark
         return demo_id
+
+    return route
+
+
+def _demo_approval_task(demo_id: str, phase: str, recorded: str, subject: str) -> Any:
+    """The gate's demo-mode task: record in the ledger that the approval was skipped."""
 
     @task(
         task_id=demo_id,
@@ -410,16 +436,4 @@ def approval_gate(
             )
         return {"approved_by": DEMO_ACTOR}
 
-    approval = LedgerApprovalOperator(
-        task_id=approval_id,
-        phase=phase,
-        step=recorded,
-        subject=subject,
-        body=body,
-        response_timeout=response_timeout,
-        doc_md="Approve or Reject in Required Actions. Reject stops the phase; nothing after this runs.",
-    )
-    entry = route()
-    demo = demo_approval()
-    entry >> [approval, demo]
-    return ApprovalGate(entry=entry, exits=[approval, demo])
+    return demo_approval

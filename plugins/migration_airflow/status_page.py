@@ -269,6 +269,38 @@ def render_html(data: dict[str, Any], base: str) -> str:
 # --------------------------------------------------------------------------- app
 
 
+def _env(env: str | None) -> str:
+    """The requested environment (default ``DEFAULT_ENVIRONMENT``); 400 when unknown."""
+    env = env or DEFAULT_ENVIRONMENT
+    if env not in ENVIRONMENTS:
+        raise HTTPException(status_code=400, detail=f"env must be one of {list(ENVIRONMENTS)}, got {env!r}")
+    return env
+
+
+def _base(request: Request) -> str:
+    return request.scope.get("root_path", "") or ""
+
+
+def _add_data_docs_routes(app: FastAPI) -> None:
+    """Serve the Data Docs folder under ``/data-docs`` with the app's dependencies (login)."""
+
+    @app.get("/data-docs")
+    def data_docs_root(request: Request) -> RedirectResponse:
+        return RedirectResponse(_base(request) + "/data-docs/index.html")
+
+    # A route, not a StaticFiles mount: mounts skip the app's dependencies, and Data Docs can
+    # hold sample rows of the application's data, so they need the same login as the page.
+    @app.get("/data-docs/{path:path}")
+    def data_docs(path: str) -> FileResponse:
+        root = DATA_DOCS_DIR.resolve()
+        target = (root / path).resolve()
+        if target.is_dir():
+            target = target / "index.html"
+        if not target.is_relative_to(root) or not target.is_file():
+            raise HTTPException(status_code=404, detail=f"no Data Docs page {path!r} under {DATA_DOCS_DIR}")
+        return FileResponse(target)
+
+
 def create_app(
     *,
     dsn_resolver: DsnResolver = core_dsn_resolver,
@@ -291,17 +323,6 @@ def create_app(
         openapi_url=None,
     )
 
-    def _env(env: str | None) -> str:
-        env = env or DEFAULT_ENVIRONMENT
-        if env not in ENVIRONMENTS:
-            raise HTTPException(
-                status_code=400, detail=f"env must be one of {list(ENVIRONMENTS)}, got {env!r}"
-            )
-        return env
-
-    def _base(request: Request) -> str:
-        return request.scope.get("root_path", "") or ""
-
     @app.get("/", response_class=HTMLResponse)
     def page(
         request: Request, env: str | None = Query(None, description="staging or production")
@@ -314,22 +335,7 @@ def create_app(
     def status_json(env: str | None = Query(None, description="staging or production")) -> JSONResponse:
         return JSONResponse(gather(_env(env), dsn_resolver, pending_approvals))
 
-    @app.get("/data-docs")
-    def data_docs_root(request: Request) -> RedirectResponse:
-        return RedirectResponse(_base(request) + "/data-docs/index.html")
-
-    # A route, not a StaticFiles mount: mounts skip the app's dependencies, and Data Docs can
-    # hold sample rows of the application's data, so they need the same login as the page.
-    @app.get("/data-docs/{path:path}")
-    def data_docs(path: str) -> FileResponse:
-        root = DATA_DOCS_DIR.resolve()
-        target = (root / path).resolve()
-        if target.is_dir():
-            target = target / "index.html"
-        if not target.is_relative_to(root) or not target.is_file():
-            raise HTTPException(status_code=404, detail=f"no Data Docs page {path!r} under {DATA_DOCS_DIR}")
-        return FileResponse(target)
-
+    _add_data_docs_routes(app)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     return app
 

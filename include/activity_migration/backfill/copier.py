@@ -23,7 +23,7 @@ import socket
 import threading
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import psycopg
 from psycopg import sql
@@ -246,49 +246,12 @@ def _copy_chunk(
     """Copy one claimed chunk; returns its duration in seconds (None when nothing was copied)."""
     chunk_id, lo, hi = claimed["chunk_id"], claimed["lo"], claimed["hi"]
     t0 = time.monotonic()
-    timeout_ms = int(max(60.0, 30 * sizer.target_s) * 1000)
     try:
-        with conn.transaction():
-            conn.execute(
-                sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(f"{cfg.safety.lock_timeout_ms}ms"))
-            )
-            conn.execute(sql.SQL("SET LOCAL statement_timeout = {}").format(sql.Literal(f"{timeout_ms}ms")))
-            if fetch_one(conn, stmts.lock, {"chunk_id": chunk_id, "worker": claimant}) is None:
-                log.info("chunk %s was taken over by another worker; skipping it", chunk_id)
-                return None
-            # keyset probe: does the range hold more than 1.5x the chunk size? then cut it at the chunk size
-            probe = fetch_one(
-                conn, stmts.split, {"lo": lo, "hi": hi, "limit_rows_plus_one": int(sizer.rows * 1.5) + 1}
-            )
-            rows_seen = 0 if probe is None else int(probe["rows_seen"])
-            new_hi = hi
-            if rows_seen > sizer.rows * 1.5:
-                cut = fetch_one(
-                    conn, stmts.split, {"lo": lo, "hi": hi, "limit_rows_plus_one": sizer.rows + 1}
-                )
-                new_hi = cut["split_key"]
-                conn.execute(stmts.insert_chunk, {"lo": new_hi, "hi": hi})
-                report.chunks_split += 1
-                rows_seen = sizer.rows
-            counts = fetch_one(conn, stmts.copy, {"lo": lo, "hi": new_hi, "chunk_id": chunk_id})
-            copied, quarantined = int(counts["rows_copied"]), int(counts["rows_quarantined"])
-            conn.execute(
-                stmts.finish,
-                {"chunk_id": chunk_id, "rows_copied": copied, "rows_quarantined": quarantined, "hi": new_hi},
-            )
+        copied = _copy_in_one_transaction(conn, cfg, stmts, claimant, claimed, sizer, report)
     except psycopg.errors.QueryCanceled as exc:
         # statement_timeout or lock_timeout: give the chunk back, smaller next time
         sizer.shrink()
-        with conn.transaction():
-            conn.execute(
-                stmts.release,
-                {
-                    "status": "pending",
-                    "error": _first_line(exc)[:500],
-                    "chunk_id": chunk_id,
-                    "worker": claimant,
-                },
-            )
+        _release_chunk(conn, stmts, claimant, chunk_id, "pending", _first_line(exc)[:500])
         log.warning(
             "chunk %s gave up (%s); released, chunk size now %s rows", chunk_id, _first_line(exc), sizer.rows
         )
@@ -298,34 +261,112 @@ def _copy_chunk(
     except psycopg.Error as exc:
         if conn.closed or conn.broken:
             raise
-        with conn.transaction():
-            conn.execute(
-                stmts.release,
-                {
-                    "status": "failed",
-                    "error": _first_line(exc)[:2000],
-                    "chunk_id": chunk_id,
-                    "worker": claimant,
-                },
-            )
+        _release_chunk(conn, stmts, claimant, chunk_id, "failed", _first_line(exc)[:2000])
         report.chunks_failed.append(int(chunk_id))
         log.error("chunk %s [%s, %s) failed: %s", chunk_id, lo, hi, _first_line(exc))
         return None
+    if copied is None:
+        return None
     elapsed = time.monotonic() - t0
-    sizer.observe(rows_seen, elapsed)
+    _account_chunk(conn, cfg, chunk_id, lo, copied, elapsed, sizer, report)
+    return elapsed
+
+
+class _CopiedRange(NamedTuple):
+    """What one chunk transaction did: the range's (possibly cut) upper bound and its counts."""
+
+    hi: Any
+    rows_seen: int
+    copied: int
+    quarantined: int
+
+
+def _copy_in_one_transaction(
+    conn: psycopg.Connection,
+    cfg: MigrationConfig,
+    stmts: Statements,
+    claimant: str,
+    claimed: dict[str, Any],
+    sizer: ChunkSizer,
+    report: WorkerReport,
+) -> _CopiedRange | None:
+    """In ONE transaction: lock the claimed chunk, cut its range when too big, copy it, mark it done.
+
+    None when another worker took the chunk over.
+    """
+    chunk_id, lo, hi = claimed["chunk_id"], claimed["lo"], claimed["hi"]
+    timeout_ms = int(max(60.0, 30 * sizer.target_s) * 1000)
+    with conn.transaction():
+        conn.execute(
+            sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(f"{cfg.safety.lock_timeout_ms}ms"))
+        )
+        conn.execute(sql.SQL("SET LOCAL statement_timeout = {}").format(sql.Literal(f"{timeout_ms}ms")))
+        if fetch_one(conn, stmts.lock, {"chunk_id": chunk_id, "worker": claimant}) is None:
+            log.info("chunk %s was taken over by another worker; skipping it", chunk_id)
+            return None
+        new_hi, rows_seen = _cut_range(conn, stmts, lo, hi, sizer, report)
+        counts = fetch_one(conn, stmts.copy, {"lo": lo, "hi": new_hi, "chunk_id": chunk_id})
+        copied, quarantined = int(counts["rows_copied"]), int(counts["rows_quarantined"])
+        conn.execute(
+            stmts.finish,
+            {"chunk_id": chunk_id, "rows_copied": copied, "rows_quarantined": quarantined, "hi": new_hi},
+        )
+    return _CopiedRange(new_hi, rows_seen, copied, quarantined)
+
+
+def _cut_range(
+    conn: psycopg.Connection, stmts: Statements, lo: Any, hi: Any, sizer: ChunkSizer, report: WorkerReport
+) -> tuple[Any, int]:
+    """The range's upper bound and rows seen; a range too big is cut, its remainder a new pending chunk."""
+    # keyset probe: does the range hold more than 1.5x the chunk size? then cut it at the chunk size
+    probe = fetch_one(
+        conn, stmts.split, {"lo": lo, "hi": hi, "limit_rows_plus_one": int(sizer.rows * 1.5) + 1}
+    )
+    rows_seen = 0 if probe is None else int(probe["rows_seen"])
+    if rows_seen <= sizer.rows * 1.5:
+        return hi, rows_seen
+    cut = fetch_one(conn, stmts.split, {"lo": lo, "hi": hi, "limit_rows_plus_one": sizer.rows + 1})
+    new_hi = cut["split_key"]
+    conn.execute(stmts.insert_chunk, {"lo": new_hi, "hi": hi})
+    report.chunks_split += 1
+    return new_hi, sizer.rows
+
+
+def _release_chunk(
+    conn: psycopg.Connection, stmts: Statements, claimant: str, chunk_id: Any, status: str, error: str
+) -> None:
+    """Give the chunk back as ``status`` (pending or failed) with its error (one short transaction)."""
+    with conn.transaction():
+        conn.execute(
+            stmts.release,
+            {"status": status, "error": error, "chunk_id": chunk_id, "worker": claimant},
+        )
+
+
+def _account_chunk(
+    conn: psycopg.Connection,
+    cfg: MigrationConfig,
+    chunk_id: Any,
+    lo: Any,
+    done: _CopiedRange,
+    elapsed: float,
+    sizer: ChunkSizer,
+    report: WorkerReport,
+) -> None:
+    """Adapt the chunk size to the chunk's speed, count it in the report and log the progress."""
+    sizer.observe(done.rows_seen, elapsed)
     report.chunks_done += 1
-    report.rows_copied += copied
-    report.rows_quarantined += quarantined
+    report.rows_copied += done.copied
+    report.rows_quarantined += done.quarantined
     p = progress.snapshot(conn, cfg)
     log.info(
         "chunk %s [%s, %s): %s copied, %s quarantined in %.2f s | %s | next chunk %s rows",
         chunk_id,
         lo or "-inf",
-        new_hi or "+inf",
-        copied,
-        quarantined,
+        done.hi or "+inf",
+        done.copied,
+        done.quarantined,
         elapsed,
         progress.describe(p),
         sizer.rows,
     )
-    return elapsed

@@ -58,7 +58,10 @@ class BackfillParams:
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any] | None) -> "BackfillParams":
-        """Build from a Params/CLI dict; keys that are not backfill parameters (environment, mode) are ignored."""
+        """Build from a Params/CLI dict.
+
+        Keys that are not backfill parameters (environment, mode) are ignored.
+        """
         values = dict(values or {})
         own = {f.name for f in fields(cls)} - {"throttle"}
         kwargs: dict[str, Any] = {}

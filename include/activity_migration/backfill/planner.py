@@ -201,43 +201,9 @@ def plan(
             log.info("the existing plan is complete but %s rows still have no event: planning again", scope)
             replan = True
         if existing and started and not replan:
-            ktype = key_type(conn, cfg)
-            result = Plan(
-                ktype,
-                tuple(Chunk(c["lo"], c["hi"]) for c in existing),
-                estimated_rows(conn, cfg),
-                scope,
-                done_before,
-                target_rows,
-                reused=True,
-                written=False,
-                planned_at=now,
-            )
-            if not dry_run:
-                n = conn.execute(
-                    sql.SQL("UPDATE {} SET status = 'pending' WHERE status = 'failed'").format(chunks_t)
-                ).rowcount
-                if n:
-                    log.info("reusing the existing plan: %s failed chunk(s) back to pending", n)
-                _save_plan_setting(conn, cfg, result)
-            log.info(
-                "reusing the existing chunk plan (%s chunks, %s done)",
-                len(existing),
-                sum(1 for c in existing if c["status"] == "done"),
-            )
-            return result
+            return _reuse_plan(conn, cfg, existing, scope, done_before, target_rows, now, dry_run)
         if existing and replan and not dry_run:
-            running = scalar(
-                conn, sql.SQL("SELECT count(*) FROM {} WHERE status = 'running'").format(chunks_t)
-            )
-            unlocked = scalar(
-                conn, load_sql("p4_backfill/12_count_unlocked_running_chunks.sql", chunks=chunks_t)
-            )
-            if running - unlocked > 0:
-                raise MigrationError(
-                    f"replan refused: {running - unlocked} chunk(s) are being copied right now by "
-                    "live workers; stop them (or wait) and try again"
-                )
+            _refuse_replan_while_copying(conn, chunks_t)
         ktype, est, chunks = compute_chunks(conn, cfg, target_rows)
         result = Plan(
             ktype,
@@ -252,15 +218,70 @@ def plan(
         )
         if dry_run:
             return result
-        conn.execute(sql.SQL("DELETE FROM {}").format(chunks_t))
-        insert = load_sql("p4_backfill/06_insert_chunk.sql", state=cfg.state_schema)
-        with conn.cursor() as cur:
-            cur.executemany(insert, [{"lo": c.lo, "hi": c.hi} for c in chunks])
-        _save_plan_setting(conn, cfg, result)
+        _write_plan(conn, cfg, chunks_t, result)
     log.info(
         "planned %s chunks over %s keys (about %s rows, %s still to copy)", len(chunks), ktype, est, scope
     )
     return result
+
+
+def _reuse_plan(
+    conn: psycopg.Connection,
+    cfg: MigrationConfig,
+    existing: list[dict[str, Any]],
+    scope: int,
+    done_before: int,
+    target_rows: int,
+    now: str,
+    dry_run: bool,
+) -> Plan:
+    """The existing plan, its failed chunks back to pending (unless ``dry_run``)."""
+    chunks_t = state_table(cfg, "backfill_chunks")
+    ktype = key_type(conn, cfg)
+    result = Plan(
+        ktype,
+        tuple(Chunk(c["lo"], c["hi"]) for c in existing),
+        estimated_rows(conn, cfg),
+        scope,
+        done_before,
+        target_rows,
+        reused=True,
+        written=False,
+        planned_at=now,
+    )
+    if not dry_run:
+        n = conn.execute(
+            sql.SQL("UPDATE {} SET status = 'pending' WHERE status = 'failed'").format(chunks_t)
+        ).rowcount
+        if n:
+            log.info("reusing the existing plan: %s failed chunk(s) back to pending", n)
+        _save_plan_setting(conn, cfg, result)
+    log.info(
+        "reusing the existing chunk plan (%s chunks, %s done)",
+        len(existing),
+        sum(1 for c in existing if c["status"] == "done"),
+    )
+    return result
+
+
+def _refuse_replan_while_copying(conn: psycopg.Connection, chunks_t: sql.Identifier) -> None:
+    """Raise when a live worker is copying a chunk of the plan about to be replaced."""
+    running = scalar(conn, sql.SQL("SELECT count(*) FROM {} WHERE status = 'running'").format(chunks_t))
+    unlocked = scalar(conn, load_sql("p4_backfill/12_count_unlocked_running_chunks.sql", chunks=chunks_t))
+    if running - unlocked > 0:
+        raise MigrationError(
+            f"replan refused: {running - unlocked} chunk(s) are being copied right now by "
+            "live workers; stop them (or wait) and try again"
+        )
+
+
+def _write_plan(conn: psycopg.Connection, cfg: MigrationConfig, chunks_t: sql.Identifier, p: Plan) -> None:
+    """Replace the chunk ledger's rows with the plan's chunks and record the plan's summary."""
+    conn.execute(sql.SQL("DELETE FROM {}").format(chunks_t))
+    insert = load_sql("p4_backfill/06_insert_chunk.sql", state=cfg.state_schema)
+    with conn.cursor() as cur:
+        cur.executemany(insert, [{"lo": c.lo, "hi": c.hi} for c in p.chunks])
+    _save_plan_setting(conn, cfg, p)
 
 
 def _save_plan_setting(conn: psycopg.Connection, cfg: MigrationConfig, p: Plan) -> None:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import asdict, dataclass, fields, replace
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, NoReturn
 
 import psycopg
 from psycopg import sql
@@ -189,76 +189,101 @@ class Throttle:
         return self.base.merged(read_overrides(conn, self.cfg))
 
     def wait_for_go(self, conn: psycopg.Connection) -> Verdict:
+        """Hold while paused, abort on a critical signal, pause while a signal is over its max."""
         verdict = Verdict(settings=self.current(conn))
         while True:
             s = verdict.settings
             if s.paused:
-                if verdict.pauses == 0 or verdict.pauses % 30 == 0:
-                    log.warning(
-                        "backfill paused by the operator (setting %s.paused=true); holding", SETTING_KEY
-                    )
-                    record_sample(conn, self.cfg, "paused", None, {"worker": self.worker})
-                verdict.pauses += 1
-                self.sleep(max(s.pause_seconds, 0.2))
-                verdict.paused_s += max(s.pause_seconds, 0.2)
-                verdict.settings = self.current(conn)
+                self._hold_paused(conn, verdict)
                 continue
             signals = metrics.snapshot(conn, self.latency)
-            critical = [
-                (name, signals[name], getattr(s, crit))
-                for name, (_, crit) in SIGNALS.items()
-                if signals[name] is not None
-                and getattr(s, crit) is not None
-                and signals[name] > getattr(s, crit)
-            ]
+            critical = _crossed(signals, s, _CRITICAL)
             if critical:
-                name, value, limit = critical[0]
-                record_sample(
-                    conn,
-                    self.cfg,
-                    f"critical_{name}",
-                    value,
-                    {"worker": self.worker, "limit": limit, "signals": signals, "action": "abort"},
-                )
-                raise ThrottleAbort(
-                    f"backfill aborted: {name}={value:g} is above the critical threshold "
-                    f"critical_{name}={limit:g} "
-                    f"(signals {signals}); no chunk was claimed, the copy resumes where it stopped when "
-                    "re-run "
-                    f"(raise the threshold with `activity-migration backfill-throttle --set "
-                    f"critical_{name}=...`)"
-                )
-            over = [
-                (name, signals[name], getattr(s, mx))
-                for name, (mx, _) in SIGNALS.items()
-                if signals[name] is not None and getattr(s, mx) is not None and signals[name] > getattr(s, mx)
-            ]
+                self._abort(conn, critical[0], signals)
+            over = _crossed(signals, s, _MAX)
             if not over:
                 return verdict
-            name, value, limit = over[0]
-            verdict.pauses += 1
-            verdict.shrink = True
-            record_sample(
-                conn,
-                self.cfg,
-                name,
-                value,
-                {
-                    "worker": self.worker,
-                    "limit": limit,
-                    "signals": signals,
-                    "action": "pause",
-                    "pause_seconds": s.pause_seconds,
-                },
-            )
-            log.warning(
-                "throttling: %s=%g above max_%s=%g; pausing %.1f s and shrinking chunks",
-                name,
-                value,
-                name,
-                limit,
-                s.pause_seconds,
-            )
-            self.sleep(s.pause_seconds)
-            verdict.paused_s += s.pause_seconds
-            verdict.settings = self.current(conn)
+            self._pause(conn, verdict, over[0], signals)
+
+    def _hold_paused(self, conn: psycopg.Connection, verdict: Verdict) -> None:
+        """One sleep of an operator's pause (logged and recorded every 30th time), then re-read."""
+        s = verdict.settings
+        if verdict.pauses == 0 or verdict.pauses % 30 == 0:
+            log.warning("backfill paused by the operator (setting %s.paused=true); holding", SETTING_KEY)
+            record_sample(conn, self.cfg, "paused", None, {"worker": self.worker})
+        verdict.pauses += 1
+        self.sleep(max(s.pause_seconds, 0.2))
+        verdict.paused_s += max(s.pause_seconds, 0.2)
+        verdict.settings = self.current(conn)
+
+    def _abort(
+        self, conn: psycopg.Connection, crossed: tuple[str, Any, Any], signals: dict[str, Any]
+    ) -> NoReturn:
+        """Record the critical signal and raise ``ThrottleAbort``."""
+        name, value, limit = crossed
+        record_sample(
+            conn,
+            self.cfg,
+            f"critical_{name}",
+            value,
+            {"worker": self.worker, "limit": limit, "signals": signals, "action": "abort"},
+        )
+        raise ThrottleAbort(
+            f"backfill aborted: {name}={value:g} is above the critical threshold "
+            f"critical_{name}={limit:g} "
+            f"(signals {signals}); no chunk was claimed, the copy resumes where it stopped when "
+            "re-run "
+            f"(raise the threshold with `activity-migration backfill-throttle --set "
+            f"critical_{name}=...`)"
+        )
+
+    def _pause(
+        self,
+        conn: psycopg.Connection,
+        verdict: Verdict,
+        crossed: tuple[str, Any, Any],
+        signals: dict[str, Any],
+    ) -> None:
+        """Record the signal over its max, sleep ``pause_seconds`` (chunks shrink), then re-read."""
+        s = verdict.settings
+        name, value, limit = crossed
+        verdict.pauses += 1
+        verdict.shrink = True
+        record_sample(
+            conn,
+            self.cfg,
+            name,
+            value,
+            {
+                "worker": self.worker,
+                "limit": limit,
+                "signals": signals,
+                "action": "pause",
+                "pause_seconds": s.pause_seconds,
+            },
+        )
+        log.warning(
+            "throttling: %s=%g above max_%s=%g; pausing %.1f s and shrinking chunks",
+            name,
+            value,
+            name,
+            limit,
+            s.pause_seconds,
+        )
+        self.sleep(s.pause_seconds)
+        verdict.paused_s += s.pause_seconds
+        verdict.settings = self.current(conn)
+
+
+_MAX, _CRITICAL = 0, 1  # which threshold of SIGNALS' (max_* field, critical_* field) pair
+
+
+def _crossed(signals: Mapping[str, Any], s: ThrottleSettings, which: int) -> list[tuple[str, Any, Any]]:
+    """(signal, value, threshold) of each signal above its _MAX or _CRITICAL threshold."""
+    return [
+        (name, signals[name], getattr(s, pair[which]))
+        for name, pair in SIGNALS.items()
+        if signals[name] is not None
+        and getattr(s, pair[which]) is not None
+        and signals[name] > getattr(s, pair[which])
+    ]

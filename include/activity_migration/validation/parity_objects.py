@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -84,93 +85,115 @@ def ensure_validation_objects(
     Returns whether the views were (re)created.
     """
     ids = view_identifiers(conn, cfg)
-    stmt = load_sql(
-        "validation/01_create_parity_views.sql",
-        **{
-            k: ids[k]
-            for k in (
-                "state",
-                "src",
-                "events",
-                "key",
-                "key_type",
-                "actor_id",
-                "customer_id",
-                "action",
-                "entity_type",
-                "entity_type_raw",
-                "entity_id",
-                "entity_id_raw",
-                "description",
-                "description_raw",
-                "payload",
-                "ip_address",
-                "user_agent",
-                "user_agent_raw",
-                "occurred_at",
-                "conversion_reason",
-                "differs",
-                "differing_fields",
-            )
-        },
-    )
+    stmt = _parity_views_statement(ids)
     mark = _DEFINITION_MARK.format(hashlib.sha256(stmt.as_string(conn).encode()).hexdigest()[:16])
+    current = _parity_objects_current(conn, cfg, mark)
+    if not current:
+        _recreate_parity_objects(conn, cfg, stmt, mark)
+    if indexes and dsn:
+        _ensure_created_at_indexes(conn, cfg, ids, dsn)
+    return not current
+
+
+# The identifiers 01_create_parity_views.sql is rendered with.
+_PARITY_VIEW_PARTS = (
+    "state",
+    "src",
+    "events",
+    "key",
+    "key_type",
+    "actor_id",
+    "customer_id",
+    "action",
+    "entity_type",
+    "entity_type_raw",
+    "entity_id",
+    "entity_id_raw",
+    "description",
+    "description_raw",
+    "payload",
+    "ip_address",
+    "user_agent",
+    "user_agent_raw",
+    "occurred_at",
+    "conversion_reason",
+    "differs",
+    "differing_fields",
+)
+
+
+def _parity_views_statement(ids: dict[str, Any]) -> sql.Composed:
+    """01_create_parity_views.sql rendered with the config's identifiers."""
+    return load_sql("validation/01_create_parity_views.sql", **{k: ids[k] for k in _PARITY_VIEW_PARTS})
+
+
+def _parity_objects_current(conn: psycopg.Connection, cfg: MigrationConfig, mark: str) -> bool:
+    """Whether all parity views and tables exist and v_parity_source carries this definition's mark."""
     state = fetch_one(
         conn,
         load_sql("validation/15_read_parity_objects_state.sql"),
         {"views": list(VALIDATION_VIEWS), "tables": list(VALIDATION_TABLES), "schema": cfg.state_schema},
     )
-    current = (
+    return bool(
         state
         and state["present"] == len(VALIDATION_VIEWS) + len(VALIDATION_TABLES)
         and (state["comment"] or "").endswith(mark)
     )
-    if not current:
-        with conn.transaction():
-            conn.execute(
-                sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(f"{cfg.safety.lock_timeout_ms}ms"))
+
+
+def _recreate_parity_objects(
+    conn: psycopg.Connection, cfg: MigrationConfig, stmt: sql.Composed, mark: str
+) -> None:
+    """(Re)create the views and tables in one transaction under lock_timeout and mark the definition."""
+    with conn.transaction():
+        conn.execute(
+            sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(f"{cfg.safety.lock_timeout_ms}ms"))
+        )
+        with conn.cursor() as cur:
+            cur.execute(stmt)
+        comment = (
+            scalar(
+                conn,
+                "SELECT obj_description(to_regclass(%s), 'pg_class')",
+                (sql.Identifier(cfg.state_schema, "v_parity_source").as_string(conn),),
             )
-            with conn.cursor() as cur:
-                cur.execute(stmt)
-            comment = (
-                scalar(
-                    conn,
-                    "SELECT obj_description(to_regclass(%s), 'pg_class')",
-                    (sql.Identifier(cfg.state_schema, "v_parity_source").as_string(conn),),
-                )
-                or ""
+            or ""
+        )
+        conn.execute(
+            sql.SQL("COMMENT ON VIEW {} IS {}").format(
+                sql.Identifier(cfg.state_schema, "v_parity_source"),
+                sql.Literal(f"{comment} {mark}".strip()),
             )
-            conn.execute(
-                sql.SQL("COMMENT ON VIEW {} IS {}").format(
-                    sql.Identifier(cfg.state_schema, "v_parity_source"),
-                    sql.Literal(f"{comment} {mark}".strip()),
-                )
-            )
-            privileges.lock_down_state_schema(conn, cfg)  # the new tables: no grant, row level security
-    if indexes and dsn:
-        source_index, events_index = validation_index_names(cfg)
-        wanted = [
-            (
-                cfg.source.schema,
-                source_index,
-                "validation/06_create_source_created_at_index.sql",
-                {"src": ids["src"], "column": ids["created_at"]},
-            ),
-            (
-                cfg.target_schema,
-                events_index,
-                "validation/07_create_events_created_at_index.sql",
-                {"events": ids["events"]},
-            ),
-        ]
-        for schema, index, path, parts in wanted:
-            if table_exists(conn, schema, index):
-                continue  # IF NOT EXISTS would skip it too; this spares a connection and a lock wait
-            run_ddl_with_retry(
-                dsn,
-                [load_sql(path, index=index, **parts)],
-                lock_timeout_ms=cfg.safety.lock_timeout_ms,
-                attempts=cfg.safety.ddl_attempts,
-                transactional=False,
-            )
-    return not current
+        )
+        privileges.lock_down_state_schema(conn, cfg)  # the new tables: no grant, row level security
+
+
+def _ensure_created_at_indexes(
+    conn: psycopg.Connection, cfg: MigrationConfig, ids: dict[str, Any], dsn: str
+) -> None:
+    """Build the missing created_at indexes CONCURRENTLY under lock_timeout with retries (online rule)."""
+    source_index, events_index = validation_index_names(cfg)
+    wanted = [
+        (
+            cfg.source.schema,
+            source_index,
+            "validation/06_create_source_created_at_index.sql",
+            {"src": ids["src"], "column": ids["created_at"]},
+        ),
+        (
+            cfg.target_schema,
+            events_index,
+            "validation/07_create_events_created_at_index.sql",
+            {"events": ids["events"]},
+        ),
+    ]
+    for schema, index, path, parts in wanted:
+        if table_exists(conn, schema, index):
+            continue  # IF NOT EXISTS would skip it too; this spares a connection and a lock wait
+        run_ddl_with_retry(
+            dsn,
+            [load_sql(path, index=index, **parts)],
+            lock_timeout_ms=cfg.safety.lock_timeout_ms,
+            attempts=cfg.safety.ddl_attempts,
+            transactional=False,
+        )

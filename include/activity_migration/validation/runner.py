@@ -238,6 +238,40 @@ def _suite_outcome(
     return so
 
 
+def _ensure_parity_objects(
+    conn: psycopg.Connection, dsn: str, source: ValidationSource, ensure_indexes: bool
+) -> None:
+    """The helper views of the compared source, and its created_at indexes when it is live."""
+    if source.cfg is not None:
+        # the archive never grows: no created_at index on it (it would come back with the
+        # table on a rollback), every row checked
+        parity.ensure_validation_objects(conn, source.cfg, indexes=ensure_indexes and source.live, dsn=dsn)
+
+
+def _validation_outcome(
+    conn: psycopg.Connection,
+    cfg: MigrationConfig,
+    names: list[str],
+    run: _LockedRun,
+    ctx: RunContext,
+    record: bool,
+    docs_dir: Path,
+    t_start: float,
+) -> ValidationOutcome:
+    """Every suite's verdict (recorded unless ``record`` is off) and the run's overall outcome."""
+    outcomes = {name: _suite_outcome(conn, cfg, name, run, ctx, record) for name in names}
+    total = round(time.perf_counter() - t_start, 3)
+    return ValidationOutcome(
+        success=all(s.success for s in outcomes.values()),
+        scope=run.chosen.name,
+        environment=ctx.environment,
+        suites=outcomes,
+        statistics={"seconds": total, "gx_seconds": run.gx_seconds, **run.chosen.describe()},
+        data_docs_path=str(docs_dir / "index.html"),
+        checked_upto=run.checked_upto,
+    )
+
+
 # --------------------------------------------------------------------------- entry point
 def run_suites(
     dsn: str,
@@ -289,24 +323,9 @@ def run_suites(
     try:
         source = validation_source(conn, cfg)
         names = _suites_to_run(conn, dsn, cfg, source, names)
-        if source.cfg is not None:
-            # the archive never grows: no created_at index on it (it would come back with the
-            # table on a rollback), every row checked
-            parity.ensure_validation_objects(
-                conn, source.cfg, indexes=ensure_indexes and source.live, dsn=dsn
-            )
+        _ensure_parity_objects(conn, dsn, source, ensure_indexes)
         run = _validate_locked(conn, dsn, cfg, source, names, scope, ctx, docs_dir, scope_options)
         datadocs.make_offline(docs_dir, since=run.docs_since)
-        outcomes = {name: _suite_outcome(conn, cfg, name, run, ctx, record) for name in names}
-        total = round(time.perf_counter() - t_start, 3)
-        return ValidationOutcome(
-            success=all(s.success for s in outcomes.values()),
-            scope=run.chosen.name,
-            environment=ctx.environment,
-            suites=outcomes,
-            statistics={"seconds": total, "gx_seconds": run.gx_seconds, **run.chosen.describe()},
-            data_docs_path=str(docs_dir / "index.html"),
-            checked_upto=run.checked_upto,
-        )
+        return _validation_outcome(conn, cfg, names, run, ctx, record, docs_dir, t_start)
     finally:
         conn.close()
