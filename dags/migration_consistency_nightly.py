@@ -27,6 +27,12 @@ crash of the check (any error) sends a mail naming the error too. A mail that ca
 is logged as such and named in the task's error, beside the failure, never instead of it.
 No mail on success.
 
+**Event types and realtime** (task `watch`, beside `validate`): recounts the event-type
+registry (one set-based statement, exact as of its snapshot), lists the event types seen
+without registration and measures realtime load (replication slots, subscriptions, change
+rate of `events`) against the plan's quota. One mail when a type is unregistered or realtime
+is at the warning level or above; findings do not fail the run (docs/event-types-and-realtime.md).
+
 **Rollback**: nothing to roll back (read-only on application data). To remove the helper
 objects: `DROP VIEW activity_migration.v_parity_* ...` (recreated on the next run).
 """
@@ -108,7 +114,18 @@ def migration_consistency_nightly():
 
         return run_nightly_check(context)
 
-    systems_live() >> validate()
+    @task(
+        task_id="watch",
+        retries=0,
+        doc_md="Recount the event-type registry, list unregistered event types, measure realtime load (slots, "
+        "subscriptions, change rate of events) against the plan's quota; one mail when there is a finding.",
+    )
+    def watch(**context) -> dict:
+        from migration_airflow.watch_tasks import run_nightly_watch
+
+        return run_nightly_watch(context)
+
+    systems_live() >> [validate(), watch()]
 
 
 migration_consistency_nightly()

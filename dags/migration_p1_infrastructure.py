@@ -23,6 +23,8 @@ touching it:
    BRIN on occurred_at for hot data, full-text GIN); INVALID leftovers rebuilt.
 8. **create_analytics**: materialized views `event_daily_counts`, `event_actor_activity` and
    `refresh_event_analytics()` (REFRESH … CONCURRENTLY).
+8b. **register_event_types**: the event-type registry `activity_migration.event_types`, filled
+   with every type the legacy log produces (docs/event-types-and-realtime.md).
 9. **verify**: objects present, a probe event (rolled back), a rejected bad event.
 
 **What it changes.** Only new objects; no DDL on application tables. Every DDL runs under
@@ -111,6 +113,14 @@ def migration_p1_infrastructure():
     def create_analytics(**context: Any) -> dict[str, Any]:
         return _run("create_analytics", context)
 
+    @task(
+        pool=APP_DB_POOL,
+        doc_md="The event-type registry (state schema), filled with every type the legacy log produces "
+        "(distinct entity type and action, as the backfill maps them).",
+    )
+    def register_event_types(**context: Any) -> dict[str, Any]:
+        return _run("register_event_types", context)
+
     @task(pool=APP_DB_POOL, doc_md="Every object present and valid; publish_activity probe (rolled back).")
     def verify(**context: Any) -> dict[str, Any]:
         return _run("verify", context)
@@ -124,6 +134,7 @@ def migration_p1_infrastructure():
         >> create_policies()
         >> build_indexes()
         >> create_analytics()
+        >> register_event_types()
         >> verify()
         >> privilege_audit_task(PHASE)
     )

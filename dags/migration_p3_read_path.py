@@ -14,6 +14,12 @@
    - `public.activity_read_source()`: what the app's activity UI reads;
    - real time: `events` added to the `supabase_realtime` publication when it exists (the
      demo database gets the publication created).
+2b. **realtime_quota** (sensor): with `events` in the publication, the replication slots'
+   retained WAL, the realtime subscriptions and the change rate of `events` against the plan's
+   quota (config `realtime:`). A critical level fails here, before the read-source switch,
+   naming the slot or quota and the limit, and what to do (drop `events` from the
+   publication, or raise the plan); "not measurable" (wal_level below logical, no `realtime`
+   schema) passes saying why. See docs/event-types-and-realtime.md.
 3. **read_parity** (the gate): for sample users (the top actors plus random ones), the first
    pages of the old query and of `event_feed`, each run as that user under RLS, show the same
    activities. Fails listing the differences; rows before the phase-2 cutoff that the
@@ -39,6 +45,7 @@ from airflow.sdk import Param, dag, task
 from migration_airflow.dag_defaults import APP_DB_POOL, DEFAULT_ARGS, tags
 from migration_airflow.params import common_params
 from migration_airflow.tasks import privilege_audit_task
+from migration_airflow.watch_tasks import RealtimeQuotaSensor
 
 PHASE = "p3_read_path"
 
@@ -162,8 +169,15 @@ def migration_p3_read_path():
         dsn, cfg, _ = _args(context)
         return p3_read_path.verify(dsn, cfg)
 
+    realtime_quota = RealtimeQuotaSensor(
+        task_id="realtime_quota",
+        pool=APP_DB_POOL,
+        doc_md="After the publication is enabled: replication slots (retained WAL, lag), realtime subscriptions "
+        "and the change rate of events against the plan's quota. Critical fails before the read-source "
+        "switch; not measurable passes, saying why.",
+    )
     parity = read_parity()
-    preflight() >> apply() >> parity
+    preflight() >> apply() >> realtime_quota >> parity
     switch_read_source(parity) >> verify() >> privilege_audit_task(PHASE)
 
 

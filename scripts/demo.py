@@ -34,6 +34,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 sys.path.insert(0, str(ROOT / "include"))
 
 from activity_migration.connections import connection_spec, resolve_dsn  # noqa: E402
+from activity_migration.demo.realtime import create_demo_slot, drop_database_slots, publish_new_event_type  # noqa: E402
 
 LOG_DIR = ROOT / ".local" / "demo-logs"
 AIRFLOW_HOME = ROOT / ".local" / "airflow-demo"
@@ -68,6 +69,7 @@ def reset_embedded_database(conn_id: str) -> str:
         return dsn  # a real database: never dropped; seeding refuses a foreign non-empty one
     admin = psycopg.conninfo.make_conninfo(dsn, dbname="postgres")
     with psycopg.connect(admin, autocommit=True) as conn:
+        drop_database_slots(conn, spec.schema)  # a database holding a logical slot cannot be dropped
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(spec.schema)))
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(spec.schema)))
     return dsn
@@ -192,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:
         dsns[environment] = reset_embedded_database(conn_ids[environment])
         started = time.monotonic()
         seed(dsns[environment], rows=args.rows)
+        print(f"   {environment:<10} {create_demo_slot(dsns[environment])}")
         print(f"   {environment:<10} seeded in {time.monotonic() - started:.1f} s")
 
     env = dict(os.environ)
@@ -230,6 +233,9 @@ def main(argv: list[str] | None = None) -> int:
         if failures:
             break
 
+    publish_new_event_type(
+        dsns[environments[-1]]
+    )  # a service call with a type nobody registered: see the report
     report_path = write_full_report(dsns, workloads, environments[-1])
     print_summary(dsns, workloads, phase_seconds)
     print(f"\n   full report (both ledgers, workload detail, status): {report_path.relative_to(ROOT)}")

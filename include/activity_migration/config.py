@@ -18,6 +18,7 @@ import yaml
 
 from .db import PROJECT_ROOT
 from .errors import ConfigError
+from .watch_config import EventTypesConfig, RealtimeConfig, parse_event_types, parse_realtime
 
 DEFAULT_CONFIG_PATH = PROJECT_ROOT / "include" / "config" / "migration.yaml"
 
@@ -206,6 +207,8 @@ class MigrationConfig:
     safety: Safety = field(default_factory=Safety)
     security: Security = field(default_factory=Security)
     path: Path | None = None
+    event_types: EventTypesConfig = field(default_factory=EventTypesConfig)
+    realtime: RealtimeConfig = field(default_factory=RealtimeConfig)
 
     def __post_init__(self) -> None:
         _ident(self.state_schema, "state_schema")
@@ -280,6 +283,8 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> MigrationCon
             safety=Safety(**(data.get("safety") or {})),
             security=Security(**(data.get("security") or {})),
             path=path,
+            event_types=parse_event_types(data.get("event_types")),
+            realtime=parse_realtime(data.get("realtime")),
         )
     except KeyError as exc:
         raise ConfigError(f"the migration config is missing the key {exc.args[0]!r}") from None

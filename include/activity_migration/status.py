@@ -23,6 +23,7 @@ SECTIONS: list[str] = [
     "activity_migration.phases.p5_trigger_removal:tiers_section",
     "activity_migration.backfill.progress:backfill_section",
     "activity_migration.validation.report:validation_section",
+    "activity_migration.event_types.registry:event_types_section",
 ]
 
 

@@ -117,6 +117,9 @@ def _create_schema_and_app_data(conn: psycopg.Connection, key_type: str, counts:
             cur.execute("SELECT set_config(%s, %s, true)", (f"demo_seed.{name}", str(int(value))))
         cur.execute(_sql_text("demo/08_insert_app_data.sql"))
         cur.execute(_sql_text("demo/09_mark_demo_seed.sql"))
+        cur.execute(
+            _sql_text("demo/16_create_realtime_schema.sql")
+        )  # Supabase-like realtime, a few subscriptions
 
 
 def _build_concurrently(conn: psycopg.Connection, relative: str, index_name: str) -> None:

@@ -33,6 +33,7 @@ from ..db import (
     run_ddl_with_retry,
     run_locked,
 )
+from ..event_types.registry import register_from_mapping
 from ..ledger import RunContext
 from ..sqltext import split_statements
 from ._common import (
@@ -281,6 +282,7 @@ STEPS = (
     create_policies,
     build_indexes,
     create_analytics,
+    register_from_mapping,
     verify,
     privilege_audit,
 )

@@ -1,0 +1,1 @@
+"""The event-type registry: which event types exist, who registered them, how often they occur."""
