@@ -174,69 +174,81 @@ def plan(conn: psycopg.Connection, cfg: MigrationConfig) -> AccessPlan:
     legacy_rls = row_security_enabled(conn, cfg.source.schema, cfg.source.table)
     columns = {name.lower() for name, _ in table_columns(conn, cfg.source.schema, cfg.source.table)}
     configured = cfg.security.read_policies
+    if not legacy_rls:
+        return AccessPlan(_unrestricted_policies(conn, source), (), legacy_rls)
     policies: list[EventPolicy] = []
     untranslatable: list[str] = []
-    if not legacy_rls:
-        readers = [
-            r["rolname"]
-            for r in fetch_all(conn, load_sql("privileges/04_select_legacy_readers.sql"), (source,))
-        ]
-        if readers:
-            policies.append(
-                EventPolicy(
-                    _name("legacy_unrestricted"),
-                    "(no row level security)",
-                    "SELECT",
-                    True,
-                    tuple(quote_ident(r) for r in readers),
-                    "true",
-                    None,
-                    "no legacy RLS",
-                )
-            )
-        return AccessPlan(tuple(policies), (), legacy_rls)
     for p in fetch_all(conn, load_sql(_LEGACY_POLICIES), (source,)):
         if p["name"] in configured:
-            using = configured[p["name"]]
-            policies.append(
-                EventPolicy(
-                    _name(p["name"]),
-                    p["name"],
-                    p["command"],
-                    p["permissive"],
-                    tuple(p["roles"]),
-                    using if p["using_expr"] is not None or p["command"] != "INSERT" else None,
-                    using if p["check_expr"] is not None else None,
-                    "config",
-                )
-            )
+            policies.append(_configured_policy(p, configured[p["name"]]))
             continue
-        using, bad_u = translate(p["using_expr"], cfg, columns) if p["using_expr"] else (None, [])
-        check, bad_c = translate(p["check_expr"], cfg, columns) if p["check_expr"] else (None, [])
-        if bad_u or bad_c:
-            untranslatable.append(
-                f"{p['name']}: it uses {sorted(set(bad_u + bad_c))}, which the config maps to no "
-                f"event column ({p['using_expr'] or p['check_expr']})"
-            )
-            continue
-        policies.append(
-            EventPolicy(
-                _name(p["name"]),
-                p["name"],
-                p["command"],
-                p["permissive"],
-                tuple(p["roles"]),
-                using,
-                check,
-                "translated",
-            )
-        )
+        translated = _translated_policy(p, cfg, columns)
+        if isinstance(translated, str):
+            untranslatable.append(translated)
+        else:
+            policies.append(translated)
     unknown = sorted(set(configured) - {p.legacy_name for p in policies})
     if unknown:
         untranslatable.append(
             f"config security.read_policies names policies {unknown} that {cfg.source_table} does not have"
         )
     return AccessPlan(tuple(policies), tuple(untranslatable), legacy_rls)
+
+
+def _unrestricted_policies(conn: psycopg.Connection, source: str) -> tuple[EventPolicy, ...]:
+    """No legacy RLS: one ``USING (true)`` policy for the roles that could read the legacy table."""
+    readers = [
+        r["rolname"] for r in fetch_all(conn, load_sql("privileges/04_select_legacy_readers.sql"), (source,))
+    ]
+    if not readers:
+        return ()
+    return (
+        EventPolicy(
+            _name("legacy_unrestricted"),
+            "(no row level security)",
+            "SELECT",
+            True,
+            tuple(quote_ident(r) for r in readers),
+            "true",
+            None,
+            "no legacy RLS",
+        ),
+    )
+
+
+def _configured_policy(p: dict[str, Any], using: str) -> EventPolicy:
+    """The legacy policy ``p`` with the expression the config gives for it."""
+    return EventPolicy(
+        _name(p["name"]),
+        p["name"],
+        p["command"],
+        p["permissive"],
+        tuple(p["roles"]),
+        using if p["using_expr"] is not None or p["command"] != "INSERT" else None,
+        using if p["check_expr"] is not None else None,
+        "config",
+    )
+
+
+def _translated_policy(p: dict[str, Any], cfg: MigrationConfig, columns: set[str]) -> EventPolicy | str:
+    """The legacy policy ``p`` over the event columns, or the sentence saying why it cannot be."""
+    using, bad_u = translate(p["using_expr"], cfg, columns) if p["using_expr"] else (None, [])
+    check, bad_c = translate(p["check_expr"], cfg, columns) if p["check_expr"] else (None, [])
+    if bad_u or bad_c:
+        return (
+            f"{p['name']}: it uses {sorted(set(bad_u + bad_c))}, which the config maps to no "
+            f"event column ({p['using_expr'] or p['check_expr']})"
+        )
+    return EventPolicy(
+        _name(p["name"]),
+        p["name"],
+        p["command"],
+        p["permissive"],
+        tuple(p["roles"]),
+        using,
+        check,
+        "translated",
+    )
 
 
 def _name(legacy: str) -> str:

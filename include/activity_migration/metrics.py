@@ -86,7 +86,10 @@ class WriteLatencySampler:
         return True
 
     def sample(self, conn: psycopg.Connection) -> float | None:
-        """Milliseconds per write statement since the last call; ``None`` on the first call or when unavailable."""
+        """Milliseconds per write statement since the last call.
+
+        ``None`` on the first call or when unavailable.
+        """
         if self.available is None:
             self.available = self._probe(conn)
         if not self.available:

@@ -12,9 +12,9 @@ Three sources, each usable alone:
 * a probe: ``writes`` single-row writes on each table (INSERT + DELETE pairs, or no-op
   UPDATEs of one row where a row cannot be made from defaults), timed one by one, inside a
   transaction that is always rolled back, as ``service_role`` (the role the application's
-  server side writes as) or, where its policies refuse, as the migration's login. It gives a comparable before/after latency even
-  when the application is quiet. Its statements carry the comment ``activity-migration
-  probe`` so the statement statistics leave them out.
+  server side writes as) or, where its policies refuse, as the migration's login. It gives a
+  comparable before/after latency even when the application is quiet. Its statements carry the
+  comment ``activity-migration probe`` so the statement statistics leave them out.
 
 The phase module (``phases/p5_trigger_removal.py``) decides what the figures mean.
 """

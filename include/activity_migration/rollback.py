@@ -129,72 +129,110 @@ def _ledger_applied(conn: psycopg.Connection, cfg: MigrationConfig, phase: str) 
     )
 
 
+def _p6_evidence(conn: psycopg.Connection, cfg: MigrationConfig) -> dict[str, Any]:
+    from .phases import p6_cleanup
+
+    arch = p6_cleanup.current_archive(conn, cfg)
+    return {
+        "archive": arch["name"] if arch else None,
+        "archive_deleted": bool(arch and arch["deleted_at"]),
+        "applied": arch is not None,
+    }
+
+
+def _p5_evidence(conn: psycopg.Connection, cfg: MigrationConfig) -> dict[str, Any]:
+    rows = (
+        fetch_all(
+            conn, sql.SQL("SELECT tier, status FROM {} ORDER BY tier").format(_state(cfg, "tier_state"))
+        )
+        if ledger.state_schema_exists(conn, cfg)
+        else []
+    )
+    removed = [r["tier"] for r in rows if r["status"] in ("backed_up", "dropped", "verified")]
+    return {"tiers_not_restored": removed, "applied": bool(removed)}
+
+
+def _p4_evidence(conn: psycopg.Connection, cfg: MigrationConfig) -> dict[str, Any]:
+    state = ledger.state_schema_exists(conn, cfg)
+    n = (
+        scalar(
+            conn,
+            sql.SQL("SELECT count(*) FROM {} WHERE source = 'backfill'").format(
+                sql.Identifier(cfg.target_schema, cfg.target_table)
+            ),
+        )
+        if _events_exist(conn, cfg)
+        else 0
+    )
+    chunks = (
+        scalar(conn, sql.SQL("SELECT count(*) FROM {}").format(_state(cfg, "backfill_chunks")))
+        if state
+        else 0
+    )
+    return {"backfilled_events": int(n or 0), "chunks": int(chunks or 0), "applied": bool(n or chunks)}
+
+
+def _p3_evidence(conn: psycopg.Connection, cfg: MigrationConfig) -> dict[str, Any]:
+    from .phases import p3_read_path
+
+    state = ledger.state_schema_exists(conn, cfg)
+    return {
+        "feed_objects": p3_read_path.is_applied(conn),
+        "read_source": p3_read_path.get_read_source(conn, cfg) if state else "activity_logs",
+        "applied": p3_read_path.is_applied(conn),
+    }
+
+
+def _p2_evidence(conn: psycopg.Connection, cfg: MigrationConfig) -> dict[str, Any]:
+    from .phases._common import dual_write_enabled
+
+    state = ledger.state_schema_exists(conn, cfg)
+    on = dual_write_enabled(conn, cfg) if state else False
+    pending = (
+        scalar(
+            conn,
+            sql.SQL("SELECT count(*) FROM {} WHERE phase = 'p2_dual_write' AND restored_at IS NULL").format(
+                _state(cfg, "ddl_backups")
+            ),
+        )
+        if state
+        else 0
+    )
+    return {"dual_write": on, "unrestored_backups": int(pending or 0), "applied": bool(on or pending)}
+
+
+def _p1_evidence(conn: psycopg.Connection, cfg: MigrationConfig) -> dict[str, Any]:
+    from .phases._common import publish_identity
+
+    events_exist = _events_exist(conn, cfg)
+    pub = bool(scalar(conn, "SELECT to_regprocedure(%s) IS NOT NULL", (publish_identity(cfg),)))
+    return {"events_table": events_exist, "publish_activity": pub, "applied": events_exist or pub}
+
+
+def _state(cfg: MigrationConfig, name: str) -> sql.Identifier:
+    return sql.Identifier(cfg.state_schema, name)
+
+
+def _events_exist(conn: psycopg.Connection, cfg: MigrationConfig) -> bool:
+    return bool(scalar(conn, "SELECT to_regclass(%s) IS NOT NULL", (cfg.target,)))
+
+
+# What the database itself shows of each phase, by phase (independent of the ledger).
+_EVIDENCE = {
+    "p6_cleanup": _p6_evidence,
+    "p5_trigger_removal": _p5_evidence,
+    "p4_backfill": _p4_evidence,
+    "p3_read_path": _p3_evidence,
+    "p2_dual_write": _p2_evidence,
+    "p1_infrastructure": _p1_evidence,
+}
+
+
 def _catalog_evidence(conn: psycopg.Connection, cfg: MigrationConfig, phase: str) -> dict[str, Any]:
     """What the database itself shows of ``phase`` (independent of the ledger)."""
-    state = ledger.state_schema_exists(conn, cfg)
-    st = lambda name: sql.Identifier(cfg.state_schema, name)  # noqa: E731
-    events_exist = bool(scalar(conn, "SELECT to_regclass(%s) IS NOT NULL", (cfg.target,)))
-    if phase == "p6_cleanup":
-        from .phases import p6_cleanup
-
-        arch = p6_cleanup.current_archive(conn, cfg)
-        return {
-            "archive": arch["name"] if arch else None,
-            "archive_deleted": bool(arch and arch["deleted_at"]),
-            "applied": arch is not None,
-        }
-    if phase == "p5_trigger_removal":
-        rows = (
-            fetch_all(conn, sql.SQL("SELECT tier, status FROM {} ORDER BY tier").format(st("tier_state")))
-            if state
-            else []
-        )
-        removed = [r["tier"] for r in rows if r["status"] in ("backed_up", "dropped", "verified")]
-        return {"tiers_not_restored": removed, "applied": bool(removed)}
-    if phase == "p4_backfill":
-        n = (
-            scalar(
-                conn,
-                sql.SQL("SELECT count(*) FROM {} WHERE source = 'backfill'").format(
-                    sql.Identifier(cfg.target_schema, cfg.target_table)
-                ),
-            )
-            if events_exist
-            else 0
-        )
-        chunks = (
-            scalar(conn, sql.SQL("SELECT count(*) FROM {}").format(st("backfill_chunks"))) if state else 0
-        )
-        return {"backfilled_events": int(n or 0), "chunks": int(chunks or 0), "applied": bool(n or chunks)}
-    if phase == "p3_read_path":
-        from .phases import p3_read_path
-
-        return {
-            "feed_objects": p3_read_path.is_applied(conn),
-            "read_source": p3_read_path.get_read_source(conn, cfg) if state else "activity_logs",
-            "applied": p3_read_path.is_applied(conn),
-        }
-    if phase == "p2_dual_write":
-        from .phases._common import dual_write_enabled
-
-        on = dual_write_enabled(conn, cfg) if state else False
-        pending = (
-            scalar(
-                conn,
-                sql.SQL(
-                    "SELECT count(*) FROM {} WHERE phase = 'p2_dual_write' AND restored_at IS NULL"
-                ).format(st("ddl_backups")),
-            )
-            if state
-            else 0
-        )
-        return {"dual_write": on, "unrestored_backups": int(pending or 0), "applied": bool(on or pending)}
-    if phase == "p1_infrastructure":
-        from .phases._common import publish_identity
-
-        pub = bool(scalar(conn, "SELECT to_regprocedure(%s) IS NOT NULL", (publish_identity(cfg),)))
-        return {"events_table": events_exist, "publish_activity": pub, "applied": events_exist or pub}
-    raise ConfigError(f"unknown phase {phase!r}")
+    if phase not in _EVIDENCE:
+        raise ConfigError(f"unknown phase {phase!r}")
+    return _EVIDENCE[phase](conn, cfg)
 
 
 def plan(
@@ -220,10 +258,9 @@ def plan(
             action = "delete the backfilled events (source 'backfill'), its quarantine rows and chunk plan"
         if phase == "p6_cleanup" and ev.get("archive_deleted"):
             refused = (
-                f"phase 6 cannot be undone: its archive {ev['archive']} was deleted (the legacy rows are gone "
-                ""
-                f"from this database; restore from a database backup). Roll back to nothing earlier than "
-                f"phase 6, or restore the archive first."
+                f"phase 6 cannot be undone: its archive {ev['archive']} was deleted (the legacy rows are "
+                f"gone from this database; restore from a database backup). Roll back to nothing earlier "
+                f"than phase 6, or restore the archive first."
             )
         steps.append(PhaseStep(phase=phase, applied=applied, evidence=ev, action=action))
     if to_phase == "before_p1":

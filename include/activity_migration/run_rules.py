@@ -22,13 +22,18 @@ from __future__ import annotations
 import json
 import logging
 import math
-from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
 import psycopg
 
 from .db import load_sql
 from .errors import ConfigError
+from .production_limits import (
+    PRODUCTION_LIMITS,
+    PRODUCTION_REFUSED,
+    limit_description,  # noqa: F401  (plugins import it from here)
+    number_text,
+)
 
 log = logging.getLogger(__name__)
 
@@ -67,102 +72,15 @@ def require_demo_allowed(conn: psycopg.Connection, ctx: Any) -> None:
         return
     raise ConfigError(
         f"mode=demo refused on {describe_database(conn)} (environment {getattr(ctx, 'environment', '?')}): "
-        "demo mode skips the human approvals and is allowed only on a database carrying the demo seed's mark "
-        "(COMMENT ON SCHEMA auth IS 'activity-migration demo seed v1', written by `activity-migration seed`); "
-        ""
-        "this database has no such mark. Trigger the run with mode=normal and approve in Required Actions."
+        "demo mode skips the human approvals and is allowed only on a database carrying the demo seed's "
+        "mark (COMMENT ON SCHEMA auth IS 'activity-migration demo seed v1', written by `activity-migration "
+        "seed`); this database has no such mark. Trigger the run with mode=normal and approve in Required "
+        "Actions."
     )
 
 
 # ---------------------------------------------------------------------------------------------
 # 2. production limits on Params that weaken a gate
-
-
-@dataclass(frozen=True)
-class ParamLimit:
-    """In production, ``param`` may not go below (``bound='min'``) or above (``'max'``) ``limit``."""
-
-    param: str
-    bound: str  # "min" | "max"
-    limit: float
-    unit: str
-    why: str
-    positive: bool = False  # also refused unless > 0 (a non-positive value means nothing sensible)
-
-    def weaker(self, value: float) -> bool:
-        return value < self.limit if self.bound == "min" else value > self.limit
-
-    def describe(self) -> str:
-        """The sentence the trigger form shows: ``Production: at least 0.9 ...``."""
-        shown = f"{_num(self.limit)}{(' ' + self.unit) if self.unit else ''}"
-        if self.bound == "min":
-            rule, moved = f"at least {shown}", f"a lower value is raised to {_num(self.limit)}"
-        else:
-            rule, moved = f"at most {shown}", f"a higher value is lowered to {_num(self.limit)}"
-        refused = "; 0 or less is refused" if self.positive else ""
-        return f"Production: {rule} ({self.why}); {moved}, logged and recorded in the ledger{refused}."
-
-
-@dataclass(frozen=True)
-class RefusedParam:
-    """In production, ``param`` may not take ``value`` at all: the run fails."""
-
-    param: str
-    value: Any
-    why: str
-
-    def describe(self) -> str:
-        return f"Refused in production ({self.why})."
-
-
-# The one table of production limits (issue 16). Staging is unchanged.
-PRODUCTION_LIMITS: dict[str, ParamLimit] = {
-    lim.param: lim
-    for lim in (
-        ParamLimit(
-            "min_event_ratio",
-            "min",
-            0.9,
-            "",
-            "the event-flow sensor must not pass a tier whose activity partly went missing",
-        ),
-        ParamLimit(
-            "rehearsal_max_age_days", "max", 14, "days", "the staging rehearsal must be recent", positive=True
-        ),
-        ParamLimit(
-            "retention_days",
-            "min",
-            7,
-            "days",
-            "the archive may not be deleted without force right after cleanup",
-        ),
-        ParamLimit("validation_max_age_hours", "max", 48, "hours", "cleanup needs a recent full validation"),
-    )
-}
-
-PRODUCTION_REFUSED: dict[str, RefusedParam] = {
-    r.param: r
-    for r in (
-        RefusedParam(
-            "allow_without_cutoff",
-            True,
-            "without the cutoff phase 2 records, rows written during the backfill are not covered",
-        ),
-    )
-}
-
-
-def _num(value: float) -> str:
-    return f"{value:g}" if isinstance(value, float) else str(value)
-
-
-def limit_description(param: str) -> str:
-    """The production rule of ``param`` as one sentence for its trigger-form description ('' if none)."""
-    if param in PRODUCTION_LIMITS:
-        return PRODUCTION_LIMITS[param].describe()
-    if param in PRODUCTION_REFUSED:
-        return PRODUCTION_REFUSED[param].describe()
-    return ""
 
 
 def _truthy(value: Any) -> bool:
@@ -203,8 +121,8 @@ def clamp_value(
         raise ConfigError(f"{param} ({source}) must be a number, got {value!r}")
     if limit.positive and number <= 0:
         raise ConfigError(
-            f"{param}={_num(number)} ({source}) is refused in production: it must be more than 0 "
-            f"and at most {_num(limit.limit)} {limit.unit}".rstrip()
+            f"{param}={number_text(number)} ({source}) is refused in production: it must be more than 0 "
+            f"and at most {number_text(limit.limit)} {limit.unit}".rstrip()
         )
     if not limit.weaker(number):
         return value, None
@@ -229,7 +147,7 @@ def clamp_message(clamp: Mapping[str, Any]) -> str:
     side = "below" if clamp["rule"].endswith("minimum") else "above"
     return (
         f"{clamp['param']}={clamp['asked']!r} asked ({clamp.get('source', 'Param')}) is {side} the "
-        f"{clamp['rule']} {_num(clamp['limit'])}: using {clamp['effective']!r}"
+        f"{clamp['rule']} {number_text(clamp['limit'])}: using {clamp['effective']!r}"
     )
 
 
@@ -378,7 +296,9 @@ def four_eyes(
     staging_setting: Any = None,
     approvers: list[dict[str, str]] | None = None,
 ) -> dict[str, Any]:
-    """May this answer stand? ``{"allowed", "self_approval", "responder", "triggering_user", "note", "refused"}``.
+    """May this answer stand?
+
+    Returns ``{"allowed", "self_approval", "responder", "triggering_user", "note", "refused"}``.
 
     A Reject always stands (it only stops the run). An Approve is refused (``refused`` says why)
 
@@ -401,31 +321,52 @@ def four_eyes(
         "refused": None,
     }
     if not approved:
-        if trigger and same_user(responder, trigger):
-            verdict["note"] = "rejected by the user who triggered the run (a rejection only stops the run)"
-        return verdict
-    if (
-        environment == "production"
-        and approvers is not None
-        and not any(same_user(responder, a["id"]) or same_user(responder, a["name"]) for a in approvers)
-    ):
-        verdict.update(
-            allowed=False,
-            refused="responder is not an approver",
-            note=f"approval by {user_label(responder)} refused: not listed in the Airflow Variable "
-            f"{APPROVERS_VARIABLE} (production approvals are answered only by the users listed there)",
-        )
-        return verdict
+        return _rejection(verdict, responder, trigger)
+    if environment == "production" and approvers is not None and not _is_approver(responder, approvers):
+        return _refuse_non_approver(verdict, responder)
     if trigger is None:
-        verdict["note"] = (
-            "triggering user unknown (scheduled run, `airflow dags test` or a run without a user): "
-            "the approver could not be compared with who triggered the run"
-        )
-        if triggering_user_name:
-            verdict["triggering_user_recorded"] = str(triggering_user_name)
-        return verdict
+        return _trigger_unknown(verdict, triggering_user_name)
     if not same_user(responder, trigger):
         return verdict
+    return _self_approval(verdict, environment, responder, staging_setting)
+
+
+def _is_approver(responder: Any, approvers: list[dict[str, str]]) -> bool:
+    return any(same_user(responder, a["id"]) or same_user(responder, a["name"]) for a in approvers)
+
+
+def _rejection(verdict: dict[str, Any], responder: Any, trigger: str | None) -> dict[str, Any]:
+    """A Reject stands; noted when the user who triggered the run gave it."""
+    if trigger and same_user(responder, trigger):
+        verdict["note"] = "rejected by the user who triggered the run (a rejection only stops the run)"
+    return verdict
+
+
+def _refuse_non_approver(verdict: dict[str, Any], responder: Any) -> dict[str, Any]:
+    verdict.update(
+        allowed=False,
+        refused="responder is not an approver",
+        note=f"approval by {user_label(responder)} refused: not listed in the Airflow Variable "
+        f"{APPROVERS_VARIABLE} (production approvals are answered only by the users listed there)",
+    )
+    return verdict
+
+
+def _trigger_unknown(verdict: dict[str, Any], triggering_user_name: Any) -> dict[str, Any]:
+    """Allowed: with no triggering user there is nobody to compare the approver with."""
+    verdict["note"] = (
+        "triggering user unknown (scheduled run, `airflow dags test` or a run without a user): "
+        "the approver could not be compared with who triggered the run"
+    )
+    if triggering_user_name:
+        verdict["triggering_user_recorded"] = str(triggering_user_name)
+    return verdict
+
+
+def _self_approval(
+    verdict: dict[str, Any], environment: str, responder: Any, staging_setting: Any
+) -> dict[str, Any]:
+    """The responder triggered the run: allowed only where self-approval is."""
     verdict["self_approval"] = True
     if allow_self_approval(environment, staging_setting):
         verdict["note"] = (

@@ -38,13 +38,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "rehearsal-copy",
         help="copy production's schema and a consistent sample of rows into an empty staging DB",
-        description="Copies the application schema (tables, functions, triggers, policies, grants, sequences, "
-        "views, "
-        "publications; missing roles are created NOLOGIN) and a consistent sample of rows, including "
-        "activity_logs, from production into an EMPTY staging database, so a rehearsal exercises the "
-        "same triggers on realistic data. The migration's state schema is not copied: staging keeps "
-        "its own ledger. Refuses a target that is not empty or that is the source. "
-        "See docs/staging-rehearsal.md.",
+        description="Copies the application schema (tables, functions, triggers, policies, grants, "
+        "sequences, views, publications; missing roles are created NOLOGIN) and a consistent sample of "
+        "rows, including activity_logs, from production into an EMPTY staging database, so a rehearsal "
+        "exercises the same triggers on realistic data. The migration's state schema is not copied: staging "
+        "keeps its own ledger. Refuses a target that is not empty or that is the source. See "
+        "docs/staging-rehearsal.md.",
     )
     p.add_argument(
         "--from",

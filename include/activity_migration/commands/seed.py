@@ -34,9 +34,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "seed",
         help="create the demo application (18 tables, 64 logging triggers) and N rows of activity history",
-        description="Seed the demo application into an empty database: Supabase-like base (auth, roles, RLS), "
-        ""
-        "18 tables with their 64 legacy logging triggers, application data, and --rows rows of "
+        description="Seed the demo application into an empty database: Supabase-like base (auth, roles, "
+        "RLS), 18 tables with their 64 legacy logging triggers, application data, and --rows rows of "
         "history in public.activity_logs. A database seeded before gets more history; any other "
         "non-empty database is refused.",
     )

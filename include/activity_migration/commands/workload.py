@@ -22,9 +22,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "workload",
         help="play the demo application's writes (inserts, updates, deletes on the 18 tables)",
-        description="Play the demo application's writes as authenticated users with JWT claims, across all 18 "
-        ""
-        "tables, paced to --rate transactions/s over --connections connections. With --publish auto "
+        description="Play the demo application's writes as authenticated users with JWT claims, across "
+        "all 18 tables, paced to --rate transactions/s over --connections connections. With --publish auto "
         "(default) it publishes events itself for tables whose logging triggers are gone, like the "
         "upgraded application. Prints the achieved rate, latency percentiles and failures.",
     )
