@@ -117,8 +117,9 @@ def migration_consistency_nightly():
     @task(
         task_id="watch",
         retries=0,
-        doc_md="Recount the event-type registry, list unregistered event types, measure realtime load (slots, "
-        "subscriptions, change rate of events) against the plan's quota; one mail when there is a finding.",
+        doc_md="Recount the event-type registry, list unregistered event types, measure realtime load "
+        "(slots, subscriptions, change rate of events) against the plan's quota; one mail when there is a "
+        "finding.",
     )
     def watch(**context) -> dict:
         from migration_airflow.watch_tasks import run_nightly_watch

@@ -172,9 +172,9 @@ def migration_p3_read_path():
     realtime_quota = RealtimeQuotaSensor(
         task_id="realtime_quota",
         pool=APP_DB_POOL,
-        doc_md="After the publication is enabled: replication slots (retained WAL, lag), realtime subscriptions "
-        "and the change rate of events against the plan's quota. Critical fails before the read-source "
-        "switch; not measurable passes, saying why.",
+        doc_md="After the publication is enabled: replication slots (retained WAL, lag), realtime "
+        "subscriptions and the change rate of events against the plan's quota. Critical fails before the "
+        "read-source switch; not measurable passes, saying why.",
     )
     parity = read_parity()
     preflight() >> apply() >> realtime_quota >> parity

@@ -232,6 +232,30 @@ def _receivers(rows: list[dict[str, Any]] | None, events_oid: int | None) -> flo
     return max(1.0, float(row["unfiltered"]) + (filtered / row["filter_sets"] if row["filter_sets"] else 0.0))
 
 
+def _unmeasured_messages(
+    conn: psycopg.Connection, cfg: MigrationConfig, wal_level: str, events_oid: int | None, subject: str
+) -> Finding | None:
+    """The finding when the message rate cannot be measured or does not apply, else None."""
+    if events_oid is None:
+        why = f"not measurable: {cfg.target} does not exist yet"
+    elif wal_level != "logical":
+        why = f"not measurable: wal_level = {wal_level}, so Realtime cannot stream changes from this server"
+    elif not _events_published(conn, cfg):
+        why = f"{cfg.target} is not in publication {cfg.realtime.publication}: Realtime does not stream it"
+        return Finding("messages_per_second", "ok", subject, why)
+    else:
+        return None
+    return Finding("messages_per_second", "not_measurable", subject, why)
+
+
+def _change_rate(conn: psycopg.Connection, cfg: MigrationConfig) -> dict[str, Any]:
+    query = load_sql(
+        "realtime/03_measure_event_change_rate.sql",
+        events=sql.Identifier(cfg.target_schema, cfg.target_table),
+    )
+    return fetch_one(conn, query, {"seconds": float(cfg.realtime.change_rate_hours) * 3600}) or {}
+
+
 def message_finding(
     conn: psycopg.Connection, cfg: MigrationConfig, wal_level: str, rows: list[dict[str, Any]] | None
 ) -> tuple[Finding, dict[str, Any]]:
@@ -241,38 +265,10 @@ def message_finding(
         "SELECT to_regclass(format('%%I.%%I', %s::text, %s::text))::oid",
         (cfg.target_schema, cfg.target_table),
     )
-    if events_oid is None:
-        return Finding(
-            "messages_per_second",
-            "not_measurable",
-            subject,
-            f"not measurable: {cfg.target} does not exist yet",
-        ), {}
-    if wal_level != "logical":
-        return Finding(
-            "messages_per_second",
-            "not_measurable",
-            subject,
-            f"not measurable: wal_level = {wal_level}, so Realtime cannot stream changes from this server",
-        ), {}
-    if not _events_published(conn, cfg):
-        return Finding(
-            "messages_per_second",
-            "ok",
-            subject,
-            f"{cfg.target} is not in publication {rt.publication}: Realtime does not stream it",
-        ), {}
-    rate = (
-        fetch_one(
-            conn,
-            load_sql(
-                "realtime/03_measure_event_change_rate.sql",
-                events=sql.Identifier(cfg.target_schema, cfg.target_table),
-            ),
-            {"seconds": float(rt.change_rate_hours) * 3600},
-        )
-        or {}
-    )
+    unmeasured = _unmeasured_messages(conn, cfg, wal_level, events_oid, subject)
+    if unmeasured is not None:
+        return unmeasured, {}
+    rate = _change_rate(conn, cfg)
     per_second = float(rate.get("busiest_minute_changes") or 0) / 60.0
     receivers = _receivers(rows, events_oid)
     estimate = per_second * receivers
@@ -282,7 +278,6 @@ def message_finding(
         f"about {estimate:.1f} messages/s ({per_second:.2f} changes/s in the busiest minute of the last "
         f"{rt.change_rate_hours:g} h x {receivers:.0f} receiving subscriptions) "
         f"against {limit} messages/s "
-        ""
         f"({rt.limit_source('messages_per_second')})"
     )
     if level != "ok":

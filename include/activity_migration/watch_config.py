@@ -76,7 +76,6 @@ class RealtimeConfig:
             raise ConfigError(
                 f"realtime.plan must be one of {sorted(PLAN_LIMITS)} "
                 f"(source: {LIMITS_SOURCE}), "
-                ""
                 f"got {self.plan!r}"
             )
         for name in ("max_concurrent_connections", "max_messages_per_second"):

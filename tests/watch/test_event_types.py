@@ -28,12 +28,13 @@ def test_phase1_registers_the_legacy_types_and_a_new_service_type_is_reported(de
         legacy = {
             r[0]
             for r in conn.execute(
-                "SELECT DISTINCT activity_migration.event_type_for(entity_type, action) "
-                "FROM public.activity_logs "
-                ""
-                "WHERE activity_migration.event_rejection_reason(activity_migration.event_type_for(entity_type, "
-                "action), "
-                "btrim(entity_type), '{}'::jsonb, now()) IS NULL"
+                """
+                SELECT DISTINCT activity_migration.event_type_for(entity_type, action)
+                  FROM public.activity_logs
+                 WHERE activity_migration.event_rejection_reason(
+                           activity_migration.event_type_for(entity_type, action),
+                           btrim(entity_type), '{}'::jsonb, now()) IS NULL
+                """
             )
         }
         rows = {r["event_type"]: r for r in registry.list_types(conn, CFG)}
