@@ -32,8 +32,12 @@ from ..config import MigrationConfig, load_config
 from ..db import connection, fetch_one, load_sql
 from ..errors import GateClosed, MigrationError, PreflightError
 from ..ledger import RunContext
-from .p5_sensors import (  # noqa: F401 - the sensors' entry points, here with the phase's steps
+from .p5_event_flow import (  # noqa: F401 - the sensors' entry points, here with the phase's steps
     MIN_EVENT_FLOW_WRITES,
+    event_flow_poke,
+    judge_event_flow,
+)
+from .p5_sensors import (  # noqa: F401 - the sensors' entry points, here with the phase's steps
     Verdict,
     _headline,
     _jsonable,
@@ -44,8 +48,6 @@ from .p5_sensors import (  # noqa: F401 - the sensors' entry points, here with t
     _record_sample,
     _window_figures,
     compare_write_cost,
-    event_flow_poke,
-    judge_event_flow,
     performance_poke,
 )
 
