@@ -29,13 +29,13 @@ The rule (``check_rehearsal``), read from the STAGING database's state schema:
 Which steps are gated (the destructive step's ledger step, as the phases record it) is
 ``DESTRUCTIVE_STEPS``. The verdict is a JSON-serialisable dict (``passed``, ``message``,
 evidence...), recorded in the production ledger by the Airflow gate and rendered for
-approval bodies by ``render_evidence_markdown``.
+approval bodies by ``render_evidence_markdown``. The staging database's rows are read as
+evidence in ``rehearsal_staging``; ``rehearsal_report`` shows both ledgers side by side.
 """
 
 from __future__ import annotations
 
 import re
-import subprocess
 from datetime import datetime, timezone
 from typing import Any, Callable
 
@@ -43,8 +43,10 @@ import psycopg
 
 from . import ledger
 from .config import MigrationConfig, load_config
-from .db import PROJECT_ROOT, connection, fetch_all, fetch_one, load_sql, redact
+from .db import connection, fetch_all, fetch_one, load_sql, redact
 from .rehearsal_evidence import days_text, iso_utc, render_evidence_markdown, when_utc
+from .rehearsal_report import rehearsal_report  # noqa: F401 - imported from here by scripts and tests
+from .rehearsal_staging import _row_summary, _why_no_rehearsal, database_identity, same_database
 
 DEFAULT_MAX_AGE_DAYS = 7.0
 
@@ -78,82 +80,6 @@ def rehearsed_step(phase: str, step: str) -> str:
 def is_destructive(phase: str, step: str) -> bool:
     pattern = DESTRUCTIVE_STEPS.get(phase)
     return bool(pattern and re.fullmatch(pattern, step))
-
-
-# ---------------------------------------------------------------------------------------
-# the ledger rows and the database, as evidence
-
-
-def _version_relation(recorded: str | None, current: str) -> str:
-    """'older project version' when git knows ``recorded`` is an ancestor of ``current``."""
-    if not recorded:
-        return "no project version recorded"
-
-    def commit(v: str) -> str:
-        return v.removesuffix("-dirty")
-
-    a, b = commit(recorded), commit(current)
-    if re.fullmatch(r"[0-9a-f]{6,40}", a) and re.fullmatch(r"[0-9a-f]{6,40}", b):
-        try:
-            out = subprocess.run(
-                ["git", "merge-base", "--is-ancestor", a, b], cwd=PROJECT_ROOT, capture_output=True, timeout=5
-            )
-            if out.returncode == 0 and a != b:
-                return "older project version"
-            back = subprocess.run(
-                ["git", "merge-base", "--is-ancestor", b, a], cwd=PROJECT_ROOT, capture_output=True, timeout=5
-            )
-            if back.returncode == 0 and a != b:
-                return "newer project version"
-        except (OSError, subprocess.SubprocessError):
-            pass
-    return "different project version"
-
-
-def _row_summary(row: dict[str, Any] | None) -> dict[str, Any] | None:
-    if row is None:
-        return None
-    return {
-        "ledger_id": row["id"],
-        "phase": row["phase"],
-        "step": row["step"],
-        "status": row["status"],
-        "environment": row["environment"],
-        "mode": row["mode"],
-        "project_version": row["project_version"],
-        "dag_run_id": row["dag_run_id"],
-        "actor": row["actor"],
-        "started_at": iso_utc(row["started_at"]),
-        "finished_at": iso_utc(row["finished_at"]),
-    }
-
-
-def database_identity(conn: psycopg.Connection) -> dict[str, Any]:
-    """Which database ``conn`` is: cluster system identifier (when readable) and name."""
-    ident = None
-    try:
-        with conn.transaction():
-            ident = fetch_one(conn, "SELECT system_identifier::text AS s FROM pg_control_system()")["s"]
-    except psycopg.Error:
-        ident = None
-    row = fetch_one(conn, load_sql("rehearsal/01_select_database_identity.sql"))
-    return {
-        "system_identifier": ident,
-        "database": row["db"],
-        "host": conn.info.host,
-        "server_addr": row["addr"],
-        "port": row["port"] or conn.info.port,
-    }
-
-
-def same_database(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    """True when two ``database_identity`` results name the same database of the same cluster."""
-    if a["database"] != b["database"]:
-        return False
-    if a["system_identifier"] and b["system_identifier"]:
-        return a["system_identifier"] == b["system_identifier"]
-    # Without the system identifier: same host/port (a unix socket reports no address).
-    return (a["server_addr"], a["port"], a["host"]) == (b["server_addr"], b["port"], b["host"])
 
 
 # ---------------------------------------------------------------------------------------
@@ -192,35 +118,10 @@ def check_rehearsal(
         f"no successful {'normal-mode ' if normal_only else ''}staging rehearsal of {phase}/{step} at "
         f"version {project_version} in the last {days_text(max_age_days)}"
     )
-    try:
-        ident = database_identity(staging_conn)
-        verdict["staging_database"] = {
-            "database": ident["database"],
-            "system_identifier": ident["system_identifier"],
-        }
-    except psycopg.Error as exc:
-        verdict["message"] = f"{missing}; the staging database could not be read: {exc}"
+    if not _staging_has_ledger(staging_conn, verdict, missing, cfg):
         return verdict
-
-    if not ledger.state_schema_exists(staging_conn, cfg):
-        verdict["message"] = (
-            f"{missing}; the staging database {ident['database']!r} has no migration state "
-            f"schema {cfg.state_schema!r} (nothing has run there yet)"
-        )
-        return verdict
-
     t_ledger = ledger.state_table(cfg, "phase_ledger")
-    rehearsal = fetch_one(
-        staging_conn,
-        load_sql("rehearsal/02_select_rehearsal_success.sql", ledger=t_ledger),
-        {
-            "phase": phase,
-            "step": step,
-            "project_version": project_version,
-            "max_age_secs": max_age_days * 86400,
-            "normal_only": normal_only,
-        },
-    )
+    rehearsal = _staging_success(staging_conn, verdict, t_ledger, normal_only)
     if rehearsal is None:
         verdict["message"] = f"{missing}; " + _why_no_rehearsal(staging_conn, verdict, t_ledger, normal_only)
         return verdict
@@ -266,48 +167,44 @@ def _new_verdict(
     return verdict
 
 
-def _why_no_rehearsal(
+def _staging_has_ledger(
+    staging_conn: psycopg.Connection, verdict: dict[str, Any], missing: str, cfg: MigrationConfig
+) -> bool:
+    """Whether the staging database can be read and has the state schema (its identity goes into
+    the verdict); if not, the verdict's message says why."""
+    try:
+        ident = database_identity(staging_conn)
+        verdict["staging_database"] = {
+            "database": ident["database"],
+            "system_identifier": ident["system_identifier"],
+        }
+    except psycopg.Error as exc:
+        verdict["message"] = f"{missing}; the staging database could not be read: {exc}"
+        return False
+
+    if not ledger.state_schema_exists(staging_conn, cfg):
+        verdict["message"] = (
+            f"{missing}; the staging database {ident['database']!r} has no migration state "
+            f"schema {cfg.state_schema!r} (nothing has run there yet)"
+        )
+        return False
+    return True
+
+
+def _staging_success(
     staging_conn: psycopg.Connection, verdict: dict[str, Any], t_ledger: Any, normal_only: bool
-) -> str:
-    """Why no staging run counts (the newest staging run, else a run recorded elsewhere); keeps the
-    newest staging run in the verdict."""
-    phase, step, version = verdict["phase"], verdict["rehearsed_step"], verdict["project_version"]
-    max_age_days = verdict["max_age_days"]
-    newest = fetch_one(
+) -> dict[str, Any] | None:
+    """The staging ledger's success of the rehearsed step at this version and age, or None."""
+    return fetch_one(
         staging_conn,
-        load_sql("rehearsal/03_select_newest_staging_run.sql", ledger=t_ledger),
-        {"max_age_secs": max_age_days * 86400, "phase": phase, "step": step},
-    )
-    verdict["newest_staging_run"] = _row_summary(newest)
-    if newest is None:
-        other = fetch_one(
-            staging_conn,
-            load_sql("rehearsal/06_select_newest_run.sql", ledger=t_ledger),
-            {"phase": phase, "step": step},
-        )
-        if other is not None:
-            return (
-                f"the staging database has a run of {phase}/{step} recorded as environment "
-                f"{other['environment']!r} (not 'staging') on "
-                f"{when_utc(other['finished_at'] or other['started_at'])}"
-                ": run the phase there with environment=staging"
-            )
-        return f"no staging run of {phase}/{step} is recorded at all"
-    reasons = []
-    if newest["project_version"] != version:
-        reasons.append(_version_relation(newest["project_version"], version))
-    if newest["status"] != "succeeded":
-        reasons.append(f"status {newest['status']}")
-    if newest["too_old"]:
-        reasons.append(f"older than {days_text(max_age_days)}")
-    if normal_only and newest["mode"] != "normal":
-        reasons.append(
-            f"mode {newest['mode']}: that staging run skipped its approvals, and a normal-mode "
-            "production run needs a staging rehearsal in mode normal"
-        )
-    return (
-        f"newest staging run: version {newest['project_version']} on "
-        f"{when_utc(newest['finished_at'] or newest['started_at'])} ({', '.join(reasons) or 'superseded'})"
+        load_sql("rehearsal/02_select_rehearsal_success.sql", ledger=t_ledger),
+        {
+            "phase": verdict["phase"],
+            "step": verdict["rehearsed_step"],
+            "project_version": verdict["project_version"],
+            "max_age_secs": verdict["max_age_days"] * 86400,
+            "normal_only": normal_only,
+        },
     )
 
 
@@ -394,7 +291,8 @@ def enforce_rehearsal(
     cfg: MigrationConfig | None = None,
     clamps: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """The production gate: check, record ``<step>_rehearsal_gate`` in the production ledger, raise if not met.
+    """The production gate: check, record ``<step>_rehearsal_gate`` in the production ledger, raise
+    if not met.
 
     In a staging run nothing is checked (that run IS the rehearsal). A staging connection that
     points at the production database itself never counts as a rehearsal. ``staging_dsn`` may be
@@ -531,55 +429,3 @@ def _record_gate(
 
 class _Refused(Exception):
     """A rule refused the run before the staging ledger was read (recorded like a closed gate)."""
-
-
-# ---------------------------------------------------------------------------------------
-# both ledgers side by side
-
-
-def _ledger_latest(dsn: str, environment: str, cfg: MigrationConfig) -> dict[tuple[str, str], dict[str, Any]]:
-    with connection(dsn, autocommit=True) as conn:
-        if not ledger.state_schema_exists(conn, cfg):
-            return {}
-        rows = fetch_all(
-            conn,
-            load_sql(
-                "rehearsal/05_select_latest_ledger_rows.sql", ledger=ledger.state_table(cfg, "phase_ledger")
-            ),
-            (environment,),
-        )
-    return {(r["phase"], r["step"]): r for r in rows}
-
-
-def rehearsal_report(staging_dsn: str, production_dsn: str, cfg: MigrationConfig | None = None) -> str:
-    """Both ledgers side by side (newest row per phase and step), as a Markdown table.
-
-    One line per (phase, step) seen in either ledger, in phase order then first run;
-    the staging columns come from the staging database's ledger (environment staging), the
-    production columns from the production database's (environment production).
-    Gate verdicts appear as their own steps (``<step>_rehearsal_gate``).
-    """
-    cfg = cfg or load_config()
-    staging = _ledger_latest(staging_dsn, "staging", cfg)
-    production = _ledger_latest(production_dsn, "production", cfg)
-    order = {p: i for i, p in enumerate(ledger.PHASES)}
-    first: dict[tuple[str, str], Any] = {}
-    for rows in (staging, production):
-        for key, r in rows.items():
-            first[key] = min(first.get(key, r["first_at"]), r["first_at"])
-    keys = sorted(set(staging) | set(production), key=lambda k: (order.get(k[0], len(order)), k[0], first[k]))
-
-    def cells(r: dict[str, Any] | None) -> str:
-        if r is None:
-            return "– | | "
-        return f"{r['status']}{' (demo)' if r['mode'] == 'demo' else ''} | {r['project_version'] or ''} | {when_utc(r['at'])}"
-
-    lines = [
-        "| phase | step | staging | version | when | production | version | when |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    for key in keys:
-        lines.append(f"| {key[0]} | {key[1]} | {cells(staging.get(key))} | {cells(production.get(key))} |")
-    if not keys:
-        lines.append("| (no ledger rows in either database) | | | | | | | |")
-    return "\n".join(lines) + "\n"

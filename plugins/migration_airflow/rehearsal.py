@@ -94,8 +94,8 @@ def rehearsal_gate(*, phase: str, step: str | Callable[[dict[str, Any]], str], t
 
     :param phase: ledger phase id (``p2_dual_write``, ``p5_trigger_removal``, ``p6_cleanup``)
     :param step: the destructive step's ledger step (``switch``, ``cleanup``), or a function of the
-        task context returning it when it depends on a Param (``lambda c: f"tier_{c['params']['tier']}_drop"``;
-        then pass ``task_id``)
+        task context returning it when it depends on a Param
+        (``lambda c: f"tier_{c['params']['tier']}_drop"``; then pass ``task_id``)
     :param task_id: default ``<step>_rehearsal_gate``
     """
     if task_id is None and callable(step):
@@ -105,11 +105,10 @@ def rehearsal_gate(*, phase: str, step: str | Callable[[dict[str, Any]], str], t
     @task(
         task_id=task_id or gate_task_id(step),
         pool=APP_DB_POOL,
-        doc_md=f"Production only: require a recent successful, validated staging rehearsal of {phase}/{shown} "
-        ""
-        "at this project version (read from the staging ledger). Staging runs pass: they are the "
-        "rehearsal; demo mode does not skip this gate, and a normal-mode production run needs a normal-mode "
-        "rehearsal. The verdict is recorded in the production ledger.",
+        doc_md="Production only: require a recent successful, validated staging rehearsal of "
+        f"{phase}/{shown} at this project version (read from the staging ledger). Staging runs pass: "
+        "they are the rehearsal; demo mode does not skip this gate, and a normal-mode production run "
+        "needs a normal-mode rehearsal. The verdict is recorded in the production ledger.",
     )
     def gate(**context: Any) -> dict[str, Any]:
         ctx = run_context(context)

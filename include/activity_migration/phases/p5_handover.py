@@ -76,7 +76,8 @@ def handover(dsn: str, cfg: MigrationConfig, ctx: RunContext, tier: int) -> dict
 def coverage(
     conn: psycopg.Connection, cfg: MigrationConfig, entity_types: list[str], since: str, until: str
 ) -> dict[str, dict[str, int]]:
-    """Per entity type: writes the triggers logged in [since, until) and how many the application published."""
+    """Per entity type: writes the triggers logged in [since, until) and how many the application
+    published."""
     rows = fetch_all(
         conn,
         load_sql(
@@ -127,15 +128,7 @@ def readiness_poke(
     """
     tables = cfg.tier(tier).table_names
     run_key = ctx.dag_run_id or "manual"
-    with connection(dsn) as conn:
-        state = (tiers.tier_states(conn, cfg).get(tier) or {}).get("details") or {}
-    types_by_table = state.get("entity_types_by_table") or {}
-    types = sorted({t for v in types_by_table.values() for t in (v.get("entity_types") or [])})
-    if not types:
-        raise PreflightError(
-            f"tier {tier}: no entity types recorded for its triggers (the baseline step records "
-            "them while the triggers exist); cannot measure the handover"
-        )
+    types_by_table, types = _recorded_entity_types(dsn, cfg, tier)
 
     def snap(conn: psycopg.Connection) -> dict[str, Any]:
         return {"counters": {"at": scalar(conn, "SELECT clock_timestamp()").isoformat()}}
@@ -151,48 +144,92 @@ def readiness_poke(
     with connection(dsn) as conn:
         tables_cov = per_table(types_by_table, coverage(conn, cfg, types, since, until), tables)
         previous = _latest_sample(conn, cfg, "readiness", tier, "coverage", run_key)
-    total = sum(v["writes"] for v in tables_cov.values())
-    low = sorted(t for t, v in tables_cov.items() if v["writes"] and v["ratio"] < min_ratio)
-    idle = sorted(t for t, v in tables_cov.items() if not v["writes"])
-    figures = {
+    figures = _readiness_figures(tables_cov, since, until, min_ratio, min_writes, run_key)
+    verdict = _readiness_verdict(tier, figures, previous)
+    _record_readiness(dsn, cfg, tier, tables, run_key, figures, verdict)
+    return verdict
+
+
+def _recorded_entity_types(dsn: str, cfg: MigrationConfig, tier: int) -> tuple[dict[str, Any], list[str]]:
+    """The entity types the tier's triggers log, per table and all (as the baseline recorded them)."""
+    with connection(dsn) as conn:
+        state = (tiers.tier_states(conn, cfg).get(tier) or {}).get("details") or {}
+    types_by_table = state.get("entity_types_by_table") or {}
+    types = sorted({t for v in types_by_table.values() for t in (v.get("entity_types") or [])})
+    if not types:
+        raise PreflightError(
+            f"tier {tier}: no entity types recorded for its triggers (the baseline step records "
+            "them while the triggers exist); cannot measure the handover"
+        )
+    return types_by_table, types
+
+
+def _readiness_figures(
+    tables_cov: dict[str, dict[str, Any]],
+    since: str,
+    until: str,
+    min_ratio: float,
+    min_writes: int,
+    run_key: str,
+) -> dict[str, Any]:
+    """One window's coverage: per table, in all, and the tables below the ratio or without writes."""
+    return {
         "window": {"from": since, "to": until},
         "tables": tables_cov,
-        "writes_total": total,
+        "writes_total": sum(v["writes"] for v in tables_cov.values()),
         "covered_total": sum(v["covered"] for v in tables_cov.values()),
         "min_ratio": min_ratio,
         "min_writes": min_writes,
-        "low": low,
-        "idle": idle,
+        "low": sorted(t for t, v in tables_cov.items() if v["writes"] and v["ratio"] < min_ratio),
+        "idle": sorted(t for t, v in tables_cov.items() if not v["writes"]),
         "run_key": run_key,
         "method": "events the triggers logged vs the application's confirmed publishes (committed only)",
     }
-    shown = ", ".join(f"{t}: {v['covered']}/{v['writes']}" for t, v in tables_cov.items())
+
+
+def _readiness_verdict(tier: int, figures: dict[str, Any], previous: dict[str, Any] | None) -> Verdict:
+    """``fail`` when a table is low in this window and was in the previous one, ``wait`` while
+    a table is low or the evidence is thin, else ``pass``."""
+    low, idle, total = figures["low"], figures["idle"], figures["writes_total"]
+    min_ratio, min_writes = figures["min_ratio"], figures["min_writes"]
+    shown = ", ".join(f"{t}: {v['covered']}/{v['writes']}" for t, v in figures["tables"].items())
     if low and previous and (previous["details"].get("low") or []):
-        verdict = Verdict(
+        return Verdict(
             "fail",
             f"tier {tier}: the application does not publish for {', '.join(low)} "
             f"(published/logged: {shown}; minimum ratio {min_ratio}) in two windows in a "
             "row; the triggers stay and log these tables",
             figures,
         )
-    elif low:
-        verdict = Verdict(
+    if low:
+        return Verdict(
             "wait",
             f"tier {tier}: below {min_ratio} on {', '.join(low)} ({shown}); measuring one "
             "more window (the application may have read the setting late)",
             figures,
         )
-    elif idle or total < min_writes:
-        verdict = Verdict(
+    if idle or total < min_writes:
+        return Verdict(
             "wait",
             f"tier {tier}: not enough evidence yet ({total} writes, at least {min_writes}; "
             f"no writes on {', '.join(idle) or 'none'}): {shown}",
             figures,
         )
-    else:
-        verdict = Verdict(
-            "pass", f"tier {tier}: the application publishes for every table ({shown})", figures
-        )
+    return Verdict("pass", f"tier {tier}: the application publishes for every table ({shown})", figures)
+
+
+def _record_readiness(
+    dsn: str,
+    cfg: MigrationConfig,
+    tier: int,
+    tables: list[str],
+    run_key: str,
+    figures: dict[str, Any],
+    verdict: Verdict,
+) -> None:
+    """The window as a ``readiness`` sample; on a failure the tables go back to the triggers (one
+    transaction)."""
+    total = figures["writes_total"]
     with connection(dsn) as conn:
         _record_sample(
             conn,
@@ -206,7 +243,6 @@ def readiness_poke(
         if verdict.state == "fail":
             set_publishers(conn, cfg, tables, "trigger", by=run_key)
         conn.commit()
-    return verdict
 
 
 def readiness_summary(

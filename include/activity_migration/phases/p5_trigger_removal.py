@@ -32,8 +32,13 @@ from ..config import MigrationConfig, load_config
 from ..db import connection, fetch_one, load_sql
 from ..errors import GateClosed, MigrationError, PreflightError
 from ..ledger import RunContext
-from .p5_sensors import (  # noqa: F401 - the sensors' entry points, here with the phase's steps
+from .p5_approval_evidence import approval_evidence  # noqa: F401 - a step, called by name by the DAG
+from .p5_event_flow import (  # noqa: F401 - the sensors' entry points, here with the phase's steps
     MIN_EVENT_FLOW_WRITES,
+    event_flow_poke,
+    judge_event_flow,
+)
+from .p5_sensors import (  # noqa: F401 - the sensors' entry points, here with the phase's steps
     Verdict,
     _headline,
     _jsonable,
@@ -44,8 +49,6 @@ from .p5_sensors import (  # noqa: F401 - the sensors' entry points, here with t
     _record_sample,
     _window_figures,
     compare_write_cost,
-    event_flow_poke,
-    judge_event_flow,
     performance_poke,
 )
 
@@ -185,100 +188,6 @@ def backup(dsn: str, cfg: MigrationConfig, ctx: RunContext, tier: int) -> dict[s
     return out
 
 
-def _latest_parity(conn: psycopg.Connection, cfg: MigrationConfig) -> dict[str, Any] | None:
-    return fetch_one(conn, load_sql("p5_trigger_removal/15_select_latest_parity.sql", state=cfg.state_schema))
-
-
-def approval_evidence(dsn: str, cfg: MigrationConfig, ctx: RunContext, tier: int) -> str:
-    """Markdown for the tier's approval: what will be dropped, the baseline, the latest parity result."""
-    with connection(dsn) as conn:
-        plan = tiers.plan_tier(conn, cfg, tier)
-        base = _latest_sample(conn, cfg, "baseline", tier, "write_cost")
-        parity = _latest_parity(conn, cfg)
-        backed = tiers.backups(conn, cfg, "trigger", tier=tier)
-        from ._common import dual_write_enabled
-
-        try:
-            dual = dual_write_enabled(conn, cfg)
-        except psycopg.Error:
-            conn.rollback()
-            dual = None
-    lines = [
-        f"### Drop tier {tier}: {plan.name}",
-        "",
-        f"Environment **{ctx.environment}**, mode {ctx.mode}. Tables: "
-        + ", ".join(f"`{t}`" for t in plan.tables),
-        "",
-        f"**{len(plan.triggers)} logging triggers** (backed up: {len(backed)}):",
-        "",
-        "| table | trigger | function | enabled |",
-        "|---|---|---|---|",
-    ]
-    lines += [
-        f"| `{t.table}` | `{t.trigger_name}` | `{t.function_identity}` | {t.enabled} |" for t in plan.triggers
-    ]
-    lines += ["", "**Baseline** (with the triggers):", ""]
-    if base:
-        d = base["details"]
-        lines += [
-            f"- probe: {d.get('probe_ms')} ms per insert+delete pair (median per table, mean over tables; "
-            f"{d['probe']['writes_per_table']} pairs per table, rolled back)",
-            "- pg_stat_statements: "
-            + (
-                f"{d.get('statement_mean_ms')} ms mean over {d.get('statement_calls')} application writes"
-                if d.get("statements")
-                else "not available"
-            ),
-            f"- application writes in the window: {d.get('writes_total')} ({d.get('writes_per_s')}/s over "
-            f"{d['window']['seconds']} s)",
-            f"- entity types these triggers log: {', '.join(d.get('entity_types') or []) or 'none observed'}",
-        ]
-    else:
-        lines.append("- no baseline recorded")
-    from .p5_handover import readiness_summary
-
-    with connection(dsn) as conn:
-        ready = readiness_summary(conn, cfg, tier, ctx.dag_run_id)
-    lines += [
-        "",
-        "**Handover** (the application publishes for these tables while the triggers still log):",
-        "",
-    ]
-    if ready:
-        lines += [
-            "| table | writes the triggers logged | published by the application too |",
-            "|---|---|---|",
-        ]
-        lines += [
-            f"| `{t}` | {v['writes']} | {v['covered']} |" for t, v in (ready.get("tables") or {}).items()
-        ]
-        lines.append(
-            f"\nVerdict: **{ready.get('state')}** over {ready['window']['from']} – {ready['window']['to']}"
-        )
-    else:
-        lines.append("- not measured in this run")
-    lines += [
-        "",
-        "**Parity** (latest `parity` validation): "
-        + (
-            f"{'passed' if parity['success'] else 'FAILED'} at {parity['run_at']:%Y-%m-%d %H:%M:%S %Z} "
-            f"({parity['environment']})"
-            if parity
-            else "no parity result recorded"
-        ),
-        "",
-        "**Dual write** (phase 2, triggers call publish_activity): "
-        + ("on" if dual else "off" if dual is False else "unknown"),
-        "",
-        "After approval the triggers are dropped in one transaction (lock_timeout "
-        f"{cfg.safety.lock_timeout_ms} ms, retried), then the performance and event-flow sensors watch the "
-        "tier. "
-        "Rollback: `migration_rollback` or `activity-migration tiers --restore` recreates them from the "
-        "backup.",
-    ]
-    return "\n".join(lines)
-
-
 def apply(dsn: str, cfg: MigrationConfig, ctx: RunContext, tier: int) -> dict[str, Any]:
     """Remove the tier's logging triggers (ledger step ``tier_<n>_drop``), only after this run's
     handover showed the application publishing for every table of the tier (p5_handover)."""
@@ -336,7 +245,8 @@ record_done = verify
 
 
 def rollback_tier(dsn: str, cfg: MigrationConfig, tier: int, ctx: RunContext | None = None) -> dict[str, Any]:
-    """Recreate the tier's backed-up triggers and functions exactly; tier 'restored' (ledger step ``rollback``)."""
+    """Recreate the tier's backed-up triggers and functions exactly; tier 'restored' (ledger step
+    ``rollback``)."""
     ctx = ctx or RunContext()
     from .p5_handover import set_publishers
 
