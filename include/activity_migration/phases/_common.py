@@ -13,9 +13,9 @@ from ..config import MigrationConfig
 from ..db import connection, fetch_one, load_sql, scalar, sql_path
 from ..ledger import RunContext, ledgered  # noqa: F401 - the phases import it from here
 
-# The parameter list shared by publish_activity (the API) and its internal writer: one SQL
-# file, filled into every function header that uses it and read here for the signature.
-PUBLISH_PARAMETERS_SQL = "common/publish_activity_parameters.sql"
+# The header shared by publish_activity (the API) and its internal writer: one SQL
+# file, filled into every function that uses it and read here for the signature.
+PUBLISH_HEADER_SQL = "common/publish_function_header.sql"
 # How pg_catalog prints the types the parameter file spells short.
 _CATALOG_TYPE = {"timestamptz": "timestamp with time zone", "int": "integer", "bool": "boolean"}
 API_PUBLISH = "publish_activity"  # in the target schema: what the application calls
@@ -33,15 +33,14 @@ DUAL_WRITE_MARKER = "activity-migration p2_dual_write: publish_activity (dual wr
 
 @functools.lru_cache(maxsize=1)
 def _parameter_lines() -> tuple[str, ...]:
-    text = sql_path(PUBLISH_PARAMETERS_SQL).read_text()
-    return tuple(
-        line.rstrip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("--")
-    )
+    text = sql_path(PUBLISH_HEADER_SQL).read_text()
+    return tuple(line.rstrip() for line in text.splitlines() if line.startswith("    p_"))
 
 
-def publish_parameters() -> sql.SQL:
-    """The parameter list, for the ``{parameters}`` placeholder of the function files."""
-    return sql.SQL("\n".join(_parameter_lines()))
+def publish_header(function: sql.Identifier) -> sql.Composed:
+    """``CREATE OR REPLACE FUNCTION <function>(<the parameters>) RETURNS uuid …``: the
+    ``{publish_header}`` placeholder of the three function files."""
+    return load_sql(PUBLISH_HEADER_SQL, function=function)
 
 
 @functools.lru_cache(maxsize=1)

@@ -41,11 +41,12 @@ from ._common import (
     API_PUBLISH,
     DAILY_VIEW,
     HELPER_SIGNATURES,
+    INTERNAL_PUBLISH,
     dual_write_enabled,
     events_ident,
     ledgered,
+    publish_header,
     publish_identity,
-    publish_parameters,
     relation_kind,
 )
 from .p1_preflight import (  # noqa: F401
@@ -146,7 +147,7 @@ def create_functions(dsn: str, cfg: MigrationConfig, ctx: RunContext) -> dict[st
                 "p1_infrastructure/04_create_publish_activity_internal.sql",
                 state=cfg.state_schema,
                 events=events_ident(cfg),
-                parameters=publish_parameters(),
+                publish_header=publish_header(sql.Identifier(cfg.state_schema, INTERNAL_PUBLISH)),
             )
         )
     stmts.append(
@@ -154,7 +155,7 @@ def create_functions(dsn: str, cfg: MigrationConfig, ctx: RunContext) -> dict[st
             "p1_infrastructure/05_create_publish_api.sql",
             state=cfg.state_schema,
             fn_schema=cfg.target_schema,
-            parameters=publish_parameters(),
+            publish_header=publish_header(sql.Identifier(cfg.target_schema, API_PUBLISH)),
             customer_check=sql.SQL(cfg.security.customer_check_sql()),
         )
     )

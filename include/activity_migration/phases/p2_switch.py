@@ -22,11 +22,12 @@ from ..ledger import RunContext
 from ..mapping import converts_from_text
 from ._common import (
     DUAL_WRITE_MARKER,
+    INTERNAL_PUBLISH,
     events_ident,
     function_def,
     ledgered,
+    publish_header,
     publish_identity,
-    publish_parameters,
     wait_for_older_transactions,
 )
 from .p2_plan import PHASE, _backups, plan, write_path_roles
@@ -126,7 +127,7 @@ def _dual_write_ddl(conn: psycopg.Connection, cfg: MigrationConfig) -> sql.Compo
     return load_sql(
         "p2_dual_write/01_create_publish_activity_internal_dual_write.sql",
         state=cfg.state_schema,
-        parameters=publish_parameters(),
+        publish_header=publish_header(sql.Identifier(cfg.state_schema, INTERNAL_PUBLISH)),
         events=events_ident(cfg),
         source=sql.Identifier(cfg.source.schema, cfg.source.table),
         key=cfg.source.key,

@@ -37,7 +37,13 @@ from ..config import MigrationConfig, load_config
 from ..db import connection, fetch_all, fetch_one, load_sql, run_sql_file, scalar
 from ..errors import MigrationError, PreflightError
 from ..ledger import RunContext, state_table
-from ._common import publish_identity, publish_parameters, relation_kind, wait_for_older_transactions
+from ._common import (
+    INTERNAL_PUBLISH,
+    publish_header,
+    publish_identity,
+    relation_kind,
+    wait_for_older_transactions,
+)
 from .p3_compat_view import create_compat_view
 from .p6_archive import (  # noqa: F401
     ARCHIVE_PREFIX,
@@ -201,7 +207,7 @@ def _stop_writing(conn: psycopg.Connection, cfg: MigrationConfig) -> Any:
         "p1_infrastructure/04_create_publish_activity_internal.sql",
         state=cfg.state_schema,
         events=sql.Identifier(cfg.target_schema, cfg.target_table),
-        parameters=publish_parameters(),
+        publish_header=publish_header(sql.Identifier(cfg.state_schema, INTERNAL_PUBLISH)),
     )
     ledger.set_setting(conn, DUAL_WRITE_SETTING, {"enabled": False, "disabled_by": PHASE}, by=PHASE, cfg=cfg)
     # Transactions already open may still write an event with an older created_at: the horizon covers them.

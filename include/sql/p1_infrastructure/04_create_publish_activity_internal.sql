@@ -7,15 +7,11 @@
 -- here a rejected event always raises.
 -- Idempotent (CREATE OR REPLACE; the same text gives the same catalog entry). Locks: none on
 -- application tables (pg_proc row). Placeholders: {state} state schema, {events} qualified
--- target table, "parameters" the shared parameter list (common/publish_activity_parameters.sql).
+-- target table, "publish_header" the shared function header (common/publish_function_header.sql).
 -- Phase 2 replaces this body with the dual-write form (p2_dual_write/01); phase 1 re-runs
 -- skip it while dual write is on, phase 6 puts this form back.
 
-CREATE OR REPLACE FUNCTION {state}.publish_activity_internal(
-{parameters}
-) RETURNS uuid
-LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
+{publish_header}
 AS $$
 -- activity-migration p1_infrastructure: publish_activity (events only)
 DECLARE

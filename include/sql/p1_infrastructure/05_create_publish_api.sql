@@ -19,7 +19,7 @@
 -- exactly its list, in the same transaction.
 -- Idempotent (CREATE OR REPLACE). Locks: none on application tables (pg_proc rows).
 -- Placeholders: {state}, {fn_schema} schema of the API functions (the target schema),
--- "parameters" the shared parameter list, {customer_check} a boolean SQL expression over $1
+-- "publish_header" the shared function header (common/publish_function_header.sql), {customer_check} a boolean SQL expression over $1
 -- (customer id) and $2 (actor id), `false` when the config sets none.
 
 CREATE OR REPLACE FUNCTION {state}.is_service_caller(p_role name)
@@ -38,11 +38,7 @@ AS $$
     SELECT coalesce(({customer_check}), false)
 $$;
 
-CREATE OR REPLACE FUNCTION {fn_schema}.publish_activity(
-{parameters}
-) RETURNS uuid
-LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
+{publish_header}
 AS $$
 -- activity-migration p1_infrastructure: publish_activity (API)
 DECLARE

@@ -4,7 +4,7 @@
 -- and the rewritten legacy triggers (source 'trigger'); no API role may execute it.
 -- Idempotent (CREATE OR REPLACE with the same text). Locks: none on application tables
 -- (pg_proc row). Executed inside the phase-2 switch transaction, never on its own.
--- Placeholders: {state}, "parameters" the shared parameter list, {events} target table,
+-- Placeholders: {state}, "publish_header" the shared function header, {events} target table,
 -- {source} legacy table, {key}
 -- its key column, {key_type} its type, {legacy_columns}/{legacy_values} the column mapping
 -- from the config (values are the parameters cast to the columns' catalog types).
@@ -16,11 +16,7 @@
 -- and never quarantine: the API refuses the source 'trigger'. The application and a trigger
 -- logging the same entity in one transaction give one event, confirmed ({state}.publish_confirmations).
 
-CREATE OR REPLACE FUNCTION {state}.publish_activity_internal(
-{parameters}
-) RETURNS uuid
-LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
+{publish_header}
 AS $$
 -- activity-migration p2_dual_write: publish_activity (dual write)
 DECLARE
