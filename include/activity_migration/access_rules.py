@@ -218,15 +218,14 @@ def _unrestricted_policies(conn: psycopg.Connection, source: str) -> tuple[Event
 
 def _configured_policy(p: dict[str, Any], using: str) -> EventPolicy:
     """The legacy policy ``p`` with the expression the config gives for it."""
+    using_clause = using if p["using_expr"] is not None or p["command"] != "INSERT" else None
+    return _event_policy(p, using_clause, using if p["check_expr"] is not None else None, "config")
+
+
+def _event_policy(p: dict[str, Any], using: str | None, check: str | None, origin: str) -> EventPolicy:
+    """The events policy standing for legacy policy ``p`` (same name root, command, roles)."""
     return EventPolicy(
-        _name(p["name"]),
-        p["name"],
-        p["command"],
-        p["permissive"],
-        tuple(p["roles"]),
-        using if p["using_expr"] is not None or p["command"] != "INSERT" else None,
-        using if p["check_expr"] is not None else None,
-        "config",
+        _name(p["name"]), p["name"], p["command"], p["permissive"], tuple(p["roles"]), using, check, origin
     )
 
 
@@ -239,16 +238,7 @@ def _translated_policy(p: dict[str, Any], cfg: MigrationConfig, columns: set[str
             f"{p['name']}: it uses {sorted(set(bad_u + bad_c))}, which the config maps to no "
             f"event column ({p['using_expr'] or p['check_expr']})"
         )
-    return EventPolicy(
-        _name(p["name"]),
-        p["name"],
-        p["command"],
-        p["permissive"],
-        tuple(p["roles"]),
-        using,
-        check,
-        "translated",
-    )
+    return _event_policy(p, using, check, "translated")
 
 
 def _name(legacy: str) -> str:

@@ -280,6 +280,18 @@ def check_rehearsal_dsn(staging_dsn: str, **kwargs: Any) -> dict[str, Any]:
 # the production gate
 
 
+def not_required_in_staging(phase: str, step: str) -> dict[str, Any]:
+    """The gate's verdict in a staging run: no rehearsal needed, this run is the rehearsal."""
+    return {
+        "required": False,
+        "passed": True,
+        "reason": "staging run: this run is the rehearsal",
+        "phase": phase,
+        "step": step,
+        "markdown": "**Staging rehearsal**: not required (this staging run is the rehearsal).",
+    }
+
+
 def enforce_rehearsal(
     *,
     production_conn: psycopg.Connection,
@@ -310,14 +322,7 @@ def enforce_rehearsal(
 
     cfg = cfg or load_config()
     if ctx.environment != "production":
-        return {
-            "required": False,
-            "passed": True,
-            "reason": "staging run: this run is the rehearsal",
-            "phase": phase,
-            "step": step,
-            "markdown": "**Staging rehearsal**: not required (this staging run is the rehearsal).",
-        }
+        return not_required_in_staging(phase, step)
     verdict = _production_verdict(production_conn, staging_dsn, phase, step, ctx, max_age_days, cfg)
     if clamps:
         verdict["param_clamps"] = list(clamps)

@@ -114,14 +114,9 @@ def rehearsal_gate(*, phase: str, step: str | Callable[[dict[str, Any]], str], t
         ctx = run_context(context)
         step_name = step(context) if callable(step) else step
         if ctx.environment != "production":
-            return {
-                "required": False,
-                "passed": True,
-                "reason": "staging run: this run is the rehearsal",
-                "phase": phase,
-                "step": step_name,
-                "markdown": "**Staging rehearsal**: not required (this staging run is the rehearsal).",
-            }
+            from activity_migration.rehearsal import not_required_in_staging
+
+            return not_required_in_staging(phase, step_name)
         days, clamps = max_age_days_and_clamps(context)
         with connection(dsn_from_context(context)) as prod:
             return enforce_rehearsal(

@@ -42,20 +42,27 @@ class _TierSensor(BaseSensorOperator):
         return verdict.passed
 
 
+def _tier_poke_args(context: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """(dsn, cfg, run context, tier) and the measuring window: what every tier sensor's core
+    predicate takes first."""
+    from activity_migration.config import load_config
+
+    p = params_of(context)
+    args = (dsn_from_context(context), load_config(), run_context(context), int(p["tier"]))
+    return args, {"window_s": float(p["sensor_window_seconds"])}
+
+
 class TierWriteCostSensor(_TierSensor):
     """Pass when the tier's write cost after the drop has not regressed beyond ``max_regression_pct``."""
 
     def _judge(self, context: Any) -> Any:
-        from activity_migration.config import load_config
         from activity_migration.phases import p5_trigger_removal as p5
 
+        args, kwargs = _tier_poke_args(context)
         p = params_of(context)
         return p5.performance_poke(
-            dsn_from_context(context),
-            load_config(),
-            run_context(context),
-            int(p["tier"]),
-            window_s=float(p["sensor_window_seconds"]),
+            *args,
+            **kwargs,
             max_regression_pct=float(p["max_regression_pct"]),
             probe_writes=int(p["probe_writes"]),
         )
@@ -65,18 +72,10 @@ class TierEventFlowSensor(_TierSensor):
     """Pass when writes to the tier's tables still produce events (events/writes ≥ ``min_event_ratio``)."""
 
     def _judge(self, context: Any) -> Any:
-        from activity_migration.config import load_config
         from activity_migration.phases import p5_trigger_removal as p5
 
-        p = params_of(context)
-        return p5.event_flow_poke(
-            dsn_from_context(context),
-            load_config(),
-            run_context(context),
-            int(p["tier"]),
-            window_s=float(p["sensor_window_seconds"]),
-            min_ratio=float(p["min_event_ratio"]),
-        )
+        args, kwargs = _tier_poke_args(context)
+        return p5.event_flow_poke(*args, **kwargs, min_ratio=float(params_of(context)["min_event_ratio"]))
 
 
 class TierReadinessSensor(_TierSensor):
@@ -84,15 +83,9 @@ class TierReadinessSensor(_TierSensor):
     table of the tier (the handover, ``activity_migration.phases.p5_handover``)."""
 
     def _judge(self, context: Any) -> Any:
-        from activity_migration.config import load_config
         from activity_migration.phases import p5_handover
 
-        p = params_of(context)
+        args, kwargs = _tier_poke_args(context)
         return p5_handover.readiness_poke(
-            dsn_from_context(context),
-            load_config(),
-            run_context(context),
-            int(p["tier"]),
-            window_s=float(p["sensor_window_seconds"]),
-            min_ratio=float(p["min_event_ratio"]),
+            *args, **kwargs, min_ratio=float(params_of(context)["min_event_ratio"])
         )
