@@ -4,12 +4,8 @@
 -- SECURITY DEFINER so authenticated callers need no access to the state schema; a fixed
 -- search_path so a caller cannot redirect it. Idempotent (CREATE OR REPLACE). Locks: none.
 -- Placeholders: {state} state schema.
-CREATE OR REPLACE FUNCTION public.activity_read_source()
-RETURNS text
-LANGUAGE sql
-STABLE
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
+CREATE OR REPLACE FUNCTION public.activity_read_source() RETURNS text
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $fn$
     SELECT coalesce((SELECT s.value #>> '{}' FROM {state}.settings s WHERE s.key = 'read_source'), 'activity_logs')
 $fn$;
