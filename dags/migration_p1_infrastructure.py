@@ -44,6 +44,7 @@ from typing import Any
 from airflow.sdk import dag, task
 
 from migration_airflow.dag_defaults import APP_DB_POOL, DEFAULT_ARGS, tags
+from migration_airflow.outcome_tasks import outcome_baseline_task
 from migration_airflow.params import common_params
 from migration_airflow.tasks import privilege_audit_task
 
@@ -126,7 +127,8 @@ def migration_p1_infrastructure():
         return _run("verify", context)
 
     (
-        preflight()
+        outcome_baseline_task(PHASE)
+        >> preflight()
         >> create_state_schema()
         >> create_mapping_rules()
         >> create_events_table()

@@ -39,6 +39,7 @@ from airflow.sdk import dag, task
 
 from migration_airflow.approval import approval_gate
 from migration_airflow.dag_defaults import APP_DB_POOL, DEFAULT_ARGS, tags
+from migration_airflow.outcome_tasks import outcome_baseline_task
 from migration_airflow.params import common_params
 from migration_airflow.rehearsal import rehearsal_evidence, rehearsal_gate
 from migration_airflow.tasks import privilege_audit_task
@@ -106,7 +107,7 @@ def migration_p2_dual_write():
     )
     evidence = switch_evidence()
     rehearsal = rehearsal_gate(phase=PHASE, step="switch")
-    preflight() >> backup() >> evidence >> rehearsal >> gate.entry
+    outcome_baseline_task(PHASE) >> preflight() >> backup() >> evidence >> rehearsal >> gate.entry
     gate.then(switch()) >> verify() >> privilege_audit_task(PHASE)
 
 

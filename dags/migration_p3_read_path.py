@@ -43,6 +43,7 @@ from typing import Any
 from airflow.sdk import Param, dag, task
 
 from migration_airflow.dag_defaults import APP_DB_POOL, DEFAULT_ARGS, tags
+from migration_airflow.outcome_tasks import outcome_baseline_task
 from migration_airflow.params import common_params
 from migration_airflow.tasks import privilege_audit_task
 from migration_airflow.watch_tasks import RealtimeQuotaSensor
@@ -177,7 +178,7 @@ def migration_p3_read_path():
         "read-source switch; not measurable passes, saying why.",
     )
     parity = read_parity()
-    preflight() >> apply() >> realtime_quota >> parity
+    outcome_baseline_task(PHASE) >> preflight() >> apply() >> realtime_quota >> parity
     switch_read_source(parity) >> verify() >> privilege_audit_task(PHASE)
 
 

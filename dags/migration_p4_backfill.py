@@ -35,6 +35,7 @@ from typing import Any
 from airflow.sdk import Param, dag, task
 
 from migration_airflow.dag_defaults import APP_DB_POOL, DEFAULT_ARGS, tags
+from migration_airflow.outcome_tasks import outcome_baseline_task
 from migration_airflow.params import common_params, limited
 
 PHASE = "p4_backfill"
@@ -225,6 +226,7 @@ def migration_p4_backfill():
         return p4_backfill.report(dsn, cfg)
 
     planned = plan()
+    outcome_baseline_task(PHASE) >> planned
     workers = copy_worker.partial(pool=APP_DB_POOL).expand(worker_index=planned)
     workers >> [check_zero_loss(), report()]
 

@@ -54,6 +54,7 @@ from airflow.sdk import Param, dag, task
 from activity_migration.config import load_config
 from migration_airflow.approval import approval_gate
 from migration_airflow.dag_defaults import APP_DB_POOL, DEFAULT_ARGS, tags
+from migration_airflow.outcome_tasks import outcome_baseline_task
 from migration_airflow.params import common_params, limited
 from migration_airflow.sensors import TierEventFlowSensor, TierReadinessSensor, TierWriteCostSensor
 from migration_airflow.tasks import privilege_audit_task
@@ -307,7 +308,8 @@ def migration_p5_trigger_removal():
     evidence = approval_evidence()
     dropped = drop()
     (
-        discover()
+        outcome_baseline_task(PHASE)
+        >> discover()
         >> gate_previous_tier()
         >> parity
         >> rehearsal()

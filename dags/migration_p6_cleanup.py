@@ -41,6 +41,7 @@ from airflow.sdk import Param, dag, task
 
 from migration_airflow.approval import approval_gate
 from migration_airflow.dag_defaults import APP_DB_POOL, DEFAULT_ARGS, tags
+from migration_airflow.outcome_tasks import outcome_baseline_task, outcome_report_task
 from migration_airflow.params import common_params, limited
 from migration_airflow.rehearsal import rehearsal_evidence, rehearsal_gate
 from migration_airflow.tasks import privilege_audit_task
@@ -272,6 +273,7 @@ def migration_p6_cleanup():
         return p6_cleanup.delete_archive(dsn, cfg, ctx, force=bool(context["params"]["force"]))
 
     route = choose_action()
+    outcome_baseline_task(PHASE) >> route
     tiers = tiers_gate()
     facts = evidence()
     (
@@ -297,6 +299,7 @@ def migration_p6_cleanup():
         >> drop_legacy_functions()
         >> verify()
         >> privilege_audit_task(PHASE)
+        >> outcome_report_task()
     )
 
     check = delete_archive_check()

@@ -147,6 +147,35 @@ def print_summary(
     print("\n".join(phase_times_table(figures)))
 
 
+def enable_statement_stats(dsn: str) -> None:
+    """pg_stat_statements in the demo database, as Supabase has it, where the server preloads it
+    (the embedded server does when the library is installed): the outcome baseline then measures the
+    application's own writes instead of the probe."""
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        row = conn.execute("SHOW shared_preload_libraries").fetchone()
+        if row and "pg_stat_statements" in row[0]:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+
+
+def print_outcome(dsns: dict[str, str]) -> None:
+    """Promised vs measured gains (production, else the last environment) and the report's path."""
+    from activity_migration.ledger import RunContext
+    from activity_migration.outcome.report import promised_lines, write_report
+
+    environment = "production" if "production" in dsns else list(dsns)[-1]
+    out = write_report(
+        dsns[environment],
+        measure=False,
+        ctx=RunContext(environment=environment),
+        staging_dsn=dsns.get("staging"),
+    )
+    print(f"\n== promised vs measured ({environment})")
+    print("\n".join(promised_lines(out["figures"])))
+    print(f"   outcome report: {Path(out['html']).relative_to(ROOT)}")
+
+
 def write_full_report(dsns: dict[str, str], workloads: dict[str, object], last: str) -> Path:
     """Both ledgers side by side, the workload detail and the status page's text, in one file."""
     from activity_migration.rehearsal import rehearsal_report
@@ -194,6 +223,7 @@ def main(argv: list[str] | None = None) -> int:
         dsns[environment] = reset_embedded_database(conn_ids[environment])
         started = time.monotonic()
         seed(dsns[environment], rows=args.rows)
+        enable_statement_stats(dsns[environment])
         print(f"   {environment:<10} {create_demo_slot(dsns[environment])}")
         print(f"   {environment:<10} seeded in {time.monotonic() - started:.1f} s")
 
@@ -239,6 +269,8 @@ def main(argv: list[str] | None = None) -> int:
     report_path = write_full_report(dsns, workloads, environments[-1])
     print_summary(dsns, workloads, phase_seconds)
     print(f"\n   full report (both ledgers, workload detail, status): {report_path.relative_to(ROOT)}")
+    if not failures:
+        print_outcome(dsns)
     bad_tx = sum(getattr(r, "failed", 0) for r in workloads.values() if r is not None)
     if failures:
         print(f"\nDEMO FAILED at {failures[0][0]} / {failures[0][1]}: see {failures[0][2]}")

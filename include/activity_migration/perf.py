@@ -103,7 +103,7 @@ def statement_stats_available(conn: psycopg.Connection) -> bool:
         return False
 
 
-def _statement_tables(query: str, tables: list[str]) -> list[str]:
+def statement_tables(query: str, tables: list[str]) -> list[str]:
     import re
 
     hits = []
@@ -125,7 +125,7 @@ def statement_costs(conn: psycopg.Connection, tables: list[str]) -> dict[str, di
         return None
     out = {t: {"calls": 0, "total_ms": 0.0} for t in tables}
     for row in fetch_all(conn, load_sql("p5_trigger_removal/06_select_statement_write_costs.sql")):
-        for t in _statement_tables(row["query"], tables)[:1]:
+        for t in statement_tables(row["query"], tables)[:1]:
             out[t]["calls"] += int(row["calls"])
             out[t]["total_ms"] += float(row["total_ms"])
     if not conn.autocommit:
