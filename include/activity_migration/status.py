@@ -46,10 +46,20 @@ def phases_section(conn: psycopg.Connection, cfg: MigrationConfig) -> dict[str, 
                 "at": (row["finished_at"] or row["started_at"]).isoformat(),
             }
         )
-    current = next(
-        (p for p in reversed(ledger.PHASES) if phases[p] and phases[p]["status"] == "succeeded"), None
-    )
-    return {"current_phase": current, "phases": phases}
+    return {**current_phase(phases), "phases": phases}
+
+
+def current_phase(phases: dict[str, dict[str, Any] | None]) -> dict[str, Any]:
+    """The running phase (its newest row is an unfinished ``started``), else the last finished one.
+
+    ``current_phase`` is the phase id; ``current_state`` says which: ``running`` or ``last finished``.
+    """
+    rows = {p: r for p, r in phases.items() if r}
+    running = [p for p, r in rows.items() if r["status"] == "started"]
+    if running:
+        return {"current_phase": max(running, key=lambda p: rows[p]["at"]), "current_state": "running"}
+    done = [p for p in ledger.PHASES if p in rows and rows[p]["status"] == "succeeded"]
+    return {"current_phase": done[-1] if done else None, "current_state": "last finished" if done else None}
 
 
 def collect(conn: psycopg.Connection, cfg: MigrationConfig | None = None) -> dict[str, Any]:

@@ -80,61 +80,84 @@ def data_docs_href(path: str | None) -> str | None:
 
 
 def backfill_progress(conn, cfg: MigrationConfig) -> dict[str, Any] | None:
-    """Rows done / total, chunks, rate and ETA: the backfill's own snapshot (None before a plan exists)."""
+    """Rows done / total, chunks, rate and ETA: the backfill's own snapshot (None before a plan exists).
+
+    The live rate covers only the last minutes; once no chunk finished lately, the rate over the
+    whole backfill and when its last chunk finished are shown instead (``rate_kind``).
+    """
     from activity_migration.backfill.progress import snapshot
 
     p = snapshot(conn, cfg)
-    return p if p["chunks"] else None
+    if not p["chunks"]:
+        return None
+    timing = fetch_all(
+        conn,
+        load_sql("airflow_ui/07_summarize_backfill_timing.sql", chunks=state_table(cfg, "backfill_chunks")),
+    )
+    t = timing[0] if timing else {}
+    p["last_finished"] = _iso(t.get("last_finished"))
+    p["rate_kind"] = "last minutes"
+    if p.get("rows_per_s") is None and t.get("seconds"):
+        p["rows_per_s"] = round(float(t["rows_done"]) / float(t["seconds"]), 1)
+        p["rate_kind"] = "whole backfill (no chunk finished in the last minutes)"
+    p["finished"] = p["chunks_done"] == p["chunks"]
+    return p
+
+
+def validations(conn, cfg: MigrationConfig) -> list[dict[str, Any]]:
+    """The newest result of each suite, with its statistics and a Data Docs link served by this app."""
+    rows = fetch_all(
+        conn,
+        load_sql(
+            "airflow_ui/05_read_last_validation_per_suite.sql", results=state_table(cfg, "validation_results")
+        ),
+    )
+    for r in rows:
+        r["data_docs_href"] = data_docs_href(r.pop("data_docs_path", None))
+    return _jsonable(rows)
 
 
 def overview(conn, cfg: MigrationConfig) -> dict[str, Any]:
     """The facts at the top of the page, read straight from the state schema."""
     if not ledger.state_schema_exists(conn, cfg):
         return {"state_schema_exists": False}
-    last_validation = fetch_all(
-        conn,
-        load_sql(
-            "airflow_ui/03_read_last_validation_result.sql", results=state_table(cfg, "validation_results")
-        ),
-    )
-    if last_validation:
-        last_validation[0]["data_docs_href"] = data_docs_href(last_validation[0]["data_docs_path"])
     quarantine = fetch_all(
         conn, load_sql("airflow_ui/04_summarize_quarantine.sql", quarantine=state_table(cfg, "quarantine"))
     )[0]
     tiers = _q(conn, cfg, "SELECT tier, status, updated_at FROM {} ORDER BY tier", "tier_state")
     settings = _q(conn, cfg, "SELECT key, value, updated_at, updated_by FROM {} ORDER BY key", "settings")
-    history = ledger.history(conn, 25, cfg)
+    history = fetch_all(
+        conn,
+        load_sql("airflow_ui/06_read_ledger_with_approver.sql", ledger=state_table(cfg, "phase_ledger")),
+        (25,),
+    )
     return {
         "state_schema_exists": True,
-        "last_validation": _jsonable(last_validation[0]) if last_validation else None,
+        "validations": validations(conn, cfg),
         "quarantine": quarantine,
-        "backfill": backfill_progress(conn, cfg),
+        "backfill": _jsonable(backfill_progress(conn, cfg)),
         "tiers": _jsonable(tiers),
         "tiers_done": sum(1 for t in tiers if t["status"] in ("dropped", "verified")),
         "tiers_total": len(cfg_tiers(cfg)) or len(tiers),
         "settings": _jsonable(settings),
-        "ledger": _jsonable(
-            [
-                {
-                    k: r[k]
-                    for k in (
-                        "id",
-                        "phase",
-                        "step",
-                        "status",
-                        "environment",
-                        "mode",
-                        "actor",
-                        "dag_run_id",
-                        "started_at",
-                        "finished_at",
-                    )
-                }
-                for r in history
-            ]
-        ),
+        "ledger": _jsonable(history),
     }
+
+
+def same_database(dsn_resolver: DsnResolver) -> bool | None:
+    """Do staging and production resolve to one database? None when either cannot be reached."""
+    from activity_migration.rehearsal_staging import database_identity
+    from activity_migration.rehearsal_staging import same_database as same
+
+    try:
+        ids = []
+        for env in ENVIRONMENTS:
+            with connection(dsn_resolver(env), connect_timeout=5) as conn:
+                ids.append(database_identity(conn))
+                conn.rollback()
+        return same(ids[0], ids[1])
+    except Exception:  # a missing connection: nothing to warn about here
+        return None
 
 
 def cfg_tiers(cfg: MigrationConfig) -> list[Any]:
@@ -150,6 +173,7 @@ def gather(environment: str, dsn_resolver: DsnResolver, pending: PendingApproval
     out: dict[str, Any] = {
         "environment": environment,
         "collected_at": dt.datetime.now(dt.timezone.utc).isoformat(),
+        "same_database": same_database(dsn_resolver),
     }
     try:
         dsn = dsn_resolver(environment)
@@ -241,13 +265,31 @@ def _templates():
     )
     env.filters["duration"] = _fmt_seconds
     env.filters["when"] = lambda v: (str(v).replace("T", " ")[:19] + " UTC") if v else ""
-    env.filters["pretty"] = lambda v: (
-        json.dumps(v, default=str) if isinstance(v, (dict, list)) else ("" if v is None else str(v))
-    )
+    env.filters["columns"] = table_columns
     return env
 
 
+def table_columns(value: Any) -> list[str]:
+    """Column names of a list of objects (the union of their keys, in order); [] for anything else."""
+    if not isinstance(value, list) or not value or not all(isinstance(v, dict) for v in value):
+        return []
+    return list(dict.fromkeys(k for v in value for k in v))
+
+
+def without_paths(value: Any) -> Any:
+    """``value`` with every absolute file path replaced: by this app's Data Docs link when the path
+    is a Data Docs page, else by a mention that the file is on the server (no local paths shown)."""
+    if isinstance(value, dict):
+        return {k: without_paths(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [without_paths(v) for v in value]
+    if isinstance(value, str) and value.startswith("/") and "/" in value[1:] and " " not in value:
+        return data_docs_href(value) or "(a file on the Airflow server)"
+    return value
+
+
 def render_html(data: dict[str, Any], base: str) -> str:
+    data = without_paths(data)
     sections = data.get("sections") or {}
     phases = sections.get("phases") or {}
     extra_sections = {k: v for k, v in sections.items() if k != "phases"}
