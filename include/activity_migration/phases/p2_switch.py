@@ -14,6 +14,7 @@ import psycopg
 from psycopg import sql
 
 from .. import catalog, ledger, privileges
+from ..approval_text import summary_block
 from ..catalog import source_columns
 from ..config import MigrationConfig
 from ..db import connect, connection, fetch_one, load_sql, run_locked, scalar
@@ -70,31 +71,33 @@ def switch_evidence(dsn: str, cfg: MigrationConfig, ctx: RunContext) -> dict[str
     for t in triggers:
         per_table.setdefault(t.table, []).append(t.trigger_name)
     statements = f"{sum(len(p.statements) for p in plans)} INSERT statements"
+    pub = backups.get(publish_identity(cfg))
+    ids = sorted(int(b["id"]) for b in backups.values() if str(b.get("id", "")).isdigit())
     lines = [
         f"## Phase 2 switch: dual write ({ctx.environment})",
         "",
+        *summary_block(
+            change=f"{len(plans)} logging functions ({len(triggers)} triggers on {len(per_table)} tables) "
+            "and `publish_activity` write each activity twice: the legacy row and a linked event.",
+            risk=f"a short `SHARE` lock on `{cfg.source_table}` "
+            f"(lock_timeout {cfg.safety.lock_timeout_ms} ms, "
+            f"{cfg.safety.ddl_attempts} attempts) at {rate} writes/s; a rewritten function that fails "
+            "would fail the application's write.",
+            undo="`migration_rollback` (phase p2_dual_write) restores every backed-up definition "
+            "byte for byte.",
+            environment=ctx.environment,
+        ),
         f"- **{len(plans)}** legacy logging functions will be rewritten to call `publish_activity` "
-        f"({statements}), used by **{len(triggers)}** triggers "
-        f"on **{len(per_table)}** tables.",
-        "- `publish_activity` switches to dual write (legacy row + linked event).",
+        f"({statements}), used by **{len(triggers)}** triggers on **{len(per_table)}** tables.",
         f"- Current write rate into `{cfg.source_table}`: **{rate} rows/s**; {rows} rows before the switch "
         f"(the backfill's job).",
-        f"- The switch holds `LOCK {cfg.source_table} IN SHARE MODE` for its own transaction only "
-        f"(lock_timeout {cfg.safety.lock_timeout_ms} ms, {cfg.safety.ddl_attempts} attempts).",
+        f"- Backups: {len(backups)} definitions (ids {ids[0] if ids else '?'}–{ids[-1] if ids else '?'}), "
+        f"`publish_activity`'s phase-1 body: {pub['id'] if pub else 'MISSING'}.",
         "",
         "| table | logging triggers |",
         "|---|---|",
     ]
-    lines += [f"| {t} | {', '.join(sorted(n))} |" for t, n in sorted(per_table.items())]
-    lines += ["", "| function | backup id |", "|---|---|"]
-    lines += [f"| `{p.identity}` | {backups.get(p.identity, {}).get('id', 'MISSING')} |" for p in plans]
-    pub = backups.get(publish_identity(cfg))
-    lines += [
-        f"| `{publish_identity(cfg)}` (phase-1 body) | {pub['id'] if pub else 'MISSING'} |",
-        "",
-        "Rollback: `migration_rollback` (phase p2_dual_write) restores every backed-up definition byte for "
-        "byte.",
-    ]
+    lines += [f"| {t} | {len(n)} |" for t, n in sorted(per_table.items())]
     missing = [p.identity for p in plans if p.identity not in backups]
     if missing or not pub:
         raise MigrationError(f"backups missing for {missing or [publish_identity(cfg)]}: run the backup step")

@@ -8,6 +8,7 @@ from typing import Any
 import psycopg
 
 from .. import tiers
+from ..approval_text import baseline_writes_line, summary_block, trigger_enabled_label
 from ..config import MigrationConfig
 from ..db import connection, fetch_one, load_sql
 from ..ledger import RunContext
@@ -26,7 +27,7 @@ def approval_evidence(dsn: str, cfg: MigrationConfig, ctx: RunContext, tier: int
         parity = _latest_parity(conn, cfg)
         backed = tiers.backups(conn, cfg, "trigger", tier=tier)
         dual = _dual_write_state(conn, cfg)
-    lines = _trigger_lines(tier, plan, backed, ctx)
+    lines = _trigger_lines(tier, plan, backed, ctx, cfg)
     lines += _baseline_lines(base)
     from .p5_handover import readiness_summary
 
@@ -48,21 +49,33 @@ def _dual_write_state(conn: psycopg.Connection, cfg: MigrationConfig) -> bool | 
         return None
 
 
-def _trigger_lines(tier: int, plan: Any, backed: list[Any], ctx: RunContext) -> list[str]:
-    """The heading, the tables and the table of the triggers to be dropped."""
+def _trigger_lines(
+    tier: int, plan: Any, backed: list[Any], ctx: RunContext, cfg: MigrationConfig
+) -> list[str]:
+    """The heading, the summary, the tables and the table of the triggers to be dropped."""
     lines = [
         f"### Drop tier {tier}: {plan.name}",
         "",
+        *summary_block(
+            change=f"{len(plan.triggers)} logging triggers on {len(plan.tables)} tables are dropped; "
+            "from then on only the application's own `publish_activity` calls record these tables' activity.",
+            risk="activity the application does not publish goes unlogged (the event-flow sensor "
+            f"restores the triggers when it goes missing); the drop takes a short lock (lock_timeout "
+            f"{cfg.safety.lock_timeout_ms} ms, retried).",
+            undo="`migration_rollback` or `activity-migration tiers --restore` recreates the triggers from "
+            f"their backup ({len(backed)} backed up).",
+            environment=ctx.environment,
+        ),
         f"Environment **{ctx.environment}**, mode {ctx.mode}. Tables: "
         + ", ".join(f"`{t}`" for t in plan.tables),
         "",
         f"**{len(plan.triggers)} logging triggers** (backed up: {len(backed)}):",
         "",
-        "| table | trigger | function | enabled |",
-        "|---|---|---|---|",
+        "| table | trigger | fires |",
+        "|---|---|---|",
     ]
     lines += [
-        f"| `{t.table}` | `{t.trigger_name}` | `{t.function_identity}` | {t.enabled} |" for t in plan.triggers
+        f"| `{t.table}` | `{t.trigger_name}` | {trigger_enabled_label(t.enabled)} |" for t in plan.triggers
     ]
     return lines
 
@@ -81,8 +94,7 @@ def _baseline_lines(base: dict[str, Any] | None) -> list[str]:
                 if d.get("statements")
                 else "not available"
             ),
-            f"- application writes in the window: {d.get('writes_total')} ({d.get('writes_per_s')}/s over "
-            f"{d['window']['seconds']} s)",
+            "- " + baseline_writes_line(d.get("writes_total"), d.get("writes_per_s"), d["window"]["seconds"]),
             f"- entity types these triggers log: {', '.join(d.get('entity_types') or []) or 'none observed'}",
         ]
     else:

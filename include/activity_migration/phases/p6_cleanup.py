@@ -153,7 +153,7 @@ def gather_facts(
             "quarantine": gate_quarantine(conn, cfg),
         }
         facts.update(plan(conn, cfg, keep_compat_view=keep_compat_view, retention_days=retention_days))
-    facts["markdown"] = evidence_markdown(facts)
+    facts["markdown"] = evidence_markdown(facts, environment or "production")
     return facts
 
 

@@ -130,9 +130,22 @@ def acknowledge_quarantine(
     return n
 
 
-def evidence_markdown(facts: dict[str, Any]) -> str:
-    """The approval body: what the gates found and what cleanup will do."""
-    lines = ["### Cleanup of the legacy activity log", ""]
+def evidence_markdown(facts: dict[str, Any], environment: str = "production") -> str:
+    """The approval body: a summary, then what the gates found and what cleanup will do."""
+    from ..approval_text import summary_block
+
+    summary = summary_block(
+        change=f"the legacy table `{facts.get('source_table')}` is archived as `{facts.get('archive')}` and "
+        f"{facts.get('legacy_functions', '?')} legacy trigger functions are dropped (backed up first).",
+        risk="anything still reading or writing the old table by name "
+        + ("reads the compatibility view" if facts.get("keep_compat_view") else "fails")
+        + "; the archive is kept "
+        f"{facts.get('retention_days')} days.",
+        undo="`migration_rollback` (phase p6_cleanup) moves the archive back and restores the functions, "
+        "until the archive is deleted.",
+        environment=environment,
+    )
+    lines = ["### Cleanup of the legacy activity log", "\n".join(summary).strip()]
     tiers = facts.get("tiers", {})
     if tiers:
         lines.append(
