@@ -26,8 +26,9 @@ def outcome_baseline_task(phase: str):
     def outcome_baseline(**context: Any) -> dict[str, Any]:
         from activity_migration.outcome.baseline import capture
 
-        from .runtime import task_inputs
+        from .runtime import task_inputs, warn_if_same_database
 
+        warn_if_same_database(context)
         inputs = task_inputs(context)
         tier = inputs.params.get("tier") if phase == "p5_trigger_removal" else None
         out = capture(*inputs.core, phase=phase, point="start", tier=int(tier) if tier else None)

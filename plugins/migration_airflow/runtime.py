@@ -130,3 +130,37 @@ def run_step(steps: Any, name: str, context: dict[str, Any]) -> dict[str, Any]:
     """Run the phase step called ``name`` (a ledgered function of the phase's ``STEPS``)."""
     fn = {f.step: f for f in steps}[name]
     return fn(*task_inputs(context).core)
+
+
+def warn_if_same_database(context: dict[str, Any]) -> bool:
+    """Production runs: log a WARNING when staging and production resolve to one database.
+
+    Called by the first task of every phase DAG (``outcome_baseline``), so the warning is in the
+    run's first log; the status page shows the same as a banner. True when it warned.
+    """
+    import logging
+
+    from activity_migration.db import connection, redact
+    from activity_migration.rehearsal_staging import database_identity, same_database
+
+    if run_context(context).environment != "production":
+        return False
+    log = logging.getLogger(__name__)
+    try:
+        dsns = [dsn_for_conn_id(conn_id_for(env)) for env in ("staging", "production")]
+        ids = []
+        for dsn in dsns:
+            with connection(dsn, connect_timeout=5) as conn:
+                ids.append(database_identity(conn))
+    except Exception as exc:  # e.g. no staging connection: nothing to compare
+        log.info("staging/production database comparison skipped: %s", type(exc).__name__)
+        return False
+    if not same_database(ids[0], ids[1]):
+        return False
+    log.warning(
+        "staging and production resolve to the same database (%s): the staging and production ledgers "
+        "are one, and no staging rehearsal can count for production. Point activity_db_staging at a "
+        "separate database.",
+        redact(dsns[1]),
+    )
+    return True
