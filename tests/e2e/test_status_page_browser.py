@@ -125,7 +125,9 @@ def test_status_page_shows_the_database_state(status_server, chromium):
         )
 
     assert "error" not in dom.by_id, dom.by_id.get("error")
-    assert dom.by_id["current-phase"] == status["phases"]["current_phase"] == "p2_dual_write"
+    # phase 4's copy step is started and unfinished: it is the running phase
+    assert dom.by_id["current-phase"] == status["phases"]["current_phase"] == "p4_backfill"
+    assert status["phases"]["current_state"] == "running"
     assert dom.by_id["quarantine-count"] == str(open_quarantine) == "2"
     assert dom.by_id["tiers-done"].startswith("2")
     assert "active" in dom.attrs_by_id["env-staging"]["class"]
@@ -172,8 +174,8 @@ def test_status_json_matches_the_page(status_server):
     base, dsn = status_server
     with urllib.request.urlopen(base + "/api/status?env=staging", timeout=10) as resp:
         data = json.load(resp)
-    assert data["sections"]["phases"]["current_phase"] == "p2_dual_write"
+    assert data["sections"]["phases"]["current_phase"] == "p4_backfill"
     assert data["overview"]["quarantine"]["open"] == 2
     assert data["overview"]["backfill"]["chunks_done"] == 2
     assert data["overview"]["backfill"]["rows_total"] == 4000
-    assert data["overview"]["last_validation"]["data_docs_href"] == "data-docs/browser_test/index.html"
+    assert data["overview"]["validations"][0]["data_docs_href"] == "data-docs/browser_test/index.html"
