@@ -47,7 +47,7 @@ def phases_section(conn: psycopg.Connection, cfg: MigrationConfig) -> dict[str, 
             }
         )
     current = next(
-        (p for p in reversed(ledger.PHASES) if phases[p] and phases[p]["status"] == "succeeded"), None
+        (p for p in reversed(ledger.PHASES) if (info := phases[p]) and info["status"] == "succeeded"), None
     )
     return {"current_phase": current, "phases": phases}
 
