@@ -62,7 +62,7 @@ class EventPolicy:
     check: str | None
     origin: str  # translated | config | no legacy RLS
 
-    def statement(self, events: sql.Identifier) -> sql.Composable:
+    def statement(self, events: sql.Identifier) -> sql.Composed:
         parts = [
             sql.SQL("CREATE POLICY {} ON {} AS {} FOR {} TO {}").format(
                 sql.Identifier(self.name),

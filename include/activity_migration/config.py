@@ -86,6 +86,13 @@ class SourceConfig:
     def column(self, event_field: str) -> str | None:
         return self.columns.get(event_field)
 
+    def required_column(self, event_field: str) -> str:
+        """The source column of a field every config maps (REQUIRED_FIELDS, checked on load)."""
+        col = self.columns.get(event_field)
+        if col is None:
+            raise ConfigError(f"source.columns must map the required fields [{event_field!r}]")
+        return col
+
 
 @dataclass(frozen=True)
 class Tier:

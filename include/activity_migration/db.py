@@ -88,6 +88,9 @@ def sql_path(relative: str) -> Path:
     return path
 
 
+_SQL_FILE_ATTR = "_activity_migration_sql_file"
+
+
 def load_sql(relative: str, **identifiers: Any) -> sql.Composed:
     """Load ``include/sql/<relative>``; ``{name}`` placeholders are filled with ``identifiers``.
 
@@ -101,7 +104,11 @@ def load_sql(relative: str, **identifiers: Any) -> sql.Composed:
     for name in identifiers:
         text = text.replace("{{" + name + "}}", "{" + name + "}")
     parts = {k: (sql.Identifier(v) if isinstance(v, str) else v) for k, v in identifiers.items()}
-    return sql.SQL(text).format(**parts)
+    stmt = sql.SQL(text).format(**parts)
+    # Remembered for error messages only (fetch_row names the file a missing row came from).
+    with contextlib.suppress(AttributeError):
+        setattr(stmt, _SQL_FILE_ATTR, relative)
+    return stmt
 
 
 def run_sql_file(
@@ -132,6 +139,28 @@ def fetch_all(conn: psycopg.Connection, query: Query, params: Params = None) -> 
 def fetch_one(conn: psycopg.Connection, query: Query, params: Params = None) -> dict[str, Any] | None:
     rows = fetch_all(conn, query, params)
     return rows[0] if rows else None
+
+
+def _describe(conn: psycopg.Connection, query: Query) -> str:
+    """The SQL file ``query`` was loaded from, or the first 80 characters of its text."""
+    relative = getattr(query, _SQL_FILE_ATTR, None)
+    if relative:
+        return f"include/sql/{relative}"
+    try:
+        text = query if isinstance(query, str) else query.as_string(conn)
+    except Exception:  # only describing the query for an error message: never mask the real one
+        text = repr(query)
+    return " ".join(text.split())[:80]
+
+
+def fetch_row(conn: psycopg.Connection, query: Query, params: Params = None) -> dict[str, Any]:
+    """The first row of a query that always returns one (an aggregate, a lookup whose absence is a bug).
+
+    No row raises MigrationError naming the query, instead of a TypeError where the row is indexed."""
+    row = fetch_one(conn, query, params)
+    if row is None:
+        raise MigrationError(f"expected one row, got none: {_describe(conn, query)}")
+    return row
 
 
 def scalar(conn: psycopg.Connection, query: Query, params: Params = None) -> Any:
@@ -197,7 +226,7 @@ def run_locked(
 
 def run_ddl_with_retry(
     dsn: str,
-    statements: list[sql.Composable | str],
+    statements: Sequence[sql.Composable | str],
     *,
     lock_timeout_ms: int = 2000,
     attempts: int = 10,

@@ -44,7 +44,7 @@ def _find_bindir() -> Path:
         if (bindir / "initdb").exists():
             return bindir
     try:
-        from pgserver._commands import POSTGRES_BIN_PATH  # type: ignore
+        from pgserver._commands import POSTGRES_BIN_PATH
 
         return Path(POSTGRES_BIN_PATH)
     except Exception as exc:  # pragma: no cover - depends on the machine

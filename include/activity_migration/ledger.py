@@ -15,7 +15,7 @@ import os
 import subprocess
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Protocol, cast
 
 import psycopg
 from psycopg import sql
@@ -202,7 +202,7 @@ def last_step(
     cfg = cfg or load_config()
     if not state_schema_exists(conn, cfg):
         return None
-    where = [sql.SQL("phase = %s")]
+    where: list[sql.Composable] = [sql.SQL("phase = %s")]
     params: list[Any] = [phase]
     for col, val in (("step", step), ("status", status), ("environment", environment)):
         if val is not None:
@@ -283,13 +283,21 @@ def step(
             finish(conn, row_id, "succeeded", json.loads(dumps(out)), cfg=cfg)
 
 
-def ledgered(
-    phase: str, name: str
-) -> Callable[[Callable[..., dict[str, Any]]], Callable[..., dict[str, Any]]]:
+class LedgeredStep(Protocol):
+    """A phase step made by :func:`ledgered`: ``fn(dsn, cfg, ctx, **kw) -> dict``, named by ``step``."""
+
+    step: str
+
+    def __call__(
+        self, dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | None = None, **kw: Any
+    ) -> dict[str, Any]: ...
+
+
+def ledgered(phase: str, name: str) -> Callable[[Callable[..., dict[str, Any]]], LedgeredStep]:
     """:func:`step` as a decorator of ``fn(dsn, cfg, ctx, **kw) -> dict``: the keyword arguments are
     the started row's details, the returned dict the succeeded row's."""
 
-    def deco(fn: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+    def deco(fn: Callable[..., dict[str, Any]]) -> LedgeredStep:
         @functools.wraps(fn)
         def wrapper(
             dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | None = None, **kw: Any
@@ -300,7 +308,9 @@ def ledgered(
                 out.update(fn(dsn, cfg, ctx, **kw) or {})
             return out
 
-        wrapper.step = name  # type: ignore[attr-defined]
-        return wrapper
+        # functools.wraps returns a plain function; the step name is the attribute set here
+        stepped = cast(LedgeredStep, wrapper)
+        stepped.step = name
+        return stepped
 
     return deco

@@ -47,7 +47,7 @@ CONVERTERS = {"inet": "to_inet_or_null"}
 def converts_from_text(event_field: str, column_types: dict[str, dict] | None, column: str | None) -> bool:
     """Whether the source column is of a character type (category S) and the field is not text."""
     info = (column_types or {}).get(column or "")
-    return bool(info) and info.get("category") == "S" and FIELD_TYPES[event_field] in CONVERTERS
+    return bool(info and info.get("category") == "S" and FIELD_TYPES[event_field] in CONVERTERS)
 
 
 def raw_field(
@@ -75,12 +75,12 @@ def conversion_reason(
     """``unconvertible_<field>`` for the first source value that does not convert, else NULL (text)."""
     whens = [
         sql.SQL("WHEN {} IS NOT NULL AND {} IS NULL THEN {}").format(
-            sql.Identifier(alias, cfg.source.column(f)),
+            sql.Identifier(alias, col),
             raw_field(cfg, f, alias, column_types),
             sql.Literal(f"unconvertible_{f}"),
         )
         for f in FIELD_TYPES
-        if converts_from_text(f, column_types, cfg.source.column(f))
+        if (col := cfg.source.column(f)) is not None and converts_from_text(f, column_types, col)
     ]
     return sql.SQL("CASE {} END").format(sql.SQL(" ").join(whens)) if whens else sql.SQL("NULL::text")
 

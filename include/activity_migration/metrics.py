@@ -18,6 +18,7 @@ from typing import Any
 import psycopg
 
 from .db import APPLICATION_NAME, load_sql, scalar
+from .errors import MigrationError
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +96,10 @@ class WriteLatencySampler:
         if not self.available:
             return None
         row = conn.execute(_WRITE_STATEMENT_TIME, ("%" + self.state_schema + "%",)).fetchone()
+        if row is None:
+            raise MigrationError(
+                "expected one row, got none: include/sql/catalog/07_sum_write_statement_time.sql"
+            )
         calls, total_ms = float(row[0]), float(row[1])
         previous, self._last = self._last, (calls, total_ms)
         if previous is None or calls <= previous[0]:

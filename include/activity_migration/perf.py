@@ -30,6 +30,7 @@ from psycopg import sql
 
 from .config import MigrationConfig
 from .db import fetch_all, load_sql, scalar
+from .errors import MigrationError
 
 PROBE_ROLE = "service_role"
 
@@ -192,7 +193,12 @@ def _probe_in_transaction(
     )
     cur.execute(load_sql("p5_trigger_removal/08_probe_write_latency.sql"))
     cur.execute("SELECT current_setting('activity_migration.probe_result')::float8[]")
-    timings = list(cur.fetchone()[0] or [])
+    row = cur.fetchone()
+    if row is None:
+        raise MigrationError(
+            "expected one row, got none: SELECT current_setting('activity_migration.probe_result')::float8[]"
+        )
+    timings = list(row[0] or [])
     if role:
         cur.execute("RESET ROLE")
     return timings
@@ -283,7 +289,7 @@ def logged_entity_types(conn: psycopg.Connection, cfg: MigrationConfig, tables: 
         conn.commit()
     attempts = _probe_attempts(conn, PROBE_ROLE)
     source = sql.Identifier(cfg.source.schema, cfg.source.table)
-    entity_col = sql.Identifier(cfg.source.column("entity_type"))
+    entity_col = sql.Identifier(cfg.source.required_column("entity_type"))
     out: dict[str, Any] = {}
     for table in tables:
         found: set[str] = set()

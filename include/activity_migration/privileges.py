@@ -21,7 +21,7 @@ import psycopg
 from psycopg import sql
 
 from .config import MigrationConfig
-from .db import connection, fetch_all, load_sql, run_sql_file, server_version_num
+from .db import connection, fetch_all, load_sql, run_sql_file, scalar, server_version_num
 from .errors import MigrationError
 from .sqltext import quote_ident
 
@@ -50,7 +50,7 @@ class ObjectGrants:
         q = f"{quote_ident(self.schema)}.{quote_ident(self.name)}"
         return f"{q}({self.args})" if self.kind == "function" else q
 
-    def statements(self) -> list[sql.Composable]:
+    def statements(self) -> list[sql.Composed]:
         """REVOKE everything from PUBLIC and the API roles, then GRANT exactly the list."""
         target = (
             sql.SQL("FUNCTION {}({})").format(
@@ -59,7 +59,7 @@ class ObjectGrants:
             if self.kind == "function"
             else sql.SQL("TABLE {}").format(sql.Identifier(self.schema, self.name))
         )
-        out: list[sql.Composable] = [sql.SQL("REVOKE ALL ON {} FROM {}").format(target, _REVOKE_FROM)]
+        out: list[sql.Composed] = [sql.SQL("REVOKE ALL ON {} FROM {}").format(target, _REVOKE_FROM)]
         for role, privileges in self.grants:
             out.append(
                 sql.SQL("GRANT {} ON {} TO {}").format(sql.SQL(privileges), target, sql.Identifier(role))
@@ -125,7 +125,7 @@ def api_objects(cfg: MigrationConfig, *, security_invoker_views: bool = True) ->
     return {o.key: o for o in objs}
 
 
-def grant_statements(conn: psycopg.Connection, cfg: MigrationConfig, *keys: str) -> list[sql.Composable]:
+def grant_statements(conn: psycopg.Connection, cfg: MigrationConfig, *keys: str) -> list[sql.Composed]:
     """The REVOKE/GRANT statements of the named API objects, for the transaction that creates them."""
     objs = api_objects(cfg, security_invoker_views=server_version_num(conn) >= 150000)
     unknown = [k for k in keys if k not in objs]
@@ -145,13 +145,13 @@ def lock_down_state_schema(conn: psycopg.Connection, cfg: MigrationConfig) -> No
     run_sql_file(conn, "privileges/01_lock_down_state_schema.sql", state_name=sql.Literal(cfg.state_schema))
 
 
-def write_path_grants(cfg: MigrationConfig, roles: Iterable[str]) -> list[sql.Composable]:
+def write_path_grants(cfg: MigrationConfig, roles: Iterable[str]) -> list[sql.Composed]:
     """What the owners of rewritten SECURITY DEFINER trigger functions need to reach the
     internal writer (the rewritten bodies run as them): USAGE on the state schema and EXECUTE on
     the writer. Never an API role (phase 2 refuses those owners before it gets here)."""
     from .phases._common import INTERNAL_PUBLISH, PUBLISH_ARGS
 
-    out: list[sql.Composable] = []
+    out: list[sql.Composed] = []
     for role in sorted(set(roles)):
         if role in API_ROLES:
             raise MigrationError(f"refusing to grant the internal write path to the API role {role}")
@@ -252,7 +252,7 @@ def _existing_objects(conn: psycopg.Connection, cfg: MigrationConfig, identities
             q = "SELECT to_regprocedure(%s) IS NOT NULL"
         else:
             q = "SELECT to_regclass(%s) IS NOT NULL"
-        if conn.execute(q, (ident,)).fetchone()[0]:
+        if scalar(conn, q, (ident,)):
             out.add(ident)
     if _legacy_name_view(conn, cfg) == []:
         out.discard(f"{quote_ident(cfg.source.schema)}.{quote_ident(cfg.source.table)}")

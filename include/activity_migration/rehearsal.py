@@ -43,7 +43,7 @@ import psycopg
 
 from . import ledger
 from .config import MigrationConfig, load_config
-from .db import connection, fetch_all, fetch_one, load_sql, redact
+from .db import connection, fetch_all, fetch_one, fetch_row, load_sql, redact
 from .rehearsal_evidence import days_text, iso_utc, render_evidence_markdown, when_utc
 from .rehearsal_report import rehearsal_report  # noqa: F401 - imported from here by scripts and tests
 from .rehearsal_staging import _row_summary, _why_no_rehearsal, database_identity, same_database
@@ -215,7 +215,7 @@ def _judge_validations(
     project version (or none recorded), recent; sets ``passed`` and ``message``."""
     phase, what = verdict["phase"], f"{verdict['phase']}/{verdict['rehearsed_step']}"
     version, max_age_days = verdict["project_version"], verdict["max_age_days"]
-    start = fetch_one(staging_conn, "SELECT now() - make_interval(secs => %s) AS s", (max_age_days * 86400,))[
+    start = fetch_row(staging_conn, "SELECT now() - make_interval(secs => %s) AS s", (max_age_days * 86400,))[
         "s"
     ]
     verdict["validation_window"] = {

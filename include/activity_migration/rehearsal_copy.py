@@ -50,7 +50,7 @@ from psycopg import sql
 
 from .config import MigrationConfig, load_config
 from .connections import resolve_dsn
-from .db import connect, fetch_one, redact, scalar
+from .db import connect, fetch_row, redact, scalar
 from .errors import MigrationError
 from .rehearsal import database_identity, same_database
 from .rehearsal_copy_catalog import application_schemas, copyable_tables, target_contents
@@ -210,7 +210,7 @@ def _open_source_snapshot(src: psycopg.Connection) -> tuple[str, int]:
 
 def _target_keeps_owners(tgt: psycopg.Connection, report: CopyReport) -> bool:
     """Whether the copy keeps the source's owners: only a superuser target user may."""
-    me = fetch_one(tgt, "SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+    me = fetch_row(tgt, "SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
     keep_owners = bool(me["rolsuper"])
     if not keep_owners:
         report.warnings.append(

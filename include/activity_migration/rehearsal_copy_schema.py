@@ -14,7 +14,7 @@ import psycopg
 from psycopg import sql
 
 from .config import MigrationConfig
-from .db import fetch_all, fetch_one, load_sql
+from .db import fetch_all, fetch_row, load_sql
 from .errors import MigrationError
 
 if TYPE_CHECKING:
@@ -44,7 +44,7 @@ def _candidate_dirs() -> list[Path]:
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            from pgserver._commands import POSTGRES_BIN_PATH  # type: ignore
+            from pgserver._commands import POSTGRES_BIN_PATH
 
         dirs.append(Path(POSTGRES_BIN_PATH))
     except Exception:  # the wheel is optional
@@ -92,7 +92,7 @@ def create_missing_roles(
     memberships that involve a role created here are copied."""
     needed = fetch_all(src, load_sql("rehearsal/09_select_referenced_roles.sql"), {"schemas": schemas})
     existing = {r["rolname"] for r in fetch_all(tgt, "SELECT rolname FROM pg_roles")}
-    me = fetch_one(tgt, "SELECT rolsuper, rolcreaterole FROM pg_roles WHERE rolname = current_user")
+    me = fetch_row(tgt, "SELECT rolsuper, rolcreaterole FROM pg_roles WHERE rolname = current_user")
     missing = [r for r in needed if r["rolname"] not in existing]
     if missing and not (me["rolsuper"] or me["rolcreaterole"]):
         raise MigrationError(

@@ -9,7 +9,7 @@ from typing import Any
 
 import psycopg
 
-from .db import PROJECT_ROOT, fetch_one, load_sql
+from .db import PROJECT_ROOT, fetch_one, fetch_row, load_sql
 from .rehearsal_evidence import days_text, iso_utc, when_utc
 
 
@@ -62,10 +62,10 @@ def database_identity(conn: psycopg.Connection) -> dict[str, Any]:
     ident = None
     try:
         with conn.transaction():
-            ident = fetch_one(conn, "SELECT system_identifier::text AS s FROM pg_control_system()")["s"]
+            ident = fetch_row(conn, "SELECT system_identifier::text AS s FROM pg_control_system()")["s"]
     except psycopg.Error:
         ident = None
-    row = fetch_one(conn, load_sql("rehearsal/01_select_database_identity.sql"))
+    row = fetch_row(conn, load_sql("rehearsal/01_select_database_identity.sql"))
     return {
         "system_identifier": ident,
         "database": row["db"],

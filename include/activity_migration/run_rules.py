@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, TypedDict
 
 import psycopg
 
@@ -201,7 +201,14 @@ ALLOW_SELF_APPROVAL_IN_STAGING_VARIABLE = "migration_allow_self_approval_in_stag
 _NOBODY = {"", "dag_test"}
 
 
-def parse_approvers(value: Any) -> list[dict[str, str]]:
+class Approver(TypedDict):
+    """A user who may answer an approval, as Airflow's HITL operators take one (their HITLUser)."""
+
+    id: str
+    name: str
+
+
+def parse_approvers(value: Any) -> list[Approver]:
     """The Variable ``migration_approvers`` as HITL users ``[{"id", "name"}]``.
 
     Accepted: a JSON list of user ids (``["alice", "bob"]``) or of ``{"id", "name"}`` objects,
@@ -230,7 +237,7 @@ def parse_approvers(value: Any) -> list[dict[str, str]]:
             items = [p for p in text.replace(";", ",").split(",")]
     if isinstance(items, (str, dict)):
         items = [items]
-    out: list[dict[str, str]] = []
+    out: list[Approver] = []
     seen: set[str] = set()
     for item in items:
         if isinstance(item, str):
@@ -273,7 +280,7 @@ def same_user(user: Any, name: str | None) -> bool:
     return str(user or "") == name
 
 
-def approvers_for(approvers: list[dict[str, str]], triggering_user: str | None) -> list[dict[str, str]]:
+def approvers_for(approvers: list[Approver], triggering_user: str | None) -> list[Approver]:
     """Who may answer: the listed approvers minus the user who triggered the run."""
     return [a for a in approvers if not same_user(a, triggering_user)]
 
@@ -294,7 +301,7 @@ def four_eyes(
     triggering_user_name: Any,
     approved: bool,
     staging_setting: Any = None,
-    approvers: list[dict[str, str]] | None = None,
+    approvers: list[Approver] | None = None,
 ) -> dict[str, Any]:
     """May this answer stand?
 
@@ -331,7 +338,7 @@ def four_eyes(
     return _self_approval(verdict, environment, responder, staging_setting)
 
 
-def _is_approver(responder: Any, approvers: list[dict[str, str]]) -> bool:
+def _is_approver(responder: Any, approvers: list[Approver]) -> bool:
     return any(same_user(responder, a["id"]) or same_user(responder, a["name"]) for a in approvers)
 
 

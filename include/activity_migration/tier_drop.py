@@ -24,7 +24,8 @@ from .tier_plan import DONE_STATUSES, TierPlan, plan_tier, set_tier_state
 def _droppable_functions(conn: psycopg.Connection, facts: dict[str, Any]) -> tuple[list[dict], list[dict]]:
     """Split the tier's functions into (drop, keep): keep those other triggers or objects still use."""
     dropping = {t["trigger_oid"] for t in facts["triggers"]}
-    drop, keep = [], []
+    drop: list[dict] = []
+    keep: list[dict] = []
     for f in facts["functions"]:
         users = fetch_all(
             conn, load_sql("p5_trigger_removal/18_select_function_users.sql"), {"f": f["function_oid"]}

@@ -113,7 +113,7 @@ def _restore_missing_functions(
     conn: psycopg.Connection, cfg: MigrationConfig, tier: int, missing: list[dict[str, Any]]
 ) -> list[Any]:
     """Recreate the functions the missing triggers execute that are gone; their identities."""
-    fn_ids = sorted({(b["details"] or {}).get("function") for b in missing} - {None})
+    fn_ids = sorted({fn for b in missing if (fn := (b["details"] or {}).get("function")) is not None})
     fn_backups = (
         {b["identity"]: b for b in backups(conn, cfg, "function", identities=fn_ids)} if fn_ids else {}
     )

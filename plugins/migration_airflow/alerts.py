@@ -8,9 +8,12 @@ swallowed: an alert that could not be sent must fail the task that tried.
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from activity_migration.connections import env_var_name, settings_connections, settings_variables
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
 
 ALERT_VARIABLE = "migration_alert_emails"
 
@@ -64,5 +67,7 @@ def send_alert(
     to = alert_recipients()
     ensure_smtp_connection(smtp_conn_id)
     notifier = SmtpNotifier(to=to, subject=subject, html_content=html_content, smtp_conn_id=smtp_conn_id)
-    notifier.notify(dict(context or {}))
+    # Airflow types notify's context as its Context TypedDict; send_alert takes any mapping (a task's
+    # context, a partial one such as {"params": ...}, or none): the notifier only renders templates from it.
+    notifier.notify(cast("Context", dict(context or {})))
     return to

@@ -53,6 +53,7 @@ from activity_migration.errors import GateClosed
 from activity_migration.run_rules import (
     ALLOW_SELF_APPROVAL_IN_STAGING_VARIABLE,
     APPROVERS_VARIABLE,
+    Approver,
     approvers_for,
     clamps_markdown,
     four_eyes,
@@ -112,7 +113,7 @@ class LedgerApprovalOperator(ApprovalOperator):
         self.assign_approvers(context)
         return super().execute(context)
 
-    def assign_approvers(self, context) -> list[dict[str, str]] | None:  # noqa: ANN001
+    def assign_approvers(self, context) -> list[Approver] | None:  # noqa: ANN001
         """Who may answer this run's request; sets ``assigned_users`` (read by HITLOperator.execute).
 
         Production: the Airflow Variable ``migration_approvers`` minus the user who triggered the

@@ -98,12 +98,14 @@ def rehearsal_gate(*, phase: str, step: str | Callable[[dict[str, Any]], str], t
         (``lambda c: f"tier_{c['params']['tier']}_drop"``; then pass ``task_id``)
     :param task_id: default ``<step>_rehearsal_gate``
     """
-    if task_id is None and callable(step):
-        raise ValueError("rehearsal_gate: pass task_id when step is computed at run time")
+    if not task_id:
+        if callable(step):
+            raise ValueError("rehearsal_gate: pass task_id when step is computed at run time")
+        task_id = gate_task_id(step)
     shown = "<step computed at run time>" if callable(step) else step
 
     @task(
-        task_id=task_id or gate_task_id(step),
+        task_id=task_id,
         pool=APP_DB_POOL,
         doc_md="Production only: require a recent successful, validated staging rehearsal of "
         f"{phase}/{shown} at this project version (read from the staging ledger). Staging runs pass: "

@@ -30,7 +30,7 @@ from psycopg import sql
 
 from ..catalog import source_columns
 from ..config import MigrationConfig
-from ..db import APPLICATION_NAME, connect, fetch_one, load_sql
+from ..db import APPLICATION_NAME, connect, fetch_one, fetch_row, load_sql, scalar
 from ..errors import MigrationError
 from ..mapping import event_field_exprs
 from . import progress
@@ -219,7 +219,7 @@ def _wait_for_go(
 def _no_chunk_left(conn: psycopg.Connection, stmts: Statements) -> bool:
     """True when no pending or running chunk is free to take (one short transaction)."""
     with conn.transaction():
-        return int(conn.execute(stmts.orphans).fetchone()[0]) == 0
+        return int(scalar(conn, stmts.orphans)) == 0
 
 
 def _yield_cores(pause: float, report: WorkerReport, stop_event: threading.Event | None) -> None:
@@ -305,7 +305,7 @@ def _copy_in_one_transaction(
             log.info("chunk %s was taken over by another worker; skipping it", chunk_id)
             return None
         new_hi, rows_seen = _cut_range(conn, stmts, lo, hi, sizer, report)
-        counts = fetch_one(conn, stmts.copy, {"lo": lo, "hi": new_hi, "chunk_id": chunk_id})
+        counts = fetch_row(conn, stmts.copy, {"lo": lo, "hi": new_hi, "chunk_id": chunk_id})
         copied, quarantined = int(counts["rows_copied"]), int(counts["rows_quarantined"])
         conn.execute(
             stmts.finish,
@@ -325,7 +325,7 @@ def _cut_range(
     rows_seen = 0 if probe is None else int(probe["rows_seen"])
     if rows_seen <= sizer.rows * 1.5:
         return hi, rows_seen
-    cut = fetch_one(conn, stmts.split, {"lo": lo, "hi": hi, "limit_rows_plus_one": sizer.rows + 1})
+    cut = fetch_row(conn, stmts.split, {"lo": lo, "hi": hi, "limit_rows_plus_one": sizer.rows + 1})
     new_hi = cut["split_key"]
     conn.execute(stmts.insert_chunk, {"lo": new_hi, "hi": hi})
     report.chunks_split += 1

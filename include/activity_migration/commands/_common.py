@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..connections import ENVIRONMENT_CONN_IDS, PRODUCTION_CONN_ID, resolve_dsn
+from ..errors import ConfigError
 
 
 def add_database_args(parser: argparse.ArgumentParser) -> None:
@@ -27,9 +28,10 @@ def add_database_args(parser: argparse.ArgumentParser) -> None:
 def database_dsn(args: argparse.Namespace) -> str:
     if getattr(args, "dsn", None):
         return args.dsn
-    conn_id = getattr(args, "conn_id", None) or ENVIRONMENT_CONN_IDS.get(
-        getattr(args, "environment", None) or "production"
-    )
+    environment = getattr(args, "environment", None) or "production"
+    conn_id = getattr(args, "conn_id", None) or ENVIRONMENT_CONN_IDS.get(environment)
+    if conn_id is None:
+        raise ConfigError(f"environment must be one of {sorted(ENVIRONMENT_CONN_IDS)}, got {environment!r}")
     return resolve_dsn(conn_id)
 
 

@@ -200,7 +200,7 @@ def create_policies(dsn: str, cfg: MigrationConfig, ctx: RunContext) -> dict[str
             return {"policies": "kept: the legacy table is archived (phase 6)"}
         access = access_rules.require_plan(conn, cfg)
         current = list(access_rules.existing_policies(conn, cfg))
-    stmts: list[sql.Composable] = [sql.SQL("ALTER TABLE {} ENABLE ROW LEVEL SECURITY").format(events)]
+    stmts: list[sql.Composed] = [sql.SQL("ALTER TABLE {} ENABLE ROW LEVEL SECURITY").format(events)]
     stmts += [
         sql.SQL("DROP POLICY IF EXISTS {} ON {}").format(sql.Identifier(name), events) for name in current
     ]

@@ -18,6 +18,7 @@ from ..db import (
     connection,
     fetch_all,
     fetch_one,
+    fetch_row,
     load_sql,
     scalar,
 )
@@ -157,7 +158,7 @@ def _check_server(conn: psycopg.Connection, cfg: MigrationConfig, facts: dict[st
         raise PreflightError(
             f"PostgreSQL 14 or newer is required, the server is {scalar(conn, 'SHOW server_version')}"
         )
-    me = fetch_one(conn, "SELECT current_user AS name, rolsuper FROM pg_roles WHERE rolname = current_user")
+    me = fetch_row(conn, "SELECT current_user AS name, rolsuper FROM pg_roles WHERE rolname = current_user")
     facts["user"], facts["superuser"] = me["name"], me["rolsuper"]
     if not me["rolsuper"]:
         if not scalar(conn, "SELECT has_database_privilege(current_database(), 'CREATE')"):

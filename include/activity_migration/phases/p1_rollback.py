@@ -99,7 +99,7 @@ def _refuse_while_dual_write(conn: psycopg.Connection, cfg: MigrationConfig) -> 
         )
 
 
-def _rollback_drops(cfg: MigrationConfig) -> list[sql.Composable]:
+def _rollback_drops(cfg: MigrationConfig) -> list[sql.Composed]:
     """The DROPs of everything phase 1 created in application schemas, dependents first, events last."""
     state = sql.Identifier(cfg.state_schema)
     fs = sql.Identifier(cfg.target_schema)
@@ -131,7 +131,7 @@ def _rollback_drops(cfg: MigrationConfig) -> list[sql.Composable]:
 
 
 def _archive_and_drop(
-    conn: psycopg.Connection, cfg: MigrationConfig, events_exist: bool, drops: list[sql.Composable]
+    conn: psycopg.Connection, cfg: MigrationConfig, events_exist: bool, drops: list[sql.Composed]
 ) -> int:
     """Archive the events in the rollback archive (under ACCESS EXCLUSIVE), then run ``drops``;
     returns the rows copied."""

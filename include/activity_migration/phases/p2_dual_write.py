@@ -180,7 +180,7 @@ def probe_table(conn: psycopg.Connection, cfg: MigrationConfig, table: str) -> d
         conn.rollback()
 
 
-def _probe_statement(conn: psycopg.Connection, schema: str, name: str) -> tuple[sql.Composable, str] | None:
+def _probe_statement(conn: psycopg.Connection, schema: str, name: str) -> tuple[sql.Composed, str] | None:
     """A no-op UPDATE of one row when UPDATE triggers exist (and a column to set), else a DELETE of
     one row when DELETE triggers do, else None."""
     kinds = _trigger_events(conn, schema, name)

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Callable, NoReturn
 
 from ..config import MigrationConfig
 from ..errors import MigrationError
@@ -76,6 +77,9 @@ _PARAM_OF = {
 }
 
 _STATEMENT_START_PREV = {";", "THEN", "ELSE", "LOOP", "BEGIN", ">>"}
+
+# Raises UnrewritableFunction for the statement at a significant-token index, with the reason.
+Fail = Callable[[int, str], NoReturn]
 
 
 class Rewriter:
@@ -148,7 +152,7 @@ class Rewriter:
         replacements: list[tuple[int, int, str]] = []
         statements: list[str] = []
 
-        def fail(k: int, why: str) -> None:
+        def fail(k: int, why: str) -> NoReturn:
             a, b = self._stmt_bounds(sig, k)
             stmt = span_text(body, sig[a:b])
             raise UnrewritableFunction(
@@ -198,7 +202,7 @@ class Rewriter:
         )
 
     # -- one INSERT ---------------------------------------------------------------------
-    def _rewrite_insert(self, identity, body, sig, ins, last, language, fail) -> tuple[int, int, str]:
+    def _rewrite_insert(self, identity, body, sig, ins, last, language, fail: Fail) -> tuple[int, int, str]:
         prev = sig[ins - 1] if ins > 0 else None
         if prev is not None and prev.upper not in _STATEMENT_START_PREV:
             fail(ins, f"the INSERT is inside another statement (after {prev.text!r})")
@@ -208,11 +212,12 @@ class Rewriter:
             fail(ins, f"no column list after the table name (found {what!r})")
         close = matching_paren(sig, k)
         columns = split_top_level(sig[k + 1 : close])
-        names = []
+        names: list[str] = []
         for col in columns:
-            if len(col) != 1 or col[0].ident_name() is None:
+            name = col[0].ident_name() if len(col) == 1 else None
+            if name is None:
                 fail(ins, f"unexpected column list entry {span_text(body, col)!r}")
-            names.append(col[0].ident_name())
+            names.append(name)
         k = close + 1
         if k < len(sig) and (sig[k].upper in ("SELECT", "WITH") or sig[k].text == "("):
             return self._rewrite_insert_query(identity, body, sig, ins, k, names, language, fail)
@@ -250,7 +255,7 @@ class Rewriter:
         return sig[ins].start, end, sep.join(calls)
 
     def _rewrite_insert_query(
-        self, identity, body, sig, ins, q, names, language, fail
+        self, identity, body, sig, ins, q, names, language, fail: Fail
     ) -> tuple[int, int, str]:
         """``INSERT INTO t (cols) <query>`` → ``PERFORM publish(…) FROM (<query>) AS _legacy_rows(cols)``."""
         _, end_idx = self._stmt_bounds(sig, ins)
@@ -276,7 +281,7 @@ class Rewriter:
         source = f"({span_text(body, query)}) AS {alias}({', '.join(quote_ident(c) for c in names)})"
         return sig[ins].start, end, f"{call} FROM {source}"
 
-    def _call(self, values: dict[str, str], language, fail, ins) -> str:
+    def _call(self, values: dict[str, str], language, fail: Fail, ins) -> str:
         fields: dict[str, str] = {}
         for col, expr in values.items():
             if col == self.key:

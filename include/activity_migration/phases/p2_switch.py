@@ -17,7 +17,7 @@ from .. import catalog, ledger, privileges
 from ..approval_text import summary_block
 from ..catalog import source_columns
 from ..config import MigrationConfig
-from ..db import connect, connection, fetch_one, load_sql, run_locked, scalar
+from ..db import connect, connection, fetch_row, load_sql, run_locked, scalar
 from ..errors import MigrationError
 from ..ledger import RunContext
 from ..mapping import converts_from_text
@@ -104,7 +104,7 @@ def switch_evidence(dsn: str, cfg: MigrationConfig, ctx: RunContext) -> dict[str
     return {"markdown": "\n".join(lines), "functions": len(plans), "triggers": len(triggers), "rate": rate}
 
 
-def _dual_write_ddl(conn: psycopg.Connection, cfg: MigrationConfig) -> sql.Composable:
+def _dual_write_ddl(conn: psycopg.Connection, cfg: MigrationConfig) -> sql.Composed:
     cols = source_columns(conn, cfg)
     params = {
         "actor_id": "p_actor_id",
@@ -121,7 +121,7 @@ def _dual_write_ddl(conn: psycopg.Connection, cfg: MigrationConfig) -> sql.Compo
     names, values = [], []
     for event_field, col in cfg.source.columns.items():
         names.append(sql.Identifier(col))
-        value = sql.SQL(params[event_field])
+        value: sql.Composable = sql.SQL(params[event_field])
         if converts_from_text(event_field, cols, col):
             # the type's own output ('10.0.0.1'), not its cast to text ('10.0.0.1/32'): the
             # legacy row keeps what the trigger wrote before
@@ -211,7 +211,7 @@ def _require_backups(conn: psycopg.Connection, cfg: MigrationConfig, plans: list
         raise MigrationError(f"no backup for {missing or [publish_identity(cfg)]}: run the backup step first")
 
 
-def _install_publish_and_drain(conn: psycopg.Connection, dsn: str, publish_ddl: sql.Composable) -> None:
+def _install_publish_and_drain(conn: psycopg.Connection, dsn: str, publish_ddl: sql.Composed) -> None:
     """publish_activity's dual-write body first, on its own (committed), then a drain.
 
     From then on a session that can see a rewritten trigger body (installed later) has processed
@@ -246,7 +246,7 @@ def _lock_source_and_take_cutoff(
         if key_type in _INTEGER_KEYS
         else sql.SQL("NULL")
     )
-    row = fetch_one(conn, load_sql("p2_dual_write/04_select_switch_cutoff.sql", max_key=max_key))
+    row = fetch_row(conn, load_sql("p2_dual_write/04_select_switch_cutoff.sql", max_key=max_key))
     side = connect(dsn)
     side.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
     side.execute("SET TRANSACTION SNAPSHOT %s" % sql.Literal(row["snap"]).as_string(side))

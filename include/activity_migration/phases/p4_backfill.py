@@ -28,7 +28,7 @@ from .. import ledger
 from ..backfill import copier, planner, progress
 from ..backfill.options import BackfillParams
 from ..config import MigrationConfig, load_config
-from ..db import connection, fetch_all, fetch_one, load_sql, scalar
+from ..db import connection, fetch_all, fetch_row, load_sql, scalar
 from ..errors import MigrationError, PreflightError
 
 log = logging.getLogger(__name__)
@@ -133,7 +133,7 @@ def check_zero_loss(
     with the counts when broken."""
     with connection(dsn, autocommit=True) as conn:
         cutoff = get_cutoff(conn, cfg)
-        occurred = cfg.source.column("occurred_at")
+        occurred = cfg.source.required_column("occurred_at")
         q = load_sql(
             "p4_backfill/08_check_zero_loss.sql",
             source=planner.source_ident(cfg),
@@ -142,8 +142,8 @@ def check_zero_loss(
             events=planner.events_ident(cfg),
             state=cfg.state_schema,
         )
-        counts = {
-            k: int(v) for k, v in fetch_one(conn, q, {"cutoff_at": cutoff and cutoff["cutoff_at"]}).items()
+        counts: dict[str, Any] = {
+            k: int(v) for k, v in fetch_row(conn, q, {"cutoff_at": cutoff and cutoff["cutoff_at"]}).items()
         }
         counts["quarantined_by_reason"] = progress.quarantine_by_reason(conn, cfg)
         counts["cutoff_at"] = cutoff and cutoff["cutoff_at"]

@@ -13,7 +13,7 @@ from psycopg import sql
 
 from .. import db, ledger
 from ..config import MigrationConfig, load_config
-from ..db import connection, fetch_all, fetch_one, load_sql, scalar
+from ..db import connection, fetch_all, fetch_one, fetch_row, load_sql, scalar
 from ..errors import GateClosed
 from ..ledger import RunContext, state_table
 from ..validation.parity import VALIDATION_VIEWS
@@ -60,7 +60,7 @@ def take_access(conn: psycopg.Connection, schema: str, name: str) -> dict[str, A
             conn, load_sql("p6_cleanup/19_select_owned_sequences.sql"), {"table": table.as_string(conn)}
         )
     }
-    access = {
+    access: dict[str, Any] = {
         "grants": _relation_grants(conn, table),
         "sequences": sequences,
         "row_security": bool(
@@ -215,7 +215,7 @@ def verify_archive(dsn: str, cfg: MigrationConfig, arch: dict[str, Any]) -> dict
     """Before an archive is dropped for good: its checksum still holds, and every archived row is
     in events exactly as it was (or quarantined); GateClosed naming what differs otherwise."""
     with connection(dsn) as conn:
-        now = fetch_one(
+        now = fetch_row(
             conn, load_sql("p6_cleanup/02_checksum_archive.sql", archive=state_table(cfg, arch["name"]))
         )
     if arch["checksum"] and now["checksum"] != arch["checksum"]:
@@ -255,6 +255,8 @@ def delete_archive(
         with connection(dsn) as conn:
             facts = check_archive_deletion(conn, cfg, force=force)
             arch = current_archive(conn, cfg)
+        if arch is None:  # check_archive_deletion found it a moment ago
+            raise GateClosed("no archive to delete (phase 6 not applied, or rolled back)")
         if facts["already_deleted"]:
             out.update({"archive": arch["name"], "skipped": f"already deleted at {arch['deleted_at']}"})
             return out

@@ -34,7 +34,7 @@ from psycopg.types.json import Jsonb
 from .. import ledger, privileges
 from ..catalog import logging_function_oids, table_columns
 from ..config import MigrationConfig, load_config
-from ..db import connection, fetch_all, fetch_one, load_sql, run_sql_file, scalar
+from ..db import connection, fetch_all, fetch_row, load_sql, run_sql_file, scalar
 from ..errors import MigrationError, PreflightError
 from ..ledger import RunContext, state_table
 from ._common import (
@@ -147,7 +147,7 @@ def gather_facts(
     """Run all three gates and return their facts (raises GateClosed at the first that refuses)."""
     cfg = cfg or load_config()
     with connection(dsn) as conn:
-        facts = {
+        facts: dict[str, Any] = {
             "tiers": gate_tiers_done(conn, cfg),
             "validation": gate_validation(conn, cfg, max_age_hours=max_age_hours, environment=environment),
             "quarantine": gate_quarantine(conn, cfg),
@@ -322,7 +322,7 @@ def checksum(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | Non
             arch = current_archive(conn, cfg)
             if not arch or arch["deleted_at"]:
                 raise MigrationError("no live archive to checksum")
-            row = fetch_one(
+            row = fetch_row(
                 conn, load_sql("p6_cleanup/02_checksum_archive.sql", archive=state_table(cfg, arch["name"]))
             )
             if arch["checksum"] and arch["checksum"] != row["checksum"]:
@@ -392,7 +392,7 @@ def verify(dsn: str, cfg: MigrationConfig | None = None) -> dict[str, Any]:
         d = scalar(conn, "SELECT pg_get_functiondef(to_regprocedure(%s))", (publish_identity(cfg),)) or ""
         if "activity_logs" in d.replace("activity_migration", ""):
             problems.append("publish_activity still mentions the legacy table")
-    if problems:
+    if problems or arch is None:  # no archive is one of the problems
         raise MigrationError("phase 6 verify failed: " + "; ".join(problems))
     return {
         "archive": arch["name"],

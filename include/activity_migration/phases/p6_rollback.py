@@ -12,7 +12,7 @@ from psycopg import sql
 from .. import ledger
 from ..catalog import table_columns
 from ..config import MigrationConfig, load_config
-from ..db import connection, fetch_all, fetch_one, load_sql, run_sql_file, scalar
+from ..db import connection, fetch_all, fetch_one, fetch_row, load_sql, run_sql_file, scalar
 from ..errors import GateClosed, MigrationError
 from ..ledger import RunContext, state_table
 from ._common import publish_identity, wait_for_older_transactions
@@ -39,7 +39,7 @@ def _reverse_copy(conn: psycopg.Connection, cfg: MigrationConfig, since: Any) ->
         cols.append(sql.Identifier(col))
         vals.append(sql.SQL(_EVENT_EXPR[fieldname]))
     if key_type == "uuid":
-        new_key = sql.SQL("e.id")
+        new_key: sql.Composable = sql.SQL("e.id")
     else:
         seq = scalar(conn, "SELECT pg_get_serial_sequence(%s, %s)", (cfg.source_table, cfg.source.key))
         if not seq:
@@ -90,7 +90,7 @@ def _rollback_facts(conn: psycopg.Connection, cfg: MigrationConfig, arch: dict[s
         conn, load_sql("p6_cleanup/16_select_function_backups.sql", state=cfg.state_schema), backups
     )
     if arch["checksum"] and not resumed:
-        now = fetch_one(
+        now = fetch_row(
             conn, load_sql("p6_cleanup/02_checksum_archive.sql", archive=state_table(cfg, arch["name"]))
         )
         if now["checksum"] != arch["checksum"]:

@@ -14,8 +14,12 @@ import os
 import re
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..db import PROJECT_ROOT
+
+if TYPE_CHECKING:  # GX is imported only where it runs (it is slow to import)
+    from great_expectations.data_context.store.store import DataDocsSiteConfigTypedDict
 
 STATIC_CSS = Path(__file__).resolve().parent / "static" / "datadocs.css"
 SITE_NAME = "activity_migration_local"
@@ -36,7 +40,7 @@ def default_dir(environment: str) -> Path:
     return PROJECT_ROOT / "artifacts" / "data_docs" / environment
 
 
-def site_config(directory: Path) -> dict:
+def site_config(directory: Path) -> DataDocsSiteConfigTypedDict:
     """The ``data_docs_sites`` entry for GX: a filesystem site in ``directory``."""
     return {
         "class_name": "SiteBuilder",
@@ -116,7 +120,8 @@ def cache_templates() -> None:
         original(self, *args, **kwargs)
         self.env.bytecode_cache = cache
 
-    gx_view.DefaultJinjaView.__init__ = __init__
+    # A deliberate monkeypatch of GX's view class (mypy forbids assigning to a method)
+    gx_view.DefaultJinjaView.__init__ = __init__  # type: ignore[method-assign]
     _TEMPLATE_CACHE = cache
 
 

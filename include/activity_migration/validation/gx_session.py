@@ -30,7 +30,10 @@ def sqlalchemy_url(dsn: str) -> str:
     from sqlalchemy.engine import URL
 
     params = psycopg.conninfo.conninfo_to_dict(dsn)
-    known = {k: params.pop(k, None) for k in ("user", "password", "host", "port", "dbname")}
+    known: dict[str, str | None] = {}
+    for k in ("user", "password", "host", "port", "dbname"):
+        v = params.pop(k, None)
+        known[k] = None if v is None else str(v)  # libpq parses every value as text
     query = {k: str(v) for k, v in params.items() if v is not None}
     query.setdefault("application_name", "activity-migration-gx")
     url = URL.create(
@@ -249,7 +252,8 @@ def gx_validate(
         for identifier, vr in result.run_results.items():
             page = None
             for site in session.context.get_docs_sites_urls(resource_identifier=identifier):
-                if site.get("site_name") == datadocs.SITE_NAME and site.get("site_url"):
-                    page = site["site_url"].removeprefix("file://")
+                url = site.get("site_url")
+                if site.get("site_name") == datadocs.SITE_NAME and url:
+                    page = url.removeprefix("file://")
             out[name] = (vr, page)
     return out

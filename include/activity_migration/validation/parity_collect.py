@@ -20,7 +20,7 @@ import psycopg
 from psycopg import sql
 
 from ..config import MigrationConfig
-from ..db import connection, fetch_all, fetch_one, load_sql, run_sql_file, scalar
+from ..db import connection, fetch_all, fetch_row, load_sql, run_sql_file, scalar
 from .parity_identifiers import (
     COUNT_CHECKS,
     MISMATCH_FIELDS,
@@ -52,7 +52,7 @@ class ParityCollection:
 
 
 def _whole_table_counts(conn: psycopg.Connection, ids: dict[str, Any]) -> dict[str, Any]:
-    return fetch_one(
+    return fetch_row(
         conn,
         load_sql(
             "validation/10_count_parity_totals.sql", state=ids["state"], src=ids["src"], events=ids["events"]
@@ -153,7 +153,7 @@ def _collect_incremental_diff(
 ) -> None:
     """Incremental scope, one statement: the source side (sample + new rows, each probed in
     events by its legacy id) and the events side over the same window and key range (orphans)."""
-    inc = fetch_one(
+    inc = fetch_row(
         conn,
         load_sql(
             "validation/03_collect_parity_incremental.sql",

@@ -62,7 +62,7 @@ def new_source_rows(conn: psycopg.Connection, cfg: MigrationConfig, since: dt.da
             conn,
             sql.SQL("SELECT count(*) FROM {t} WHERE {c} >= %s").format(
                 t=sql.Identifier(cfg.source.schema, cfg.source.table),
-                c=sql.Identifier(cfg.source.column("occurred_at")),
+                c=sql.Identifier(cfg.source.required_column("occurred_at")),
             ),
             (since,),
         )
@@ -132,6 +132,6 @@ def sample_range(
         return None, None, i, slices
     kmin, kmax = int(row["lo"]), int(row["hi"])
     width = max(1, -(-(kmax - kmin + 1) // slices))
-    lo = kmin + i * width
-    hi = None if i == slices - 1 else lo + width
-    return str(lo), (None if hi is None else str(hi)), i, slices
+    lo_key = kmin + i * width
+    hi_key = None if i == slices - 1 else lo_key + width
+    return str(lo_key), (None if hi_key is None else str(hi_key)), i, slices

@@ -50,7 +50,7 @@ def choose_scope(
     sample_ranges: int,
     run_date: dt.date,
     overlap: dt.timedelta,
-    ktype: str,
+    ktype: str | None,
     sample_ratio: float = DEFAULT_SAMPLE_RATIO,
     sample_min_rows: int = DEFAULT_SAMPLE_MIN_ROWS,
     full_check_below_rows: int = FULL_CHECK_BELOW_ROWS,
@@ -75,7 +75,7 @@ def choose_scope(
             reason=f"no earlier successful check of {never} in {environment}: "
             "the first incremental run checks everything",
         )
-    since = min(marks.values()) - overlap
+    since = min(m for m in marks.values() if m is not None) - overlap  # none is None here (never)
     new_rows = parity.new_source_rows(conn, cfg, since)
     budget = parity.sample_budget(new_rows, sample_ratio, sample_min_rows) if sample_ranges > 0 else 0
     lo, hi, idx, slices = parity.sample_range(conn, cfg, ktype, sample_ranges, run_date, budget)
