@@ -16,7 +16,7 @@ import psycopg
 from psycopg import sql
 
 from ..config import MigrationConfig
-from ..db import fetch_all, fetch_one, load_sql
+from ..db import fetch_all, fetch_one, load_sql, scalar
 from ..ledger import state_schema_exists
 from . import queries, samples
 
@@ -266,7 +266,7 @@ def ledger_facts(conn: psycopg.Connection, cfg: MigrationConfig) -> dict[str, An
     counts: dict[str, Any] = {}
     by_source: dict[str, int] = {}
     events = sql.Identifier(cfg.target_schema, cfg.target_table)
-    if conn.execute("SELECT to_regclass(%s)", (events.as_string(conn),)).fetchone()[0]:
+    if scalar(conn, "SELECT to_regclass(%s)", (events.as_string(conn),)):
         by_source = {
             r["source"]: int(r["n"])
             for r in fetch_all(conn, load_sql("outcome/10_count_events_by_source.sql", events=events))

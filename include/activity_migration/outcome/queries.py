@@ -181,7 +181,8 @@ def run_form(
                     rows = cur.fetchall()
                     timings.append((time.perf_counter() - started) * 1000)
                 cur.execute(sql.SQL("EXPLAIN (ANALYZE, BUFFERS, TIMING OFF, FORMAT JSON) ") + stmt, bound)
-                plan = cur.fetchone()[0][0]
+                explained = cur.fetchone()
+                plan = explained[0][0] if explained else {}
     except psycopg.Error as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         return {"not_measured": f"{type(exc).__name__}: {first}"}
