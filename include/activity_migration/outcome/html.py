@@ -6,6 +6,8 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
+from ..ledger import PHASES
+
 TIER_COLOURS = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d")
 CSS = (
     "body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:1100px;color:#222}"
@@ -206,17 +208,7 @@ def facts_html(fig: dict[str, Any]) -> str:
     envs = fig.get("durations_by_environment") or {
         fig.get("environment", "production"): fig.get("durations") or []
     }
-    phases = [
-        p
-        for p in (
-            "p1_infrastructure",
-            "p2_dual_write",
-            "p3_read_path",
-            "p4_backfill",
-            "p5_trigger_removal",
-            "p6_cleanup",
-        )
-    ]
+    phases = list(PHASES)
     cells = {
         env: ({} if isinstance(rows, str) else {d["phase"]: d for d in rows}) for env, rows in envs.items()
     }

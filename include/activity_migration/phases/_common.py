@@ -43,6 +43,18 @@ def publish_header(function: sql.Identifier) -> sql.Composed:
     return load_sql(PUBLISH_HEADER_SQL, function=function)
 
 
+def publish_body_parts() -> dict[str, sql.SQL]:
+    """The PL/pgSQL pieces the internal writer's two forms share (common/publish_check_source.sql,
+    common/publish_raise_rejected.sql): the ``check_source`` and ``raise_rejected`` placeholders of
+    p1_infrastructure/04 and p2_dual_write/01. Their header comments stay out of the function body."""
+    return {name: _body_fragment(f"common/publish_{name}.sql") for name in ("check_source", "raise_rejected")}
+
+
+def _body_fragment(relative: str) -> sql.SQL:
+    lines = sql_path(relative).read_text().splitlines()
+    return sql.SQL("\n".join(line for line in lines if not line.startswith("--")))
+
+
 @functools.lru_cache(maxsize=1)
 def _publish_args() -> str:
     types = []

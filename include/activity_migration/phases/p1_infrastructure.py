@@ -45,6 +45,7 @@ from ._common import (
     dual_write_enabled,
     events_ident,
     ledgered,
+    publish_body_parts,
     publish_header,
     publish_identity,
     relation_kind,
@@ -148,6 +149,7 @@ def create_functions(dsn: str, cfg: MigrationConfig, ctx: RunContext) -> dict[st
                 state=cfg.state_schema,
                 events=events_ident(cfg),
                 publish_header=publish_header(sql.Identifier(cfg.state_schema, INTERNAL_PUBLISH)),
+                **publish_body_parts(),
             )
         )
     stmts.append(

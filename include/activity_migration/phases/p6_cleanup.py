@@ -39,6 +39,7 @@ from ..errors import MigrationError, PreflightError
 from ..ledger import RunContext, state_table
 from ._common import (
     INTERNAL_PUBLISH,
+    publish_body_parts,
     publish_header,
     publish_identity,
     relation_kind,
@@ -202,12 +203,15 @@ def _archive_preconditions(
 def _stop_writing(conn: psycopg.Connection, cfg: MigrationConfig) -> Any:
     """publish_activity writes events only (phase 1's form): nothing writes the old table after this.
     Returns the horizon: events without a legacy id from then on were born after cleanup."""
+    parts = publish_body_parts()
     run_sql_file(
         conn,
         "p1_infrastructure/04_create_publish_activity_internal.sql",
         state=cfg.state_schema,
         events=sql.Identifier(cfg.target_schema, cfg.target_table),
         publish_header=publish_header(sql.Identifier(cfg.state_schema, INTERNAL_PUBLISH)),
+        check_source=parts["check_source"],
+        raise_rejected=parts["raise_rejected"],
     )
     ledger.set_setting(conn, DUAL_WRITE_SETTING, {"enabled": False, "disabled_by": PHASE}, by=PHASE, cfg=cfg)
     # Transactions already open may still write an event with an older created_at: the horizon covers them.

@@ -6,7 +6,8 @@
 -- privileges would otherwise grant them EXECUTE). Only the migration's own paths quarantine:
 -- here a rejected event always raises.
 -- Idempotent (CREATE OR REPLACE; the same text gives the same catalog entry). Locks: none on
--- application tables (pg_proc row). Placeholders: {state} state schema, {events} qualified
+-- application tables (pg_proc row). Placeholders: "check_source" and "raise_rejected" the
+-- pieces shared with the dual-write form (common/publish_*.sql), {state} state schema, {events} qualified
 -- target table, "publish_header" the shared function header (common/publish_function_header.sql).
 -- Phase 2 replaces this body with the dual-write form (p2_dual_write/01); phase 1 re-runs
 -- skip it while dual write is on, phase 6 puts this form back.
@@ -22,22 +23,12 @@ DECLARE
     v_reason      text;
     v_id          uuid;
 BEGIN
-    IF p_source IS NULL OR p_source NOT IN ('trigger', 'service', 'backfill') THEN
-        RAISE EXCEPTION 'publish_activity rejected the event: invalid_source'
-            USING ERRCODE = '22023',
-                  DETAIL = format('p_source must be trigger, service or backfill, got %L', p_source);
-    END IF;
+{check_source}
     -- The shared rules, on the raw legacy action too (p_legacy_action; NULL for the application).
     v_reason := {state}.event_rejection_reason(v_event_type, v_entity_type, v_payload, p_occurred_at, v_description,
                                                p_legacy_action);
     IF v_reason IS NOT NULL THEN
-        RAISE EXCEPTION 'publish_activity rejected the event: %', v_reason
-            USING ERRCODE = '22023',
-                  DETAIL = format('reason=%s event_type=%L entity_type=%L occurred_at=%L payload_bytes=%s',
-                                  v_reason, left(p_event_type, 200), left(p_entity_type, 200), p_occurred_at,
-                                  octet_length(v_payload::text)),
-                  HINT = 'event types look like entity.action (lower case), entity types must be listed in '
-                         'the migration config categories, payload must be a JSON object within the size limit';
+{raise_rejected}
     END IF;
     INSERT INTO {events} (event_type, category, actor_id, customer_id, entity_type, entity_id, description,
                           payload, source, ip_address, user_agent, occurred_at)

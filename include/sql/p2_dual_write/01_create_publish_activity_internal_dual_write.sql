@@ -4,7 +4,8 @@
 -- and the rewritten legacy triggers (source 'trigger'); no API role may execute it.
 -- Idempotent (CREATE OR REPLACE with the same text). Locks: none on application tables
 -- (pg_proc row). Executed inside the phase-2 switch transaction, never on its own.
--- Placeholders: {state}, "publish_header" the shared function header, {events} target table,
+-- Placeholders: {state}, "publish_header" the shared function header, "check_source" and
+-- "raise_rejected" the pieces shared with the events-only form, {events} target table,
 -- {source} legacy table, {key}
 -- its key column, {key_type} its type, {legacy_columns}/{legacy_values} the column mapping
 -- from the config (values are the parameters cast to the columns' catalog types).
@@ -32,23 +33,13 @@ DECLARE
     v_legacy_id   {key_type};
     v_id          uuid;
 BEGIN
-    IF p_source IS NULL OR p_source NOT IN ('trigger', 'service', 'backfill') THEN
-        RAISE EXCEPTION 'publish_activity rejected the event: invalid_source'
-            USING ERRCODE = '22023',
-                  DETAIL = format('p_source must be trigger, service or backfill, got %L', p_source);
-    END IF;
+{check_source}
     -- The shared rules, on the raw legacy action too (the trigger's action before event_type_for()
     -- turned control characters into '_'), exactly as the backfill judges a legacy row.
     v_reason := {state}.event_rejection_reason(v_event_type, v_entity_type, v_payload, p_occurred_at, v_description,
                                                p_legacy_action);
     IF v_reason IS NOT NULL AND p_source <> 'trigger' THEN
-        RAISE EXCEPTION 'publish_activity rejected the event: %', v_reason
-            USING ERRCODE = '22023',
-                  DETAIL = format('reason=%s event_type=%L entity_type=%L occurred_at=%L payload_bytes=%s',
-                                  v_reason, left(p_event_type, 200), left(p_entity_type, 200), p_occurred_at,
-                                  octet_length(v_payload::text)),
-                  HINT = 'event types look like entity.action (lower case), entity types must be listed in '
-                         'the migration config categories, payload must be a JSON object within the size limit';
+{raise_rejected}
     END IF;
 
     -- Handover (phase 5): while a table's triggers still log, the application may already publish
