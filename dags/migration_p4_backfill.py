@@ -11,7 +11,9 @@ the cutoff phase 2 recorded) into `events`, chunk by chunk, online:
    short transaction: one `INSERT … SELECT` with the mapping rules of `publish_activity`,
    bad rows to `activity_migration.quarantine` with their reason, the chunk marked done.
    Before every chunk the throttle reads load (active backends, lock waiters, replication
-   lag, app write latency) and pauses, shrinks chunks, or aborts on a critical level;
+   lag, app write latency) and pauses, shrinks chunks, or aborts on a critical level; a
+   controller holds the app's write p95 within `max_app_p95_ratio` × its idle value (measured
+   by **plan**) by lengthening or shortening the sleep between chunks (recorded per chunk);
 3. **check_zero_loss**: every row before the cutoff (and every row without an event) is in
    `events` exactly once or in the quarantine; the run fails with the counts otherwise;
 4. **report**: quarantine by reason, chunk statistics, progress.
@@ -122,6 +124,17 @@ PARAMS = common_params(
         description="After each chunk a worker sleeps this many times the chunk's duration, leaving "
         "the cores and the WAL to the application (0 = copy flat out). Live override: "
         "the setting backfill_throttle.",
+    ),
+    max_app_p95_ratio=Param(
+        1.5,
+        type=["null", "number"],
+        minimum=1.05,
+        maximum=100,
+        title="Max app p95 ratio (latency objective)",
+        description="Hold the application's write p95 within this many times its idle value (measured "
+        "just before the copy): before every chunk a controller lengthens the sleep between chunks as "
+        "the p95 nears it, shortens it below, pauses above it; yield_ratio is its starting point. "
+        "Empty = off (the fixed yield_ratio). Live override: the setting backfill_throttle.",
     ),
     pause_seconds=Param(
         1.0,

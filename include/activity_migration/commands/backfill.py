@@ -13,6 +13,10 @@ from ..run_rules import production_params
 from ._common import add_database_args, database_dsn, positive_float, positive_int
 
 
+def _ratio_or_off(value: str) -> float | str:
+    return "null" if value.strip().lower() in ("off", "null", "none") else float(value)
+
+
 def _run(args: argparse.Namespace) -> int:
     values = {
         "max_parallel_chunks": args.workers,
@@ -20,6 +24,7 @@ def _run(args: argparse.Namespace) -> int:
         "chunk_target_seconds": args.chunk_target_seconds,
         "lease_seconds": args.lease_seconds,
         "yield_ratio": args.yield_ratio,
+        "max_app_p95_ratio": args.max_app_p95_ratio,
         "dry_run": args.dry_run,
         "allow_without_cutoff": args.allow_without_cutoff,
         "replan": args.replan,
@@ -67,6 +72,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=float,
         default=None,
         help=f"after each chunk, sleep this times its duration (default {d.throttle.yield_ratio:g})",
+    )
+    p.add_argument(
+        "--max-app-p95-ratio",
+        type=_ratio_or_off,
+        default=None,
+        help="latency objective: the app's write p95 over its idle p95 that the controller holds "
+        f"(default {d.throttle.max_app_p95_ratio:g}; 'off' = the fixed --yield-ratio)",
     )
     p.add_argument(
         "--lease-seconds",
