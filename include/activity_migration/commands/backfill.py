@@ -28,6 +28,7 @@ def _run(args: argparse.Namespace) -> int:
         "dry_run": args.dry_run,
         "allow_without_cutoff": args.allow_without_cutoff,
         "replan": args.replan,
+        "defer_search_index": not args.keep_search_index,
     }
     values = {k: v for k, v in values.items() if v is not None}  # unset: BackfillParams' defaults
     ctx = RunContext(environment=args.environment or "production", mode="normal", actor="cli")
@@ -94,4 +95,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--replan", action="store_true", help="throw the existing chunk plan away and plan again")
     p.add_argument("--no-check", action="store_true", help="skip the zero-loss check at the end")
+    p.add_argument(
+        "--keep-search-index",
+        action="store_true",
+        help="keep the full-text GIN during the copy (default: dropped before it, built CONCURRENTLY after)",
+    )
     p.set_defaults(func=_run)

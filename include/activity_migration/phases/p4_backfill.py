@@ -8,7 +8,9 @@ The sequence (as the DAG and ``activity-migration backfill`` run it):
 3. ``run_workers`` — N workers claim and copy chunks (``backfill.copier.run_worker``);
 4. ``check_zero_loss`` (``verify``) — every source row before the cutoff, and every row without
    an event, is in events exactly once or in the quarantine; raises with the counts otherwise;
-5. ``report``      — quarantine by reason and chunk statistics (pandas).
+5. ``report``      — quarantine by reason and chunk statistics (pandas);
+6. ``build_indexes`` — the indexes the plan step deferred (the full-text GIN, dropped
+   CONCURRENTLY before the copy) are built CONCURRENTLY (backfill/deferred_indexes.py).
 
 ``rollback`` removes what the backfill wrote (events with source 'backfill', the quarantine
 rows it added, the chunk plan), chunk by chunk, in short transactions.
@@ -25,7 +27,7 @@ import psycopg
 from psycopg import sql
 
 from .. import ledger
-from ..backfill import controller, copier, planner, progress
+from ..backfill import controller, copier, deferred_indexes, planner, progress
 from ..backfill.options import BackfillParams
 from ..config import MigrationConfig, load_config
 from ..db import connection, fetch_all, fetch_one, load_sql, scalar
@@ -100,6 +102,7 @@ def plan(
             if len(p.chunks) > 20:
                 log.info("  ... %s more chunks", len(p.chunks) - 20)
         else:
+            deferred = deferred_indexes.defer(dsn, cfg) if params.defer_search_index else {}
             baseline = _latency_baseline(conn, cfg, params)
             ledger.record(
                 conn,
@@ -107,7 +110,12 @@ def plan(
                 "plan",
                 "succeeded",
                 ctx,
-                {**summary, "cutoff": found["cutoff"], "latency_baseline": baseline},
+                {
+                    **summary,
+                    "cutoff": found["cutoff"],
+                    "latency_baseline": baseline,
+                    "deferred_indexes": sorted(deferred),
+                },
                 cfg=cfg,
             )
     return p
@@ -269,6 +277,15 @@ def apply(
     log.info("latency controller: %s", progress.describe_latency(out["latency"]))
     if check:
         out["check"] = check_zero_loss(dsn, cfg, ctx, params)
+    out["indexes"] = build_indexes(dsn, cfg, ctx)
+    return out
+
+
+def build_indexes(dsn: str, cfg: MigrationConfig, ctx: ledger.RunContext | None = None) -> dict[str, Any]:
+    """Last step: build the indexes deferred for the copy, CONCURRENTLY (ledger step ``build_indexes``)."""
+    out = deferred_indexes.build(dsn, cfg)
+    with connection(dsn, autocommit=True) as conn:
+        ledger.record(conn, PHASE, "build_indexes", "succeeded", ctx, out, cfg=cfg)
     return out
 
 
@@ -310,5 +327,7 @@ def rollback(
                 sql.SQL("DELETE FROM {} WHERE key = %s").format(sql.Identifier(cfg.state_schema, "settings")),
                 (planner.PLAN_SETTING,),
             )
+    removed["indexes_rebuilt"] = len(deferred_indexes.build(dsn, cfg)["built"])
+    with connection(dsn, autocommit=True) as conn:
         ledger.record(conn, PHASE, "rollback", "succeeded", ctx, removed, cfg=cfg)
     return removed
