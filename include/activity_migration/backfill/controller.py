@@ -48,7 +48,7 @@ BASELINE_SETTING = "backfill_latency_baseline"
 PROBES = 3  # probe commits per decision
 WINDOW = 20  # at most this many probe latencies in the p95 ...
 HORIZON_S = 3.0  # ... taken in the last seconds (the current window)
-BASELINE_PROBES = 40
+BASELINE_PROBES = 100  # p95 of 100: the 95th, not the 2nd largest of a noisy few
 MIN_WINDOW_CALLS = 20
 Z95 = 1.645
 SETPOINT = 0.8  # of the objective
@@ -74,14 +74,16 @@ class LatencyEstimator:
     _last: tuple[float, float, float] | None = field(default=None, repr=False)
     _last_p95: float | None = field(default=None, repr=False)
 
-    def probe_once(self, conn: psycopg.Connection) -> float:
-        """One committed probe write (autocommit connection), its latency in ms."""
-        stmt = load_sql(
+    def __post_init__(self) -> None:
+        self._probe = load_sql(
             "p4_backfill/20_probe_write_latency.sql",
             probe=sql.Identifier(self.cfg.state_schema, "backfill_latency_probe"),
         )
+
+    def probe_once(self, conn: psycopg.Connection) -> float:
+        """One committed probe write (autocommit connection), its latency in ms."""
         t0 = self.clock()
-        conn.execute(stmt, {"worker": self.worker[:200]})
+        conn.execute(self._probe, {"worker": self.worker[:200]})
         return (self.clock() - t0) * 1000.0
 
     def _statement_totals(self, conn: psycopg.Connection) -> tuple[float, float, float]:
@@ -135,7 +137,7 @@ def measure_baseline(
     samples = []
     for _ in range(BASELINE_PROBES):
         samples.append(est.probe_once(conn))
-        sleep(0.01)
+        sleep(0.005)
     return _baseline("probe", p95(samples), len(samples), median=statistics.median(samples))
 
 

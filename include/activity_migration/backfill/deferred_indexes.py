@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from typing import Any, Callable
 
 import psycopg
 from psycopg import sql
@@ -69,9 +69,7 @@ def defer(dsn: str, cfg: MigrationConfig, names: tuple[str, ...] = (SEARCH_INDEX
     for name in recorded:
         run_locked(
             dsn,
-            lambda c, n=name: c.execute(
-                sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(sql.Identifier(cfg.target_schema, n))
-            ),
+            _drop(cfg, name),
             lock_timeout_ms=CONCURRENT_LOCK_TIMEOUT_MS,
             attempts=cfg.safety.ddl_attempts,
             autocommit=True,
@@ -80,6 +78,17 @@ def defer(dsn: str, cfg: MigrationConfig, names: tuple[str, ...] = (SEARCH_INDEX
     if recorded:
         log.info("deferred until after the copy (dropped CONCURRENTLY): %s", sorted(recorded))
     return recorded
+
+
+def _drop(cfg: MigrationConfig, name: str) -> Callable[[psycopg.Connection], None]:
+    """A run_locked body: drop the index CONCURRENTLY (autocommit), if it exists."""
+
+    def body(conn: psycopg.Connection) -> None:
+        conn.execute(
+            sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(sql.Identifier(cfg.target_schema, name))
+        )
+
+    return body
 
 
 def _concurrent(definition: str) -> str:
@@ -101,11 +110,7 @@ def build(dsn: str, cfg: MigrationConfig) -> dict[str, Any]:
         def body(conn: psycopg.Connection, n: str = name, d: str = definition) -> None:
             current, valid = _definition(conn, cfg, n)
             if current is not None and not valid:
-                conn.execute(
-                    sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(
-                        sql.Identifier(cfg.target_schema, n)
-                    )
-                )
+                _drop(cfg, n)(conn)
             conn.execute(_concurrent(d).encode())
 
         run_locked(
