@@ -7,6 +7,7 @@ Used by backfill_vs_insert_select.py. No plotting library: the SVG is written by
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -56,14 +57,30 @@ def controller_figures(dsn: str) -> dict[str, Any]:
     }
 
 
-def _polyline(points: list[tuple[float, float]], box: tuple[float, float, float, float], color: str) -> str:
+def _polyline(
+    points: list[tuple[float, float]],
+    box: tuple[float, float, float, float],
+    color: str,
+    xmax: float,
+    ymax: float,
+    dash: str = "",
+) -> str:
     x0, y0, w, h = box
     if not points:
         return ""
-    xmax = max(p[0] for p in points) or 1.0
-    ymax = max(p[1] for p in points) or 1.0
-    coords = " ".join(f"{x0 + w * x / xmax:.1f},{y0 + h - h * y / ymax:.1f}" for x, y in points)
-    return f'<polyline fill="none" stroke="{color}" stroke-width="1.5" points="{coords}"/>'
+    coords = " ".join(
+        f"{x0 + w * x / (xmax or 1.0):.1f},{y0 + h - h * min(y, ymax) / (ymax or 1.0):.1f}" for x, y in points
+    )
+    extra = f' stroke-dasharray="{dash}"' if dash else ""
+    return f'<polyline fill="none" stroke="{color}" stroke-width="1.5"{extra} points="{coords}"/>'
+
+
+def _panel(y: int, label: str, lines: list[str]) -> list[str]:
+    return [
+        f'<text x="60" y="{y - 8}">{label}</text>',
+        f'<rect x="60" y="{y}" width="800" height="130" fill="none" stroke="#999"/>',
+        *lines,
+    ]
 
 
 def _rate(per_chunk: list[dict[str, Any]], bucket_s: float = 2.0) -> list[tuple[float, float]]:
@@ -78,11 +95,17 @@ def _rate(per_chunk: list[dict[str, Any]], bucket_s: float = 2.0) -> list[tuple[
 
 
 def write_svg(path: Path, result: dict[str, Any]) -> None:
+    """Three panels over the copy's seconds: the controller's ratio (objective dashed), its yield,
+    the copy rate."""
     per_chunk = result.get("per_chunk") or []
-    p95 = [(c["t_s"], c["app_p95_ms"]) for c in per_chunk if c["app_p95_ms"] is not None]
     ratio = [(c["t_s"], c["ratio"]) for c in per_chunk if c["ratio"] is not None]
+    yields = [(c["t_s"], c["yield"]) for c in per_chunk if c["yield"] is not None]
     rate = _rate(per_chunk)
-    base = (result.get("controller_baseline") or {}).get("p95_ms")
+    end = max([c["t_s"] + c["duration_s"] for c in per_chunk] or [1.0])
+    base = result.get("controller_baseline") or {}
+    objective = float(result.get("max_app_p95_ratio") or 1.5)
+    rmax = max([objective * 1.5] + [r for _, r in ratio])
+    ymax = max([1.0] + [y for _, y in yields])
     peak = max((r for _, r in rate), default=0.0)
     title = (
         f"{result['rows']} rows, {result['runner']} runner, {result.get('date')}: backfill "
@@ -91,29 +114,45 @@ def write_svg(path: Path, result: dict[str, Any]) -> None:
         f"{result.get('workload_during_p95_ms')} ms ({result.get('p95_ratio')}×)"
     )
     parts = [
-        '<svg xmlns="http://www.w3.org/2000/svg" width="900" height="520" font-family="sans-serif" '
+        '<svg xmlns="http://www.w3.org/2000/svg" width="900" height="560" font-family="sans-serif" '
         'font-size="12">',
-        '<rect width="900" height="520" fill="white"/>',
+        '<rect width="900" height="560" fill="white"/>',
         f'<text x="10" y="20">{title}</text>',
-        f'<text x="60" y="50">controller probe p95 per chunk (ms, red; idle baseline {base} ms) '
-        "and ratio to idle (blue, scaled)</text>",
-        '<rect x="60" y="60" width="800" height="180" fill="none" stroke="#999"/>',
-        _polyline(p95, (60, 60, 800, 180), "#c0392b"),
-        _polyline(ratio, (60, 60, 800, 180), "#2e86c1"),
-        f'<text x="60" y="280">copy rate (rows/s in 2 s buckets; peak {peak:.0f}) over the copy</text>',
-        '<rect x="60" y="290" width="800" height="180" fill="none" stroke="#999"/>',
-        _polyline(rate, (60, 290, 800, 180), "#27ae60"),
-        f'<text x="60" y="500">max ratio {result.get("controller_max_ratio")}, mean '
-        f"{result.get('controller_mean_ratio')}, actions {result.get('controller_actions')}</text>",
+        *_panel(
+            50,
+            f"app write p95 / idle p95 per chunk, from the {base.get('source')} "
+            f"(idle {base.get('p95_ms')} ms; 0 … {rmax:.2f}; dashed: objective {objective:g}, 1.0)",
+            [
+                _polyline([(0, objective), (end, objective)], (60, 50, 800, 130), "#999", end, rmax, "6,4"),
+                _polyline([(0, 1.0), (end, 1.0)], (60, 50, 800, 130), "#ccc", end, rmax, "2,4"),
+                _polyline(ratio, (60, 50, 800, 130), "#c0392b", end, rmax),
+            ],
+        ),
+        *_panel(
+            220,
+            f"yield ratio chosen before each chunk (sleep / chunk duration; 0 … {ymax:.1f})",
+            [_polyline(yields, (60, 220, 800, 130), "#d68910", end, ymax)],
+        ),
+        *_panel(
+            390,
+            f"copy rate, rows/s in 2 s buckets (0 … {peak:.0f}), over {end:.1f} s of copy",
+            [_polyline(rate, (60, 390, 800, 130), "#27ae60", end, peak or 1.0)],
+        ),
+        f'<text x="60" y="545">controller: max ratio {result.get("controller_max_ratio")}, mean '
+        f"{result.get('controller_mean_ratio')}, actions {result.get('controller_actions')}; index build "
+        f"{(result.get('index_build') or {}).get('seconds')} s (counted in the backfill)</text>",
         "</svg>",
     ]
     path.write_text("\n".join(p for p in parts if p) + "\n")
 
 
 def save(result: dict[str, Any]) -> Path:
-    """Write ``backfill_<rows>_<runner>_<date>.json`` and ``.svg`` under benchmarks/results/."""
+    """Write the figures (``backfill_<rows>_<runner>_objective-<x>_<time>``, .json and .svg)."""
     RESULTS.mkdir(parents=True, exist_ok=True)
-    stem = RESULTS / f"backfill_{result['rows']}_{result['runner']}_{result.get('date')}"
+    objective = result.get("max_app_p95_ratio") or "default"
+    stem = RESULTS / (
+        f"backfill_{result['rows']}_{result['runner']}_objective-{objective}_{time.strftime('%Y-%m-%dT%H%M')}"
+    )
     stem.with_suffix(".json").write_text(json.dumps(result, indent=2, default=str) + "\n")
     write_svg(stem.with_suffix(".svg"), result)
     return stem

@@ -18,7 +18,8 @@
 Prints one JSON object: seconds, ratio backfill/baseline, workload p95 idle vs during, longest lock wait,
 the latency controller's baseline and decisions, the deferred index build (its seconds are inside
 the backfill's: the CLI's last step and the DAG's last task); writes it and an SVG plot (app
-latency and copy rate over time) to benchmarks/results/backfill_<rows>_<runner>_<date>.{json,svg}.
+latency and copy rate over time) to benchmarks/results/
+backfill_<rows>_<runner>_objective-<x>_<time>.{json,svg}.
 The baseline INSERT … SELECT writes into a copy of events with every index (INCLUDING ALL).
 """
 
@@ -244,6 +245,7 @@ def main() -> None:
         "date": time.strftime("%Y-%m-%d"),
         "cores": os.cpu_count(),
         "load_avg_at_start": [round(x, 2) for x in os.getloadavg()],
+        "max_app_p95_ratio": args.max_app_p95_ratio,
     }
     try:
         base_s, base_rows = baseline(dsn)
