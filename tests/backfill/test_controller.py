@@ -165,3 +165,21 @@ def test_worker_records_each_decision_and_copies_through_a_load_burst(backfill_d
     assert {r[3] for r in rows} <= {"faster", "slower", "hold"}
     assert rows[-1][2] <= max(r[2] for r in rows)  # the yield came down after the burst
     assert baseline["p95_ms"] > 0
+
+
+def test_a_lasting_load_with_nothing_copying_is_measured_as_the_new_idle(backfill_db, monkeypatch):
+    """Paused long with no chunk running, the latency is the server's, not the copy's: idle is
+    re-measured (higher), recorded with the previous value, and the copy goes on."""
+    from activity_migration.backfill import throttle as throttle_module
+
+    monkeypatch.setattr(throttle_module, "REBASELINE_AFTER_S", 0.5)
+    first = _baseline(backfill_db)
+    throttle = Throttle(CFG, ThrottleSettings(pause_seconds=0.1), "t")
+    with psycopg.connect(backfill_db, autocommit=True) as conn, LockLoad(backfill_db):
+        t0 = time.monotonic()
+        decision = throttle.wait_for_go(conn).decision
+        held = time.monotonic() - t0
+        baseline = controller.read_baseline(conn, CFG)
+    assert decision.action != "pause" and held < 20
+    assert baseline["remeasured"] and baseline["previous_p95_ms"] == first["p95_ms"]
+    assert baseline["p95_ms"] > first["p95_ms"]

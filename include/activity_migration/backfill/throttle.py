@@ -37,12 +37,14 @@ from .. import ledger, metrics
 from ..config import MigrationConfig
 from ..errors import ConfigError, MigrationError
 from .controller import (
+    REBASELINE_AFTER_S,
     Decision,
     DutyController,
     LatencyEstimator,
     measure_baseline,
     read_baseline,
     record_baseline,
+    remeasure_if_idle,
 )
 
 log = logging.getLogger(__name__)
@@ -228,6 +230,8 @@ class Throttle:
                 self.baseline = measure_baseline(conn, self.cfg)
                 record_baseline(conn, self.cfg, self.baseline)
             self.estimator = LatencyEstimator(self.cfg, self.worker, self.baseline["source"])
+        else:  # shared by the workers: one may have re-measured it
+            self.baseline = read_baseline(conn, self.cfg) or self.baseline
         assert self.estimator is not None
         p95_ms = self.estimator.estimate(conn)
         ratio = None if p95_ms is None else p95_ms / float(self.baseline["p95_ms"])
@@ -240,6 +244,7 @@ class Throttle:
     def wait_for_go(self, conn: psycopg.Connection) -> Verdict:
         """Hold while paused, abort on a critical signal, pause while a signal is over its max."""
         verdict = Verdict(settings=self.current(conn))
+        latency_paused_s = 0.0
         while True:
             s = verdict.settings
             if s.paused:
@@ -261,6 +266,12 @@ class Throttle:
             d = verdict.decision
             signals["app_p95_ms"] = d.p95_ms
             self._pause(conn, verdict, ("app_p95_ratio", d.ratio, s.max_app_p95_ratio), signals)
+            latency_paused_s += s.pause_seconds
+            if latency_paused_s >= REBASELINE_AFTER_S and self.baseline is not None:
+                self.baseline = (
+                    remeasure_if_idle(conn, self.cfg, self.baseline, latency_paused_s) or self.baseline
+                )
+                latency_paused_s = 0.0
 
     def _hold_paused(self, conn: psycopg.Connection, verdict: Verdict) -> None:
         """One sleep of an operator's pause (logged and recorded every 30th time), then re-read."""
