@@ -15,7 +15,12 @@
    ``pg_stat_activity`` for the longest lock wait; the same workload also runs idle before and
    after (15 s each; idle p95 = the mean of both, as the shared machine's load drifts).
 
-Prints one JSON object: seconds, ratio backfill/baseline, workload p95 idle vs during, longest lock wait.
+Prints one JSON object: seconds, ratio backfill/baseline, workload p95 idle vs during, longest lock wait,
+the latency controller's baseline and decisions, the deferred index build (its seconds are inside
+the backfill's: the CLI's last step and the DAG's last task); writes it and an SVG plot (app
+latency and copy rate over time) to benchmarks/results/
+backfill_<rows>_<runner>_objective-<x>_<time>.{json,svg}.
+The baseline INSERT … SELECT writes into a copy of events with every index (INCLUDING ALL).
 """
 
 from __future__ import annotations
@@ -34,8 +39,29 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import backfill_figures  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
-VENV_BIN = ROOT / ".venv" / "bin"
+VENV_BIN = Path(os.environ.get("BENCH_VENV_BIN", ROOT / ".venv" / "bin"))
+
+
+# One INSERT … SELECT of the backfill's mapping (same rules, same quarantine filter) into
+# {target}; a psycopg.sql template (also used by index_cost_during_copy.py).
+MAPPING_INSERT = """
+            INSERT INTO {target}
+                   (event_type, category, actor_id, customer_id, entity_type, entity_id, description,
+                    payload, source, legacy_activity_log_id, ip_address, user_agent, occurred_at)
+            SELECT m.event_type, c.category, m.user_id, m.customer_id, m.entity_type, m.entity_id,
+                   m.description, m.payload, 'backfill', m.id, m.ip_address, m.user_agent, m.created_at
+              FROM (SELECT s.*, activity_migration.event_type_for(s.entity_type, s.action) AS event_type,
+                           coalesce(s.metadata, '{{}}'::jsonb) AS payload
+                      FROM public.activity_logs s
+                     WHERE NOT EXISTS (SELECT 1 FROM public.events e WHERE e.legacy_activity_log_id = s.id)) m
+              JOIN activity_migration.entity_categories c ON c.entity_type = m.entity_type
+             WHERE activity_migration.event_rejection_reason(m.event_type, m.entity_type, m.payload,
+                                                             m.created_at, m.description, m.action) IS NULL
+            ON CONFLICT (legacy_activity_log_id) DO NOTHING"""
 
 
 def _dsn(admin: str, db: str) -> str:
@@ -72,20 +98,9 @@ def baseline(dsn: str) -> tuple[float, int]:
         conn.execute("CREATE TABLE public.events_baseline (LIKE public.events INCLUDING ALL)")
         conn.execute("CHECKPOINT")
         t = time.monotonic()
-        n = conn.execute("""
-            INSERT INTO public.events_baseline
-                   (event_type, category, actor_id, customer_id, entity_type, entity_id, description,
-                    payload, source, legacy_activity_log_id, ip_address, user_agent, occurred_at)
-            SELECT m.event_type, c.category, m.user_id, m.customer_id, m.entity_type, m.entity_id,
-                   m.description, m.payload, 'backfill', m.id, m.ip_address, m.user_agent, m.created_at
-              FROM (SELECT s.*, activity_migration.event_type_for(s.entity_type, s.action) AS event_type,
-                           coalesce(s.metadata, '{}'::jsonb) AS payload
-                      FROM public.activity_logs s
-                     WHERE NOT EXISTS (SELECT 1 FROM public.events e WHERE e.legacy_activity_log_id = s.id)) m
-              JOIN activity_migration.entity_categories c ON c.entity_type = m.entity_type
-             WHERE activity_migration.event_rejection_reason(m.event_type, m.entity_type, m.payload,
-                                                             m.created_at, m.description, m.action) IS NULL
-            ON CONFLICT (legacy_activity_log_id) DO NOTHING""").rowcount
+        n = conn.execute(
+            sql.SQL(MAPPING_INSERT).format(target=sql.Identifier("public", "events_baseline"))
+        ).rowcount
         elapsed = time.monotonic() - t
         conn.execute("DROP TABLE public.events_baseline")
         conn.execute("CHECKPOINT")
@@ -211,6 +226,8 @@ def main() -> None:
     ap.add_argument(
         "--yield-ratio", type=float, default=None, help="cli runner only (default: the backfill's)"
     )
+    ap.add_argument("--max-app-p95-ratio", default=None, help="cli runner only: objective or 'off'")
+    ap.add_argument("--keep-search-index", action="store_true", help="cli runner only: no deferred GIN")
     ap.add_argument("--runner", choices=["cli", "standalone"], default="cli")
     ap.add_argument("--workload-rate", type=float, default=20.0)
     ap.add_argument(
@@ -221,7 +238,15 @@ def main() -> None:
     args = ap.parse_args()
 
     dsn = prepare(args.admin_dsn, args.rows)
-    result: dict = {"rows": args.rows, "workers": args.workers, "runner": args.runner}
+    result: dict = {
+        "rows": args.rows,
+        "workers": args.workers,
+        "runner": args.runner,
+        "date": time.strftime("%Y-%m-%d"),
+        "cores": os.cpu_count(),
+        "load_avg_at_start": [round(x, 2) for x in os.getloadavg()],
+        "max_app_p95_ratio": args.max_app_p95_ratio,
+    }
     try:
         base_s, base_rows = baseline(dsn)
         result.update(baseline_s=round(base_s, 1), baseline_rows=base_rows)
@@ -233,6 +258,10 @@ def main() -> None:
                 extra += ["--chunk-target-seconds", str(args.chunk_target_seconds)]
             if args.yield_ratio is not None:
                 extra += ["--yield-ratio", str(args.yield_ratio)]
+            if args.max_app_p95_ratio is not None:
+                extra += ["--max-app-p95-ratio", args.max_app_p95_ratio]
+            if args.keep_search_index:
+                extra += ["--keep-search-index"]
             runner = CliRunner(dsn, args.workers, args.chunk_rows, extra)
         else:
             # for the record: the application alone on the box, before Airflow starts
@@ -289,12 +318,16 @@ def main() -> None:
             longest_lock_wait_s=round(sampler.longest, 3),
             longest_app_lock_wait_s=round(sampler.longest_app, 3),
         )
+        result.update(backfill_figures.controller_figures(dsn))
+        result["load_avg_at_end"] = [round(x, 2) for x in os.getloadavg()]
     finally:
         if not args.keep:
             name = psycopg.conninfo.conninfo_to_dict(dsn)["dbname"]
             with psycopg.connect(args.admin_dsn, autocommit=True) as conn:
                 conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-    print(json.dumps(result, indent=2))
+    if "backfill_s" in result:
+        print(f"figures: {backfill_figures.save(result)}.json/.svg", file=sys.stderr)
+    print(json.dumps({k: v for k, v in result.items() if k != "per_chunk"}, indent=2, default=str))
 
 
 if __name__ == "__main__":

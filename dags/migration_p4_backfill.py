@@ -11,14 +11,20 @@ the cutoff phase 2 recorded) into `events`, chunk by chunk, online:
    short transaction: one `INSERT … SELECT` with the mapping rules of `publish_activity`,
    bad rows to `activity_migration.quarantine` with their reason, the chunk marked done.
    Before every chunk the throttle reads load (active backends, lock waiters, replication
-   lag, app write latency) and pauses, shrinks chunks, or aborts on a critical level;
+   lag, app write latency) and pauses, shrinks chunks, or aborts on a critical level; a
+   controller holds the app's write p95 within `max_app_p95_ratio` × its idle value (measured
+   by **plan**) by lengthening or shortening the sleep between chunks (recorded per chunk);
 3. **check_zero_loss**: every row before the cutoff (and every row without an event) is in
    `events` exactly once or in the quarantine; the run fails with the counts otherwise;
-4. **report**: quarantine by reason, chunk statistics, progress.
+4. **report**: quarantine by reason, chunk statistics, progress, the latency controller's
+   decisions;
+5. **build_indexes**: the full-text GIN index, dropped CONCURRENTLY by **plan** so the copy does
+   not pay for it (`defer_search_index`, default on), is built CONCURRENTLY.
 
 **What it changes.** Inserts rows into `events` (`source = 'backfill'`) and
 `activity_migration.quarantine`; writes the chunk ledger and the settings `backfill_plan`.
-No DDL, no lock beyond row locks on new rows.
+With `defer_search_index` (default), `DROP INDEX CONCURRENTLY` / `CREATE INDEX CONCURRENTLY`
+of `events_search_idx` (no lock that blocks reads or writes); otherwise no DDL.
 
 **While it runs.** `activity-migration status` shows progress and ETA. Change thresholds live:
 `activity-migration backfill-throttle --set max_active_backends=20`, `--pause`, `--resume`
@@ -123,6 +129,17 @@ PARAMS = common_params(
         "the cores and the WAL to the application (0 = copy flat out). Live override: "
         "the setting backfill_throttle.",
     ),
+    max_app_p95_ratio=Param(
+        1.5,
+        type=["null", "number"],
+        minimum=1.05,
+        maximum=100,
+        title="Max app p95 ratio (latency objective)",
+        description="Hold the application's write p95 within this many times its idle value (measured "
+        "just before the copy): before every chunk a controller lengthens the sleep between chunks as "
+        "the p95 nears it, shortens it below, pauses above it; yield_ratio is its starting point. "
+        "Empty = off (the fixed yield_ratio). Live override: the setting backfill_throttle.",
+    ),
     pause_seconds=Param(
         1.0,
         type="number",
@@ -144,6 +161,14 @@ PARAMS = common_params(
         title="Allow without cutoff",
         description="Start although phase 2 recorded no cutoff. Only for tests and demos: "
         "without dual write, rows written meanwhile are not covered.",
+    ),
+    defer_search_index=Param(
+        True,
+        type="boolean",
+        title="Build the full-text index after the copy",
+        description="Drop events_search_idx (CONCURRENTLY) before the copy and build it CONCURRENTLY as "
+        "the last task: the copy then skips its most expensive index. Full-text searches over events "
+        "meanwhile return the same rows by a sequential scan; the feed's indexes stay.",
     ),
     replan=Param(
         False,
@@ -225,10 +250,23 @@ def migration_p4_backfill():
         dsn, cfg, _ = _inputs(context)
         return p4_backfill.report(dsn, cfg)
 
+    @task(
+        doc_md="Last step: build the indexes deferred for the copy (the full-text GIN) CONCURRENTLY; an "
+        "INVALID leftover of a failed build is rebuilt. Nothing to do when none was deferred."
+    )
+    def build_indexes(**context: Any) -> dict[str, Any]:
+        from activity_migration.phases import p4_backfill
+        from migration_airflow.runtime import run_context
+
+        dsn, cfg, _ = _inputs(context)
+        return p4_backfill.build_indexes(dsn, cfg, run_context(context))
+
     planned = plan()
     outcome_baseline_task(PHASE) >> planned
     workers = copy_worker.partial(pool=APP_DB_POOL).expand(worker_index=planned)
-    workers >> [check_zero_loss(), report()]
+    checked = check_zero_loss()
+    workers >> [checked, report()]
+    checked >> build_indexes()
 
 
 migration_p4_backfill()

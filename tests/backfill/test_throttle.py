@@ -140,14 +140,15 @@ def test_yield_ratio_sleeps_after_each_chunk_in_proportion(backfill_db):
         ThrottleSettings(yield_ratio=-1)
     assert BackfillParams().throttle.yield_ratio == 0.5  # on by default (docs/throttling.md)
     _plan(backfill_db)
-    flat = run_worker(backfill_db, load_config(), "t", _params(yield_ratio=0))
+    # the fixed duty cycle: the latency controller off (max_app_p95_ratio empty)
+    flat = run_worker(backfill_db, load_config(), "t", _params(yield_ratio=0, max_app_p95_ratio=None))
     assert flat.yielded_s == 0 and flat.chunks_done >= 2 and counts(backfill_db)["missing"] == 0
     with psycopg.connect(backfill_db, autocommit=True) as conn:  # copy again from scratch
         conn.execute("DELETE FROM public.events")
         conn.execute("DELETE FROM activity_migration.backfill_chunks")
     _plan(backfill_db)
     _set(backfill_db, yield_ratio=2)  # live override, as an operator would
-    slow = run_worker(backfill_db, load_config(), "t", _params(yield_ratio=0))
+    slow = run_worker(backfill_db, load_config(), "t", _params(yield_ratio=0, max_app_p95_ratio=None))
     assert counts(backfill_db)["missing"] == 0
     busy = slow.elapsed_s - slow.yielded_s
     assert slow.yielded_s > 0 and slow.yielded_s >= 1.0 * busy  # ~2x the copying time (not 0)

@@ -34,6 +34,7 @@ from ..db import APPLICATION_NAME, connect, fetch_one, fetch_row, load_sql, scal
 from ..errors import MigrationError
 from ..mapping import event_field_exprs
 from . import progress
+from .controller import Decision
 from .options import BackfillParams
 from .planner import events_ident, key_type, source_ident
 from .throttle import Throttle, ThrottleAbort, Verdict
@@ -59,6 +60,8 @@ class WorkerReport:
     yielded_s: float = 0.0
     elapsed_s: float = 0.0
     final_chunk_rows: int = 0
+    max_app_latency_ratio: float | None = None
+    last_yield_ratio: float | None = None
     stopped: str = "finished"
 
     def as_dict(self) -> dict[str, Any]:
@@ -198,9 +201,11 @@ def _claim_and_copy(
             # a chunk of a dead worker (or one just claimed): wait for its lease, then take it
             time.sleep(min(1.0, params.lease_seconds / 2))
             continue
-        elapsed = _copy_chunk(conn, cfg, stmts, claimant, claimed, sizer, report, params)
-        # Yield: leave the cores to the application for a while after each chunk (duty cycle).
-        _yield_cores(verdict.settings.yield_ratio * (elapsed or 0.0), report, stop_event)
+        elapsed = _copy_chunk(conn, cfg, stmts, claimant, claimed, sizer, report, verdict.decision)
+        # Yield: leave the cores to the application for a while after each chunk (duty cycle,
+        # set by the latency controller or the fixed yield_ratio).
+        report.last_yield_ratio = round(verdict.yield_ratio, 3)
+        _yield_cores(verdict.yield_ratio * (elapsed or 0.0), report, stop_event)
 
 
 def _wait_for_go(
@@ -209,6 +214,9 @@ def _wait_for_go(
     """Wait until the throttle lets the worker go; a throttled wait shrinks the chunk size."""
     verdict = throttle.wait_for_go(conn)
     sizer.target_s = verdict.settings.chunk_target_seconds
+    ratio = verdict.peak_ratio
+    if ratio is not None:
+        report.max_app_latency_ratio = round(max(ratio, report.max_app_latency_ratio or 0.0), 3)
     if verdict.pauses and verdict.shrink:
         report.throttle_pauses += verdict.pauses
         report.throttled_s += verdict.paused_s
@@ -241,13 +249,13 @@ def _copy_chunk(
     claimed: dict[str, Any],
     sizer: ChunkSizer,
     report: WorkerReport,
-    params: BackfillParams,
+    decision: Decision | None,
 ) -> float | None:
     """Copy one claimed chunk; returns its duration in seconds (None when nothing was copied)."""
     chunk_id, lo, hi = claimed["chunk_id"], claimed["lo"], claimed["hi"]
     t0 = time.monotonic()
     try:
-        copied = _copy_in_one_transaction(conn, cfg, stmts, claimant, claimed, sizer, report)
+        copied = _copy_in_one_transaction(conn, cfg, stmts, claimant, claimed, sizer, report, decision)
     except psycopg.errors.QueryCanceled as exc:
         # statement_timeout or lock_timeout: give the chunk back, smaller next time
         sizer.shrink()
@@ -268,7 +276,7 @@ def _copy_chunk(
     if copied is None:
         return None
     elapsed = time.monotonic() - t0
-    _account_chunk(conn, cfg, chunk_id, lo, copied, elapsed, sizer, report)
+    _account_chunk(conn, cfg, chunk_id, lo, copied, elapsed, sizer, report, decision)
     return elapsed
 
 
@@ -289,6 +297,7 @@ def _copy_in_one_transaction(
     claimed: dict[str, Any],
     sizer: ChunkSizer,
     report: WorkerReport,
+    decision: Decision | None,
 ) -> _CopiedRange | None:
     """In ONE transaction: lock the claimed chunk, cut its range when too big, copy it, mark it done.
 
@@ -309,7 +318,13 @@ def _copy_in_one_transaction(
         copied, quarantined = int(counts["rows_copied"]), int(counts["rows_quarantined"])
         conn.execute(
             stmts.finish,
-            {"chunk_id": chunk_id, "rows_copied": copied, "rows_quarantined": quarantined, "hi": new_hi},
+            {
+                "chunk_id": chunk_id,
+                "rows_copied": copied,
+                "rows_quarantined": quarantined,
+                "hi": new_hi,
+                **(decision or Decision("off", 0.0)).columns(),
+            },
         )
     return _CopiedRange(new_hi, rows_seen, copied, quarantined)
 
@@ -352,6 +367,7 @@ def _account_chunk(
     elapsed: float,
     sizer: ChunkSizer,
     report: WorkerReport,
+    decision: Decision | None,
 ) -> None:
     """Adapt the chunk size to the chunk's speed, count it in the report and log the progress."""
     sizer.observe(done.rows_seen, elapsed)
@@ -360,13 +376,14 @@ def _account_chunk(
     report.rows_quarantined += done.quarantined
     p = progress.snapshot(conn, cfg)
     log.info(
-        "chunk %s [%s, %s): %s copied, %s quarantined in %.2f s | %s | next chunk %s rows",
+        "chunk %s [%s, %s): %s copied, %s quarantined in %.2f s | %s | before it: %s | next chunk %s rows",
         chunk_id,
         lo or "-inf",
         done.hi or "+inf",
         done.copied,
         done.quarantined,
         elapsed,
-        progress.describe(p),
+        progress.describe(p, with_latency=False),
+        decision.describe() if decision is not None else "controller n/a",
         sizer.rows,
     )

@@ -28,6 +28,8 @@ class BackfillParams:
     :param dry_run: plan and report only; write nothing (not even the plan)
     :param allow_without_cutoff: start although phase 2 recorded no cutoff (tests, demos)
     :param replan: throw the existing chunk plan away and plan again
+    :param defer_search_index: drop the full-text GIN index of events (CONCURRENTLY) before the
+        copy and build it CONCURRENTLY after it (backfill/deferred_indexes.py)
     :param throttle: thresholds, overridden live by the ``backfill_throttle`` setting
     """
 
@@ -38,6 +40,7 @@ class BackfillParams:
     dry_run: bool = False
     allow_without_cutoff: bool = False
     replan: bool = False
+    defer_search_index: bool = True
     throttle: ThrottleSettings = field(default_factory=ThrottleSettings)
 
     def __post_init__(self) -> None:
@@ -74,7 +77,7 @@ class BackfillParams:
         for name in ("chunk_target_seconds", "lease_seconds"):
             if name in kwargs:
                 kwargs[name] = float(kwargs[name])
-        for name in ("dry_run", "allow_without_cutoff", "replan"):
+        for name in ("dry_run", "allow_without_cutoff", "replan", "defer_search_index"):
             if name in kwargs:
                 kwargs[name] = _truthy(kwargs[name])
         throttle_keys = {k: values[k] for k in ThrottleSettings.names() if k in values}

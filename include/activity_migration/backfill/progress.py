@@ -10,6 +10,7 @@ from psycopg import sql
 from .. import ledger
 from ..config import MigrationConfig
 from ..db import fetch_all, fetch_one, load_sql
+from .controller import BASELINE_SETTING
 from .planner import PLAN_SETTING
 from .throttle import SETTING_KEY as THROTTLE_SETTING
 
@@ -43,16 +44,47 @@ def snapshot(conn: psycopg.Connection, cfg: MigrationConfig) -> dict[str, Any]:
         "percent": round(100.0 * done_rows / total, 1) if total else (100.0 if row.get("chunks") else 0.0),
         "rows_per_s": round(rate, 1) if rate else None,
         "eta_s": round(remaining / rate, 1) if rate and remaining else (0.0 if not remaining else None),
+        "latency": latency(conn, cfg),
     }
 
 
-def describe(p: dict[str, Any]) -> str:
+def latency(conn: psycopg.Connection, cfg: MigrationConfig) -> dict[str, Any]:
+    """The latency controller: idle baseline, newest decision, ratios and actions over the window."""
+    row = fetch_one(
+        conn,
+        load_sql(
+            "p4_backfill/22_select_recent_control.sql",
+            chunks=sql.Identifier(cfg.state_schema, "backfill_chunks"),
+        ),
+        {"w": RATE_WINDOW_S},
+    )
+    out: dict[str, Any] = {"baseline": ledger.get_setting(conn, BASELINE_SETTING, None, cfg=cfg)}
+    if row:
+        out.update({k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items()})
+    return out
+
+
+def describe_latency(lat: dict[str, Any] | None) -> str:
+    """``app p95 3.1 ms = 1.21x idle 2.6 ms (probe), objective ... last: faster, yield 0.35``."""
+    if not lat or lat.get("app_latency_ratio") is None:
+        return "app latency n/a"
+    base = lat.get("baseline") or {}
+    return (
+        f"app p95 {lat['app_p95_ms']:.1f} ms = {lat['app_latency_ratio']:.2f}x idle "
+        f"{base.get('p95_ms', float('nan')):.1f} ms ({base.get('source', '?')}), "
+        f"max {lat.get('max_ratio') or 0:.2f}x over {RATE_WINDOW_S // 60} min, "
+        f"last {lat['throttle_action']}, yield {lat['yield_ratio']:.2f}"
+    )
+
+
+def describe(p: dict[str, Any], *, with_latency: bool = True) -> str:
     rate = f"{p['rows_per_s']:.0f} rows/s" if p.get("rows_per_s") else "rate n/a"
     eta = f"ETA {p['eta_s']:.0f} s" if p.get("eta_s") is not None else "ETA n/a"
     return (
         f"progress {p['rows_done']}/{p['rows_total']} rows ({p['percent']}%), "
         f"chunks {p['chunks_done']}/{p['chunks']} done, {p['chunks_running']} running, "
         f"{p['chunks_failed']} failed, {rate}, {eta}"
+        + (f"; {describe_latency(p.get('latency'))}" if with_latency else "")
     )
 
 

@@ -13,7 +13,11 @@ operator can change them while the copy runs (``activity-migration backfill-thro
 - ``yield_ratio``: after every chunk the worker sleeps ``yield_ratio`` x the chunk's duration
   (a duty cycle), so the application's commits are not queued behind the backfill's WAL and
   CPU all the time. It works on any server (no pg_stat_statements needed); with short chunks
-  (``chunk_target_seconds``) the application never waits long behind one.
+  (``chunk_target_seconds``) the application never waits long behind one;
+- ``max_app_p95_ratio`` (default 1.5): the latency objective. ``controller.DutyController``
+  moves the yield from ``yield_ratio`` by feedback on the app's write p95 over its idle
+  baseline, and pauses above the objective (``None`` = off: the fixed ``yield_ratio``). A
+  live override of ``yield_ratio`` pins the yield (the objective still pauses).
 
 Every pause and abort is recorded in ``{state}.perf_samples`` (purpose ``throttle``).
 """
@@ -32,6 +36,16 @@ from psycopg.types.json import Jsonb
 from .. import ledger, metrics
 from ..config import MigrationConfig
 from ..errors import ConfigError, MigrationError
+from .controller import (
+    REBASELINE_AFTER_S,
+    Decision,
+    DutyController,
+    LatencyEstimator,
+    measure_baseline,
+    read_baseline,
+    record_baseline,
+    remeasure_if_idle,
+)
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +79,7 @@ class ThrottleSettings:
     pause_seconds: float = 1.0
     chunk_target_seconds: float = 0.5
     yield_ratio: float = 0.5
+    max_app_p95_ratio: float | None = 1.5
     paused: bool = False
 
     def __post_init__(self) -> None:
@@ -86,6 +101,11 @@ class ThrottleSettings:
             raise ConfigError(f"pause_seconds must be between 0 and 300, got {self.pause_seconds!r}")
         if not 0 <= self.yield_ratio <= 10:
             raise ConfigError(f"yield_ratio must be between 0 and 10, got {self.yield_ratio!r}")
+        if self.max_app_p95_ratio is not None and not 1.05 <= self.max_app_p95_ratio <= 100:
+            raise ConfigError(
+                f"max_app_p95_ratio must be between 1.05 and 100 (or null: off), "
+                f"got {self.max_app_p95_ratio!r}"
+            )
 
     @classmethod
     def names(cls) -> list[str]:
@@ -163,6 +183,13 @@ class Verdict:
     paused_s: float = 0.0
     pauses: int = 0
     shrink: bool = False
+    decision: Decision | None = None
+    peak_ratio: float | None = None  # the highest app latency ratio seen while waiting
+
+    @property
+    def yield_ratio(self) -> float:
+        """The sleep after the chunk, in chunk durations: the controller's, else the setting."""
+        return self.decision.yield_ratio if self.decision is not None else self.settings.yield_ratio
 
 
 class Throttle:
@@ -184,13 +211,40 @@ class Throttle:
         self.worker = worker
         self.sleep = sleep
         self.latency = metrics.WriteLatencySampler(cfg.state_schema)
+        self.baseline: dict[str, Any] | None = None
+        self.estimator: LatencyEstimator | None = None
+        self.controller = DutyController.starting_at(base.max_app_p95_ratio or 1.5, base.yield_ratio)
+        self._overrides: dict[str, Any] = {}
 
     def current(self, conn: psycopg.Connection) -> ThrottleSettings:
-        return self.base.merged(read_overrides(conn, self.cfg))
+        self._overrides = read_overrides(conn, self.cfg)
+        return self.base.merged(self._overrides)
+
+    def _decide(self, conn: psycopg.Connection, s: ThrottleSettings) -> Decision:
+        """The controller's step for this chunk: estimate the app's p95, compare it with the objective."""
+        if s.max_app_p95_ratio is None:
+            return Decision("off", s.yield_ratio)
+        if self.baseline is None:
+            self.baseline = read_baseline(conn, self.cfg)
+            if self.baseline is None:  # a worker started without the plan step: measure now
+                self.baseline = measure_baseline(conn, self.cfg)
+                record_baseline(conn, self.cfg, self.baseline)
+            self.estimator = LatencyEstimator(self.cfg, self.worker, self.baseline["source"])
+        else:  # shared by the workers: one may have re-measured it
+            self.baseline = read_baseline(conn, self.cfg) or self.baseline
+        assert self.estimator is not None
+        p95_ms = self.estimator.estimate(conn)
+        ratio = None if p95_ms is None else p95_ms / float(self.baseline["p95_ms"])
+        self.controller.objective = s.max_app_p95_ratio
+        action = self.controller.update(ratio)
+        if "yield_ratio" in self._overrides and action != "pause":
+            return Decision("pinned", s.yield_ratio, p95_ms, ratio)
+        return Decision(action, self.controller.yield_ratio, p95_ms, ratio)
 
     def wait_for_go(self, conn: psycopg.Connection) -> Verdict:
         """Hold while paused, abort on a critical signal, pause while a signal is over its max."""
         verdict = Verdict(settings=self.current(conn))
+        latency_paused_s = 0.0
         while True:
             s = verdict.settings
             if s.paused:
@@ -201,9 +255,23 @@ class Throttle:
             if critical:
                 self._abort(conn, critical[0], signals)
             over = _crossed(signals, s, _MAX)
-            if not over:
+            if over:
+                self._pause(conn, verdict, over[0], signals)
+                continue
+            verdict.decision = self._decide(conn, s)
+            if verdict.decision.ratio is not None:
+                verdict.peak_ratio = max(verdict.peak_ratio or 0.0, verdict.decision.ratio)
+            if verdict.decision.action != "pause":
                 return verdict
-            self._pause(conn, verdict, over[0], signals)
+            d = verdict.decision
+            signals["app_p95_ms"] = d.p95_ms
+            self._pause(conn, verdict, ("app_p95_ratio", d.ratio, s.max_app_p95_ratio), signals)
+            latency_paused_s += s.pause_seconds
+            if latency_paused_s >= REBASELINE_AFTER_S and self.baseline is not None:
+                self.baseline = (
+                    remeasure_if_idle(conn, self.cfg, self.baseline, latency_paused_s) or self.baseline
+                )
+                latency_paused_s = 0.0
 
     def _hold_paused(self, conn: psycopg.Connection, verdict: Verdict) -> None:
         """One sleep of an operator's pause (logged and recorded every 30th time), then re-read."""

@@ -13,6 +13,10 @@ from ..run_rules import production_params
 from ._common import add_database_args, database_dsn, positive_float, positive_int
 
 
+def _ratio_or_off(value: str) -> float | str:
+    return "null" if value.strip().lower() in ("off", "null", "none") else float(value)
+
+
 def _run(args: argparse.Namespace) -> int:
     values = {
         "max_parallel_chunks": args.workers,
@@ -20,9 +24,11 @@ def _run(args: argparse.Namespace) -> int:
         "chunk_target_seconds": args.chunk_target_seconds,
         "lease_seconds": args.lease_seconds,
         "yield_ratio": args.yield_ratio,
+        "max_app_p95_ratio": args.max_app_p95_ratio,
         "dry_run": args.dry_run,
         "allow_without_cutoff": args.allow_without_cutoff,
         "replan": args.replan,
+        "defer_search_index": not args.keep_search_index,
     }
     values = {k: v for k, v in values.items() if v is not None}  # unset: BackfillParams' defaults
     ctx = RunContext(environment=args.environment or "production", mode="normal", actor="cli")
@@ -69,6 +75,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         help=f"after each chunk, sleep this times its duration (default {d.throttle.yield_ratio:g})",
     )
     p.add_argument(
+        "--max-app-p95-ratio",
+        type=_ratio_or_off,
+        default=None,
+        help="latency objective: the app's write p95 over its idle p95 that the controller holds "
+        f"(default {d.throttle.max_app_p95_ratio:g}; 'off' = the fixed --yield-ratio)",
+    )
+    p.add_argument(
         "--lease-seconds",
         type=positive_float,
         default=60.0,
@@ -82,4 +95,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--replan", action="store_true", help="throw the existing chunk plan away and plan again")
     p.add_argument("--no-check", action="store_true", help="skip the zero-loss check at the end")
+    p.add_argument(
+        "--keep-search-index",
+        action="store_true",
+        help="keep the full-text GIN during the copy (default: dropped before it, built CONCURRENTLY after)",
+    )
     p.set_defaults(func=_run)

@@ -8,7 +8,9 @@ The sequence (as the DAG and ``activity-migration backfill`` run it):
 3. ``run_workers`` — N workers claim and copy chunks (``backfill.copier.run_worker``);
 4. ``check_zero_loss`` (``verify``) — every source row before the cutoff, and every row without
    an event, is in events exactly once or in the quarantine; raises with the counts otherwise;
-5. ``report``      — quarantine by reason and chunk statistics (pandas).
+5. ``report``      — quarantine by reason and chunk statistics (pandas);
+6. ``build_indexes`` — the indexes the plan step deferred (the full-text GIN, dropped
+   CONCURRENTLY before the copy) are built CONCURRENTLY (backfill/deferred_indexes.py).
 
 ``rollback`` removes what the backfill wrote (events with source 'backfill', the quarantine
 rows it added, the chunk plan), chunk by chunk, in short transactions.
@@ -25,7 +27,7 @@ import psycopg
 from psycopg import sql
 
 from .. import ledger
-from ..backfill import copier, planner, progress
+from ..backfill import controller, copier, deferred_indexes, planner, progress
 from ..backfill.options import BackfillParams
 from ..config import MigrationConfig, load_config
 from ..db import connection, fetch_all, fetch_row, load_sql, scalar
@@ -100,10 +102,42 @@ def plan(
             if len(p.chunks) > 20:
                 log.info("  ... %s more chunks", len(p.chunks) - 20)
         else:
+            deferred = deferred_indexes.defer(dsn, cfg) if params.defer_search_index else {}
+            baseline = _latency_baseline(conn, cfg, params)
             ledger.record(
-                conn, PHASE, "plan", "succeeded", ctx, {**summary, "cutoff": found["cutoff"]}, cfg=cfg
+                conn,
+                PHASE,
+                "plan",
+                "succeeded",
+                ctx,
+                {
+                    **summary,
+                    "cutoff": found["cutoff"],
+                    "latency_baseline": baseline,
+                    "deferred_indexes": sorted(deferred),
+                },
+                cfg=cfg,
             )
     return p
+
+
+def _latency_baseline(
+    conn: psycopg.Connection, cfg: MigrationConfig, params: BackfillParams
+) -> dict[str, Any] | None:
+    """The app's idle write p95, measured now (just before the copy) for the latency controller."""
+    if params.throttle.max_app_p95_ratio is None:
+        return None
+    baseline = controller.measure_baseline(conn, cfg)
+    controller.record_baseline(conn, cfg, baseline)
+    log.info(
+        "app write latency baseline (idle, before the copy): p95 %.2f ms from %s (%s samples); "
+        "objective p95 <= %gx",
+        baseline["p95_ms"],
+        baseline["source"],
+        baseline["samples"],
+        params.throttle.max_app_p95_ratio,
+    )
+    return baseline
 
 
 def run_workers(
@@ -198,13 +232,25 @@ def report(dsn: str, cfg: MigrationConfig) -> dict[str, Any]:
             ),
             columns=["status", "chunks", "rows_copied", "rows_quarantined", "attempts", "avg_s", "max_s"],
         )
+        control = pd.DataFrame(
+            fetch_all(
+                conn,
+                load_sql(
+                    "p4_backfill/23_report_control.sql",
+                    chunks=sql.Identifier(cfg.state_schema, "backfill_chunks"),
+                ),
+            ),
+            columns=["action", "chunks", "mean_p95_ms", "mean_ratio", "max_ratio", "mean_yield"],
+        )
         prog = progress.snapshot(conn, cfg)
     log.info("quarantine by reason:\n%s", q.to_string(index=False) if len(q) else "(empty)")
     log.info("chunks:\n%s", chunks.to_string(index=False) if len(chunks) else "(no plan)")
+    log.info("latency controller by action:\n%s", control.to_string(index=False) if len(control) else "(off)")
     log.info("%s", progress.describe(prog))
     return {
         "quarantine": q.astype(str).to_dict("records"),
         "chunks": chunks.astype(str).to_dict("records"),
+        "controller": control.astype(str).to_dict("records"),
         "progress": prog,
     }
 
@@ -226,8 +272,20 @@ def apply(
         return out
     reports = run_workers(dsn, cfg, params, workers)
     out["workers"] = [r.as_dict() for r in reports]
+    with connection(dsn, autocommit=True) as conn:
+        out["latency"] = progress.latency(conn, cfg)
+    log.info("latency controller: %s", progress.describe_latency(out["latency"]))
     if check:
         out["check"] = check_zero_loss(dsn, cfg, ctx, params)
+    out["indexes"] = build_indexes(dsn, cfg, ctx)
+    return out
+
+
+def build_indexes(dsn: str, cfg: MigrationConfig, ctx: ledger.RunContext | None = None) -> dict[str, Any]:
+    """Last step: build the indexes deferred for the copy, CONCURRENTLY (ledger step ``build_indexes``)."""
+    out = deferred_indexes.build(dsn, cfg)
+    with connection(dsn, autocommit=True) as conn:
+        ledger.record(conn, PHASE, "build_indexes", "succeeded", ctx, out, cfg=cfg)
     return out
 
 
@@ -269,5 +327,7 @@ def rollback(
                 sql.SQL("DELETE FROM {} WHERE key = %s").format(sql.Identifier(cfg.state_schema, "settings")),
                 (planner.PLAN_SETTING,),
             )
+    removed["indexes_rebuilt"] = len(deferred_indexes.build(dsn, cfg)["built"])
+    with connection(dsn, autocommit=True) as conn:
         ledger.record(conn, PHASE, "rollback", "succeeded", ctx, removed, cfg=cfg)
     return removed

@@ -66,6 +66,21 @@ CREATE TABLE IF NOT EXISTS {state}.backfill_chunks (
     finished_at     timestamptz
 );
 CREATE INDEX IF NOT EXISTS backfill_chunks_status_idx ON {state}.backfill_chunks (status, chunk_id);
+-- The latency controller's decision before each chunk (backfill/controller.py): the app's
+-- write p95 estimate (ms), its ratio to the idle baseline, the action and the yield it chose.
+ALTER TABLE {state}.backfill_chunks
+    ADD COLUMN IF NOT EXISTS app_p95_ms        double precision,
+    ADD COLUMN IF NOT EXISTS app_latency_ratio double precision,
+    ADD COLUMN IF NOT EXISTS yield_ratio       double precision,
+    ADD COLUMN IF NOT EXISTS throttle_action   text;
+
+-- One row per backfill worker: the latency probe commits a one-row upsert here (a write that
+-- waits for the WAL flush like the application's commits do) when pg_stat_statements is absent.
+CREATE TABLE IF NOT EXISTS {state}.backfill_latency_probe (
+    worker      text PRIMARY KEY,
+    probes      bigint      NOT NULL DEFAULT 1,
+    probed_at   timestamptz NOT NULL DEFAULT clock_timestamp()
+);
 
 -- Source rows that could not be mapped, with the reason and the original row.
 CREATE TABLE IF NOT EXISTS {state}.quarantine (

@@ -1,0 +1,260 @@
+"""Hold the application's write latency at an objective by feedback: the backfill's duty cycle.
+
+``max_app_p95_ratio`` (default 1.5) is the objective: the application's write p95 during the
+copy over its idle p95, measured just before the copy starts (the *baseline*, setting
+``backfill_latency_baseline``). Before every chunk a worker estimates the current p95 and the
+controller moves the duty cycle ``d`` (copy time / (copy + sleep); the sleep after a chunk is
+``yield_ratio`` = 1/d - 1 times its duration) like a TCP sender's window (AIMD):
+
+- ratio <= setpoint (80 % of the objective): ``faster``, ``d`` grows additively (+0.05);
+- setpoint < ratio <= objective: ``slower``, ``d`` shrinks multiplicatively, the more the
+  nearer the ratio is to the objective (x1 at the setpoint, x0.5 at the objective);
+- ratio > objective: ``pause``, ``d`` halves and the worker sleeps ``pause_seconds`` and
+  measures again, until the ratio is back under the objective.
+
+Two latency sources, chosen when the baseline is measured and kept for the run:
+
+- ``pg_stat_statements`` (installed and loaded, with at least ``MIN_WINDOW_CALLS`` app writes in
+  the baseline window): deltas of calls, total time and sum of squares of the application's
+  INSERT/UPDATE/DELETE give the window's mean and stddev; p95 ~ mean + 1.645 stddev (the
+  view keeps no percentiles);
+- ``probe`` (otherwise): a committed one-row upsert in ``{state}.backfill_latency_probe``,
+  timed by the worker (``PROBES`` per decision); the p95 of the probes of the last
+  ``HORIZON_S`` seconds (at most ``WINDOW``).
+  It waits for the WAL flush and the CPU as an application commit does, which is what the
+  copy slows down (docs/throttling.md).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import statistics
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import psycopg
+from psycopg import sql
+
+from .. import ledger
+from ..config import MigrationConfig
+from ..db import fetch_one, load_sql, scalar
+
+log = logging.getLogger(__name__)
+
+BASELINE_SETTING = "backfill_latency_baseline"
+PROBES = 3  # probe commits per decision
+WINDOW = 20  # at most this many probe latencies in the p95 ...
+HORIZON_S = 3.0  # ... taken in the last seconds (the current window)
+BASELINE_PROBES = 100  # p95 of 100: the 95th, not the 2nd largest of a noisy few
+MIN_WINDOW_CALLS = 20
+Z95 = 1.645
+SETPOINT = 0.8  # of the objective
+REBASELINE_AFTER_S = 10.0  # latency pauses this long, with no chunk copying: re-measure idle
+STEP_UP = 0.05  # additive increase of the duty cycle
+MAX_YIELD = 8.0  # the slowest duty cycle: copy 1 part, sleep 8
+
+
+def p95(values: list[float]) -> float:
+    """Nearest-rank 95th percentile."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
+
+
+@dataclass
+class LatencyEstimator:
+    """The application's current write p95 in ms, from ``source`` (``probe`` or ``pg_stat_statements``)."""
+
+    cfg: MigrationConfig
+    worker: str
+    source: str = "probe"
+    clock: Callable[[], float] = time.perf_counter
+    _window: deque[tuple[float, float]] = field(default_factory=lambda: deque(maxlen=WINDOW), repr=False)
+    _last: tuple[float, float, float] | None = field(default=None, repr=False)
+    _last_p95: float | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        self._probe = load_sql(
+            "p4_backfill/20_probe_write_latency.sql",
+            probe=sql.Identifier(self.cfg.state_schema, "backfill_latency_probe"),
+        )
+
+    def probe_once(self, conn: psycopg.Connection) -> float:
+        """One committed probe write (autocommit connection), its latency in ms."""
+        t0 = self.clock()
+        conn.execute(self._probe, {"worker": self.worker[:200]})
+        return (self.clock() - t0) * 1000.0
+
+    def _statement_totals(self, conn: psycopg.Connection) -> tuple[float, float, float]:
+        row = fetch_one(
+            conn, load_sql("p4_backfill/21_sum_app_write_time.sql"), {"pattern": f"%{self.cfg.state_schema}%"}
+        )
+        assert row is not None
+        return float(row["calls"]), float(row["total_ms"]), float(row["sumsq"])
+
+    def _statements_window(self, conn: psycopg.Connection) -> tuple[float | None, float]:
+        """(p95 estimate, calls) since the previous call; None with too few calls."""
+        now, before = self._statement_totals(conn), self._last
+        self._last = now
+        if before is None or now[0] - before[0] < 1:
+            return None, 0.0
+        calls = now[0] - before[0]
+        mean = (now[1] - before[1]) / calls
+        var = max(0.0, (now[2] - before[2]) / calls - mean * mean)
+        return mean + Z95 * math.sqrt(var), calls
+
+    def estimate(self, conn: psycopg.Connection) -> float | None:
+        """The current window's p95 in ms (the previous estimate when the window has no app write)."""
+        if self.source == "pg_stat_statements":
+            value, _ = self._statements_window(conn)
+            self._last_p95 = value if value is not None else self._last_p95
+            return self._last_p95
+        for _ in range(PROBES):
+            self._window.append((self.clock(), self.probe_once(conn)))
+        now = self.clock()
+        return p95([ms for at, ms in self._window if now - at <= HORIZON_S])
+
+
+def measure_baseline(
+    conn: psycopg.Connection, cfg: MigrationConfig, *, window_s: float = 2.0, sleep=time.sleep
+) -> dict[str, Any]:
+    """The application's idle write p95, just before the copy (nothing of ours runs yet).
+
+    pg_stat_statements over ``window_s`` when usable and the application wrote at least
+    ``MIN_WINDOW_CALLS`` times in it; otherwise ``BASELINE_PROBES`` probe commits.
+    """
+    est = LatencyEstimator(cfg, "baseline")
+    if _statements_usable(conn):
+        est.source = "pg_stat_statements"
+        est._statements_window(conn)
+        sleep(window_s)
+        value, calls = est._statements_window(conn)
+        if value is not None and calls >= MIN_WINDOW_CALLS:
+            return _baseline(est.source, value, int(calls))
+        log.info("pg_stat_statements saw %s app writes in %.1f s: measuring with the probe", calls, window_s)
+    est.source = "probe"
+    samples = []
+    for _ in range(BASELINE_PROBES):
+        samples.append(est.probe_once(conn))
+        sleep(0.005)
+    return _baseline("probe", p95(samples), len(samples), median=statistics.median(samples))
+
+
+def _baseline(source: str, p95_ms: float, n: int, **extra: float) -> dict[str, Any]:
+    out = {"source": source, "p95_ms": round(max(p95_ms, 0.05), 3), "samples": n}
+    out.update({k: round(v, 3) for k, v in extra.items()})
+    out["measured_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    return out
+
+
+def _statements_usable(conn: psycopg.Connection) -> bool:
+    if not scalar(conn, "SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements'"):
+        return False
+    try:
+        with conn.transaction():
+            scalar(conn, "SELECT count(*) FROM pg_stat_statements LIMIT 1")
+    except psycopg.Error:
+        return False
+    return True
+
+
+def remeasure_if_idle(
+    conn: psycopg.Connection, cfg: MigrationConfig, current: dict[str, Any], paused_s: float
+) -> dict[str, Any] | None:
+    """After a long latency pause: when no chunk is being copied anywhere, the latency measured now
+    is the idle latency of now. A busier server than at the start (its other load, the app's own
+    growth) is not the copy's doing, and pausing cannot bring it back; so a higher idle p95
+    replaces the baseline (recorded with the previous one). Returns it, or None (kept)."""
+    chunks = sql.Identifier(cfg.state_schema, "backfill_chunks")
+    if scalar(conn, sql.SQL("SELECT count(*) FROM {} WHERE status = 'running'").format(chunks)):
+        return None  # a chunk is being copied: the latency now is not idle
+    fresh = measure_baseline(conn, cfg)
+    if fresh["source"] != current["source"] or fresh["p95_ms"] <= float(current["p95_ms"]):
+        return None
+    fresh.update(
+        remeasured=True,
+        previous_p95_ms=current["p95_ms"],
+        reason=f"every worker paused {paused_s:.0f} s with no chunk copying; idle p95 re-measured",
+    )
+    record_baseline(conn, cfg, fresh)
+    log.warning(
+        "app write p95 stays above the objective with no chunk copying for %.0f s: idle re-measured, "
+        "baseline %.2f -> %.2f ms (%s)",
+        paused_s,
+        float(current["p95_ms"]),
+        fresh["p95_ms"],
+        fresh["source"],
+    )
+    return fresh
+
+
+def record_baseline(conn: psycopg.Connection, cfg: MigrationConfig, baseline: dict[str, Any]) -> None:
+    with conn.transaction():
+        ledger.set_setting(conn, BASELINE_SETTING, baseline, by="p4_backfill plan", cfg=cfg)
+
+
+def read_baseline(conn: psycopg.Connection, cfg: MigrationConfig) -> dict[str, Any] | None:
+    value = ledger.get_setting(conn, BASELINE_SETTING, None, cfg=cfg)
+    return value if isinstance(value, dict) and value.get("p95_ms") else None
+
+
+@dataclass
+class Decision:
+    """What the controller chose before one chunk."""
+
+    action: str  # faster | slower | hold | pause | pinned | off
+    yield_ratio: float
+    p95_ms: float | None = None
+    ratio: float | None = None
+
+    def columns(self) -> dict[str, Any]:
+        """The chunk ledger's controller columns (05_finish_chunk.sql)."""
+        return {
+            "app_p95_ms": None if self.p95_ms is None else round(self.p95_ms, 3),
+            "app_latency_ratio": None if self.ratio is None else round(self.ratio, 3),
+            "yield_ratio": round(self.yield_ratio, 3),
+            "throttle_action": self.action,
+        }
+
+    def describe(self) -> str:
+        if self.ratio is None:
+            return f"controller {self.action}, yield {self.yield_ratio:.2f}"
+        return (
+            f"app p95 {self.p95_ms:.1f} ms = {self.ratio:.2f}x idle -> {self.action}, "
+            f"yield {self.yield_ratio:.2f}"
+        )
+
+
+@dataclass
+class DutyController:
+    """AIMD on the duty cycle d = 1 / (1 + yield_ratio), against the objective (a p95 ratio)."""
+
+    objective: float
+    duty: float
+
+    @classmethod
+    def starting_at(cls, objective: float, yield_ratio: float) -> "DutyController":
+        return cls(objective, 1.0 / (1.0 + min(max(yield_ratio, 0.0), MAX_YIELD)))
+
+    @property
+    def yield_ratio(self) -> float:
+        return 1.0 / self.duty - 1.0
+
+    def update(self, ratio: float | None) -> str:
+        """Move the duty cycle for this ratio; return the action."""
+        if ratio is None:
+            return "hold"
+        setpoint = SETPOINT * self.objective
+        if ratio > self.objective:
+            self.duty *= 0.5
+            action = "pause"
+        elif ratio > setpoint:
+            self.duty *= 1.0 - 0.5 * (ratio - setpoint) / (self.objective - setpoint)
+            action = "slower"
+        else:
+            self.duty += STEP_UP
+            action = "faster"
+        self.duty = min(1.0, max(1.0 / (1.0 + MAX_YIELD), self.duty))
+        return action
