@@ -73,12 +73,15 @@ def _answers(session: Any, dag_run: Any) -> list[dict[str, Any]]:
 
 def note_decision(dag_run: Any) -> str | None:
     """Set the run's note from its answered approvals (a person's own note is kept); returns it."""
-    from sqlalchemy.orm import object_session
+    from sqlalchemy import inspect
 
-    if not str(getattr(dag_run, "dag_id", "")).startswith("migration_") or getattr(dag_run, "note", None):
+    if not str(getattr(dag_run, "dag_id", "")).startswith("migration_"):
         return None
-    session = object_session(dag_run)
-    if session is None:
+    # Only a run bound to the scheduler's session can take a note; `airflow dags test` hands over a
+    # detached run, whose note cannot even be read (lazy load): nothing to do there.
+    state = inspect(dag_run, raiseerr=False)
+    session = state.session if state is not None else None
+    if session is None or getattr(dag_run, "note", None):
         return None
     note = decision_note(_answers(session, dag_run))
     if note:

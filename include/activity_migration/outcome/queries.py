@@ -15,6 +15,7 @@ created, an error), never as a zero.
 from __future__ import annotations
 
 import json
+import re
 import statistics
 import time
 from dataclasses import dataclass
@@ -80,31 +81,57 @@ def events_unavailable(conn: psycopg.Connection, cfg: MigrationConfig) -> str | 
     return None
 
 
+class Unmeasurable(Exception):
+    """A query form needs a source column the config does not map."""
+
+
 def _identifiers(cfg: MigrationConfig) -> dict[str, Any]:
+    """Tables, and the legacy log's columns as the config maps them (``c_<event field>``; the
+    legacy queries are written against the mapping, not against the demo's column names)."""
+    columns = {f"c_{field}": sql.Identifier(col) for field, col in cfg.source.columns.items() if col}
     return {
         "source": sql.Identifier(cfg.source.schema, cfg.source.table),
         "events": sql.Identifier(cfg.target_schema, cfg.target_table),
+        "c_key": sql.Identifier(cfg.source.key),
+        **columns,
     }
 
 
 def _load(relative: str, cfg: MigrationConfig) -> sql.Composed:
     text = (SQL_ROOT / relative).read_text()
+    body = "\n".join(line for line in text.splitlines() if not line.startswith("--"))
+    unmapped = sorted(set(re.findall(r"\{(c_[a-z_]+)\}", body)) - set(_identifiers(cfg)))
+    if unmapped:
+        fields = ", ".join(u[2:] for u in unmapped)
+        raise Unmeasurable(f"the config maps no source column to {fields} ({cfg.source_table})")
     ids = {k: v for k, v in _identifiers(cfg).items() if "{" + k + "}" in text}
     return load_sql(relative, **ids)
+
+
+CHOOSE_FROM_LEGACY = "outcome/06_choose_query_parameters_legacy.sql"
+CHOOSE_FROM_EVENTS = "outcome/07_choose_query_parameters_events.sql"
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
 
 
 def choose_parameters(conn: psycopg.Connection, cfg: MigrationConfig) -> dict[str, Any]:
     """The most active user, the busiest customer of the last 30 days, the entity with the longest
     history and a search word: from the legacy log while it is a table, else from events."""
-    if legacy_unavailable(conn, cfg) is None:
-        row, origin = (
-            fetch_one(conn, _load("outcome/06_choose_query_parameters_legacy.sql", cfg)),
-            "legacy log",
-        )
-    elif events_unavailable(conn, cfg) is None:
-        row, origin = fetch_one(conn, _load("outcome/07_choose_query_parameters_events.sql", cfg)), "events"
-    else:
-        row, origin = None, "none"
+    try:
+        if legacy_unavailable(conn, cfg) is None:
+            row, origin = fetch_one(conn, _load(CHOOSE_FROM_LEGACY, cfg)), "legacy log"
+        elif events_unavailable(conn, cfg) is None:
+            row, origin = fetch_one(conn, _load(CHOOSE_FROM_EVENTS, cfg)), "events"
+        else:
+            row, origin = None, "none"
+    except (psycopg.Error, Unmeasurable) as exc:
+        # Never fail a phase over a measurement: the queries are then reported as not measured.
+        if not conn.autocommit:
+            conn.rollback()
+        return {"chosen_from": "none", "not_chosen": _first_line(exc)}
     if not conn.autocommit:
         conn.commit()
     params = {k: (str(v) if v is not None else None) for k, v in (row or {}).items()}
@@ -168,7 +195,10 @@ def run_form(
         why = "no user to sign in as (the log has no actor)"
     if why:
         return {"not_measured": why}
-    stmt = _load(f"outcome/queries/{q.name}_{form}.sql", cfg)
+    try:
+        stmt = _load(f"outcome/queries/{q.name}_{form}.sql", cfg)
+    except Unmeasurable as exc:
+        return {"not_measured": str(exc)}
     timings: list[float] = []
     try:
         with conn.transaction(force_rollback=True):
@@ -184,8 +214,7 @@ def run_form(
                 explained = cur.fetchone()
                 plan = explained[0][0] if explained else {}
     except psycopg.Error as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return {"not_measured": f"{type(exc).__name__}: {first}"}
+        return {"not_measured": _first_line(exc)}
     return {
         "runs": len(timings),
         "rows": len(rows),
