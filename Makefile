@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 DEMO_ROWS ?= 200000
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint airflow venv benchmarks embedded-stop clean contract
+.PHONY: demo test lint airflow airflow-cluster venv benchmarks embedded-stop clean contract
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -36,6 +36,11 @@ lint: $(STAMP)
 
 airflow: $(STAMP)
 	bash scripts/run_airflow.sh standalone
+
+# CeleryExecutor on loopback: Postgres metadata, Redis, scheduler, dag-processor, triggerer,
+# API server and two workers (docs/scaling.md). Ctrl-C stops everything it started.
+airflow-cluster: $(STAMP)
+	PYTHON=$(BIN)/python bash scripts/run_airflow_cluster.sh
 
 benchmarks: $(STAMP)
 	bash benchmarks/run_all.sh

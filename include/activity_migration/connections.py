@@ -182,6 +182,12 @@ def dsn_of(spec: ConnectionSpec, *, start_embedded: bool = True) -> str:
         raise ConfigError(
             f"connection {spec.conn_id!r} has conn_type {spec.conn_type!r}; a postgres connection is required"
         )
+    if spec.embedded and os.environ.get("ACTIVITY_MIGRATION_CLUSTER"):  # docs/scaling.md: cluster mode
+        raise ConfigError(
+            f"connection {spec.conn_id!r} points at the embedded Postgres, which lives on one machine "
+            "and cannot serve a cluster (every worker would start its own): set "
+            f"{env_var_name(spec.conn_id)} (or the Airflow connection) to a real Postgres server"
+        )
     if spec.embedded and start_embedded:
         server = embedded_server(spec)
         server.start()
