@@ -248,11 +248,20 @@ def report(dsn: str, cfg: MigrationConfig) -> dict[str, Any]:
     log.info("latency controller by action:\n%s", control.to_string(index=False) if len(control) else "(off)")
     log.info("%s", progress.describe(prog))
     return {
-        "quarantine": q.astype(str).to_dict("records"),
-        "chunks": chunks.astype(str).to_dict("records"),
-        "controller": control.astype(str).to_dict("records"),
+        "quarantine": _xcom_records(q),
+        "chunks": _xcom_records(chunks),
+        "controller": _xcom_records(control),
         "progress": prog,
     }
+
+
+def _xcom_records(frame: Any) -> list[dict[str, str | None]]:
+    """Rows as text for XCom (JSON): a missing value is None. (pandas 3's ``astype(str)`` keeps
+    missing values as NaN, which JSON cannot carry.)"""
+    return [
+        {str(k): (None if v is None or v != v else str(v)) for k, v in row.items()}
+        for row in frame.astype(object).to_dict("records")
+    ]
 
 
 def apply(
