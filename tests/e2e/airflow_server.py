@@ -125,9 +125,14 @@ class AirflowServer:
         return self._token
 
     def api(self, method: str, path: str, expect: tuple[int, ...] = (200,), **kw: Any) -> Any:
-        # A loaded CI machine can stall the API server for a while: reads are retried, writes not.
+        # A loaded CI machine can stall the API server for a while: reads are retried on a timeout.
+        # The SQLite metadata database of `airflow standalone` answers a write it could not lock
+        # ("database is locked" while the scheduler writes) with a 500 "Database error" and no
+        # change: that is retried for every method, a few seconds apart.
         attempts = 3 if method == "GET" else 1
-        for attempt in range(attempts):
+        locked_retries = 5
+        attempt = 0
+        while True:
             try:
                 r = requests.request(
                     method,
@@ -136,11 +141,17 @@ class AirflowServer:
                     timeout=90,
                     **kw,
                 )
-                break
             except (requests.ConnectionError, requests.Timeout):
-                if attempt == attempts - 1:
+                attempt += 1
+                if attempt >= attempts:
                     raise
                 time.sleep(2)
+                continue
+            if r.status_code >= 500 and "Database error" in r.text and locked_retries > 0:
+                locked_retries -= 1
+                time.sleep(3)
+                continue
+            break
         if r.status_code not in expect:
             raise AssertionError(f"{method} {path} -> {r.status_code}: {r.text[:500]}")
         return r.json() if r.content else None
@@ -162,9 +173,10 @@ class AirflowServer:
             timeout=90,
         )
         if r.status_code == 404:
-            self.api("POST", "/api/v2/connections", expect=(201,), json=body)
-        else:
-            self.api("PATCH", f"/api/v2/connections/{conn_id}", json=body)
+            # 409 only when a retried attempt of this very call had written it (the same body).
+            self.api("POST", "/api/v2/connections", expect=(201, 409), json=body)
+            return
+        self.api("PATCH", f"/api/v2/connections/{conn_id}", json=body)
 
     def wait_for_dag(self, dag_id: str, timeout: float = 120) -> None:
         deadline = time.monotonic() + timeout
