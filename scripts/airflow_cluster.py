@@ -42,7 +42,6 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from urllib.parse import quote
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_HOME = PROJECT_ROOT / ".local" / "airflow-cluster"
@@ -128,14 +127,9 @@ def metadata_dsn(explicit: str | None) -> str:
 
 
 def sqlalchemy_url(dsn: str, driver: str = "postgresql+psycopg2") -> str:
-    import psycopg
+    from activity_migration.connections import dsn_to_uri
 
-    d = psycopg.conninfo.conninfo_to_dict(dsn)
-    auth = quote(str(d.get("user", "postgres")), safe="")
-    if d.get("password"):
-        auth += ":" + quote(str(d["password"]), safe="")
-    host, port, dbname = d.get("host", "127.0.0.1"), d.get("port", 5432), quote(str(d["dbname"]), safe="")
-    return f"{driver}://{auth}@{host}:{port}/{dbname}"
+    return dsn_to_uri(dsn, driver)
 
 
 def cluster_secrets(home: Path) -> dict[str, str]:

@@ -16,9 +16,8 @@ import sqlite3
 import subprocess
 import sys
 from pathlib import Path
-from urllib.parse import quote
 
-import psycopg
+from activity_migration.connections import dsn_to_uri
 
 ROOT = Path(__file__).resolve().parents[1]
 AIRFLOW = str(Path(sys.executable).parent / "airflow")
@@ -26,12 +25,7 @@ AIRFLOW = str(Path(sys.executable).parent / "airflow")
 
 def conn_uri(dsn: str) -> str:
     """An Airflow connection URI (the form AIRFLOW_CONN_* takes) for a libpq DSN (keyword or URI form)."""
-    d = psycopg.conninfo.conninfo_to_dict(dsn)
-    auth = quote(str(d.get("user", "postgres")), safe="")
-    if d.get("password"):
-        auth += ":" + quote(str(d["password"]), safe="")
-    host, port, dbname = d.get("host", "127.0.0.1"), d.get("port", 5432), quote(str(d["dbname"]), safe="")
-    return f"postgresql://{auth}@{host}:{port}/{dbname}"
+    return dsn_to_uri(dsn)
 
 
 def dags_test(

@@ -81,3 +81,15 @@ def test_passwords_are_redacted_in_connection_errors():
     with pytest.raises(MigrationError) as err:
         connect("postgresql://u:hunter2@127.0.0.1:1/db", connect_timeout=2)
     assert "hunter2" not in str(err.value) and "cannot connect" in str(err.value)
+
+
+def test_dsn_to_uri_quotes_what_a_uri_cannot_carry_and_round_trips():
+    import psycopg
+
+    from activity_migration.connections import dsn_to_uri
+
+    dsn = "host=db.example port=6543 user=migrator password='p@ss:w/rd' dbname=app"
+    uri = dsn_to_uri(dsn)
+    assert uri == "postgresql://migrator:p%40ss%3Aw%2Frd@db.example:6543/app"
+    assert psycopg.conninfo.conninfo_to_dict(uri) == psycopg.conninfo.conninfo_to_dict(dsn)
+    assert dsn_to_uri(dsn, "postgresql+psycopg2").startswith("postgresql+psycopg2://migrator:")

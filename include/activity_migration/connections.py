@@ -74,6 +74,20 @@ class ConnectionSpec:
         return base.uri()
 
 
+def dsn_to_uri(dsn: str, scheme: str = "postgresql") -> str:
+    """A libpq DSN (keyword or URI form) as ``scheme://user[:password]@host:port/dbname``: the form
+    an ``AIRFLOW_CONN_*`` variable takes (scheme postgresql) or a SQLAlchemy URL (e.g.
+    postgresql+psycopg2). User, password and database name are percent-quoted."""
+    import psycopg
+
+    d = psycopg.conninfo.conninfo_to_dict(dsn)
+    auth = quote(str(d.get("user", "postgres")), safe="")
+    if d.get("password"):
+        auth += ":" + quote(str(d["password"]), safe="")
+    host, port, dbname = d.get("host", "127.0.0.1"), d.get("port", 5432), quote(str(d["dbname"]), safe="")
+    return f"{scheme}://{auth}@{host}:{port}/{dbname}"
+
+
 def _from_uri(conn_id: str, uri: str) -> ConnectionSpec:
     parsed = urlparse(uri)
     conn_type = {"postgresql": "postgres", "postgres": "postgres"}.get(parsed.scheme, parsed.scheme)

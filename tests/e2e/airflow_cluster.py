@@ -16,22 +16,12 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from urllib.parse import quote
 
 import psutil
-import psycopg
 from airflow_server import AirflowServer
 from e2e_helpers import ROOT, free_port, wait_http
 
-
-def conn_uri(dsn: str) -> str:
-    """An Airflow connection URI (``AIRFLOW_CONN_*``) for a libpq DSN in either form."""
-    d = psycopg.conninfo.conninfo_to_dict(dsn)
-    auth = quote(str(d.get("user", "postgres")), safe="")
-    if d.get("password"):
-        auth += ":" + quote(str(d["password"]), safe="")
-    host, port, dbname = d.get("host", "127.0.0.1"), d.get("port", 5432), quote(str(d["dbname"]), safe="")
-    return f"postgresql://{auth}@{host}:{port}/{dbname}"
+from dagrun import conn_uri
 
 
 class AirflowCluster(AirflowServer):

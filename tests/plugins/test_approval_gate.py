@@ -13,15 +13,8 @@ import pytest
 
 from activity_migration import ledger
 from activity_migration.db import connection, fetch_all
+from dagrun import conn_uri
 from migration_airflow.approval import LedgerApprovalOperator
-
-
-def conn_uri(dsn: str) -> str:
-    import psycopg
-
-    d = psycopg.conninfo.conninfo_to_dict(dsn)
-    user, host, port = d.get("user", "postgres"), d.get("host", "127.0.0.1"), d.get("port", 5432)
-    return f"postgresql://{user}@{host}:{port}/{d['dbname']}"
 
 
 @pytest.fixture
