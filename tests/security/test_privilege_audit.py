@@ -98,3 +98,29 @@ def test_the_archive_of_phase_1_rollback_is_locked_down_too(demo_db):
         ).fetchone()
     assert acl[1] is True and (acl[0] is None or "anon" not in acl[0] and "authenticated" not in acl[0])
     assert _audit(demo_db)["extra"] == []
+
+
+def test_the_registry_and_the_outcome_samples_stay_closed_under_global_default_privileges(demo_db):
+    """A Supabase project whose owner also set default privileges for every schema (not only
+    public): the state tables added later (event-type registry, outcome samples) grant nothing."""
+    from activity_migration.outcome.baseline import capture
+
+    with psycopg.connect(demo_db, autocommit=True) as conn:
+        for kind in ("TABLES", "SEQUENCES", "FUNCTIONS"):
+            conn.execute(f"ALTER DEFAULT PRIVILEGES GRANT ALL ON {kind} TO anon, authenticated, service_role")
+    p1(demo_db)
+    capture(demo_db, CFG, CTX, phase="p1_infrastructure", window_s=0.5, query_runs=1)
+    assert _audit(demo_db)["passed"]
+    with psycopg.connect(demo_db) as conn:
+        for table in ("event_types", "outcome_samples"):
+            for role in ("anon", "authenticated", "service_role"):
+                for privilege in ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE"):
+                    granted = conn.execute(
+                        "SELECT has_table_privilege(%s, %s, %s)",
+                        (role, f"{CFG.state_schema}.{table}", privilege),
+                    ).fetchone()[0]
+                    assert not granted, f"{role} has {privilege} on {table}"
+    # and as the role itself: the schema is closed, whatever the table says
+    with psycopg.connect(demo_db) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+        conn.execute("SET ROLE authenticated")
+        conn.execute(f"UPDATE {CFG.state_schema}.event_types SET description = 'forged'")
