@@ -51,3 +51,32 @@ def test_record_inside_a_transaction_block_is_atomic_with_it(fresh_db):
         with conn.transaction():
             ledger.record(conn, "p2_dual_write", "switch", "succeeded")
         assert ledger.last_step(conn, "p2_dual_write", "switch")["status"] == "succeeded"
+
+
+def test_a_started_step_names_its_process_and_a_dead_one_reads_as_interrupted(fresh_db):
+    import subprocess
+
+    from activity_migration.status import current_phase, phases_section
+
+    with ledger.step(fresh_db, "p4_backfill", "copy") as out:
+        with psycopg.connect(fresh_db) as conn:
+            started = ledger.last_step(conn, "p4_backfill", "copy")
+            assert started["details"]["worker"] == ledger.worker()
+            assert phases_section(conn, ledger.load_config())["current_state"] == "running"
+        out["rows"] = 5
+    with psycopg.connect(fresh_db) as conn:
+        done = ledger.last_step(conn, "p4_backfill", "copy")
+        assert done["details"] == {"rows": 5}  # the worker is dropped once the step ends
+
+        gone = subprocess.Popen(["true"])
+        gone.wait()  # a process that has exited: what a killed worker leaves behind
+        dead = {**ledger.worker(), "pid": gone.pid}
+        ledger.record(conn, "p4_backfill", "copy", "started", details={"worker": dead}, finished=False)
+        section = phases_section(conn, ledger.load_config())
+    assert ledger.worker_alive(dead) is False and ledger.worker_alive(ledger.worker()) is True
+    assert ledger.worker_alive({"host": "elsewhere", "pid": 1}) is None
+    assert section["phases"]["p4_backfill"]["alive"] is False
+    assert (section["current_phase"], section["current_state"]) == ("p4_backfill", "interrupted")
+    assert current_phase({"p1_infrastructure": {"status": "succeeded", "at": "1"}})["current_state"] == (
+        "last finished"
+    )

@@ -12,6 +12,7 @@ import functools
 import hashlib
 import json
 import os
+import socket
 import subprocess
 from dataclasses import dataclass
 from functools import lru_cache
@@ -183,7 +184,8 @@ def finish(
 ) -> None:
     cfg = cfg or load_config()
     q = sql.SQL(
-        "UPDATE {} SET status = %s, details = details || %s, finished_at = clock_timestamp() WHERE id = %s"
+        "UPDATE {} SET status = %s, details = (details - 'worker') || %s, finished_at = clock_timestamp() "
+        "WHERE id = %s"
     ).format(state_table(cfg, "phase_ledger"))
     conn.execute(q, (status, Jsonb(details or {}), ledger_id))
     _commit_unless_in_block(conn)
@@ -254,6 +256,25 @@ def dumps(obj: Any) -> str:
     return json.dumps(obj, default=str, sort_keys=True)
 
 
+def worker() -> dict[str, Any]:
+    """Where a step runs, kept in its row while it is ``started``: a row whose process is gone
+    (killed worker, OOM) then reads as interrupted, not as running (``status.current_phase``)."""
+    return {"host": socket.gethostname(), "pid": os.getpid()}
+
+
+def worker_alive(info: dict[str, Any] | None) -> bool | None:
+    """Is the process a started row names still there? None when unknown (another host, no record)."""
+    if not info or info.get("host") != socket.gethostname() or not info.get("pid"):
+        return None
+    try:
+        os.kill(int(info["pid"]), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by another user
+        return True
+    return True
+
+
 @contextlib.contextmanager
 def step(
     dsn: str,
@@ -270,7 +291,9 @@ def step(
     out: dict[str, Any] = dict(details or {})
     with connection(dsn) as conn:
         ensure_state_schema(conn, cfg)
-        row_id = record(conn, phase, name, "started", ctx, out, finished=False, cfg=cfg)
+        row_id = record(
+            conn, phase, name, "started", ctx, {**out, "worker": worker()}, finished=False, cfg=cfg
+        )
     try:
         yield out
     except BaseException as exc:

@@ -44,6 +44,9 @@ def phases_section(conn: psycopg.Connection, cfg: MigrationConfig) -> dict[str, 
                 "mode": row["mode"],
                 "actor": row["actor"],
                 "at": (row["finished_at"] or row["started_at"]).isoformat(),
+                "alive": ledger.worker_alive((row["details"] or {}).get("worker"))
+                if row["status"] == "started"
+                else None,
             }
         )
     return {**current_phase(phases), "phases": phases}
@@ -52,12 +55,17 @@ def phases_section(conn: psycopg.Connection, cfg: MigrationConfig) -> dict[str, 
 def current_phase(phases: dict[str, dict[str, Any] | None]) -> dict[str, Any]:
     """The running phase (its newest row is an unfinished ``started``), else the last finished one.
 
-    ``current_phase`` is the phase id; ``current_state`` says which: ``running`` or ``last finished``.
+    ``current_phase`` is the phase id; ``current_state`` says which: ``running``, ``interrupted``
+    (a started row whose process is gone: ``alive`` is False) or ``last finished``.
     """
     rows = {p: r for p, r in phases.items() if r}
-    running = [p for p, r in rows.items() if r["status"] == "started"]
-    if running:
-        return {"current_phase": max(running, key=lambda p: rows[p]["at"]), "current_state": "running"}
+    started = [p for p, r in rows.items() if r["status"] == "started"]
+    for state, found in (
+        ("running", [p for p in started if rows[p].get("alive") is not False]),
+        ("interrupted", [p for p in started if rows[p].get("alive") is False]),
+    ):
+        if found:
+            return {"current_phase": max(found, key=lambda p: rows[p]["at"]), "current_state": state}
     done = [p for p in ledger.PHASES if p in rows and rows[p]["status"] == "succeeded"]
     return {"current_phase": done[-1] if done else None, "current_state": "last finished" if done else None}
 
