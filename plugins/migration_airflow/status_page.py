@@ -36,10 +36,15 @@ from activity_migration.db import PROJECT_ROOT, connection, fetch_all, load_sql,
 from activity_migration.ledger import state_table
 from activity_migration.status import collect
 
+from .status_plots import plots
+
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 DATA_DOCS_DIR = Path(os.environ.get("ACTIVITY_MIGRATION_DATA_DOCS", PROJECT_ROOT / "artifacts" / "data_docs"))
 ENVIRONMENTS = ("staging", "production")
 DEFAULT_ENVIRONMENT = os.environ.get("MIGRATION_STATUS_DEFAULT_ENV", "staging")
+
+# Settings a section of the page already shows (the dual-write section: the cutoff and the switch).
+SHOWN_IN_SECTIONS = ("cutoff", "dual_write")
 
 DsnResolver = Callable[[str], str]
 PendingApprovals = Callable[[], list[dict[str, Any]]]
@@ -125,7 +130,11 @@ def overview(conn, cfg: MigrationConfig) -> dict[str, Any]:
         conn, load_sql("airflow_ui/04_summarize_quarantine.sql", quarantine=state_table(cfg, "quarantine"))
     )[0]
     tiers = _q(conn, cfg, "SELECT tier, status, updated_at FROM {} ORDER BY tier", "tier_state")
-    settings = _q(conn, cfg, "SELECT key, value, updated_at, updated_by FROM {} ORDER BY key", "settings")
+    settings = [
+        s
+        for s in _q(conn, cfg, "SELECT key, value, updated_at, updated_by FROM {} ORDER BY key", "settings")
+        if s["key"] not in SHOWN_IN_SECTIONS
+    ]
     history = fetch_all(
         conn,
         load_sql("airflow_ui/06_read_ledger_with_approver.sql", ledger=state_table(cfg, "phase_ledger")),
@@ -141,6 +150,7 @@ def overview(conn, cfg: MigrationConfig) -> dict[str, Any]:
         "tiers_total": len(cfg_tiers(cfg)) or len(tiers),
         "settings": _jsonable(settings),
         "ledger": _jsonable(history),
+        "plots": plots(conn, cfg),
     }
 
 

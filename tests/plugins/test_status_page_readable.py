@@ -156,3 +156,65 @@ def test_table_columns_and_paths_are_replaced():
     assert without_paths({"p": ["/home/x/artifacts/y.html", "plain text / not a path"]}) == {
         "p": ["(a file on the Airflow server)", "plain text / not a path"]
     }
+
+
+def test_the_cutoff_is_shown_once(phase4_running, fresh_db):
+    texts = sections_text(_client(phase4_running, fresh_db).get("/?env=staging").text)
+    assert "cutoff" in texts["section-dual_write"]
+    assert "cutoff" not in texts["settings"] and "dual write" not in texts["settings"]
+
+
+def test_an_interrupted_step_is_not_shown_as_running(demo_db, fresh_db):
+    import subprocess
+
+    p1(demo_db)
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # the worker that started the copy was killed
+    with psycopg.connect(demo_db) as conn:
+        worker = {**ledger.worker(), "pid": gone.pid}
+        ledger.record(
+            conn, "p4_backfill", "copy", "started", CTX, {"worker": worker}, finished=False, cfg=CFG
+        )
+    page = _client(demo_db, fresh_db).get("/?env=staging").text
+    text = all_text(page)
+    assert re.search(r"Current phase\s+p4_backfill\s+interrupted: copy started", text), text
+    assert "process that ran it is gone" in text and "running: copy" not in text
+    assert re.search(r"p4_backfill\s+copy\s+interrupted", sections_text(page)["phases"])
+
+
+def test_plots_of_the_backfill_and_of_the_tiers_write_cost(demo_db, fresh_db):
+    p1(demo_db)
+    s = CFG.state_schema
+    with psycopg.connect(demo_db) as conn:
+        for i, p95 in enumerate((4.0, 6.5, 5.0, 9.0)):  # four chunks of 1000 rows, 30 s apart
+            conn.execute(
+                f'INSERT INTO "{s}".backfill_chunks (lo, hi, status, rows_copied, started_at, finished_at, '
+                "app_p95_ms) VALUES (%s, %s, 'done', 1000, now() - make_interval(secs => %s), "
+                "now() - make_interval(secs => %s), %s)",
+                (str(i), str(i + 1), 130 - 30 * i, 120 - 30 * i, p95),
+            )
+        for tier, before, after in ((1, 2.0, 1.0), (2, 3.0, None)):
+            for purpose, ms in (("baseline", before), ("after_drop", after)):
+                if ms is not None:
+                    conn.execute(
+                        f'INSERT INTO "{s}".perf_samples (purpose, tier, metric, value, details) '
+                        "VALUES (%s, %s, 'write_cost', %s, %s)",
+                        (purpose, tier, ms, Jsonb({"method": "probe"})),
+                    )
+        conn.commit()
+    client = _client(demo_db, fresh_db)
+    plots = client.get("/api/status?env=staging").json()["overview"]["plots"]
+    assert plots["tier_write_cost"] == [
+        {"tier": 1, "before_ms": 2.0, "after_ms": 1.0, "method": "probe"},
+        {"tier": 2, "before_ms": 3.0, "after_ms": None, "method": "probe"},
+    ]
+    timeline = plots["backfill_timeline"]
+    assert sum(p["rows_per_s"] * 90 / 40 for p in timeline) == pytest.approx(4000, rel=0.01)
+    assert max(p["app_p95_ms"] for p in timeline) == 9.0
+    page = client.get("/?env=staging").text
+    backfill = page.split('id="plot-backfill"')[1].split("</div>")[0]
+    assert '<polyline class="rate"' in backfill and '<polyline class="latency"' in backfill
+    assert "app p95 max 9 ms" in backfill
+    tiers_plot = page.split('id="plot-tiers"')[1].split("</div>")[0]
+    assert tiers_plot.count('<rect class="before"') == 2 and tiers_plot.count('<rect class="after"') == 1
+    assert "tier 1 after: 1 ms" in tiers_plot
