@@ -49,13 +49,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow.sdk import Param, dag, task
+from airflow.sdk import dag, task
 
 from activity_migration.config import load_config
 from migration_airflow.approval import approval_gate
 from migration_airflow.dag_defaults import APP_DB_POOL, DEFAULT_ARGS, tags
 from migration_airflow.outcome_tasks import outcome_baseline_task
-from migration_airflow.params import common_params, limited
+from migration_airflow.params import choice, common_params, integer_range, limited, number_range
 from migration_airflow.sensors import TierEventFlowSensor, TierReadinessSensor, TierWriteCostSensor
 from migration_airflow.tasks import privilege_audit_task
 from migration_airflow.validation_tasks import validation_gate
@@ -85,30 +85,28 @@ def _tier_step(context: dict[str, Any], name: str, **kwargs: Any) -> Any:
     default_args=DEFAULT_ARGS,
     tags=tags("phase-5"),
     params=common_params(
-        tier=Param(
+        tier=choice(
             TIERS[0],
-            type="integer",
-            enum=TIERS,
-            title="Tier",
-            description="Which tier of legacy triggers this run removes (1 = low risk ... 5 = users, "
+            TIERS,
+            "Tier",
+            "Which tier of legacy triggers this run removes (1 = low risk ... 5 = users, "
             "projects, investors). Tier N starts only after tier N-1 is verified.",
-        ),
-        sensor_window_seconds=Param(
-            120,
             type="integer",
-            minimum=5,
-            maximum=3600,
-            title="Sensor window (s)",
-            description="Length of one measuring window: the baseline and each sensor "
+        ),
+        sensor_window_seconds=integer_range(
+            120,
+            5,
+            3600,
+            "Sensor window (s)",
+            "Length of one measuring window: the baseline and each sensor "
             "compare writes, write cost and events over this many seconds.",
         ),
-        max_regression_pct=Param(
+        max_regression_pct=number_range(
             10,
-            type="number",
-            minimum=0,
-            maximum=1000,
-            title="Allowed write-cost regression %",
-            description="The write-cost sensor passes when the tier's write cost after the "
+            0,
+            1000,
+            "Allowed write-cost regression %",
+            "The write-cost sensor passes when the tier's write cost after the "
             "drop is at most this many percent above the baseline.",
         ),
         min_event_ratio=limited(
@@ -121,21 +119,19 @@ def _tier_step(context: dict[str, Any], name: str, **kwargs: Any) -> Any:
             description="The event-flow sensor fails when events published for the tier's "
             "entity types divided by writes to its tables is below this.",
         ),
-        sensor_timeout_minutes=Param(
+        sensor_timeout_minutes=integer_range(
             30,
-            type="integer",
-            minimum=1,
-            maximum=1440,
-            title="Sensor timeout (min)",
-            description="A sensor that has not passed after this long fails the run and sends the alert.",
+            1,
+            1440,
+            "Sensor timeout (min)",
+            "A sensor that has not passed after this long fails the run and sends the alert.",
         ),
-        probe_writes=Param(
+        probe_writes=integer_range(
             100,
-            type="integer",
-            minimum=1,
-            maximum=10000,
-            title="Probe writes per table",
-            description="Single-row insert+delete pairs per table in the rolled-back probe that "
+            1,
+            10000,
+            "Probe writes per table",
+            "Single-row insert+delete pairs per table in the rolled-back probe that "
             "times writes when pg_stat_statements is not available.",
         ),
         rehearsal_max_age_days=limited(
