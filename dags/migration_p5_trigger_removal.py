@@ -56,6 +56,7 @@ from migration_airflow.approval import approval_gate
 from migration_airflow.dag_defaults import APP_DB_POOL, DEFAULT_ARGS, tags
 from migration_airflow.outcome_tasks import outcome_baseline_task
 from migration_airflow.params import choice, common_params, integer_range, limited, number_range
+from migration_airflow.rehearsal import rehearsal_gate
 from migration_airflow.sensors import TierEventFlowSensor, TierReadinessSensor, TierWriteCostSensor
 from migration_airflow.tasks import privilege_audit_task
 from migration_airflow.validation_tasks import validation_gate
@@ -73,6 +74,14 @@ def _tier_step(context: dict[str, Any], name: str, **kwargs: Any) -> Any:
     i = task_inputs(context)
     fn = getattr(p5_trigger_removal, name, None) or getattr(p5_handover, name)
     return fn(*i.core, int(i.params["tier"]), **kwargs)
+
+
+def _verified_tier_step(context: dict[str, Any]) -> str:
+    """The ledger step the staging rehearsal of this run's tier must have reached: verified, not
+    merely dropped."""
+    from migration_airflow.runtime import params_of
+
+    return f"tier_{int(params_of(context)['tier'])}_done"
 
 
 @dag(
@@ -164,43 +173,13 @@ def migration_p5_trigger_removal():
 
     parity = validation_gate(suites=["parity"], task_id="parity_gate")
 
-    @task(
+    rehearsal = rehearsal_gate(
+        phase=PHASE,
+        step=_verified_tier_step,
         task_id="tier_drop_rehearsal_gate",
-        pool=APP_DB_POOL,
         doc_md="Production only: a recent staging rehearsal of this tier at this project version that ended "
         "verified (tier_<n>_done: dropped and both sensors passed), not merely dropped.",
     )
-    def rehearsal(**context: Any) -> dict[str, Any]:
-        # migration_airflow.rehearsal.rehearsal_gate takes its step at parse time; our step
-        # depends on the tier Param, so this is the same gate with the step read at run time.
-        from activity_migration.connections import STAGING_CONN_ID
-        from activity_migration.db import connection
-        from activity_migration.rehearsal import enforce_rehearsal
-        from migration_airflow.rehearsal import max_age_days_and_clamps
-        from migration_airflow.runtime import dsn_for_conn_id, task_inputs
-
-        i = task_inputs(context)
-        dsn, ctx, tier = i.dsn, i.ctx, int(i.params["tier"])
-        step = f"tier_{tier}_done"  # the staging tier must be verified, not merely dropped
-        if ctx.environment != "production":
-            return {
-                "required": False,
-                "passed": True,
-                "reason": "staging run: this run is the rehearsal",
-                "phase": PHASE,
-                "step": step,
-            }
-        days, clamps = max_age_days_and_clamps(context)  # production: at most 14 days (run_rules)
-        with connection(dsn) as prod:
-            return enforce_rehearsal(
-                production_conn=prod,
-                staging_dsn=lambda: dsn_for_conn_id(STAGING_CONN_ID),
-                phase=PHASE,
-                step=step,
-                ctx=ctx,
-                max_age_days=days,
-                clamps=clamps,
-            )
 
     @task(
         pool=APP_DB_POOL,
@@ -308,7 +287,7 @@ def migration_p5_trigger_removal():
         >> discover()
         >> gate_previous_tier()
         >> parity
-        >> rehearsal()
+        >> rehearsal
         >> baseline()
         >> backup()
         >> handover()
