@@ -41,10 +41,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from airflow.sdk import Param, dag, task
+from airflow.sdk import dag, task
 
 from migration_airflow.dag_defaults import DEFAULT_ARGS, tags
-from migration_airflow.params import common_params
+from migration_airflow.params import common_params, flag, integer_range
 
 
 @dag(
@@ -60,20 +60,18 @@ from migration_airflow.params import common_params
     default_args=DEFAULT_ARGS,
     tags=tags("nightly", "validation"),
     params=common_params(
-        full_check=Param(
+        full_check=flag(
             False,
-            type="boolean",
-            title="Full check",
-            description="Compare every row and the per entity type / per day counts instead of the "
+            "Full check",
+            "Compare every row and the per entity type / per day counts instead of the "
             "incremental scope (new rows + one sampled key range + whole-table counts).",
         ),
-        sample_ranges=Param(
+        sample_ranges=integer_range(
             30,
-            type="integer",
-            minimum=0,
-            maximum=100000,
-            title="Sample ranges",
-            description="Incremental scope: the key space is cut into at least this many ranges "
+            0,
+            100000,
+            "Sample ranges",
+            "Incremental scope: the key space is cut into at least this many ranges "
             "(more when a range would hold more rows than the sample budget: half "
             "the new rows, at least 10,000) and one, chosen from the run date, is "
             "re-checked each night; 0 = no sampling.",

@@ -39,23 +39,38 @@ See docs/phase-1-infrastructure.md.
 
 from __future__ import annotations
 
-from typing import Any
+from airflow.sdk import chain, dag
 
-from airflow.sdk import dag, task
-
-from migration_airflow.dag_defaults import APP_DB_POOL, DEFAULT_ARGS, tags
+from migration_airflow.dag_defaults import DEFAULT_ARGS, tags
 from migration_airflow.outcome_tasks import outcome_baseline_task
 from migration_airflow.params import common_params
-from migration_airflow.tasks import privilege_audit_task
+from migration_airflow.tasks import phase_step_task, privilege_audit_task
 
 PHASE = "p1_infrastructure"
-
-
-def _run(step: str, context: dict[str, Any]) -> dict[str, Any]:
-    from activity_migration.phases import p1_infrastructure
-    from migration_airflow.runtime import run_step
-
-    return run_step(p1_infrastructure.STEPS, step, context)
+TASKS = [  # (core step = task id, what it does), in order
+    (
+        "preflight",
+        "Version, privileges, roles, auth.uid(), source table and columns, nothing "
+        "foreign or half-built, lock_timeout settable. Changes nothing but the ledger.",
+    ),
+    ("create_state_schema", "The migration's own schema and state tables (idempotent)."),
+    ("create_mapping_rules", "Mapping-rule functions; categories and rules upserted from the config."),
+    ("create_events_table", "public.events (legacy key typed like the source key)."),
+    (
+        "create_functions",
+        "The internal writer (left alone while dual write is on), publish_activity (the "
+        "API: callers publish only as themselves) and its helpers, with their grants.",
+    ),
+    ("create_policies", "Row-level security on events and table grants."),
+    ("build_indexes", "CREATE INDEX CONCURRENTLY for every events index; INVALID leftovers rebuilt."),
+    ("create_analytics", "Analytics materialized views and refresh_event_analytics()."),
+    (
+        "register_event_types",
+        "The event-type registry (state schema), filled with every type the legacy log produces "
+        "(distinct entity type and action, as the backfill maps them).",
+    ),
+    ("verify", "Every object present and valid; publish_activity probe (rolled back)."),
+]
 
 
 @dag(
@@ -71,74 +86,10 @@ def _run(step: str, context: dict[str, Any]) -> dict[str, Any]:
     params=common_params(),
 )
 def migration_p1_infrastructure():
-    @task(
-        pool=APP_DB_POOL,
-        doc_md="Version, privileges, roles, auth.uid(), source table and columns, nothing "
-        "foreign or half-built, lock_timeout settable. Changes nothing but the ledger.",
-    )
-    def preflight(**context: Any) -> dict[str, Any]:
-        return _run("preflight", context)
-
-    @task(pool=APP_DB_POOL, doc_md="The migration's own schema and state tables (idempotent).")
-    def create_state_schema(**context: Any) -> dict[str, Any]:
-        return _run("create_state_schema", context)
-
-    @task(pool=APP_DB_POOL, doc_md="Mapping-rule functions; categories and rules upserted from the config.")
-    def create_mapping_rules(**context: Any) -> dict[str, Any]:
-        return _run("create_mapping_rules", context)
-
-    @task(pool=APP_DB_POOL, doc_md="public.events (legacy key typed like the source key).")
-    def create_events_table(**context: Any) -> dict[str, Any]:
-        return _run("create_events_table", context)
-
-    @task(
-        pool=APP_DB_POOL,
-        doc_md="The internal writer (left alone while dual write is on), publish_activity (the "
-        "API: callers publish only as themselves) and its helpers, with their grants.",
-    )
-    def create_functions(**context: Any) -> dict[str, Any]:
-        return _run("create_functions", context)
-
-    @task(pool=APP_DB_POOL, doc_md="Row-level security on events and table grants.")
-    def create_policies(**context: Any) -> dict[str, Any]:
-        return _run("create_policies", context)
-
-    @task(
-        pool=APP_DB_POOL,
-        doc_md="CREATE INDEX CONCURRENTLY for every events index; INVALID leftovers rebuilt.",
-    )
-    def build_indexes(**context: Any) -> dict[str, Any]:
-        return _run("build_indexes", context)
-
-    @task(pool=APP_DB_POOL, doc_md="Analytics materialized views and refresh_event_analytics().")
-    def create_analytics(**context: Any) -> dict[str, Any]:
-        return _run("create_analytics", context)
-
-    @task(
-        pool=APP_DB_POOL,
-        doc_md="The event-type registry (state schema), filled with every type the legacy log produces "
-        "(distinct entity type and action, as the backfill maps them).",
-    )
-    def register_event_types(**context: Any) -> dict[str, Any]:
-        return _run("register_event_types", context)
-
-    @task(pool=APP_DB_POOL, doc_md="Every object present and valid; publish_activity probe (rolled back).")
-    def verify(**context: Any) -> dict[str, Any]:
-        return _run("verify", context)
-
-    (
-        outcome_baseline_task(PHASE)
-        >> preflight()
-        >> create_state_schema()
-        >> create_mapping_rules()
-        >> create_events_table()
-        >> create_functions()
-        >> create_policies()
-        >> build_indexes()
-        >> create_analytics()
-        >> register_event_types()
-        >> verify()
-        >> privilege_audit_task(PHASE)
+    chain(
+        outcome_baseline_task(PHASE),
+        *[phase_step_task(PHASE, step, doc_md) for step, doc_md in TASKS],
+        privilege_audit_task(PHASE),
     )
 
 

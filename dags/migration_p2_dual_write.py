@@ -33,25 +33,16 @@ See docs/phase-2-dual-write.md.
 
 from __future__ import annotations
 
-from typing import Any
-
-from airflow.sdk import dag, task
+from airflow.sdk import dag
 
 from migration_airflow.approval import approval_gate
-from migration_airflow.dag_defaults import APP_DB_POOL, DEFAULT_ARGS, tags
+from migration_airflow.dag_defaults import DEFAULT_ARGS, tags
 from migration_airflow.outcome_tasks import outcome_baseline_task
 from migration_airflow.params import common_params
 from migration_airflow.rehearsal import rehearsal_evidence, rehearsal_gate
-from migration_airflow.tasks import privilege_audit_task
+from migration_airflow.tasks import phase_step_task, privilege_audit_task
 
 PHASE = "p2_dual_write"
-
-
-def _run(step: str, context: dict[str, Any]) -> dict[str, Any]:
-    from activity_migration.phases import p2_dual_write
-    from migration_airflow.runtime import run_step
-
-    return run_step(p2_dual_write.STEPS, step, context)
 
 
 @dag(
@@ -67,48 +58,35 @@ def _run(step: str, context: dict[str, Any]) -> dict[str, Any]:
     params=common_params(),
 )
 def migration_p2_dual_write():
-    @task(
-        pool=APP_DB_POOL,
-        doc_md="Phase 1 complete, key default, every logging function rewritable. "
-        "Changes nothing but the ledger.",
+    preflight = phase_step_task(
+        PHASE,
+        "preflight",
+        "Phase 1 complete, key default, every logging function rewritable. Changes nothing but the ledger.",
     )
-    def preflight(**context: Any) -> dict[str, Any]:
-        return _run("preflight", context)
-
-    @task(pool=APP_DB_POOL, doc_md="Back up the original function definitions (as the catalog prints them).")
-    def backup(**context: Any) -> dict[str, Any]:
-        return _run("backup", context)
-
-    @task(
-        pool=APP_DB_POOL,
-        doc_md="Markdown evidence for the approver: functions/triggers per table, backup ids, "
-        "current write rate.",
+    backup = phase_step_task(
+        PHASE, "backup", "Back up the original function definitions (as the catalog prints them)."
     )
-    def switch_evidence(**context: Any) -> str:
-        return _run("switch_evidence", context)["markdown"]
-
-    @task(
-        pool=APP_DB_POOL, doc_md="One transaction: dual-write publish_activity, rewritten functions, cutoff."
+    evidence = phase_step_task(
+        PHASE,
+        "switch_evidence",
+        "Markdown evidence for the approver: functions/triggers per table, backup ids, current write rate.",
+        only="markdown",
     )
-    def switch(**context: Any) -> dict[str, Any]:
-        return _run("switch", context)
-
-    @task(
-        pool=APP_DB_POOL, doc_md="Catalog holds the rewritten bodies; rolled-back probes link exactly once."
+    switch = phase_step_task(
+        PHASE, "switch", "One transaction: dual-write publish_activity, rewritten functions, cutoff."
     )
-    def verify(**context: Any) -> dict[str, Any]:
-        return _run("verify", context)
-
+    verify = phase_step_task(
+        PHASE, "verify", "Catalog holds the rewritten bodies; rolled-back probes link exactly once."
+    )
     gate = approval_gate(
         phase=PHASE,
         step="switch",
         subject="Switch {{ params.environment }} to dual write (phase 2)?",
         body="{{ ti.xcom_pull(task_ids='switch_evidence') }}\n\n" + rehearsal_evidence("switch"),
     )
-    evidence = switch_evidence()
     rehearsal = rehearsal_gate(phase=PHASE, step="switch")
-    outcome_baseline_task(PHASE) >> preflight() >> backup() >> evidence >> rehearsal >> gate.entry
-    gate.then(switch()) >> verify() >> privilege_audit_task(PHASE)
+    outcome_baseline_task(PHASE) >> preflight >> backup >> evidence >> rehearsal >> gate.entry
+    gate.then(switch) >> verify >> privilege_audit_task(PHASE)
 
 
 migration_p2_dual_write()

@@ -40,11 +40,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow.sdk import Param, dag, task
+from airflow.sdk import dag, task
 
 from migration_airflow.dag_defaults import APP_DB_POOL, DEFAULT_ARGS, tags
 from migration_airflow.outcome_tasks import outcome_baseline_task
-from migration_airflow.params import common_params
+from migration_airflow.params import common_params, flag, integer_range
 from migration_airflow.tasks import privilege_audit_task
 from migration_airflow.watch_tasks import RealtimeQuotaSensor
 
@@ -79,43 +79,26 @@ def _parity_settings(context: dict[str, Any]):
     default_args=DEFAULT_ARGS,
     tags=tags("phase-3"),
     params=common_params(
-        parity_top_users=Param(
+        parity_top_users=integer_range(
             20,
-            type="integer",
-            minimum=0,
-            maximum=1000,
-            title="Parity: top users",
-            description="How many of the actors with the most activity rows the parity check compares.",
+            0,
+            1000,
+            "Parity: top users",
+            "How many of the actors with the most activity rows the parity check compares.",
         ),
-        parity_random_users=Param(
-            5,
-            type="integer",
-            minimum=0,
-            maximum=1000,
-            title="Parity: random users",
-            description="How many random users (auth.users) the parity check adds.",
+        parity_random_users=integer_range(
+            5, 0, 1000, "Parity: random users", "How many random users (auth.users) the parity check adds."
         ),
-        parity_pages=Param(
-            3,
-            type="integer",
-            minimum=1,
-            maximum=20,
-            title="Parity: pages",
-            description="First pages compared per user (keyset pages of the feed).",
+        parity_pages=integer_range(
+            3, 1, 20, "Parity: pages", "First pages compared per user (keyset pages of the feed)."
         ),
-        parity_page_size=Param(
-            20,
-            type="integer",
-            minimum=1,
-            maximum=200,
-            title="Parity: page size",
-            description="Rows per page (the feed allows 1..200).",
+        parity_page_size=integer_range(
+            20, 1, 200, "Parity: page size", "Rows per page (the feed allows 1..200)."
         ),
-        switch_read_source=Param(
+        switch_read_source=flag(
             True,
-            type="boolean",
-            title="Switch the read source to events",
-            description="After a passed parity check, set read_source = 'events' so the app "
+            "Switch the read source to events",
+            "After a passed parity check, set read_source = 'events' so the app "
             "shows EventFeed. Off: build and check only.",
         ),
     ),

@@ -42,57 +42,49 @@ from airflow.sdk import Param, dag, task
 
 from migration_airflow.dag_defaults import APP_DB_POOL, DEFAULT_ARGS, tags
 from migration_airflow.outcome_tasks import outcome_baseline_task
-from migration_airflow.params import common_params, limited
+from migration_airflow.params import common_params, flag, integer_range, limited, number_range
 
 PHASE = "p4_backfill"
 
 
 def _threshold(default: float | None, title: str, description: str, maximum: float = 1e6) -> Param:
-    return Param(
+    return number_range(
         default,
-        type=["null", "number"],
-        minimum=0,
-        maximum=maximum,
-        title=title,
-        description=description + " Empty = this signal is not checked. Live override: the setting "
+        0,
+        maximum,
+        title,
+        description + " Empty = this signal is not checked. Live override: the setting "
         "backfill_throttle (activity-migration backfill-throttle --set ...).",
+        nullable=True,
     )
 
 
 PARAMS = common_params(
-    chunk_target_seconds=Param(
+    chunk_target_seconds=number_range(
         0.5,
-        type="number",
-        minimum=0.1,
-        maximum=60,
-        title="Chunk target seconds",
-        description="Wanted duration of one chunk transaction. Chunk sizes grow when chunks "
+        0.1,
+        60,
+        "Chunk target seconds",
+        "Wanted duration of one chunk transaction. Chunk sizes grow when chunks "
         "are faster and shrink when slower (or throttled).",
     ),
-    initial_chunk_rows=Param(
+    initial_chunk_rows=integer_range(
         20000,
-        type="integer",
-        minimum=100,
-        maximum=1000000,
-        title="Initial chunk rows",
-        description="Rows per planned chunk and the first chunk size of each worker.",
+        100,
+        1000000,
+        "Initial chunk rows",
+        "Rows per planned chunk and the first chunk size of each worker.",
     ),
-    max_parallel_chunks=Param(
+    max_parallel_chunks=integer_range(
         2,
-        type="integer",
-        minimum=1,
-        maximum=32,
-        title="Max parallel chunks",
-        description="Workers copying at the same time (mapped tasks, limited by the "
+        1,
+        32,
+        "Max parallel chunks",
+        "Workers copying at the same time (mapped tasks, limited by the "
         "activity_db pool). About one per database core.",
     ),
-    lease_seconds=Param(
-        60,
-        type="number",
-        minimum=1,
-        maximum=86400,
-        title="Claim lease (s)",
-        description="A chunk whose worker died is taken over after this long.",
+    lease_seconds=number_range(
+        60, 1, 86400, "Claim lease (s)", "A chunk whose worker died is taken over after this long."
     ),
     max_active_backends=_threshold(
         50, "Max active backends", "Pause while more application sessions than this are running a statement."
@@ -119,41 +111,34 @@ PARAMS = common_params(
     critical_write_latency_ms=_threshold(
         None, "Critical app write latency (ms)", "Abort the workers above this."
     ),
-    yield_ratio=Param(
+    yield_ratio=number_range(
         0.5,
-        type="number",
-        minimum=0,
-        maximum=10,
-        title="Yield ratio",
-        description="After each chunk a worker sleeps this many times the chunk's duration, leaving "
+        0,
+        10,
+        "Yield ratio",
+        "After each chunk a worker sleeps this many times the chunk's duration, leaving "
         "the cores and the WAL to the application (0 = copy flat out). Live override: "
         "the setting backfill_throttle.",
     ),
-    max_app_p95_ratio=Param(
+    max_app_p95_ratio=number_range(
         1.5,
-        type=["null", "number"],
-        minimum=1.05,
-        maximum=100,
-        title="Max app p95 ratio (latency objective)",
-        description="Hold the application's write p95 within this many times its idle value (measured "
+        1.05,
+        100,
+        "Max app p95 ratio (latency objective)",
+        "Hold the application's write p95 within this many times its idle value (measured "
         "just before the copy): before every chunk a controller lengthens the sleep between chunks as "
         "the p95 nears it, shortens it below, pauses above it; yield_ratio is its starting point. "
         "Empty = off (the fixed yield_ratio). Live override: the setting backfill_throttle.",
+        nullable=True,
     ),
-    pause_seconds=Param(
+    pause_seconds=number_range(
         1.0,
-        type="number",
-        minimum=0,
-        maximum=300,
-        title="Pause seconds",
-        description="How long a worker sleeps when a threshold is crossed before sampling again.",
+        0,
+        300,
+        "Pause seconds",
+        "How long a worker sleeps when a threshold is crossed before sampling again.",
     ),
-    dry_run=Param(
-        False,
-        type="boolean",
-        title="Dry run",
-        description="Plan and report only: write nothing, not even the plan.",
-    ),
+    dry_run=flag(False, "Dry run", "Plan and report only: write nothing, not even the plan."),
     allow_without_cutoff=limited(
         "allow_without_cutoff",
         False,
@@ -162,19 +147,15 @@ PARAMS = common_params(
         description="Start although phase 2 recorded no cutoff. Only for tests and demos: "
         "without dual write, rows written meanwhile are not covered.",
     ),
-    defer_search_index=Param(
+    defer_search_index=flag(
         True,
-        type="boolean",
-        title="Build the full-text index after the copy",
-        description="Drop events_search_idx (CONCURRENTLY) before the copy and build it CONCURRENTLY as "
+        "Build the full-text index after the copy",
+        "Drop events_search_idx (CONCURRENTLY) before the copy and build it CONCURRENTLY as "
         "the last task: the copy then skips its most expensive index. Full-text searches over events "
         "meanwhile return the same rows by a sequential scan; the feed's indexes stay.",
     ),
-    replan=Param(
-        False,
-        type="boolean",
-        title="Re-plan",
-        description="Throw the existing chunk plan away and plan again (copying stays idempotent).",
+    replan=flag(
+        False, "Re-plan", "Throw the existing chunk plan away and plan again (copying stays idempotent)."
     ),
 )
 

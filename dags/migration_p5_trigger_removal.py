@@ -49,13 +49,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow.sdk import Param, dag, task
+from airflow.sdk import dag, task
 
 from activity_migration.config import load_config
 from migration_airflow.approval import approval_gate
 from migration_airflow.dag_defaults import APP_DB_POOL, DEFAULT_ARGS, tags
 from migration_airflow.outcome_tasks import outcome_baseline_task
-from migration_airflow.params import common_params, limited
+from migration_airflow.params import choice, common_params, integer_range, limited, number_range
+from migration_airflow.rehearsal import rehearsal_gate
 from migration_airflow.sensors import TierEventFlowSensor, TierReadinessSensor, TierWriteCostSensor
 from migration_airflow.tasks import privilege_audit_task
 from migration_airflow.validation_tasks import validation_gate
@@ -75,6 +76,14 @@ def _tier_step(context: dict[str, Any], name: str, **kwargs: Any) -> Any:
     return fn(*i.core, int(i.params["tier"]), **kwargs)
 
 
+def _verified_tier_step(context: dict[str, Any]) -> str:
+    """The ledger step the staging rehearsal of this run's tier must have reached: verified, not
+    merely dropped."""
+    from migration_airflow.runtime import params_of
+
+    return f"tier_{int(params_of(context)['tier'])}_done"
+
+
 @dag(
     dag_id="migration_p5_trigger_removal",
     description="Phase 5: remove one tier of legacy logging triggers, after a handover check and approval.",
@@ -85,30 +94,28 @@ def _tier_step(context: dict[str, Any], name: str, **kwargs: Any) -> Any:
     default_args=DEFAULT_ARGS,
     tags=tags("phase-5"),
     params=common_params(
-        tier=Param(
+        tier=choice(
             TIERS[0],
-            type="integer",
-            enum=TIERS,
-            title="Tier",
-            description="Which tier of legacy triggers this run removes (1 = low risk ... 5 = users, "
+            TIERS,
+            "Tier",
+            "Which tier of legacy triggers this run removes (1 = low risk ... 5 = users, "
             "projects, investors). Tier N starts only after tier N-1 is verified.",
-        ),
-        sensor_window_seconds=Param(
-            120,
             type="integer",
-            minimum=5,
-            maximum=3600,
-            title="Sensor window (s)",
-            description="Length of one measuring window: the baseline and each sensor "
+        ),
+        sensor_window_seconds=integer_range(
+            120,
+            5,
+            3600,
+            "Sensor window (s)",
+            "Length of one measuring window: the baseline and each sensor "
             "compare writes, write cost and events over this many seconds.",
         ),
-        max_regression_pct=Param(
+        max_regression_pct=number_range(
             10,
-            type="number",
-            minimum=0,
-            maximum=1000,
-            title="Allowed write-cost regression %",
-            description="The write-cost sensor passes when the tier's write cost after the "
+            0,
+            1000,
+            "Allowed write-cost regression %",
+            "The write-cost sensor passes when the tier's write cost after the "
             "drop is at most this many percent above the baseline.",
         ),
         min_event_ratio=limited(
@@ -121,21 +128,19 @@ def _tier_step(context: dict[str, Any], name: str, **kwargs: Any) -> Any:
             description="The event-flow sensor fails when events published for the tier's "
             "entity types divided by writes to its tables is below this.",
         ),
-        sensor_timeout_minutes=Param(
+        sensor_timeout_minutes=integer_range(
             30,
-            type="integer",
-            minimum=1,
-            maximum=1440,
-            title="Sensor timeout (min)",
-            description="A sensor that has not passed after this long fails the run and sends the alert.",
+            1,
+            1440,
+            "Sensor timeout (min)",
+            "A sensor that has not passed after this long fails the run and sends the alert.",
         ),
-        probe_writes=Param(
+        probe_writes=integer_range(
             100,
-            type="integer",
-            minimum=1,
-            maximum=10000,
-            title="Probe writes per table",
-            description="Single-row insert+delete pairs per table in the rolled-back probe that "
+            1,
+            10000,
+            "Probe writes per table",
+            "Single-row insert+delete pairs per table in the rolled-back probe that "
             "times writes when pg_stat_statements is not available.",
         ),
         rehearsal_max_age_days=limited(
@@ -168,43 +173,13 @@ def migration_p5_trigger_removal():
 
     parity = validation_gate(suites=["parity"], task_id="parity_gate")
 
-    @task(
+    rehearsal = rehearsal_gate(
+        phase=PHASE,
+        step=_verified_tier_step,
         task_id="tier_drop_rehearsal_gate",
-        pool=APP_DB_POOL,
         doc_md="Production only: a recent staging rehearsal of this tier at this project version that ended "
         "verified (tier_<n>_done: dropped and both sensors passed), not merely dropped.",
     )
-    def rehearsal(**context: Any) -> dict[str, Any]:
-        # migration_airflow.rehearsal.rehearsal_gate takes its step at parse time; our step
-        # depends on the tier Param, so this is the same gate with the step read at run time.
-        from activity_migration.connections import STAGING_CONN_ID
-        from activity_migration.db import connection
-        from activity_migration.rehearsal import enforce_rehearsal
-        from migration_airflow.rehearsal import max_age_days_and_clamps
-        from migration_airflow.runtime import dsn_for_conn_id, task_inputs
-
-        i = task_inputs(context)
-        dsn, ctx, tier = i.dsn, i.ctx, int(i.params["tier"])
-        step = f"tier_{tier}_done"  # the staging tier must be verified, not merely dropped
-        if ctx.environment != "production":
-            return {
-                "required": False,
-                "passed": True,
-                "reason": "staging run: this run is the rehearsal",
-                "phase": PHASE,
-                "step": step,
-            }
-        days, clamps = max_age_days_and_clamps(context)  # production: at most 14 days (run_rules)
-        with connection(dsn) as prod:
-            return enforce_rehearsal(
-                production_conn=prod,
-                staging_dsn=lambda: dsn_for_conn_id(STAGING_CONN_ID),
-                phase=PHASE,
-                step=step,
-                ctx=ctx,
-                max_age_days=days,
-                clamps=clamps,
-            )
 
     @task(
         pool=APP_DB_POOL,
@@ -312,7 +287,7 @@ def migration_p5_trigger_removal():
         >> discover()
         >> gate_previous_tier()
         >> parity
-        >> rehearsal()
+        >> rehearsal
         >> baseline()
         >> backup()
         >> handover()

@@ -37,12 +37,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow.sdk import Param, dag, task
+from airflow.sdk import dag, task
 
 from migration_airflow.approval import approval_gate
 from migration_airflow.dag_defaults import APP_DB_POOL, DEFAULT_ARGS, tags
 from migration_airflow.outcome_tasks import outcome_baseline_task, outcome_report_task
-from migration_airflow.params import common_params, limited
+from migration_airflow.params import common_params, flag, limited
 from migration_airflow.rehearsal import rehearsal_evidence, rehearsal_gate
 from migration_airflow.tasks import privilege_audit_task
 
@@ -113,11 +113,10 @@ def _gate(
             description="The suites parity and events_integrity must have passed "
             "(full scope) within this many hours.",
         ),
-        keep_compat_view=Param(
+        keep_compat_view=flag(
             True,
-            type="boolean",
-            title="Keep a compatibility view under the old name",
-            description="Create a view public.activity_logs in the old shape over events, so "
+            "Keep a compatibility view under the old name",
+            "Create a view public.activity_logs in the old shape over events, so "
             "readers of the old name keep working.",
         ),
         retention_days=limited(
@@ -139,18 +138,16 @@ def _gate(
             description="The staging rehearsal (required before a production "
             "cleanup) must be newer than this many days.",
         ),
-        delete_archive=Param(
+        delete_archive=flag(
             False,
-            type="boolean",
-            title="Delete the archive (instead of cleaning up)",
-            description="Run only the archive deletion: a separate approval, refused before the "
+            "Delete the archive (instead of cleaning up)",
+            "Run only the archive deletion: a separate approval, refused before the "
             "retention has passed unless force. Afterwards phase 6 cannot be rolled back.",
         ),
-        force=Param(
+        force=flag(
             False,
-            type="boolean",
-            title="Force archive deletion before its retention",
-            description="Only with delete_archive: delete even though the retention has not passed.",
+            "Force archive deletion before its retention",
+            "Only with delete_archive: delete even though the retention has not passed.",
         ),
     ),
 )

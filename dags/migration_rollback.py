@@ -28,11 +28,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow.sdk import Param, dag, task
+from airflow.sdk import dag, task
 
 from migration_airflow.approval import approval_gate
 from migration_airflow.dag_defaults import APP_DB_POOL, DEFAULT_ARGS, tags
-from migration_airflow.params import common_params
+from migration_airflow.params import choice, common_params, flag
 
 PHASES_NEWEST_FIRST = (
     "p6_cleanup",
@@ -92,20 +92,17 @@ def _undo_task(phase: str):
     default_args=DEFAULT_ARGS,
     tags=tags("rollback"),
     params=common_params(
-        to_phase=Param(
+        to_phase=choice(
             "before_p6",
-            type="string",
-            enum=TARGETS,
-            title="Return to",
+            TARGETS,
+            "Return to",
+            "The state to return to: every applied phase from this one on is undone, newest first.",
             values_display=dict(zip(TARGETS, TARGET_TITLES)),
-            description="The state to return to: every applied phase from this one on is undone, "
-            "newest first.",
         ),
-        delete_backfilled_events=Param(
+        delete_backfilled_events=flag(
             False,
-            type="boolean",
-            title="Delete backfilled events",
-            description="Only when undoing phase 4: also delete the events the backfill "
+            "Delete backfilled events",
+            "Only when undoing phase 4: also delete the events the backfill "
             "wrote (default: keep them, they are correct data).",
         ),
     ),

@@ -14,13 +14,47 @@ from airflow.sdk import Param
 from activity_migration.run_rules import APPROVERS_VARIABLE, limit_description
 
 
+def choice(default: Any, options: list[Any], title: str, description: str, **kwargs: Any) -> Param:
+    """A Param picked from ``options`` (a drop-down in the trigger form); ``type`` defaults to string."""
+    kwargs.setdefault("type", "string")
+    return Param(default, enum=options, title=title, description=description, **kwargs)
+
+
+def flag(default: bool, title: str, description: str) -> Param:
+    """A yes/no Param (a switch in the trigger form)."""
+    return Param(default, type="boolean", title=title, description=description)
+
+
+def integer_range(default: int, minimum: int, maximum: int, title: str, description: str) -> Param:
+    """A whole number between ``minimum`` and ``maximum`` (both included)."""
+    return _ranged("integer", default, minimum, maximum, title, description)
+
+
+def number_range(
+    default: float | None,
+    minimum: float,
+    maximum: float,
+    title: str,
+    description: str,
+    *,
+    nullable: bool = False,
+) -> Param:
+    """A number between ``minimum`` and ``maximum`` (both included); ``nullable``: empty allowed."""
+    return _ranged(
+        ["null", "number"] if nullable else "number", default, minimum, maximum, title, description
+    )
+
+
+def _ranged(kind: Any, default: Any, minimum: Any, maximum: Any, title: str, description: str) -> Param:
+    return Param(default, type=kind, minimum=minimum, maximum=maximum, title=title, description=description)
+
+
 def environment_param() -> Param:
-    return Param(
+    return choice(
         "staging",
-        type="string",
-        enum=["staging", "production"],
-        title="Environment",
-        description="Which application database this run touches: staging (connection activity_db_staging) "
+        ["staging", "production"],
+        "Environment",
+        "Which application database this run touches: staging (connection activity_db_staging) "
         "or production (activity_db). A destructive production step requires a recent successful "
         "staging rehearsal of the same phase and project version; production approvals are "
         f"answered only by the users in the Airflow Variable {APPROVERS_VARIABLE}, never by the "
@@ -29,12 +63,11 @@ def environment_param() -> Param:
 
 
 def mode_param() -> Param:
-    return Param(
+    return choice(
         "normal",
-        type="string",
-        enum=["normal", "demo"],
-        title="Mode",
-        description="normal: every gate waits for a person to approve in the UI (Required Actions). "
+        ["normal", "demo"],
+        "Mode",
+        "normal: every gate waits for a person to approve in the UI (Required Actions). "
         "demo: approvals are skipped and the skip is recorded in the ledger. Demo is refused on any "
         "database without the demo seed's mark (written by `activity-migration seed`).",
     )

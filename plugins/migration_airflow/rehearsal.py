@@ -89,7 +89,13 @@ def max_age_days_and_clamps(context: dict[str, Any]) -> tuple[float, list[dict[s
 _max_age_days = max_age_days  # older name, used by the p5 DAG
 
 
-def rehearsal_gate(*, phase: str, step: str | Callable[[dict[str, Any]], str], task_id: str | None = None):
+def rehearsal_gate(
+    *,
+    phase: str,
+    step: str | Callable[[dict[str, Any]], str],
+    task_id: str | None = None,
+    doc_md: str | None = None,
+):
     """Build the gate task for ``phase``/``step`` (call inside a DAG context); returns the XComArg.
 
     :param phase: ledger phase id (``p2_dual_write``, ``p5_trigger_removal``, ``p6_cleanup``)
@@ -97,6 +103,7 @@ def rehearsal_gate(*, phase: str, step: str | Callable[[dict[str, Any]], str], t
         task context returning it when it depends on a Param
         (``lambda c: f"tier_{c['params']['tier']}_drop"``; then pass ``task_id``)
     :param task_id: default ``<step>_rehearsal_gate``
+    :param doc_md: the task's doc, default one naming ``phase``/``step``
     """
     if not task_id:
         if callable(step):
@@ -107,7 +114,8 @@ def rehearsal_gate(*, phase: str, step: str | Callable[[dict[str, Any]], str], t
     @task(
         task_id=task_id,
         pool=APP_DB_POOL,
-        doc_md="Production only: require a recent successful, validated staging rehearsal of "
+        doc_md=doc_md
+        or "Production only: require a recent successful, validated staging rehearsal of "
         f"{phase}/{shown} at this project version (read from the staging ledger). Staging runs pass: "
         "they are the rehearsal; demo mode does not skip this gate, and a normal-mode production run "
         "needs a normal-mode rehearsal. The verdict is recorded in the production ledger.",

@@ -50,3 +50,23 @@ def privilege_audit_task(phase: str):
         return out
 
     return privilege_audit()
+
+
+def phase_step_task(phase: str, step: str, doc_md: str, *, only: str | None = None):
+    """The task ``step``: the ledgered core step of that name (in the ``STEPS`` of
+    ``activity_migration.phases.<phase>``) for this run. ``only``: hand on just that key of its
+    result (a plain XCom, not a dict)."""
+    from airflow.sdk import task
+
+    from .dag_defaults import APP_DB_POOL
+
+    @task(task_id=step, pool=APP_DB_POOL, doc_md=doc_md, multiple_outputs=only is None)
+    def run_phase_step(**context: Any) -> Any:
+        import importlib
+
+        from .runtime import run_step
+
+        out = run_step(importlib.import_module(f"activity_migration.phases.{phase}").STEPS, step, context)
+        return out if only is None else out[only]
+
+    return run_phase_step()

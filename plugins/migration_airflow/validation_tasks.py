@@ -78,6 +78,21 @@ def mail_or_log(send: Any, what: str) -> str:
     return f"alert sent to {', '.join(recipients)}" if recipients else "no alert needed"
 
 
+def judge_outcome(outcome: Any, context: dict[str, Any], failure: str) -> dict[str, Any]:
+    """Log the outcome; when an expectation failed, mail the alert and fail the task (``GateClosed``,
+    its message opening with ``failure``); else the outcome's XCom summary."""
+    from activity_migration.errors import GateClosed
+
+    log_outcome(outcome)
+    if not outcome.success:
+        sent = mail_or_log(lambda: alert_on_failure(outcome, context), "the failed validation")
+        raise GateClosed(
+            f"{failure}: {len(outcome.failed_expectations)} failed expectation(s) in "
+            f"{outcome.failed_suites}; {sent}; Data Docs: {outcome.data_docs_path}"
+        )
+    return outcome_to_xcom(outcome)
+
+
 def run_nightly_check(context: dict[str, Any]) -> dict[str, Any]:
     """The nightly check: run the suites, mail on a failed expectation, and mail on any crash too.
 
@@ -86,7 +101,6 @@ def run_nightly_check(context: dict[str, Any]) -> dict[str, Any]:
     """
     from datetime import date
 
-    from activity_migration.errors import GateClosed
     from activity_migration.validation.runner import run_suites
     from activity_migration.validation.suites import ALL_SUITES
 
@@ -118,14 +132,7 @@ def run_nightly_check(context: dict[str, Any]) -> dict[str, Any]:
         sent = mail_or_log(lambda: send_alert(subject, body, context), "the crash")
         log.error("nightly check crashed (%s): %s", sent, detail)
         raise
-    log_outcome(outcome)
-    if not outcome.success:
-        sent = mail_or_log(lambda: alert_on_failure(outcome, context), "the failed validation")
-        raise GateClosed(
-            f"consistency check failed: {len(outcome.failed_expectations)} failed expectation(s) "
-            f"in {outcome.failed_suites}; {sent}; Data Docs: {outcome.data_docs_path}"
-        )
-    return outcome_to_xcom(outcome)
+    return judge_outcome(outcome, context, "consistency check failed")
 
 
 def validation_gate(
@@ -164,14 +171,8 @@ def validation_gate(
                 return {"success": True, "reused": evidence}
             except GateClosed as exc:
                 log.info("no reusable result (%s); running the suites now", exc)
-        outcome = run_suites(dsn, suites=names, scope="full", ctx=ctx)
-        log_outcome(outcome)
-        if not outcome.success:
-            sent = mail_or_log(lambda: alert_on_failure(outcome, context), "the failed validation")
-            raise GateClosed(
-                f"validation failed: {len(outcome.failed_expectations)} failed expectation(s) in "
-                f"{outcome.failed_suites}; {sent}; Data Docs: {outcome.data_docs_path}"
-            )
-        return outcome_to_xcom(outcome)
+        return judge_outcome(
+            run_suites(dsn, suites=names, scope="full", ctx=ctx), context, "validation failed"
+        )
 
     return gate()

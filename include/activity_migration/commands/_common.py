@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import json
+from collections.abc import Callable
+from typing import Any
 
 from ..connections import ENVIRONMENT_CONN_IDS, PRODUCTION_CONN_ID, resolve_dsn
 from ..errors import ConfigError
@@ -35,21 +38,56 @@ def database_dsn(args: argparse.Namespace) -> str:
     return resolve_dsn(conn_id)
 
 
-def positive_int(value: str) -> int:
-    try:
-        n = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value!r}") from None
-    if n <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {n}")
-    return n
+def database_command(
+    sub: argparse._SubParsersAction,
+    name: str,
+    func: Callable[[argparse.Namespace], int],
+    *,
+    help: str,
+    description: str | None,
+) -> argparse.ArgumentParser:
+    """The parser of a subcommand that works on the application database (``--dsn`` and the rest)."""
+    p = sub.add_parser(name, help=help, description=description)
+    add_database_args(p)
+    p.set_defaults(func=func)
+    return p
 
 
-def positive_float(value: str) -> float:
-    try:
-        n = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {value!r}") from None
-    if n <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {n}")
-    return n
+def add_json_flag(parser: argparse.ArgumentParser, help: str | None = "machine-readable output") -> None:
+    parser.add_argument("--json", action="store_true", help=help)
+
+
+def print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, default=str))
+
+
+def print_result(args: argparse.Namespace, data: Any, human: Callable[[Any], None]) -> None:
+    """``data`` as JSON with ``--json``, else as ``human`` prints it."""
+    print_json(data) if args.json else human(data)
+
+
+def _checked_number(
+    name: str, convert: Callable[[str], Any], accepts: Callable[[Any], bool], expected: str, out_of_range: str
+) -> Callable[[str], Any]:
+    """An argparse ``type`` that converts and then checks a number; errors say what was expected."""
+
+    def parse(value: str) -> Any:
+        try:
+            n = convert(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {value!r}") from None
+        if not accepts(n):
+            raise argparse.ArgumentTypeError(f"expected {out_of_range}, got {n}")
+        return n
+
+    parse.__name__ = name
+    return parse
+
+
+positive_int = _checked_number(
+    "positive_int", int, lambda n: n > 0, "a positive integer", "a positive integer"
+)
+positive_float = _checked_number(
+    "positive_float", float, lambda n: n > 0, "a positive number", "a positive number"
+)
+non_negative_int = _checked_number("non_negative_int", int, lambda n: n >= 0, "a whole number", "0 or more")

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 
 from ..backfill.options import BackfillParams
 from ..config import load_config
 from ..ledger import RunContext
 from ..phases import p4_backfill
 from ..run_rules import production_params
-from ._common import add_database_args, database_dsn, positive_float, positive_int
+from ._common import database_command, database_dsn, positive_float, positive_int, print_json
 
 
 def _ratio_or_off(value: str) -> float | str:
@@ -37,18 +36,19 @@ def _run(args: argparse.Namespace) -> int:
     out = p4_backfill.apply(
         database_dsn(args), load_config(), ctx, params, workers=args.workers, check=not args.no_check
     )
-    print(json.dumps(out, indent=2, default=str))
+    print_json(out)
     return 0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
+    p = database_command(
+        sub,
         "backfill",
+        _run,
         help="plan and run the phase-4 backfill with N worker threads",
         description="Copies activity_logs history into events in chunks (resumable: re-run to go on), "
         "then check that nothing was lost. Same code as the migration_p4_backfill DAG.",
     )
-    add_database_args(p)
     d = BackfillParams()
     p.add_argument(
         "--workers",
@@ -100,4 +100,3 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="keep the full-text GIN during the copy (default: dropped before it, built CONCURRENTLY after)",
     )
-    p.set_defaults(func=_run)

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 
 from ..backfill.throttle import ThrottleSettings, read_overrides, write_overrides
 from ..config import load_config
 from ..db import connection
 from ..errors import ConfigError
-from ._common import add_database_args, database_dsn
+from ._common import database_command, database_dsn, print_json
 
 
 def _pair(text: str) -> tuple[str, str]:
@@ -34,24 +33,24 @@ def _run(args: argparse.Namespace) -> int:
             overrides = write_overrides(conn, cfg, changes, by="cli backfill-throttle", clear=args.clear)
         else:
             overrides = read_overrides(conn, cfg)
-    print(json.dumps({"overrides": overrides, "defaults": ThrottleSettings().as_dict()}, indent=2))
+    print_json({"overrides": overrides, "defaults": ThrottleSettings().as_dict()})
     return 0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
+    p = database_command(
+        sub,
         "backfill-throttle",
+        _run,
         help="show or change the running backfill's throttle (live)",
         description="Thresholds and pacing in the setting 'backfill_throttle' override the run's "
         "Params; workers re-read it before every chunk. Keys: "
         + ", ".join(ThrottleSettings.names())
         + ". Use null to switch a signal off.",
     )
-    add_database_args(p)
     p.add_argument("--set", type=_pair, action="append", metavar="KEY=VALUE", help="override one setting")
     p.add_argument("--pause", action="store_true", help="hold every worker before its next chunk")
     p.add_argument("--resume", action="store_true", help="let paused workers go on")
     p.add_argument(
         "--clear", action="store_true", help="drop every override first (back to the run's Params)"
     )
-    p.set_defaults(func=_run)

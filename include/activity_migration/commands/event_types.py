@@ -10,12 +10,11 @@ live count. Exit 1 from ``list`` while an unregistered type exists.
 from __future__ import annotations
 
 import argparse
-import json
 
 from ..config import load_config
 from ..db import connection
 from ..event_types import registry
-from ._common import add_database_args, database_dsn
+from ._common import add_json_flag, database_command, database_dsn, print_json
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -27,7 +26,7 @@ def _list(args: argparse.Namespace) -> int:
         rows = registry.list_types(conn, cfg)
         unregistered = registry.unregistered_event_types(conn, cfg)
     if args.json:
-        print(json.dumps({"types": rows, "unregistered": unregistered}, default=str, indent=2))
+        print_json({"types": rows, "unregistered": unregistered})
         return 1 if unregistered else 0
     print(f"{'event type':44} {'category':20} {'reg':>4} {'label':>5} {'count':>9}  last seen")
     for r in rows:
@@ -70,7 +69,7 @@ def _describe(args: argparse.Namespace) -> int:
     with connection(database_dsn(args)) as conn:
         row = registry.describe(conn, cfg, args.event_type)
     if args.json:
-        print(json.dumps(row, default=str, indent=2))
+        print_json(row)
         return 0
     for key, value in row.items():
         print(f"{key:18} {value}")
@@ -84,21 +83,27 @@ def register(sub: argparse._SubParsersAction) -> None:
         description=__doc__.split("\n\n")[1] if __doc__ else None,
     )
     cmds = p.add_subparsers(dest="event_types_command", metavar="ACTION", required=True)
-    ls = cmds.add_parser("list", help="registered and unregistered types (exit 1 while one is unregistered)")
-    add_database_args(ls)
+    ls = database_command(
+        cmds,
+        "list",
+        _list,
+        help="registered and unregistered types (exit 1 while one is unregistered)",
+        description=None,
+    )
     ls.add_argument("--refresh", action="store_true", help="recount from events first (one scan of events)")
-    ls.add_argument("--json", action="store_true")
-    ls.set_defaults(func=_list)
-    reg = cmds.add_parser("register", help="register an event type")
-    add_database_args(reg)
+    add_json_flag(ls, help=None)
+    reg = database_command(cmds, "register", _register, help="register an event type", description=None)
     reg.add_argument("event_type")
     reg.add_argument("--by", required=True, help="who registers it (recorded)")
     reg.add_argument("--category", help="default: the category of its entity type in the config")
     reg.add_argument("--description")
     reg.add_argument("--label", help="the feed's label template (default: event_types.labels in the config)")
-    reg.set_defaults(func=_register)
-    desc = cmds.add_parser("describe", help="one type: registration, label, counts, live count")
-    add_database_args(desc)
+    desc = database_command(
+        cmds,
+        "describe",
+        _describe,
+        help="one type: registration, label, counts, live count",
+        description=None,
+    )
     desc.add_argument("event_type")
-    desc.add_argument("--json", action="store_true")
-    desc.set_defaults(func=_describe)
+    add_json_flag(desc, help=None)

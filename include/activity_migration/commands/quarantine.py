@@ -8,7 +8,6 @@ quarantine (and in the archive)"; it records who and when.
 from __future__ import annotations
 
 import argparse
-import json
 
 from psycopg import sql
 
@@ -16,7 +15,7 @@ from ..config import load_config
 from ..db import connection, fetch_all, load_sql
 from ..ledger import state_schema_exists
 from ..phases.p6_cleanup import acknowledge_quarantine, quarantine_open
-from ._common import add_database_args, database_dsn
+from ._common import add_json_flag, database_command, database_dsn, print_json
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -42,7 +41,7 @@ def _run(args: argparse.Namespace) -> int:
             else []
         )
     if args.json:
-        print(json.dumps({"open": open_rows, "by_reason": summary}, default=str, indent=2))
+        print_json({"open": open_rows, "by_reason": summary})
         return 0
     if not summary:
         print("quarantine is empty")
@@ -56,13 +55,14 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
+    p = database_command(
+        sub,
         "quarantine",
+        _run,
         help="list quarantined rows, or acknowledge them (--ack) so cleanup may run",
         description="List the quarantine by reason (exit 1 while rows are open), or acknowledge open "
         "rows: --ack --by NAME with --all or --reason R.",
     )
-    add_database_args(p)
     p.add_argument(
         "--ack", action="store_true", help="acknowledge open rows (needs --by and --all or --reason)"
     )
@@ -70,5 +70,4 @@ def register(sub: argparse._SubParsersAction) -> None:
     scope = p.add_mutually_exclusive_group()
     scope.add_argument("--all", action="store_true", help="every open row")
     scope.add_argument("--reason", help="only rows quarantined for this reason (e.g. unknown_entity_type)")
-    p.add_argument("--json", action="store_true", help="machine-readable listing")
-    p.set_defaults(func=_run)
+    add_json_flag(p, help="machine-readable listing")

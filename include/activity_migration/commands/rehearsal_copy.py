@@ -6,17 +6,7 @@ import argparse
 import sys
 
 from ..rehearsal_copy import DEFAULT_MAX_TABLE_ROWS, rehearsal_copy, resolve_endpoint
-from ._common import positive_int
-
-
-def _non_negative_int(value: str) -> int:
-    try:
-        n = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
-    if n < 0:
-        raise argparse.ArgumentTypeError(f"expected 0 or more, got {n}")
-    return n
+from ._common import non_negative_int, positive_int
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -61,7 +51,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--sample-rows",
-        type=_non_negative_int,
+        type=non_negative_int,
         required=True,
         metavar="N",
         help="rows of activity_logs to copy (a pseudo-random sample, consistent with the other tables)",

@@ -7,7 +7,7 @@ import argparse
 
 from ..config import load_config
 from ..ledger import RunContext
-from ._common import add_database_args, database_dsn, positive_float
+from ._common import database_command, database_dsn, positive_float
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -36,10 +36,13 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "report", help="the outcome report: promised vs measured gains (HTML + JSON)", description=__doc__
+    p = database_command(
+        sub,
+        "report",
+        _run,
+        help="the outcome report: promised vs measured gains (HTML + JSON)",
+        description=__doc__,
     )
-    add_database_args(p)
     p.add_argument(
         "--out",
         default=None,
@@ -52,4 +55,3 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--staging-dsn", default=None, help="staging database, for the phase durations side by side"
     )
-    p.set_defaults(func=_run)

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 
 from ..demo.app import KEY_TYPES
-from ._common import add_database_args, database_dsn, positive_int
+from ._common import add_json_flag, database_command, database_dsn, positive_int, print_json
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -22,7 +21,7 @@ def _run(args: argparse.Namespace) -> int:
         progress=lambda line: print(line, flush=True),
     )
     if args.json:
-        print(json.dumps(result, indent=2, default=str))
+        print_json(result)
     else:
         print(f"rows: {result['rows']}")
         print(f"seconds: {result['seconds']}")
@@ -31,15 +30,16 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
+    p = database_command(
+        sub,
         "seed",
+        _run,
         help="create the demo application (18 tables, 64 logging triggers) and N rows of activity history",
         description="Seed the demo application into an empty database: Supabase-like base (auth, roles, "
         "RLS), 18 tables with their 64 legacy logging triggers, application data, and --rows rows of "
         "history in public.activity_logs. A database seeded before gets more history; any other "
         "non-empty database is refused.",
     )
-    add_database_args(p)
     p.add_argument(
         "--rows",
         type=positive_int,
@@ -74,5 +74,4 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="N",
         help="connections inserting history batches side by side (default 2)",
     )
-    p.add_argument("--json", action="store_true", help="print the result as JSON")
-    p.set_defaults(func=_run)
+    add_json_flag(p, help="print the result as JSON")

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 
 from ..db import connection
 from ..status import collect
-from ._common import add_database_args, database_dsn
+from ._common import add_json_flag, database_command, database_dsn, print_result
 
 
 def _print_human(data: dict, indent: int = 0) -> None:
@@ -30,19 +29,16 @@ def _print_human(data: dict, indent: int = 0) -> None:
 def _run(args: argparse.Namespace) -> int:
     with connection(database_dsn(args)) as conn:
         data = collect(conn)
-    if args.json:
-        print(json.dumps(data, indent=2, default=str))
-    else:
-        _print_human(data)
+    print_result(args, data, _print_human)
     return 0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
+    p = database_command(
+        sub,
         "status",
+        _run,
         help="show the migration's state (phases, backfill, tiers, validation)",
         description="Show where the migration stands, read from the migration's state schema.",
     )
-    add_database_args(p)
-    p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.set_defaults(func=_run)
+    add_json_flag(p)

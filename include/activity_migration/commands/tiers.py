@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 
 from ..config import load_config
 from ..db import connection
 from ..ledger import RunContext
-from ._common import add_database_args, database_dsn
+from ._common import add_json_flag, database_command, database_dsn, print_json, print_result
 
 
 def _print_plan(plans: dict) -> None:
@@ -60,30 +59,31 @@ def _run(args: argparse.Namespace) -> int:
             if args.restore == "all"
             else p5.rollback_tier(dsn, cfg, int(args.restore), ctx)
         )
-        print(json.dumps(out, indent=2, default=str))
+        print_json(out)
         return 0
     with connection(dsn) as conn:
         if args.status:
             section = p5.tiers_section(conn, cfg)
-            print(json.dumps(section, indent=2, default=str)) if args.json else _print_status(section)
+            print_result(args, section, _print_status)
             return 0
         plans = tiers.plan_tiers(conn, cfg)
     if args.json:
-        print(json.dumps([p.as_dict() for p in plans.values()], indent=2, default=str))
+        print_json([p.as_dict() for p in plans.values()])
     else:
         _print_plan(plans)
     return 0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
+    p = database_command(
+        sub,
         "tiers",
+        _run,
         help="phase 5: logging triggers per tier, tier status, restore a tier",
         description="Show the legacy logging triggers discovered in the catalog, per tier of the "
         "config (--plan, the default), or the tiers' status and measured improvement "
         "(--status). --restore N|all recreates dropped tiers from their backups.",
     )
-    add_database_args(p)
     what = p.add_mutually_exclusive_group()
     what.add_argument("--plan", action="store_true", help="logging triggers per tier (default)")
     what.add_argument("--status", action="store_true", help="tier status and measured improvement")
@@ -93,5 +93,4 @@ def register(sub: argparse._SubParsersAction) -> None:
         choices=["all"] + [str(t.tier) for t in load_config().tiers],
         help="recreate the triggers and functions of tier N (or all tiers) from the backup",
     )
-    p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.set_defaults(func=_run)
+    add_json_flag(p)

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 
 from ..ledger import RunContext
-from ._common import add_database_args, database_dsn
+from ._common import add_json_flag, database_command, database_dsn, print_json
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -23,7 +22,7 @@ def _run(args: argparse.Namespace) -> int:
         sample_ranges=args.sample_ranges,
     )
     if args.json:
-        print(json.dumps(outcome.to_dict(), indent=2, default=str))
+        print_json(outcome.to_dict())
     else:
         print("\n".join(outcome.summary_lines()))
         parity = outcome.suites.get("parity")
@@ -36,14 +35,15 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
+    p = database_command(
+        sub,
         "validate",
+        _run,
         help="run the Great Expectations suites (parity, integrity, quarantine)",
         description="Run the validation suites against the application database, record the result "
         "in the state schema and build Data Docs (offline-readable). Exit 1 when an "
         "expectation fails.",
     )
-    add_database_args(p)
     p.add_argument(
         "--suite",
         action="append",
@@ -61,5 +61,4 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--sample-ranges", type=int, default=30, help="incremental: key space cut into N ranges (default 30)"
     )
     p.add_argument("--data-docs-dir", default=None, help="default artifacts/data_docs/<environment>/")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.set_defaults(func=_run)
+    add_json_flag(p)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..demo.workload import PUBLISH_MODES
-from ._common import add_database_args, database_dsn, positive_float, positive_int
+from ._common import add_json_flag, database_command, database_dsn, positive_float, positive_int
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -19,15 +19,16 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
+    p = database_command(
+        sub,
         "workload",
+        _run,
         help="play the demo application's writes (inserts, updates, deletes on the 18 tables)",
         description="Play the demo application's writes as authenticated users with JWT claims, across "
         "all 18 tables, paced to --rate transactions/s over --connections connections. With --publish auto "
         "(default) it publishes events itself for tables whose logging triggers are gone, like the "
         "upgraded application. Prints the achieved rate, latency percentiles and failures.",
     )
-    add_database_args(p)
     p.add_argument("--seconds", type=positive_float, default=30.0, help="how long to run (default 30)")
     p.add_argument(
         "--rate",
@@ -42,5 +43,4 @@ def register(sub: argparse._SubParsersAction) -> None:
         default="auto",
         help="auto: call publish_activity() where triggers are gone (default); never: do not",
     )
-    p.add_argument("--json", action="store_true", help="print the report as JSON")
-    p.set_defaults(func=_run)
+    add_json_flag(p, help="print the report as JSON")

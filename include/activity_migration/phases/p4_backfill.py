@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, NamedTuple
 
 import psycopg
 from psycopg import sql
@@ -207,52 +207,69 @@ def check_zero_loss(
     return counts
 
 
+class _ReportTable(NamedTuple):
+    key: str  # in the report (XCom)
+    file: str  # under include/sql/p4_backfill/
+    placeholder: str  # the file's placeholder for the state table
+    table: str  # the state table it reads
+    columns: list[str]
+    title: str  # of the log line
+    empty: str  # what the log says when the table is empty
+
+
+_REPORT_TABLES = (
+    _ReportTable(
+        "quarantine",
+        "17_report_quarantine.sql",
+        "quarantine",
+        "quarantine",
+        ["reason", "rows", "first", "last"],
+        "quarantine by reason",
+        "(empty)",
+    ),
+    _ReportTable(
+        "chunks",
+        "18_report_chunks.sql",
+        "chunks",
+        "backfill_chunks",
+        ["status", "chunks", "rows_copied", "rows_quarantined", "attempts", "avg_s", "max_s"],
+        "chunks",
+        "(no plan)",
+    ),
+    _ReportTable(
+        "controller",
+        "23_report_control.sql",
+        "chunks",
+        "backfill_chunks",
+        ["action", "chunks", "mean_p95_ms", "mean_ratio", "max_ratio", "mean_yield"],
+        "latency controller by action",
+        "(off)",
+    ),
+)
+
+
 def report(dsn: str, cfg: MigrationConfig) -> dict[str, Any]:
     """Log quarantine counts by reason and chunk statistics as pandas tables; return them as dicts."""
     import pandas as pd
 
     with connection(dsn, autocommit=True) as conn:
-        q = pd.DataFrame(
-            fetch_all(
-                conn,
-                load_sql(
-                    "p4_backfill/17_report_quarantine.sql",
-                    quarantine=sql.Identifier(cfg.state_schema, "quarantine"),
+        frames = [
+            pd.DataFrame(
+                fetch_all(
+                    conn,
+                    load_sql(f"p4_backfill/{file}", **{placeholder: sql.Identifier(cfg.state_schema, table)}),
                 ),
-            ),
-            columns=["reason", "rows", "first", "last"],
-        )
-        chunks = pd.DataFrame(
-            fetch_all(
-                conn,
-                load_sql(
-                    "p4_backfill/18_report_chunks.sql",
-                    chunks=sql.Identifier(cfg.state_schema, "backfill_chunks"),
-                ),
-            ),
-            columns=["status", "chunks", "rows_copied", "rows_quarantined", "attempts", "avg_s", "max_s"],
-        )
-        control = pd.DataFrame(
-            fetch_all(
-                conn,
-                load_sql(
-                    "p4_backfill/23_report_control.sql",
-                    chunks=sql.Identifier(cfg.state_schema, "backfill_chunks"),
-                ),
-            ),
-            columns=["action", "chunks", "mean_p95_ms", "mean_ratio", "max_ratio", "mean_yield"],
-        )
+                columns=columns,
+            )
+            for _, file, placeholder, table, columns, _, _ in _REPORT_TABLES
+        ]
         prog = progress.snapshot(conn, cfg)
-    log.info("quarantine by reason:\n%s", q.to_string(index=False) if len(q) else "(empty)")
-    log.info("chunks:\n%s", chunks.to_string(index=False) if len(chunks) else "(no plan)")
-    log.info("latency controller by action:\n%s", control.to_string(index=False) if len(control) else "(off)")
+    out: dict[str, Any] = {}
+    for t, frame in zip(_REPORT_TABLES, frames):
+        log.info("%s:\n%s", t.title, frame.to_string(index=False) if len(frame) else t.empty)
+        out[t.key] = _xcom_records(frame)
     log.info("%s", progress.describe(prog))
-    return {
-        "quarantine": _xcom_records(q),
-        "chunks": _xcom_records(chunks),
-        "controller": _xcom_records(control),
-        "progress": prog,
-    }
+    return {**out, "progress": prog}
 
 
 def _xcom_records(frame: Any) -> list[dict[str, str | None]]:

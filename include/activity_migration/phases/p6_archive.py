@@ -211,13 +211,18 @@ def archive_parity(dsn: str, cfg: MigrationConfig, archive: str) -> dict[str, An
     }
 
 
+def archive_checksum(conn: psycopg.Connection, cfg: MigrationConfig, arch: dict[str, Any]) -> dict[str, Any]:
+    """The archive's checksum and row count now (to hold against those phase 6 recorded)."""
+    return fetch_row(
+        conn, load_sql("p6_cleanup/02_checksum_archive.sql", archive=state_table(cfg, arch["name"]))
+    )
+
+
 def verify_archive(dsn: str, cfg: MigrationConfig, arch: dict[str, Any]) -> dict[str, Any]:
     """Before an archive is dropped for good: its checksum still holds, and every archived row is
     in events exactly as it was (or quarantined); GateClosed naming what differs otherwise."""
     with connection(dsn) as conn:
-        now = fetch_row(
-            conn, load_sql("p6_cleanup/02_checksum_archive.sql", archive=state_table(cfg, arch["name"]))
-        )
+        now = archive_checksum(conn, cfg, arch)
     if arch["checksum"] and now["checksum"] != arch["checksum"]:
         raise GateClosed(
             f"archive {arch['name']} changed since phase 6 recorded it: checksum {now['checksum']} "

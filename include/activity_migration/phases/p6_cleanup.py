@@ -34,7 +34,7 @@ from psycopg.types.json import Jsonb
 from .. import ledger, privileges
 from ..catalog import logging_function_oids, table_columns
 from ..config import MigrationConfig, load_config
-from ..db import connection, fetch_all, fetch_row, load_sql, run_sql_file, scalar
+from ..db import connection, fetch_all, load_sql, run_sql_file, scalar
 from ..errors import MigrationError, PreflightError
 from ..ledger import RunContext, state_table
 from ._common import (
@@ -51,6 +51,7 @@ from .p6_archive import (  # noqa: F401
     DUAL_WRITE_SETTING,
     P6_SETTING,
     PHASE,
+    archive_checksum,
     archive_config,
     archive_name,
     archive_parity,
@@ -326,9 +327,7 @@ def checksum(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | Non
             arch = current_archive(conn, cfg)
             if not arch or arch["deleted_at"]:
                 raise MigrationError("no live archive to checksum")
-            row = fetch_row(
-                conn, load_sql("p6_cleanup/02_checksum_archive.sql", archive=state_table(cfg, arch["name"]))
-            )
+            row = archive_checksum(conn, cfg, arch)
             if arch["checksum"] and arch["checksum"] != row["checksum"]:
                 raise MigrationError(
                     f"archive {arch['name']} changed: checksum {row['checksum']} != recorded "

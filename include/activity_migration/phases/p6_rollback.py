@@ -12,7 +12,7 @@ from psycopg import sql
 from .. import ledger
 from ..catalog import table_columns
 from ..config import MigrationConfig, load_config
-from ..db import connection, fetch_all, fetch_one, fetch_row, load_sql, run_sql_file, scalar
+from ..db import connection, fetch_all, fetch_one, load_sql, run_sql_file, scalar
 from ..errors import GateClosed, MigrationError
 from ..ledger import RunContext, state_table
 from ._common import publish_identity, wait_for_older_transactions
@@ -21,6 +21,7 @@ from .p6_archive import (
     DUAL_WRITE_SETTING,
     P6_SETTING,
     PHASE,
+    archive_checksum,
     current_archive,
     give_access_back,
     run_locked,
@@ -90,9 +91,7 @@ def _rollback_facts(conn: psycopg.Connection, cfg: MigrationConfig, arch: dict[s
         conn, load_sql("p6_cleanup/16_select_function_backups.sql", state=cfg.state_schema), backups
     )
     if arch["checksum"] and not resumed:
-        now = fetch_row(
-            conn, load_sql("p6_cleanup/02_checksum_archive.sql", archive=state_table(cfg, arch["name"]))
-        )
+        now = archive_checksum(conn, cfg, arch)
         if now["checksum"] != arch["checksum"]:
             raise MigrationError(
                 f"archive {arch['name']} checksum {now['checksum']} differs from the recorded "
