@@ -188,6 +188,7 @@ def _claim_and_copy(
     """The worker loop: wait for the throttle, claim a chunk, copy it, yield; until no chunk is left."""
     stmts = Statements(conn, cfg)
     throttle = Throttle(cfg, params.throttle, claimant)
+    worker = _Worker(conn, cfg, stmts, claimant, sizer, report)
     while True:
         if stop_event is not None and stop_event.is_set():
             report.stopped = "stop requested"
@@ -201,7 +202,7 @@ def _claim_and_copy(
             # a chunk of a dead worker (or one just claimed): wait for its lease, then take it
             time.sleep(min(1.0, params.lease_seconds / 2))
             continue
-        elapsed = _copy_chunk(conn, cfg, stmts, claimant, claimed, sizer, report, verdict.decision)
+        elapsed = _copy_chunk(worker, claimed, verdict.decision)
         # Yield: leave the cores to the application for a while after each chunk (duty cycle,
         # set by the latency controller or the fixed yield_ratio).
         report.last_yield_ratio = round(verdict.yield_ratio, 3)
@@ -241,21 +242,24 @@ def _yield_cores(pause: float, report: WorkerReport, stop_event: threading.Event
         time.sleep(pause)
 
 
-def _copy_chunk(
-    conn: psycopg.Connection,
-    cfg: MigrationConfig,
-    stmts: Statements,
-    claimant: str,
-    claimed: dict[str, Any],
-    sizer: ChunkSizer,
-    report: WorkerReport,
-    decision: Decision | None,
-) -> float | None:
+class _Worker(NamedTuple):
+    """What every chunk of one worker uses: its connection, statements, name, sizer and report."""
+
+    conn: psycopg.Connection
+    cfg: MigrationConfig
+    stmts: Statements
+    claimant: str
+    sizer: ChunkSizer
+    report: WorkerReport
+
+
+def _copy_chunk(w: _Worker, claimed: dict[str, Any], decision: Decision | None) -> float | None:
     """Copy one claimed chunk; returns its duration in seconds (None when nothing was copied)."""
+    conn, cfg, stmts, claimant, sizer, report = w
     chunk_id, lo, hi = claimed["chunk_id"], claimed["lo"], claimed["hi"]
     t0 = time.monotonic()
     try:
-        copied = _copy_in_one_transaction(conn, cfg, stmts, claimant, claimed, sizer, report, decision)
+        copied = _copy_in_one_transaction(w, claimed, decision)
     except psycopg.errors.QueryCanceled as exc:
         # statement_timeout or lock_timeout: give the chunk back, smaller next time
         sizer.shrink()
@@ -290,19 +294,13 @@ class _CopiedRange(NamedTuple):
 
 
 def _copy_in_one_transaction(
-    conn: psycopg.Connection,
-    cfg: MigrationConfig,
-    stmts: Statements,
-    claimant: str,
-    claimed: dict[str, Any],
-    sizer: ChunkSizer,
-    report: WorkerReport,
-    decision: Decision | None,
+    w: _Worker, claimed: dict[str, Any], decision: Decision | None
 ) -> _CopiedRange | None:
     """In ONE transaction: lock the claimed chunk, cut its range when too big, copy it, mark it done.
 
     None when another worker took the chunk over.
     """
+    conn, cfg, stmts, claimant, sizer, report = w
     chunk_id, lo, hi = claimed["chunk_id"], claimed["lo"], claimed["hi"]
     timeout_ms = int(max(60.0, 30 * sizer.target_s) * 1000)
     with conn.transaction():
