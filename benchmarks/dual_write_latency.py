@@ -18,21 +18,14 @@ import json
 import sys
 
 import psycopg
-from latency_harness import arguments, notification_ids, ratios, scratch_database, stats, timed_block
+from latency_harness import arguments, demo_after_phase_1, notification_ids, ratios, stats, timed_block
 
-from activity_migration.config import load_config
-from activity_migration.demo.seed import seed
-from activity_migration.ledger import RunContext
-from activity_migration.phases import p1_infrastructure as p1
 from activity_migration.phases import p2_dual_write as p2
 
 
 def main(argv: list[str] | None = None) -> int:
     args = arguments(__doc__.splitlines()[0], argv)
-    cfg, ctx = load_config(), RunContext(environment="staging", mode="demo", actor="benchmark")
-    with scratch_database(args.admin_dsn, "bench_dw") as dsn:
-        seed(dsn, rows=args.rows, progress=lambda s: None)
-        p1.apply(dsn, cfg, ctx)
+    with demo_after_phase_1(args, "bench_dw") as (dsn, cfg, ctx):
         p2.run_preflight(dsn, cfg, ctx)
         p2.backup(dsn, cfg, ctx)
         ids = notification_ids(dsn)

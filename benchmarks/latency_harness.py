@@ -12,7 +12,7 @@ import contextlib
 import statistics
 import time
 import uuid
-from typing import Iterator
+from typing import Any, Iterator
 
 import psycopg
 from psycopg import sql
@@ -44,6 +44,22 @@ def scratch_database(admin_dsn: str, prefix: str) -> Iterator[str]:
     finally:
         with psycopg.connect(admin_dsn, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@contextlib.contextmanager
+def demo_after_phase_1(args: argparse.Namespace, prefix: str) -> Iterator[tuple[str, Any, Any]]:
+    """(dsn, cfg, ctx) of a scratch database holding the demo application (``args.rows`` history
+    rows) with phase 1 applied: where both write-latency benchmarks start."""
+    from activity_migration.config import load_config
+    from activity_migration.demo.seed import seed
+    from activity_migration.ledger import RunContext
+    from activity_migration.phases import p1_infrastructure
+
+    cfg, ctx = load_config(), RunContext(environment="staging", mode="demo", actor="benchmark")
+    with scratch_database(args.admin_dsn, prefix) as dsn:
+        seed(dsn, rows=args.rows, progress=lambda s: None)
+        p1_infrastructure.apply(dsn, cfg, ctx)
+        yield dsn, cfg, ctx
 
 
 def notification_ids(dsn: str) -> tuple:

@@ -20,13 +20,9 @@ import sys
 import threading
 
 import psycopg
-from latency_harness import arguments, notification_ids, ratios, scratch_database, stats, timed_block
+from latency_harness import arguments, demo_after_phase_1, notification_ids, ratios, stats, timed_block
 
-from activity_migration.config import load_config
-from activity_migration.demo.seed import seed
 from activity_migration.event_types import registry
-from activity_migration.ledger import RunContext
-from activity_migration.phases import p1_infrastructure as p1
 from activity_migration.phases import p2_dual_write as p2
 
 
@@ -40,10 +36,7 @@ def _recount_loop(dsn: str, cfg, stop: threading.Event, done: list[int]) -> None
 
 def main(argv: list[str] | None = None) -> int:
     args = arguments(__doc__.splitlines()[0], argv)
-    cfg, ctx = load_config(), RunContext(environment="staging", mode="demo", actor="benchmark")
-    with scratch_database(args.admin_dsn, "bench_reg") as dsn:
-        seed(dsn, rows=args.rows, progress=lambda s: None)
-        p1.apply(dsn, cfg, ctx)
+    with demo_after_phase_1(args, "bench_reg") as (dsn, cfg, ctx):
         p2.apply(dsn, cfg, ctx)
         with psycopg.connect(dsn) as conn:
             conn.execute(
