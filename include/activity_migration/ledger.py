@@ -175,11 +175,8 @@ def finish(
     cfg: MigrationConfig | None = None,
 ) -> None:
     cfg = cfg or load_config()
-    q = sql.SQL(
-        "UPDATE {} SET status = %s, details = (details - 'worker') || %s, finished_at = clock_timestamp() "
-        "WHERE id = %s"
-    ).format(state_table(cfg, "phase_ledger"))
-    conn.execute(q, (status, Jsonb(details or {}), ledger_id))
+    q = load_sql("ledger/03_finish_ledger_row.sql", ledger=state_table(cfg, "phase_ledger"))
+    conn.execute(q, {"status": status, "details": Jsonb(details or {}), "id": ledger_id})
     _commit_unless_in_block(conn)
 
 
