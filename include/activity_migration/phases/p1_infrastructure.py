@@ -26,6 +26,7 @@ import psycopg
 from psycopg import sql
 
 from .. import access_rules, ledger, privileges
+from ..catalog import source_key_type
 from ..config import MigrationConfig, load_config
 from ..db import (
     connection,
@@ -53,7 +54,6 @@ from ._common import (
 from .p1_preflight import (  # noqa: F401
     _FIELD_TYPES,
     EVENT_COLUMNS,
-    KEY_TYPES,
     MIN_SERVER_VERSION,
     PHASE,
     REQUIRED_ROLES,
@@ -61,7 +61,6 @@ from .p1_preflight import (  # noqa: F401
     check_customer_predicate,
     invalid_indexes,
     legacy_key_kind,
-    legacy_key_type,
     preflight,
 )
 from .p1_rollback import rollback  # noqa: F401 - the phase's rollback (rollback.py calls it here)
@@ -115,7 +114,7 @@ def create_mapping_rules(dsn: str, cfg: MigrationConfig, ctx: RunContext) -> dic
 @ledgered(PHASE, "create_events_table")
 def create_events_table(dsn: str, cfg: MigrationConfig, ctx: RunContext) -> dict[str, Any]:
     with connection(dsn) as conn:
-        key_type = legacy_key_type(conn, cfg)
+        key_type = source_key_type(conn, cfg)
     stmt = load_sql(
         "p1_infrastructure/03_create_events_table.sql",
         events=events_ident(cfg),
