@@ -148,7 +148,7 @@ def create_functions(dsn: str, cfg: MigrationConfig, ctx: RunContext) -> dict[st
                 state=cfg.state_schema,
                 events=events_ident(cfg),
                 publish_header=publish_header(sql.Identifier(cfg.state_schema, INTERNAL_PUBLISH)),
-                **publish_body_parts(),
+                **publish_body_parts(cfg.state_schema),
             )
         )
     stmts.append(
