@@ -107,7 +107,7 @@ def create_mapping_rules(dsn: str, cfg: MigrationConfig, ctx: RunContext) -> dic
             conn.execute(stmt, values)
         privileges.lock_down_state_schema(conn, cfg)
 
-    run_locked(dsn, body, lock_timeout_ms=cfg.safety.lock_timeout_ms, attempts=cfg.safety.ddl_attempts)
+    run_locked(dsn, body, **cfg.safety.ddl_retry)
     return {"categories": len(cfg.categories)}
 
 
@@ -121,9 +121,7 @@ def create_events_table(dsn: str, cfg: MigrationConfig, ctx: RunContext) -> dict
         legacy_key_type=sql.SQL(key_type),
         legacy_key_unique=f"{cfg.target_table}_legacy_activity_log_id_key",
     )
-    run_ddl_with_retry(
-        dsn, [stmt], lock_timeout_ms=cfg.safety.lock_timeout_ms, attempts=cfg.safety.ddl_attempts
-    )
+    run_ddl_with_retry(dsn, [stmt], **cfg.safety.ddl_retry)
     return {"table": cfg.target, "legacy_key_type": key_type}
 
 
@@ -166,9 +164,7 @@ def create_functions(dsn: str, cfg: MigrationConfig, ctx: RunContext) -> dict[st
     )
     with connection(dsn) as conn:
         check_customer_predicate(conn, cfg)
-    run_ddl_with_retry(
-        dsn, stmts, lock_timeout_ms=cfg.safety.lock_timeout_ms, attempts=cfg.safety.ddl_attempts
-    )
+    run_ddl_with_retry(dsn, stmts, **cfg.safety.ddl_retry)
     out: dict[str, Any] = {
         "functions": [
             API_PUBLISH,
@@ -195,9 +191,7 @@ def create_policies(dsn: str, cfg: MigrationConfig, ctx: RunContext) -> dict[str
     with connection(dsn) as conn:
         grants = privileges.grant_statements(conn, cfg, "events")
         if relation_kind(conn, cfg.source.schema, cfg.source.table) not in ("r", "p"):
-            run_ddl_with_retry(
-                dsn, grants, lock_timeout_ms=cfg.safety.lock_timeout_ms, attempts=cfg.safety.ddl_attempts
-            )
+            run_ddl_with_retry(dsn, grants, **cfg.safety.ddl_retry)
             return {"policies": "kept: the legacy table is archived (phase 6)"}
         access = access_rules.require_plan(conn, cfg)
         current = list(access_rules.existing_policies(conn, cfg))
@@ -206,9 +200,7 @@ def create_policies(dsn: str, cfg: MigrationConfig, ctx: RunContext) -> dict[str
         sql.SQL("DROP POLICY IF EXISTS {} ON {}").format(sql.Identifier(name), events) for name in current
     ]
     stmts += [p.statement(events) for p in access.policies]
-    run_ddl_with_retry(
-        dsn, stmts + grants, lock_timeout_ms=cfg.safety.lock_timeout_ms, attempts=cfg.safety.ddl_attempts
-    )
+    run_ddl_with_retry(dsn, stmts + grants, **cfg.safety.ddl_retry)
     return {"access_rules": access.as_dict(), "replaced": current}
 
 
@@ -267,9 +259,7 @@ def create_analytics(dsn: str, cfg: MigrationConfig, ctx: RunContext) -> dict[st
         daily=sql.Identifier(cfg.target_schema, DAILY_VIEW),
         actors=sql.Identifier(cfg.target_schema, ACTOR_VIEW),
     )
-    run_ddl_with_retry(
-        dsn, [stmt, *grants], lock_timeout_ms=cfg.safety.lock_timeout_ms, attempts=cfg.safety.ddl_attempts
-    )
+    run_ddl_with_retry(dsn, [stmt, *grants], **cfg.safety.ddl_retry)
     return {"materialized_views": [DAILY_VIEW, ACTOR_VIEW], "refresh_function": "refresh_event_analytics()"}
 
 

@@ -148,8 +148,7 @@ def switch(dsn: str, cfg: MigrationConfig, ctx: RunContext) -> dict[str, Any]:
     return run_locked(
         dsn,
         lambda conn: _switch_once(conn, dsn, cfg, ctx),
-        lock_timeout_ms=cfg.safety.lock_timeout_ms,
-        attempts=cfg.safety.ddl_attempts,
+        **cfg.safety.ddl_retry,
         what=f"the switch (LOCK {cfg.source_table} IN SHARE MODE; a long application transaction "
         "is writing it?)",
     )
