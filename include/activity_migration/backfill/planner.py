@@ -33,6 +33,7 @@ from ..catalog import source_key_type
 from ..config import MigrationConfig
 from ..db import fetch_all, load_sql, scalar
 from ..errors import MigrationError
+from ..ledger import state_table
 
 log = logging.getLogger(__name__)
 
@@ -70,10 +71,6 @@ class Plan:
         d["first_chunks"] = [asdict(c) for c in self.chunks[:3]]
         d["total_rows"] = self.total_rows
         return d
-
-
-def state_table(cfg: MigrationConfig, name: str) -> sql.Identifier:
-    return sql.Identifier(cfg.state_schema, name)
 
 
 def source_ident(cfg: MigrationConfig) -> sql.Identifier:
