@@ -76,6 +76,15 @@ def _tier_step(context: dict[str, Any], name: str, **kwargs: Any) -> Any:
     return fn(*i.core, int(i.params["tier"]), **kwargs)
 
 
+def _tier_task(task_id: str, step: str, doc_md: str) -> Any:
+    """The task ``task_id``: the tier step ``step`` of this run (``_tier_step``), in the app-DB pool."""
+
+    def run(**context: Any) -> Any:
+        return _tier_step(context, step)
+
+    return task(task_id=task_id, pool=APP_DB_POOL, doc_md=doc_md)(run)
+
+
 def _verified_tier_step(context: dict[str, Any]) -> str:
     """The ledger step the staging rehearsal of this run's tier must have reached: verified, not
     merely dropped."""
@@ -155,13 +164,12 @@ def _verified_tier_step(context: dict[str, Any]) -> str:
     ),
 )
 def migration_p5_trigger_removal():
-    @task(
-        pool=APP_DB_POOL,
-        doc_md="Discover the logging triggers and their tiers; stop on an unclaimed trigger "
+    discover = _tier_task(
+        "discover",
+        "validate",
+        "Discover the logging triggers and their tiers; stop on an unclaimed trigger "
         "or a claimed table without one. Changes nothing.",
     )
-    def discover(**context: Any) -> dict[str, Any]:
-        return _tier_step(context, "validate")
 
     @task.short_circuit(
         pool=APP_DB_POOL,
@@ -199,22 +207,19 @@ def migration_p5_trigger_removal():
             for k in ("tier", "probe_ms", "statement_mean_ms", "writes_per_s", "entity_types", "reused")
         }
 
-    @task(
-        pool=APP_DB_POOL,
-        doc_md="Back up trigger and function DDL (as the catalog prints it), tgenabled, "
+    backup = _tier_task(
+        "backup",
+        "backup",
+        "Back up trigger and function DDL (as the catalog prints it), tgenabled, "
         "owner and privileges. Idempotent.",
     )
-    def backup(**context: Any) -> dict[str, Any]:
-        return _tier_step(context, "backup")
-
-    @task(
-        pool=APP_DB_POOL,
-        doc_md="Tell the application to publish for the tier's tables "
+    handover = _tier_task(
+        "handover",
+        "handover",
+        "Tell the application to publish for the tier's tables "
         "(public.activity_publisher(table) = 'application'); the triggers keep logging "
         "and each write still gives one event.",
     )
-    def handover(**context: Any) -> dict[str, Any]:
-        return _tier_step(context, "handover")
 
     readiness = TierReadinessSensor(
         task_id="readiness_sensor",
@@ -225,19 +230,17 @@ def migration_p5_trigger_removal():
         "evidence is thin (fewer than 20 writes, or a table without writes).",
     )
 
-    @task(
-        pool=APP_DB_POOL, doc_md="Markdown for the approver: the triggers, the baseline, the parity result."
+    approval_evidence = _tier_task(
+        "approval_evidence",
+        "approval_evidence",
+        "Markdown for the approver: the triggers, the baseline, the parity result.",
     )
-    def approval_evidence(**context: Any) -> str:
-        return _tier_step(context, "approval_evidence")
-
-    @task(
-        pool=APP_DB_POOL,
-        doc_md="DROP the tier's logging triggers in one transaction under lock_timeout "
+    drop = _tier_task(
+        "drop",
+        "apply",
+        "DROP the tier's logging triggers in one transaction under lock_timeout "
         "(retried); unused trigger functions too. Tier -> dropped.",
     )
-    def drop(**context: Any) -> dict[str, Any]:
-        return _tier_step(context, "apply")
 
     write_cost = TierWriteCostSensor(
         task_id="write_cost_sensor",

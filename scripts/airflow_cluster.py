@@ -507,18 +507,8 @@ def _signal_group(proc: subprocess.Popen, sig: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument(
-        "--home",
-        type=Path,
-        default=Path(os.environ.get("MIGRATION_AIRFLOW_CLUSTER_HOME", DEFAULT_HOME)),
-        help="AIRFLOW_HOME (default .local/airflow-cluster)",
-    )
-    p.add_argument(
-        "--port",
-        type=int,
-        default=int(os.environ.get("MIGRATION_AIRFLOW_PORT", "8080")),
-        help="API server / UI port (default 8080)",
-    )
+    airflow_env = _load_airflow_env()
+    airflow_env.add_home_and_port(p, "MIGRATION_AIRFLOW_CLUSTER_HOME", DEFAULT_HOME)
     p.add_argument("--workers", type=int, default=int(os.environ.get("MIGRATION_CLUSTER_WORKERS", "2")))
     p.add_argument(
         "--concurrency",
@@ -532,11 +522,7 @@ def main(argv: list[str] | None = None) -> int:
         help="metadata database (libpq DSN); default airflow_cluster_meta on 127.0.0.1:5432, else on "
         "the embedded server",
     )
-    p.add_argument(
-        "--password",
-        default=os.environ.get("MIGRATION_AIRFLOW_PASSWORD"),
-        help="password of the local admin user (default: admin)",
-    )
+    airflow_env.add_password(p, None)  # None: build_env's own default
     args = p.parse_args(argv)
     if args.workers < 1 or args.concurrency < 1:
         p.error("--workers and --concurrency must be at least 1")

@@ -131,6 +131,32 @@ def create_pools(airflow_bin: str = "airflow", env: dict[str, str] | None = None
         )
 
 
+def add_home_and_port(p: argparse.ArgumentParser, home_env: str, default_home: Path) -> None:
+    """--home (default from ``home_env``, else ``default_home``) and --port (MIGRATION_AIRFLOW_PORT):
+    this script's and scripts/airflow_cluster.py's."""
+    p.add_argument(
+        "--home",
+        type=Path,
+        default=Path(os.environ.get(home_env, default_home)),
+        help=f"AIRFLOW_HOME (default {default_home.relative_to(PROJECT_ROOT)})",
+    )
+    p.add_argument(
+        "--port",
+        type=int,
+        default=int(os.environ.get("MIGRATION_AIRFLOW_PORT", DEFAULT_PORT)),
+        help=f"API server / UI port (default {DEFAULT_PORT})",
+    )
+
+
+def add_password(p: argparse.ArgumentParser, default: str | None) -> None:
+    """--password of the local admin user (MIGRATION_AIRFLOW_PASSWORD, else ``default``)."""
+    p.add_argument(
+        "--password",
+        default=os.environ.get("MIGRATION_AIRFLOW_PASSWORD", default),
+        help=f"password of the local admin user (default: {ADMIN_PASSWORD})",
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     out = p.add_mutually_exclusive_group()
@@ -141,23 +167,8 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="run `airflow pools set` for each pool (needs the environment already exported)",
     )
-    p.add_argument(
-        "--home",
-        type=Path,
-        default=Path(os.environ.get("MIGRATION_AIRFLOW_HOME", DEFAULT_HOME)),
-        help="AIRFLOW_HOME (default .local/airflow)",
-    )
-    p.add_argument(
-        "--port",
-        type=int,
-        default=int(os.environ.get("MIGRATION_AIRFLOW_PORT", DEFAULT_PORT)),
-        help="API server / UI port (default 8080)",
-    )
-    p.add_argument(
-        "--password",
-        default=os.environ.get("MIGRATION_AIRFLOW_PASSWORD", ADMIN_PASSWORD),
-        help="password of the local admin user (default: admin)",
-    )
+    add_home_and_port(p, "MIGRATION_AIRFLOW_HOME", DEFAULT_HOME)
+    add_password(p, ADMIN_PASSWORD)
     p.add_argument("--no-embedded", action="store_true", help="do not start the embedded Postgres")
     args = p.parse_args(argv)
 

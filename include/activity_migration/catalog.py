@@ -10,13 +10,14 @@ neither (an ``updated_at`` trigger) are never logging triggers and are never tou
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import psycopg
 
 from .config import MigrationConfig, load_config
 from .db import fetch_all, load_sql, scalar
+from .errors import PreflightError
 
 _TRIGGERS_SQL = load_sql("catalog/01_select_user_triggers.sql")
 _FUNCTIONS_SQL = load_sql("catalog/02_select_user_functions.sql")
@@ -103,19 +104,7 @@ def logging_triggers(conn: psycopg.Connection, cfg: MigrationConfig | None = Non
             or row["schema_name"] == cfg.state_schema
         ):
             continue
-        out.append(
-            LoggingTrigger(
-                schema_name=row["schema_name"],
-                table_name=row["table_name"],
-                trigger_name=row["trigger_name"],
-                function_schema=row["function_schema"],
-                function_name=row["function_name"],
-                function_identity=row["function_identity"],
-                trigger_def=row["trigger_def"],
-                enabled=row["enabled"],
-                row_level=row["row_level"],
-            )
-        )
+        out.append(LoggingTrigger(**{f.name: row[f.name] for f in fields(LoggingTrigger)}))
     return out
 
 
@@ -140,6 +129,24 @@ def source_columns(conn: psycopg.Connection, cfg: MigrationConfig) -> dict[str, 
         conn, load_sql("catalog/03_select_source_columns.sql"), (cfg.source.schema, cfg.source.table)
     )
     return {r["name"]: r for r in rows}
+
+
+# The source key types the migration supports (legacy_activity_log_id, chunk bounds, parity keys).
+KEY_TYPES = ("bigint", "integer", "smallint", "uuid")
+
+
+def source_key_type(conn: psycopg.Connection, cfg: MigrationConfig) -> str:
+    """The source key's type as ``format_type`` prints it: uuid or an integer type, else
+    ``PreflightError`` (the column is missing, or the migration does not support its type)."""
+    key = source_columns(conn, cfg).get(cfg.source.key)
+    if key is None:
+        raise PreflightError(f"source key column {cfg.source_table}.{cfg.source.key} does not exist")
+    if key["type"] not in KEY_TYPES:
+        raise PreflightError(
+            f"source key {cfg.source_table}.{cfg.source.key} has type {key['type']}; "
+            f"the migration supports {list(KEY_TYPES)}"
+        )
+    return str(key["type"])
 
 
 def table_columns(conn: psycopg.Connection, schema: str, table: str) -> list[tuple[str, str]]:

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import yaml
 
@@ -139,10 +139,20 @@ class Rules:
             raise ConfigError(f"rules.event_type_pattern is not a valid regular expression: {exc}") from None
 
 
+class DdlRetry(TypedDict):
+    lock_timeout_ms: int
+    attempts: int
+
+
 @dataclass(frozen=True)
 class Safety:
     lock_timeout_ms: int = 2000
     ddl_attempts: int = 10
+
+    @property
+    def ddl_retry(self) -> DdlRetry:
+        """How DDL waits for its locks: ``db.run_locked`` / ``db.execute_ddl``'s keyword arguments."""
+        return {"lock_timeout_ms": self.lock_timeout_ms, "attempts": self.ddl_attempts}
 
     def __post_init__(self) -> None:
         if not 50 <= int(self.lock_timeout_ms) <= 60000:

@@ -98,17 +98,22 @@ def load_sql(relative: str, **identifiers: Any) -> sql.Composed:
     ``sql.Identifier(schema, name)`` objects for anything else. Braces that are not a named
     placeholder stay literal.
     """
-    # Only the named placeholders are substituted; every other brace (JSON literals such as
-    # '{}'::jsonb, regex quantifiers) is literal SQL.
-    text = sql_path(relative).read_text().replace("{", "{{").replace("}", "}}")
-    for name in identifiers:
-        text = text.replace("{{" + name + "}}", "{" + name + "}")
-    parts = {k: (sql.Identifier(v) if isinstance(v, str) else v) for k, v in identifiers.items()}
-    stmt = sql.SQL(text).format(**parts)
+    stmt = compose_sql(sql_path(relative).read_text(), **identifiers)
     # Remembered for error messages only (fetch_row names the file a missing row came from).
     with contextlib.suppress(AttributeError):
         setattr(stmt, _SQL_FILE_ATTR, relative)
     return stmt
+
+
+def compose_sql(text: str, **identifiers: Any) -> sql.Composed:
+    """SQL ``text`` with its ``{name}`` placeholders filled, as ``load_sql`` fills a file's."""
+    # Only the named placeholders are substituted; every other brace (JSON literals such as
+    # '{}'::jsonb, regex quantifiers) is literal SQL.
+    text = text.replace("{", "{{").replace("}", "}}")
+    for name in identifiers:
+        text = text.replace("{{" + name + "}}", "{" + name + "}")
+    parts = {k: (sql.Identifier(v) if isinstance(v, str) else v) for k, v in identifiers.items()}
+    return sql.SQL(text).format(**parts)
 
 
 def run_sql_file(

@@ -31,7 +31,7 @@ from . import ledger
 from .config import MigrationConfig, load_config
 from .db import connection, fetch_all, load_sql, scalar
 from .errors import ConfigError, GateClosed
-from .ledger import RunContext
+from .ledger import RunContext, state_table
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +143,7 @@ def _p6_evidence(conn: psycopg.Connection, cfg: MigrationConfig) -> dict[str, An
 def _p5_evidence(conn: psycopg.Connection, cfg: MigrationConfig) -> dict[str, Any]:
     rows = (
         fetch_all(
-            conn, sql.SQL("SELECT tier, status FROM {} ORDER BY tier").format(_state(cfg, "tier_state"))
+            conn, sql.SQL("SELECT tier, status FROM {} ORDER BY tier").format(state_table(cfg, "tier_state"))
         )
         if ledger.state_schema_exists(conn, cfg)
         else []
@@ -165,7 +165,7 @@ def _p4_evidence(conn: psycopg.Connection, cfg: MigrationConfig) -> dict[str, An
         else 0
     )
     chunks = (
-        scalar(conn, sql.SQL("SELECT count(*) FROM {}").format(_state(cfg, "backfill_chunks")))
+        scalar(conn, sql.SQL("SELECT count(*) FROM {}").format(state_table(cfg, "backfill_chunks")))
         if state
         else 0
     )
@@ -192,7 +192,7 @@ def _p2_evidence(conn: psycopg.Connection, cfg: MigrationConfig) -> dict[str, An
         scalar(
             conn,
             sql.SQL("SELECT count(*) FROM {} WHERE phase = 'p2_dual_write' AND restored_at IS NULL").format(
-                _state(cfg, "ddl_backups")
+                state_table(cfg, "ddl_backups")
             ),
         )
         if state
@@ -207,10 +207,6 @@ def _p1_evidence(conn: psycopg.Connection, cfg: MigrationConfig) -> dict[str, An
     events_exist = _events_exist(conn, cfg)
     pub = bool(scalar(conn, "SELECT to_regprocedure(%s) IS NOT NULL", (publish_identity(cfg),)))
     return {"events_table": events_exist, "publish_activity": pub, "applied": events_exist or pub}
-
-
-def _state(cfg: MigrationConfig, name: str) -> sql.Identifier:
-    return sql.Identifier(cfg.state_schema, name)
 
 
 def _events_exist(conn: psycopg.Connection, cfg: MigrationConfig) -> bool:

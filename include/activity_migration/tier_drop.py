@@ -144,9 +144,7 @@ def drop_tier(dsn: str, cfg: MigrationConfig, tier: int) -> dict[str, Any]:
     statements = _drop_statements(facts, drop_fns, short_deadlock)
     statements.append(_record_dropped(cfg, tier, drop_fns, keep_fns))
     started = time.monotonic()
-    run_ddl_with_retry(
-        dsn, statements, lock_timeout_ms=cfg.safety.lock_timeout_ms, attempts=cfg.safety.ddl_attempts
-    )
+    run_ddl_with_retry(dsn, statements, **cfg.safety.ddl_retry)
     return {
         "tier": tier,
         "dropped_triggers": [t["identity"] for t in facts["triggers"]],

@@ -33,13 +33,7 @@ def _with_lock_retry(dsn: str, cfg: MigrationConfig, body: Callable[[psycopg.Con
             conn.execute("SET LOCAL deadlock_timeout = '100ms'")
         return body(conn)
 
-    return run_locked(
-        dsn,
-        shortened,
-        lock_timeout_ms=cfg.safety.lock_timeout_ms,
-        attempts=cfg.safety.ddl_attempts,
-        what="the tier's DDL",
-    )
+    return run_locked(dsn, shortened, **cfg.safety.ddl_retry, what="the tier's DDL")
 
 
 def _privileges(conn: psycopg.Connection, identity: str) -> list[dict]:

@@ -28,7 +28,7 @@ from typing import Any, NamedTuple
 import psycopg
 from psycopg import sql
 
-from ..catalog import source_columns
+from ..catalog import source_columns, source_key_type
 from ..config import MigrationConfig
 from ..db import APPLICATION_NAME, connect, fetch_one, fetch_row, load_sql, scalar
 from ..errors import MigrationError
@@ -36,7 +36,7 @@ from ..mapping import event_field_exprs
 from . import progress
 from .controller import Decision
 from .options import BackfillParams
-from .planner import events_ident, key_type, source_ident
+from .planner import events_ident, source_ident
 from .throttle import Throttle, ThrottleAbort, Verdict
 
 log = logging.getLogger(__name__)
@@ -95,7 +95,7 @@ class Statements:
     """The worker's SQL, built once from config: identifiers quoted, values bound."""
 
     def __init__(self, conn: psycopg.Connection, cfg: MigrationConfig) -> None:
-        self.key_type = key_type(conn, cfg)
+        self.key_type = source_key_type(conn, cfg)
         ktype = sql.SQL(self.key_type)
         key = sql.Identifier(cfg.source.key)
         lower = sql.SQL("(%(lo)s::text IS NULL OR s.{k} >= %(lo)s::text::{t})").format(k=key, t=ktype)

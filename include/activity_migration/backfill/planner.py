@@ -29,14 +29,15 @@ import psycopg
 from psycopg import sql
 
 from .. import ledger
+from ..catalog import source_key_type
 from ..config import MigrationConfig
 from ..db import fetch_all, load_sql, scalar
-from ..errors import MigrationError, PreflightError
+from ..errors import MigrationError
+from ..ledger import state_table
 
 log = logging.getLogger(__name__)
 
 PLAN_SETTING = "backfill_plan"
-KEY_TYPES = {"uuid": "uuid", "bigint": "bigint", "integer": "integer", "smallint": "smallint"}
 UUID_SPACE = 1 << 128
 
 
@@ -72,33 +73,12 @@ class Plan:
         return d
 
 
-def state_table(cfg: MigrationConfig, name: str) -> sql.Identifier:
-    return sql.Identifier(cfg.state_schema, name)
-
-
 def source_ident(cfg: MigrationConfig) -> sql.Identifier:
     return sql.Identifier(cfg.source.schema, cfg.source.table)
 
 
 def events_ident(cfg: MigrationConfig) -> sql.Identifier:
     return sql.Identifier(cfg.target_schema, cfg.target_table)
-
-
-def key_type(conn: psycopg.Connection, cfg: MigrationConfig) -> str:
-    """The source key's type from the catalog: uuid, bigint, integer or smallint."""
-    typ = scalar(
-        conn,
-        load_sql("p4_backfill/09_select_key_type.sql"),
-        (cfg.source.schema, cfg.source.table, cfg.source.key),
-    )
-    if typ is None:
-        raise PreflightError(f"source key {cfg.source_table}.{cfg.source.key} not found in the catalog")
-    if typ not in KEY_TYPES:
-        raise PreflightError(
-            f"source key {cfg.source_table}.{cfg.source.key} has type {typ}; the backfill "
-            f"supports {sorted(KEY_TYPES)}"
-        )
-    return KEY_TYPES[typ]
 
 
 def estimated_rows(conn: psycopg.Connection, cfg: MigrationConfig) -> int:
@@ -145,7 +125,7 @@ def integer_boundaries(lo: int, hi: int, k: int) -> list[str]:
 def compute_chunks(
     conn: psycopg.Connection, cfg: MigrationConfig, target_rows: int
 ) -> tuple[str, int, list[Chunk]]:
-    ktype = key_type(conn, cfg)
+    ktype = source_key_type(conn, cfg)
     est = estimated_rows(conn, cfg)
     k = max(1, math.ceil(est / max(1, target_rows)))
     if ktype == "uuid":
@@ -237,7 +217,7 @@ def _reuse_plan(
 ) -> Plan:
     """The existing plan, its failed chunks back to pending (unless ``dry_run``)."""
     chunks_t = state_table(cfg, "backfill_chunks")
-    ktype = key_type(conn, cfg)
+    ktype = source_key_type(conn, cfg)
     result = Plan(
         ktype,
         tuple(Chunk(c["lo"], c["hi"]) for c in existing),

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import psycopg
-from psycopg import sql
 
 from .. import ledger
 from ..config import MigrationConfig
@@ -19,7 +18,7 @@ RATE_WINDOW_S = 300
 
 def snapshot(conn: psycopg.Connection, cfg: MigrationConfig) -> dict[str, Any]:
     """Chunk counts by status, rows done, total, rows/s over the last minutes, ETA in seconds."""
-    chunks = sql.Identifier(cfg.state_schema, "backfill_chunks")
+    chunks = ledger.state_table(cfg, "backfill_chunks")
     row = (
         fetch_one(
             conn, load_sql("p4_backfill/15_summarize_progress.sql", chunks=chunks), {"w": RATE_WINDOW_S}
@@ -53,8 +52,7 @@ def latency(conn: psycopg.Connection, cfg: MigrationConfig) -> dict[str, Any]:
     row = fetch_one(
         conn,
         load_sql(
-            "p4_backfill/22_select_recent_control.sql",
-            chunks=sql.Identifier(cfg.state_schema, "backfill_chunks"),
+            "p4_backfill/22_select_recent_control.sql", chunks=ledger.state_table(cfg, "backfill_chunks")
         ),
         {"w": RATE_WINDOW_S},
     )
@@ -92,8 +90,7 @@ def quarantine_by_reason(conn: psycopg.Connection, cfg: MigrationConfig) -> dict
     rows = fetch_all(
         conn,
         load_sql(
-            "p4_backfill/16_count_quarantine_by_reason.sql",
-            quarantine=sql.Identifier(cfg.state_schema, "quarantine"),
+            "p4_backfill/16_count_quarantine_by_reason.sql", quarantine=ledger.state_table(cfg, "quarantine")
         ),
     )
     return {r["reason"]: int(r["n"]) for r in rows}

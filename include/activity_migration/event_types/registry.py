@@ -93,13 +93,7 @@ def register_legacy_types(dsn: str, cfg: MigrationConfig, by: str = LEGACY_REGIS
         ledger.set_setting(conn, FILLED_SETTING, {"registered": n, "by": by}, by=by, cfg=cfg)
         return n
 
-    n = run_locked(
-        dsn,
-        body,
-        lock_timeout_ms=cfg.safety.lock_timeout_ms,
-        attempts=cfg.safety.ddl_attempts,
-        what="registering the legacy event types",
-    )
+    n = run_locked(dsn, body, **cfg.safety.ddl_retry, what="registering the legacy event types")
     with connection(dsn) as conn:
         total = scalar(
             conn, sql.SQL("SELECT count(*) FROM {} WHERE registered_at IS NOT NULL").format(_registry(cfg))

@@ -175,17 +175,14 @@ def _write_promise(grouped: list[dict[str, Any]]) -> dict[str, Any]:
     method = "pg_stat_statements"
     how = (
         "mean execution time per application write incl. its triggers, plus the app's own "
-        "publish_activity "
-        ""
-        "calls per write after the triggers are gone"
+        "publish_activity calls per write after the triggers are gone"
     )
     if b is None or a is None:
         b, a, where = _span(grouped, lambda s: _write_figure(s, "probe"))
         method = "probe"
         how = (
             "rolled-back probe: median single-row write timed in the server, mean over the logged tables "
-            "(the "
-            "table write alone; pg_stat_statements missing or too few writes on one side)"
+            "(the table write alone; pg_stat_statements missing or too few writes on one side)"
         )
     return _promise("write_latency", b, a, "ms", f"{method}: {how}; samples {where}")
 

@@ -134,9 +134,7 @@ def read_latency_svg(rows: list[dict[str, Any]], width: int = 1000, height: int 
             else:
                 parts.append(
                     f"<text class='not-measured' x='{bx + bar / 2:.1f}' y='{height - pad - 6}' "
-                    f"font-size='10' "
-                    ""
-                    f"text-anchor='middle'>n/m</text>"
+                    "font-size='10' text-anchor='middle'>n/m</text>"
                 )
         parts.append(
             f"<text x='{gx + bar:.1f}' y='{height - pad + 16}' font-size='11' text-anchor='middle'>"
@@ -238,7 +236,6 @@ def render(fig: dict[str, Any]) -> str:
     verdict = (
         f"{sum(1 for p in fig['promises'] if p['reached'])} of {len(fig['promises'])} "
         "promised gains reached. "
-        ""
         + (f"Not reached: {', '.join(p['promise'] for p in missed)}. " if missed else "")
         + (f"Not measured: {', '.join(p['promise'] for p in unmeasured)}." if unmeasured else "")
     )

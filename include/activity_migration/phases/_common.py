@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import functools
 import time
+from typing import Any
 
 import psycopg
 from psycopg import sql
 
 from .. import ledger
 from ..config import MigrationConfig
-from ..db import connection, fetch_one, load_sql, scalar, sql_path
+from ..db import compose_sql, connection, fetch_one, load_sql, scalar, sql_path
 from ..ledger import RunContext, ledgered  # noqa: F401 - the phases import it from here
 
 # The header shared by publish_activity (the API) and its internal writer: one SQL
@@ -43,16 +44,21 @@ def publish_header(function: sql.Identifier) -> sql.Composed:
     return load_sql(PUBLISH_HEADER_SQL, function=function)
 
 
-def publish_body_parts() -> dict[str, sql.SQL]:
-    """The PL/pgSQL pieces the internal writer's two forms share (common/publish_check_source.sql,
-    common/publish_raise_rejected.sql): the ``check_source`` and ``raise_rejected`` placeholders of
-    p1_infrastructure/04 and p2_dual_write/01. Their header comments stay out of the function body."""
-    return {name: _body_fragment(f"common/publish_{name}.sql") for name in ("check_source", "raise_rejected")}
+def publish_body_parts(state: str) -> dict[str, sql.Composed]:
+    """The PL/pgSQL pieces the internal writer's two forms share (common/publish_declare_inputs.sql,
+    common/publish_check_source.sql, common/publish_raise_rejected.sql): the ``declare_inputs``,
+    ``check_source`` and ``raise_rejected`` placeholders of p1_infrastructure/04 and
+    p2_dual_write/01, with ``state`` the state schema. Their header comments stay out of the
+    function body."""
+    return {
+        name: _body_fragment(f"common/publish_{name}.sql", state=state)
+        for name in ("declare_inputs", "check_source", "raise_rejected")
+    }
 
 
-def _body_fragment(relative: str) -> sql.SQL:
+def _body_fragment(relative: str, **identifiers: Any) -> sql.Composed:
     lines = sql_path(relative).read_text().splitlines()
-    return sql.SQL("\n".join(line for line in lines if not line.startswith("--")))
+    return compose_sql("\n".join(line for line in lines if not line.startswith("--")), **identifiers)
 
 
 @functools.lru_cache(maxsize=1)

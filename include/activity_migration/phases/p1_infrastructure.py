@@ -26,6 +26,7 @@ import psycopg
 from psycopg import sql
 
 from .. import access_rules, ledger, privileges
+from ..catalog import source_key_type
 from ..config import MigrationConfig, load_config
 from ..db import (
     connection,
@@ -53,7 +54,6 @@ from ._common import (
 from .p1_preflight import (  # noqa: F401
     _FIELD_TYPES,
     EVENT_COLUMNS,
-    KEY_TYPES,
     MIN_SERVER_VERSION,
     PHASE,
     REQUIRED_ROLES,
@@ -61,7 +61,6 @@ from .p1_preflight import (  # noqa: F401
     check_customer_predicate,
     invalid_indexes,
     legacy_key_kind,
-    legacy_key_type,
     preflight,
 )
 from .p1_rollback import rollback  # noqa: F401 - the phase's rollback (rollback.py calls it here)
@@ -108,23 +107,21 @@ def create_mapping_rules(dsn: str, cfg: MigrationConfig, ctx: RunContext) -> dic
             conn.execute(stmt, values)
         privileges.lock_down_state_schema(conn, cfg)
 
-    run_locked(dsn, body, lock_timeout_ms=cfg.safety.lock_timeout_ms, attempts=cfg.safety.ddl_attempts)
+    run_locked(dsn, body, **cfg.safety.ddl_retry)
     return {"categories": len(cfg.categories)}
 
 
 @ledgered(PHASE, "create_events_table")
 def create_events_table(dsn: str, cfg: MigrationConfig, ctx: RunContext) -> dict[str, Any]:
     with connection(dsn) as conn:
-        key_type = legacy_key_type(conn, cfg)
+        key_type = source_key_type(conn, cfg)
     stmt = load_sql(
         "p1_infrastructure/03_create_events_table.sql",
         events=events_ident(cfg),
         legacy_key_type=sql.SQL(key_type),
         legacy_key_unique=f"{cfg.target_table}_legacy_activity_log_id_key",
     )
-    run_ddl_with_retry(
-        dsn, [stmt], lock_timeout_ms=cfg.safety.lock_timeout_ms, attempts=cfg.safety.ddl_attempts
-    )
+    run_ddl_with_retry(dsn, [stmt], **cfg.safety.ddl_retry)
     return {"table": cfg.target, "legacy_key_type": key_type}
 
 
@@ -149,7 +146,7 @@ def create_functions(dsn: str, cfg: MigrationConfig, ctx: RunContext) -> dict[st
                 state=cfg.state_schema,
                 events=events_ident(cfg),
                 publish_header=publish_header(sql.Identifier(cfg.state_schema, INTERNAL_PUBLISH)),
-                **publish_body_parts(),
+                **publish_body_parts(cfg.state_schema),
             )
         )
     stmts.append(
@@ -167,9 +164,7 @@ def create_functions(dsn: str, cfg: MigrationConfig, ctx: RunContext) -> dict[st
     )
     with connection(dsn) as conn:
         check_customer_predicate(conn, cfg)
-    run_ddl_with_retry(
-        dsn, stmts, lock_timeout_ms=cfg.safety.lock_timeout_ms, attempts=cfg.safety.ddl_attempts
-    )
+    run_ddl_with_retry(dsn, stmts, **cfg.safety.ddl_retry)
     out: dict[str, Any] = {
         "functions": [
             API_PUBLISH,
@@ -196,9 +191,7 @@ def create_policies(dsn: str, cfg: MigrationConfig, ctx: RunContext) -> dict[str
     with connection(dsn) as conn:
         grants = privileges.grant_statements(conn, cfg, "events")
         if relation_kind(conn, cfg.source.schema, cfg.source.table) not in ("r", "p"):
-            run_ddl_with_retry(
-                dsn, grants, lock_timeout_ms=cfg.safety.lock_timeout_ms, attempts=cfg.safety.ddl_attempts
-            )
+            run_ddl_with_retry(dsn, grants, **cfg.safety.ddl_retry)
             return {"policies": "kept: the legacy table is archived (phase 6)"}
         access = access_rules.require_plan(conn, cfg)
         current = list(access_rules.existing_policies(conn, cfg))
@@ -207,9 +200,7 @@ def create_policies(dsn: str, cfg: MigrationConfig, ctx: RunContext) -> dict[str
         sql.SQL("DROP POLICY IF EXISTS {} ON {}").format(sql.Identifier(name), events) for name in current
     ]
     stmts += [p.statement(events) for p in access.policies]
-    run_ddl_with_retry(
-        dsn, stmts + grants, lock_timeout_ms=cfg.safety.lock_timeout_ms, attempts=cfg.safety.ddl_attempts
-    )
+    run_ddl_with_retry(dsn, stmts + grants, **cfg.safety.ddl_retry)
     return {"access_rules": access.as_dict(), "replaced": current}
 
 
@@ -268,9 +259,7 @@ def create_analytics(dsn: str, cfg: MigrationConfig, ctx: RunContext) -> dict[st
         daily=sql.Identifier(cfg.target_schema, DAILY_VIEW),
         actors=sql.Identifier(cfg.target_schema, ACTOR_VIEW),
     )
-    run_ddl_with_retry(
-        dsn, [stmt, *grants], lock_timeout_ms=cfg.safety.lock_timeout_ms, attempts=cfg.safety.ddl_attempts
-    )
+    run_ddl_with_retry(dsn, [stmt, *grants], **cfg.safety.ddl_retry)
     return {"materialized_views": [DAILY_VIEW, ACTOR_VIEW], "refresh_function": "refresh_event_analytics()"}
 
 

@@ -12,7 +12,7 @@ import psycopg
 from psycopg import sql
 
 from .. import catalog, ledger
-from ..catalog import source_columns, table_columns
+from ..catalog import source_columns, source_key_type, table_columns
 from ..config import MigrationConfig, load_config
 from ..db import (
     connection,
@@ -39,9 +39,6 @@ MIN_SERVER_VERSION = 140000
 
 
 REQUIRED_ROLES = ("anon", "authenticated", "service_role")
-
-
-KEY_TYPES = {"uuid", "smallint", "integer", "bigint"}
 
 
 EVENT_COLUMNS = {
@@ -78,19 +75,6 @@ _FIELD_TYPES = {
 
 
 # ---------------------------------------------------------------------------- preflight
-def legacy_key_type(conn: psycopg.Connection, cfg: MigrationConfig) -> str:
-    cols = source_columns(conn, cfg)
-    key = cols.get(cfg.source.key)
-    if key is None:
-        raise PreflightError(f"source key column {cfg.source_table}.{cfg.source.key} does not exist")
-    if key["type"] not in KEY_TYPES:
-        raise PreflightError(
-            f"source key {cfg.source_table}.{cfg.source.key} has type {key['type']}; "
-            f"the migration supports {sorted(KEY_TYPES)}"
-        )
-    return key["type"]
-
-
 def invalid_indexes(conn: psycopg.Connection, cfg: MigrationConfig) -> list[str]:
     """The INVALID indexes on events (a failed concurrent build's leftovers)."""
     return [
@@ -135,7 +119,7 @@ def preflight(dsn: str, cfg: MigrationConfig | None = None, ctx: RunContext | No
     with connection(dsn) as conn:
         me = _check_server(conn, cfg, facts)
         _check_source_table(conn, cfg)
-        facts["legacy_key_type"] = legacy_key_type(conn, cfg)
+        facts["legacy_key_type"] = source_key_type(conn, cfg)
         facts["legacy_key_kind"] = legacy_key_kind(conn, cfg)
         _check_source_columns(conn, cfg)
         if not me["rolsuper"]:

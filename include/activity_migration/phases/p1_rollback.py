@@ -57,8 +57,7 @@ def rollback(
         archived = run_locked(
             dsn,
             lambda conn: _archive_and_drop(conn, cfg, events_exist, drops),
-            lock_timeout_ms=cfg.safety.lock_timeout_ms,
-            attempts=cfg.safety.ddl_attempts,
+            **cfg.safety.ddl_retry,
         )
     except BaseException as exc:
         with connection(dsn) as conn:
@@ -74,9 +73,7 @@ def rollback(
         ledger.finish(conn, lid, "succeeded", details, cfg=cfg)
         if drop_state:
             drop = sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(cfg.state_schema))
-            run_ddl_with_retry(
-                dsn, [drop], lock_timeout_ms=cfg.safety.lock_timeout_ms, attempts=cfg.safety.ddl_attempts
-            )
+            run_ddl_with_retry(dsn, [drop], **cfg.safety.ddl_retry)
     return details
 
 

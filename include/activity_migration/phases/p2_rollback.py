@@ -94,13 +94,7 @@ def _restore_backups(dsn: str, cfg: MigrationConfig, ctx: RunContext, *, publish
             raise MigrationError(f"after restoring, the catalog does not print the backup for {mismatched}")
         return restored
 
-    return run_locked(
-        dsn,
-        body,
-        lock_timeout_ms=cfg.safety.lock_timeout_ms,
-        attempts=cfg.safety.ddl_attempts,
-        what="the phase 2 rollback",
-    )
+    return run_locked(dsn, body, **cfg.safety.ddl_retry, what="the phase 2 rollback")
 
 
 def _rollback(

@@ -132,7 +132,7 @@ def _dual_write_ddl(conn: psycopg.Connection, cfg: MigrationConfig) -> sql.Compo
         "p2_dual_write/01_create_publish_activity_internal_dual_write.sql",
         state=cfg.state_schema,
         publish_header=publish_header(sql.Identifier(cfg.state_schema, INTERNAL_PUBLISH)),
-        **publish_body_parts(),
+        **publish_body_parts(cfg.state_schema),
         events=events_ident(cfg),
         source=sql.Identifier(cfg.source.schema, cfg.source.table),
         key=cfg.source.key,
@@ -148,8 +148,7 @@ def switch(dsn: str, cfg: MigrationConfig, ctx: RunContext) -> dict[str, Any]:
     return run_locked(
         dsn,
         lambda conn: _switch_once(conn, dsn, cfg, ctx),
-        lock_timeout_ms=cfg.safety.lock_timeout_ms,
-        attempts=cfg.safety.ddl_attempts,
+        **cfg.safety.ddl_retry,
         what=f"the switch (LOCK {cfg.source_table} IN SHARE MODE; a long application transaction "
         "is writing it?)",
     )

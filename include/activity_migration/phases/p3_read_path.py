@@ -160,8 +160,7 @@ def _build_feed_index(dsn: str, cfg: MigrationConfig) -> None:
             )
         ],
         transactional=False,
-        lock_timeout_ms=cfg.safety.lock_timeout_ms,
-        attempts=cfg.safety.ddl_attempts,
+        **cfg.safety.ddl_retry,
     )
 
 
@@ -185,13 +184,7 @@ def _create_read_path(dsn: str, cfg: MigrationConfig, source_cols: list[tuple[st
             ledger.set_setting(conn, READ_SOURCE_KEY, "activity_logs", by=PHASE, cfg=cfg)
         return view
 
-    return run_locked(
-        dsn,
-        read_path,
-        lock_timeout_ms=cfg.safety.lock_timeout_ms,
-        attempts=cfg.safety.ddl_attempts,
-        what="the read path's functions and view",
-    )
+    return run_locked(dsn, read_path, **cfg.safety.ddl_retry, what="the read path's functions and view")
 
 
 # --------------------------------------------------------------------------- read source
@@ -306,9 +299,7 @@ def _drop_read_path(dsn: str, cfg: MigrationConfig, realtime_undo: list[sql.Comp
         sql.SQL("DROP FUNCTION IF EXISTS public.event_feed(timestamptz, uuid, int, uuid, text, text, text)")
     )
     stmts.append(sql.SQL("DROP FUNCTION IF EXISTS public.activity_read_source()"))
-    run_ddl_with_retry(
-        dsn, stmts, lock_timeout_ms=cfg.safety.lock_timeout_ms, attempts=cfg.safety.ddl_attempts
-    )
+    run_ddl_with_retry(dsn, stmts, **cfg.safety.ddl_retry)
     run_ddl_with_retry(
         dsn,
         [
@@ -317,8 +308,7 @@ def _drop_read_path(dsn: str, cfg: MigrationConfig, realtime_undo: list[sql.Comp
             )
         ],
         transactional=False,
-        lock_timeout_ms=cfg.safety.lock_timeout_ms,
-        attempts=cfg.safety.ddl_attempts,
+        **cfg.safety.ddl_retry,
     )
 
 

@@ -48,8 +48,7 @@ def setup_realtime(dsn: str, cfg: MigrationConfig) -> dict[str, Any]:
                     sql.Identifier(PUBLICATION), sql.Identifier(cfg.target_schema, cfg.target_table)
                 )
             ],
-            lock_timeout_ms=cfg.safety.lock_timeout_ms,
-            attempts=cfg.safety.ddl_attempts,
+            **cfg.safety.ddl_retry,
         )
         added = True
     with connection(dsn) as conn:

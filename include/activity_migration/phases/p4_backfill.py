@@ -29,6 +29,7 @@ from psycopg import sql
 from .. import ledger
 from ..backfill import controller, copier, deferred_indexes, planner, progress
 from ..backfill.options import BackfillParams
+from ..catalog import source_key_type
 from ..config import MigrationConfig, load_config
 from ..db import connection, fetch_all, fetch_row, load_sql, scalar
 from ..errors import MigrationError, PreflightError
@@ -82,7 +83,7 @@ def preflight(conn: psycopg.Connection, cfg: MigrationConfig, params: BackfillPa
             "switch to dual write first, so that rows after the cutoff already have events. "
             "(allow_without_cutoff=true overrides this for tests and demos.)"
         )
-    return {"cutoff": cutoff, "key_type": planner.key_type(conn, cfg), "categories": int(categories)}
+    return {"cutoff": cutoff, "key_type": source_key_type(conn, cfg), "categories": int(categories)}
 
 
 def plan(

@@ -204,13 +204,14 @@ def _archive_preconditions(
 def _stop_writing(conn: psycopg.Connection, cfg: MigrationConfig) -> Any:
     """publish_activity writes events only (phase 1's form): nothing writes the old table after this.
     Returns the horizon: events without a legacy id from then on were born after cleanup."""
-    parts = publish_body_parts()
+    parts = publish_body_parts(cfg.state_schema)
     run_sql_file(
         conn,
         "p1_infrastructure/04_create_publish_activity_internal.sql",
         state=cfg.state_schema,
         events=sql.Identifier(cfg.target_schema, cfg.target_table),
         publish_header=publish_header(sql.Identifier(cfg.state_schema, INTERNAL_PUBLISH)),
+        declare_inputs=parts["declare_inputs"],
         check_source=parts["check_source"],
         raise_rejected=parts["raise_rejected"],
     )

@@ -27,10 +27,8 @@ from __future__ import annotations
 from .parity_collect import ParityCollection, collect
 from .parity_identifiers import (
     COUNT_CHECKS,
-    KEY_TYPES,
     MISMATCH_FIELDS,
     ROW_CHECKS,
-    key_type,
     mismatch_exprs,
     systems_live,
     table_exists,
@@ -53,7 +51,6 @@ from .parity_scope import (
 
 __all__ = [
     "COUNT_CHECKS",
-    "KEY_TYPES",
     "MISMATCH_FIELDS",
     "ROW_CHECKS",
     "VALIDATION_TABLES",
@@ -64,7 +61,6 @@ __all__ = [
     "drop_validation_objects",
     "ensure_validation_objects",
     "estimated_source_rows",
-    "key_type",
     "mismatch_exprs",
     "new_source_rows",
     "sample_budget",

@@ -148,6 +148,10 @@ def _collect_full_diff(conn: psycopg.Connection, ids: dict[str, Any], stats: dic
         )
 
 
+# The placeholders of validation/03_collect_parity_incremental.sql.
+_INCREMENTAL_PARTS = "state events src key key_type differs differing_fields compared_columns".split()
+
+
 def _collect_incremental_diff(
     conn: psycopg.Connection, cfg: MigrationConfig, scope: Scope, ids: dict[str, Any], stats: dict[str, Any]
 ) -> None:
@@ -155,17 +159,7 @@ def _collect_incremental_diff(
     events by its legacy id) and the events side over the same window and key range (orphans)."""
     inc = fetch_row(
         conn,
-        load_sql(
-            "validation/03_collect_parity_incremental.sql",
-            state=ids["state"],
-            events=ids["events"],
-            src=ids["src"],
-            key=ids["key"],
-            key_type=ids["key_type"],
-            differs=ids["differs"],
-            differing_fields=ids["differing_fields"],
-            compared_columns=ids["compared_columns"],
-        ),
+        load_sql("validation/03_collect_parity_incremental.sql", **{k: ids[k] for k in _INCREMENTAL_PARTS}),
         scope.params(),
     )
     stats["source_rows_checked"] = int(inc["source_rows"])

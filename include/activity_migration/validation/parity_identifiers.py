@@ -12,10 +12,9 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from ..catalog import source_columns
+from ..catalog import source_columns, source_key_type
 from ..config import MigrationConfig
-from ..db import load_sql, scalar
-from ..errors import ConfigError, PreflightError
+from ..db import scalar
 from ..mapping import NORMALISED_TEXT, event_field_exprs, normalised
 
 MISMATCH_FIELDS = (
@@ -32,7 +31,6 @@ MISMATCH_FIELDS = (
 )
 ROW_CHECKS = ("missing", "unquarantined_bad_row", "orphan")
 COUNT_CHECKS = ("count_total", "count_entity_type", "count_day")
-KEY_TYPES = {"uuid": "uuid", "bigint": "bigint", "integer": "integer", "smallint": "smallint"}
 
 
 def mismatch_exprs(cfg: MigrationConfig, event: str = "e", source: str = "s") -> dict[str, sql.Composable]:
@@ -86,23 +84,6 @@ def systems_live(conn: psycopg.Connection, cfg: MigrationConfig) -> dict[str, bo
     }
 
 
-def key_type(conn: psycopg.Connection, cfg: MigrationConfig) -> str:
-    """The source key's type (uuid or an integer type), read from the catalog."""
-    typ = scalar(
-        conn,
-        load_sql("validation/14_read_source_key_type.sql"),
-        (sql.Identifier(cfg.source.schema, cfg.source.table).as_string(conn), cfg.source.key),
-    )
-    if typ is None:
-        raise PreflightError(f"source key {cfg.source_table}.{cfg.source.key} not found")
-    if typ not in KEY_TYPES:
-        raise ConfigError(
-            f"source key {cfg.source_table}.{cfg.source.key} has type {typ}; "
-            f"supported key types: {sorted(KEY_TYPES)}"
-        )
-    return KEY_TYPES[typ]
-
-
 def view_identifiers(conn: psycopg.Connection, cfg: MigrationConfig) -> dict[str, Any]:
     """Placeholders of the validation SQL files, built from the config (all quoted)."""
     exprs = event_field_exprs(cfg, "s", source_columns(conn, cfg))
@@ -111,7 +92,7 @@ def view_identifiers(conn: psycopg.Connection, cfg: MigrationConfig) -> dict[str
         "src": sql.Identifier(cfg.source.schema, cfg.source.table),
         "events": sql.Identifier(cfg.target_schema, cfg.target_table),
         "key": cfg.source.key,
-        "key_type": sql.SQL(key_type(conn, cfg)),
+        "key_type": sql.SQL(source_key_type(conn, cfg)),
         "created_at": cfg.source.column("occurred_at"),
         **{name: expr for name, expr in exprs.items() if name != "metadata"},
         "payload": exprs["metadata"],

@@ -55,9 +55,7 @@ def drop_validation_objects(dsn: str, cfg: MigrationConfig) -> list[str]:
     stmts += [
         sql.SQL("DROP TABLE IF EXISTS {}.{}").format(state, sql.Identifier(t)) for t in VALIDATION_TABLES
     ]
-    run_ddl_with_retry(
-        dsn, stmts, lock_timeout_ms=cfg.safety.lock_timeout_ms, attempts=cfg.safety.ddl_attempts
-    )
+    run_ddl_with_retry(dsn, stmts, **cfg.safety.ddl_retry)
     source_index = validation_index_names(cfg)[0]
     run_ddl_with_retry(
         dsn,
@@ -66,8 +64,7 @@ def drop_validation_objects(dsn: str, cfg: MigrationConfig) -> list[str]:
                 sql.Identifier(cfg.source.schema, source_index)
             )
         ],
-        lock_timeout_ms=cfg.safety.lock_timeout_ms,
-        attempts=cfg.safety.ddl_attempts,
+        **cfg.safety.ddl_retry,
         transactional=False,
     )
     return [*VALIDATION_VIEWS, *VALIDATION_TABLES, f"{cfg.source.schema}.{source_index}"]
@@ -191,9 +188,5 @@ def _ensure_created_at_indexes(
         if table_exists(conn, schema, index):
             continue  # IF NOT EXISTS would skip it too; this spares a connection and a lock wait
         run_ddl_with_retry(
-            dsn,
-            [load_sql(path, index=index, **parts)],
-            lock_timeout_ms=cfg.safety.lock_timeout_ms,
-            attempts=cfg.safety.ddl_attempts,
-            transactional=False,
+            dsn, [load_sql(path, index=index, **parts)], **cfg.safety.ddl_retry, transactional=False
         )

@@ -29,6 +29,7 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from .. import ledger
+from ..catalog import source_key_type
 from ..config import MigrationConfig, load_config
 from ..db import connect, load_sql, redact, scalar
 from ..errors import PreflightError
@@ -186,7 +187,7 @@ def _validate_locked(
     scfg = source.cfg or cfg
     conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (LOCK_KEY,))
     try:
-        ktype = parity.key_type(conn, scfg) if source.cfg is not None else None
+        ktype = source_key_type(conn, scfg) if source.cfg is not None else None
         chosen = choose_scope(
             conn,
             scfg,

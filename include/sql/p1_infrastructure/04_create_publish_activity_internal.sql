@@ -6,8 +6,8 @@
 -- privileges would otherwise grant them EXECUTE). Only the migration's own paths quarantine:
 -- here a rejected event always raises.
 -- Idempotent (CREATE OR REPLACE; the same text gives the same catalog entry). Locks: none on
--- application tables (pg_proc row). Placeholders: "check_source" and "raise_rejected" the
--- pieces shared with the dual-write form (common/publish_*.sql), {state} state schema, {events} qualified
+-- application tables (pg_proc row). Placeholders: "declare_inputs", "check_source" and
+-- "raise_rejected" the pieces shared with the dual-write form (common/publish_*.sql), {state} state schema, {events} qualified
 -- target table, "publish_header" the shared function header (common/publish_function_header.sql).
 -- Phase 2 replaces this body with the dual-write form (p2_dual_write/01); phase 1 re-runs
 -- skip it while dual write is on, phase 6 puts this form back.
@@ -16,10 +16,7 @@
 AS $$
 -- activity-migration p1_infrastructure: publish_activity (events only)
 DECLARE
-    v_event_type  text  := btrim(p_event_type);
-    v_entity_type text  := btrim(p_entity_type);
-    v_description text  := {state}.sanitize_text(p_description);
-    v_payload     jsonb := coalesce(p_payload, '{}'::jsonb);
+{declare_inputs}
     v_reason      text;
     v_id          uuid;
 BEGIN

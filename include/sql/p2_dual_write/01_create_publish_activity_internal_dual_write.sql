@@ -4,8 +4,8 @@
 -- and the rewritten legacy triggers (source 'trigger'); no API role may execute it.
 -- Idempotent (CREATE OR REPLACE with the same text). Locks: none on application tables
 -- (pg_proc row). Executed inside the phase-2 switch transaction, never on its own.
--- Placeholders: {state}, "publish_header" the shared function header, "check_source" and
--- "raise_rejected" the pieces shared with the events-only form, {events} target table,
+-- Placeholders: {state}, "publish_header" the shared function header, "declare_inputs",
+-- "check_source" and "raise_rejected" the pieces shared with the events-only form, {events} target table,
 -- {source} legacy table, {key}
 -- its key column, {key_type} its type, {legacy_columns}/{legacy_values} the column mapping
 -- from the config (values are the parameters cast to the columns' catalog types).
@@ -21,10 +21,7 @@
 AS $$
 -- activity-migration p2_dual_write: publish_activity (dual write)
 DECLARE
-    v_event_type  text  := btrim(p_event_type);
-    v_entity_type text  := btrim(p_entity_type);
-    v_description text  := {state}.sanitize_text(p_description);
-    v_payload     jsonb := coalesce(p_payload, '{}'::jsonb);
+{declare_inputs}
     v_action      text  := coalesce(p_legacy_action,
                                     CASE WHEN position('.' IN btrim(p_event_type)) > 0
                                          THEN substr(btrim(p_event_type), position('.' IN btrim(p_event_type)) + 1)
