@@ -103,7 +103,9 @@ def write_svg(path: Path, result: dict[str, Any]) -> None:
     rate = _rate(per_chunk)
     end = max([c["t_s"] + c["duration_s"] for c in per_chunk] or [1.0])
     base = result.get("controller_baseline") or {}
-    objective = float(result.get("max_app_p95_ratio") or 1.5)
+    # 'off' (no controller) draws the default objective's line for scale; a number draws itself
+    setting = result.get("max_app_p95_ratio")
+    objective = float(setting) if isinstance(setting, (int, float)) else 1.5
     rmax = max([objective * 1.5] + [r for _, r in ratio])
     ymax = max([1.0] + [y for _, y in yields])
     peak = max((r for _, r in rate), default=0.0)
