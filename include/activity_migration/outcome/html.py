@@ -39,16 +39,19 @@ def _cls(p: dict[str, Any]) -> str:
 def promised_table(promises: list[dict[str, Any]]) -> str:
     rows = "".join(
         f"<tr class='promise-row' data-key='{p['key']}'><td>{escape(p['promise'])}</td>"
-        f"<td class='num'>{_fmt(p['before'], p['unit'])}</td><td "
-        f"class='num'>{_fmt(p['after'], p['unit'])}</td>"
+        f"<td class='num'>{_fmt(p['before'], p['unit'])}</td>"
+        f"<td class='num'>{_fmt(p['after'], p['unit'])}</td>"
         f"<td class='num'>{_pct(p['change_pct'])}</td><td class='{_cls(p)}'>{escape(p['verdict'])}</td>"
         f"<td class='note'>{escape(p['method'])}</td></tr>"
         for p in promises
     )
-    return (
-        "<table id='promised'><tr><th>promised</th><th>before</th><th>after</th><th>change</th>"
-        f"<th>verdict</th><th>method</th></tr>{rows}</table>"
-    )
+    return _table("promised", ("promised", "before", "after", "change", "verdict", "method"), rows)
+
+
+def _table(table_id: str, headers: tuple[str, ...], rows: str) -> str:
+    """A table of the report: one header row, then ``rows`` (already HTML)."""
+    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
+    return f"<table id='{table_id}'><tr>{head}</tr>{rows}</table>"
 
 
 def _axis(width: int, height: int, pad: int, y_max: float, unit: str) -> str:
@@ -169,11 +172,8 @@ def queries_table(rows: list[dict[str, Any]]) -> str:
         f"{escape('legacy now: ' + r['legacy_now']['not_measured']) if r.get('legacy_now') else ''}</td></tr>"
         for r in rows
     )
-    return (
-        "<table id='queries'><tr><th>query</th><th>old p50 ms</th><th>old p95 ms</th><th>old plan</th>"
-        "<th>new p50 ms</th><th>new p95 ms</th><th>new plan</th><th>p50 change</th><th>note</th></tr>"
-        f"{body}</table>"
-    )
+    headers = ("query", "old p50 ms", "old p95 ms", "old plan", "new p50 ms", "new p95 ms", "new plan")
+    return _table("queries", (*headers, "p50 change", "note"), body)
 
 
 def _kv_table(table_id: str, pairs: list[tuple[str, Any]]) -> str:
