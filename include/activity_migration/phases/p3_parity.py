@@ -10,7 +10,7 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Iterator
+from typing import Any, Iterator, NamedTuple
 
 import psycopg
 from psycopg import sql
@@ -170,15 +170,17 @@ def as_app_user(conn: psycopg.Connection, user_id: str) -> Iterator[psycopg.Conn
         yield conn
 
 
+class NotYetInEvents(NamedTuple):
+    """Which old rows may legitimately be missing from events: rows before the ``cutoff`` while
+    the backfill is not done, and the ``quarantined`` ones (by legacy id)."""
+
+    cutoff: datetime | None
+    backfill_done: bool = False
+    quarantined: frozenset[str] = frozenset()
+
+
 def _old_rows(
-    conn: psycopg.Connection,
-    cfg: MigrationConfig,
-    user_id: str,
-    limit: int,
-    cutoff: datetime | None,
-    *,
-    backfill_done: bool = False,
-    quarantined: frozenset[str] = frozenset(),
+    conn: psycopg.Connection, cfg: MigrationConfig, user_id: str, limit: int, absent: NotYetInEvents
 ) -> tuple[list[dict[str, Any]], int]:
     """First ``limit`` rows of the old query as the user. Left out (and counted): quarantined rows,
     and, while the backfill has not finished, rows before the cutoff not in events yet."""
@@ -205,9 +207,9 @@ def _old_rows(
         source=src,
     )
     # Ask for more than needed so that skipping pending rows still leaves a full window.
-    rows = fetch_all(conn, q, {"user": user_id, "limit": limit * 4, "cutoff": cutoff})
+    rows = fetch_all(conn, q, {"user": user_id, "limit": limit * 4, "cutoff": absent.cutoff})
     for r in rows:
-        r["pending"] = r["legacy_id"] in quarantined or (r["pending"] and not backfill_done)
+        r["pending"] = r["legacy_id"] in absent.quarantined or (r["pending"] and not absent.backfill_done)
     kept = [r for r in rows if not r["pending"]][:limit]
     for r in kept:  # the app role cannot call {state}.event_type_for: same rule, in Python
         r["event_type"] = event_type_for(r["entity_type"], r["action"])
@@ -244,18 +246,13 @@ def compare_user(
     cfg: MigrationConfig,
     user_id: str,
     settings: ParitySettings,
-    cutoff: datetime | None,
-    *,
-    backfill_done: bool = False,
-    quarantined: frozenset[str] = frozenset(),
+    absent: NotYetInEvents,
 ) -> dict[str, Any]:
     """Compare the first pages of the old table and of the feed for one user, both as that user
     (each under its own access rules: what the user saw before is what the user sees now)."""
     window = settings.pages * settings.page_size
     with as_app_user(conn, user_id):
-        old, pending = _old_rows(
-            conn, cfg, user_id, window, cutoff, backfill_done=backfill_done, quarantined=quarantined
-        )
+        old, pending = _old_rows(conn, cfg, user_id, window, absent)
         new, problems = _feed_rows(conn, settings.pages, settings.page_size)
     # Rows tied on the timestamp at the window edge may legitimately fall on either side of it
     # (the two orders break ties by different ids): compare strictly above the edge.
@@ -319,15 +316,12 @@ def read_parity(
     with connection(dsn) as conn:
         if not scalar(conn, "SELECT to_regprocedure(%s) IS NOT NULL", (FEED_FUNCTION,)):
             raise PreflightError("public.event_feed does not exist: phase 3 apply has not run")
-        cutoff = dual_write_cutoff(conn, cfg)
-        done = backfill_complete(conn, cfg)
+        absent = NotYetInEvents(
+            dual_write_cutoff(conn, cfg), backfill_complete(conn, cfg), quarantined_ids(conn, cfg)
+        )
         users = sample_users(conn, cfg, settings)
-        quarantined = quarantined_ids(conn, cfg)
         conn.commit()
-        results = [
-            compare_user(conn, cfg, u, settings, cutoff, backfill_done=done, quarantined=quarantined)
-            for u in users
-        ]
+        results = [compare_user(conn, cfg, u, settings, absent) for u in users]
     failed = [r for r in results if not r["ok"]]
     report = {
         "passed": not failed,
@@ -335,8 +329,8 @@ def read_parity(
         "failed_users": len(failed),
         "pages": settings.pages,
         "page_size": settings.page_size,
-        "cutoff": cutoff.isoformat() if cutoff else None,
-        "backfill_complete": done,
+        "cutoff": absent.cutoff.isoformat() if absent.cutoff else None,
+        "backfill_complete": absent.backfill_done,
         "compared_rows": sum(r["compared"] for r in results),
         "pending_backfill_rows": sum(r["pending_backfill"] for r in results),
         "differences": failed[:10],

@@ -51,6 +51,7 @@ from .p3_parity import (  # noqa: F401
     CUTOFF_KEYS,
     FEED_FUNCTION,
     PHASE,
+    NotYetInEvents,
     ParitySettings,
     _feed_rows,
     _old_rows,
