@@ -14,11 +14,11 @@ Playwright (``executable_path=/usr/bin/chromium``, the flags of e2e_helpers.CHRO
    ``approval_text.summary_block``: "Will change:", "Risk:", "Undo:") must be inside the first screen,
    without scrolling; Approve is clicked and the run must succeed, its note naming the approver;
 4. phase 4's backfill is run through the core (tests/phases/_forward.py: what phase 5's parity gate
-   needs; phase 3 is not a precondition), the demo workload writes in the background (the readiness sensor needs writes), phase 5 tier 1 is
-   triggered from the UI with ``sensor_window_seconds`` 5 and ``probe_writes`` 30 typed into the form;
-   at its approval the summary is checked the same way, Reject is clicked, and the run's page must show
-   "Rejected by <user>" in its note in the first screen; the ledger row (state schema and the Migration
-   status page) names the approver;
+   needs; phase 3 is not a precondition), the demo workload writes in the background (the readiness
+   sensor needs writes), phase 5 tier 1 is triggered from the UI with ``sensor_window_seconds`` 5 and
+   ``probe_writes`` 30 typed into the form; at its approval the summary is checked the same way, Reject
+   is clicked, and the run's page must show "Rejected by <user>" in its note in the first screen; the
+   ledger row (state schema and the Migration status page) names the approver;
 5. every step leaves a screenshot: the directory is printed and copied to ``artifacts/e2e/approvals/``.
 
 The DAGs are unpaused over REST before the UI triggers them: the Trigger dialog's "Unpause on trigger"
@@ -78,13 +78,14 @@ def browser() -> Iterator[Any]:
             pytrace=False,
         )
     try:
-        from playwright.sync_api import sync_playwright
+        from playwright.sync_api import expect, sync_playwright
     except ImportError as exc:
         pytest.fail(
             f"the Python package playwright is missing ({exc}): `pip install -r requirements.txt` "
             "(it drives /usr/bin/chromium; no browser download is needed).",
             pytrace=False,
         )
+    expect.set_options(timeout=UI_TIMEOUT_MS)  # expect's own default is 5 s, short for a loaded machine
     with sync_playwright() as pw:
         # Playwright adds --headless itself and gives the browser a fresh temporary profile.
         args = [f for f in CHROMIUM_FLAGS if f != "--headless"]
@@ -428,6 +429,7 @@ def test_approve_phase_2_and_reject_phase_5_in_the_browser(browser, airflow, dem
         expect(row).to_have_count(1)
         cells = [c.strip() for c in row.locator("td").all_inner_texts()]
         assert cells[2:4] == ["tier_1_drop_approval", "rejected"] and cells[6] == user, cells
+        assert cells[7] == f"{user} (rejected)", cells  # the "Approved by" column
         row.scroll_into_view_if_needed()
         ui.shot("status_page_ledger_row")
     except BaseException:
