@@ -94,11 +94,11 @@ def switch_evidence(dsn: str, cfg: MigrationConfig, ctx: RunContext) -> dict[str
         f"(the backfill's job).",
         f"- Backups: {len(backups)} definitions (ids {ids[0] if ids else '?'}–{ids[-1] if ids else '?'}), "
         f"`publish_activity`'s phase-1 body: {pub['id'] if pub else 'MISSING'}.",
-        "",
-        "| table | logging triggers |",
-        "|---|---|",
+        # one line, not a table of every table: the decision buttons stay near the first screen
+        "- Tables (logging triggers each): "
+        + ", ".join(f"`{t}` ({len(n)})" for t, n in sorted(per_table.items()))
+        + ".",
     ]
-    lines += [f"| {t} | {len(n)} |" for t, n in sorted(per_table.items())]
     missing = [p.identity for p in plans if p.identity not in backups]
     if missing or not pub:
         raise MigrationError(f"backups missing for {missing or [publish_identity(cfg)]}: run the backup step")

@@ -71,12 +71,13 @@ def _trigger_lines(
         "",
         f"**{len(plan.triggers)} logging triggers** (backed up: {len(backed)}):",
         "",
-        "| table | trigger | fires |",
-        "|---|---|---|",
+        "| table | triggers (when each fires) |",
+        "|---|---|",
     ]
-    lines += [
-        f"| `{t.table}` | `{t.trigger_name}` | {trigger_enabled_label(t.enabled)} |" for t in plan.triggers
-    ]
+    by_table: dict[str, list[str]] = {}
+    for t in plan.triggers:  # one row per table keeps the evidence short, the buttons near
+        by_table.setdefault(t.table, []).append(f"`{t.trigger_name}` ({trigger_enabled_label(t.enabled)})")
+    lines += [f"| `{table}` | {', '.join(names)} |" for table, names in by_table.items()]
     return lines
 
 
