@@ -183,3 +183,23 @@ def test_a_lasting_load_with_nothing_copying_is_measured_as_the_new_idle(backfil
     assert decision.action != "pause" and held < 20
     assert baseline["remeasured"] and baseline["previous_p95_ms"] == first["p95_ms"]
     assert baseline["p95_ms"] > first["p95_ms"]
+
+
+def test_fewer_workers_copy_as_the_controller_slows_the_copy():
+    from types import SimpleNamespace
+
+    from activity_migration.backfill.controller import Decision, active_workers
+    from activity_migration.backfill.copier import WorkerReport, _parked
+
+    assert [active_workers(y, 2) for y in (0.0, 0.5, 1.0, 1.01, 8.0)] == [2, 2, 2, 1, 1]
+    assert [active_workers(y, 4) for y in (0.0, 1 / 3, 1.0, 3.0, 8.0)] == [4, 4, 3, 2, 1]
+    assert active_workers(0.0, 1) == 1
+
+    def parked(worker: str, action: str, yield_ratio: float) -> bool:
+        verdict = SimpleNamespace(decision=Decision(action, yield_ratio), yield_ratio=yield_ratio)
+        return _parked(verdict, WorkerReport(worker_id=worker), 2)
+
+    assert not parked("w0", "pause", 8.0)  # one worker always copies
+    assert parked("w1", "slower", 2.0) and parked("cli-w1", "pause", 8.0)
+    assert not parked("w1", "faster", 0.2)  # near full duty: both copy
+    assert not parked("w1", "off", 2.0)  # a fixed yield_ratio (no controller) keeps every worker

@@ -227,6 +227,15 @@ class Decision:
         )
 
 
+def active_workers(yield_ratio: float, workers: int) -> int:
+    """How many of ``workers`` copy at the controller's duty cycle d = 1 / (1 + yield_ratio):
+    worker k (0-based) copies while d >= k / workers, so all copy at full duty and fewer as the
+    controller slows the copy (one always does). Fewer backends then compete with the
+    application for the cores, instead of every worker sleeping longer."""
+    duty = 1.0 / (1.0 + max(yield_ratio, 0.0))
+    return max(1, min(workers, math.floor(duty * workers + 1e-9) + 1))
+
+
 @dataclass
 class DutyController:
     """AIMD on the duty cycle d = 1 / (1 + yield_ratio), against the objective (a p95 ratio)."""

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import socket
 import threading
 import time
@@ -34,10 +35,13 @@ from ..db import APPLICATION_NAME, connect, fetch_one, fetch_row, load_sql, scal
 from ..errors import MigrationError
 from ..mapping import event_field_exprs
 from . import progress
-from .controller import Decision
+from .controller import Decision, active_workers
 from .options import BackfillParams
 from .planner import events_ident, source_ident
 from .throttle import Throttle, ThrottleAbort, Verdict
+
+# A worker the latency controller holds back sleeps this long, then asks the controller again.
+PARK_S = 1.0
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +62,7 @@ class WorkerReport:
     throttle_pauses: int = 0
     throttled_s: float = 0.0
     yielded_s: float = 0.0
+    parked_s: float = 0.0
     elapsed_s: float = 0.0
     final_chunk_rows: int = 0
     max_app_latency_ratio: float | None = None
@@ -194,6 +199,11 @@ def _claim_and_copy(
             report.stopped = "stop requested"
             return
         verdict = _wait_for_go(conn, throttle, sizer, report)
+        if _parked(verdict, report, params.max_parallel_chunks):
+            if _no_chunk_left(conn, stmts):
+                return
+            _yield_cores(PARK_S, report, stop_event, parked=True)
+            continue
         with conn.transaction():
             claimed = fetch_one(conn, stmts.claim, {"worker": claimant, "lease_s": params.lease_seconds})
         if claimed is None:
@@ -231,11 +241,27 @@ def _no_chunk_left(conn: psycopg.Connection, stmts: Statements) -> bool:
         return int(scalar(conn, stmts.orphans)) == 0
 
 
-def _yield_cores(pause: float, report: WorkerReport, stop_event: threading.Event | None) -> None:
+def _parked(verdict: Verdict, report: WorkerReport, workers: int) -> bool:
+    """Is this worker one the latency controller holds back (``controller.active_workers``)?
+    Only under the controller: a fixed yield_ratio keeps every worker copying."""
+    decision = verdict.decision
+    if decision is None or decision.action in ("off", "pinned") or workers <= 1:
+        return False
+    digits = re.search(r"(\d+)$", report.worker_id)
+    rank = int(digits.group(1)) if digits else 0
+    return rank >= active_workers(verdict.yield_ratio, workers)
+
+
+def _yield_cores(
+    pause: float, report: WorkerReport, stop_event: threading.Event | None, parked: bool = False
+) -> None:
     """Sleep ``pause`` seconds (woken early by a stop request)."""
     if pause <= 0:
         return
-    report.yielded_s += pause
+    if parked:
+        report.parked_s += pause
+    else:
+        report.yielded_s += pause
     if stop_event is not None:
         stop_event.wait(pause)
     else:
