@@ -334,6 +334,19 @@ def _approval_rows(dsn: str, run_id: str) -> list[dict[str, Any]]:
 
 
 # ---------------------------------------------------------------------------------------------- the test
+
+
+def _decide(ui, airflow, where: tuple[str, str, str], subject: str, labels, button: str) -> None:
+    """Wait for the approval ``where`` = (dag, run, task), open it from Required Actions, check the
+    summary is in the first screen, screenshot it, press ``button``."""
+    dag, run, task = where
+    _wait_parked(airflow, dag, run, task)
+    ui.open_approval(subject, dag, run, task)
+    ui.summary_in_first_screen(labels)
+    ui.shot(f"{'p2' if dag == P2 else 'p5'}_approval_first_screen")
+    ui.answer(button, task)
+
+
 def test_approve_phase_2_and_reject_phase_5_in_the_browser(browser, airflow, demo_db, shots):
     from _forward import p4
 
@@ -355,11 +368,14 @@ def test_approve_phase_2_and_reject_phase_5_in_the_browser(browser, airflow, dem
         run_2 = ui.trigger(P2, expect_form=CONF, type_in={})
         conf = airflow.api("GET", airflow.run_path(P2, run_2))["conf"]
         assert {k: conf.get(k) for k in CONF} == CONF, conf
-        _wait_parked(airflow, P2, run_2, "switch_approval")
-        ui.open_approval("Switch staging to dual write (phase 2)?", P2, run_2, "switch_approval")
-        ui.summary_in_first_screen(labels)
-        ui.shot("p2_approval_first_screen")
-        ui.answer("Approve", "switch_approval")
+        _decide(
+            ui,
+            airflow,
+            (P2, run_2, "switch_approval"),
+            "Switch staging to dual write (phase 2)?",
+            labels,
+            "Approve",
+        )
         state = airflow.wait_run(P2, run_2)
         tasks = airflow.task_states(P2, run_2)
         assert state == "success", f"phase 2 ended {state}: {tasks}\n{airflow.log_tail()}"
@@ -386,11 +402,14 @@ def test_approve_phase_2_and_reject_phase_5_in_the_browser(browser, airflow, dem
             conf = airflow.api("GET", airflow.run_path(P5, run_5))["conf"]
             assert conf.get("tier") == 1 and conf.get("sensor_window_seconds") == 5, conf
             assert conf.get("probe_writes") == 30 and {k: conf.get(k) for k in CONF} == CONF, conf
-            _wait_parked(airflow, P5, run_5, "tier_drop_approval")
-            ui.open_approval("Drop trigger tier 1 in staging (phase 5)?", P5, run_5, "tier_drop_approval")
-            ui.summary_in_first_screen(labels)
-            ui.shot("p5_approval_first_screen")
-            ui.answer("Reject", "tier_drop_approval")
+            _decide(
+                ui,
+                airflow,
+                (P5, run_5, "tier_drop_approval"),
+                "Drop trigger tier 1 in staging (phase 5)?",
+                labels,
+                "Reject",
+            )
             state = airflow.wait_run(P5, run_5)
         finally:
             report = workload.stop()
