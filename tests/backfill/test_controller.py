@@ -203,3 +203,29 @@ def test_fewer_workers_copy_as_the_controller_slows_the_copy():
     assert parked("w1", "slower", 2.0) and parked("cli-w1", "pause", 8.0)
     assert not parked("w1", "faster", 0.2)  # near full duty: both copy
     assert not parked("w1", "off", 2.0)  # a fixed yield_ratio (no controller) keeps every worker
+
+
+def test_the_latency_sampler_probes_at_a_steady_cadence_on_its_own_connection(backfill_db):
+    """The probe source's sampler keeps measuring between the worker's decisions (while the worker
+    copies), and the estimate reads its probes instead of probing on the worker's idle backend."""
+    _baseline(backfill_db)
+    est = controller.LatencyEstimator(CFG, "sampler-test", "probe")
+    est.start_sampler(backfill_db)
+    try:
+        time.sleep(1.2)
+        assert len(est._window) >= 5  # ~8 probes at 0.15 s, none asked for by estimate()
+        with psycopg.connect(backfill_db, autocommit=True) as conn:
+            calls: list[int] = []  # the threads that probed
+            own_probe = est.probe_once
+            est.probe_once = lambda c: calls.append(threading.get_ident()) or own_probe(c)  # type: ignore[method-assign]
+            assert est.estimate(conn) is not None
+            assert threading.get_ident() not in calls  # the worker itself probed nothing
+    finally:
+        est.stop_sampler()
+    assert est._sampler is None
+    with psycopg.connect(backfill_db) as conn:
+        probes = conn.execute(
+            f'SELECT probes FROM "{CFG.state_schema}".backfill_latency_probe WHERE worker = %s',
+            ("sampler-test",),
+        ).fetchone()
+    assert probes is not None and probes[0] >= 5

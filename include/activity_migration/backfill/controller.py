@@ -30,6 +30,7 @@ from __future__ import annotations
 import logging
 import math
 import statistics
+import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -40,14 +41,18 @@ from psycopg import sql
 
 from .. import ledger
 from ..config import MigrationConfig
-from ..db import fetch_one, load_sql, scalar
+from ..db import APPLICATION_NAME, connect, fetch_one, load_sql, scalar
 
 log = logging.getLogger(__name__)
 
 BASELINE_SETTING = "backfill_latency_baseline"
 PROBES = 3  # probe commits per decision
-WINDOW = 20  # at most this many probe latencies in the p95 ...
+WINDOW = 40  # at most this many probe latencies in the p95 ...
 HORIZON_S = 3.0  # ... taken in the last seconds (the current window)
+# The steady sampler: a probe every 0.15 s, the p95 over the last 6 s (40 probes: the 38th, so
+# one or two stray spikes do not pause the copy on their own).
+SAMPLE_EVERY_S = 0.15
+SAMPLER_HORIZON_S = 6.0
 BASELINE_PROBES = 100  # p95 of 100: the 95th, not the 2nd largest of a noisy few
 MIN_WINDOW_CALLS = 20
 Z95 = 1.645
@@ -74,6 +79,9 @@ class LatencyEstimator:
     _window: deque[tuple[float, float]] = field(default_factory=lambda: deque(maxlen=WINDOW), repr=False)
     _last: tuple[float, float, float] | None = field(default=None, repr=False)
     _last_p95: float | None = field(default=None, repr=False)
+    _sampler: threading.Thread | None = field(default=None, repr=False)
+    _stop: threading.Event = field(default_factory=threading.Event, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
         self._probe = load_sql(
@@ -111,10 +119,46 @@ class LatencyEstimator:
             value, _ = self._statements_window(conn)
             self._last_p95 = value if value is not None else self._last_p95
             return self._last_p95
+        sampler = self._sampler
+        if sampler is not None and sampler.is_alive():
+            with self._lock:
+                recent = [ms for at, ms in self._window if self.clock() - at <= SAMPLER_HORIZON_S]
+            if len(recent) >= PROBES:
+                return p95(recent)
         for _ in range(PROBES):
-            self._window.append((self.clock(), self.probe_once(conn)))
+            self._append(self.probe_once(conn))
         now = self.clock()
-        return p95([ms for at, ms in self._window if now - at <= HORIZON_S])
+        with self._lock:
+            return p95([ms for at, ms in self._window if now - at <= HORIZON_S])
+
+    def _append(self, ms: float) -> None:
+        with self._lock:
+            self._window.append((self.clock(), ms))
+
+    def start_sampler(self, dsn: str) -> None:
+        """Probe on a connection of its own every ``SAMPLE_EVERY_S``, whatever the worker does:
+        the probes then meet the copy as the application's writes do (a worker probing just
+        before its own chunk finds its own backend idle and under-reads). Probe source only."""
+        if self.source != "probe" or self._sampler is not None:
+            return
+        self._stop = threading.Event()
+
+        def run() -> None:
+            try:
+                with connect(dsn, autocommit=True, application_name=f"{APPLICATION_NAME} latency probe") as c:
+                    while not self._stop.wait(SAMPLE_EVERY_S):
+                        self._append(self.probe_once(c))
+            except psycopg.Error as exc:  # the worker falls back to probing itself
+                log.warning("latency sampler of %s stopped: %s", self.worker, exc)
+
+        self._sampler = threading.Thread(target=run, name=f"latency-{self.worker}", daemon=True)
+        self._sampler.start()
+
+    def stop_sampler(self) -> None:
+        if self._sampler is not None:
+            self._stop.set()
+            self._sampler.join(timeout=5)
+            self._sampler = None
 
 
 def measure_baseline(

@@ -156,7 +156,7 @@ def run_worker(
     started = time.monotonic()
     conn = connect(dsn, autocommit=True, application_name=worker_application_name(str(worker_id)))
     try:
-        _claim_and_copy(conn, cfg, claimant, sizer, report, params, stop_event)
+        _claim_and_copy(conn, cfg, claimant, sizer, report, params, stop_event, dsn)
     except ThrottleAbort:
         report.stopped = "throttle abort"
         raise
@@ -189,11 +189,21 @@ def _claim_and_copy(
     report: WorkerReport,
     params: BackfillParams,
     stop_event: threading.Event | None,
+    dsn: str | None = None,
 ) -> None:
     """The worker loop: wait for the throttle, claim a chunk, copy it, yield; until no chunk is left."""
     stmts = Statements(conn, cfg)
-    throttle = Throttle(cfg, params.throttle, claimant)
-    worker = _Worker(conn, cfg, stmts, claimant, sizer, report)
+    throttle = Throttle(cfg, params.throttle, claimant, dsn=dsn)
+    try:
+        _copy_until_done(_Worker(conn, cfg, stmts, claimant, sizer, report), throttle, params, stop_event)
+    finally:
+        throttle.close()
+
+
+def _copy_until_done(
+    worker: _Worker, throttle: Throttle, params: BackfillParams, stop_event: threading.Event | None
+) -> None:
+    conn, _, stmts, claimant, sizer, report = worker
     while True:
         if stop_event is not None and stop_event.is_set():
             report.stopped = "stop requested"

@@ -205,8 +205,10 @@ class Throttle:
         base: ThrottleSettings,
         worker: str,
         sleep: Callable[[float], None] = time.sleep,
+        dsn: str | None = None,
     ) -> None:
         self.cfg = cfg
+        self.dsn = dsn  # given: the probe's latency sampler runs on a connection of its own
         self.base = base
         self.worker = worker
         self.sleep = sleep
@@ -215,6 +217,11 @@ class Throttle:
         self.estimator: LatencyEstimator | None = None
         self.controller = DutyController.starting_at(base.max_app_p95_ratio or 1.5, base.yield_ratio)
         self._overrides: dict[str, Any] = {}
+
+    def close(self) -> None:
+        """Stop the latency sampler (when one runs)."""
+        if self.estimator is not None:
+            self.estimator.stop_sampler()
 
     def current(self, conn: psycopg.Connection) -> ThrottleSettings:
         self._overrides = read_overrides(conn, self.cfg)
@@ -230,6 +237,8 @@ class Throttle:
                 self.baseline = measure_baseline(conn, self.cfg)
                 record_baseline(conn, self.cfg, self.baseline)
             self.estimator = LatencyEstimator(self.cfg, self.worker, self.baseline["source"])
+            if self.dsn:
+                self.estimator.start_sampler(self.dsn)
         else:  # shared by the workers: one may have re-measured it
             self.baseline = read_baseline(conn, self.cfg) or self.baseline
         assert self.estimator is not None
