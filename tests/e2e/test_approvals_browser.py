@@ -336,15 +336,32 @@ def _approval_rows(dsn: str, run_id: str) -> list[dict[str, Any]]:
 # ---------------------------------------------------------------------------------------------- the test
 
 
-def _decide(ui, airflow, where: tuple[str, str, str], subject: str, labels, button: str) -> None:
-    """Wait for the approval ``where`` = (dag, run, task), open it from Required Actions, check the
-    summary is in the first screen, screenshot it, press ``button``."""
-    dag, run, task = where
+# What each approval is answered with: (task, subject, button).
+DECISIONS = {
+    P2: ("switch_approval", "Switch staging to dual write (phase 2)?", "Approve"),
+    P5: ("tier_drop_approval", "Drop trigger tier 1 in staging (phase 5)?", "Reject"),
+}
+
+
+def _decide(ui, airflow, dag: str, run: str, labels) -> None:
+    """Wait for the run's approval, open it from Required Actions, check the summary is in the
+    first screen, screenshot it, answer it as ``DECISIONS`` says."""
+    task, subject, button = DECISIONS[dag]
     _wait_parked(airflow, dag, run, task)
     ui.open_approval(subject, dag, run, task)
     ui.summary_in_first_screen(labels)
     ui.shot(f"{'p2' if dag == P2 else 'p5'}_approval_first_screen")
     ui.answer(button, task)
+
+
+def _decision_shown(ui, dsn: str, where: tuple[str, str], note: str, row: tuple[str, str, str]) -> None:
+    """The run's page shows ``note`` in its first screen (screenshot kept); the ledger holds ``row``
+    = (step, status, actor) as the run's only approval row."""
+    dag, run = where
+    ui.run_page(dag, run, note)
+    ui.shot(f"{'p2_run_approved' if dag == P2 else 'p5_run_rejected'}")
+    rows = _approval_rows(dsn, run)
+    assert [(r["step"], r["status"], r["actor"]) for r in rows] == [row], rows
 
 
 def test_approve_phase_2_and_reject_phase_5_in_the_browser(browser, airflow, demo_db, shots):
@@ -368,24 +385,14 @@ def test_approve_phase_2_and_reject_phase_5_in_the_browser(browser, airflow, dem
         run_2 = ui.trigger(P2, expect_form=CONF, type_in={})
         conf = airflow.api("GET", airflow.run_path(P2, run_2))["conf"]
         assert {k: conf.get(k) for k in CONF} == CONF, conf
-        _decide(
-            ui,
-            airflow,
-            (P2, run_2, "switch_approval"),
-            "Switch staging to dual write (phase 2)?",
-            labels,
-            "Approve",
-        )
+        _decide(ui, airflow, P2, run_2, labels)
         state = airflow.wait_run(P2, run_2)
         tasks = airflow.task_states(P2, run_2)
         assert state == "success", f"phase 2 ended {state}: {tasks}\n{airflow.log_tail()}"
         assert tasks["switch"] == "success" and tasks["verify"] == "success", tasks
-        ui.run_page(P2, run_2, f"Approved by {user} at ")
-        ui.shot("p2_run_approved")
-        approved = _approval_rows(demo_db, run_2)
-        assert [(r["step"], r["status"], r["actor"]) for r in approved] == [
-            ("switch_approval", "succeeded", user)
-        ], approved
+        _decision_shown(
+            ui, demo_db, (P2, run_2), f"Approved by {user} at ", ("switch_approval", "succeeded", user)
+        )
 
         # Phase 5 tier 1: state prepared through the core, workload writing, trigger and reject in the UI.
         p4(demo_db)
@@ -402,14 +409,7 @@ def test_approve_phase_2_and_reject_phase_5_in_the_browser(browser, airflow, dem
             conf = airflow.api("GET", airflow.run_path(P5, run_5))["conf"]
             assert conf.get("tier") == 1 and conf.get("sensor_window_seconds") == 5, conf
             assert conf.get("probe_writes") == 30 and {k: conf.get(k) for k in CONF} == CONF, conf
-            _decide(
-                ui,
-                airflow,
-                (P5, run_5, "tier_drop_approval"),
-                "Drop trigger tier 1 in staging (phase 5)?",
-                labels,
-                "Reject",
-            )
+            _decide(ui, airflow, P5, run_5, labels)
             state = airflow.wait_run(P5, run_5)
         finally:
             report = workload.stop()
@@ -419,12 +419,9 @@ def test_approve_phase_2_and_reject_phase_5_in_the_browser(browser, airflow, dem
         assert report.failed == 0, report.summary()
 
         # At a glance: the run's note names the decision and the approver, in the first screen.
-        ui.run_page(P5, run_5, f"Rejected by {user} at ")
-        ui.shot("p5_run_rejected")
-        rejected = _approval_rows(demo_db, run_5)
-        assert [(r["step"], r["status"], r["actor"]) for r in rejected] == [
-            ("tier_1_drop_approval", "rejected", user)
-        ], rejected
+        _decision_shown(
+            ui, demo_db, (P5, run_5), f"Rejected by {user} at ", ("tier_1_drop_approval", "rejected", user)
+        )
         with psycopg.connect(demo_db) as conn:
             still = {t.table for t in catalog.logging_triggers(conn, CFG)}
             tier_1 = tiers.tier_states(conn, CFG).get(1, {})
