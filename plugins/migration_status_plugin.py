@@ -39,7 +39,9 @@ def _airflow_dsn(environment: str) -> str:
         )
     except Exception:  # not known to Airflow: the project's own lookup (airflow_settings.yaml)
         spec = connection_spec(conn_id)
-    return dsn_of(spec)
+    # A page that reads must not start a database server: an embedded Postgres that is not
+    # running shows as unreachable (make airflow / make demo start it).
+    return dsn_of(spec, start_embedded=False)
 
 
 def _build_app():

@@ -54,8 +54,9 @@ PendingApprovals = Callable[[], list[dict[str, Any]]]
 
 
 def core_dsn_resolver(environment: str) -> str:
-    """The environment's DSN from ``AIRFLOW_CONN_*`` or airflow_settings.yaml (no Airflow needed)."""
-    return dsn_of(connection_spec(ENVIRONMENT_CONN_IDS[environment]))
+    """The environment's DSN from ``AIRFLOW_CONN_*`` or airflow_settings.yaml (no Airflow needed).
+    An embedded Postgres is not started: the page reads what runs."""
+    return dsn_of(connection_spec(ENVIRONMENT_CONN_IDS[environment]), start_embedded=False)
 
 
 def _iso(value: Any) -> Any:

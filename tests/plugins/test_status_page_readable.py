@@ -218,3 +218,22 @@ def test_plots_of_the_backfill_and_of_the_tiers_write_cost(demo_db, fresh_db):
     tiers_plot = page.split('id="plot-tiers"')[1].split("</div>")[0]
     assert tiers_plot.count('<rect class="before"') == 2 and tiers_plot.count('<rect class="after"') == 1
     assert "tier 1 after: 1 ms" in tiers_plot
+
+
+def test_the_page_does_not_start_an_embedded_postgres(fresh_db, monkeypatch):
+    """A connection to the embedded Postgres that is not running reads as unreachable: showing
+    the page starts no database server (it left one running after the tests before)."""
+    import json
+    import socket
+
+    from activity_migration.embedded import port_is_open
+    from migration_airflow.status_page import core_dsn_resolver
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    spec = {"conn_type": "postgres", "host": "127.0.0.1", "port": port, "login": "postgres"}
+    monkeypatch.setenv("AIRFLOW_CONN_ACTIVITY_DB", json.dumps({**spec, "extra": {"embedded": True}}))
+    assert str(port) in core_dsn_resolver("production")
+    data = _client(fresh_db, core_dsn_resolver("production")).get("/api/status?env=production").json()
+    assert "error" in data and not port_is_open("127.0.0.1", port)
