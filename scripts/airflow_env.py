@@ -158,18 +158,21 @@ def add_password(p: argparse.ArgumentParser, default: str | None) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from activity_migration.commands._common import add_flags
+
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    out = p.add_mutually_exclusive_group()
-    out.add_argument("--shell", action="store_true", help="print `export NAME=value` lines (default)")
-    out.add_argument("--json", action="store_true", help="print the environment as JSON")
-    out.add_argument(
-        "--create-pools",
-        action="store_true",
-        help="run `airflow pools set` for each pool (needs the environment already exported)",
+    add_flags(
+        p.add_mutually_exclusive_group(),
+        {
+            "--shell": "print `export NAME=value` lines (default)",
+            "--json": "print the environment as JSON",
+            "--create-pools": "run `airflow pools set` for each pool "
+            "(needs the environment already exported)",
+        },
     )
     add_home_and_port(p, "MIGRATION_AIRFLOW_HOME", DEFAULT_HOME)
     add_password(p, ADMIN_PASSWORD)
-    p.add_argument("--no-embedded", action="store_true", help="do not start the embedded Postgres")
+    add_flags(p, {"--no-embedded": "do not start the embedded Postgres"})
     args = p.parse_args(argv)
 
     if args.create_pools:

@@ -53,6 +53,12 @@ def database_command(
     return p
 
 
+def add_flags(parser: Any, flags: dict[str, str]) -> None:
+    """On/off options (``action="store_true"``) of ``parser`` or of one of its groups: name → help."""
+    for name, text in flags.items():
+        parser.add_argument(name, action="store_true", help=text)
+
+
 def add_json_flag(parser: argparse.ArgumentParser, help: str | None = "machine-readable output") -> None:
     parser.add_argument("--json", action="store_true", help=help)
 

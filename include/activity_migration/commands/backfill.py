@@ -9,7 +9,7 @@ from ..config import load_config
 from ..ledger import RunContext
 from ..phases import p4_backfill
 from ..run_rules import production_params
-from ._common import database_command, database_dsn, positive_float, positive_int, print_json
+from ._common import add_flags, database_command, database_dsn, positive_float, positive_int, print_json
 
 
 def _ratio_or_off(value: str) -> float | str:
@@ -87,16 +87,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=60.0,
         help="take over a chunk of a dead worker after this long (default 60)",
     )
-    p.add_argument("--dry-run", action="store_true", help="plan and report only; write nothing")
-    p.add_argument(
-        "--allow-without-cutoff",
-        action="store_true",
-        help="start although phase 2 recorded no cutoff (tests, demos)",
-    )
-    p.add_argument("--replan", action="store_true", help="throw the existing chunk plan away and plan again")
-    p.add_argument("--no-check", action="store_true", help="skip the zero-loss check at the end")
-    p.add_argument(
-        "--keep-search-index",
-        action="store_true",
-        help="keep the full-text GIN during the copy (default: dropped before it, built CONCURRENTLY after)",
+    add_flags(
+        p,
+        {
+            "--dry-run": "plan and report only; write nothing",
+            "--allow-without-cutoff": "start although phase 2 recorded no cutoff (tests, demos)",
+            "--replan": "throw the existing chunk plan away and plan again",
+            "--no-check": "skip the zero-loss check at the end",
+            "--keep-search-index": "keep the full-text GIN during the copy (default: dropped before it, "
+            "built CONCURRENTLY after)",
+        },
     )

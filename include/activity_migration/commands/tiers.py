@@ -7,7 +7,7 @@ import argparse
 from ..config import load_config
 from ..db import connection
 from ..ledger import RunContext
-from ._common import add_json_flag, database_command, database_dsn, print_json, print_result
+from ._common import add_flags, add_json_flag, database_command, database_dsn, print_json, print_result
 
 
 def _print_plan(plans: dict) -> None:
@@ -85,8 +85,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "(--status). --restore N|all recreates dropped tiers from their backups.",
     )
     what = p.add_mutually_exclusive_group()
-    what.add_argument("--plan", action="store_true", help="logging triggers per tier (default)")
-    what.add_argument("--status", action="store_true", help="tier status and measured improvement")
+    add_flags(
+        what,
+        {"--plan": "logging triggers per tier (default)", "--status": "tier status and measured improvement"},
+    )
     what.add_argument(
         "--restore",
         metavar="N|all",
