@@ -69,6 +69,7 @@ def _dsn(admin: str, db: str) -> str:
 
 
 def prepare(admin: str, rows: int) -> str:
+    from activity_migration import metrics
     from activity_migration.config import load_config
     from activity_migration.demo.seed import seed
     from activity_migration.ledger import RunContext
@@ -81,6 +82,8 @@ def prepare(admin: str, rows: int) -> str:
     t = time.monotonic()
     seed(dsn, rows=rows)
     print(f"seeded {rows} rows in {time.monotonic() - t:.0f} s", file=sys.stderr)
+    if metrics.enable_statement_stats(dsn):  # as on Supabase: the controller reads the app's writes
+        print("pg_stat_statements: installed", file=sys.stderr)
     cfg = load_config()
     ctx = RunContext(environment="staging", mode="demo", actor="benchmark")
     p1_infrastructure.apply(dsn, cfg, ctx)

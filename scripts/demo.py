@@ -147,18 +147,6 @@ def print_summary(
     print("\n".join(phase_times_table(figures)))
 
 
-def enable_statement_stats(dsn: str) -> None:
-    """pg_stat_statements in the demo database, as Supabase has it, where the server preloads it
-    (the embedded server does when the library is installed): the outcome baseline then measures the
-    application's own writes instead of the probe."""
-    import psycopg
-
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        row = conn.execute("SHOW shared_preload_libraries").fetchone()
-        if row and "pg_stat_statements" in row[0]:
-            conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
-
-
 def print_outcome(dsns: dict[str, str]) -> None:
     """Promised vs measured gains (production, else the last environment) and the report's path."""
     from activity_migration.ledger import RunContext
@@ -213,6 +201,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from airflow_env import build_env  # scripts/airflow_env.py
 
+    from activity_migration import metrics
     from activity_migration.demo.seed import seed
 
     environments = [args.only] if args.only else ["staging", "production"]
@@ -223,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
         dsns[environment] = reset_embedded_database(conn_ids[environment])
         started = time.monotonic()
         seed(dsns[environment], rows=args.rows)
-        enable_statement_stats(dsns[environment])
+        metrics.enable_statement_stats(dsns[environment])
         print(f"   {environment:<10} {create_demo_slot(dsns[environment])}")
         print(f"   {environment:<10} seeded in {time.monotonic() - started:.1f} s")
 

@@ -31,6 +31,19 @@ _LONGEST_LOCK_WAIT = load_sql("catalog/06_select_longest_lock_wait.sql")
 _WRITE_STATEMENT_TIME = load_sql("catalog/07_sum_write_statement_time.sql")
 
 
+def enable_statement_stats(dsn: str) -> bool:
+    """Create pg_stat_statements in the database, as Supabase has it, where the server preloads the
+    library (the embedded server does when it is installed): the latency baselines and the
+    backfill's controller then measure the application's own writes instead of the probe.
+    Returns whether it is there. For the demo and the benchmarks; the migration itself never
+    creates an extension in the application's database."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        preload = str(scalar(conn, "SHOW shared_preload_libraries"))
+        if "pg_stat_statements" in preload:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        return bool(scalar(conn, "SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements'"))
+
+
 def active_backends(conn: psycopg.Connection) -> int:
     """Client backends running a statement right now, other than ours."""
     return int(scalar(conn, _ACTIVE_BACKENDS, (OWN_SESSIONS,)))

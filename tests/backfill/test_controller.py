@@ -70,8 +70,11 @@ def test_duty_controller_is_aimd_on_the_ratio():
     assert c.update(1.45) == "slower" and c.yield_ratio > y
     assert c.update(2.0) == "pause" and c.yield_ratio > 1.5
     assert c.update(None) == "hold"
+    paused_at = c.yield_ratio
+    assert c.update(2.0) == "pause" and c.yield_ratio == paused_at  # one halving per pause episode
     for _ in range(100):
         c.update(5.0)
+        c.update(1.45)  # a new episode each time
     assert c.yield_ratio == pytest.approx(controller.MAX_YIELD)  # bounded
     for _ in range(100):
         c.update(0.5)
@@ -229,3 +232,16 @@ def test_the_latency_sampler_probes_at_a_steady_cadence_on_its_own_connection(ba
             ("sampler-test",),
         ).fetchone()
     assert probes is not None and probes[0] >= 5
+
+
+def test_after_a_pause_the_estimate_reads_only_the_probes_taken_since(backfill_db):
+    """The probes taken while the copy ran stay in the window for seconds; judged on them the
+    worker would go on pausing after the latency fell. ``since`` leaves them out."""
+    _baseline(backfill_db)
+    est = controller.LatencyEstimator(CFG, "since-test", "probe")
+    with psycopg.connect(backfill_db, autocommit=True) as conn:
+        for _ in range(controller.PROBES):
+            est._append(500.0)  # taken while the copy ran: far above any probe of this idle box
+        assert est.estimate(conn) == 500.0  # the window still holds them
+        fresh = est.estimate(conn, since=est.clock())
+    assert fresh is not None and fresh < 500.0

@@ -17,7 +17,9 @@ Two latency sources, chosen when the baseline is measured and kept for the run:
 - ``pg_stat_statements`` (installed and loaded, with at least ``MIN_WINDOW_CALLS`` app writes in
   the baseline window): deltas of calls, total time and sum of squares of the application's
   INSERT/UPDATE/DELETE give the window's mean and stddev; p95 ~ mean + 1.645 stddev (the
-  view keeps no percentiles);
+  view keeps no percentiles). The view times a statement's execution, not its transaction's
+  commit (the WAL flush, which the copy slows most), so the probe's sampler runs too and what
+  its p95 adds over its idle p95 (``commit_p95_ms``) is added to the estimate;
 - ``probe`` (otherwise): a committed one-row upsert in ``{state}.backfill_latency_probe``,
   timed by the worker (``PROBES`` per decision); the p95 of the probes of the last
   ``HORIZON_S`` seconds (at most ``WINDOW``).
@@ -76,6 +78,7 @@ class LatencyEstimator:
     worker: str
     source: str = "probe"
     clock: Callable[[], float] = time.perf_counter
+    commit_idle_ms: float | None = None  # pg_stat_statements source: the probe's idle p95
     _window: deque[tuple[float, float]] = field(default_factory=lambda: deque(maxlen=WINDOW), repr=False)
     _last: tuple[float, float, float] | None = field(default=None, repr=False)
     _last_p95: float | None = field(default=None, repr=False)
@@ -113,23 +116,45 @@ class LatencyEstimator:
         var = max(0.0, (now[2] - before[2]) / calls - mean * mean)
         return mean + Z95 * math.sqrt(var), calls
 
-    def estimate(self, conn: psycopg.Connection) -> float | None:
-        """The current window's p95 in ms (the previous estimate when the window has no app write)."""
+    def estimate(self, conn: psycopg.Connection, since: float | None = None) -> float | None:
+        """The current window's p95 in ms (the previous estimate when the window has no app write).
+
+        ``since`` (a ``clock`` time): only probes taken from then on count. After a pause the
+        window still holds the probes taken while the copy ran; judged on them the worker would
+        go on pausing for the window's length after the latency had fallen."""
         if self.source == "pg_stat_statements":
             value, _ = self._statements_window(conn)
             self._last_p95 = value if value is not None else self._last_p95
-            return self._last_p95
+            return None if self._last_p95 is None else self._last_p95 + self._commit_wait_added(since)
         sampler = self._sampler
         if sampler is not None and sampler.is_alive():
-            with self._lock:
-                recent = [ms for at, ms in self._window if self.clock() - at <= SAMPLER_HORIZON_S]
+            recent = self._recent(SAMPLER_HORIZON_S, since)
             if len(recent) >= PROBES:
                 return p95(recent)
         for _ in range(PROBES):
             self._append(self.probe_once(conn))
-        now = self.clock()
+        return p95(self._recent(HORIZON_S, since))
+
+    def _commit_wait_added(self, since: float | None) -> float:
+        """What the commits wait now beyond idle, in ms, from the sampler's probes: pg_stat_statements
+        times a statement's execution, not its transaction's commit (the WAL flush, where the copy
+        slows the application most); 0 without a sampler or a probe baseline."""
+        if self.commit_idle_ms is None or self._sampler is None or not self._sampler.is_alive():
+            return 0.0
+        recent = self._recent(SAMPLER_HORIZON_S, since)
+        return max(0.0, p95(recent) - self.commit_idle_ms) if len(recent) >= PROBES else 0.0
+
+    def forget_before(self, since: float) -> None:
+        """Drop the probes taken before ``since`` (a pause that ended: they no longer say how the
+        application fares, and would pause the next decisions again)."""
         with self._lock:
-            return p95([ms for at, ms in self._window if now - at <= HORIZON_S])
+            while self._window and self._window[0][0] < since:
+                self._window.popleft()
+
+    def _recent(self, horizon_s: float, since: float | None) -> list[float]:
+        now, start = self.clock(), -math.inf if since is None else since
+        with self._lock:
+            return [ms for at, ms in self._window if now - at <= horizon_s and at >= start]
 
     def _append(self, ms: float) -> None:
         with self._lock:
@@ -138,8 +163,9 @@ class LatencyEstimator:
     def start_sampler(self, dsn: str) -> None:
         """Probe on a connection of its own every ``SAMPLE_EVERY_S``, whatever the worker does:
         the probes then meet the copy as the application's writes do (a worker probing just
-        before its own chunk finds its own backend idle and under-reads). Probe source only."""
-        if self.source != "probe" or self._sampler is not None:
+        before its own chunk finds its own backend idle and under-reads). With pg_stat_statements
+        only when the baseline has the probe's idle (``commit_idle_ms``): the commit's wait."""
+        if self._sampler is not None or (self.source != "probe" and self.commit_idle_ms is None):
             return
         self._stop = threading.Event()
 
@@ -166,23 +192,24 @@ def measure_baseline(
 ) -> dict[str, Any]:
     """The application's idle write p95, just before the copy (nothing of ours runs yet).
 
-    pg_stat_statements over ``window_s`` when usable and the application wrote at least
-    ``MIN_WINDOW_CALLS`` times in it; otherwise ``BASELINE_PROBES`` probe commits.
+    ``BASELINE_PROBES`` probe commits first; then pg_stat_statements over ``window_s`` when usable
+    and the application wrote at least ``MIN_WINDOW_CALLS`` times in it (the probes' p95 kept as
+    ``commit_p95_ms``: the commit's idle wait, which the statements' times leave out), otherwise
+    the probes.
     """
     est = LatencyEstimator(cfg, "baseline")
+    samples = []
+    for _ in range(BASELINE_PROBES):
+        samples.append(est.probe_once(conn))
+        sleep(0.005)
     if _statements_usable(conn):
         est.source = "pg_stat_statements"
         est._statements_window(conn)
         sleep(window_s)
         value, calls = est._statements_window(conn)
         if value is not None and calls >= MIN_WINDOW_CALLS:
-            return _baseline(est.source, value, int(calls))
+            return _baseline(est.source, value, int(calls), commit_p95_ms=p95(samples))
         log.info("pg_stat_statements saw %s app writes in %.1f s: measuring with the probe", calls, window_s)
-    est.source = "probe"
-    samples = []
-    for _ in range(BASELINE_PROBES):
-        samples.append(est.probe_once(conn))
-        sleep(0.005)
     return _baseline("probe", p95(samples), len(samples), median=statistics.median(samples))
 
 
@@ -286,6 +313,7 @@ class DutyController:
 
     objective: float
     duty: float
+    pausing: bool = False  # the previous decision was a pause: this is the same episode
 
     @classmethod
     def starting_at(cls, objective: float, yield_ratio: float) -> "DutyController":
@@ -301,9 +329,16 @@ class DutyController:
             return "hold"
         setpoint = SETPOINT * self.objective
         if ratio > self.objective:
-            self.duty *= 0.5
-            action = "pause"
-        elif ratio > setpoint:
+            # one halving per episode: the pause itself (no copy) is what brings the latency
+            # down; halving again at each re-measure while paused would leave the copy at the
+            # slowest duty cycle after any spike (measured: 5x the single statement's time)
+            if not self.pausing:
+                self.duty *= 0.5
+            self.pausing = True
+            self.duty = max(1.0 / (1.0 + MAX_YIELD), self.duty)
+            return "pause"
+        self.pausing = False
+        if ratio > setpoint:
             self.duty *= 1.0 - 0.5 * (ratio - setpoint) / (self.objective - setpoint)
             action = "slower"
         else:

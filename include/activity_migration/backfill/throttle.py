@@ -227,8 +227,9 @@ class Throttle:
         self._overrides = read_overrides(conn, self.cfg)
         return self.base.merged(self._overrides)
 
-    def _decide(self, conn: psycopg.Connection, s: ThrottleSettings) -> Decision:
-        """The controller's step for this chunk: estimate the app's p95, compare it with the objective."""
+    def _decide(self, conn: psycopg.Connection, s: ThrottleSettings, since: float | None = None) -> Decision:
+        """The controller's step for this chunk: estimate the app's p95 (from probes taken ``since``,
+        when given), compare it with the objective."""
         if s.max_app_p95_ratio is None:
             return Decision("off", s.yield_ratio)
         if self.baseline is None:
@@ -236,13 +237,18 @@ class Throttle:
             if self.baseline is None:  # a worker started without the plan step: measure now
                 self.baseline = measure_baseline(conn, self.cfg)
                 record_baseline(conn, self.cfg, self.baseline)
-            self.estimator = LatencyEstimator(self.cfg, self.worker, self.baseline["source"])
+            self.estimator = LatencyEstimator(
+                self.cfg,
+                self.worker,
+                self.baseline["source"],
+                commit_idle_ms=self.baseline.get("commit_p95_ms"),
+            )
             if self.dsn:
                 self.estimator.start_sampler(self.dsn)
         else:  # shared by the workers: one may have re-measured it
             self.baseline = read_baseline(conn, self.cfg) or self.baseline
         assert self.estimator is not None
-        p95_ms = self.estimator.estimate(conn)
+        p95_ms = self.estimator.estimate(conn, since)
         ratio = None if p95_ms is None else p95_ms / float(self.baseline["p95_ms"])
         self.controller.objective = s.max_app_p95_ratio
         action = self.controller.update(ratio)
@@ -254,6 +260,7 @@ class Throttle:
         """Hold while paused, abort on a critical signal, pause while a signal is over its max."""
         verdict = Verdict(settings=self.current(conn))
         latency_paused_s = 0.0
+        since: float | None = None  # after a latency pause: judge on the probes taken during it
         while True:
             s = verdict.settings
             if s.paused:
@@ -267,12 +274,16 @@ class Throttle:
             if over:
                 self._pause(conn, verdict, over[0], signals)
                 continue
-            verdict.decision = self._decide(conn, s)
+            verdict.decision = self._decide(conn, s, since)
             if verdict.decision.ratio is not None:
                 verdict.peak_ratio = max(verdict.peak_ratio or 0.0, verdict.decision.ratio)
             if verdict.decision.action != "pause":
+                if since is not None and self.estimator is not None:
+                    self.estimator.forget_before(since)
                 return verdict
             d = verdict.decision
+            assert self.estimator is not None
+            since = self.estimator.clock()
             signals["app_p95_ms"] = d.p95_ms
             self._pause(conn, verdict, ("app_p95_ratio", d.ratio, s.max_app_p95_ratio), signals)
             latency_paused_s += s.pause_seconds
