@@ -18,8 +18,9 @@ Two latency sources, chosen when the baseline is measured and kept for the run:
   the baseline window): deltas of calls, total time and sum of squares of the application's
   INSERT/UPDATE/DELETE give the window's mean and stddev; p95 ~ mean + 1.645 stddev (the
   view keeps no percentiles). The view times a statement's execution, not its transaction's
-  commit (the WAL flush, which the copy slows most), so the probe's sampler runs too and what
-  its p95 adds over its idle p95 (``commit_p95_ms``) is added to the estimate;
+  commit (the WAL flush, which the copy slows most), so the probe's sampler runs too: the
+  estimate is the statements' p95 plus the probe's (a write = its statement + its commit; the
+  baseline likewise, with both parts kept as ``statements_p95_ms`` and ``commit_p95_ms``);
 - ``probe`` (otherwise): a committed one-row upsert in ``{state}.backfill_latency_probe``,
   timed by the worker (``PROBES`` per decision); the p95 of the probes of the last
   ``HORIZON_S`` seconds (at most ``WINDOW``).
@@ -125,7 +126,7 @@ class LatencyEstimator:
         if self.source == "pg_stat_statements":
             value, _ = self._statements_window(conn)
             self._last_p95 = value if value is not None else self._last_p95
-            return None if self._last_p95 is None else self._last_p95 + self._commit_wait_added(since)
+            return None if self._last_p95 is None else self._last_p95 + self._commit_p95(since)
         sampler = self._sampler
         if sampler is not None and sampler.is_alive():
             recent = self._recent(SAMPLER_HORIZON_S, since)
@@ -135,14 +136,14 @@ class LatencyEstimator:
             self._append(self.probe_once(conn))
         return p95(self._recent(HORIZON_S, since))
 
-    def _commit_wait_added(self, since: float | None) -> float:
-        """What the commits wait now beyond idle, in ms, from the sampler's probes: pg_stat_statements
-        times a statement's execution, not its transaction's commit (the WAL flush, where the copy
-        slows the application most); 0 without a sampler or a probe baseline."""
-        if self.commit_idle_ms is None or self._sampler is None or not self._sampler.is_alive():
+    def _commit_p95(self, since: float | None) -> float:
+        """A commit's p95 now, in ms, from the sampler's probes (its idle value while they are too
+        few; 0 without a probe baseline): pg_stat_statements times a statement's execution, not its
+        transaction's commit (the WAL flush, where the copy slows the application most)."""
+        if self.commit_idle_ms is None:
             return 0.0
-        recent = self._recent(SAMPLER_HORIZON_S, since)
-        return max(0.0, p95(recent) - self.commit_idle_ms) if len(recent) >= PROBES else 0.0
+        recent = self._recent(SAMPLER_HORIZON_S, since) if self._sampler is not None else []
+        return p95(recent) if len(recent) >= PROBES else self.commit_idle_ms
 
     def forget_before(self, since: float) -> None:
         """Drop the probes taken before ``since`` (a pause that ended: they no longer say how the
@@ -207,8 +208,11 @@ def measure_baseline(
         est._statements_window(conn)
         sleep(window_s)
         value, calls = est._statements_window(conn)
-        if value is not None and calls >= MIN_WINDOW_CALLS:
-            return _baseline(est.source, value, int(calls), commit_p95_ms=p95(samples))
+        if value is not None and calls >= MIN_WINDOW_CALLS:  # a write = its statement + its commit
+            commit = p95(samples)
+            return _baseline(
+                est.source, value + commit, int(calls), statements_p95_ms=value, commit_p95_ms=commit
+            )
         log.info("pg_stat_statements saw %s app writes in %.1f s: measuring with the probe", calls, window_s)
     return _baseline("probe", p95(samples), len(samples), median=statistics.median(samples))
 
