@@ -1,7 +1,8 @@
 """Backfill vs one INSERT … SELECT, side by side in one run (ratios, not a timed test).
 
     .venv/bin/python benchmarks/backfill_vs_insert_select.py [--rows 2000000] [--workers 2]
-        [--runner cli|standalone] [--admin-dsn postgresql://postgres@127.0.0.1:5432/postgres]
+        [--runner cli|standalone] [--max-app-p95-ratio X|off] [--yield-ratio Y] [--keep-search-index]
+        [--admin-dsn postgresql://postgres@127.0.0.1:5432/postgres]
 
 1. seeds a fresh database with the demo app and ``--rows`` history rows, applies phases 1 and 2
    (dual write on, cutoff recorded);
@@ -170,7 +171,7 @@ class StandaloneRunner:
     database, so on this one box its own processes are part of "idle", not of the backfill.
     """
 
-    def __init__(self, dsn: str, workers: int, chunk_rows: int | None) -> None:
+    def __init__(self, dsn: str, workers: int, chunk_rows: int | None, settings: dict) -> None:
         sys.path.insert(0, str(ROOT / "tests" / "e2e"))
         from airflow_server import AirflowServer
 
@@ -179,6 +180,7 @@ class StandaloneRunner:
             "mode": "demo",
             "max_parallel_chunks": workers,
             **({"initial_chunk_rows": chunk_rows} if chunk_rows else {}),
+            **settings,
         }
         self.server = AirflowServer(Path(tempfile.mkdtemp(prefix="bench_airflow_")))
 
@@ -216,6 +218,21 @@ class StandaloneRunner:
         return elapsed
 
 
+def runner_settings(args: argparse.Namespace) -> dict:
+    """The backfill settings given on the command line, as DAG Params (the CLI runner spells them
+    as flags): the same work for both runners."""
+    out: dict = {}
+    if args.chunk_target_seconds is not None:
+        out["chunk_target_seconds"] = args.chunk_target_seconds
+    if args.yield_ratio is not None:
+        out["yield_ratio"] = args.yield_ratio
+    if args.max_app_p95_ratio is not None:
+        out["max_app_p95_ratio"] = None if args.max_app_p95_ratio == "off" else float(args.max_app_p95_ratio)
+    if args.keep_search_index:
+        out["defer_search_index"] = False
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rows", type=int, default=2_000_000)
@@ -223,14 +240,10 @@ def main() -> None:
     ap.add_argument(
         "--chunk-rows", type=int, default=None, help="initial chunk rows (default: the backfill's)"
     )
-    ap.add_argument(
-        "--chunk-target-seconds", type=float, default=None, help="cli runner only (default: the backfill's)"
-    )
-    ap.add_argument(
-        "--yield-ratio", type=float, default=None, help="cli runner only (default: the backfill's)"
-    )
-    ap.add_argument("--max-app-p95-ratio", default=None, help="cli runner only: objective or 'off'")
-    ap.add_argument("--keep-search-index", action="store_true", help="cli runner only: no deferred GIN")
+    ap.add_argument("--chunk-target-seconds", type=float, default=None, help="default: the backfill's")
+    ap.add_argument("--yield-ratio", type=float, default=None, help="default: the backfill's")
+    ap.add_argument("--max-app-p95-ratio", default=None, help="the objective, or 'off'")
+    ap.add_argument("--keep-search-index", action="store_true", help="no deferred GIN")
     ap.add_argument("--runner", choices=["cli", "standalone"], default="cli")
     ap.add_argument("--workload-rate", type=float, default=20.0)
     ap.add_argument(
@@ -255,23 +268,21 @@ def main() -> None:
         result.update(baseline_s=round(base_s, 1), baseline_rows=base_rows)
         print(f"baseline INSERT … SELECT: {base_s:.1f} s, {base_rows} rows", file=sys.stderr)
 
+        settings = runner_settings(args)
         if args.runner == "cli":
             extra = []
-            if args.chunk_target_seconds is not None:
-                extra += ["--chunk-target-seconds", str(args.chunk_target_seconds)]
-            if args.yield_ratio is not None:
-                extra += ["--yield-ratio", str(args.yield_ratio)]
-            if args.max_app_p95_ratio is not None:
-                extra += ["--max-app-p95-ratio", args.max_app_p95_ratio]
-            if args.keep_search_index:
-                extra += ["--keep-search-index"]
+            for name, value in settings.items():
+                if name == "defer_search_index":
+                    extra += ["--keep-search-index"]
+                else:
+                    extra += ["--" + name.replace("_", "-"), "off" if value is None else str(value)]
             runner = CliRunner(dsn, args.workers, args.chunk_rows, extra)
         else:
             # for the record: the application alone on the box, before Airflow starts
             result["workload_idle_without_airflow_p95_ms"] = workload(
                 dsn, 15, args.workload_rate
             ).latency_p95_ms
-            runner = StandaloneRunner(dsn, args.workers, args.chunk_rows)
+            runner = StandaloneRunner(dsn, args.workers, args.chunk_rows, settings)
 
         with runner:
             idle = workload(dsn, seconds=15, rate=args.workload_rate)
