@@ -3,25 +3,19 @@
 from __future__ import annotations
 
 import shutil
-import socket
 import uuid
 from pathlib import Path
 
 import psycopg
 
 from activity_migration.embedded import EmbeddedPostgres, port_is_open
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from testdb import free_port
 
 
 def test_embedded_server_lifecycle():
     # Under the project (not pytest's 0700 tmp): the server may run as another user.
     root = Path(__file__).resolve().parents[1] / ".local" / f"pg-lifecycle-{uuid.uuid4().hex[:8]}"
-    server = EmbeddedPostgres(port=_free_port(), root=root)
+    server = EmbeddedPostgres(port=free_port(), root=root)
     try:
         server.start()
         assert server.start() == server.dsn()  # idempotent

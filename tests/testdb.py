@@ -7,6 +7,7 @@ module named ``conftest``).
 
 from __future__ import annotations
 
+import socket
 import uuid
 
 import psycopg
@@ -35,3 +36,10 @@ def drop_database(admin_dsn: str, name: str) -> None:
     """Drop the database, disconnecting whoever is still on it."""
     with psycopg.connect(admin_dsn, autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on now (for a test's own embedded server)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

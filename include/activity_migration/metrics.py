@@ -19,6 +19,7 @@ import psycopg
 
 from .db import APPLICATION_NAME, load_sql, scalar
 from .errors import MigrationError
+from .perf import statement_stats_available
 
 log = logging.getLogger(__name__)
 
@@ -35,13 +36,13 @@ def enable_statement_stats(dsn: str) -> bool:
     """Create pg_stat_statements in the database, as Supabase has it, where the server preloads the
     library (the embedded server does when it is installed): the latency baselines and the
     backfill's controller then measure the application's own writes instead of the probe.
-    Returns whether it is there. For the demo and the benchmarks; the migration itself never
-    creates an extension in the application's database."""
+    Returns whether it is usable (installed and loaded). For the demo and the benchmarks; the
+    migration itself never creates an extension in the application's database."""
     with psycopg.connect(dsn, autocommit=True) as conn:
         preload = str(scalar(conn, "SHOW shared_preload_libraries"))
         if "pg_stat_statements" in preload:
             conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
-        return bool(scalar(conn, "SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements'"))
+        return statement_stats_available(conn)
 
 
 def active_backends(conn: psycopg.Connection) -> int:

@@ -10,7 +10,6 @@ another session holding a lock its statements (or the probe's commits) must wait
 from __future__ import annotations
 
 import shutil
-import socket
 import threading
 import time
 import uuid
@@ -25,7 +24,7 @@ from activity_migration.backfill import controller
 from activity_migration.backfill.throttle import Throttle, ThrottleSettings
 from activity_migration.config import load_config
 from activity_migration.embedded import EmbeddedPostgres
-from testdb import create_database
+from testdb import create_database, free_port
 
 from .conftest import make_backfill_db
 from .test_controller import LockLoad
@@ -35,18 +34,12 @@ ROOT = Path(__file__).resolve().parents[2]
 APP_TABLE = "public.app_counter"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def statements_db() -> Iterator[str]:
     """A database with phase 1's tables and the app's counter table, on a server loading
     pg_stat_statements (under the project: the server may run as another user)."""
     root = ROOT / ".local" / f"pg-statements-{uuid.uuid4().hex[:8]}"
-    server = EmbeddedPostgres(port=_free_port(), root=root)
+    server = EmbeddedPostgres(port=free_port(), root=root)
     try:
         _, dsn = create_database(server.start())
         assert metrics.enable_statement_stats(dsn), "the embedded server did not preload pg_stat_statements"

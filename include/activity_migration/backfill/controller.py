@@ -45,6 +45,7 @@ from psycopg import sql
 from .. import ledger
 from ..config import MigrationConfig
 from ..db import APPLICATION_NAME, connect, fetch_one, load_sql, scalar
+from ..perf import statement_stats_available
 
 log = logging.getLogger(__name__)
 
@@ -203,7 +204,7 @@ def measure_baseline(
     for _ in range(BASELINE_PROBES):
         samples.append(est.probe_once(conn))
         sleep(0.005)
-    if _statements_usable(conn):
+    if statement_stats_available(conn):
         est.source = "pg_stat_statements"
         est._statements_window(conn)
         sleep(window_s)
@@ -222,17 +223,6 @@ def _baseline(source: str, p95_ms: float, n: int, **extra: float) -> dict[str, A
     out.update({k: round(v, 3) for k, v in extra.items()})
     out["measured_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     return out
-
-
-def _statements_usable(conn: psycopg.Connection) -> bool:
-    if not scalar(conn, "SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements'"):
-        return False
-    try:
-        with conn.transaction():
-            scalar(conn, "SELECT count(*) FROM pg_stat_statements LIMIT 1")
-    except psycopg.Error:
-        return False
-    return True
 
 
 def remeasure_if_idle(
